@@ -1,0 +1,97 @@
+/**
+ * A node's own identity: its private key and enrollment certificate, stored in a node directory
+ * as `node.key` (mode 0600) and `node.crt` (the node certificate followed by the CA chain).
+ * Parsed once; signing uses node:crypto with the parsed key.
+ */
+import { createPrivateKey, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Id } from '../overlay/id.js';
+import { certIdentity } from './san.js';
+
+export const NODE_KEY_FILE = 'node.key';
+export const NODE_CERT_FILE = 'node.crt';
+
+/** A problem with files on disk or their contents; the CLI prints the message as is. */
+export class IdentityFileError extends Error {
+  override name = 'IdentityFileError';
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Splits a PEM bundle into its certificates. */
+export function splitPemCertificates(pem: string): string[] {
+  return pem.match(PEM_CERT)?.map((c) => c + '\n') ?? [];
+}
+
+export class Identity {
+  readonly nodeId: Id;
+  readonly nodeIdHex: string;
+  readonly user: string;
+  readonly overlay: string;
+  readonly certDer: Buffer;
+  readonly privateKey: KeyObject;
+
+  /**
+   * @param keyPem the private key (PKCS#8 or PKCS#1 PEM)
+   * @param certPem the node certificate, optionally followed by CA certificates
+   */
+  constructor(
+    readonly keyPem: string,
+    readonly certPem: string,
+  ) {
+    const [leafPem] = splitPemCertificates(certPem);
+    if (!leafPem) throw new IdentityFileError('the certificate file holds no PEM certificate');
+    let leaf: X509Certificate;
+    try {
+      leaf = new X509Certificate(leafPem);
+      this.privateKey = createPrivateKey(keyPem);
+    } catch (e) {
+      throw new IdentityFileError(`cannot read the identity: ${(e as Error).message}`);
+    }
+    if (!leaf.checkPrivateKey(this.privateKey)) throw new IdentityFileError('the private key does not belong to the certificate');
+    const id = certIdentity(leaf);
+    if (!id) throw new IdentityFileError('the certificate has no reload:// Node-ID and user name: was it issued by `reload-ppsp enroll`?');
+    this.nodeId = id.nodeId;
+    this.nodeIdHex = id.nodeIdHex;
+    this.user = id.user;
+    this.overlay = id.overlay;
+    this.certDer = leaf.raw;
+  }
+
+  /** RSASSA-PKCS1-v1_5 with SHA-256 (RFC 6940's mandatory algorithm). */
+  sign(data: Uint8Array): Buffer {
+    return sign('sha256', data, this.privateKey);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Reads NODEDIR/node.key and NODEDIR/node.crt. */
+export async function loadIdentity(dir: string): Promise<Identity> {
+  const read = (file: string) =>
+    readFile(join(dir, file), 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new IdentityFileError(`cannot read ${join(dir, file)}: ${e.code ?? e.message} (create one with \`reload-ppsp enroll\`)`);
+    });
+  return new Identity(await read(NODE_KEY_FILE), await read(NODE_CERT_FILE));
+}
+
+/**
+ * Writes an identity; refuses to replace an existing one unless `force` (a lost key is a lost
+ * Node-ID). The key file is created with mode 0600.
+ */
+export async function saveIdentity(dir: string, keyPem: string, certChainPem: string, force = false): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const keyPath = join(dir, NODE_KEY_FILE);
+  if (!force && ((await exists(keyPath)) || (await exists(join(dir, NODE_CERT_FILE))))) {
+    throw new IdentityFileError(`${dir} already holds an identity; pass --force to replace it`);
+  }
+  await writeFile(keyPath, keyPem, { mode: 0o600 });
+  await chmod(keyPath, 0o600);
+  await writeFile(join(dir, NODE_CERT_FILE), certChainPem, { mode: 0o644 });
+}

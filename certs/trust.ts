@@ -1,0 +1,114 @@
+/**
+ * Verifying a peer's certificate against the overlay's root certificates (RFC 6940 §13.3, §11.3):
+ * signature by a root, validity period at the given time, exactly one reload URI for this overlay
+ * and one user name. Parsed certificates and chain results are cached by fingerprint, because
+ * parsing a certificate costs several times a signature check.
+ */
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { ErrorCode, ReloadError } from '../overlay/errors.js';
+import { LruCache } from '../overlay/util/lru.js';
+import { certIdentity, type CertIdentity } from './san.js';
+
+/** Certificates remembered after their chain was checked. */
+export const DEFAULT_CERT_CACHE_SIZE = 4096;
+
+/** A certificate whose chain to a root has been verified (its validity is checked per use). */
+export interface PeerCertificate {
+  der: Buffer;
+  /** SHA-256 of the DER, lowercase hex. */
+  fingerprint: string;
+  x509: X509Certificate;
+  publicKey: KeyObject;
+  identity: CertIdentity;
+  notBeforeMs: number;
+  notAfterMs: number;
+}
+
+export function fingerprintOf(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('hex');
+}
+
+function forbidden(message: string, reason: string): ReloadError {
+  return new ReloadError(ErrorCode.Forbidden, message, reason);
+}
+
+export class TrustStore {
+  private readonly roots: X509Certificate[];
+  private readonly cache: LruCache<string, PeerCertificate>;
+
+  /**
+   * @param rootPems the overlay's root certificates (PEM), from the configuration document
+   * @param overlay the overlay name certificates must carry in their reload URI
+   */
+  constructor(
+    readonly rootPems: readonly string[],
+    readonly overlay: string,
+    cacheSize = DEFAULT_CERT_CACHE_SIZE,
+  ) {
+    this.roots = rootPems.map((pem, i) => {
+      let cert: X509Certificate;
+      try {
+        cert = new X509Certificate(pem);
+      } catch (e) {
+        throw new Error(`root certificate ${i} is not a valid PEM certificate: ${(e as Error).message}`);
+      }
+      if (!cert.ca) throw new Error(`root certificate ${i} is not a CA certificate`);
+      return cert;
+    });
+    if (this.roots.length === 0) throw new Error('an overlay needs at least one root certificate');
+    this.cache = new LruCache(cacheSize);
+  }
+
+  /** The chain as PEM, for TLS `ca` options. */
+  get caPems(): string[] {
+    return [...this.rootPems];
+  }
+
+  /**
+   * Verifies a DER certificate at time `nowMs`; throws ReloadError(Forbidden) with reason
+   * `bad_certificate`, `untrusted_certificate`, `certificate_expired`, `certificate_not_yet_valid`,
+   * `no_node_identity` or `wrong_overlay`.
+   */
+  verify(der: Uint8Array, nowMs: number): PeerCertificate {
+    const fingerprint = fingerprintOf(der);
+    let peer = this.cache.get(fingerprint);
+    if (!peer) {
+      peer = this.verifyChain(Buffer.from(der), fingerprint);
+      this.cache.set(fingerprint, peer);
+    }
+    if (nowMs < peer.notBeforeMs) throw forbidden(`certificate of ${peer.identity.nodeIdHex} is not valid before ${peer.x509.validFrom}`, 'certificate_not_yet_valid');
+    if (nowMs > peer.notAfterMs) throw forbidden(`certificate of ${peer.identity.nodeIdHex} expired ${peer.x509.validTo}`, 'certificate_expired');
+    return peer;
+  }
+
+  /** The same check for a certificate Node's TLS layer already parsed. */
+  verifyX509(cert: X509Certificate, nowMs: number): PeerCertificate {
+    return this.verify(cert.raw, nowMs);
+  }
+
+  private verifyChain(der: Buffer, fingerprint: string): PeerCertificate {
+    let x509: X509Certificate;
+    try {
+      x509 = new X509Certificate(der);
+    } catch {
+      throw forbidden('not a DER X.509 certificate', 'bad_certificate');
+    }
+    if (x509.ca) throw forbidden('a CA certificate cannot be a node identity', 'bad_certificate');
+    const issuer = this.roots.find((root) => x509.checkIssued(root) && x509.verify(root.publicKey));
+    if (!issuer) throw forbidden('certificate is not signed by a root of this overlay', 'untrusted_certificate');
+    const identity = certIdentity(x509);
+    if (!identity) throw forbidden('certificate carries no single reload:// Node-ID and user name', 'no_node_identity');
+    if (identity.overlay !== this.overlay) {
+      throw forbidden(`certificate is for overlay "${identity.overlay}", not "${this.overlay}"`, 'wrong_overlay');
+    }
+    return {
+      der,
+      fingerprint,
+      x509,
+      publicKey: x509.publicKey,
+      identity,
+      notBeforeMs: Date.parse(x509.validFrom),
+      notAfterMs: Date.parse(x509.validTo),
+    };
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The overlay configuration document (RFC 6940 §11.1, in JSON instead of XML): overlay name,
+ * root certificates, topology plugin, hash, bootstrap nodes, limits and kinds. Every field is
+ * validated on load; an error names the bad field.
+ */
+import { readFile } from 'node:fs/promises';
+import { ID_HASHES, type IdHash } from './id.js';
+
+export const TOPOLOGIES = ['CHORD-RELOAD', 'KADEMLIA'] as const;
+export type TopologyName = (typeof TOPOLOGIES)[number];
+
+export const DATA_MODELS = ['single', 'array', 'dictionary'] as const;
+export const ACCESS_POLICIES = ['USER-MATCH', 'NODE-MATCH', 'USER-NODE-MATCH', 'NODE-MULTIPLE'] as const;
+
+/** A kind declared in the configuration (RFC 6940 §7.4.1, §11.1 kind blocks). */
+export interface KindConfig {
+  id: number;
+  name: string;
+  dataModel: (typeof DATA_MODELS)[number];
+  accessControl: (typeof ACCESS_POLICIES)[number];
+  maxCount: number;
+  maxSize: number;
+  /** NODE-MULTIPLE only: the largest index i in H(Node-ID ‖ i). */
+  maxNodeMultiple?: number;
+}
+
+export interface BootstrapNode {
+  host: string;
+  port: number;
+}
+
+export interface OverlayConfig {
+  overlay: string;
+  /** Configuration sequence number carried in every forwarding header (RFC 6940 §6.3.2.1). */
+  sequence: number;
+  rootCerts: string[];
+  topology: TopologyName;
+  hash: IdHash;
+  bootstrap: BootstrapNode[];
+  /** Largest message accepted from a link, in bytes; larger frames are refused unread. */
+  maxMessageSize: number;
+  /** TTL of a new request (RFC 6940 §6.3.2: at most 100 by default). */
+  initialTtl: number;
+  /** End-to-end request timeout, ms (RFC 6940 §6.2.1 caps a request's life at 15 s). */
+  requestTimeoutMs: number;
+  /** Requests a node may have outstanding at once. */
+  maxOutstandingRequests: number;
+  /** Links (connections) a node keeps at most. */
+  maxLinks: number;
+  /** Messages queued for sending on one link before further sends are refused. */
+  linkQueueLimit: number;
+  kinds: KindConfig[];
+}
+
+/** Defaults applied when the document leaves a field out. */
+export const CONFIG_DEFAULTS = {
+  sequence: 1,
+  topology: 'CHORD-RELOAD',
+  hash: 'sha1',
+  bootstrap: [] as BootstrapNode[],
+  maxMessageSize: 1 << 20,
+  initialTtl: 100,
+  requestTimeoutMs: 15_000,
+  maxOutstandingRequests: 1024,
+  maxLinks: 256,
+  linkQueueLimit: 1024,
+} as const;
+
+/** A kind every overlay made by `ca init` declares: one value per user at H(user name). */
+export const USER_VALUE_KIND: KindConfig = {
+  id: 0xf0000001,
+  name: 'user-value',
+  dataModel: 'single',
+  accessControl: 'USER-MATCH',
+  maxCount: 1,
+  maxSize: 64 * 1024,
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Json = Record<string, unknown>;
+
+function fail(field: string, what: string): never {
+  throw new ConfigError(`overlay config: "${field}" ${what}`);
+}
+
+function integer(doc: Json, field: string, min: number, max: number, fallback?: number): number {
+  const v = doc[field] ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(field, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function oneOf<T extends string>(doc: Json, field: string, allowed: readonly T[], fallback?: T): T {
+  const v = doc[field] ?? fallback;
+  if (!allowed.includes(v as T)) fail(field, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+const OVERLAY_NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/i;
+
+export function parseHostPort(text: string, field = 'address'): BootstrapNode {
+  const m = /^(?:\[([0-9a-f:.]+)\]|([^:\s]+)):(\d{1,5})$/i.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new ConfigError(`${field}: "${text}" is not HOST:PORT (e.g. 127.0.0.1:6084 or [::1]:6084)`);
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+function bootstrapList(doc: Json): BootstrapNode[] {
+  const v = doc.bootstrap ?? [];
+  if (!Array.isArray(v)) fail('bootstrap', 'must be a list of "HOST:PORT" strings');
+  return v.map((entry, i) => {
+    if (typeof entry !== 'string') fail(`bootstrap[${i}]`, 'must be a "HOST:PORT" string');
+    return parseHostPort(entry, `overlay config: "bootstrap[${i}]"`);
+  });
+}
+
+function kind(raw: unknown, i: number): KindConfig {
+  const at = `kinds[${i}]`;
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(at, 'must be an object');
+  const k = raw as Json;
+  if (typeof k.name !== 'string' || !/^[a-z][a-z0-9-]{0,63}$/.test(k.name)) fail(`${at}.name`, 'must be a lowercase name (a-z, 0-9, -)');
+  const out: KindConfig = {
+    id: integer(k, 'id', 1, 0xfffffffe),
+    name: k.name,
+    dataModel: oneOf(k, 'dataModel', DATA_MODELS),
+    accessControl: oneOf(k, 'accessControl', ACCESS_POLICIES),
+    maxCount: integer(k, 'maxCount', 1, 1_000_000),
+    maxSize: integer(k, 'maxSize', 1, 64 * 1024 * 1024),
+  };
+  if (out.accessControl === 'NODE-MULTIPLE') out.maxNodeMultiple = integer(k, 'maxNodeMultiple', 1, 1000);
+  if (out.accessControl === 'USER-NODE-MATCH' && out.dataModel !== 'dictionary') fail(`${at}.accessControl`, 'USER-NODE-MATCH needs the dictionary data model');
+  return out;
+}
+
+/** Validates a parsed JSON document; throws ConfigError naming the first bad field. */
+export function parseOverlayConfig(doc: unknown): OverlayConfig {
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('overlay config: the document must be a JSON object');
+  const d = doc as Json;
+  if (typeof d.overlay !== 'string' || !OVERLAY_NAME.test(d.overlay)) fail('overlay', 'must be an overlay name such as "example.org" (letters, digits, dots, dashes)');
+  if (!Array.isArray(d.rootCerts) || d.rootCerts.length === 0) fail('rootCerts', 'must list at least one PEM root certificate');
+  d.rootCerts.forEach((c, i) => {
+    if (typeof c !== 'string' || !c.includes('-----BEGIN CERTIFICATE-----')) fail(`rootCerts[${i}]`, 'must be a PEM certificate');
+  });
+  const kindsRaw = d.kinds ?? [];
+  if (!Array.isArray(kindsRaw)) fail('kinds', 'must be a list');
+  const kinds = kindsRaw.map(kind);
+  const seen = new Set<string>();
+  for (const k of kinds) {
+    for (const key of [`id:${k.id}`, `name:${k.name}`]) {
+      if (seen.has(key)) fail('kinds', `declares ${key.replace(':', ' ')} twice`);
+      seen.add(key);
+    }
+  }
+  const C = CONFIG_DEFAULTS;
+  return {
+    overlay: d.overlay,
+    sequence: integer(d, 'sequence', 0, 65534, C.sequence),
+    rootCerts: d.rootCerts as string[],
+    topology: oneOf(d, 'topology', TOPOLOGIES, C.topology),
+    hash: oneOf(d, 'hash', ID_HASHES, C.hash),
+    bootstrap: bootstrapList(d),
+    maxMessageSize: integer(d, 'maxMessageSize', 4096, 64 * 1024 * 1024, C.maxMessageSize),
+    initialTtl: integer(d, 'initialTtl', 1, 255, C.initialTtl),
+    requestTimeoutMs: integer(d, 'requestTimeoutMs', 200, 600_000, C.requestTimeoutMs),
+    maxOutstandingRequests: integer(d, 'maxOutstandingRequests', 1, 1_000_000, C.maxOutstandingRequests),
+    maxLinks: integer(d, 'maxLinks', 1, 100_000, C.maxLinks),
+    linkQueueLimit: integer(d, 'linkQueueLimit', 1, 1_000_000, C.linkQueueLimit),
+    kinds,
+  };
+}
+
+/** The JSON form written to disk (defaults spelled out, so users see what they can change). */
+export function overlayConfigToJson(config: OverlayConfig): string {
+  return JSON.stringify(
+    { ...config, bootstrap: config.bootstrap.map((b) => (b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`)) },
+    null,
+    2,
+  ) + '\n';
+}
+
+/** A fresh configuration for a new overlay, with the defaults and the `user-value` kind. */
+export function newOverlayConfig(overlay: string, rootCertPem: string): OverlayConfig {
+  return parseOverlayConfig({ overlay, rootCerts: [rootCertPem], kinds: [USER_VALUE_KIND] });
+}
+
+export async function loadOverlayConfig(path: string): Promise<OverlayConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read overlay config ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`overlay config ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  return parseOverlayConfig(doc);
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * The `reload-ppsp` command line. Each command lives in scripts/commands/; this file only finds
+ * the command, parses its flags and turns errors into one line and an exit code.
+ */
+import { helpText, parseCommandArgs, UsageError, type Command } from './command.js';
+import { COMMANDS } from './commands/index.js';
+import { errorMessage } from './errors.js';
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'Usage: reload-ppsp <command> [options]',
+    '',
+    'A RELOAD (RFC 6940) peer-to-peer overlay with certificate identities and a PPSP streaming usage.',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `reload-ppsp <command> --help` for the options of a command.',
+  ].join('\n');
+}
+
+/** Matches the longest command name ("ca init" before "ca"). */
+function findCommand(argv: string[]): { cmd: Command; rest: string[] } | undefined {
+  for (const words of [2, 1]) {
+    const name = argv.slice(0, words).join(' ');
+    const cmd = COMMANDS.find((c) => c.name === name);
+    if (cmd) return { cmd, rest: argv.slice(words) };
+  }
+  return undefined;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(mainHelp() + '\n');
+    return argv.length === 0 ? 2 : 0;
+  }
+  const found = findCommand(argv);
+  if (!found) throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}" (see reload-ppsp --help)`);
+  const parsed = parseCommandArgs(found.cmd, found.rest);
+  if (parsed === 'help') {
+    process.stdout.write(helpText(found.cmd) + '\n');
+    return 0;
+  }
+  return found.cmd.run(parsed);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`reload-ppsp: ${errorMessage(e)}\n`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  },
+);
