@@ -1,0 +1,76 @@
+/**
+ * Counters of what a node's routing layer did, rendered in the Prometheus text format for
+ * `GET /metrics`. Labels are bounded sets (message codes, error codes, fixed event names), so
+ * memory stays bounded whatever peers send.
+ */
+import { errorName } from '../errors.js';
+import { messageCodeName } from '../wire/codes.js';
+
+export type RoutingEvent = 'frames_in' | 'frames_out' | 'delivered' | 'forwarded';
+
+export class RoutingMetrics {
+  private readonly events = new Map<RoutingEvent, number>();
+  private readonly errors = new Map<string, number>();
+  private readonly byCode = new Map<string, number>();
+  private rttCount = 0;
+  private rttSumMs = 0;
+
+  count(event: RoutingEvent): void {
+    this.events.set(event, (this.events.get(event) ?? 0) + 1);
+  }
+
+  /** An error seen or sent; `stage` says what happened to the message (dropped, refused, ...). */
+  countError(code: number, stage: string): void {
+    const key = `${errorName(code)}\u0000${stage}`;
+    this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+
+  /** A message handled at this node, by direction and message code. */
+  countMessage(direction: 'in' | 'out', code: number): void {
+    const key = `${direction}\u0000${messageCodeName(code)}`;
+    this.byCode.set(key, (this.byCode.get(key) ?? 0) + 1);
+  }
+
+  observeRtt(ms: number): void {
+    this.rttCount++;
+    this.rttSumMs += ms;
+  }
+
+  get(event: RoutingEvent): number {
+    return this.events.get(event) ?? 0;
+  }
+
+  errorCount(code: number, stage?: string): number {
+    let n = 0;
+    for (const [key, v] of this.errors) {
+      const [name, s] = key.split('\u0000');
+      if (name === errorName(code) && (stage === undefined || s === stage)) n += v;
+    }
+    return n;
+  }
+
+  /** Prometheus text exposition; `gauges` adds point-in-time values such as the link count. */
+  render(gauges: Record<string, number> = {}): string {
+    const out: string[] = [];
+    const family = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    family('reload_routing_events_total', 'counter', 'Frames received and sent, messages delivered here and forwarded.');
+    for (const [event, v] of this.events) out.push(`reload_routing_events_total{event="${event}"} ${v}`);
+    family('reload_messages_total', 'counter', 'Messages handled at this node by direction and message code.');
+    for (const [key, v] of this.byCode) {
+      const [direction, code] = key.split('\u0000');
+      out.push(`reload_messages_total{direction="${direction}",code="${code}"} ${v}`);
+    }
+    family('reload_errors_total', 'counter', 'Errors by RELOAD error code and what was done with the message.');
+    for (const [key, v] of this.errors) {
+      const [code, stage] = key.split('\u0000');
+      out.push(`reload_errors_total{code="${code}",stage="${stage}"} ${v}`);
+    }
+    family('reload_request_rtt_ms', 'summary', 'Round-trip time of requests this node originated, ms.');
+    out.push(`reload_request_rtt_ms_sum ${this.rttSumMs}`, `reload_request_rtt_ms_count ${this.rttCount}`);
+    for (const [name, v] of Object.entries(gauges)) {
+      family(name, 'gauge', name.replace(/_/g, ' '));
+      out.push(`${name} ${v}`);
+    }
+    return out.join('\n') + '\n';
+  }
+}

@@ -1,0 +1,49 @@
+import { expect } from 'chai';
+import { ConfigError, CONFIG_DEFAULTS, newOverlayConfig, overlayConfigToJson, parseHostPort, parseOverlayConfig, USER_VALUE_KIND } from '../../overlay/config.js';
+
+const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+
+function refused(doc: unknown): string {
+  try {
+    parseOverlayConfig(doc);
+  } catch (e) {
+    expect(e).to.be.instanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('accepted a bad document');
+}
+
+describe('overlay/config', () => {
+  it('fills defaults and round-trips through JSON', () => {
+    const cfg = newOverlayConfig('example.org', PEM);
+    expect(cfg.topology).to.equal('CHORD-RELOAD');
+    expect(cfg.hash).to.equal('sha1');
+    expect(cfg.initialTtl).to.equal(CONFIG_DEFAULTS.initialTtl);
+    expect(cfg.kinds).to.deep.equal([USER_VALUE_KIND]);
+    const again = parseOverlayConfig(JSON.parse(overlayConfigToJson({ ...cfg, bootstrap: [{ host: '::1', port: 7 }, { host: '127.0.0.1', port: 6084 }] })));
+    expect(again.bootstrap).to.deep.equal([{ host: '::1', port: 7 }, { host: '127.0.0.1', port: 6084 }]);
+  });
+
+  it('names the bad field', () => {
+    const good = { overlay: 'example.org', rootCerts: [PEM] };
+    expect(refused(null)).to.match(/JSON object/);
+    expect(refused({ ...good, overlay: 'bad name!' })).to.match(/"overlay"/);
+    expect(refused({ ...good, rootCerts: [] })).to.match(/"rootCerts"/);
+    expect(refused({ ...good, rootCerts: ['nope'] })).to.match(/"rootCerts\[0\]"/);
+    expect(refused({ ...good, hash: 'md5' })).to.match(/"hash" must be one of sha1, sha256/);
+    expect(refused({ ...good, topology: 'PASTRY' })).to.match(/"topology"/);
+    expect(refused({ ...good, initialTtl: 0 })).to.match(/"initialTtl"/);
+    expect(refused({ ...good, maxMessageSize: 1.5 })).to.match(/"maxMessageSize"/);
+    expect(refused({ ...good, bootstrap: ['127.0.0.1'] })).to.match(/bootstrap\[0\]/);
+    expect(refused({ ...good, kinds: [{ ...USER_VALUE_KIND, dataModel: 'tree' }] })).to.match(/"dataModel"/);
+    expect(refused({ ...good, kinds: [USER_VALUE_KIND, USER_VALUE_KIND] })).to.match(/twice/);
+    expect(refused({ ...good, kinds: [{ ...USER_VALUE_KIND, accessControl: 'USER-NODE-MATCH' }] })).to.match(/dictionary/);
+  });
+
+  it('parses HOST:PORT for IPv4, bracketed IPv6 and names', () => {
+    expect(parseHostPort('127.0.0.1:6084')).to.deep.equal({ host: '127.0.0.1', port: 6084 });
+    expect(parseHostPort('[::1]:9')).to.deep.equal({ host: '::1', port: 9 });
+    expect(parseHostPort('localhost:1')).to.deep.equal({ host: 'localhost', port: 1 });
+    for (const bad of ['127.0.0.1', ':80', '127.0.0.1:0', '127.0.0.1:70000', '::1:80']) expect(() => parseHostPort(bad), bad).to.throw(ConfigError);
+  });
+});
