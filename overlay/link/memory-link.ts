@@ -1,0 +1,233 @@
+/**
+ * In-process links for unit tests and the large simulation: a pair of MemoryLinks behaves like a
+ * TLS link between two nodes (ordered, asynchronous, closes propagate) with optional latency, loss
+ * and partitions, all on an injected Clock. No sockets, no TLS: the Node-IDs are taken as given.
+ */
+import { EventEmitter } from 'node:events';
+import type { Clock, Timer } from '../clock.js';
+import { idToHex, type Id } from '../id.js';
+import type { Link } from './link.js';
+
+/** Messages one end may have in flight when `queueLimit` is not given. */
+export const DEFAULT_MEMORY_QUEUE_LIMIT = 1024;
+
+/**
+ * A small deterministic generator in [0, 1) (mulberry32), so that a simulation with loss replays
+ * exactly from its seed.
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** One end's identity, as its certificate would state it. */
+export interface MemoryLinkEnd {
+  nodeId: Id;
+  user: string;
+}
+
+/** Options of memoryLinkPair. */
+export interface MemoryLinkPairOptions {
+  /** Delivery timers run on this clock; with a VirtualClock nothing arrives until it advances. */
+  clock: Clock;
+  /** One-way delay, ms; default 0 (still asynchronous). */
+  latencyMs?: number;
+  /** Probability in [0, 1] that a message is lost; default 0. Closes are never lost. */
+  lossRate?: number;
+  /** Draws for loss; default seededRandom(1), so runs repeat. Share one across links if wanted. */
+  random?: () => number;
+  /** Messages each end may have in flight; default DEFAULT_MEMORY_QUEUE_LIMIT. */
+  queueLimit?: number;
+}
+
+/** What both ends share: the "network" between them. */
+interface Wire {
+  clock: Clock;
+  latencyMs: number;
+  lossRate: number;
+  random: () => number;
+  queueLimit: number;
+  partitioned: boolean;
+}
+
+/** A message or the close of its sender, on its way; `at` is the delivery time on the clock. */
+interface InFlight {
+  at: number;
+  bytes?: Uint8Array;
+  /** Set on the close marker: how the remote end sees the close. */
+  close?: { reset: boolean };
+}
+
+/** The error the remote end sees when this end closed with an error (like a TCP reset). */
+function resetError(user: string): Error {
+  return new Error(`link reset by ${user}`);
+}
+
+/**
+ * One end of an in-memory link. Delivery is always asynchronous (through clock.after), ordered,
+ * and copies the bytes, so neither end can change what the other got. Messages already sent are
+ * delivered even if their sender closes; the close reaches the other end after them.
+ */
+export class MemoryLink extends EventEmitter implements Link {
+  readonly remoteNodeId: Id;
+  readonly remoteNodeIdHex: string;
+  readonly remoteUser: string;
+  readonly remoteAddress: string;
+  readonly transport = 'memory';
+
+  private peer: MemoryLink;
+  /** Sent by this end, not yet delivered (data and the close marker), in delivery order. */
+  private readonly outbound: InFlight[] = [];
+  private outboundMessages = 0;
+  private timer: Timer | undefined;
+  private isOpen = true;
+  private bytesInCount = 0;
+  private bytesOutCount = 0;
+  private messagesInCount = 0;
+  private messagesOutCount = 0;
+
+  /** Use memoryLinkPair. The second end of a pair is constructed with the first as `peer`. */
+  constructor(
+    remote: MemoryLinkEnd,
+    private readonly wire: Wire,
+    peer?: MemoryLink,
+  ) {
+    super();
+    this.peer = peer ?? this;
+    if (peer) peer.peer = this;
+    this.remoteNodeId = remote.nodeId;
+    this.remoteNodeIdHex = idToHex(remote.nodeId);
+    this.remoteUser = remote.user;
+    this.remoteAddress = `memory:${this.remoteNodeIdHex}`;
+  }
+
+  get open(): boolean {
+    return this.isOpen;
+  }
+
+  /** Messages sent by this end and not yet delivered (or dropped). */
+  get queuedMessages(): number {
+    return this.outboundMessages;
+  }
+
+  /** Message bytes delivered to this end. */
+  get bytesIn(): number {
+    return this.bytesInCount;
+  }
+
+  /** Message bytes accepted by send() (lost ones included: the sender cannot tell). */
+  get bytesOut(): number {
+    return this.bytesOutCount;
+  }
+
+  get messagesIn(): number {
+    return this.messagesInCount;
+  }
+
+  get messagesOut(): number {
+    return this.messagesOutCount;
+  }
+
+  /** True while traffic between the two ends is dropped. */
+  get partitioned(): boolean {
+    return this.wire.partitioned;
+  }
+
+  /**
+   * Cuts (true) or heals (false) the pair: while cut, messages sent and messages arriving are
+   * dropped, as on a broken path; neither end notices. Applies to both ends.
+   */
+  partition(on: boolean): void {
+    this.wire.partitioned = on;
+  }
+
+  send(bytes: Uint8Array): boolean {
+    if (!this.isOpen || this.outboundMessages >= this.wire.queueLimit) return false;
+    this.messagesOutCount++;
+    this.bytesOutCount += bytes.length;
+    if (this.wire.partitioned || (this.wire.lossRate > 0 && this.wire.random() < this.wire.lossRate)) return true;
+    this.outboundMessages++;
+    this.enqueue({ at: this.wire.clock.now() + this.wire.latencyMs, bytes: new Uint8Array(bytes) });
+    return true;
+  }
+
+  /**
+   * Closes this end at once ('close' fires now); the other end closes after the latency, behind
+   * the messages already sent, with no error for a clean close and a reset error otherwise.
+   */
+  close(error?: Error): void {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    this.enqueue({ at: this.wire.clock.now() + this.wire.latencyMs, close: { reset: error !== undefined } });
+    this.emit('close', error);
+  }
+
+  private enqueue(item: InFlight): void {
+    this.outbound.push(item);
+    // Latency is constant per pair, so items are due in the order they were queued: one timer,
+    // for the head, is enough.
+    this.timer ??= this.wire.clock.after(item.at - this.wire.clock.now(), () => this.deliverDue());
+  }
+
+  private deliverDue(): void {
+    this.timer = undefined;
+    const now = this.wire.clock.now();
+    while (this.outbound.length > 0 && this.outbound[0]!.at <= now) {
+      const item = this.outbound.shift()!;
+      if (item.close) {
+        this.peer.remoteClosed(item.close.reset ? resetError(this.peer.remoteUser) : undefined);
+      } else {
+        this.outboundMessages--;
+        if (!this.wire.partitioned) this.peer.receive(item.bytes!);
+      }
+    }
+    const head = this.outbound[0];
+    // A listener may have closed this end meanwhile, which already armed the timer.
+    if (head) this.timer ??= this.wire.clock.after(head.at - now, () => this.deliverDue());
+  }
+
+  private receive(bytes: Uint8Array): void {
+    if (!this.isOpen) return;
+    this.messagesInCount++;
+    this.bytesInCount += bytes.length;
+    this.emit('message', bytes);
+  }
+
+  /** The other end closed; what this end still had in flight has nobody to receive it. */
+  private remoteClosed(error: Error | undefined): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.outbound.length = 0;
+    this.outboundMessages = 0;
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    this.emit('close', error);
+  }
+}
+
+/**
+ * Two connected MemoryLinks: the first is `a`'s end (its remote is `b`), the second is `b`'s end.
+ * Options apply to both directions.
+ */
+export function memoryLinkPair(a: MemoryLinkEnd, b: MemoryLinkEnd, opts: MemoryLinkPairOptions): [MemoryLink, MemoryLink] {
+  const lossRate = opts.lossRate ?? 0;
+  const latencyMs = opts.latencyMs ?? 0;
+  if (!(lossRate >= 0 && lossRate <= 1)) throw new RangeError(`lossRate must be in [0, 1], got ${lossRate}`);
+  if (!(latencyMs >= 0 && Number.isFinite(latencyMs))) throw new RangeError(`latencyMs must be >= 0, got ${latencyMs}`);
+  const wire: Wire = {
+    clock: opts.clock,
+    latencyMs,
+    lossRate,
+    random: opts.random ?? seededRandom(1),
+    queueLimit: opts.queueLimit ?? DEFAULT_MEMORY_QUEUE_LIMIT,
+    partitioned: false,
+  };
+  const atA = new MemoryLink(b, wire);
+  return [atA, new MemoryLink(a, wire, atA)];
+}
