@@ -1,0 +1,392 @@
+/**
+ * The CBOR wire encoding of RELOAD messages (RFC 6940 §6.3), as compact arrays in the RFC's field
+ * order:
+ *
+ *   Message     = [relo_token u32, overlay u32, configuration_sequence u16, version u8, ttl u8,
+ *                  transaction_id bstr(8, u64 BE), max_response_length u32,
+ *                  via [Destination*], destinations [Destination*], options [Option*],
+ *                  contents bstr, security bstr]
+ *   Destination = [type u8 (1 node, 2 resource, 3 opaque), id bstr]
+ *   Option      = [type u8, flags u8, value bstr]
+ *   Contents    = [message_code u16, body bstr, extensions [[type u16, critical bool, contents bstr]*]]
+ *   Security    = [certificates [bstr*], Signature]
+ *   Signature   = [[hash u8, signature u8], SignerIdentity, value bstr]
+ *   SignerIdentity = [type u8 (1 cert_hash), hash_alg u8, certificate_hash bstr]
+ *   ErrorBody   = [error_code u16, error_info text]
+ *
+ * Every decoder checks every field (type, range, length, list size, exact array arity) and throws
+ * only ReloadError: Message_Too_Large for an over-size message, Invalid_Message naming the field
+ * for everything else. Encoders apply the same checks, so a node never sends what it would refuse.
+ * Values are judged after CBOR decoding: an integer written as a float or a byte string under
+ * tag 64 decodes to the same value and is accepted; encoding is always the shortest plain form.
+ * Decoded node/resource/opaque ids are copies (they outlive the frame in routing state); the bulk
+ * byte fields (contents, security, bodies, option values, certificates, signatures) are views into
+ * the input, not copies.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
+import { ID_BYTES, idFromBytes } from '../id.js';
+import { decodeCbor, encodeCbor } from './cbor.js';
+import {
+  PROTOCOL_VERSION,
+  type Destination,
+  type ErrorBody,
+  type Extension,
+  type ForwardingHeader,
+  type ForwardingOption,
+  type MessageContents,
+  type SecurityBlock,
+  type Signature,
+  type SignerIdentity,
+  type WireMessage,
+} from './message.js';
+
+/** "RELO" with the high bit set: the first field of every message (RFC 6940 §6.3.2). */
+export const RELO_TOKEN = 0xd2454c4f;
+/** Most entries in a via list or a destination list. */
+export const MAX_LIST_ENTRIES = 255;
+/** Most forwarding options in one header. */
+export const MAX_OPTIONS = 32;
+/** Most extensions in one MessageContents. */
+export const MAX_EXTENSIONS = 32;
+/** Most certificates in one security block. */
+export const MAX_CERTIFICATES = 16;
+/** Longest opaque id in a destination (RFC 6940 §6.3.2.2: `opaque<0..2^8-1>`, and never empty). */
+export const MAX_OPAQUE_ID_BYTES = 255;
+/** Bytes of a SHA-256 certificate hash in a cert_hash SignerIdentity. */
+export const CERT_HASH_BYTES = 32;
+
+const MAX_U8 = 0xff;
+const MAX_U16 = 0xffff;
+const MAX_U32 = 0xffffffff;
+const MAX_U64 = (1n << 64n) - 1n;
+const TRANSACTION_ID_BYTES = 8;
+const MESSAGE_ARITY = 12;
+
+/** RFC 6940 §6.3.2.2 DestinationType codes. */
+const DESTINATION_TYPE_CODES = { node: 1, resource: 2, opaque: 3 } as const;
+/** TLS SignatureAndHashAlgorithm of RSASSA-PKCS1-v1_5 + SHA-256: hash sha256(4), signature rsa(1) (RFC 5246 §7.4.1.4.1). */
+const HASH_SHA256 = 4;
+const SIGNATURE_RSA = 1;
+/** RFC 6940 §6.3.4.1 SignerIdentityType cert_hash. */
+const SIGNER_CERT_HASH = 1;
+
+// ---- field checks, shared by encoders and decoders --------------------------------------------
+
+function fail(field: string, problem: string): never {
+  throw invalidMessage(`${field} ${problem}`);
+}
+
+function uint(value: unknown, max: number, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    fail(field, `must be an integer in 0..${max}`);
+  }
+  return value;
+}
+
+const u8 = (value: unknown, field: string) => uint(value, MAX_U8, field);
+const u16 = (value: unknown, field: string) => uint(value, MAX_U16, field);
+const u32 = (value: unknown, field: string) => uint(value, MAX_U32, field);
+
+function byteString(value: unknown, field: string, min: number, max: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) fail(field, 'must be a byte string');
+  if (value.length < min || value.length > max) fail(field, `must be ${min}..${max} bytes, got ${value.length}`);
+  return value;
+}
+
+/** A byte string with a 32-bit length in the RFC (`<0..2^32-1>`): bodies, contents, security block. */
+const anyBytes = (value: unknown, field: string) => byteString(value, field, 0, MAX_U32);
+
+function bool(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') fail(field, 'must be a boolean');
+  return value;
+}
+
+function text(value: unknown, field: string, maxBytes: number): string {
+  if (typeof value !== 'string') fail(field, 'must be a text string');
+  // UTF-8 is at most 3 bytes per UTF-16 unit: skip the byte count when that cannot exceed the limit.
+  if (value.length * 3 > maxBytes && Buffer.byteLength(value, 'utf8') > maxBytes) fail(field, `must be at most ${maxBytes} UTF-8 bytes`);
+  return value;
+}
+
+/** An array of exactly `arity` items (a fixed structure). */
+function tuple(value: unknown, field: string, arity: number): unknown[] {
+  if (!Array.isArray(value) || value.length !== arity) fail(field, `must be an array of ${arity} items`);
+  return value;
+}
+
+/** An array of 0..max items (a variable list); `T` is what the caller knows the items to be. */
+function list<T = unknown>(value: unknown, field: string, max: number): T[] {
+  if (!Array.isArray(value)) fail(field, 'must be an array');
+  if (value.length > max) fail(field, `has ${value.length} entries, more than ${max}`);
+  return value as T[];
+}
+
+function idLengthLimits(type: Destination['type']): [number, number] {
+  return type === 'opaque' ? [1, MAX_OPAQUE_ID_BYTES] : [ID_BYTES, ID_BYTES];
+}
+
+// ---- forwarding header (RFC 6940 §6.3.2) ------------------------------------------------------
+
+/**
+ * Where resource entries may stand: never in a via list (a path is made of nodes), and only last
+ * in a destination list (RFC 6940 §6.3.2.2, §6.1.1).
+ */
+function checkResourcePosition(list: readonly Destination[], field: string, resourceAllowedLast: boolean): void {
+  for (let i = 0; i < list.length; i++) {
+    if (list[i]!.type === 'resource' && !(resourceAllowedLast && i === list.length - 1)) {
+      fail(`${field}[${i}]`, resourceAllowedLast ? 'is a resource id but not the last entry' : 'is a resource id, which a via list cannot hold');
+    }
+  }
+}
+
+function destinationItem(d: Destination, field: string): unknown[] {
+  const code = DESTINATION_TYPE_CODES[d.type];
+  if (code === undefined) fail(`${field}.type`, 'must be node, resource or opaque');
+  const [min, max] = idLengthLimits(d.type);
+  return [code, byteString(d.id, `${field}.id`, min, max)];
+}
+
+function destinationFrom(value: unknown, field: string): Destination {
+  const [code, id] = tuple(value, field, 2);
+  const type = u8(code, `${field}.type`);
+  if (type === DESTINATION_TYPE_CODES.opaque) {
+    return { type: 'opaque', id: Uint8Array.from(byteString(id, `${field}.id`, 1, MAX_OPAQUE_ID_BYTES)) };
+  }
+  if (type !== DESTINATION_TYPE_CODES.node && type !== DESTINATION_TYPE_CODES.resource) {
+    fail(`${field}.type`, `${type} is not a destination type (1 node, 2 resource, 3 opaque)`);
+  }
+  const idBytes = idFromBytes(byteString(id, `${field}.id`, ID_BYTES, ID_BYTES));
+  return type === DESTINATION_TYPE_CODES.node ? { type: 'node', id: idBytes } : { type: 'resource', id: idBytes };
+}
+
+function destinationListItems(value: readonly Destination[], field: string, resourceAllowedLast: boolean): unknown[] {
+  const entries = list<Destination>(value, field, MAX_LIST_ENTRIES);
+  checkResourcePosition(entries, field, resourceAllowedLast);
+  return entries.map((d, i) => destinationItem(d, `${field}[${i}]`));
+}
+
+function destinationListFrom(value: unknown, field: string, resourceAllowedLast: boolean): Destination[] {
+  const entries = list(value, field, MAX_LIST_ENTRIES).map((d, i) => destinationFrom(d, `${field}[${i}]`));
+  checkResourcePosition(entries, field, resourceAllowedLast);
+  return entries;
+}
+
+function optionItem(o: ForwardingOption, field: string): unknown[] {
+  return [u8(o.type, `${field}.type`), u8(o.flags, `${field}.flags`), byteString(o.value, `${field}.value`, 0, MAX_U16)];
+}
+
+function optionFrom(value: unknown, field: string): ForwardingOption {
+  const [type, flags, optionValue] = tuple(value, field, 3);
+  return { type: u8(type, `${field}.type`), flags: u8(flags, `${field}.flags`), value: byteString(optionValue, `${field}.value`, 0, MAX_U16) };
+}
+
+function version(value: unknown): number {
+  const v = u8(value, 'header.version');
+  if (v !== PROTOCOL_VERSION) fail('header.version', `0x${v.toString(16)} is not 0x${PROTOCOL_VERSION.toString(16)} (RELOAD 1.0)`);
+  return v;
+}
+
+function u64(value: bigint, field: string): bigint {
+  if (typeof value !== 'bigint' || value < 0n || value > MAX_U64) fail(field, 'must be a u64 bigint');
+  return value;
+}
+
+function transactionIdItem(id: bigint): Uint8Array {
+  const out = Buffer.allocUnsafe(TRANSACTION_ID_BYTES);
+  out.writeBigUInt64BE(u64(id, 'header.transactionId'), 0);
+  return out;
+}
+
+function transactionIdFrom(value: unknown): bigint {
+  const b = byteString(value, 'header.transactionId', TRANSACTION_ID_BYTES, TRANSACTION_ID_BYTES);
+  return new DataView(b.buffer, b.byteOffset, TRANSACTION_ID_BYTES).getBigUint64(0);
+}
+
+/**
+ * Encodes a message for one hop: the (possibly rewritten) header around the contents and security
+ * block exactly as the origin encoded them. Forwarders call this with a new via list and TTL; the
+ * signed bytes are copied into the output once and never re-encoded. Throws
+ * ReloadError(Invalid_Message) for a header field out of range (RFC 6940 §6.3.2).
+ */
+export function encodeMessage(msg: WireMessage): Uint8Array {
+  const h = msg.header;
+  return encodeCbor([
+    RELO_TOKEN,
+    u32(h.overlay, 'header.overlay'),
+    u16(h.configSequence, 'header.configSequence'),
+    version(h.version),
+    u8(h.ttl, 'header.ttl'),
+    transactionIdItem(h.transactionId),
+    u32(h.maxResponseLength, 'header.maxResponseLength'),
+    destinationListItems(h.via, 'header.via', false),
+    destinationListItems(h.destinations, 'header.destinations', true),
+    list<ForwardingOption>(h.options, 'header.options', MAX_OPTIONS).map((o, i) => optionItem(o, `header.options[${i}]`)),
+    byteString(msg.contentsBytes, 'contentsBytes', 0, MAX_U32),
+    byteString(msg.securityBytes, 'securityBytes', 0, MAX_U32),
+  ]);
+}
+
+/**
+ * Decodes one message (a whole frame). Throws ReloadError(Message_Too_Large) when
+ * `bytes.length > maxSize` (checked before any decoding, RFC 6940 §6.3.2 / §6.6) and
+ * ReloadError(Invalid_Message) naming the offending field for anything malformed. Contents and
+ * security block stay encoded (views into `bytes`): a forwarder never needs them.
+ * @param maxSize the overlay's max-message-size, in bytes
+ */
+export function decodeMessage(bytes: Uint8Array, maxSize: number): WireMessage {
+  if (bytes.length > maxSize) {
+    throw new ReloadError(ErrorCode.Message_Too_Large, `message of ${bytes.length} bytes exceeds the limit of ${maxSize}`);
+  }
+  const [token, overlay, configSequence, versionValue, ttl, transactionId, maxResponseLength, via, destinations, options, contents, security] =
+    tuple(decodeCbor(bytes), 'message', MESSAGE_ARITY);
+  if (token !== RELO_TOKEN) fail('relo_token', `must be 0x${RELO_TOKEN.toString(16)}: not a RELOAD message`);
+  return {
+    header: {
+      overlay: u32(overlay, 'header.overlay'),
+      configSequence: u16(configSequence, 'header.configSequence'),
+      version: version(versionValue),
+      ttl: u8(ttl, 'header.ttl'),
+      transactionId: transactionIdFrom(transactionId),
+      maxResponseLength: u32(maxResponseLength, 'header.maxResponseLength'),
+      via: destinationListFrom(via, 'header.via', false),
+      destinations: destinationListFrom(destinations, 'header.destinations', true),
+      options: list(options, 'header.options', MAX_OPTIONS).map((o, i) => optionFrom(o, `header.options[${i}]`)),
+    },
+    contentsBytes: anyBytes(contents, 'contentsBytes'),
+    securityBytes: anyBytes(security, 'securityBytes'),
+  };
+}
+
+// ---- message contents (RFC 6940 §6.3.3) -------------------------------------------------------
+
+function extensionItem(e: Extension, field: string): unknown[] {
+  return [u16(e.type, `${field}.type`), bool(e.critical, `${field}.critical`), anyBytes(e.contents, `${field}.contents`)];
+}
+
+function extensionFrom(value: unknown, field: string): Extension {
+  const [type, critical, contents] = tuple(value, field, 3);
+  return { type: u16(type, `${field}.type`), critical: bool(critical, `${field}.critical`), contents: anyBytes(contents, `${field}.contents`) };
+}
+
+/** Encodes MessageContents (RFC 6940 §6.3.3): the bytes that are signed and carried unchanged. */
+export function encodeContents(contents: MessageContents): Uint8Array {
+  return encodeCbor([
+    u16(contents.code, 'contents.code'),
+    anyBytes(contents.body, 'contents.body'),
+    list<Extension>(contents.extensions, 'contents.extensions', MAX_EXTENSIONS).map((e, i) => extensionItem(e, `contents.extensions[${i}]`)),
+  ]);
+}
+
+/** Decodes MessageContents; throws ReloadError(Invalid_Message) naming the bad field. */
+export function decodeContents(bytes: Uint8Array): MessageContents {
+  const [code, body, extensions] = tuple(decodeCbor(bytes), 'contents', 3);
+  return {
+    code: u16(code, 'contents.code'),
+    body: anyBytes(body, 'contents.body'),
+    extensions: list(extensions, 'contents.extensions', MAX_EXTENSIONS).map((e, i) => extensionFrom(e, `contents.extensions[${i}]`)),
+  };
+}
+
+// ---- security block (RFC 6940 §6.3.4) ---------------------------------------------------------
+
+function signerItem(signer: SignerIdentity): unknown[] {
+  if (signer.type !== 'cert_hash') fail('security.signature.signer.type', 'must be cert_hash');
+  if (signer.hashAlg !== 'sha256') fail('security.signature.signer.hashAlg', 'must be sha256');
+  return [SIGNER_CERT_HASH, HASH_SHA256, byteString(signer.certHash, 'security.signature.signer.certHash', CERT_HASH_BYTES, CERT_HASH_BYTES)];
+}
+
+function signerFrom(value: unknown): SignerIdentity {
+  const [type, hashAlg, certHash] = tuple(value, 'security.signature.signer', 3);
+  if (u8(type, 'security.signature.signer.type') !== SIGNER_CERT_HASH) {
+    fail('security.signature.signer.type', `${String(type)} is not supported (only cert_hash = ${SIGNER_CERT_HASH})`);
+  }
+  if (u8(hashAlg, 'security.signature.signer.hashAlg') !== HASH_SHA256) {
+    fail('security.signature.signer.hashAlg', `${String(hashAlg)} is not supported (only sha256 = ${HASH_SHA256})`);
+  }
+  return { type: 'cert_hash', hashAlg: 'sha256', certHash: byteString(certHash, 'security.signature.signer.certHash', CERT_HASH_BYTES, CERT_HASH_BYTES) };
+}
+
+/**
+ * The encoded SignerIdentity (RFC 6940 §6.3.4.1), the last part of the signature input. Signer and
+ * verifier both build it from the decoded value, so the input does not depend on how a sender
+ * happened to encode the security block.
+ */
+export function encodeSignerIdentity(signer: SignerIdentity): Uint8Array {
+  return encodeCbor(signerItem(signer));
+}
+
+/**
+ * The bytes a message signature covers (RFC 6940 §6.3.4): overlay (u32 BE) ‖ transaction_id
+ * (u64 BE) ‖ MessageContents ‖ SignerIdentity, the last two as encoded. Throws
+ * ReloadError(Invalid_Message) for an overlay or transaction id out of range.
+ */
+export function signatureInput(
+  header: Pick<ForwardingHeader, 'overlay' | 'transactionId'>,
+  contentsBytes: Uint8Array,
+  encodedSigner: Uint8Array,
+): Buffer {
+  const fixed = 4 + TRANSACTION_ID_BYTES;
+  const input = Buffer.allocUnsafe(fixed + contentsBytes.length + encodedSigner.length);
+  input.writeUInt32BE(u32(header.overlay, 'header.overlay'), 0);
+  input.writeBigUInt64BE(u64(header.transactionId, 'header.transactionId'), 4);
+  input.set(contentsBytes, fixed);
+  input.set(encodedSigner, fixed + contentsBytes.length);
+  return input;
+}
+
+function signatureItem(signature: Signature): unknown[] {
+  if (signature.algorithm !== 'rsa-sha256') fail('security.signature.algorithm', 'must be rsa-sha256');
+  return [[HASH_SHA256, SIGNATURE_RSA], signerItem(signature.signer), byteString(signature.value, 'security.signature.value', 0, MAX_U16)];
+}
+
+function signatureFrom(value: unknown): Signature {
+  const [algorithm, signer, signatureValue] = tuple(value, 'security.signature', 3);
+  const [hash, sig] = tuple(algorithm, 'security.signature.algorithm', 2);
+  if (u8(hash, 'security.signature.algorithm.hash') !== HASH_SHA256 || u8(sig, 'security.signature.algorithm.signature') !== SIGNATURE_RSA) {
+    fail('security.signature.algorithm', `[${String(hash)}, ${String(sig)}] is not supported (only rsa-sha256 = [4, 1])`);
+  }
+  return { algorithm: 'rsa-sha256', signer: signerFrom(signer), value: byteString(signatureValue, 'security.signature.value', 0, MAX_U16) };
+}
+
+/** Encodes a SecurityBlock (RFC 6940 §6.3.4): certificates (DER, 1..65535 bytes each) and the signature. */
+export function encodeSecurity(block: SecurityBlock): Uint8Array {
+  return encodeCbor([
+    list(block.certificates, 'security.certificates', MAX_CERTIFICATES).map((c, i) => byteString(c, `security.certificates[${i}]`, 1, MAX_U16)),
+    signatureItem(block.signature),
+  ]);
+}
+
+/** Decodes a SecurityBlock; throws ReloadError(Invalid_Message) naming the bad field. Certificates are not parsed here. */
+export function decodeSecurity(bytes: Uint8Array): SecurityBlock {
+  const [certificates, signature] = tuple(decodeCbor(bytes), 'security', 2);
+  return {
+    certificates: list(certificates, 'security.certificates', MAX_CERTIFICATES).map((c, i) => byteString(c, `security.certificates[${i}]`, 1, MAX_U16)),
+    signature: signatureFrom(signature),
+  };
+}
+
+// ---- error response body (RFC 6940 §6.3.3.1) --------------------------------------------------
+
+/** Encodes an ErrorResponse body: error_code u16 and error_info (UTF-8, at most 65535 bytes). */
+export function encodeErrorBody(body: ErrorBody): Uint8Array {
+  return encodeCbor([u16(body.code, 'error.code'), text(body.info, 'error.info', MAX_U16)]);
+}
+
+/** Decodes an ErrorResponse body; throws ReloadError(Invalid_Message) naming the bad field. */
+export function decodeErrorBody(bytes: Uint8Array): ErrorBody {
+  const [code, info] = tuple(decodeCbor(bytes), 'error', 2);
+  return { code: u16(code, 'error.code'), info: text(info, 'error.info', MAX_U16) };
+}
+
+// ---- header values --------------------------------------------------------------------------
+
+/** The header's overlay field: the low 32 bits of SHA-1(overlay name), unsigned (RFC 6940 §6.3.2). */
+export function overlayHash(name: string): number {
+  return createHash('sha1').update(name, 'utf8').digest().readUInt32BE(16);
+}
+
+/** A fresh random u64 transaction id (RFC 6940 §6.3.2), from node:crypto. */
+export function newTransactionId(): bigint {
+  return randomBytes(TRANSACTION_ID_BYTES).readBigUInt64BE(0);
+}
