@@ -82,15 +82,20 @@ export async function loadIdentity(dir: string): Promise<Identity> {
 }
 
 /**
- * Writes an identity; refuses to replace an existing one unless `force` (a lost key is a lost
- * Node-ID). The key file is created with mode 0600.
+ * Throws unless `dir` holds no identity or `force` allows replacing it (a lost key is a lost
+ * Node-ID). Enrollment calls it before making a key, saveIdentity again before writing.
  */
-export async function saveIdentity(dir: string, keyPem: string, certChainPem: string, force = false): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const keyPath = join(dir, NODE_KEY_FILE);
-  if (!force && ((await exists(keyPath)) || (await exists(join(dir, NODE_CERT_FILE))))) {
+export async function checkIdentitySlot(dir: string, force = false): Promise<void> {
+  if (!force && ((await exists(join(dir, NODE_KEY_FILE))) || (await exists(join(dir, NODE_CERT_FILE))))) {
     throw new IdentityFileError(`${dir} already holds an identity; pass --force to replace it`);
   }
+}
+
+/** Writes an identity (see checkIdentitySlot for `force`). The key file is created with mode 0600. */
+export async function saveIdentity(dir: string, keyPem: string, certChainPem: string, force = false): Promise<void> {
+  await checkIdentitySlot(dir, force);
+  await mkdir(dir, { recursive: true });
+  const keyPath = join(dir, NODE_KEY_FILE);
   await writeFile(keyPath, keyPem, { mode: 0o600 });
   await chmod(keyPath, 0o600);
   await writeFile(join(dir, NODE_CERT_FILE), certChainPem, { mode: 0o644 });
