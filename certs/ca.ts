@@ -52,8 +52,11 @@ export interface RootCa {
   keyPem: string;
 }
 
-/** A positive serial: forge writes hex as-is and a leading byte >= 0x80 would read as negative. */
-function randomSerial(): string {
+/**
+ * A random 127-bit certificate serial as hex for forge. Positive on purpose: forge writes the hex
+ * as-is and a leading byte >= 0x80 would read as a negative serial.
+ */
+export function randomSerial(): string {
   const bytes = randomBytes(16);
   bytes[0] = bytes[0]! & 0x7f;
   return bytes.toString('hex');
