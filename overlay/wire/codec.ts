@@ -63,8 +63,13 @@ const MAX_U64 = (1n << 64n) - 1n;
 const TRANSACTION_ID_BYTES = 8;
 const MESSAGE_ARITY = 12;
 
-/** RFC 6940 §6.3.2.2 DestinationType codes. */
-const DESTINATION_TYPE_CODES = { node: 1, resource: 2, opaque: 3 } as const;
+/** RFC 6940 §6.3.2.2 DestinationType codes, both ways. */
+const DESTINATION_CODES = new Map<Destination['type'], number>([
+  ['node', 1],
+  ['resource', 2],
+  ['opaque', 3],
+]);
+const DESTINATION_TYPES = new Map([...DESTINATION_CODES].map(([type, code]) => [code, type]));
 /** TLS SignatureAndHashAlgorithm of RSASSA-PKCS1-v1_5 + SHA-256: hash sha256(4), signature rsa(1) (RFC 5246 §7.4.1.4.1). */
 const HASH_SHA256 = 4;
 const SIGNATURE_RSA = 1;
@@ -132,16 +137,16 @@ function idLengthLimits(type: Destination['type']): [number, number] {
  * Where resource entries may stand: never in a via list (a path is made of nodes), and only last
  * in a destination list (RFC 6940 §6.3.2.2, §6.1.1).
  */
-function checkResourcePosition(list: readonly Destination[], field: string, resourceAllowedLast: boolean): void {
-  for (let i = 0; i < list.length; i++) {
-    if (list[i]!.type === 'resource' && !(resourceAllowedLast && i === list.length - 1)) {
+function checkResourcePosition(entries: readonly Destination[], field: string, resourceAllowedLast: boolean): void {
+  for (let i = 0; i < entries.length; i++) {
+    if (entries[i]!.type === 'resource' && !(resourceAllowedLast && i === entries.length - 1)) {
       fail(`${field}[${i}]`, resourceAllowedLast ? 'is a resource id but not the last entry' : 'is a resource id, which a via list cannot hold');
     }
   }
 }
 
 function destinationItem(d: Destination, field: string): unknown[] {
-  const code = DESTINATION_TYPE_CODES[d.type];
+  const code = DESTINATION_CODES.get(d.type);
   if (code === undefined) fail(`${field}.type`, 'must be node, resource or opaque');
   const [min, max] = idLengthLimits(d.type);
   return [code, byteString(d.id, `${field}.id`, min, max)];
@@ -149,15 +154,12 @@ function destinationItem(d: Destination, field: string): unknown[] {
 
 function destinationFrom(value: unknown, field: string): Destination {
   const [code, id] = tuple(value, field, 2);
-  const type = u8(code, `${field}.type`);
-  if (type === DESTINATION_TYPE_CODES.opaque) {
-    return { type: 'opaque', id: Uint8Array.from(byteString(id, `${field}.id`, 1, MAX_OPAQUE_ID_BYTES)) };
-  }
-  if (type !== DESTINATION_TYPE_CODES.node && type !== DESTINATION_TYPE_CODES.resource) {
-    fail(`${field}.type`, `${type} is not a destination type (1 node, 2 resource, 3 opaque)`);
-  }
-  const idBytes = idFromBytes(byteString(id, `${field}.id`, ID_BYTES, ID_BYTES));
-  return type === DESTINATION_TYPE_CODES.node ? { type: 'node', id: idBytes } : { type: 'resource', id: idBytes };
+  const type = DESTINATION_TYPES.get(u8(code, `${field}.type`));
+  if (type === undefined) fail(`${field}.type`, `${String(code)} is not a destination type (1 node, 2 resource, 3 opaque)`);
+  const [min, max] = idLengthLimits(type);
+  const idBytes = byteString(id, `${field}.id`, min, max);
+  // Copies: ids outlive the frame in routing and transaction state.
+  return type === 'opaque' ? { type, id: Uint8Array.from(idBytes) } : { type, id: idFromBytes(idBytes) };
 }
 
 function destinationListItems(value: readonly Destination[], field: string, resourceAllowedLast: boolean): unknown[] {
@@ -181,7 +183,7 @@ function optionFrom(value: unknown, field: string): ForwardingOption {
   return { type: u8(type, `${field}.type`), flags: u8(flags, `${field}.flags`), value: byteString(optionValue, `${field}.value`, 0, MAX_U16) };
 }
 
-function version(value: unknown): number {
+function protocolVersion(value: unknown): number {
   const v = u8(value, 'header.version');
   if (v !== PROTOCOL_VERSION) fail('header.version', `0x${v.toString(16)} is not 0x${PROTOCOL_VERSION.toString(16)} (RELOAD 1.0)`);
   return v;
@@ -215,15 +217,15 @@ export function encodeMessage(msg: WireMessage): Uint8Array {
     RELO_TOKEN,
     u32(h.overlay, 'header.overlay'),
     u16(h.configSequence, 'header.configSequence'),
-    version(h.version),
+    protocolVersion(h.version),
     u8(h.ttl, 'header.ttl'),
     transactionIdItem(h.transactionId),
     u32(h.maxResponseLength, 'header.maxResponseLength'),
     destinationListItems(h.via, 'header.via', false),
     destinationListItems(h.destinations, 'header.destinations', true),
     list<ForwardingOption>(h.options, 'header.options', MAX_OPTIONS).map((o, i) => optionItem(o, `header.options[${i}]`)),
-    byteString(msg.contentsBytes, 'contentsBytes', 0, MAX_U32),
-    byteString(msg.securityBytes, 'securityBytes', 0, MAX_U32),
+    anyBytes(msg.contentsBytes, 'contentsBytes'),
+    anyBytes(msg.securityBytes, 'securityBytes'),
   ]);
 }
 
@@ -231,7 +233,8 @@ export function encodeMessage(msg: WireMessage): Uint8Array {
  * Decodes one message (a whole frame). Throws ReloadError(Message_Too_Large) when
  * `bytes.length > maxSize` (checked before any decoding, RFC 6940 §6.3.2 / §6.6) and
  * ReloadError(Invalid_Message) naming the offending field for anything malformed. Contents and
- * security block stay encoded (views into `bytes`): a forwarder never needs them.
+ * security block stay encoded (views into `bytes`): a forwarder never needs them. Memory stays
+ * proportional to the input: cbor-x refuses any length beyond the bytes left before allocating.
  * @param maxSize the overlay's max-message-size, in bytes
  */
 export function decodeMessage(bytes: Uint8Array, maxSize: number): WireMessage {
@@ -245,7 +248,7 @@ export function decodeMessage(bytes: Uint8Array, maxSize: number): WireMessage {
     header: {
       overlay: u32(overlay, 'header.overlay'),
       configSequence: u16(configSequence, 'header.configSequence'),
-      version: version(versionValue),
+      version: protocolVersion(versionValue),
       ttl: u8(ttl, 'header.ttl'),
       transactionId: transactionIdFrom(transactionId),
       maxResponseLength: u32(maxResponseLength, 'header.maxResponseLength'),
