@@ -141,7 +141,8 @@ export class MemoryLink extends EventEmitter implements Link {
 
   /**
    * Cuts (true) or heals (false) the pair: while cut, messages sent and messages arriving are
-   * dropped, as on a broken path; neither end notices. Applies to both ends.
+   * dropped, as on a broken path; neither end notices. Applies to both ends. A close still gets
+   * through, so that a test or simulation that closes a link is never left with a half-open one.
    */
   partition(on: boolean): void {
     this.wire.partitioned = on;

@@ -230,7 +230,8 @@ export interface ListenTlsOptions extends TlsLinkOptions {
   /**
    * A connection was refused: ReloadError(Forbidden) with the certificate reason (`no_certificate`,
    * `untrusted_certificate`, `certificate_expired`, `wrong_overlay`, ...), ReloadError
-   * (Request_Timeout, `handshake_timeout`), `too_many_handshakes`, or a TLS protocol error.
+   * (Request_Timeout, `handshake_timeout`), an Error when maxPendingHandshakes are in progress, or
+   * the TLS error of a failed handshake (e.g. `ERR_SSL_UNSUPPORTED_PROTOCOL`).
    */
   onRefused?(remoteAddress: string, error: Error): void;
 }
@@ -283,7 +284,6 @@ export async function listenTls(opts: ListenTlsOptions): Promise<TlsListener> {
       return;
     }
     const timer = clock.after(handshakeTimeoutMs, () => {
-      pending.delete(address);
       raw.destroy();
       refuse(address, new ReloadError(ErrorCode.Request_Timeout, `TLS handshake not finished within ${handshakeTimeoutMs} ms`, 'handshake_timeout'));
     });

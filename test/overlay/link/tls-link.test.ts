@@ -35,9 +35,10 @@ function waitForEntry<T>(list: T[], index: number): Promise<T> {
   });
 }
 
-/** Yields to the event loop until `done()` holds, at most `turns` times. */
-async function until(done: () => boolean, turns = 5000): Promise<boolean> {
-  for (let i = 0; i < turns && !done(); i++) await new Promise((r) => setImmediate(r));
+/** Yields to the event loop until `done()` holds or `withinMs` have passed; returns `done()`. */
+async function until(done: () => boolean, withinMs = 10_000): Promise<boolean> {
+  const deadline = systemClock.now() + withinMs;
+  while (!done() && systemClock.now() < deadline) await new Promise((r) => setImmediate(r));
   return done();
 }
 
@@ -282,6 +283,13 @@ describe('TlsLink', function () {
       const { error } = await h.nextRefusal();
       expectReloadError(error, ErrorCode.Forbidden, 'wrong_overlay');
       expect(h.links).to.deep.equal([]);
+    });
+
+    it('a server certificate that expired or names another overlay: the client refuses it', async () => {
+      const expired = await listen({ identity: await pki.enroll(undefined, { notBefore: new Date(systemClock.now() - 730 * DAY_MS), validityDays: 1 }) });
+      expectReloadError(await dial(expired.port).catch((e: unknown) => e), ErrorCode.Forbidden, 'certificate_expired');
+      const foreign = await listen({ identity: await foreignOverlayIdentity() });
+      expectReloadError(await dial(foreign.port).catch((e: unknown) => e), ErrorCode.Forbidden, 'wrong_overlay');
     });
 
     it('a client without a certificate: no_certificate', async () => {
