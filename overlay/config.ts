@@ -100,10 +100,11 @@ function oneOf<T extends string>(doc: Json, field: string, allowed: readonly T[]
 
 const OVERLAY_NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/i;
 
-export function parseHostPort(text: string, field = 'address'): BootstrapNode {
+/** Parses "HOST:PORT" or "[IPv6]:PORT"; port 0 (any free port) only when `allowAnyPort`, for listening. */
+export function parseHostPort(text: string, field = 'address', allowAnyPort = false): BootstrapNode {
   const m = /^(?:\[([0-9a-f:.]+)\]|([^:\s]+)):(\d{1,5})$/i.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new ConfigError(`${field}: "${text}" is not HOST:PORT (e.g. 127.0.0.1:6084 or [::1]:6084)`);
+  if (!m || port < (allowAnyPort ? 0 : 1) || port > 65535) throw new ConfigError(`${field}: "${text}" is not HOST:PORT (e.g. 127.0.0.1:6084 or [::1]:6084)`);
   return { host: (m[1] ?? m[2])!, port };
 }
 

@@ -8,8 +8,10 @@ import { ConfigError } from '../overlay/config.js';
 import { isReloadError } from '../overlay/errors.js';
 import { IdFormatError } from '../overlay/id.js';
 import { UsageError } from './command.js';
+import { ApiError } from './api-client.js';
+import { NodeProcessError } from './node-process.js';
 
-const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError];
+const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, NodeProcessError];
 
 export function errorMessage(e: unknown): string {
   if (USER_FACING.some((cls) => e instanceof cls) || isReloadError(e)) return (e as Error).message;

@@ -4,5 +4,9 @@ import { caAddUserCommand } from './ca-adduser.js';
 import { caInitCommand } from './ca-init.js';
 import { caServeCommand } from './ca-serve.js';
 import { enrollCommand } from './enroll.js';
+import { benchCommand } from './bench.js';
+import { demoCommand } from './demo.js';
+import { nodeCommand } from './node.js';
+import { pingCommand, statusCommand } from './status.js';
 
-export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand];
+export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand, nodeCommand, statusCommand, pingCommand, demoCommand, benchCommand];

@@ -1,0 +1,161 @@
+/**
+ * The forwarder (RFC 6940 §6.1, symmetric recursive routing §3.3): decides from the forwarding
+ * header alone whether a message is for this node or goes on, and to which link. Contents and
+ * signature are not looked at on the way; the destination verifies them.
+ *
+ * Every node that sends a message appends its own Node-ID to the via list, so via[0] is the origin
+ * and the last entry is the previous hop, which must be the node the link authenticated.
+ */
+import { ErrorCode, ReloadError, isReloadError } from '../errors.js';
+import { idEquals, idToHex, WILDCARD_ID, type Id } from '../id.js';
+import type { Link } from '../link/link.js';
+import { decodeContents, decodeMessage, encodeMessage } from '../wire/codec.js';
+import { isRequestCode } from '../wire/codes.js';
+import type { Destination, WireMessage } from '../wire/message.js';
+import type { RoutingMetrics } from './metrics.js';
+
+/** Where a destination entry leads: this node, a link, or nowhere known. */
+export type HopDecision = { kind: 'local' } | { kind: 'link'; link: Link } | { kind: 'none' };
+
+/** The topology's part in forwarding; a Chord or Kademlia plugin provides it. */
+export interface RoutingPolicy {
+  /** The next hop towards `dest`, which is not this node's own Node-ID. */
+  nextHop(dest: Destination): HopDecision;
+}
+
+export interface ForwarderOptions {
+  self: Id;
+  /** Expected header values (RFC 6940 §6.3.2). */
+  overlayHash: number;
+  configSequence: number;
+  initialTtl: number;
+  maxMessageSize: number;
+  policy: RoutingPolicy;
+  metrics: RoutingMetrics;
+  /** A message whose destination list ends at this node. */
+  deliver(msg: WireMessage, from: Link | undefined): void;
+  /**
+   * Answers a request with an error from this node: `to` is the reply path (reversed via list,
+   * or just the previous hop when the via list cannot be trusted), `link` where to send it.
+   */
+  sendError(request: WireMessage, error: ReloadError, link: Link): void;
+}
+
+function destKey(d: Destination): string {
+  return `${d.type}:${idToHex(d.id)}`;
+}
+
+export class Forwarder {
+  constructor(private readonly opts: ForwarderOptions) {}
+
+  /**
+   * Entry point for bytes from a link. Never throws: bad input is counted, answered with an error
+   * when it is a request whose header could be read, and otherwise dropped.
+   */
+  receive(bytes: Uint8Array, from: Link): void {
+    const { metrics } = this.opts;
+    metrics.count('frames_in');
+    let msg: WireMessage;
+    try {
+      msg = decodeMessage(bytes, this.opts.maxMessageSize);
+    } catch (e) {
+      metrics.countError(isReloadError(e) ? e.code : ErrorCode.Invalid_Message, 'dropped');
+      if (isReloadError(e) && e.code === ErrorCode.Message_Too_Large) from.close(e);
+      return;
+    }
+    try {
+      this.check(msg, from);
+      this.route(msg, from);
+    } catch (e) {
+      const error = isReloadError(e) ? e : new ReloadError(ErrorCode.Invalid_Message, (e as Error).message);
+      this.refuse(msg, error, from);
+    }
+  }
+
+  /** Sends a message this node originates or answers; errors are thrown to the caller. */
+  originate(msg: WireMessage): void {
+    this.route(msg, undefined);
+  }
+
+  /** Appends this node to the via list and puts the message on `link`. */
+  sendOn(link: Link, msg: WireMessage): void {
+    const header = { ...msg.header, via: [...msg.header.via, { type: 'node' as const, id: this.opts.self }] };
+    const bytes = encodeMessage({ ...msg, header });
+    if (bytes.length > this.opts.maxMessageSize) throw new ReloadError(ErrorCode.Message_Too_Large, `message of ${bytes.length} bytes exceeds ${this.opts.maxMessageSize}`);
+    if (!link.send(bytes)) throw new ReloadError(ErrorCode.Request_Timeout, `link to ${link.remoteNodeIdHex} is closed or its queue is full`, 'link_unavailable');
+    this.opts.metrics.count('frames_out');
+  }
+
+  private check(msg: WireMessage, from: Link): void {
+    const h = msg.header;
+    // First, so that every later error can be sent back along the via list.
+    const last = h.via[h.via.length - 1];
+    if (!last || last.type !== 'node' || !idEquals(last.id, from.remoteNodeId)) {
+      throw new ReloadError(ErrorCode.Forbidden, `last via entry is not ${from.remoteNodeIdHex}, the node this link authenticated`, 'forged_via');
+    }
+    if (h.overlay !== this.opts.overlayHash) throw new ReloadError(ErrorCode.Incompatible_with_Overlay, 'message is for another overlay');
+    if (h.configSequence !== this.opts.configSequence) {
+      const older = ((h.configSequence - this.opts.configSequence) & 0xffff) > 0x7fff;
+      throw new ReloadError(older ? ErrorCode.Config_Too_Old : ErrorCode.Config_Too_New, `configuration sequence ${h.configSequence}, ours is ${this.opts.configSequence}`);
+    }
+    if (h.ttl > this.opts.initialTtl) throw new ReloadError(ErrorCode.TTL_Exceeded, `TTL ${h.ttl} above the overlay's initial TTL ${this.opts.initialTtl}`);
+    const seen = new Set<string>();
+    for (const d of h.destinations) {
+      const key = destKey(d);
+      if (seen.has(key)) throw new ReloadError(ErrorCode.Invalid_Message, 'destination list names a node twice', 'duplicate_destination');
+      seen.add(key);
+    }
+    if (h.destinations.slice(0, -1).some((d) => d.type === 'resource')) {
+      throw new ReloadError(ErrorCode.Invalid_Message, 'a Resource-ID may only be the last destination', 'resource_not_last');
+    }
+  }
+
+  private route(msg: WireMessage, from: Link | undefined): void {
+    const { self, metrics } = this.opts;
+    const dests = msg.header.destinations;
+    let head = dests[0];
+    // Pop our own entries (we are a hop of a source route, or the destination).
+    let popped = 0;
+    while (head && head.type === 'node' && idEquals(head.id, self)) head = dests[++popped];
+    if (!head || (head.type === 'node' && idEquals(head.id, WILDCARD_ID))) {
+      metrics.count('delivered');
+      this.opts.deliver(msg, from);
+      return;
+    }
+    const decision = this.opts.policy.nextHop(head);
+    if (decision.kind === 'local') {
+      metrics.count('delivered');
+      this.opts.deliver(msg, from);
+      return;
+    }
+    if (from) {
+      if (msg.header.via.some((v) => v.type === 'node' && idEquals(v.id, self))) {
+        throw new ReloadError(ErrorCode.Invalid_Message, 'this node is already on the via list', 'routing_loop');
+      }
+      if (msg.header.ttl === 0) throw new ReloadError(ErrorCode.TTL_Exceeded, 'TTL reached 0 before the destination');
+    }
+    if (decision.kind === 'none') {
+      throw new ReloadError(ErrorCode.Not_Found, `no route towards ${head.type} ${idToHex(head.id)}`, 'no_route');
+    }
+    const header = { ...msg.header, destinations: dests.slice(popped), ttl: from ? msg.header.ttl - 1 : msg.header.ttl };
+    this.sendOn(decision.link, { ...msg, header });
+    if (from) metrics.count('forwarded');
+  }
+
+  /** Answers a refused request with its error; refused responses are only counted. */
+  private refuse(msg: WireMessage, error: ReloadError, from: Link): void {
+    this.opts.metrics.countError(error.code, 'refused');
+    let isRequest = false;
+    try {
+      isRequest = isRequestCode(decodeContents(msg.contentsBytes).code);
+    } catch {
+      return;
+    }
+    if (!isRequest) return;
+    try {
+      this.opts.sendError(msg, error, from);
+    } catch (e) {
+      this.opts.metrics.countError(isReloadError(e) ? e.code : ErrorCode.Invalid_Message, 'unanswerable');
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * `npm run bench -- link`: Ping round trips per second over one TLS link between two nodes, with 1
+ * and 32 requests in flight, beside a raw TLS echo of the same message size that does the same
+ * signing and verifying, measured in the same run. The ratio is what holds on a noisy machine.
+ */
+import { createPublicKey, verify } from 'node:crypto';
+import { createCsr, createRootCa, issueNodeCertificate } from '../../certs/ca.js';
+import { Identity } from '../../certs/identity.js';
+import { newOverlayConfig } from '../../overlay/config.js';
+import { Node } from '../../overlay/node.js';
+import { pingRequestBody } from '../../overlay/methods/ping.js';
+import type { Id } from '../../overlay/id.js';
+import { encodeCbor } from '../../overlay/wire/cbor.js';
+import { encodeMessage, newTransactionId, overlayHash } from '../../overlay/wire/codec.js';
+import { MessageCode } from '../../overlay/wire/codes.js';
+import { PROTOCOL_VERSION } from '../../overlay/wire/message.js';
+import { signMessage } from '../../overlay/wire/sign.js';
+import { rawTlsEcho } from './link-baseline.js';
+
+const OVERLAY = 'bench.reload';
+
+async function enroll(ca: Awaited<ReturnType<typeof createRootCa>>, user: string): Promise<Identity> {
+  const { keyPem, csrPem } = await createCsr(user);
+  return new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay: OVERLAY, user }).certPem + ca.certPem);
+}
+
+/** The encoded size of the Ping request the benchmark sends, so the raw echo moves the same bytes. */
+function pingFrameBytes(identity: Identity, to: Id, overlay: string): number {
+  const header = {
+    overlay: overlayHash(overlay),
+    configSequence: 1,
+    version: PROTOCOL_VERSION,
+    ttl: 100,
+    transactionId: newTransactionId(),
+    maxResponseLength: 0,
+    via: [{ type: 'node' as const, id: identity.nodeId }],
+    destinations: [{ type: 'node' as const, id: to }],
+    options: [],
+  };
+  const contents = { code: MessageCode.PingReq, body: encodeCbor(pingRequestBody()), extensions: [] };
+  return encodeMessage(signMessage(header, contents, identity)).length;
+}
+
+/** Round trips per second of `inFlight` concurrent pings from a to b for `durationMs`. */
+async function pingRate(a: Node, b: Node, inFlight: number, durationMs: number): Promise<number> {
+  let done = 0;
+  let stopAt = 0;
+  const worker = async () => {
+    while (Date.now() < stopAt) {
+      await a.ping(b.nodeId);
+      done++;
+    }
+  };
+  stopAt = Date.now() + Math.min(500, durationMs / 4);
+  await Promise.all(Array.from({ length: inFlight }, worker)); // warm-up
+  done = 0;
+  const started = Date.now();
+  stopAt = started + durationMs;
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return done / ((Date.now() - started) / 1000);
+}
+
+export async function benchLink(opts: { durationMs?: number } = {}): Promise<Record<string, unknown>> {
+  const durationMs = opts.durationMs ?? 3000;
+  const ca = await createRootCa({ overlay: OVERLAY });
+  const config = newOverlayConfig(OVERLAY, ca.certPem);
+  const [ida, idb] = await Promise.all([enroll(ca, `a@${OVERLAY}`), enroll(ca, `b@${OVERLAY}`)]);
+  const b = new Node({ config, identity: idb!, listen: { host: '127.0.0.1', port: 0 } });
+  await b.start();
+  const [, port] = /:(\d+)$/.exec(b.listenAddress!)!;
+  const a = new Node({ config, identity: ida!, bootstrap: [{ host: '127.0.0.1', port: Number(port) }] });
+  await a.start();
+  try {
+    const messageBytes = pingFrameBytes(ida!, b.nodeId, config.overlay);
+    const publicKey = createPublicKey(ida!.privateKey);
+    const signer = {
+      sign: (data: Uint8Array) => ida!.sign(data),
+      verify: (data: Uint8Array, sig: Uint8Array) => verify('sha256', data, publicKey, sig),
+    };
+    const result: Record<string, unknown> = { bench: 'link', durationMs, messageBytes };
+    for (const inFlight of [1, 32]) {
+      const ping = await pingRate(a, b, inFlight, durationMs);
+      const raw = await rawTlsEcho({ messageBytes, inFlight, durationMs, sign: signer });
+      result[`inFlight${inFlight}`] = {
+        pingRoundTripsPerSec: Math.round(ping),
+        rawTlsEchoSignedPerSec: Math.round(raw.roundTripsPerSec),
+        ratio: Number((ping / raw.roundTripsPerSec).toFixed(3)),
+      };
+    }
+    return result;
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+}

@@ -1,0 +1,52 @@
+/** `reload-ppsp node`: runs a node until SIGINT/SIGTERM. */
+import { loadIdentity } from '../../certs/identity.js';
+import { startApi } from '../../overlay/api/http-api.js';
+import { loadOverlayConfig, parseHostPort } from '../../overlay/config.js';
+import { createLogger, stderrSink } from '../../overlay/log.js';
+import { Node } from '../../overlay/node.js';
+import { requireString, stringList, optionalString, UsageError, type Command } from '../command.js';
+
+function hostPort(text: string, flag: string, allowAnyPort = false) {
+  try {
+    return parseHostPort(text, flag, allowAnyPort);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+export const nodeCommand: Command = {
+  name: 'node',
+  summary: 'Run a node: accept links from enrolled nodes, link to bootstrap nodes, serve the local API.',
+  options: {
+    config: { type: 'string', help: 'overlay configuration document (overlay.json from `ca init`)', valueName: 'FILE' },
+    identity: { type: 'string', help: 'node directory from `reload-ppsp enroll`', valueName: 'NODEDIR' },
+    listen: { type: 'string', help: 'address for overlay links (default 127.0.0.1:0, a free port)', valueName: 'HOST:PORT' },
+    api: { type: 'string', help: 'address of the local HTTP API (default 127.0.0.1:0)', valueName: 'HOST:PORT' },
+    bootstrap: { type: 'string', multiple: true, help: 'a node to link to at start, besides the config\'s', valueName: 'HOST:PORT' },
+    verbose: { type: 'boolean', help: 'log debug messages' },
+  },
+  async run(args) {
+    const listen = hostPort(optionalString(args, 'listen') ?? '127.0.0.1:0', '--listen', true);
+    const api = hostPort(optionalString(args, 'api') ?? '127.0.0.1:0', '--api', true);
+    const bootstrap = stringList(args, 'bootstrap').map((b) => hostPort(b, '--bootstrap'));
+    const config = await loadOverlayConfig(requireString(args, 'config'));
+    const identity = await loadIdentity(requireString(args, 'identity'));
+    const logger = createLogger('reload', stderrSink, args.values.verbose ? 'debug' : 'info');
+    const node = new Node({ config, identity, listen, bootstrap, logger });
+    await node.start();
+    const server = await startApi(node, api.host, api.port).catch(async (e) => {
+      await node.stop();
+      throw e;
+    });
+    process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress} api=${server.address}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    logger.info('stopping');
+    await server.close();
+    await node.stop();
+    return 0;
+  },
+};

@@ -1,0 +1,48 @@
+/** `reload-ppsp status` and `reload-ppsp ping`: ask a running node through its API. */
+import { callApi } from '../api-client.js';
+import { printResult, requireString, UsageError, type Command } from '../command.js';
+
+const apiOption = { type: 'string' as const, help: 'the node\'s API address', valueName: 'HOST:PORT' };
+const jsonOption = { type: 'boolean' as const, help: 'print JSON' };
+
+interface Status {
+  nodeId: string;
+  user: string;
+  overlay: string;
+  state: string;
+  listen: string | null;
+  links: { nodeId: string; user: string; address: string }[];
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'Show a running node\'s identity, state and links.',
+  options: { api: apiOption, json: jsonOption },
+  async run(args) {
+    const s = (await callApi(requireString(args, 'api'), 'GET', '/status')) as Status;
+    const lines = [
+      `node     ${s.nodeId} (${s.user})`,
+      `overlay  ${s.overlay}`,
+      `state    ${s.state}`,
+      `listen   ${s.listen ?? '-'}`,
+      `links    ${s.links.length}`,
+      ...s.links.map((l) => `  ${l.nodeId}  ${l.address}  ${l.user}`),
+    ];
+    printResult(args, s, lines.join('\n'));
+    return 0;
+  },
+};
+
+export const pingCommand: Command = {
+  name: 'ping',
+  summary: 'Ping a Node-ID through the overlay from a running node.',
+  args: 'NODE-ID',
+  options: { api: apiOption, json: jsonOption },
+  async run(args) {
+    const [destination, ...extra] = args.positionals;
+    if (!destination || extra.length) throw new UsageError('give exactly one NODE-ID to ping');
+    const r = (await callApi(requireString(args, 'api'), 'POST', '/ping', { destination })) as { destination: string; rttMs: number; hops: number };
+    printResult(args, r, `reply from ${r.destination}: hops=${r.hops} time=${r.rttMs} ms`);
+    return 0;
+  },
+};

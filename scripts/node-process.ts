@@ -1,0 +1,85 @@
+/**
+ * Starts `reload-ppsp node` as a child process and waits for its `ready` line. Used by the demo,
+ * the benchmarks and the multi-process tests, so that they run real processes the way users do.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { dirname, extname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export interface NodeProcessOptions {
+  config: string;
+  identity: string;
+  listen?: string;
+  api?: string;
+  bootstrap?: string[];
+  /** Gets every stderr line (logs); default: dropped. */
+  onLog?: (line: string) => void;
+  /** How long to wait for `ready`, ms. */
+  readyTimeoutMs?: number;
+}
+
+export interface NodeProcess {
+  nodeId: string;
+  listen: string;
+  api: string;
+  child: ChildProcess;
+  /** SIGTERM, then wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** A node process that did not come up; its message quotes the node's last log lines. */
+export class NodeProcessError extends Error {
+  override name = 'NodeProcessError';
+}
+
+const READY = /^ready ([0-9a-f]{32}) listen=(\S+) api=(\S+)$/;
+
+/** The command that runs our CLI: the compiled JavaScript beside this file, or the TypeScript through tsx. */
+export function cliCommand(): { command: string; args: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  const ext = extname(here);
+  const cli = join(dirname(here), `cli${ext}`);
+  return { command: process.execPath, args: ext === '.ts' ? ['--import', 'tsx', cli] : [cli] };
+}
+
+export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodeProcess> {
+  const { command, args } = cliCommand();
+  const argv = [...args, 'node', '--config', opts.config, '--identity', opts.identity, '--listen', opts.listen ?? '127.0.0.1:0', '--api', opts.api ?? '127.0.0.1:0'];
+  for (const b of opts.bootstrap ?? []) argv.push('--bootstrap', b);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    stderr.push(line);
+    if (stderr.length > 20) stderr.shift();
+    opts.onLog?.(line);
+  });
+  const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const [code] = await exited;
+    return code;
+  };
+  const ready = new Promise<RegExpExecArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new NodeProcessError(`node did not print "ready" within ${opts.readyTimeoutMs ?? 30_000} ms`)), opts.readyTimeoutMs ?? 30_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = READY.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+    void exited.then(([code]) => {
+      clearTimeout(timer);
+      reject(new NodeProcessError(`node exited with code ${code} before it was ready: ${stderr.slice(-3).join(' | ')}`));
+    });
+  });
+  try {
+    const m = await ready;
+    return { nodeId: m[1]!, listen: m[2]!, api: m[3]!, child, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

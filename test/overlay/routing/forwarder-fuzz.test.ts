@@ -1,0 +1,162 @@
+import { expect } from 'chai';
+import { EventEmitter } from 'node:events';
+import { ErrorCode, isKnownErrorCode, ReloadError } from '../../../overlay/errors.js';
+import { idToHex, randomId, type Id } from '../../../overlay/id.js';
+import type { Link } from '../../../overlay/link/link.js';
+import { pingRequestBody } from '../../../overlay/methods/ping.js';
+import { Forwarder } from '../../../overlay/routing/forwarder.js';
+import { RoutingMetrics } from '../../../overlay/routing/metrics.js';
+import { encodeCbor } from '../../../overlay/wire/cbor.js';
+import { decodeMessage, encodeMessage, newTransactionId, overlayHash } from '../../../overlay/wire/codec.js';
+import { MessageCode } from '../../../overlay/wire/codes.js';
+import { PROTOCOL_VERSION, type Destination, type WireMessage } from '../../../overlay/wire/message.js';
+import { signMessage, verifyMessage } from '../../../overlay/wire/sign.js';
+import { sharedPki, TEST_OVERLAY } from '../../helpers/pki.js';
+import { fuzzSeed, Prng } from '../../helpers/prng.js';
+
+const FRAMES = 100_000;
+const MAX_MESSAGE = 64 * 1024;
+
+/** A Link that records what is sent on it; enough for the forwarder, which only sends and reads ids. */
+class RecordingLink extends EventEmitter implements Link {
+  readonly transport = 'fake';
+  readonly remoteAddress = 'fake';
+  readonly remoteUser = 'fake@test';
+  readonly remoteNodeIdHex: string;
+  open = true;
+  queuedMessages = 0;
+  sent = 0;
+  constructor(readonly remoteNodeId: Id) {
+    super();
+    this.remoteNodeIdHex = idToHex(remoteNodeId);
+  }
+  send(bytes: Uint8Array): boolean {
+    decodeMessage(bytes, MAX_MESSAGE); // what we forward must itself be well-formed
+    this.sent++;
+    return true;
+  }
+  close(): void {
+    this.open = false;
+  }
+}
+
+const node = (id: Id): Destination => ({ type: 'node', id });
+
+describe('overlay/routing/forwarder fuzz', function () {
+  this.timeout(120_000);
+
+  it(`takes ${FRAMES.toLocaleString('en')} random and mutated frames at its entry point with only typed errors`, async () => {
+    const seed = fuzzSeed();
+    const rng = new Prng(seed);
+    const pki = await sharedPki();
+    const [selfIdentity, peerIdentity] = [await pki.enroll(), await pki.enroll()];
+    const self = selfIdentity.nodeId;
+    const from = new RecordingLink(peerIdentity.nodeId);
+    const onward = new RecordingLink(randomId());
+    const metrics = new RoutingMetrics();
+    const tally = { delivered: 0, verified: 0, errors: 0, errorsSent: 0 };
+    const typed = (e: unknown, what: string) => {
+      expect(e, `${what} threw a non-ReloadError (seed ${seed}): ${(e as Error)?.stack}`).to.be.instanceOf(ReloadError);
+      expect(isKnownErrorCode((e as ReloadError).code), `unknown code (seed ${seed})`).to.equal(true);
+    };
+    const forwarder: Forwarder = new Forwarder({
+      self,
+      overlayHash: overlayHash(TEST_OVERLAY),
+      configSequence: 1,
+      initialTtl: 100,
+      maxMessageSize: MAX_MESSAGE,
+      metrics,
+      policy: {
+        nextHop: (d) => (d.type === 'resource' ? { kind: 'local' } : idToHex(d.id) === onward.remoteNodeIdHex ? { kind: 'link', link: onward } : { kind: 'none' }),
+      },
+      deliver: (msg) => {
+        tally.delivered++;
+        try {
+          verifyMessage(msg, pki.trust, Date.now());
+          tally.verified++;
+        } catch (e) {
+          typed(e, 'verifyMessage');
+        }
+      },
+      sendError: (request, error, link) => {
+        typed(error, 'the forwarder');
+        tally.errors++;
+        // Signing every answer would make this a benchmark of RSA; sign a sample of them for real.
+        if (tally.errors % 500 === 1) {
+          const header = { ...request.header, via: [], destinations: [...request.header.via].reverse(), ttl: 100 };
+          forwarder.sendOn(link, signMessage(header, { code: MessageCode.Error, body: encodeCbor([error.code, error.message]), extensions: [] }, selfIdentity));
+          tally.errorsSent++;
+        }
+      },
+    });
+
+    // Valid seeds for mutation: requests addressed here, onward, to a resource, unknown, and an answer.
+    const header = (destinations: Destination[], over = {}) => ({
+      overlay: overlayHash(TEST_OVERLAY),
+      configSequence: 1,
+      version: PROTOCOL_VERSION,
+      ttl: 50,
+      transactionId: newTransactionId(),
+      maxResponseLength: 0,
+      via: [node(peerIdentity.nodeId)],
+      destinations,
+      options: [],
+      ...over,
+    });
+    const ping = { code: MessageCode.PingReq, body: encodeCbor(pingRequestBody(16)), extensions: [] };
+    const seeds: WireMessage[] = [
+      signMessage(header([node(self)]), ping, peerIdentity),
+      signMessage(header([node(onward.remoteNodeId)]), ping, peerIdentity),
+      signMessage(header([node(self), node(onward.remoteNodeId)]), ping, peerIdentity),
+      signMessage(header([{ type: 'resource', id: randomId() }]), ping, peerIdentity),
+      signMessage(header([node(randomId())], { ttl: 0 }), ping, peerIdentity),
+      signMessage(header([node(self)]), { code: MessageCode.PingAns, body: encodeCbor([new Uint8Array(8), 1]), extensions: [] }, peerIdentity),
+    ];
+    const seedBytes = seeds.map(encodeMessage);
+
+    const mutate = (input: Uint8Array): Uint8Array => {
+      const b = Uint8Array.from(input);
+      switch (rng.int(6)) {
+        case 0: // bit flips
+          for (let i = 0, n = 1 + rng.int(4); i < n; i++) b[rng.int(b.length)]! ^= 1 << rng.int(8);
+          return b;
+        case 1: // truncation
+          return b.subarray(0, rng.int(b.length));
+        case 2: { // insert random bytes
+          const at = rng.int(b.length);
+          return Uint8Array.from([...b.subarray(0, at), ...rng.bytes(1 + rng.int(8)), ...b.subarray(at)]);
+        }
+        case 3: { // delete a run
+          const at = rng.int(b.length);
+          return Uint8Array.from([...b.subarray(0, at), ...b.subarray(at + 1 + rng.int(16))]);
+        }
+        case 4: { // splice two messages
+          const other = rng.pick(seedBytes);
+          return Uint8Array.from([...b.subarray(0, rng.int(b.length)), ...other.subarray(rng.int(other.length))]);
+        }
+        default: // overwrite a byte with a CBOR-significant value
+          b[rng.int(b.length)] = rng.pick([0x00, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x40, 0x58, 0x5f, 0x80, 0x9f, 0xa0, 0xbf, 0xf4, 0xf6, 0xf7, 0xff]);
+          return b;
+      }
+    };
+
+    for (let i = 0; i < FRAMES; i++) {
+      const kind = rng.int(10);
+      const frame = kind === 0 ? rng.bytes(rng.int(512)) : kind === 1 ? rng.pick(seedBytes) : mutate(rng.pick(seedBytes));
+      try {
+        forwarder.receive(frame, from);
+      } catch (e) {
+        throw new Error(`receive() threw on frame ${i} (seed ${seed}, hex ${Buffer.from(frame).toString('hex').slice(0, 200)}): ${(e as Error).stack}`);
+      }
+    }
+
+    // The fuzz reached every branch: deliveries that verified, forwards, refusals, and drops.
+    expect(tally.verified, `seed ${seed}`).to.be.greaterThan(1000);
+    expect(metrics.get('forwarded'), `seed ${seed}`).to.be.greaterThan(1000);
+    expect(tally.errors, `seed ${seed}`).to.be.greaterThan(1000);
+    expect(tally.errorsSent).to.be.greaterThan(0);
+    expect(metrics.errorCount(ErrorCode.Invalid_Message, 'dropped'), `seed ${seed}`).to.be.greaterThan(1000);
+    expect(tally.delivered).to.be.greaterThan(tally.verified); // mutated contents were delivered and then refused
+    expect(onward.sent).to.equal(metrics.get('forwarded'));
+  });
+});
