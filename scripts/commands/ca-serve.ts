@@ -2,20 +2,21 @@
 import { startEnrollmentServer } from '../../certs/enrollment-server.js';
 import { parseHostPort } from '../../overlay/config.js';
 import { requireString, UsageError, type Command } from '../command.js';
+import { untilStopSignal } from '../signals.js';
 
 export const caServeCommand: Command = {
   name: 'ca serve',
   summary: 'Run the HTTPS enrollment server of a CA directory; its TLS certificate is issued for the --listen host.',
   options: {
     dir: { type: 'string', help: 'the CA directory from `ca init`', valueName: 'DIR' },
-    listen: { type: 'string', help: 'address to listen on, e.g. 127.0.0.1:6084', valueName: 'HOST:PORT' },
+    listen: { type: 'string', help: 'address to listen on, e.g. 127.0.0.1:8443 (port 0: any free port)', valueName: 'HOST:PORT' },
     users: { type: 'string', help: 'the users file from `ca adduser` (re-read on each request)', valueName: 'FILE' },
   },
   async run(args) {
     const dir = requireString(args, 'dir');
     let listen;
     try {
-      listen = parseHostPort(requireString(args, 'listen'), '--listen');
+      listen = parseHostPort(requireString(args, 'listen'), '--listen', true);
     } catch (e) {
       throw e instanceof UsageError ? e : new UsageError((e as Error).message);
     }
@@ -28,15 +29,7 @@ export const caServeCommand: Command = {
       log: (line) => process.stderr.write(`reload:certs:enrollment ${line}\n`),
     });
     process.stdout.write(`enrollment server listening on ${server.url}\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
+    await untilStopSignal();
     await server.close();
     return 0;
   },

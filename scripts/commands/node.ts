@@ -4,7 +4,8 @@ import { startApi } from '../../overlay/api/http-api.js';
 import { loadOverlayConfig, parseHostPort } from '../../overlay/config.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
 import { Node } from '../../overlay/node.js';
-import { requireString, stringList, optionalString, UsageError, type Command } from '../command.js';
+import { optionalString, requireString, stringList, UsageError, type Command } from '../command.js';
+import { untilStopSignal } from '../signals.js';
 
 function hostPort(text: string, flag: string, allowAnyPort = false) {
   try {
@@ -39,12 +40,7 @@ export const nodeCommand: Command = {
       throw e;
     });
     process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress} api=${server.address}\n`);
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
-    logger.info('stopping');
+    logger.info(`stopping on ${await untilStopSignal()}`);
     await server.close();
     await node.stop();
     return 0;
