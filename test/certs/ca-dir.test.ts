@@ -9,17 +9,10 @@ import { EnrollmentError } from '../../certs/ca.js';
 import { CA_CERT_FILE, CA_KEY_FILE, enrollLocal, initCaDir, loadCaDir, OVERLAY_CONFIG_FILE } from '../../certs/ca-dir.js';
 import { IdentityFileError, loadIdentity, NODE_CERT_FILE, NODE_KEY_FILE } from '../../certs/identity.js';
 import { loadOverlayConfig } from '../../overlay/config.js';
+import { rejection } from '../helpers/rejection.js';
 
 const OVERLAY = 'cadir.test';
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('certs/ca-dir', () => {
   let tmp: string;

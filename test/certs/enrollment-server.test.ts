@@ -17,6 +17,7 @@ import { encodeMultipart, type FormField } from '../../certs/multipart.js';
 import { SERVER_CERT_FILE, SERVER_KEY_FILE } from '../../certs/server-cert.js';
 import { addUser } from '../../certs/users.js';
 import { parseSubjectAltName } from '../../certs/san.js';
+import { rejection } from '../helpers/rejection.js';
 
 const OVERLAY = 'enroll.test';
 const ALICE = `alice@${OVERLAY}`;
@@ -29,14 +30,6 @@ interface Answer {
   body: Buffer;
 }
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /**
  * Counts this process's sockets and servers, to see that close() leaves none behind. Timers are

@@ -5,15 +5,8 @@ import { join } from 'node:path';
 import { EnrollmentError } from '../../certs/ca.js';
 import { IdentityFileError } from '../../certs/identity.js';
 import { addUser, assertUserName, authenticate, hashPassword, loadUsers, readPasswordFile, verifyPassword } from '../../certs/users.js';
+import { rejection } from '../helpers/rejection.js';
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('certs/users', () => {
   let tmp: string;

@@ -12,6 +12,7 @@ import { decodeErrorBody, decodeMessage, encodeMessage, newTransactionId, overla
 import { MessageCode } from '../../overlay/wire/codes.js';
 import { PROTOCOL_VERSION, type Destination, type ForwardingHeader, type WireMessage } from '../../overlay/wire/message.js';
 import { signMessage, verifyMessage } from '../../overlay/wire/sign.js';
+import { rejection } from '../helpers/rejection.js';
 import { waitFor } from '../helpers/wait.js';
 import { sharedPki, TEST_OVERLAY, type TestPki } from '../helpers/pki.js';
 
@@ -276,11 +277,7 @@ describe('overlay/node over TLS', function () {
 });
 
 async function rejected(p: Promise<unknown>): Promise<ReloadError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).to.be.instanceOf(ReloadError);
-    return e as ReloadError;
-  }
-  throw new Error('expected a rejection');
+  const e = await rejection(p);
+  expect(e).to.be.instanceOf(ReloadError);
+  return e as ReloadError;
 }

@@ -2,15 +2,8 @@ import { expect } from 'chai';
 import { VirtualClock } from '../../../overlay/clock.js';
 import { ErrorCode, ReloadError } from '../../../overlay/errors.js';
 import { TransactionTable } from '../../../overlay/routing/transactions.js';
+import { rejection } from '../../helpers/rejection.js';
 
-async function rejection(p: Promise<unknown>): Promise<ReloadError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as ReloadError;
-  }
-  throw new Error('promise resolved');
-}
 
 describe('overlay/routing/transactions', () => {
   it('matches a response to its request by transaction id', async () => {
@@ -33,7 +26,7 @@ describe('overlay/routing/transactions', () => {
     clock.advance(999);
     expect(table.has(7n)).to.equal(true);
     clock.advance(1);
-    const e = await rejection(p);
+    const e = await rejection<ReloadError>(p);
     expect(e.code).to.equal(ErrorCode.Request_Timeout);
     expect(table.complete(7n, 'late')).to.equal(false);
     expect(table.outstanding).to.equal(0);
@@ -43,12 +36,12 @@ describe('overlay/routing/transactions', () => {
     const clock = new VirtualClock();
     const table = new TransactionTable<string>(clock, { timeoutMs: 1000, maxOutstanding: 2 });
     const held = [table.begin(1n), table.begin(2n)];
-    expect((await rejection(table.begin(3n))).reason).to.equal('too_many_outstanding');
+    expect((await rejection<ReloadError>(table.begin(3n))).reason).to.equal('too_many_outstanding');
     table.complete(1n, 'x');
-    expect((await rejection(table.begin(2n))).reason).to.equal('duplicate_transaction');
+    expect((await rejection<ReloadError>(table.begin(2n))).reason).to.equal('duplicate_transaction');
     table.failAll(new ReloadError(ErrorCode.Request_Timeout, 'stopped'));
     expect(await held[0]).to.equal('x');
-    expect((await rejection(held[1]!)).message).to.match(/stopped/);
+    expect((await rejection<ReloadError>(held[1]!)).message).to.match(/stopped/);
     expect(clock.pendingCount).to.equal(0);
   });
 });
