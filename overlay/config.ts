@@ -29,6 +29,22 @@ export interface BootstrapNode {
   port: number;
 }
 
+/** CHORD-RELOAD settings (RFC 6940 §10; intervals shorter than the RFC's because repair is reactive too). */
+export interface ChordConfig {
+  /** Successors and predecessors kept each (RFC 6940 §10.3: at least 3). */
+  neighbourCount: number;
+  /** Finger table entries (RFC 6940 §10.3: at least 16, up to 128). */
+  fingerCount: number;
+  /** Period of the Update exchange with neighbours (stabilization, §10.7.4), ms. */
+  updateIntervalMs: number;
+  /** Period of finger refresh, ms; each round checks a few fingers. */
+  fingerIntervalMs: number;
+  /** A neighbour that does not answer an Update within this time is treated as failed, ms. */
+  neighbourTimeoutMs: number;
+  /** Attaches a node runs at once while joining or repairing. */
+  attachConcurrency: number;
+}
+
 export interface OverlayConfig {
   overlay: string;
   /** Configuration sequence number carried in every forwarding header (RFC 6940 §6.3.2.1). */
@@ -43,6 +59,10 @@ export interface OverlayConfig {
   initialTtl: number;
   /** End-to-end request timeout, ms (RFC 6940 §6.2.1 caps a request's life at 15 s). */
   requestTimeoutMs: number;
+  /** End-to-end retransmission interval of a request without answer, ms (RFC 6940 §6.2.1: 3000). */
+  reliabilityTimerMs: number;
+  /** Sends of one request at most, the first included (RFC 6940 §6.2.1: 5). */
+  maxTransmissions: number;
   /** Requests a node may have outstanding at once. */
   maxOutstandingRequests: number;
   /** Links (connections) a node keeps at most. */
@@ -50,6 +70,7 @@ export interface OverlayConfig {
   /** Messages queued for sending on one link before further sends are refused. */
   linkQueueLimit: number;
   kinds: KindConfig[];
+  chord: ChordConfig;
 }
 
 /** Defaults applied when the document leaves a field out. */
@@ -61,9 +82,19 @@ export const CONFIG_DEFAULTS = {
   maxMessageSize: 1 << 20,
   initialTtl: 100,
   requestTimeoutMs: 15_000,
+  reliabilityTimerMs: 3000,
+  maxTransmissions: 5,
   maxOutstandingRequests: 1024,
   maxLinks: 256,
   linkQueueLimit: 1024,
+  chord: {
+    neighbourCount: 3,
+    fingerCount: 16,
+    updateIntervalMs: 10_000,
+    fingerIntervalMs: 30_000,
+    neighbourTimeoutMs: 5_000,
+    attachConcurrency: 4,
+  } satisfies ChordConfig,
 } as const;
 
 /** A kind every overlay made by `ca init` declares: one value per user at H(user name). */
@@ -135,6 +166,28 @@ function kind(raw: unknown, i: number): KindConfig {
   return out;
 }
 
+function chordSection(doc: Json): ChordConfig {
+  const raw = doc.chord ?? {};
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('chord', 'must be an object');
+  const c = raw as Json;
+  const D = CONFIG_DEFAULTS.chord;
+  const at = (field: string, min: number, max: number, fallback: number) => {
+    try {
+      return integer(c, field, min, max, fallback);
+    } catch (e) {
+      throw new ConfigError((e as Error).message.replace(`"${field}"`, `"chord.${field}"`));
+    }
+  };
+  return {
+    neighbourCount: at('neighbourCount', 1, 32, D.neighbourCount),
+    fingerCount: at('fingerCount', 1, 128, D.fingerCount),
+    updateIntervalMs: at('updateIntervalMs', 50, 3_600_000, D.updateIntervalMs),
+    fingerIntervalMs: at('fingerIntervalMs', 50, 3_600_000, D.fingerIntervalMs),
+    neighbourTimeoutMs: at('neighbourTimeoutMs', 50, 600_000, D.neighbourTimeoutMs),
+    attachConcurrency: at('attachConcurrency', 1, 64, D.attachConcurrency),
+  };
+}
+
 /** Validates a parsed JSON document; throws ConfigError naming the first bad field. */
 export function parseOverlayConfig(doc: unknown): OverlayConfig {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('overlay config: the document must be a JSON object');
@@ -165,10 +218,13 @@ export function parseOverlayConfig(doc: unknown): OverlayConfig {
     maxMessageSize: integer(d, 'maxMessageSize', 4096, 64 * 1024 * 1024, C.maxMessageSize),
     initialTtl: integer(d, 'initialTtl', 1, 255, C.initialTtl),
     requestTimeoutMs: integer(d, 'requestTimeoutMs', 200, 600_000, C.requestTimeoutMs),
+    reliabilityTimerMs: integer(d, 'reliabilityTimerMs', 200, 600_000, C.reliabilityTimerMs),
+    maxTransmissions: integer(d, 'maxTransmissions', 1, 10, C.maxTransmissions),
     maxOutstandingRequests: integer(d, 'maxOutstandingRequests', 1, 1_000_000, C.maxOutstandingRequests),
     maxLinks: integer(d, 'maxLinks', 1, 100_000, C.maxLinks),
     linkQueueLimit: integer(d, 'linkQueueLimit', 1, 1_000_000, C.linkQueueLimit),
     kinds,
+    chord: chordSection(d),
   };
 }
 

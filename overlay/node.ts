@@ -1,32 +1,34 @@
 /**
- * The composition root of a RELOAD node: builds trust store, links, forwarder, transaction table
- * and method dispatcher from an overlay configuration and an identity, and runs them.
- * In this version a node accepts links from enrolled nodes, connects to bootstrap nodes and
- * answers Ping; joining the ring comes with the topology plugin.
+ * The composition root of a RELOAD node: builds trust store, links, forwarder, transaction table,
+ * method dispatcher and topology plugin from an overlay configuration and an identity, and runs
+ * them: start = listen, link to bootstrap nodes, join; stop = leave (unless crashing), close.
  */
 import type { Identity } from '../certs/identity.js';
-import { TrustStore, type PeerCertificate } from '../certs/trust.js';
+import { TrustStore } from '../certs/trust.js';
 import { systemClock, type Clock } from './clock.js';
 import type { BootstrapNode, OverlayConfig } from './config.js';
 import { ErrorCode, ReloadError, isReloadError } from './errors.js';
-import { idEquals, idFromHex, idToHex, isHexId, WILDCARD_ID, type Id } from './id.js';
+import { idEquals, idFromHex, isHexId, type Id } from './id.js';
 import type { Link } from './link/link.js';
 import { connectTls, listenTls, type TlsListener } from './link/tls-link.js';
 import { silentLogger, type Logger } from './log.js';
+import { attachHandler, attachRequestBody, formatCandidate, parseAttachAnswer } from './methods/attach.js';
 import { Dispatcher, type MethodHandler } from './methods/dispatcher.js';
 import { parsePingAnswer, pingHandler, pingRequestBody } from './methods/ping.js';
-import { Forwarder, type HopDecision, type RoutingPolicy } from './routing/forwarder.js';
+import { parseRouteQueryAnswer, routeQueryHandler } from './methods/route-query.js';
+import { topologyHandlers } from './methods/topology-methods.js';
 import { LinkTable } from './routing/link-table.js';
+import { MessageTransport, type Response } from './routing/message-transport.js';
 import { RoutingMetrics } from './routing/metrics.js';
-import { TransactionTable } from './routing/transactions.js';
-import { decodeCbor, encodeCbor } from './wire/cbor.js';
-import { decodeErrorBody, encodeErrorBody, newTransactionId, overlayHash } from './wire/codec.js';
-import { MessageCode, answerCodeOf, isRequestCode, messageCodeName } from './wire/codes.js';
-import type { Destination, ForwardingHeader, MessageContents, WireMessage } from './wire/message.js';
-import { PROTOCOL_VERSION } from './wire/message.js';
-import { signMessage, verifyMessage } from './wire/sign.js';
+import { topologyPolicy } from './routing/topology-policy.js';
+import { ChordTopology } from './topology/chord/chord-topology.js';
+import type { Topology, TopologyHost, TopologyStatus } from './topology/topology.js';
+import { MessageCode } from './wire/codes.js';
+import type { Destination } from './wire/message.js';
 
-export type NodeState = 'stopped' | 'starting' | 'serving' | 'stopping';
+export type { Response } from './routing/message-transport.js';
+
+export type NodeState = 'stopped' | 'joining' | 'joined' | 'leaving';
 
 export interface NodeOptions {
   config: OverlayConfig;
@@ -43,23 +45,6 @@ export interface NodeOptions {
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-/** A verified response to a request this node sent. */
-export interface Response {
-  body: unknown;
-  signer: PeerCertificate;
-  /** Nodes the response passed through, the responder included (1 = direct neighbour). */
-  hops: number;
-  rttMs: number;
-}
-
-interface Arrived {
-  contents: MessageContents;
-  signer: PeerCertificate;
-  header: ForwardingHeader;
-}
-
-const REASON_PREFIX = /^\[([a-z_]+)\] /;
-
 export class Node {
   readonly config: OverlayConfig;
   readonly identity: Identity;
@@ -68,10 +53,11 @@ export class Node {
   readonly dispatcher = new Dispatcher();
   private readonly clock: Clock;
   private readonly log: Logger;
+  readonly topology: Topology;
   private readonly links: LinkTable;
-  private readonly transactions: TransactionTable<Arrived>;
-  private readonly forwarder: Forwarder;
+  private readonly transport: MessageTransport;
   private listener: TlsListener | undefined;
+  private bootstrapIds: Id[] = [];
   private stateValue: NodeState = 'stopped';
 
   constructor(private readonly opts: NodeOptions) {
@@ -83,27 +69,26 @@ export class Node {
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.logger ?? silentLogger).child('node');
     this.trust = new TrustStore(opts.config.rootCerts, opts.config.overlay);
-    this.transactions = new TransactionTable(this.clock, {
-      timeoutMs: opts.config.requestTimeoutMs,
-      maxOutstanding: opts.config.maxOutstandingRequests,
-    });
     this.links = new LinkTable(
       opts.config.maxLinks,
-      (bytes, link) => this.forwarder.receive(bytes, link),
-      (link, error) => this.log.info(`link to ${link.remoteNodeIdHex} closed${error ? `: ${error.message}` : ''}`),
+      (bytes, link) => this.transport.receive(bytes, link),
+      (link, error) => this.linkClosed(link, error),
     );
-    this.forwarder = new Forwarder({
-      self: this.identity.nodeId,
-      overlayHash: overlayHash(opts.config.overlay),
-      configSequence: opts.config.sequence,
-      initialTtl: opts.config.initialTtl,
-      maxMessageSize: opts.config.maxMessageSize,
-      policy: this.directLinksOnly(),
+    this.topology = new ChordTopology(this.topologyHost());
+    this.transport = new MessageTransport({
+      identity: this.identity,
+      trust: this.trust,
+      config: this.config,
+      clock: this.clock,
+      log: this.log,
       metrics: this.metrics,
-      deliver: (msg, from) => this.deliver(msg, from),
-      sendError: (request, error, link) => this.sendError(request, error, link),
+      dispatcher: this.dispatcher,
+      policy: topologyPolicy(this.topology.table, this.links),
     });
     this.dispatcher.register(pingHandler(this.clock));
+    this.dispatcher.register(attachHandler(() => (this.listener ? [this.listener.address] : [])));
+    this.dispatcher.register(routeQueryHandler((id) => (this.topology.table.isResponsible(id) ? this.nodeId : (this.topology.table.nextHop(id) ?? this.nodeId))));
+    for (const handler of topologyHandlers(() => this.topology)) this.dispatcher.register(handler);
   }
 
   get nodeId(): Id {
@@ -118,10 +103,14 @@ export class Node {
     return this.stateValue;
   }
 
-  /** The bound listen address ("host:port"), once serving. */
+  /** The bound listen address ("host:port"), once started. */
   get listenAddress(): string | undefined {
-    const a = this.listener?.address;
-    return a ? (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`) : undefined;
+    return this.listener ? formatCandidate(this.listener.address) : undefined;
+  }
+
+  /** Routing state of the topology plugin (successors, predecessors, fingers). */
+  topologyStatus(): TopologyStatus {
+    return this.topology.status();
   }
 
   /** Registers a method handler (the overlay's own, or a usage's). */
@@ -129,9 +118,10 @@ export class Node {
     this.dispatcher.register(handler);
   }
 
-  async start(): Promise<void> {
+  /** Listens, links to the bootstrap nodes (skipping unreachable ones) and joins the overlay. */
+  async start(signal?: AbortSignal): Promise<void> {
     if (this.stateValue !== 'stopped') throw new Error(`node is ${this.stateValue}`);
-    this.stateValue = 'starting';
+    this.stateValue = 'joining';
     try {
       if (this.opts.listen) {
         this.listener = await listenTls({
@@ -153,22 +143,37 @@ export class Node {
         if (this.listener && b.port === this.listener.address.port && b.host === this.listener.address.host) continue;
         try {
           const link = await this.connect(b.host, b.port);
+          this.bootstrapIds.push(link.remoteNodeId);
           this.log.info(`linked to bootstrap ${b.host}:${b.port} (node ${link.remoteNodeIdHex})`);
         } catch (e) {
           this.log.warn(`skipping bootstrap ${b.host}:${b.port}: ${(e as Error).message}`);
         }
       }
-      this.stateValue = 'serving';
+      const bootstraps = this.config.bootstrap.length + (this.opts.bootstrap?.length ?? 0);
+      if (bootstraps > 0 && this.bootstrapIds.length === 0) {
+        throw new ReloadError(ErrorCode.Not_Found, `none of the ${bootstraps} bootstrap nodes could be reached`, 'no_bootstrap');
+      }
+      this.log.info(this.bootstrapIds.length ? 'joining the overlay' : 'no bootstrap node: starting a new overlay');
+      await this.topology.join(signal);
+      this.stateValue = 'joined';
+      this.log.info('joined');
     } catch (e) {
-      await this.stop();
+      await this.stop({ leave: false });
       throw e;
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.stateValue === 'stopped' || this.stateValue === 'stopping') return;
-    this.stateValue = 'stopping';
-    this.transactions.failAll(new ReloadError(ErrorCode.Request_Timeout, 'node stopped', 'node_stopped'));
+  /**
+   * Leaves the overlay (Leave to the neighbours, unless `leave` is false: a crash as the ring sees
+   * it) and closes every link and listener.
+   */
+  async stop({ leave = true }: { leave?: boolean } = {}): Promise<void> {
+    if (this.stateValue === 'stopped' || this.stateValue === 'leaving') return;
+    const wasJoined = this.stateValue === 'joined';
+    this.stateValue = 'leaving';
+    if (wasJoined && leave) await this.topology.leave();
+    this.topology.stop();
+    this.transport.close();
     await this.listener?.close();
     this.listener = undefined;
     this.links.closeAll();
@@ -197,35 +202,9 @@ export class Node {
     return this.links.links();
   }
 
-  /**
-   * Sends a request and waits for its verified answer. A non-error answer to a Node-ID must be
-   * signed by that node (RFC 6940 §6.3.4); an Error answer rejects with its ReloadError.
-   */
-  async request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response> {
-    if (!isRequestCode(code)) throw new RangeError(`${messageCodeName(code)} is not a request code`);
-    if (this.stateValue !== 'serving') throw new ReloadError(ErrorCode.Request_Timeout, `node is ${this.stateValue}`, 'node_not_serving');
-    const header = this.newHeader(destinations, newTransactionId());
-    const msg = signMessage(header, { code, body: encodeCbor(body), extensions: [] }, this.identity);
-    const started = this.clock.now();
-    const answer = this.transactions.begin(header.transactionId, timeoutMs);
-    try {
-      this.forwarder.originate(msg);
-      this.metrics.countMessage('out', code);
-    } catch (e) {
-      this.transactions.fail(header.transactionId, e as Error);
-    }
-    const arrived = await answer;
-    const rttMs = this.clock.now() - started;
-    this.metrics.observeRtt(rttMs);
-    if (arrived.contents.code === MessageCode.Error) throw this.errorFrom(arrived);
-    if (arrived.contents.code !== answerCodeOf(code)) {
-      throw new ReloadError(ErrorCode.Invalid_Message, `expected ${messageCodeName(answerCodeOf(code))}, got ${messageCodeName(arrived.contents.code)}`, 'wrong_answer');
-    }
-    const target = destinations.length === 1 ? destinations[0] : undefined;
-    if (target?.type === 'node' && !idEquals(target.id, WILDCARD_ID) && !idEquals(target.id, arrived.signer.identity.nodeId)) {
-      throw new ReloadError(ErrorCode.Forbidden, `answer signed by ${arrived.signer.identity.nodeIdHex}, not by ${idToHex(target.id)}`, 'wrong_responder');
-    }
-    return { body: decodeCbor(arrived.contents.body), signer: arrived.signer, hops: arrived.header.via.length, rttMs };
+  /** Sends a request through the overlay and waits for its verified answer (see MessageTransport). */
+  request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response> {
+    return this.transport.request(destinations, code, body, timeoutMs);
   }
 
   /** Pings a Node-ID (hex or bytes) through the overlay. */
@@ -236,105 +215,61 @@ export class Node {
     return { rttMs: res.rttMs, hops: res.hops, responder: res.signer.identity.nodeIdHex };
   }
 
+  /**
+   * Opens a direct link to whichever node `destination` reaches (Attach, RFC 6940 §6.5.1), through
+   * `via` if given. Resolves with the existing link when there is one already.
+   */
+  async attach(destination: Destination, via?: Id): Promise<Link> {
+    const path: Destination[] = via ? [{ type: 'node', id: via }, destination] : [destination];
+    const res = await this.request(path, MessageCode.AttachReq, attachRequestBody(this.listener ? [this.listener.address] : []));
+    const peer = res.signer.identity.nodeId;
+    if (idEquals(peer, this.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'Attach reached this node itself', 'attach_to_self');
+    const existing = this.links.get(peer);
+    if (existing) return existing;
+    const candidates = parseAttachAnswer(res.body);
+    let last: Error = new ReloadError(ErrorCode.Not_Found, `${res.signer.identity.nodeIdHex} offers no address`, 'no_candidates');
+    for (const c of candidates) {
+      try {
+        return await this.connect(c.host, c.port, peer);
+      } catch (e) {
+        last = e as Error;
+      }
+    }
+    throw last;
+  }
+
+  /** Finds the node responsible for a Resource-ID (RouteQuery routed to it) and the hops to it. */
+  async route(resource: Id, timeoutMs?: number): Promise<{ responsible: string; hops: number; rttMs: number }> {
+    const res = await this.request([{ type: 'resource', id: resource }], MessageCode.RouteQueryReq, [false, [2, resource]], timeoutMs);
+    const answered = parseRouteQueryAnswer(res.body);
+    if (!idEquals(answered, res.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'RouteQuery was answered for another node', 'wrong_responder');
+    return { responsible: res.signer.identity.nodeIdHex, hops: res.hops, rttMs: res.rttMs };
+  }
+
+  private topologyHost(): TopologyHost {
+    return {
+      self: this.identity.nodeId,
+      config: this.config,
+      clock: this.clock,
+      log: this.log.child('topology'),
+      request: (dests, code, body, timeoutMs) => this.request(dests, code, body, timeoutMs),
+      linkTo: (id) => this.links.get(id),
+      bootstrapLinks: () => this.bootstrapIds.flatMap((id) => this.links.get(id) ?? []),
+      attach: (dest, via) => this.attach(dest, via),
+    };
+  }
+
+  private linkClosed(link: Link, error?: Error): void {
+    this.log.info(`link to ${link.remoteNodeIdHex} closed${error ? `: ${error.message}` : ''}`);
+    if (!this.links.get(link.remoteNodeId) && this.stateValue !== 'leaving' && this.stateValue !== 'stopped') this.topology.onLinkDown(link.remoteNodeId);
+  }
+
   private addLink(link: Link): void {
-    if (this.stateValue === 'stopping' || this.stateValue === 'stopped') {
+    if (this.stateValue === 'leaving' || this.stateValue === 'stopped') {
       link.close();
       return;
     }
     if (this.links.add(link)) this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
-  }
-
-  /** Until a topology plugin is in place, a node reaches only the nodes it has a link to. */
-  private directLinksOnly(): RoutingPolicy {
-    return {
-      nextHop: (dest): HopDecision => {
-        const link = dest.type === 'node' ? this.links.get(dest.id) : undefined;
-        return link ? { kind: 'link', link } : { kind: 'none' };
-      },
-    };
-  }
-
-  private newHeader(destinations: Destination[], transactionId: bigint): ForwardingHeader {
-    return {
-      overlay: overlayHash(this.config.overlay),
-      configSequence: this.config.sequence,
-      version: PROTOCOL_VERSION,
-      ttl: this.config.initialTtl,
-      transactionId,
-      maxResponseLength: 0,
-      via: [],
-      destinations,
-      options: [],
-    };
-  }
-
-  /** A message has reached the end of its destination list here: verify it, then act on it. */
-  private deliver(msg: WireMessage, from: Link | undefined): void {
-    if (!from) msg = { ...msg, header: { ...msg.header, via: [...msg.header.via, { type: 'node', id: this.nodeId }] } };
-    let verified;
-    try {
-      verified = verifyMessage(msg, this.trust, this.clock.now());
-    } catch (e) {
-      const error = isReloadError(e) ? e : new ReloadError(ErrorCode.Invalid_Message, (e as Error).message);
-      this.metrics.countError(error.code, 'unverified');
-      this.log.debug(`dropped an unverifiable message: ${error.message}`);
-      return;
-    }
-    const { contents, signer } = verified;
-    this.metrics.countMessage('in', contents.code);
-    if (!isRequestCode(contents.code)) {
-      if (!this.transactions.complete(msg.header.transactionId, { contents, signer, header: msg.header })) {
-        this.metrics.countError(ErrorCode.Invalid_Message, 'unsolicited_answer');
-      }
-      return;
-    }
-    void this.answer(msg, contents, signer, from);
-  }
-
-  private async answer(request: WireMessage, contents: MessageContents, signer: PeerCertificate, link: Link | undefined): Promise<void> {
-    let code: number;
-    let body: Uint8Array;
-    try {
-      const critical = contents.extensions.find((x) => x.critical);
-      if (critical) throw new ReloadError(ErrorCode.Unknown_Extension, `critical extension ${critical.type} is not supported`);
-      const handler = this.dispatcher.handlerFor(contents.code);
-      const result = await handler.handle(decodeCbor(contents.body), { header: request.header, signer, link });
-      code = answerCodeOf(contents.code);
-      body = encodeCbor(result);
-    } catch (e) {
-      const error = isReloadError(e) ? e : new ReloadError(ErrorCode.Invalid_Message, 'the request could not be processed', 'handler_failed');
-      if (!isReloadError(e)) this.log.error(`handler for ${messageCodeName(contents.code)} failed: ${(e as Error).stack ?? e}`);
-      this.metrics.countError(error.code, 'answered');
-      code = MessageCode.Error;
-      body = encodeErrorBody({ code: error.code, info: `[${error.reason}] ${error.message}` });
-    }
-    this.reply(request, code, body, [...request.header.via].reverse());
-  }
-
-  private sendError(request: WireMessage, error: ReloadError, link: Link): void {
-    // A forged via list cannot be trusted as a return path: answer the previous hop only.
-    const path = error.reason === 'forged_via' ? [{ type: 'node' as const, id: link.remoteNodeId }] : [...request.header.via].reverse();
-    const body = encodeErrorBody({ code: error.code, info: `[${error.reason}] ${error.message}` });
-    const msg = signMessage(this.newHeader(path, request.header.transactionId), { code: MessageCode.Error, body, extensions: [] }, this.identity);
-    this.forwarder.sendOn(link, msg);
-  }
-
-  private reply(request: WireMessage, code: number, body: Uint8Array, path: Destination[]): void {
-    const msg = signMessage(this.newHeader(path, request.header.transactionId), { code, body, extensions: [] }, this.identity);
-    this.metrics.countMessage('out', code);
-    try {
-      this.forwarder.originate(msg);
-    } catch (e) {
-      this.metrics.countError(isReloadError(e) ? e.code : ErrorCode.Invalid_Message, 'reply_failed');
-      this.log.debug(`could not send the answer to ${messageCodeName(code - 1)}: ${(e as Error).message}`);
-    }
-  }
-
-  private errorFrom(arrived: Arrived): ReloadError {
-    const { code, info } = decodeErrorBody(arrived.contents.body);
-    const reason = REASON_PREFIX.exec(info)?.[1];
-    const text = info.replace(REASON_PREFIX, '').replace(/^[A-Za-z_]+: /, '');
-    return new ReloadError(code, `${text} (reported by ${arrived.signer.identity.nodeIdHex})`, reason);
   }
 }
 

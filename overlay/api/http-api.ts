@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, isReloadError } from '../errors.js';
+import { idFromHex, isHexId, resourceIdOf, type Id, type IdHash } from '../id.js';
 import type { Node } from '../node.js';
 
 /** Largest request body the API reads, bytes. */
@@ -70,13 +71,23 @@ export function nodeStatus(node: Node) {
     overlay: node.config.overlay,
     state: node.state,
     listen: node.listenAddress ?? null,
+    ...node.topologyStatus(),
     links: node.linkList().map((l) => ({ nodeId: l.remoteNodeIdHex, user: l.remoteUser, address: l.remoteAddress, transport: l.transport })),
   };
+}
+
+/** A Resource-ID given as 32 hex digits, or a name hashed with the overlay's hash. */
+function resourceIdFromText(text: string, hash: IdHash): Id {
+  return isHexId(text) ? idFromHex(text) : resourceIdOf(text, hash);
 }
 
 type Route = (node: Node, body: Record<string, unknown>) => Promise<unknown>;
 
 const POST_ROUTES: Record<string, Route> = {
+  '/route': async (node, body) => {
+    if (typeof body.resource !== 'string' || body.resource === '') throw new HttpError(400, 'Invalid_Message', 'body needs "resource": a name or a Resource-ID (32 hex digits)');
+    return node.route(resourceIdFromText(body.resource, node.config.hash));
+  },
   '/ping': async (node, body) => {
     if (typeof body.destination !== 'string') throw new HttpError(400, 'Invalid_Message', 'body needs "destination": a Node-ID (32 hex digits)');
     const { rttMs, hops, responder } = await node.ping(body.destination);

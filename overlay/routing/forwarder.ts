@@ -12,10 +12,15 @@ import type { Link } from '../link/link.js';
 import { decodeContents, decodeMessage, encodeMessage } from '../wire/codec.js';
 import { isRequestCode } from '../wire/codes.js';
 import type { Destination, WireMessage } from '../wire/message.js';
+import type { Logger } from '../log.js';
 import type { RoutingMetrics } from './metrics.js';
 
-/** Where a destination entry leads: this node, a link, or nowhere known. */
-export type HopDecision = { kind: 'local' } | { kind: 'link'; link: Link } | { kind: 'none' };
+/**
+ * Where a destination entry leads: this node, a link, or nowhere known. `direct` says the link goes
+ * to the destination itself (the last hop of a source route or of any response), as opposed to a
+ * hop the topology chose towards it.
+ */
+export type HopDecision = { kind: 'local' } | { kind: 'link'; link: Link; direct: boolean } | { kind: 'none' };
 
 /** The topology's part in forwarding; a Chord or Kademlia plugin provides it. */
 export interface RoutingPolicy {
@@ -32,6 +37,7 @@ export interface ForwarderOptions {
   maxMessageSize: number;
   policy: RoutingPolicy;
   metrics: RoutingMetrics;
+  log: Logger;
   /** A message whose destination list ends at this node. */
   deliver(msg: WireMessage, from: Link | undefined): void;
   /**
@@ -129,7 +135,10 @@ export class Forwarder {
       return;
     }
     if (from) {
-      if (msg.header.via.some((v) => v.type === 'node' && idEquals(v.id, self))) {
+      // A loop is a routing decision repeating itself; explicit hops (responses retracing a path,
+      // source routes) may pass a node twice by design and are bounded by the TTL.
+      const routed = decision.kind === 'none' || !decision.direct;
+      if (routed && msg.header.via.some((v) => v.type === 'node' && idEquals(v.id, self))) {
         throw new ReloadError(ErrorCode.Invalid_Message, 'this node is already on the via list', 'routing_loop');
       }
       if (msg.header.ttl === 0) throw new ReloadError(ErrorCode.TTL_Exceeded, 'TTL reached 0 before the destination');
@@ -151,6 +160,7 @@ export class Forwarder {
     } catch {
       return;
     }
+    this.opts.log.debug(`refused a ${isRequest ? 'request' : 'response'} from ${from.remoteNodeIdHex}: ${error.message}`);
     if (!isRequest) return;
     try {
       this.opts.sendError(msg, error, from);

@@ -11,23 +11,29 @@ interface Status {
   overlay: string;
   state: string;
   listen: string | null;
+  successors: string[];
+  predecessors: string[];
+  fingers: { index: number; peer: string | null }[];
   links: { nodeId: string; user: string; address: string }[];
 }
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'Show a running node\'s identity, state and links.',
+  summary: 'Show a running node\'s identity, state, neighbours and links.',
   options: { api: apiOption, json: jsonOption },
   async run(args) {
     const s = (await callApi(requireString(args, 'api'), 'GET', '/status')) as Status;
-    const lines = [
-      `node     ${s.nodeId} (${s.user})`,
-      `overlay  ${s.overlay}`,
-      `state    ${s.state}`,
-      `listen   ${s.listen ?? '-'}`,
-      `links    ${s.links.length}`,
-      ...s.links.map((l) => `  ${l.nodeId}  ${l.address}  ${l.user}`),
+    const rows: [string, string][] = [
+      ['node', `${s.nodeId} (${s.user})`],
+      ['overlay', s.overlay],
+      ['state', s.state],
+      ['listen', s.listen ?? '-'],
+      ['successors', s.successors.join(' ') || '-'],
+      ['predecessors', s.predecessors.join(' ') || '-'],
+      ['fingers', `${s.fingers.filter((f) => f.peer).length} of ${s.fingers.length} filled`],
+      ['links', String(s.links.length)],
     ];
+    const lines = [...rows.map(([k, v]) => `${k.padEnd(13)}${v}`), ...s.links.map((l) => `  ${l.nodeId}  ${l.address}  ${l.user}`)];
     printResult(args, s, lines.join('\n'));
     return 0;
   },

@@ -38,12 +38,13 @@ describe('CLI: node, status, ping', function () {
     expect(status.code, status.stderr).to.equal(0);
     const s = JSON.parse(status.stdout) as { nodeId: string; state: string; links: { nodeId: string }[] };
     expect(s.nodeId).to.equal(ids[0]);
-    expect(s.state).to.equal('serving');
+    expect(s.state).to.equal('joined');
     expect(s.links.map((l) => l.nodeId).sort()).to.deep.equal([ids[1], ids[2]].sort());
 
     const human = await runCli(['status', '--api', nodes[1]!.api]);
     expect(human.stdout).to.match(new RegExp(`^node\\s+${ids[1]} \\(n2@cli.test\\)$`, 'm'));
-    expect(human.stdout).to.match(/^links\s+1$/m);
+    expect(human.stdout).to.match(/^links\s+2$/m);
+    expect(human.stdout).to.match(/^successors\s+[0-9a-f]{32} [0-9a-f]{32}$/m);
 
     for (const [from, to] of [[1, 0], [2, 0], [0, 1], [0, 2]] as const) {
       const ping = await runCli(['ping', ids[to]!, '--api', nodes[from]!.api, '--json']);

@@ -34,7 +34,7 @@ describe('overlay/api', function () {
     const res = await fetch(`${base}/status`);
     expect(res.status).to.equal(200);
     const s = (await res.json()) as Record<string, unknown>;
-    expect(s).to.include({ nodeId: b.nodeIdHex, overlay: TEST_OVERLAY, state: 'serving', listen: null, user: b.identity.user });
+    expect(s).to.include({ nodeId: b.nodeIdHex, overlay: TEST_OVERLAY, state: 'joined', listen: null, user: b.identity.user });
     expect(s.links).to.deep.equal([{ nodeId: a.nodeIdHex, user: a.identity.user, address: `127.0.0.1:${/:(\d+)$/.exec(a.listenAddress!)![1]}`, transport: 'tls' }]);
   });
 

@@ -209,9 +209,10 @@ describe('overlay/node over TLS', function () {
       expect(e).to.deep.equal({ code: 0, info: '', signer: c.nodeIdHex });
     });
 
-    it('a routing loop (the node is already on the via list) -> Invalid_Message', async () => {
+    it('a routing loop (the node would route a message it routed before) -> Invalid_Message', async () => {
+      // c owns its own id, so a must route towards it: a routing decision, not a direct hop.
       const via = [node(a.nodeId), node(peer.identity.nodeId)];
-      const e = peer.errorOf(await peer.ping({ via, destinations: [node(c.nodeId)] }), pki);
+      const e = peer.errorOf(await peer.ping({ via, destinations: [{ type: 'resource', id: c.nodeId }] }), pki);
       expect(e.code).to.equal(ErrorCode.Invalid_Message);
       expect(e.info).to.match(/routing_loop/);
     });

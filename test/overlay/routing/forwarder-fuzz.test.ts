@@ -4,6 +4,7 @@ import { ErrorCode, isKnownErrorCode, ReloadError } from '../../../overlay/error
 import { idToHex, randomId, type Id } from '../../../overlay/id.js';
 import type { Link } from '../../../overlay/link/link.js';
 import { pingRequestBody } from '../../../overlay/methods/ping.js';
+import { silentLogger } from '../../../overlay/log.js';
 import { Forwarder } from '../../../overlay/routing/forwarder.js';
 import { RoutingMetrics } from '../../../overlay/routing/metrics.js';
 import { encodeCbor } from '../../../overlay/wire/cbor.js';
@@ -66,8 +67,9 @@ describe('overlay/routing/forwarder fuzz', function () {
       initialTtl: 100,
       maxMessageSize: MAX_MESSAGE,
       metrics,
+      log: silentLogger,
       policy: {
-        nextHop: (d) => (d.type === 'resource' ? { kind: 'local' } : idToHex(d.id) === onward.remoteNodeIdHex ? { kind: 'link', link: onward } : { kind: 'none' }),
+        nextHop: (d) => (d.type === 'resource' ? { kind: 'local' } : idToHex(d.id) === onward.remoteNodeIdHex ? { kind: 'link', link: onward, direct: false } : { kind: 'none' }),
       },
       deliver: (msg) => {
         tally.delivered++;

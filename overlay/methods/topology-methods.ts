@@ -1,0 +1,29 @@
+/**
+ * Join, Leave and Update (RFC 6940 §6.4.2.1-3): the node checks who sent them, the topology plugin
+ * decides what they mean. Join and Leave must come straight over a link bound to the signer
+ * (adjacency), never relayed: a relayed Join could place an impostor in the ring.
+ */
+import { ErrorCode, ReloadError } from '../errors.js';
+import { idEquals } from '../id.js';
+import type { Topology, TopologySender } from '../topology/topology.js';
+import { MessageCode } from '../wire/codes.js';
+import type { MethodHandler, RequestContext } from './dispatcher.js';
+
+function sender(ctx: RequestContext): TopologySender {
+  const adjacent = ctx.link !== undefined && idEquals(ctx.link.remoteNodeId, ctx.signer.identity.nodeId) && ctx.header.via.length === 1;
+  return { signer: ctx.signer, adjacent };
+}
+
+function adjacentOnly(ctx: RequestContext, method: string): TopologySender {
+  const from = sender(ctx);
+  if (!from.adjacent) throw new ReloadError(ErrorCode.Forbidden, `${method} must come directly from the peer that signed it`, 'not_adjacent');
+  return from;
+}
+
+export function topologyHandlers(topology: () => Topology): MethodHandler[] {
+  return [
+    { code: MessageCode.UpdateReq, handle: (body, ctx) => topology().onUpdate(body, sender(ctx)) },
+    { code: MessageCode.JoinReq, handle: (body, ctx) => topology().onJoin(body, adjacentOnly(ctx, 'Join')) },
+    { code: MessageCode.LeaveReq, handle: (body, ctx) => topology().onLeave(body, adjacentOnly(ctx, 'Leave')) },
+  ];
+}

@@ -1,0 +1,238 @@
+/**
+ * The CHORD-RELOAD routing table (RFC 6940 §10.3): a successor list, a predecessor list and a finger
+ * table with reversed indexing, as a pure data structure. Whom to Attach to, when to send Updates and
+ * which finger to refresh (§10.5–§10.7) is decided by the Chord plugin around it.
+ */
+import { addToId, ID_BYTES, ringDistance, RING_SIZE, type Id } from '../../id.js';
+import type { RoutingTable } from '../routing-table.js';
+
+/** Successors kept, and as many predecessors, by default (RFC 6940 §10.3: at least 3). */
+export const DEFAULT_NEIGHBOUR_COUNT = 3;
+/** Finger slots by default (RFC 6940 §10.3: at least 16, able to grow to 128). */
+export const DEFAULT_FINGER_COUNT = 16;
+/** One finger per bit of the identifier: finger 128 targets self + 1. */
+export const MAX_FINGER_COUNT = ID_BYTES * 8;
+
+/** Settings of a ChordTable; every field has a default. */
+export interface ChordTableOptions {
+  /** Successors kept, and as many predecessors, closest first: an integer ≥ 1, default 3. */
+  neighbourCount?: number;
+  /**
+   * Finger slots, reversed indexing (finger i targets self + 2^(128−i)): an integer in 0..128,
+   * default 16. 0 leaves only the neighbour lists, which makes routing O(N); for comparisons.
+   */
+  fingerCount?: number;
+}
+
+/** A finger slot: its 1-based index, its target self + 2^(128−index), the peer filling it if any. */
+export interface FingerSlot {
+  index: number;
+  target: Id;
+  peer: Id | undefined;
+}
+
+/** A kept peer with the ring arithmetic it needs computed once, so lookups compare bigints only. */
+interface Entry {
+  readonly id: Id;
+  /** Clockwise distance from self, in (0, 2^128). */
+  readonly offset: bigint;
+  /** The finger slot whose interval holds this peer, 1..fingerCount, or 0 when it lies in none. */
+  readonly slot: number;
+}
+
+/**
+ * CHORD-RELOAD routing table (RFC 6940 §10.3).
+ *
+ * - successors(): the `neighbourCount` known peers following self clockwise, closest first;
+ *   predecessors(): the `neighbourCount` known peers preceding self, closest first. With fewer than
+ *   2·neighbourCount peers the two lists overlap — in a 3-node ring each peer is both a successor
+ *   and a predecessor — which is what Chord means on a small ring.
+ * - fingers(): finger i (1..fingerCount) targets self + 2^(128−i), so finger 1 is half a ring away;
+ *   it holds the first known peer in [self + 2^(128−i), self + 2^(128−i+1)), or nothing. The
+ *   intervals are disjoint, so each peer can fill at most one slot.
+ *
+ * Only peers that are a neighbour or a finger are kept: a peer that is neither is forgotten (add
+ * returns false), which bounds the table at 2·neighbourCount + fingerCount entries, O(log N) work
+ * per call whatever the overlay size. Fed only add()s, the table therefore equals the table built
+ * from the set of every peer ever added, whatever the order.
+ */
+export class ChordTable implements RoutingTable {
+  /** Successors kept, and as many predecessors. */
+  readonly neighbourCount: number;
+  /** Finger slots, 0..128. */
+  readonly fingerCount: number;
+  /** Kept peers sorted by clockwise offset from self: successors at the front, predecessors at the back. */
+  private ring: Entry[] = [];
+  private readonly targets: readonly { index: number; target: Id }[];
+
+  constructor(readonly self: Id, opts: ChordTableOptions = {}) {
+    const neighbourCount = opts.neighbourCount ?? DEFAULT_NEIGHBOUR_COUNT;
+    const fingerCount = opts.fingerCount ?? DEFAULT_FINGER_COUNT;
+    if (!Number.isInteger(neighbourCount) || neighbourCount < 1) {
+      throw new RangeError(`neighbourCount must be an integer ≥ 1, got ${neighbourCount}`);
+    }
+    if (!Number.isInteger(fingerCount) || fingerCount < 0 || fingerCount > MAX_FINGER_COUNT) {
+      throw new RangeError(`fingerCount must be an integer in 0..${MAX_FINGER_COUNT}, got ${fingerCount}`);
+    }
+    this.neighbourCount = neighbourCount;
+    this.fingerCount = fingerCount;
+    this.targets = Array.from({ length: fingerCount }, (_, k) => ({
+      index: k + 1,
+      target: addToId(self, 1n << BigInt(MAX_FINGER_COUNT - (k + 1))),
+    }));
+  }
+
+  add(peer: Id): boolean {
+    const offset = ringDistance(this.self, peer);
+    const at = this.lowerBound(offset);
+    const slot = this.slotOf(offset);
+    if (!this.admits(offset, at, slot)) return false;
+    this.ring.splice(at, 0, { id: peer, offset, slot });
+    // The newcomer may push out the last successor, the last predecessor or the finger of its slot.
+    this.ring = this.ring.filter((e, j) => this.keeps(j, e.slot, this.ring.length));
+    return true;
+  }
+
+  /**
+   * Would add(peer) keep it (a new neighbour or a better finger)? Changes nothing: lets the plugin
+   * decide whether an Attach to a peer it has heard of is worth making before making it (§10.6).
+   */
+  wouldKeep(peer: Id): boolean {
+    const offset = ringDistance(this.self, peer);
+    return this.admits(offset, this.lowerBound(offset), this.slotOf(offset));
+  }
+
+  remove(peer: Id): boolean {
+    const at = this.indexOf(peer);
+    if (at < 0) return false;
+    // Nothing else needs dropping: with one peer fewer, every kept peer is still a neighbour or the
+    // first of its slot. The next successor simply moves up; the plugin refills the lists by Update.
+    this.ring.splice(at, 1);
+    return true;
+  }
+
+  has(peer: Id): boolean {
+    return this.indexOf(peer) >= 0;
+  }
+
+  /** id ∈ (predecessor[0], self] (RFC 6940 §10); with no predecessor a lone node owns the ring. */
+  isResponsible(id: Id): boolean {
+    const predecessor = this.ring.at(-1);
+    if (!predecessor) return true;
+    const offset = ringDistance(this.self, id);
+    return offset === 0n || offset > predecessor.offset;
+  }
+
+  /**
+   * RFC 6940 §10.3, over neighbours and fingers (one binary search over the kept peers):
+   * 1. `dest` is a known peer: send it there, the shortest path.
+   * 2. `dest` ∈ (self, successor[0]): successor[0] is responsible for it. This is also the RFC's
+   *    "no peer in (self, dest): the smallest Node-ID after dest".
+   * 3. Otherwise the known peer with the largest position in (self, dest): it never overshoots dest,
+   *    so the responsible node is not skipped, and with fingers it at least halves the remaining
+   *    distance, hence O(log N) hops.
+   * `dest` == self counts as a full turn round the ring, so it goes to predecessor[0], which then
+   * hands it back by rule 2: routing to one's own id still converges.
+   */
+  nextHop(dest: Id): Id | undefined {
+    if (this.ring.length === 0) return undefined;
+    const offset = ringDistance(this.self, dest) || RING_SIZE;
+    const at = this.lowerBound(offset);
+    const exact = this.ring[at];
+    if (exact?.offset === offset) return exact.id;
+    return this.ring[at === 0 ? 0 : at - 1]!.id;
+  }
+
+  /**
+   * Walks clockwise from `id` over self and the kept peers: the first node at or after `id` is the
+   * responsible one (RFC 6940 §10), the following ones its replicas (§10.4). Exact for ids in this
+   * node's neighbourhood; further away the kept peers are sparse fingers, so it is only this node's view.
+   */
+  replicaSet(id: Id, count: number): Id[] {
+    // Positions 0..length−1 are the kept peers, position `length` is self (offset 2^128 ≡ 0).
+    const length = this.ring.length;
+    const offset = ringDistance(this.self, id);
+    const start = offset === 0n ? length : this.lowerBound(offset);
+    const out: Id[] = [];
+    for (let k = 0; k < Math.min(count, length + 1); k++) {
+      const position = (start + k) % (length + 1);
+      out.push(position === length ? this.self : this.ring[position]!.id);
+    }
+    return out;
+  }
+
+  /** Every kept peer, clockwise from self. */
+  peers(): Id[] {
+    return this.ring.map((e) => e.id);
+  }
+
+  /** Up to neighbourCount peers following self, closest first. */
+  successors(): Id[] {
+    return this.ring.slice(0, this.neighbourCount).map((e) => e.id);
+  }
+
+  /** Up to neighbourCount peers preceding self, closest first. */
+  predecessors(): Id[] {
+    return this.ring.slice(-this.neighbourCount).reverse().map((e) => e.id);
+  }
+
+  /** Successors and predecessors without duplicates, clockwise from self. */
+  neighbourIds(): Id[] {
+    return this.ring.filter((_, j) => this.isNeighbour(j)).map((e) => e.id);
+  }
+
+  /** Every finger slot, index 1 (half a ring away) first; `peer` undefined for an empty slot. */
+  fingers(): FingerSlot[] {
+    const first = new Map<number, Id>();
+    for (const e of this.ring) if (e.slot > 0 && !first.has(e.slot)) first.set(e.slot, e.id);
+    return this.targets.map(({ index, target }) => ({ index, target, peer: first.get(index) }));
+  }
+
+  /**
+   * Every finger slot's target, index 1 first: where to look (RouteQuery or Attach) to fill or refresh
+   * a slot (§10.7.4). Any id in [target, target + 2^(128−index)) fills the same slot, so the plugin may
+   * aim at a random point of that interval instead, as §10.3 suggests against churn.
+   */
+  fingerTargets(): { index: number; target: Id }[] {
+    return this.targets.map(({ index, target }) => ({ index, target }));
+  }
+
+  /** Finger slot i holds offsets in [2^(128−i), 2^(129−i)), i.e. offsets of bit length 129 − i. */
+  private slotOf(offset: bigint): number {
+    const slot = MAX_FINGER_COUNT + 1 - offset.toString(2).length;
+    return slot <= this.fingerCount ? slot : 0;
+  }
+
+  /** Is position j among the first or last neighbourCount of `length` kept peers? */
+  private isNeighbour(j: number, length = this.ring.length): boolean {
+    return j < this.neighbourCount || j >= length - this.neighbourCount;
+  }
+
+  /** Is a peer in finger slot `slot` at position j of `length` kept peers a neighbour, or the first (so the finger) of its slot? */
+  private keeps(j: number, slot: number, length: number): boolean {
+    return this.isNeighbour(j, length) || (slot > 0 && this.ring[j - 1]?.slot !== slot);
+  }
+
+  /** Would a peer at `offset`, inserted at position `at`, be kept? Not self, not already kept, and useful. */
+  private admits(offset: bigint, at: number, slot: number): boolean {
+    return offset !== 0n && this.ring[at]?.offset !== offset && this.keeps(at, slot, this.ring.length + 1);
+  }
+
+  /** The first position whose offset is ≥ `offset` (ring.length when none). */
+  private lowerBound(offset: bigint): number {
+    let lo = 0;
+    let hi = this.ring.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ring[mid]!.offset < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private indexOf(peer: Id): number {
+    const offset = ringDistance(this.self, peer);
+    const at = this.lowerBound(offset);
+    return offset !== 0n && this.ring[at]?.offset === offset ? at : -1;
+  }
+}

@@ -1,0 +1,280 @@
+/**
+ * The CHORD-RELOAD plugin's protocol (RFC 6940 §10.5-10.7) around the pure ChordTable:
+ *
+ * - join: Attach to Resource-ID self+1 through a bootstrap node reaches the admitting peer (our
+ *   successor-to-be); an Update exchange with it teaches its neighbours, which we Attach to
+ *   (source-routed through the peer that named them, §10.6); fingers are Attached through the
+ *   overlay; then Join to the admitting peer and Update to every neighbour.
+ * - stabilization: every `updateIntervalMs` an Update exchange with each neighbour. Our UpdateAns
+ *   carries the answerer's neighbours, so every exchange both tells and learns; a neighbour that
+ *   does not answer within `neighbourTimeoutMs` is treated as failed.
+ * - repair: a lost link removes the peer at once (reactive recovery); lost neighbours trigger an
+ *   immediate Update round, and a node left without successors looks for Resource-ID self+1
+ *   through whatever links it still has.
+ * - fingers: every `fingerIntervalMs` a few finger targets are looked up and Attached.
+ * - leave: Leave to every neighbour with our lists, so they can fill the gap at once.
+ *
+ * A peer enters the table only when it is known to be in the ring: it sent us an Update or Join
+ * over its own link, or another ring member named it and we could Attach to it (§6.5.1: Attach
+ * alone does not make a node routable).
+ */
+import PQueue from 'p-queue';
+import { ErrorCode, ReloadError } from '../../errors.js';
+import { addToId, idEquals, idToHex, ringDistance, type Id } from '../../id.js';
+import type { Timer } from '../../clock.js';
+import { MessageCode } from '../../wire/codes.js';
+import type { Destination } from '../../wire/message.js';
+import type { Topology, TopologyHost, TopologySender, TopologyStatus } from '../topology.js';
+import { ChordTable } from './chord-table.js';
+import {
+  encodeLeave, encodeNeighbours, encodeUpdate, parseJoin, parseLeave, parseNeighbours, parseUpdate,
+  UPDATE_FULL, UPDATE_NEIGHBORS, type ChordNeighbours,
+} from './chord-messages.js';
+
+/** Fingers looked up per refresh round, so a round costs a bounded number of requests. */
+export const FINGERS_PER_ROUND = 4;
+
+const node = (id: Id): Destination => ({ type: 'node', id });
+
+export class ChordTopology implements Topology {
+  readonly table: ChordTable;
+  private readonly attaches: PQueue;
+  /** Attaches queued or running, by peer hex: one at a time per peer. */
+  private readonly attaching = new Map<string, Promise<boolean>>();
+  private timers: Timer[] = [];
+  private startedAtMs = 0;
+  private nextFinger = 0;
+  private repairScheduled = false;
+  private stopped = false;
+
+  constructor(private readonly host: TopologyHost) {
+    const c = host.config.chord;
+    this.table = new ChordTable(host.self, { neighbourCount: c.neighbourCount, fingerCount: c.fingerCount });
+    this.attaches = new PQueue({ concurrency: c.attachConcurrency });
+  }
+
+  async join(signal?: AbortSignal): Promise<void> {
+    this.startedAtMs = this.host.clock.now();
+    const boots = this.host.bootstrapLinks();
+    if (boots.length > 0) {
+      const admitting = await this.findAdmittingPeer(boots.map((l) => l.remoteNodeId), signal);
+      this.table.add(admitting);
+      await this.exchangeUpdate(admitting, UPDATE_FULL);
+      await this.attaches.onIdle();
+      signal?.throwIfAborted();
+      await this.refreshFingers(this.table.fingerCount);
+      // Join goes to our successor, which now hands over the range (self's predecessor, self].
+      const successor = this.table.successors()[0] ?? admitting;
+      await this.host.request([node(successor)], MessageCode.JoinReq, [this.host.self]);
+      await this.updateNeighbours(UPDATE_NEIGHBORS);
+    }
+    signal?.throwIfAborted();
+    this.startTimers();
+  }
+
+  async leave(): Promise<void> {
+    const neighbours = this.table.neighbourIds();
+    this.stop();
+    const body = encodeLeave({ leaving: this.host.self, ...this.neighbourLists() });
+    const timeout = this.host.config.chord.neighbourTimeoutMs;
+    await Promise.allSettled(neighbours.map((n) => this.host.request([node(n)], MessageCode.LeaveReq, body, timeout)));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.splice(0)) t.cancel();
+    this.attaches.clear();
+  }
+
+  onUpdate(body: unknown, from: TopologySender): unknown {
+    const update = parseUpdate(body);
+    const sender = from.signer.identity.nodeId;
+    // Only an Update over the sender's own link proves it is up and reachable from here; a `full`
+    // Update is a joining node asking for our table (send_update), not yet an announcement.
+    if (from.adjacent && update.type !== UPDATE_FULL) this.table.add(sender);
+    this.learn([...update.predecessors, ...update.successors, ...update.fingers], sender);
+    return encodeNeighbours(this.neighbourLists());
+  }
+
+  onJoin(body: unknown, from: TopologySender): unknown {
+    const joining = parseJoin(body);
+    if (!idEquals(joining, from.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Forbidden, 'Join names another node than its signer', 'join_id_mismatch');
+    if (this.table.add(joining)) this.scheduleRepair();
+    return [];
+  }
+
+  onLeave(body: unknown, from: TopologySender): unknown {
+    const leave = parseLeave(body);
+    if (!idEquals(leave.leaving, from.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Forbidden, 'Leave names another node than its signer', 'leave_id_mismatch');
+    this.host.log.info(`${idToHex(leave.leaving)} is leaving`);
+    this.forget(leave.leaving);
+    this.learn([...leave.predecessors, ...leave.successors], undefined);
+    return [];
+  }
+
+  onLinkDown(peer: Id): void {
+    this.forget(peer);
+  }
+
+  status(): TopologyStatus {
+    return {
+      successors: this.table.successors().map(idToHex),
+      predecessors: this.table.predecessors().map(idToHex),
+      fingers: this.table.fingers().map((f) => ({ index: f.index, target: idToHex(f.target), peer: f.peer ? idToHex(f.peer) : null })),
+    };
+  }
+
+  /** Attach to Resource-ID self+1 through each bootstrap node in turn until one answers (§10.5 step 2). */
+  private async findAdmittingPeer(boots: Id[], signal?: AbortSignal): Promise<Id> {
+    const target: Destination = { type: 'resource', id: addToId(this.host.self, 1n) };
+    let last: unknown;
+    for (const boot of boots) {
+      signal?.throwIfAborted();
+      try {
+        const link = await this.host.attach(target, boot);
+        this.host.log.info(`admitting peer is ${link.remoteNodeIdHex} (through bootstrap ${idToHex(boot)})`);
+        return link.remoteNodeId;
+      } catch (e) {
+        last = e;
+        this.host.log.warn(`bootstrap ${idToHex(boot)} could not reach an admitting peer: ${(e as Error).message}`);
+      }
+    }
+    throw last instanceof ReloadError ? last : new ReloadError(ErrorCode.Not_Found, `no admitting peer reachable: ${(last as Error)?.message}`, 'no_admitting_peer');
+  }
+
+  private neighbourLists(): ChordNeighbours {
+    return { predecessors: this.table.predecessors(), successors: this.table.successors() };
+  }
+
+  private uptimeSec(): number {
+    return Math.floor((this.host.clock.now() - this.startedAtMs) / 1000);
+  }
+
+  /** One Update exchange: tell `peer` our lists, learn its neighbours. False when it failed. */
+  private async exchangeUpdate(peer: Id, type: number): Promise<boolean> {
+    const c = this.host.config.chord;
+    const fingers = type === UPDATE_FULL ? this.table.fingers().flatMap((f) => (f.peer ? [f.peer] : [])) : [];
+    const body = encodeUpdate({ uptimeSec: this.uptimeSec(), type, ...this.neighbourLists(), fingers });
+    try {
+      const answer = await this.host.request([node(peer)], MessageCode.UpdateReq, body, c.neighbourTimeoutMs);
+      const theirs = parseNeighbours(answer.body);
+      this.learn([...theirs.predecessors, ...theirs.successors], peer);
+      return true;
+    } catch (e) {
+      this.host.log.debug(`Update to ${idToHex(peer)} failed: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  private async updateNeighbours(type: number): Promise<void> {
+    const results = await Promise.all(this.table.neighbourIds().map(async (n) => [n, await this.exchangeUpdate(n, type)] as const));
+    for (const [peer, ok] of results) if (!ok && !this.stopped) this.fail(peer);
+  }
+
+  /** Peers named by a ring member: Attach to those that would improve our table. */
+  private learn(ids: Id[], teller: Id | undefined): void {
+    for (const id of ids) {
+      if (this.wouldKeep(id)) void this.attachTo(node(id), teller);
+    }
+  }
+
+  /** Attaches (deduplicated per peer, bounded in number) and adds the peer once linked. */
+  private attachTo(dest: Destination, via: Id | undefined): Promise<boolean> {
+    const key = idToHex(dest.id) + dest.type;
+    const pending = this.attaching.get(key);
+    if (pending) return pending;
+    const run = this.attaches
+      .add(async () => {
+        if (this.stopped) return false;
+        const link = await this.host.attach(dest, via);
+        if (idEquals(link.remoteNodeId, this.host.self)) return false;
+        return this.table.add(link.remoteNodeId);
+      })
+      .then(
+        (added) => added === true,
+        (e: Error) => {
+          this.host.log.debug(`Attach to ${dest.type} ${idToHex(dest.id)} failed: ${e.message}`);
+          return false;
+        },
+      )
+      .finally(() => this.attaching.delete(key));
+    this.attaching.set(key, run);
+    return run;
+  }
+
+  /** Would `id` become a neighbour or a better finger? (ChordTable keeps only such peers.) */
+  private wouldKeep(id: Id): boolean {
+    const self = this.host.self;
+    if (idEquals(id, self) || this.table.has(id)) return false;
+    const n = this.table.neighbourCount;
+    const offset = ringDistance(self, id);
+    const succ = this.table.successors();
+    if (succ.length < n || offset < ringDistance(self, succ[succ.length - 1]!)) return true;
+    const pred = this.table.predecessors();
+    if (pred.length < n || ringDistance(id, self) < ringDistance(pred[pred.length - 1]!, self)) return true;
+    for (const f of this.table.fingers()) {
+      const low = 1n << BigInt(128 - f.index);
+      if (offset >= low && offset < low * 2n) return !f.peer || offset < ringDistance(self, f.peer);
+    }
+    return false;
+  }
+
+  private forget(peer: Id): void {
+    const wasNeighbour = this.table.neighbourIds().some((n) => idEquals(n, peer));
+    if (this.table.remove(peer) && wasNeighbour) this.scheduleRepair();
+  }
+
+  /** A neighbour did not answer: drop its link, which removes it and starts repair. */
+  private fail(peer: Id): void {
+    const link = this.host.linkTo(peer);
+    if (link) link.close(new ReloadError(ErrorCode.Request_Timeout, 'neighbour stopped answering Updates', 'neighbour_timeout'));
+    else this.forget(peer);
+  }
+
+  /** Reactive recovery (§10.7.1): one immediate round of Updates, and successor search if needed. */
+  private scheduleRepair(): void {
+    if (this.repairScheduled || this.stopped) return;
+    this.repairScheduled = true;
+    this.host.clock.after(0, () => {
+      this.repairScheduled = false;
+      if (!this.stopped) void this.repair();
+    });
+  }
+
+  private async repair(): Promise<void> {
+    await this.updateNeighbours(UPDATE_NEIGHBORS);
+    if (this.table.successors().length < this.table.neighbourCount) await this.findSuccessor();
+  }
+
+  /**
+   * Looks up Resource-ID self+1 through each remaining peer: the node that answers is the first
+   * live node after us as the rest of the ring sees it (the RFC's partition check, §10.7.4).
+   */
+  private async findSuccessor(): Promise<void> {
+    const target: Destination = { type: 'resource', id: addToId(this.host.self, 1n) };
+    for (const via of [...this.table.predecessors(), ...this.table.peers()].slice(0, 3)) {
+      if (await this.attachTo(target, via)) return;
+    }
+  }
+
+  private async refreshFingers(count: number): Promise<void> {
+    const targets = this.table.fingerTargets();
+    const work: Promise<boolean>[] = [];
+    for (let k = 0; k < Math.min(count, targets.length); k++) {
+      const { target } = targets[this.nextFinger++ % targets.length]!;
+      // Targets we own, or up to our successor, have no better finger to find.
+      const successor = this.table.successors()[0];
+      if (this.table.isResponsible(target) || !successor || ringDistance(this.host.self, target) <= ringDistance(this.host.self, successor)) continue;
+      work.push(this.attachTo({ type: 'resource', id: target }, undefined));
+    }
+    await Promise.all(work);
+  }
+
+  private startTimers(): void {
+    const c = this.host.config.chord;
+    this.timers.push(
+      this.host.clock.every(c.updateIntervalMs, () => void this.repair()),
+      this.host.clock.every(c.fingerIntervalMs, () => void this.refreshFingers(FINGERS_PER_ROUND)),
+    );
+  }
+}

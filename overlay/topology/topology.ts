@@ -1,0 +1,74 @@
+/**
+ * The topology plugin interface (RFC 6940 §6.4.1): what a plugin such as CHORD-RELOAD tells the
+ * node (responsibility, next hop, replica set) and the hooks the node calls (join, Update, Join,
+ * Leave, link loss). The node owns links and messages; the plugin owns routing state and the
+ * protocol that keeps it right, and reaches the network only through `TopologyHost`.
+ */
+import type { PeerCertificate } from '../../certs/trust.js';
+import type { Clock } from '../clock.js';
+import type { OverlayConfig } from '../config.js';
+import type { Id } from '../id.js';
+import type { Link } from '../link/link.js';
+import type { Logger } from '../log.js';
+import type { Destination } from '../wire/message.js';
+import type { RoutingTable } from './routing-table.js';
+
+/** An answer to a request the host sent for the plugin. */
+export interface HostResponse {
+  body: unknown;
+  signer: PeerCertificate;
+  hops: number;
+}
+
+/** What the node lends a topology plugin. */
+export interface TopologyHost {
+  readonly self: Id;
+  readonly config: OverlayConfig;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Sends a signed request and waits for its verified answer (throws ReloadError). */
+  request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<HostResponse>;
+  /** The open link to a node, if any. */
+  linkTo(id: Id): Link | undefined;
+  /** Links to `bootstrap` nodes opened at start, in config order. */
+  bootstrapLinks(): Link[];
+  /**
+   * Opens a direct link to the node that `destination` reaches (RFC 6940 §6.5.1 Attach): an Attach
+   * request through the overlay, then TLS to the answer's candidates. `via` source-routes the
+   * Attach through a node (§10.6). Resolves with the link (an existing one if already linked).
+   */
+  attach(destination: Destination, via?: Id): Promise<Link>;
+}
+
+/** The routing state a plugin shows in `GET /status`. */
+export interface TopologyStatus {
+  successors: string[];
+  predecessors: string[];
+  fingers: { index: number; target: string; peer: string | null }[];
+}
+
+/** Who sent a topology message, as the node verified it. */
+export interface TopologySender {
+  signer: PeerCertificate;
+  /** True when the message came straight over a link bound to the signer (RFC 6940 §6.4.2.1). */
+  adjacent: boolean;
+}
+
+export interface Topology {
+  readonly table: RoutingTable;
+  /** Joins the overlay through the bootstrap links (§10.5); resolves once joined. */
+  join(signal?: AbortSignal): Promise<void>;
+  /** Leaves gracefully, handing neighbours over (§10.7.3), and stops timers. */
+  leave(): Promise<void>;
+  /** Stops timers without telling anyone (a crash, or after leave). */
+  stop(): void;
+  /** UpdateReq body -> UpdateAns body. */
+  onUpdate(body: unknown, from: TopologySender): unknown;
+  /** JoinReq body -> JoinAns body. */
+  onJoin(body: unknown, from: TopologySender): unknown;
+  /** LeaveReq body -> LeaveAns body. */
+  onLeave(body: unknown, from: TopologySender): unknown;
+  /** A link went down: the peer may have failed. */
+  onLinkDown(peer: Id): void;
+  status(): TopologyStatus;
+}

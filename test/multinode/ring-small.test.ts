@@ -1,0 +1,30 @@
+import { expect } from 'chai';
+import { idToHex, randomId } from '../../overlay/id.js';
+import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('a small ring over TLS', function () {
+  this.timeout(60_000);
+  let net: Testnet;
+  after(async () => net && (await net.stopAll()));
+
+  it('8 nodes join and agree with the ground truth', async () => {
+    net = await startTestnet(8, { batch: 2 });
+    const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
+    const matches = () =>
+      net.nodes.every((n) => {
+        const s = n.topologyStatus();
+        return JSON.stringify(s.successors) === JSON.stringify(truth.successors(n.nodeId, 3)) && JSON.stringify(s.predecessors) === JSON.stringify(truth.predecessors(n.nodeId, 3));
+      });
+    await waitFor(matches, 10_000, 'neighbour tables').catch((e) => {
+      for (const n of net.nodes) console.log(n.nodeIdHex.slice(0, 6), n.topologyStatus().successors.map((x) => x.slice(0, 6)), truth.successors(n.nodeId, 3).map((x) => x.slice(0, 6)), n.topologyStatus().predecessors.map((x) => x.slice(0, 6)), truth.predecessors(n.nodeId, 3).map((x) => x.slice(0, 6)));
+      throw e;
+    });
+    for (const a of net.nodes) for (const b of net.nodes) expect((await a.ping(b.nodeId)).responder).to.equal(b.nodeIdHex);
+    for (let i = 0; i < 50; i++) {
+      const key = randomId();
+      const from = net.nodes[i % net.nodes.length]!;
+      expect((await from.route(key)).responsible).to.equal(truth.responsible(key), idToHex(key));
+    }
+  });
+});

@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import { idToHex, randomId } from '../../overlay/id.js';
+import type { Node } from '../../overlay/node.js';
+import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
+import { waitFor } from '../helpers/wait.js';
+import { fuzzSeed, Prng } from '../helpers/prng.js';
+
+const PEERS = 32;
+
+/** Nodes whose successor or predecessor list differs from the ground truth of the live ring. */
+function wrongNeighbours(nodes: Node[], k: number): string[] {
+  const truth = new RingTruth(nodes.map((n) => n.nodeId));
+  return nodes.flatMap((n) => {
+    const s = n.topologyStatus();
+    const want = { successors: truth.successors(n.nodeId, k), predecessors: truth.predecessors(n.nodeId, k) };
+    const ok = JSON.stringify(s.successors) === JSON.stringify(want.successors) && JSON.stringify(s.predecessors) === JSON.stringify(want.predecessors);
+    return ok ? [] : [`${n.nodeIdHex.slice(0, 8)} succ ${s.successors.map((x) => x.slice(0, 8))} want ${want.successors.map((x) => x.slice(0, 8))}; pred ${s.predecessors.map((x) => x.slice(0, 8))} want ${want.predecessors.map((x) => x.slice(0, 8))}`];
+  });
+}
+
+/** Pings every ordered pair, 16 at a time; returns the failures. */
+async function allPairsPing(nodes: Node[]): Promise<string[]> {
+  const pairs = nodes.flatMap((a) => nodes.filter((b) => b !== a).map((b) => [a, b] as const));
+  const failures: string[] = [];
+  for (let i = 0; i < pairs.length; i += 16) {
+    await Promise.all(
+      pairs.slice(i, i + 16).map(async ([a, b]) => {
+        try {
+          const r = await a.ping(b.nodeId);
+          if (r.responder !== b.nodeIdHex) failures.push(`${a.nodeIdHex} -> ${b.nodeIdHex}: answered by ${r.responder}`);
+        } catch (e) {
+          failures.push(`${a.nodeIdHex} -> ${b.nodeIdHex}: ${(e as Error).message}`);
+        }
+      }),
+    );
+  }
+  return failures;
+}
+
+/** Routes random Resource-IDs from random nodes and compares with the ground-truth owner. */
+async function misroutes(nodes: Node[], count: number, rng: Prng): Promise<string[]> {
+  const truth = new RingTruth(nodes.map((n) => n.nodeId));
+  const wrong: string[] = [];
+  for (let i = 0; i < count; i += 20) {
+    await Promise.all(
+      Array.from({ length: Math.min(20, count - i) }, async () => {
+        const key = randomId();
+        const from = rng.pick(nodes);
+        try {
+          const r = await from.route(key);
+          if (r.responsible !== truth.responsible(key)) wrong.push(`${idToHex(key)}: ${r.responsible}, truth ${truth.responsible(key)}`);
+        } catch (e) {
+          wrong.push(`${idToHex(key)}: ${(e as Error).message}`);
+        }
+      }),
+    );
+  }
+  return wrong;
+}
+
+describe(`the overlay: ${PEERS} peers over TLS`, function () {
+  this.timeout(300_000);
+  let net: Testnet;
+  const seed = fuzzSeed();
+  const rng = new Prng(seed);
+  const k = () => net.config.chord.neighbourCount;
+  /** How long repair may take, from the config: a few stabilization rounds plus the failure timeout. */
+  const repairBoundMs = () => 6 * net.config.chord.updateIntervalMs + net.config.chord.neighbourTimeoutMs;
+
+  before(async () => {
+    net = await startTestnet(PEERS, { batch: 4 });
+  });
+
+  after(async () => net && (await net.stopAll()));
+
+  it('joins through one bootstrap node in batches; every neighbour table equals the ground truth', async () => {
+    expect(net.nodes.every((n) => n.state === 'joined')).to.equal(true);
+    await waitFor(() => wrongNeighbours(net.nodes, k()).length === 0, repairBoundMs(), 'neighbour tables').catch((e: Error) => {
+      throw new Error(`${e.message}:\n${wrongNeighbours(net.nodes, k()).join('\n')}`);
+    });
+  });
+
+  it(`every ordered pair pings (${PEERS * (PEERS - 1)} pings), zero failures`, async () => {
+    expect(await allPairsPing(net.nodes)).to.deep.equal([]);
+  });
+
+  it('500 random Resource-IDs route to the node the ground truth holds responsible', async () => {
+    expect(await misroutes(net.nodes, 500, rng), `seed ${seed}`).to.deep.equal([]);
+  });
+
+  it('10 peers killed abruptly: tables repair to the ground truth and survivors all ping each other', async () => {
+    const victims = [...net.nodes].sort(() => rng.next() - 0x80000000).slice(0, 10);
+    await Promise.all(victims.map((v) => v.stop({ leave: false })));
+    const survivors = net.nodes.filter((n) => !victims.includes(n));
+    await waitFor(() => wrongNeighbours(survivors, k()).length === 0, repairBoundMs(), 'repaired neighbour tables').catch((e: Error) => {
+      throw new Error(`${e.message} (seed ${seed}):\n${wrongNeighbours(survivors, k()).join('\n')}`);
+    });
+    expect(await allPairsPing(survivors)).to.deep.equal([]);
+    expect(await misroutes(survivors, 200, rng), `seed ${seed}`).to.deep.equal([]);
+    net.nodes.splice(0, net.nodes.length, ...survivors);
+  });
+
+  it('5 more leave gracefully: no failed route afterwards', async () => {
+    const leaving = net.nodes.slice(1, 6);
+    await Promise.all(leaving.map((n) => n.stop({ leave: true })));
+    const rest = net.nodes.filter((n) => !leaving.includes(n));
+    // Leave hands the neighbours over, so the ring is right without waiting for stabilization.
+    expect(await misroutes(rest, 200, rng), `seed ${seed}`).to.deep.equal([]);
+    expect(await allPairsPing(rest)).to.deep.equal([]);
+    await waitFor(() => wrongNeighbours(rest, k()).length === 0, repairBoundMs(), 'neighbour tables after leave');
+    net.nodes.splice(0, net.nodes.length, ...rest);
+  });
+});
