@@ -22,6 +22,7 @@ import { MessageTransport, type Response } from './routing/message-transport.js'
 import { RoutingMetrics } from './routing/metrics.js';
 import { topologyPolicy } from './routing/topology-policy.js';
 import { ChordTopology } from './topology/chord/chord-topology.js';
+import { ClientTopology } from './topology/client-topology.js';
 import type { Topology, TopologyHost, TopologyStatus } from './topology/topology.js';
 import { MessageCode } from './wire/codes.js';
 import type { Destination } from './wire/message.js';
@@ -39,6 +40,8 @@ export interface NodeOptions {
   bootstrap?: BootstrapNode[];
   clock?: Clock;
   logger?: Logger;
+  /** A client neither routes nor stores; it reaches the overlay through one peer (RFC 6940 §3.2). */
+  client?: boolean;
   /** TLS handshake / connect timeout, ms. */
   connectTimeoutMs?: number;
 }
@@ -57,7 +60,8 @@ export class Node {
   private readonly links: LinkTable;
   private readonly transport: MessageTransport;
   private listener: TlsListener | undefined;
-  private bootstrapIds: Id[] = [];
+  /** The Node-ID each bootstrap address authenticated as, once linked ("host:port" -> id). */
+  private readonly bootstrapIds = new Map<string, Id>();
   private stateValue: NodeState = 'stopped';
 
   constructor(private readonly opts: NodeOptions) {
@@ -74,7 +78,7 @@ export class Node {
       (bytes, link) => this.transport.receive(bytes, link),
       (link, error) => this.linkClosed(link, error),
     );
-    this.topology = new ChordTopology(this.topologyHost());
+    this.topology = opts.client ? new ClientTopology(this.topologyHost()) : new ChordTopology(this.topologyHost());
     this.transport = new MessageTransport({
       identity: this.identity,
       trust: this.trust,
@@ -83,7 +87,7 @@ export class Node {
       log: this.log,
       metrics: this.metrics,
       dispatcher: this.dispatcher,
-      policy: topologyPolicy(this.topology.table, this.links),
+      policy: topologyPolicy(this.topology.table, this.links, !opts.client),
     });
     this.dispatcher.register(pingHandler(this.clock));
     this.dispatcher.register(attachHandler(() => (this.listener ? [this.listener.address] : [])));
@@ -139,21 +143,12 @@ export class Node {
         });
         this.log.info(`listening on ${this.listenAddress}`);
       }
-      for (const b of [...this.config.bootstrap, ...(this.opts.bootstrap ?? [])]) {
-        if (this.listener && b.port === this.listener.address.port && b.host === this.listener.address.host) continue;
-        try {
-          const link = await this.connect(b.host, b.port);
-          this.bootstrapIds.push(link.remoteNodeId);
-          this.log.info(`linked to bootstrap ${b.host}:${b.port} (node ${link.remoteNodeIdHex})`);
-        } catch (e) {
-          this.log.warn(`skipping bootstrap ${b.host}:${b.port}: ${(e as Error).message}`);
-        }
+      const bootstraps = this.bootstrapAddresses();
+      const linked = await this.linkBootstraps();
+      if (bootstraps.length > 0 && linked.length === 0) {
+        throw new ReloadError(ErrorCode.Not_Found, `none of the ${bootstraps.length} bootstrap nodes could be reached`, 'no_bootstrap');
       }
-      const bootstraps = this.config.bootstrap.length + (this.opts.bootstrap?.length ?? 0);
-      if (bootstraps > 0 && this.bootstrapIds.length === 0) {
-        throw new ReloadError(ErrorCode.Not_Found, `none of the ${bootstraps} bootstrap nodes could be reached`, 'no_bootstrap');
-      }
-      this.log.info(this.bootstrapIds.length ? 'joining the overlay' : 'no bootstrap node: starting a new overlay');
+      this.log.info(linked.length ? 'joining the overlay' : 'no bootstrap node: starting a new overlay');
       await this.topology.join(signal);
       this.stateValue = 'joined';
       this.log.info('joined');
@@ -246,6 +241,35 @@ export class Node {
     return { responsible: res.signer.identity.nodeIdHex, hops: res.hops, rttMs: res.rttMs };
   }
 
+  /** Configured and command-line bootstrap nodes, without this node's own address. */
+  private bootstrapAddresses(): BootstrapNode[] {
+    const own = this.listener?.address;
+    return [...this.config.bootstrap, ...(this.opts.bootstrap ?? [])].filter((b) => !(own && b.port === own.port && b.host === own.host));
+  }
+
+  /** Links to the bootstrap nodes, dialing those without one; unreachable ones are skipped. */
+  private async linkBootstraps(): Promise<Link[]> {
+    const links: Link[] = [];
+    for (const b of this.bootstrapAddresses()) {
+      const key = formatCandidate(b);
+      const known = this.bootstrapIds.get(key);
+      const existing = known && this.links.get(known);
+      if (existing) {
+        links.push(existing);
+        continue;
+      }
+      try {
+        const link = await this.connect(b.host, b.port);
+        this.bootstrapIds.set(key, link.remoteNodeId);
+        this.log.info(`linked to bootstrap ${key} (node ${link.remoteNodeIdHex})`);
+        links.push(link);
+      } catch (e) {
+        this.log.warn(`skipping bootstrap ${key}: ${(e as Error).message}`);
+      }
+    }
+    return links;
+  }
+
   private topologyHost(): TopologyHost {
     return {
       self: this.identity.nodeId,
@@ -254,7 +278,7 @@ export class Node {
       log: this.log.child('topology'),
       request: (dests, code, body, timeoutMs) => this.request(dests, code, body, timeoutMs),
       linkTo: (id) => this.links.get(id),
-      bootstrapLinks: () => this.bootstrapIds.flatMap((id) => this.links.get(id) ?? []),
+      bootstrapLinks: () => this.linkBootstraps(),
       attach: (dest, via) => this.attach(dest, via),
     };
   }

@@ -24,8 +24,11 @@ export type HopDecision = { kind: 'local' } | { kind: 'link'; link: Link; direct
 
 /** The topology's part in forwarding; a Chord or Kademlia plugin provides it. */
 export interface RoutingPolicy {
-  /** The next hop towards `dest`, which is not this node's own Node-ID. */
-  nextHop(dest: Destination): HopDecision;
+  /**
+   * The next hop towards `dest`, which is not this node's own Node-ID. `forwarding` is true for a
+   * message from another node, false for one this node originates (a client routes only its own).
+   */
+  nextHop(dest: Destination, forwarding: boolean): HopDecision;
 }
 
 export interface ForwarderOptions {
@@ -128,7 +131,7 @@ export class Forwarder {
       this.opts.deliver(msg, from);
       return;
     }
-    const decision = this.opts.policy.nextHop(head);
+    const decision = this.opts.policy.nextHop(head, from !== undefined);
     if (decision.kind === 'local') {
       metrics.count('delivered');
       this.opts.deliver(msg, from);

@@ -12,15 +12,20 @@ import type { LinkTable } from './link-table.js';
 /** Stale table entries skipped per decision before giving up (each one is also removed). */
 const MAX_STALE_HOPS = 8;
 
-export function topologyPolicy(table: RoutingTable, links: LinkTable): RoutingPolicy {
+/**
+ * @param routesForOthers false for a client (RFC 6940 §3.2): it forwards nothing but its own
+ *   messages, and is reached by others only through the peer it is attached to.
+ */
+export function topologyPolicy(table: RoutingTable, links: LinkTable, routesForOthers = true): RoutingPolicy {
   return {
-    nextHop(dest): HopDecision {
+    nextHop(dest, forwarding): HopDecision {
       if (dest.type === 'opaque') return { kind: 'none' };
       const id = dest.id as Id;
       if (dest.type === 'node') {
         const direct = links.get(id);
         if (direct) return { kind: 'link', link: direct, direct: true };
       }
+      if (forwarding && !routesForOthers) return { kind: 'none' };
       if (table.isResponsible(id)) return dest.type === 'resource' ? { kind: 'local' } : { kind: 'none' };
       for (let tries = 0; tries < MAX_STALE_HOPS; tries++) {
         const hop = table.nextHop(id);

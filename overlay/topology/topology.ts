@@ -30,8 +30,8 @@ export interface TopologyHost {
   request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<HostResponse>;
   /** The open link to a node, if any. */
   linkTo(id: Id): Link | undefined;
-  /** Links to `bootstrap` nodes opened at start, in config order. */
-  bootstrapLinks(): Link[];
+  /** Links to the bootstrap nodes in config order, dialing those not linked; unreachable ones are skipped. */
+  bootstrapLinks(): Promise<Link[]>;
   /**
    * Opens a direct link to the node that `destination` reaches (RFC 6940 §6.5.1 Attach): an Attach
    * request through the overlay, then TLS to the answer's candidates. `via` source-routes the

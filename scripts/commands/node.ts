@@ -21,25 +21,28 @@ export const nodeCommand: Command = {
   options: {
     config: { type: 'string', help: 'overlay configuration document (overlay.json from `ca init`)', valueName: 'FILE' },
     identity: { type: 'string', help: 'node directory from `reload-ppsp enroll`', valueName: 'NODEDIR' },
-    listen: { type: 'string', help: 'address for overlay links (default 127.0.0.1:0, a free port)', valueName: 'HOST:PORT' },
+    listen: { type: 'string', help: 'address for overlay links (default 127.0.0.1:0, a free port; a client listens only if given)', valueName: 'HOST:PORT' },
     api: { type: 'string', help: 'address of the local HTTP API (default 127.0.0.1:0)', valueName: 'HOST:PORT' },
     bootstrap: { type: 'string', multiple: true, help: 'a node to link to at start, besides the config\'s', valueName: 'HOST:PORT' },
+    client: { type: 'boolean', help: 'run as a client: no routing or storing for others, one link to the responsible peer (needs --bootstrap)' },
     verbose: { type: 'boolean', help: 'log debug messages' },
   },
   async run(args) {
-    const listen = hostPort(optionalString(args, 'listen') ?? '127.0.0.1:0', '--listen', true);
+    const client = args.values.client === true;
+    const listenText = optionalString(args, 'listen') ?? (client ? undefined : '127.0.0.1:0');
+    const listen = listenText === undefined ? undefined : hostPort(listenText, '--listen', true);
     const api = hostPort(optionalString(args, 'api') ?? '127.0.0.1:0', '--api', true);
     const bootstrap = stringList(args, 'bootstrap').map((b) => hostPort(b, '--bootstrap'));
     const config = await loadOverlayConfig(requireString(args, 'config'));
     const identity = await loadIdentity(requireString(args, 'identity'));
     const logger = createLogger('reload', stderrSink, args.values.verbose ? 'debug' : 'info');
-    const node = new Node({ config, identity, listen, bootstrap, logger });
+    const node = new Node({ config, identity, listen, bootstrap, logger, client });
     await node.start();
     const server = await startApi(node, api.host, api.port).catch(async (e) => {
       await node.stop();
       throw e;
     });
-    process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress} api=${server.address}\n`);
+    process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress ?? '-'} api=${server.address}\n`);
     logger.info(`stopping on ${await untilStopSignal()}`);
     await server.close();
     await node.stop();

@@ -124,15 +124,16 @@ export class ChordTable implements RoutingTable {
   }
 
   /**
-   * RFC 6940 §10.3, over neighbours and fingers (one binary search over the kept peers):
+   * RFC 6940 §10.3, over neighbours and fingers (binary search, O(log log N)):
    * 1. `dest` is a known peer: send it there, the shortest path.
-   * 2. `dest` ∈ (self, successor[0]): successor[0] is responsible for it. This is also the RFC's
-   *    "no peer in (self, dest): the smallest Node-ID after dest".
+   * 2. `dest` lies within the stretch our neighbour lists cover, (predecessor[last], successor[last]]:
+   *    those lists are contiguous, so the first peer at or after `dest` is the responsible node.
+   *    Sending it there directly, instead of to a peer before `dest`, keeps a message from going
+   *    round in a loop while a newcomer is known to us but not yet to the peer before it.
    * 3. Otherwise the known peer with the largest position in (self, dest): it never overshoots dest,
    *    so the responsible node is not skipped, and with fingers it at least halves the remaining
    *    distance, hence O(log N) hops.
-   * `dest` == self counts as a full turn round the ring, so it goes to predecessor[0], which then
-   * hands it back by rule 2: routing to one's own id still converges.
+   * `dest` == self counts as a full turn round the ring; callers check isResponsible first.
    */
   nextHop(dest: Id): Id | undefined {
     if (this.ring.length === 0) return undefined;
@@ -140,6 +141,10 @@ export class ChordTable implements RoutingTable {
     const at = this.lowerBound(offset);
     const exact = this.ring[at];
     if (exact?.offset === offset) return exact.id;
+    const n = this.neighbourCount;
+    const lastSuccessor = this.ring[Math.min(n, this.ring.length) - 1]!.offset;
+    const lastPredecessor = this.ring[Math.max(0, this.ring.length - n)]!.offset;
+    if (at < this.ring.length && (offset <= lastSuccessor || offset > lastPredecessor || this.ring.length <= 2 * n)) return this.ring[at]!.id;
     return this.ring[at === 0 ? 0 : at - 1]!.id;
   }
 

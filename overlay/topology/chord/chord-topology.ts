@@ -31,6 +31,9 @@ import {
   UPDATE_FULL, UPDATE_NEIGHBORS, type ChordNeighbours,
 } from './chord-messages.js';
 
+/** Rounds over the bootstrap nodes when looking for the admitting peer. */
+export const JOIN_ROUNDS = 3;
+
 /** Fingers looked up per refresh round, so a round costs a bounded number of requests. */
 export const FINGERS_PER_ROUND = 4;
 
@@ -55,7 +58,7 @@ export class ChordTopology implements Topology {
 
   async join(signal?: AbortSignal): Promise<void> {
     this.startedAtMs = this.host.clock.now();
-    const boots = this.host.bootstrapLinks();
+    const boots = await this.host.bootstrapLinks();
     if (boots.length > 0) {
       const admitting = await this.findAdmittingPeer(boots.map((l) => l.remoteNodeId), signal);
       this.table.add(admitting);
@@ -124,19 +127,26 @@ export class ChordTopology implements Topology {
     };
   }
 
-  /** Attach to Resource-ID self+1 through each bootstrap node in turn until one answers (§10.5 step 2). */
+  /**
+   * Attach to Resource-ID self+1 through each bootstrap node in turn until one answers (§10.5 step
+   * 2). While other nodes join at the same moment a lookup can fail on tables still settling, so
+   * the bootstrap nodes are tried for JOIN_ROUNDS rounds, a reliability timer apart.
+   */
   private async findAdmittingPeer(boots: Id[], signal?: AbortSignal): Promise<Id> {
     const target: Destination = { type: 'resource', id: addToId(this.host.self, 1n) };
     let last: unknown;
-    for (const boot of boots) {
-      signal?.throwIfAborted();
-      try {
-        const link = await this.host.attach(target, boot);
-        this.host.log.info(`admitting peer is ${link.remoteNodeIdHex} (through bootstrap ${idToHex(boot)})`);
-        return link.remoteNodeId;
-      } catch (e) {
-        last = e;
-        this.host.log.warn(`bootstrap ${idToHex(boot)} could not reach an admitting peer: ${(e as Error).message}`);
+    for (let round = 0; round < JOIN_ROUNDS; round++) {
+      if (round > 0) await new Promise<void>((resolve) => this.host.clock.after(this.host.config.reliabilityTimerMs, resolve));
+      for (const boot of boots) {
+        signal?.throwIfAborted();
+        try {
+          const link = await this.host.attach(target, boot);
+          this.host.log.info(`admitting peer is ${link.remoteNodeIdHex} (through bootstrap ${idToHex(boot)})`);
+          return link.remoteNodeId;
+        } catch (e) {
+          last = e;
+          this.host.log.warn(`bootstrap ${idToHex(boot)} could not reach an admitting peer: ${(e as Error).message}`);
+        }
       }
     }
     throw last instanceof ReloadError ? last : new ReloadError(ErrorCode.Not_Found, `no admitting peer reachable: ${(last as Error)?.message}`, 'no_admitting_peer');
@@ -174,7 +184,7 @@ export class ChordTopology implements Topology {
   /** Peers named by a ring member: Attach to those that would improve our table. */
   private learn(ids: Id[], teller: Id | undefined): void {
     for (const id of ids) {
-      if (this.wouldKeep(id)) void this.attachTo(node(id), teller);
+      if (this.table.wouldKeep(id)) void this.attachTo(node(id), teller);
     }
   }
 
@@ -200,23 +210,6 @@ export class ChordTopology implements Topology {
       .finally(() => this.attaching.delete(key));
     this.attaching.set(key, run);
     return run;
-  }
-
-  /** Would `id` become a neighbour or a better finger? (ChordTable keeps only such peers.) */
-  private wouldKeep(id: Id): boolean {
-    const self = this.host.self;
-    if (idEquals(id, self) || this.table.has(id)) return false;
-    const n = this.table.neighbourCount;
-    const offset = ringDistance(self, id);
-    const succ = this.table.successors();
-    if (succ.length < n || offset < ringDistance(self, succ[succ.length - 1]!)) return true;
-    const pred = this.table.predecessors();
-    if (pred.length < n || ringDistance(id, self) < ringDistance(pred[pred.length - 1]!, self)) return true;
-    for (const f of this.table.fingers()) {
-      const low = 1n << BigInt(128 - f.index);
-      if (offset >= low && offset < low * 2n) return !f.peer || offset < ringDistance(self, f.peer);
-    }
-    return false;
   }
 
   private forget(peer: Id): void {

@@ -194,9 +194,11 @@ describe('overlay/topology/chord/chord-table', () => {
   });
 
   it('nextHop: a known peer directly, (self, successor) to the successor, else the closest preceding peer', () => {
-    const table = new ChordTable(SELF);
+    // One neighbour each way, so that keys beyond the successor fall to the closest-preceding rule.
+    const table = new ChordTable(SELF, { neighbourCount: 1, fingerCount: 128 });
     const offsets = [0x10n, 0x20n, 1n << 100n, 1n << 127n, (1n << 127n) + (1n << 126n)];
     for (const o of offsets) table.add(at(o));
+    expect(table.peers()).to.have.length(offsets.length);
     const hop = (o: bigint) => ringDistance(SELF, table.nextHop(at(o))!);
     expect(hop(0x20n), 'known peer').to.equal(0x20n);
     expect(hop(0x08n), 'between self and successor').to.equal(0x10n);
@@ -208,6 +210,18 @@ describe('overlay/topology/chord/chord-table', () => {
     expect(table.isResponsible(at(RING_SIZE - 1n))).to.equal(true);
     expect(table.isResponsible(at((1n << 127n) + (1n << 126n)))).to.equal(false);
     expect(table.isResponsible(at(1n))).to.equal(false);
+  });
+
+  it('nextHop: a key within the neighbour lists goes straight to its responsible neighbour', () => {
+    const table = new ChordTable(SELF, { neighbourCount: 2, fingerCount: 128 });
+    const offsets = [0x10n, 0x20n, 1n << 100n, 1n << 110n, 1n << 127n, RING_SIZE - 0x200n, RING_SIZE - 0x100n];
+    for (const o of offsets) table.add(at(o));
+    const hop = (o: bigint) => ringDistance(SELF, table.nextHop(at(o))!);
+    expect(hop(0x18n), 'between the two successors: the second one owns it').to.equal(0x20n);
+    expect(hop(RING_SIZE - 0x180n), 'between the two predecessors: the nearer one owns it').to.equal(RING_SIZE - 0x100n);
+    // Beyond both lists the closest preceding peer, never a jump past the key.
+    expect(hop(1n << 105n)).to.equal(1n << 100n);
+    expect(hop(RING_SIZE - 0x300n)).to.equal(1n << 127n);
   });
 
   for (const n of [2, 3, 7, 64]) {

@@ -1,0 +1,75 @@
+import { expect } from 'chai';
+import { idToHex, randomId } from '../../overlay/id.js';
+import { Node } from '../../overlay/node.js';
+import { sharedPki } from '../helpers/pki.js';
+import { portOf, RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
+import { waitFor } from '../helpers/wait.js';
+
+describe('a client (RFC 6940 §3.2) beside a ring of 8 peers over TLS', function () {
+  this.timeout(120_000);
+  let net: Testnet;
+  let client: Node;
+
+  before(async () => {
+    net = await startTestnet(8, { batch: 4 });
+    const pki = await sharedPki();
+    client = new Node({ config: net.config, identity: await pki.enroll(), client: true, bootstrap: [{ host: '127.0.0.1', port: portOf(net.nodes[3]!) }] });
+    await client.start();
+  });
+
+  after(async () => {
+    await client?.stop();
+    await net?.stopAll();
+  });
+
+  it('attaches to the peer responsible for its Node-ID, and to nothing else for routing', () => {
+    const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
+    expect(client.state).to.equal('joined');
+    expect(client.topologyStatus().successors).to.deep.equal([truth.responsible(client.nodeId)]);
+    for (const n of net.nodes) {
+      const s = n.topologyStatus();
+      expect([...s.successors, ...s.predecessors, ...s.fingers.map((f) => f.peer)]).not.to.include(client.nodeIdHex);
+    }
+  });
+
+  it('reaches every peer, and every peer reaches it through its responsible peer', async () => {
+    const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
+    const responsible = truth.responsible(client.nodeId);
+    for (const n of net.nodes) {
+      expect((await client.ping(n.nodeId)).responder).to.equal(n.nodeIdHex);
+      const back = await n.ping(client.nodeId);
+      expect(back.responder).to.equal(client.nodeIdHex);
+      // The answer's path ends with the responsible peer relaying it (unless n is that peer).
+      expect(back.hops).to.be.at.least(n.nodeIdHex === responsible ? 1 : 2);
+    }
+  });
+
+  it('routes Resource-IDs to the responsible peers, never to itself', async () => {
+    const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
+    for (let i = 0; i < 40; i++) {
+      const key = randomId();
+      expect((await client.route(key)).responsible, idToHex(key)).to.equal(truth.responsible(key));
+    }
+    // Even its own Node-ID as a Resource-ID belongs to a peer.
+    expect((await client.route(client.nodeId)).responsible).to.equal(truth.responsible(client.nodeId));
+  });
+
+  it('does not forward for others', async () => {
+    const other = net.nodes[0]!;
+    const err = await other.request([{ type: 'node', id: client.nodeId }, { type: 'node', id: net.nodes[1]!.nodeId }], 0x17, [new Uint8Array(0)]).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).to.match(/no route/);
+  });
+
+  it('follows responsibility when its responsible peer leaves', async () => {
+    const before = client.topologyStatus().successors[0]!;
+    const leaving = net.nodes.find((n) => n.nodeIdHex === before)!;
+    await leaving.stop({ leave: true });
+    net.nodes.splice(net.nodes.indexOf(leaving), 1);
+    const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
+    await waitFor(() => client.topologyStatus().successors[0] === truth.responsible(client.nodeId), 6 * net.config.chord.updateIntervalMs, 'client re-attached');
+    for (const n of net.nodes) expect((await n.ping(client.nodeId)).responder).to.equal(client.nodeIdHex);
+  });
+});
