@@ -45,6 +45,18 @@ export interface ChordConfig {
   attachConcurrency: number;
 }
 
+/** Storage settings (RFC 6940 §7, §10.4). */
+export interface StorageConfig {
+  /** Copies of each value: the responsible peer and its next successors (CHORD-RELOAD: 3). */
+  replicas: number;
+  /** Bytes of stored values a peer holds at most; further stores are refused. */
+  maxBytes: number;
+  /** Default lifetime of a stored value, s. */
+  defaultLifetimeSec: number;
+  /** Period of the replica check and expiry sweep, ms. */
+  syncIntervalMs: number;
+}
+
 export interface OverlayConfig {
   overlay: string;
   /** Configuration sequence number carried in every forwarding header (RFC 6940 §6.3.2.1). */
@@ -71,6 +83,7 @@ export interface OverlayConfig {
   linkQueueLimit: number;
   kinds: KindConfig[];
   chord: ChordConfig;
+  storage: StorageConfig;
 }
 
 /** Defaults applied when the document leaves a field out. */
@@ -95,6 +108,12 @@ export const CONFIG_DEFAULTS = {
     neighbourTimeoutMs: 5_000,
     attachConcurrency: 4,
   } satisfies ChordConfig,
+  storage: {
+    replicas: 3,
+    maxBytes: 256 * 1024 * 1024,
+    defaultLifetimeSec: 86_400,
+    syncIntervalMs: 5_000,
+  } satisfies StorageConfig,
 } as const;
 
 /** A kind every overlay made by `ca init` declares: one value per user at H(user name). */
@@ -166,27 +185,36 @@ function kind(raw: unknown, i: number): KindConfig {
   return out;
 }
 
-function chordSection(doc: Json): ChordConfig {
-  const raw = doc.chord ?? {};
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('chord', 'must be an object');
-  const c = raw as Json;
-  const D = CONFIG_DEFAULTS.chord;
-  const at = (field: string, min: number, max: number, fallback: number) => {
+/** A nested object of integer settings, each with its range; errors name "section.field". */
+function integerSection<T extends { [K in keyof T]: number }>(doc: Json, name: string, ranges: Record<keyof T, readonly [number, number]>, defaults: T): T {
+  const raw = doc[name] ?? {};
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(name, 'must be an object');
+  const out = {} as Record<string, number>;
+  for (const [field, [min, max]] of Object.entries(ranges) as [string, readonly [number, number]][]) {
     try {
-      return integer(c, field, min, max, fallback);
+      out[field] = integer(raw as Json, field, min, max, defaults[field as keyof T]);
     } catch (e) {
-      throw new ConfigError((e as Error).message.replace(`"${field}"`, `"chord.${field}"`));
+      throw new ConfigError((e as Error).message.replace(`"${field}"`, `"${name}.${field}"`));
     }
-  };
-  return {
-    neighbourCount: at('neighbourCount', 1, 32, D.neighbourCount),
-    fingerCount: at('fingerCount', 1, 128, D.fingerCount),
-    updateIntervalMs: at('updateIntervalMs', 50, 3_600_000, D.updateIntervalMs),
-    fingerIntervalMs: at('fingerIntervalMs', 50, 3_600_000, D.fingerIntervalMs),
-    neighbourTimeoutMs: at('neighbourTimeoutMs', 50, 600_000, D.neighbourTimeoutMs),
-    attachConcurrency: at('attachConcurrency', 1, 64, D.attachConcurrency),
-  };
+  }
+  return out as T;
 }
+
+const CHORD_RANGES = {
+  neighbourCount: [1, 32],
+  fingerCount: [1, 128],
+  updateIntervalMs: [50, 3_600_000],
+  fingerIntervalMs: [50, 3_600_000],
+  neighbourTimeoutMs: [50, 600_000],
+  attachConcurrency: [1, 64],
+} as const satisfies Record<keyof ChordConfig, readonly [number, number]>;
+
+const STORAGE_RANGES = {
+  replicas: [1, 16],
+  maxBytes: [1024, Number.MAX_SAFE_INTEGER],
+  defaultLifetimeSec: [1, 0xffffffff],
+  syncIntervalMs: [50, 3_600_000],
+} as const satisfies Record<keyof StorageConfig, readonly [number, number]>;
 
 /** Validates a parsed JSON document; throws ConfigError naming the first bad field. */
 export function parseOverlayConfig(doc: unknown): OverlayConfig {
@@ -224,7 +252,8 @@ export function parseOverlayConfig(doc: unknown): OverlayConfig {
     maxLinks: integer(d, 'maxLinks', 1, 100_000, C.maxLinks),
     linkQueueLimit: integer(d, 'linkQueueLimit', 1, 1_000_000, C.linkQueueLimit),
     kinds,
-    chord: chordSection(d),
+    chord: integerSection<ChordConfig>(d, 'chord', CHORD_RANGES, CONFIG_DEFAULTS.chord),
+    storage: integerSection<StorageConfig>(d, 'storage', STORAGE_RANGES, CONFIG_DEFAULTS.storage),
   };
 }
 

@@ -20,6 +20,9 @@ describe('overlay/config', () => {
     expect(cfg.hash).to.equal('sha1');
     expect(cfg.initialTtl).to.equal(CONFIG_DEFAULTS.initialTtl);
     expect(cfg.kinds).to.deep.equal([USER_VALUE_KIND]);
+    expect(cfg.chord).to.deep.equal(CONFIG_DEFAULTS.chord);
+    expect(cfg.storage).to.deep.equal(CONFIG_DEFAULTS.storage);
+    expect(parseOverlayConfig({ overlay: 'x.org', rootCerts: [PEM], chord: { updateIntervalMs: 1000 } }).chord.updateIntervalMs).to.equal(1000);
     const again = parseOverlayConfig(JSON.parse(overlayConfigToJson({ ...cfg, bootstrap: [{ host: '::1', port: 7 }, { host: '127.0.0.1', port: 6084 }] })));
     expect(again.bootstrap).to.deep.equal([{ host: '::1', port: 7 }, { host: '127.0.0.1', port: 6084 }]);
   });
@@ -38,6 +41,9 @@ describe('overlay/config', () => {
     expect(refused({ ...good, kinds: [{ ...USER_VALUE_KIND, dataModel: 'tree' }] })).to.match(/"dataModel"/);
     expect(refused({ ...good, kinds: [USER_VALUE_KIND, USER_VALUE_KIND] })).to.match(/twice/);
     expect(refused({ ...good, kinds: [{ ...USER_VALUE_KIND, accessControl: 'USER-NODE-MATCH' }] })).to.match(/dictionary/);
+    expect(refused({ ...good, chord: { neighbourCount: 0 } })).to.match(/"chord\.neighbourCount"/);
+    expect(refused({ ...good, chord: [] })).to.match(/"chord" must be an object/);
+    expect(refused({ ...good, storage: { replicas: 'three' } })).to.match(/"storage\.replicas"/);
   });
 
   it('parses HOST:PORT for IPv4, bracketed IPv6 and names', () => {
