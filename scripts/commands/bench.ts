@@ -1,26 +1,56 @@
 /** `reload-ppsp bench <suite>` (`npm run bench -- <suite>`): prints the suite's figures as JSON. */
+import { DEFAULT_BENCH_NODES } from '../bench/overlay.js';
 import { UsageError, type Command } from '../command.js';
 
-const SUITES: Record<string, () => Promise<(o: { durationMs?: number }) => Promise<Record<string, unknown>>>> = {
-  wire: async () => (await import('../bench/wire.js')).benchWire,
-  link: async () => (await import('../bench/link.js')).benchLink,
+/** What a suite is given; each suite reads only the options it lists in `takes`. */
+interface BenchOptions {
+  durationMs?: number;
+  nodes?: number;
+}
+
+interface Suite {
+  load: () => Promise<(o: BenchOptions) => Promise<Record<string, unknown>>>;
+  takes: (keyof BenchOptions)[];
+}
+
+const SUITES: Record<string, Suite> = {
+  wire: { load: async () => (await import('../bench/wire.js')).benchWire, takes: ['durationMs'] },
+  link: { load: async () => (await import('../bench/link.js')).benchLink, takes: ['durationMs'] },
+  overlay: { load: async () => (await import('../bench/overlay.js')).benchOverlay, takes: ['durationMs', 'nodes'] },
 };
+
+/** Bounds of --nodes: an overlay needs two nodes, and all of them run in this one process. */
+export const BENCH_MIN_NODES = 2;
+export const BENCH_MAX_NODES = 256;
 
 export const benchCommand: Command = {
   name: 'bench',
   summary: `Measure a layer against its raw baseline in the same run and print JSON (suites: ${Object.keys(SUITES).join(', ')}).`,
   args: 'SUITE',
   options: {
-    duration: { type: 'string', help: 'milliseconds per measurement', valueName: 'MS' },
+    duration: { type: 'string', help: 'milliseconds per measurement (overlay: bound on the wait for the ring to settle)', valueName: 'MS' },
+    nodes: { type: 'string', help: `nodes to run, ${BENCH_MIN_NODES}-${BENCH_MAX_NODES} (overlay; default ${DEFAULT_BENCH_NODES})`, valueName: 'N' },
   },
   async run(args) {
-    const [suite, ...extra] = args.positionals;
-    const load = suite ? SUITES[suite] : undefined;
-    if (!load || extra.length) throw new UsageError(`name one suite: ${Object.keys(SUITES).join(', ')}`);
-    const durationMs = args.values.duration === undefined ? undefined : Number(args.values.duration);
-    if (durationMs !== undefined && !(Number.isInteger(durationMs) && durationMs >= 100)) throw new UsageError('--duration must be an integer number of milliseconds >= 100');
-    const run = await load();
-    process.stdout.write(JSON.stringify(await run({ durationMs }), null, 2) + '\n');
+    const [name, ...extra] = args.positionals;
+    const suite = name ? SUITES[name] : undefined;
+    if (!suite || extra.length) throw new UsageError(`name one suite: ${Object.keys(SUITES).join(', ')}`);
+    const opts: BenchOptions = {};
+    if (args.values.duration !== undefined) {
+      const durationMs = Number(args.values.duration);
+      if (!(Number.isInteger(durationMs) && durationMs >= 100)) throw new UsageError('--duration must be an integer number of milliseconds >= 100');
+      opts.durationMs = durationMs;
+    }
+    if (args.values.nodes !== undefined) {
+      const nodes = Number(args.values.nodes);
+      if (!(Number.isInteger(nodes) && nodes >= BENCH_MIN_NODES && nodes <= BENCH_MAX_NODES)) throw new UsageError(`--nodes must be an integer from ${BENCH_MIN_NODES} to ${BENCH_MAX_NODES}`);
+      opts.nodes = nodes;
+    }
+    for (const key of Object.keys(opts) as (keyof BenchOptions)[]) {
+      if (!suite.takes.includes(key)) throw new UsageError(`the ${name} suite takes no --${key === 'durationMs' ? 'duration' : key}`);
+    }
+    const run = await suite.load();
+    process.stdout.write(JSON.stringify(await run(opts), null, 2) + '\n');
     return 0;
   },
 };

@@ -1,0 +1,147 @@
+/**
+ * A ring of real nodes in this process, linked over mutual TLS on 127.0.0.1, and the ground truth
+ * of a ring computed from nothing but the sorted Node-IDs. The overlay benchmark and the
+ * multi-node tests both start their rings here, so that they measure and test the same thing.
+ */
+import { createCsr, issueNodeCertificate, type RootCa } from '../certs/ca.js';
+import { Identity } from '../certs/identity.js';
+import type { OverlayConfig } from '../overlay/config.js';
+import { compareIds, idToHex, ringDistance, type Id } from '../overlay/id.js';
+import type { Logger } from '../overlay/log.js';
+import { Node } from '../overlay/node.js';
+
+/** Nodes that join at once after the first, when the caller does not say. */
+export const DEFAULT_JOIN_BATCH = 4;
+
+export interface LocalRingOptions {
+  config: OverlayConfig;
+  /** One identity per node to start, enrolled in `config.overlay`; the first one starts the ring. */
+  identities: Identity[];
+  /** Nodes joining at the same time, each through the first node (default DEFAULT_JOIN_BATCH). */
+  batch?: number;
+  /** Identities for nodes added later with `add()`; without it `add()` throws. */
+  enroll?: () => Promise<Identity>;
+  /** A logger for the i-th node started (default: silent). */
+  logger?: (index: number) => Logger | undefined;
+  /** Called when a node has joined, with the time its start() took, ms. */
+  onJoined?: (node: Node, joinMs: number) => void;
+}
+
+export interface LocalRing {
+  config: OverlayConfig;
+  /** The nodes started so far, in start order. */
+  nodes: Node[];
+  /** Starts one more node bootstrapping from `via` (default: the first node). */
+  add(via?: Node): Promise<Node>;
+  /** Stops every node still running: a crash when `leave` is false. */
+  stopAll(leave?: boolean): Promise<void>;
+}
+
+/** The port a started node listens on. */
+export function portOf(n: Node): number {
+  return Number(/:(\d+)$/.exec(n.listenAddress!)![1]);
+}
+
+/** A key and a certificate for `user` signed by `ca`, in memory (no files). */
+export async function enrollInMemory(ca: RootCa, overlay: string, user: string): Promise<Identity> {
+  const { keyPem, csrPem } = await createCsr(user);
+  return new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay, user }).certPem + ca.certPem);
+}
+
+/**
+ * Starts `identities.length` nodes on 127.0.0.1 (free ports): the first starts a new overlay, the
+ * others join through it `batch` at a time. On a failure every node started is stopped.
+ */
+export async function startLocalRing(opts: LocalRingOptions): Promise<LocalRing> {
+  const { config } = opts;
+  const nodes: Node[] = [];
+  const add = async (identity: Identity, via?: Node): Promise<Node> => {
+    const boot = via ?? nodes[0];
+    const n = new Node({
+      config,
+      identity,
+      listen: { host: '127.0.0.1', port: 0 },
+      bootstrap: boot ? [{ host: '127.0.0.1', port: portOf(boot) }] : [],
+      logger: opts.logger?.(nodes.length),
+    });
+    nodes.push(n);
+    const started = performance.now();
+    await n.start();
+    opts.onJoined?.(n, performance.now() - started);
+    return n;
+  };
+  const ring: LocalRing = {
+    config,
+    nodes,
+    add: async (via) => {
+      if (!opts.enroll) throw new Error('this ring was started without an enroll function');
+      return add(await opts.enroll(), via);
+    },
+    stopAll: async (leave = false) => {
+      await Promise.all(nodes.map((n) => n.stop({ leave })));
+    },
+  };
+  const [first, ...rest] = opts.identities;
+  if (!first) return ring;
+  const batch = opts.batch ?? DEFAULT_JOIN_BATCH;
+  try {
+    await add(first);
+    for (let i = 0; i < rest.length; i += batch) {
+      await Promise.all(rest.slice(i, i + batch).map((id) => add(id, nodes[0])));
+    }
+  } catch (e) {
+    await ring.stopAll();
+    throw e;
+  }
+  return ring;
+}
+
+/** The ring as ground truth: who follows whom, who owns what, from the Node-IDs alone. */
+export class RingTruth {
+  private readonly sorted: Id[];
+  private readonly index = new Map<string, number>();
+
+  constructor(ids: Id[]) {
+    this.sorted = [...ids].sort(compareIds);
+    this.sorted.forEach((id, i) => this.index.set(idToHex(id), i));
+  }
+
+  /** The Node-IDs in ring order, from the smallest. */
+  ids(): string[] {
+    return this.sorted.map(idToHex);
+  }
+
+  private indexOf(id: Id): number {
+    const i = this.index.get(idToHex(id));
+    if (i === undefined) throw new RangeError(`${idToHex(id)} is not in this ring`);
+    return i;
+  }
+
+  /** The k nodes after `id` clockwise (hex), not counting itself. */
+  successors(id: Id, k: number): string[] {
+    const i = this.indexOf(id);
+    const n = this.sorted.length;
+    return Array.from({ length: Math.min(k, n - 1) }, (_, j) => idToHex(this.sorted[(i + 1 + j) % n]!));
+  }
+
+  /** The k nodes before `id` counter-clockwise (hex), not counting itself. */
+  predecessors(id: Id, k: number): string[] {
+    const i = this.indexOf(id);
+    const n = this.sorted.length;
+    return Array.from({ length: Math.min(k, n - 1) }, (_, j) => idToHex(this.sorted[(i - 1 - j + n * 2) % n]!));
+  }
+
+  /** The node responsible for a key: the first at or after it (RFC 6940 §10.1). */
+  responsible(key: Id): string {
+    let best = this.sorted[0]!;
+    let bestDist: bigint | undefined;
+    for (const id of this.sorted) {
+      const d = ringDistance(key, id);
+      if (bestDist === undefined || d < bestDist) {
+        best = id;
+        bestDist = d;
+      }
+    }
+    return idToHex(best);
+  }
+}
