@@ -7,6 +7,7 @@ import { enrollCommand } from './enroll.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
 import { nodeCommand } from './node.js';
+import { routeCommand } from './route.js';
 import { pingCommand, statusCommand } from './status.js';
 
-export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand, nodeCommand, statusCommand, pingCommand, demoCommand, benchCommand];
+export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand, nodeCommand, statusCommand, pingCommand, routeCommand, demoCommand, benchCommand];

@@ -1,0 +1,99 @@
+import { expect } from 'chai';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { idFromHex, idToHex, resourceIdOf } from '../../overlay/id.js';
+import { callApi } from '../../scripts/api-client.js';
+import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
+import { runCli } from '../helpers/cli.js';
+import { RingTruth } from '../helpers/testnet.js';
+
+const OVERLAY = 'route.test';
+
+/** `reload-ppsp route` against three real node processes, checked against the ring's ground truth. */
+describe('CLI: route', function () {
+  this.timeout(90_000);
+  let dir: string;
+  let truth: RingTruth;
+  const nodes: NodeProcess[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'reload-cli-route-'));
+    const init = await runCli(['ca', 'init', '--dir', join(dir, 'ca'), '--overlay', OVERLAY]);
+    expect(init.code, init.stderr).to.equal(0);
+    const config = join(dir, 'ca', 'overlay.json');
+    const doc = JSON.parse(await readFile(config, 'utf8')) as { chord: Record<string, number> };
+    doc.chord = { ...doc.chord, updateIntervalMs: 500, neighbourTimeoutMs: 2000 };
+    await writeFile(config, JSON.stringify(doc));
+    for (const name of ['n1', 'n2', 'n3']) {
+      const r = await runCli(['enroll', '--ca', join(dir, 'ca'), '--user', `${name}@${OVERLAY}`, '--out', join(dir, name)]);
+      expect(r.code, r.stderr).to.equal(0);
+      nodes.push(await startNodeProcess({ config, identity: join(dir, name), bootstrap: nodes[0] ? [nodes[0].listen] : [] }));
+    }
+    truth = new RingTruth(nodes.map((n) => idFromHex(n.nodeId)));
+    // Routing is checked against the ground truth once every node's successor is right.
+    const settled = async () => {
+      const s = (await Promise.all(nodes.map((n) => callApi(n.api, 'GET', '/status')))) as { nodeId: string; successors: string[] }[];
+      return s.every((x) => x.successors[0] === truth.successors(idFromHex(x.nodeId), 1)[0]);
+    };
+    const deadline = Date.now() + 10_000;
+    while (!(await settled())) {
+      if (Date.now() > deadline) throw new Error('successors not equal to the ground truth within 10000 ms');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  after(async () => {
+    const codes = await Promise.all(nodes.map((n) => n.stop()));
+    await rm(dir, { recursive: true, force: true });
+    expect(codes).to.deep.equal([0, 0, 0]);
+  });
+
+  it('routes a name to the responsible node: NAME -> resource id, responsible node, hops, time', async () => {
+    for (const [i, name] of ['alice@route.test', 'bob@route.test', 'carol@route.test'].entries()) {
+      const r = await runCli(['route', name, '--api', nodes[i]!.api]);
+      expect(r.code, r.stderr).to.equal(0);
+      const resource = idToHex(resourceIdOf(name, 'sha1'));
+      const m = new RegExp(`^${name} -> ${resource} responsible ([0-9a-f]{32}) hops=(\\d+) time=\\d+ ms$`).exec(r.stdout.trim());
+      expect(m, r.stdout).to.not.equal(null);
+      expect(m![1]).to.equal(truth.responsible(resourceIdOf(name, 'sha1')));
+      expect(Number(m![2])).to.be.within(1, 2); // in a 3-node ring every node is a neighbour
+    }
+  });
+
+  it('takes a Resource-ID in hex and prints JSON with --json', async () => {
+    const resource = nodes[1]!.nodeId; // a node's own id: that node is responsible for it
+    const r = await runCli(['route', resource.toUpperCase(), '--api', nodes[0]!.api, '--json']);
+    expect(r.code, r.stderr).to.equal(0);
+    const j = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(j).to.include({ name: resource.toUpperCase(), resource, responsible: resource });
+    expect(j.hops).to.be.a('number');
+    expect(j.rttMs).to.be.a('number');
+  });
+
+  it('hashes names with --hash sha256 when the overlay does', async () => {
+    const r = await runCli(['route', 'alice@route.test', '--hash', 'sha256', '--api', nodes[0]!.api, '--json']);
+    expect(r.code, r.stderr).to.equal(0);
+    const resource = resourceIdOf('alice@route.test', 'sha256');
+    expect(JSON.parse(r.stdout)).to.include({ resource: idToHex(resource), responsible: truth.responsible(resource) });
+  });
+
+  it('turns mistakes into one line on stderr and a non-zero exit', async () => {
+    const cases: [string[], number, RegExp][] = [
+      [['route', '--api', nodes[0]!.api], 2, /exactly one NAME or Resource-ID/],
+      [['route', 'a', 'b', '--api', nodes[0]!.api], 2, /exactly one NAME or Resource-ID/],
+      [['route', 'alice'], 2, /missing --api/],
+      [['route', 'alice', '--hash', 'md5', '--api', nodes[0]!.api], 2, /--hash must be one of sha1, sha256/],
+      [['route', 'alice', '--api', '127.0.0.1:1'], 1, /cannot reach the node API at 127\.0\.0\.1:1/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = await runCli(args);
+      expect(r.code, args.join(' ')).to.equal(code);
+      expect(r.stderr.trim().split('\n'), r.stderr).to.have.length(1);
+      expect(r.stderr, args.join(' ')).to.match(message);
+    }
+    const help = await runCli(['route', '--help']);
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.match(/^Usage: reload-ppsp route NAME-OR-HEX/);
+  });
+});
