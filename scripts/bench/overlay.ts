@@ -28,10 +28,11 @@ export const BENCH_SEQUENTIAL = 200;
 export const DEFAULT_SETTLE_BOUND_MS = 60_000;
 
 const HOPS_NOTE =
-  'hops = Node.route\'s count: the length of the answer\'s via list, i.e. the overlay links the RouteQuery crossed, ' +
-  'the last one into the responsible node included (a direct neighbour is 1 hop). The Chord paper\'s ½·log2(N) ' +
-  'counts the hops to the key\'s predecessor, one fewer, so compare hops.mean - 1 with halfLog2N. A route the ' +
-  'origin answers itself (it is responsible) also reports 1 hop; selfAnswered counts those.';
+  "hops = Node.route's count, the length of the answer's via list: the overlay links the RouteQuery crossed, " +
+  'the last one into the responsible node included (a direct neighbour is 1 hop; a route the origin answers itself ' +
+  "also reports 1, see selfAnswered). Nothing is subtracted: the Chord paper's ½·log2(N) counts the hops to the key's " +
+  'predecessor and leaves out that last hop, but here any node whose neighbour lists hold the responsible node sends ' +
+  'straight to it, which saves about as much, so hops.mean compares with halfLog2N as it is.';
 
 /** Nearest-rank percentile of unsorted values. */
 function percentile(values: number[], p: number): number {
