@@ -58,7 +58,10 @@ export interface RootCa {
  */
 export function randomSerial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = bytes[0]! & 0x7f;
+  // forge writes the bytes as they are into a DER INTEGER: a first byte >= 0x80 would make the
+  // serial negative and a first byte 0x00 is illegal padding (non-minimal DER), which OpenSSL
+  // refuses to parse. 0x01..0x7f is always a valid positive 16-byte serial.
+  bytes[0] = (bytes[0]! & 0x7f) || 0x01;
   return bytes.toString('hex');
 }
 
