@@ -8,7 +8,8 @@ import { TrustStore } from '../certs/trust.js';
 import { systemClock, type Clock } from './clock.js';
 import type { BootstrapNode, OverlayConfig } from './config.js';
 import { ErrorCode, ReloadError, isReloadError } from './errors.js';
-import { idEquals, idFromHex, isHexId, type Id } from './id.js';
+import { idEquals, idFromHex, idToHex, isHexId, type Id } from './id.js';
+import { LruCache } from './util/lru.js';
 import type { Link } from './link/link.js';
 import { connectTls, listenTls, type TlsListener } from './link/tls-link.js';
 import { silentLogger, type Logger } from './log.js';
@@ -47,6 +48,8 @@ export interface NodeOptions {
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** Peers remembered as spare bootstrap nodes (RFC 6940 §11.4 suggests about 10). */
+export const PEER_CACHE_SIZE = 10;
 
 export class Node {
   readonly config: OverlayConfig;
@@ -62,6 +65,8 @@ export class Node {
   private listener: TlsListener | undefined;
   /** The Node-ID each bootstrap address authenticated as, once linked ("host:port" -> id). */
   private readonly bootstrapIds = new Map<string, Id>();
+  /** Addresses of peers this node has looked up, as spare bootstrap nodes (RFC 6940 §11.4). */
+  private readonly peerCache = new LruCache<string, BootstrapNode>(PEER_CACHE_SIZE);
   private stateValue: NodeState = 'stopped';
 
   constructor(private readonly opts: NodeOptions) {
@@ -215,14 +220,10 @@ export class Node {
    * `via` if given. Resolves with the existing link when there is one already.
    */
   async attach(destination: Destination, via?: Id): Promise<Link> {
-    const path: Destination[] = via ? [{ type: 'node', id: via }, destination] : [destination];
-    const res = await this.request(path, MessageCode.AttachReq, attachRequestBody(this.listener ? [this.listener.address] : []));
-    const peer = res.signer.identity.nodeId;
-    if (idEquals(peer, this.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'Attach reached this node itself', 'attach_to_self');
+    const { peer, candidates } = await this.lookUp(destination, via);
     const existing = this.links.get(peer);
     if (existing) return existing;
-    const candidates = parseAttachAnswer(res.body);
-    let last: Error = new ReloadError(ErrorCode.Not_Found, `${res.signer.identity.nodeIdHex} offers no address`, 'no_candidates');
+    let last: Error = new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address`, 'no_candidates');
     for (const c of candidates) {
       try {
         return await this.connect(c.host, c.port, peer);
@@ -233,12 +234,26 @@ export class Node {
     throw last;
   }
 
+  /**
+   * Attach without the link: learns which node `destination` reaches and where it listens, and
+   * keeps it in the peer cache (RFC 6940 §11.4) as a spare way back into the overlay.
+   */
+  async lookUp(destination: Destination, via?: Id): Promise<{ peer: Id; candidates: BootstrapNode[] }> {
+    const path: Destination[] = via ? [{ type: 'node', id: via }, destination] : [destination];
+    const res = await this.request(path, MessageCode.AttachReq, attachRequestBody(this.listener ? [this.listener.address] : []));
+    const peer = res.signer.identity.nodeId;
+    if (idEquals(peer, this.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'Attach reached this node itself', 'attach_to_self');
+    const candidates = parseAttachAnswer(res.body);
+    if (candidates[0]) this.peerCache.set(idToHex(peer), candidates[0]);
+    return { peer, candidates };
+  }
+
   /** Finds the node responsible for a Resource-ID (RouteQuery routed to it) and the hops to it. */
-  async route(resource: Id, timeoutMs?: number): Promise<{ responsible: string; hops: number; rttMs: number }> {
+  async route(resource: Id, timeoutMs?: number): Promise<{ resource: string; responsible: string; hops: number; rttMs: number }> {
     const res = await this.request([{ type: 'resource', id: resource }], MessageCode.RouteQueryReq, [false, [2, resource]], timeoutMs);
     const answered = parseRouteQueryAnswer(res.body);
     if (!idEquals(answered, res.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'RouteQuery was answered for another node', 'wrong_responder');
-    return { responsible: res.signer.identity.nodeIdHex, hops: res.hops, rttMs: res.rttMs };
+    return { resource: idToHex(resource), responsible: res.signer.identity.nodeIdHex, hops: res.hops, rttMs: res.rttMs };
   }
 
   /** Configured and command-line bootstrap nodes, without this node's own address. */
@@ -250,23 +265,23 @@ export class Node {
   /** Links to the bootstrap nodes, dialing those without one; unreachable ones are skipped. */
   private async linkBootstraps(): Promise<Link[]> {
     const links: Link[] = [];
-    for (const b of this.bootstrapAddresses()) {
+    const tryLink = async (b: BootstrapNode, what: string) => {
       const key = formatCandidate(b);
       const known = this.bootstrapIds.get(key);
       const existing = known && this.links.get(known);
-      if (existing) {
-        links.push(existing);
-        continue;
-      }
+      if (existing) return links.push(existing);
       try {
         const link = await this.connect(b.host, b.port);
         this.bootstrapIds.set(key, link.remoteNodeId);
-        this.log.info(`linked to bootstrap ${key} (node ${link.remoteNodeIdHex})`);
+        this.log.info(`linked to ${what} ${key} (node ${link.remoteNodeIdHex})`);
         links.push(link);
       } catch (e) {
-        this.log.warn(`skipping bootstrap ${key}: ${(e as Error).message}`);
+        this.log.warn(`skipping ${what} ${key}: ${(e as Error).message}`);
       }
-    }
+    };
+    for (const b of this.bootstrapAddresses()) await tryLink(b, 'bootstrap');
+    // None of the configured nodes answers: fall back on peers met before (RFC 6940 §11.4).
+    if (links.length === 0) for (const b of this.peerCache.values()) await tryLink(b, 'cached peer');
     return links;
   }
 
@@ -280,8 +295,13 @@ export class Node {
       linkTo: (id) => this.links.get(id),
       bootstrapLinks: () => this.linkBootstraps(),
       attach: (dest, via) => this.attach(dest, via),
+      lookUp: async (dest, via) => (await this.lookUp(dest, via)).peer,
+      tableChanged: () => this.tableChanged(),
     };
   }
+
+  /** Responsibilities may have moved: storage re-checks its replica sets. */
+  private tableChanged(): void {}
 
   private linkClosed(link: Link, error?: Error): void {
     this.log.info(`link to ${link.remoteNodeIdHex} closed${error ? `: ${error.message}` : ''}`);

@@ -14,14 +14,18 @@ export interface RequestContext {
   signer: PeerCertificate;
   /** The link the request arrived on; undefined when this node sent it to itself. */
   link: Link | undefined;
+  /** The body as it arrived (CBOR), for methods with a codec of their own. */
+  raw: Uint8Array;
 }
 
 export interface MethodHandler {
   /** The request code; the answer is code + 1. */
   code: number;
+  /** True when the handler decodes `ctx.raw` itself; `body` is then undefined. */
+  raw?: boolean;
   /**
-   * Validates the decoded CBOR body and returns the answer body. Throws ReloadError to refuse;
-   * the node answers with that error.
+   * Validates the decoded CBOR body and returns the answer body (a value to encode, or an
+   * EncodedBody). Throws ReloadError to refuse; the node answers with that error.
    */
   handle(body: unknown, ctx: RequestContext): unknown | Promise<unknown>;
 }

@@ -14,7 +14,8 @@ import { idEquals, idToHex, WILDCARD_ID, type Id } from '../id.js';
 import type { Link } from '../link/link.js';
 import type { Logger } from '../log.js';
 import type { Dispatcher } from '../methods/dispatcher.js';
-import { decodeCbor, encodeCbor } from '../wire/cbor.js';
+import { encodeBody } from '../wire/body.js';
+import { decodeCbor } from '../wire/cbor.js';
 import { decodeErrorBody, encodeErrorBody, newTransactionId, overlayHash } from '../wire/codec.js';
 import { MessageCode, answerCodeOf, isRequestCode, messageCodeName } from '../wire/codes.js';
 import { PROTOCOL_VERSION, type Destination, type ForwardingHeader, type MessageContents, type WireMessage } from '../wire/message.js';
@@ -26,9 +27,12 @@ import { TransactionTable } from './transactions.js';
 
 /** A verified answer to a request this node sent. */
 export interface Response {
-  body: unknown;
+  /** The answer body decoded from CBOR. */
+  readonly body: unknown;
+  /** The answer body as it arrived, for codecs of their own. */
+  raw: Uint8Array;
   signer: PeerCertificate;
-  /** Nodes the answer passed through, the responder included (1 = direct neighbour). */
+  /** Links the answer crossed: 1 from a direct neighbour, 0 when this node answered itself. */
   hops: number;
   rttMs: number;
 }
@@ -37,6 +41,8 @@ interface Arrived {
   contents: MessageContents;
   signer: PeerCertificate;
   header: ForwardingHeader;
+  /** Answered by this node itself: no link was crossed. */
+  local: boolean;
 }
 
 export interface MessageTransportOptions {
@@ -105,7 +111,7 @@ export class MessageTransport {
     if (this.closed) throw new ReloadError(ErrorCode.Request_Timeout, 'node is stopped', 'node_stopped');
     const { clock, config, metrics } = this.opts;
     const header = this.newHeader(destinations, newTransactionId());
-    const msg = signMessage(header, { code, body: encodeCbor(body), extensions: [] }, this.opts.identity);
+    const msg = signMessage(header, { code, body: encodeBody(body), extensions: [] }, this.opts.identity);
     const started = clock.now();
     const answer = this.transactions.begin(header.transactionId, timeoutMs);
     let sends = 0;
@@ -143,7 +149,16 @@ export class MessageTransport {
     if (target?.type === 'node' && !idEquals(target.id, WILDCARD_ID) && !idEquals(target.id, arrived.signer.identity.nodeId)) {
       throw new ReloadError(ErrorCode.Forbidden, `answer signed by ${arrived.signer.identity.nodeIdHex}, not by ${idToHex(target.id)}`, 'wrong_responder');
     }
-    return { body: decodeCbor(arrived.contents.body), signer: arrived.signer, hops: arrived.header.via.length, rttMs };
+    const raw = arrived.contents.body;
+    return {
+      get body() {
+        return decodeCbor(raw);
+      },
+      raw,
+      signer: arrived.signer,
+      hops: arrived.local ? 0 : arrived.header.via.length,
+      rttMs,
+    };
   }
 
   private newHeader(destinations: Destination[], transactionId: bigint): ForwardingHeader {
@@ -177,7 +192,7 @@ export class MessageTransport {
     const { contents, signer } = verified;
     metrics.countMessage('in', contents.code);
     if (!isRequestCode(contents.code)) {
-      if (!this.transactions.complete(msg.header.transactionId, { contents, signer, header: msg.header })) {
+      if (!this.transactions.complete(msg.header.transactionId, { contents, signer, header: msg.header, local: !from })) {
         metrics.countError(ErrorCode.Invalid_Message, 'unsolicited_answer');
       }
       return;
@@ -199,9 +214,10 @@ export class MessageTransport {
       const critical = contents.extensions.find((x) => x.critical);
       if (critical) throw new ReloadError(ErrorCode.Unknown_Extension, `critical extension ${critical.type} is not supported`);
       const handler = this.opts.dispatcher.handlerFor(contents.code);
-      const result = await handler.handle(decodeCbor(contents.body), { header: request.header, signer, link });
+      const raw = contents.body;
+      const result = await handler.handle(handler.raw ? undefined : decodeCbor(raw), { header: request.header, signer, link, raw });
       code = answerCodeOf(contents.code);
-      body = encodeCbor(result);
+      body = encodeBody(result);
     } catch (e) {
       const error = isReloadError(e) ? e : new ReloadError(ErrorCode.Invalid_Message, 'the request could not be processed', 'handler_failed');
       if (!isReloadError(e)) this.opts.log.error(`handler for ${messageCodeName(contents.code)} failed: ${(e as Error).stack ?? e}`);

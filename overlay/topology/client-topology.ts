@@ -6,7 +6,7 @@
  * (a peer joined between); when the link is lost it re-attaches through any link left.
  */
 import { ErrorCode, ReloadError } from '../errors.js';
-import { idEquals, idToHex, type Id } from '../id.js';
+import { addToId, idEquals, idToHex, type Id } from '../id.js';
 import type { Timer } from '../clock.js';
 import { ClientTable } from './client-table.js';
 import type { Topology, TopologyHost, TopologyStatus } from './topology.js';
@@ -64,6 +64,9 @@ export class ClientTopology implements Topology {
       try {
         const link = await this.host.attach({ type: 'resource', id: this.host.self }, via);
         if (this.table.add(link.remoteNodeId)) this.host.log.info(`attached as a client to ${link.remoteNodeIdHex}`);
+        // Learn a peer on the far side of the ring too: a way back in if ours and the bootstrap
+        // nodes all go away.
+        void this.host.lookUp({ type: 'resource', id: addToId(this.host.self, 1n << 127n) }, link.remoteNodeId).catch(() => undefined);
         // A client keeps one link: the one to its responsible peer (bootstrap links included).
         for (const other of vias) if (!idEquals(other, link.remoteNodeId)) this.host.linkTo(other)?.close();
         return;

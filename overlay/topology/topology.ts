@@ -38,6 +38,10 @@ export interface TopologyHost {
    * Attach through a node (§10.6). Resolves with the link (an existing one if already linked).
    */
   attach(destination: Destination, via?: Id): Promise<Link>;
+  /** Attach without a link: which node `destination` reaches; its address joins the peer cache. */
+  lookUp(destination: Destination, via?: Id): Promise<Id>;
+  /** The routing table changed (a peer added or removed): responsibilities may have moved. */
+  tableChanged(): void;
 }
 
 /** The routing state a plugin shows in `GET /status`. */

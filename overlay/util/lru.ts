@@ -25,6 +25,11 @@ export class LruCache<K, V> {
     if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as K);
   }
 
+  /** Values, least recently used first. */
+  values(): IterableIterator<V> {
+    return this.map.values();
+  }
+
   delete(key: K): boolean {
     return this.map.delete(key);
   }

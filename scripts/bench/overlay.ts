@@ -30,7 +30,7 @@ export const DEFAULT_SETTLE_BOUND_MS = 60_000;
 const HOPS_NOTE =
   "hops = Node.route's count, the length of the answer's via list: the overlay links the RouteQuery crossed, " +
   'the last one into the responsible node included (a direct neighbour is 1 hop; a route the origin answers itself ' +
-  "also reports 1, see selfAnswered). Nothing is subtracted: the Chord paper's ½·log2(N) counts the hops to the key's " +
+  "is 0, see selfAnswered, and is left out of the per-hop latency). Nothing is subtracted: the Chord paper's ½·log2(N) counts the hops to the key's " +
   'predecessor and leaves out that last hop, but here any node whose neighbour lists hold the responsible node sends ' +
   'straight to it, which saves about as much, so hops.mean compares with halfLog2N as it is.';
 
@@ -105,7 +105,7 @@ async function pingTimes(a: Node, b: Node, count: number, inFlight: number): Pro
 }
 
 /** p50 of each route's latency divided by its hops, ms. */
-const perHopP50 = (samples: RouteSample[]) => percentile(samples.map((s) => s.ms / s.hops), 50);
+const perHopP50 = (samples: RouteSample[]) => percentile(samples.filter((s) => s.hops > 0).map((s) => s.ms / s.hops), 50);
 
 export async function benchOverlay(opts: { durationMs?: number; nodes?: number } = {}): Promise<Record<string, unknown>> {
   const count = opts.nodes ?? DEFAULT_BENCH_NODES;

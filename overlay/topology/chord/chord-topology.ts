@@ -61,7 +61,7 @@ export class ChordTopology implements Topology {
     const boots = await this.host.bootstrapLinks();
     if (boots.length > 0) {
       const admitting = await this.findAdmittingPeer(boots.map((l) => l.remoteNodeId), signal);
-      this.table.add(admitting);
+      this.add(admitting);
       await this.exchangeUpdate(admitting, UPDATE_FULL);
       await this.attaches.onIdle();
       signal?.throwIfAborted();
@@ -94,7 +94,7 @@ export class ChordTopology implements Topology {
     const sender = from.signer.identity.nodeId;
     // Only an Update over the sender's own link proves it is up and reachable from here; a `full`
     // Update is a joining node asking for our table (send_update), not yet an announcement.
-    if (from.adjacent && update.type !== UPDATE_FULL) this.table.add(sender);
+    if (from.adjacent && update.type !== UPDATE_FULL) this.add(sender);
     this.learn([...update.predecessors, ...update.successors, ...update.fingers], sender);
     return encodeNeighbours(this.neighbourLists());
   }
@@ -102,7 +102,7 @@ export class ChordTopology implements Topology {
   onJoin(body: unknown, from: TopologySender): unknown {
     const joining = parseJoin(body);
     if (!idEquals(joining, from.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Forbidden, 'Join names another node than its signer', 'join_id_mismatch');
-    if (this.table.add(joining)) this.scheduleRepair();
+    if (this.add(joining)) this.scheduleRepair();
     return [];
   }
 
@@ -198,7 +198,7 @@ export class ChordTopology implements Topology {
         if (this.stopped) return false;
         const link = await this.host.attach(dest, via);
         if (idEquals(link.remoteNodeId, this.host.self)) return false;
-        return this.table.add(link.remoteNodeId);
+        return this.add(link.remoteNodeId);
       })
       .then(
         (added) => added === true,
@@ -214,7 +214,16 @@ export class ChordTopology implements Topology {
 
   private forget(peer: Id): void {
     const wasNeighbour = this.table.neighbourIds().some((n) => idEquals(n, peer));
-    if (this.table.remove(peer) && wasNeighbour) this.scheduleRepair();
+    if (!this.table.remove(peer)) return;
+    this.host.tableChanged();
+    if (wasNeighbour) this.scheduleRepair();
+  }
+
+  /** Adds a peer to the table, telling the host when the table changed. */
+  private add(peer: Id): boolean {
+    const changed = this.table.add(peer);
+    if (changed) this.host.tableChanged();
+    return changed;
   }
 
   /** A neighbour did not answer: drop its link, which removes it and starts repair. */

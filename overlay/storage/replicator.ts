@@ -1,0 +1,132 @@
+/**
+ * Keeps every held resource on its replica set (RFC 6940 §10.4, §10.7): the responsible peer and
+ * the next `replicas - 1` peers after it, as this node's routing table sees them.
+ *
+ * Push, not pull: whenever the set for a resource contains a peer this node has not yet given a
+ * copy to, it sends one (a replica Store of everything it holds there). This one rule covers the
+ * three events of the RFC: a joining peer becomes responsible for part of its successor's range
+ * (the successor sees a new member and hands the range over), a failed peer's successor becomes
+ * responsible (it sees the next successor as a new member and restores the replica count), and a
+ * peer pushed out of the set by a newcomer (it hands the data to the set, then drops it).
+ * Copies are idempotent at the receiver (same storage time, same bytes), so redundant pushes from
+ * several holders cost bandwidth, never correctness.
+ */
+import PQueue from 'p-queue';
+import type { Clock, Timer } from '../clock.js';
+import { idEquals, idToHex, type Id } from '../id.js';
+import type { Logger } from '../log.js';
+import type { StoreRequest } from './types.js';
+
+/** Replica Stores a node has in flight at once. */
+export const REPLICATION_CONCURRENCY = 8;
+
+export interface ReplicaSource {
+  /** Resource-IDs held. */
+  resources(): Id[];
+  /** A replica Store carrying everything held for `resource`, or undefined if nothing is left. */
+  exportResource(resource: Id, replicaNumber: number): StoreRequest | undefined;
+  drop(resource: Id): void;
+}
+
+export interface ReplicatorHost {
+  self: Id;
+  clock: Clock;
+  log: Logger;
+  /** Period of the full check, ms. */
+  syncIntervalMs: number;
+  /** The replica set of `resource` as the routing table sees it, responsible peer first. */
+  replicaSet(resource: Id): Id[];
+  /** Sends a replica Store to a peer; rejects when it was not accepted. */
+  push(peer: Id, request: StoreRequest): Promise<void>;
+  /** Runs after each expiry sweep (the engine's). */
+  sweep(): void;
+}
+
+export class Replicator {
+  /** Per resource (hex): the peers known to hold a copy because we gave them one. */
+  private readonly holders = new Map<string, Set<string>>();
+  private readonly queue = new PQueue({ concurrency: REPLICATION_CONCURRENCY });
+  private timer: Timer | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly source: ReplicaSource,
+    private readonly host: ReplicatorHost,
+  ) {}
+
+  start(): void {
+    this.timer = this.host.clock.every(this.host.syncIntervalMs, () => {
+      this.host.sweep();
+      this.changed();
+    });
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.queue.clear();
+  }
+
+  /** The topology changed (or data arrived): check the replica sets soon. */
+  changed(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.syncAll().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.changed();
+      }
+    });
+  }
+
+  /** Resolves when no check is running or queued (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /**
+   * Pushes `resource` to every member of its replica set that has no copy from us; resolves with
+   * the members that hold one afterwards (self excluded). Used right after an original store.
+   */
+  async replicate(resource: Id): Promise<Id[]> {
+    const key = idToHex(resource);
+    const set = this.host.replicaSet(resource);
+    const holders = this.holders.get(key) ?? new Set<string>();
+    this.holders.set(key, holders);
+    // Forget holders that left the set: if they come back they may have dropped the data.
+    for (const h of holders) if (!set.some((p) => idToHex(p) === h)) holders.delete(h);
+    const selfIn = set.some((p) => idEquals(p, this.host.self));
+    const targets = set.filter((p) => !idEquals(p, this.host.self) && !holders.has(idToHex(p)));
+    await Promise.all(
+      targets.map((peer) =>
+        this.queue.add(async () => {
+          const request = this.source.exportResource(resource, Math.max(1, set.indexOf(peer)));
+          if (!request) return;
+          try {
+            await this.host.push(peer, request);
+            holders.add(idToHex(peer));
+          } catch (e) {
+            this.host.log.debug(`replica of ${key} to ${idToHex(peer)} failed: ${(e as Error).message}`);
+          }
+        }),
+      ),
+    );
+    if (!selfIn && set.length > 0 && set.every((p) => holders.has(idToHex(p)))) {
+      // Pushed out of the set, and the whole set has a copy: ours is no longer needed.
+      this.source.drop(resource);
+      this.holders.delete(key);
+    }
+    return set.filter((p) => holders.has(idToHex(p)));
+  }
+
+  private async syncAll(): Promise<void> {
+    const held = this.source.resources();
+    const live = new Set(held.map(idToHex));
+    for (const key of this.holders.keys()) if (!live.has(key)) this.holders.delete(key);
+    await Promise.all(held.map((r) => this.replicate(r)));
+  }
+}
