@@ -96,6 +96,15 @@ export interface StoredDataSpecifier {
   selector: DataSelector;
 }
 
+/** Fetch request (RFC 6940 §7.4.2.1): which values of which Kinds at one resource. */
+export interface FetchRequest {
+  resource: Id;
+  specifiers: StoredDataSpecifier[];
+}
+
+/** Stat request (RFC 6940 §7.4.3.1): the same shape as Fetch; metadata comes back instead of values. */
+export type StatRequest = FetchRequest;
+
 export interface FetchKindAnswer {
   kindId: number;
   generation: bigint;
@@ -125,6 +134,12 @@ export interface StatKindAnswer {
   kindId: number;
   generation: bigint;
   values: StatEntry[];
+}
+
+/** Find request (RFC 6940 §7.4.4.1): the Kinds to look for, near `target`. */
+export interface FindRequest {
+  target: Id;
+  kindIds: number[];
 }
 
 /** Find (RFC 6940 §7.4.4): per Kind, the closest Resource-ID at or after the target this peer holds. */

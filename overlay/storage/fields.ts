@@ -1,0 +1,86 @@
+/**
+ * Field checks for the storage bodies (RFC 6940 §7.4), shared by their encoders and strict parsers
+ * and by the data signature: every one throws ReloadError(Invalid_Message) naming the field, and
+ * nothing else.
+ */
+import { invalidMessage } from '../errors.js';
+import { ID_BYTES, idFromBytes, type Id } from '../id.js';
+
+const MAX_U8 = 0xff;
+/** Largest u16: the RFC's `<0..2^16-1>` bound of keys, certificates and signatures. */
+export const MAX_U16 = 0xffff;
+/** Largest u32: the RFC's `<0..2^32-1>` bound of values. */
+export const MAX_U32 = 0xffffffff;
+const MAX_U64 = (1n << 64n) - 1n;
+
+/** Throws ReloadError(Invalid_Message) "<field> <problem>". */
+export function fail(field: string, problem: string): never {
+  throw invalidMessage(`${field} ${problem}`);
+}
+
+function uint(value: unknown, max: number, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) fail(field, `must be an integer in 0..${max}`);
+  return value;
+}
+
+/** An integer in 0..255. */
+export const u8 = (value: unknown, field: string) => uint(value, MAX_U8, field);
+/** An integer in 0..2^32-1. */
+export const u32 = (value: unknown, field: string) => uint(value, MAX_U32, field);
+
+/**
+ * A u64 read as bigint. cbor-x hands back a number for short heads and a bigint for 8-byte ones,
+ * whatever the value: both are accepted and normalised.
+ */
+export function u64(value: unknown, field: string): bigint {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+  if (typeof value === 'bigint' && value >= 0n && value <= MAX_U64) return value;
+  return fail(field, 'must be an integer in 0..2^64-1');
+}
+
+/** A u64 on the wire that this implementation holds as a number (a time in ms): at most 2^53-1. */
+export function u64Number(value: unknown, field: string): number {
+  const v = u64(value, field);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(field, `must be at most ${Number.MAX_SAFE_INTEGER}`);
+  return Number(v);
+}
+
+/**
+ * The CBOR item for a u64, in its shortest integer form: cbor-x writes numbers above 2^32 as
+ * float64 and bigints always in 8 bytes, so values up to 2^32-1 go out as numbers, larger as bigints.
+ */
+export function u64Item(value: number | bigint, field: string): number | bigint {
+  const v = u64(value, field);
+  return v <= BigInt(MAX_U32) ? Number(v) : v;
+}
+
+/** A CBOR true or false. */
+export function bool(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') fail(field, 'must be a boolean');
+  return value;
+}
+
+/** A byte string of min..max bytes (not copied). */
+export function bytes(value: unknown, field: string, min: number, max: number): Uint8Array {
+  if (!(value instanceof Uint8Array)) fail(field, 'must be a byte string');
+  if (value.length < min || value.length > max) fail(field, `must be ${min}..${max} bytes, got ${value.length}`);
+  return value;
+}
+
+/** A 16-byte Node-ID or Resource-ID, copied: ids outlive the frame they came in. */
+export function idField(value: unknown, field: string): Id {
+  return idFromBytes(bytes(value, field, ID_BYTES, ID_BYTES));
+}
+
+/** An array of exactly `arity` items (a fixed structure). */
+export function tuple(value: unknown, field: string, arity: number): unknown[] {
+  if (!Array.isArray(value) || value.length !== arity) fail(field, `must be an array of ${arity} items`);
+  return value;
+}
+
+/** An array of 0..max items (a variable list); `T` is what the caller knows the items to be. */
+export function list<T = unknown>(value: unknown, field: string, max: number): T[] {
+  if (!Array.isArray(value)) fail(field, 'must be an array');
+  if (value.length > max) fail(field, `has ${value.length} entries, more than ${max}`);
+  return value as T[];
+}
