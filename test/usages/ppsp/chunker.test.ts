@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { ErrorCode, ReloadError } from '../../../overlay/errors.js';
+import { chunkCountOf, chunkRange, DEFAULT_CHUNK_SIZE, hashFile } from '../../../usages/ppsp/chunker.js';
+import { MerkleTree, verifyChunk } from '../../../usages/ppsp/merkle.js';
+import { swarmIdOf, verifySwarmMetadata } from '../../../usages/ppsp/swarm-id.js';
+import { rejection } from '../../helpers/rejection.js';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** Deterministic content of any length: SHA-256 in counter mode (fast enough for a few MiB). */
+function content(length: number, seed: string): Buffer {
+  const out = Buffer.alloc(length);
+  for (let at = 0, i = 0; at < length; at += 32, i++) createHash('sha256').update(`${seed}:${i}`).digest().copy(out, at);
+  return out;
+}
+
+function chunksOf(bytes: Buffer, chunkSize: number): Buffer[] {
+  return Array.from({ length: chunkCountOf(bytes.length, chunkSize) }, (_, i) => {
+    const { start, end } = chunkRange(i, bytes.length, chunkSize);
+    return bytes.subarray(start, end);
+  });
+}
+
+describe('ppsp hashFile (streaming chunker)', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ppsp-chunker-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const S = DEFAULT_CHUNK_SIZE;
+  const MiB = 1024 * 1024;
+  const cases: [number, number][] = [
+    [0, S],
+    [1, S],
+    [S - 1, S],
+    [S, S],
+    [S + 1, S],
+    [5 * MiB + 3, S],
+    [5 * MiB + 3, 1024],
+    [5 * MiB + 3, MiB],
+  ];
+  for (const [size, chunkSize] of cases) {
+    it(`hashes ${size} bytes in ${chunkSize}-byte chunks exactly as the in-memory tree`, async () => {
+      const bytes = content(size, `${size}/${chunkSize}`);
+      const path = join(dir, `f-${size}-${chunkSize}`);
+      await writeFile(path, bytes);
+      const progress: number[] = [];
+      const { metadata, leafHashes } = await hashFile(path, chunkSize, (done, total) => {
+        expect(total).to.equal(size);
+        progress.push(done);
+      });
+      await rm(path);
+
+      const chunks = chunksOf(bytes, chunkSize);
+      const tree = MerkleTree.fromChunks(chunks);
+      expect(metadata.contentLength).to.equal(size);
+      expect(metadata.chunkSize).to.equal(chunkSize);
+      expect(metadata.chunkCount).to.equal(chunks.length);
+      expect(hex(metadata.rootHash)).to.equal(hex(tree.rootHash));
+      expect(metadata.swarmId).to.equal(swarmIdOf(tree.rootHash, size, chunkSize));
+      verifySwarmMetadata(metadata);
+      expect(leafHashes.length).to.equal(32 * chunks.length);
+      expect(hex(MerkleTree.fromLeafHashes(leafHashes).rootHash)).to.equal(hex(tree.rootHash));
+      expect(progress.at(-1) ?? 0).to.equal(size);
+      expect([...progress].sort((a, b) => a - b)).to.deep.equal(progress);
+      // The last chunk (short or not) verifies against the file's root with the stored tree's proof.
+      if (chunks.length > 0) {
+        const last = chunks.length - 1;
+        expect(verifyChunk(metadata.rootHash, last, chunks.length, chunks[last]!, tree.proof(last))).to.equal(true);
+      }
+    });
+  }
+
+  it('uses 16 KiB chunks by default', async () => {
+    const path = join(dir, 'default');
+    await writeFile(path, content(40_000, 'default'));
+    const { metadata } = await hashFile(path);
+    await rm(path);
+    expect(metadata.chunkSize).to.equal(16384);
+    expect(metadata.chunkCount).to.equal(3);
+  });
+
+  it('refuses a bad chunk size with Invalid_Message before reading, and stops when aborted', async () => {
+    const path = join(dir, 'bad');
+    await writeFile(path, content(3 * MiB, 'bad'));
+    const e = await rejection<ReloadError>(hashFile(path, 1000));
+    expect(e).to.be.instanceOf(ReloadError);
+    expect(e.code).to.equal(ErrorCode.Invalid_Message);
+    const controller = new AbortController();
+    const aborted = await rejection(hashFile(path, 1024, () => controller.abort(), controller.signal));
+    expect(aborted.name).to.equal('AbortError');
+    await rm(path);
+  });
+});
