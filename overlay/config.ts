@@ -84,6 +84,11 @@ export interface OverlayConfig {
   kinds: KindConfig[];
   chord: ChordConfig;
   storage: StorageConfig;
+  /**
+   * Requests carry a reference to the signer's certificate (its hash) instead of the certificate
+   * once the node has stored it in the certificate store (RFC 6940 §8); receivers look it up.
+   */
+  certificateReferences: boolean;
 }
 
 /** Defaults applied when the document leaves a field out. */
@@ -100,6 +105,7 @@ export const CONFIG_DEFAULTS = {
   maxOutstandingRequests: 1024,
   maxLinks: 256,
   linkQueueLimit: 1024,
+  certificateReferences: false,
   chord: {
     neighbourCount: 3,
     fingerCount: 16,
@@ -142,6 +148,12 @@ function integer(doc: Json, field: string, min: number, max: number, fallback?: 
   return v;
 }
 
+function boolean(doc: Json, field: string, fallback: boolean): boolean {
+  const v = doc[field] ?? fallback;
+  if (typeof v !== 'boolean') fail(field, `must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function oneOf<T extends string>(doc: Json, field: string, allowed: readonly T[], fallback?: T): T {
   const v = doc[field] ?? fallback;
   if (!allowed.includes(v as T)) fail(field, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
@@ -177,7 +189,7 @@ function kind(raw: unknown, i: number): KindConfig {
     name: k.name,
     dataModel: oneOf(k, 'dataModel', DATA_MODELS),
     accessControl: oneOf(k, 'accessControl', ACCESS_POLICIES),
-    maxCount: integer(k, 'maxCount', 1, 1_000_000),
+    maxCount: integer(k, 'maxCount', 1, 1024),
     maxSize: integer(k, 'maxSize', 1, 64 * 1024 * 1024),
   };
   if (out.accessControl === 'NODE-MULTIPLE') out.maxNodeMultiple = integer(k, 'maxNodeMultiple', 1, 1000);
@@ -254,6 +266,7 @@ export function parseOverlayConfig(doc: unknown): OverlayConfig {
     kinds,
     chord: integerSection<ChordConfig>(d, 'chord', CHORD_RANGES, CONFIG_DEFAULTS.chord),
     storage: integerSection<StorageConfig>(d, 'storage', STORAGE_RANGES, CONFIG_DEFAULTS.storage),
+    certificateReferences: boolean(d, 'certificateReferences', C.certificateReferences),
   };
 }
 

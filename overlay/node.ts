@@ -11,7 +11,7 @@ import { ErrorCode, ReloadError, isReloadError } from './errors.js';
 import { idEquals, idFromHex, idToHex, isHexId, type Id } from './id.js';
 import { LruCache } from './util/lru.js';
 import type { Link } from './link/link.js';
-import { connectTls, listenTls, type TlsListener } from './link/tls-link.js';
+import { connectTls, listenTls, type TlsLink, type TlsListener } from './link/tls-link.js';
 import { silentLogger, type Logger } from './log.js';
 import { attachHandler, attachRequestBody, formatCandidate, parseAttachAnswer } from './methods/attach.js';
 import { Dispatcher, type MethodHandler } from './methods/dispatcher.js';
@@ -24,6 +24,9 @@ import { RoutingMetrics } from './routing/metrics.js';
 import { topologyPolicy } from './routing/topology-policy.js';
 import { ChordTopology } from './topology/chord/chord-topology.js';
 import { ClientTopology } from './topology/client-topology.js';
+import { KindRegistry } from './storage/kinds.js';
+import { fetchCertificates, publishCertificate } from './storage/certificate-store.js';
+import { StorageService } from './storage/storage-service.js';
 import type { Topology, TopologyHost, TopologyStatus } from './topology/topology.js';
 import { MessageCode } from './wire/codes.js';
 import type { Destination } from './wire/message.js';
@@ -60,6 +63,10 @@ export class Node {
   private readonly clock: Clock;
   private readonly log: Logger;
   readonly topology: Topology;
+  /** Kinds this overlay stores: the configuration's, the certificate store's, and usages'. */
+  readonly kinds: KindRegistry;
+  /** Storage: serving Store/Fetch/Stat/Find for others (not on a client), and their client side. */
+  readonly storage: StorageService;
   private readonly links: LinkTable;
   private readonly transport: MessageTransport;
   private listener: TlsListener | undefined;
@@ -68,6 +75,8 @@ export class Node {
   /** Addresses of peers this node has looked up, as spare bootstrap nodes (RFC 6940 §11.4). */
   private readonly peerCache = new LruCache<string, BootstrapNode>(PEER_CACHE_SIZE);
   private stateValue: NodeState = 'stopped';
+  /** This node's certificate is in the overlay's certificate store. */
+  private certificatePublished = false;
 
   constructor(private readonly opts: NodeOptions) {
     this.config = opts.config;
@@ -93,7 +102,23 @@ export class Node {
       metrics: this.metrics,
       dispatcher: this.dispatcher,
       policy: topologyPolicy(this.topology.table, this.links, !opts.client),
+      includeCertificate: () => !(this.config.certificateReferences && this.certificatePublished),
     });
+    this.kinds = new KindRegistry(this.config.kinds);
+    this.storage = new StorageService({
+      serving: !opts.client,
+      identity: this.identity,
+      trust: this.trust,
+      config: this.config,
+      clock: this.clock,
+      log: this.log.child('storage'),
+      kinds: this.kinds,
+      table: this.topology.table,
+      neighbours: () => this.topology.neighbours(),
+      request: (dests, code, body, timeoutMs) => this.request(dests, code, body, timeoutMs),
+    });
+    for (const handler of this.storage.handlers()) this.dispatcher.register(handler);
+    this.transport.certificates.setLookup((nodeId) => fetchCertificates(this.storage, nodeId, this.config.hash));
     this.dispatcher.register(pingHandler(this.clock));
     this.dispatcher.register(attachHandler(() => (this.listener ? [this.listener.address] : [])));
     this.dispatcher.register(routeQueryHandler((id) => (this.topology.table.isResponsible(id) ? this.nodeId : (this.topology.table.nextHop(id) ?? this.nodeId))));
@@ -115,6 +140,21 @@ export class Node {
   /** The bound listen address ("host:port"), once started. */
   get listenAddress(): string | undefined {
     return this.listener ? formatCandidate(this.listener.address) : undefined;
+  }
+
+  /** This node's certificate is in the certificate store (stored after joining). */
+  get certificateStored(): boolean {
+    return this.certificatePublished;
+  }
+
+  /** Does this node know the certificate with this SHA-256 fingerprint (hex)? */
+  knowsCertificate(fingerprint: string): boolean {
+    return this.transport.certificates.get(fingerprint) !== undefined;
+  }
+
+  /** Certificates this node fetched from the certificate store so far. */
+  get certificatesFetched(): number {
+    return this.transport.certificates.fetched;
   }
 
   /** Routing state of the topology plugin (successors, predecessors, fingers). */
@@ -155,7 +195,9 @@ export class Node {
       }
       this.log.info(linked.length ? 'joining the overlay' : 'no bootstrap node: starting a new overlay');
       await this.topology.join(signal);
+      this.storage.start();
       this.stateValue = 'joined';
+      void this.publishCertificate();
       this.log.info('joined');
     } catch (e) {
       await this.stop({ leave: false });
@@ -171,6 +213,7 @@ export class Node {
     if (this.stateValue === 'stopped' || this.stateValue === 'leaving') return;
     const wasJoined = this.stateValue === 'joined';
     this.stateValue = 'leaving';
+    this.storage.stop();
     if (wasJoined && leave) await this.topology.leave();
     this.topology.stop();
     this.transport.close();
@@ -300,8 +343,20 @@ export class Node {
     };
   }
 
+  /** Stores this node's certificate in the certificate store (RFC 6940 §8), so others can look it up. */
+  private async publishCertificate(): Promise<void> {
+    try {
+      await publishCertificate(this.storage, this.identity, this.config.hash);
+      this.certificatePublished = true;
+    } catch (e) {
+      this.log.warn(`could not store this node's certificate: ${(e as Error).message}`);
+    }
+  }
+
   /** Responsibilities may have moved: storage re-checks its replica sets. */
-  private tableChanged(): void {}
+  private tableChanged(): void {
+    if (this.stateValue === 'joined') this.storage.topologyChanged();
+  }
 
   private linkClosed(link: Link, error?: Error): void {
     this.log.info(`link to ${link.remoteNodeIdHex} closed${error ? `: ${error.message}` : ''}`);
@@ -313,6 +368,8 @@ export class Node {
       link.close();
       return;
     }
+    // The TLS handshake authenticated the peer's certificate: messages it signs may omit it.
+    if ('peerCertificate' in link) this.transport.certificates.remember((link as TlsLink).peerCertificate.der);
     if (this.links.add(link)) this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
   }
 }

@@ -6,7 +6,7 @@
 import { createCsr, issueNodeCertificate, type RootCa } from '../certs/ca.js';
 import { Identity } from '../certs/identity.js';
 import type { OverlayConfig } from '../overlay/config.js';
-import { compareIds, idToHex, ringDistance, type Id } from '../overlay/id.js';
+import { compareIds, idFromHex, idToHex, ringDistance, type Id } from '../overlay/id.js';
 import type { Logger } from '../overlay/log.js';
 import { Node } from '../overlay/node.js';
 
@@ -143,5 +143,11 @@ export class RingTruth {
       }
     }
     return idToHex(best);
+  }
+
+  /** The replica set of a key (RFC 6940 §10.4): its responsible node and the next `count - 1` (hex). */
+  replicaSet(key: Id, count: number): string[] {
+    const owner = this.responsible(key);
+    return [owner, ...this.successors(idFromHex(owner), count - 1)];
   }
 }

@@ -6,11 +6,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, isReloadError } from '../errors.js';
-import { idFromHex, isHexId, resourceIdOf, type Id, type IdHash } from '../id.js';
 import type { Node } from '../node.js';
+import { resourceIdFromText, STORAGE_ROUTES } from './storage-api.js';
 
-/** Largest request body the API reads, bytes. */
-export const API_MAX_BODY_BYTES = 64 * 1024;
+/** Largest request body the API reads, bytes: room for a value of the largest message, in base64. */
+export const API_MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 class HttpError extends Error {
   constructor(
@@ -31,6 +31,9 @@ function statusOf(code: ErrorCode): number {
       return 404;
     case ErrorCode.Request_Timeout:
       return 504;
+    case ErrorCode.Generation_Counter_Too_Low:
+    case ErrorCode.Data_Too_Old:
+      return 409;
     case ErrorCode.Data_Too_Large:
     case ErrorCode.Message_Too_Large:
       return 413;
@@ -76,18 +79,13 @@ export function nodeStatus(node: Node) {
   };
 }
 
-/** A Resource-ID given as 32 hex digits, or a name hashed with the overlay's hash. */
-function resourceIdFromText(text: string, hash: IdHash): Id {
-  return isHexId(text) ? idFromHex(text) : resourceIdOf(text, hash);
-}
-
 type Route = (node: Node, body: Record<string, unknown>) => Promise<unknown>;
 
 const POST_ROUTES: Record<string, Route> = {
   '/route': async (node, body) => {
-    if (typeof body.resource !== 'string' || body.resource === '') throw new HttpError(400, 'Invalid_Message', 'body needs "resource": a name or a Resource-ID (32 hex digits)');
     return node.route(resourceIdFromText(body.resource, node.config.hash));
   },
+  ...STORAGE_ROUTES,
   '/ping': async (node, body) => {
     if (typeof body.destination !== 'string') throw new HttpError(400, 'Invalid_Message', 'body needs "destination": a Node-ID (32 hex digits)');
     const { rttMs, hops, responder } = await node.ping(body.destination);

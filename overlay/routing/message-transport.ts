@@ -16,10 +16,11 @@ import type { Logger } from '../log.js';
 import type { Dispatcher } from '../methods/dispatcher.js';
 import { encodeBody } from '../wire/body.js';
 import { decodeCbor } from '../wire/cbor.js';
-import { decodeErrorBody, encodeErrorBody, newTransactionId, overlayHash } from '../wire/codec.js';
+import { decodeErrorBody, decodeSecurity, encodeErrorBody, newTransactionId, overlayHash } from '../wire/codec.js';
 import { MessageCode, answerCodeOf, isRequestCode, messageCodeName } from '../wire/codes.js';
 import { PROTOCOL_VERSION, type Destination, type ForwardingHeader, type MessageContents, type WireMessage } from '../wire/message.js';
 import { signMessage, verifyMessage } from '../wire/sign.js';
+import { CertificateCache, unknownSigner } from './certificate-cache.js';
 import { Forwarder, type RoutingPolicy } from './forwarder.js';
 import type { RoutingMetrics } from './metrics.js';
 import { RecentAnswers } from './recent-answers.js';
@@ -54,6 +55,8 @@ export interface MessageTransportOptions {
   metrics: RoutingMetrics;
   dispatcher: Dispatcher;
   policy: RoutingPolicy;
+  /** False once requests may carry only a reference to this node's certificate (RFC 6940 §8). */
+  includeCertificate(): boolean;
 }
 
 /** Answers remembered for duplicate requests. */
@@ -71,12 +74,15 @@ export class MessageTransport {
   private readonly recent: RecentAnswers;
   private readonly forwarder: Forwarder;
   private readonly self: Id;
+  /** Signer certificates known here, so messages may carry a reference instead (RFC 6940 §8). */
+  readonly certificates: CertificateCache;
   private closed = false;
 
   constructor(private readonly opts: MessageTransportOptions) {
     this.self = opts.identity.nodeId;
     this.transactions = new TransactionTable(opts.clock, { timeoutMs: opts.config.requestTimeoutMs, maxOutstanding: opts.config.maxOutstandingRequests });
     this.recent = new RecentAnswers(opts.clock, RECENT_ANSWERS);
+    this.certificates = new CertificateCache(opts.trust, opts.clock);
     this.forwarder = new Forwarder({
       self: this.self,
       overlayHash: overlayHash(opts.config.overlay),
@@ -111,7 +117,7 @@ export class MessageTransport {
     if (this.closed) throw new ReloadError(ErrorCode.Request_Timeout, 'node is stopped', 'node_stopped');
     const { clock, config, metrics } = this.opts;
     const header = this.newHeader(destinations, newTransactionId());
-    const msg = signMessage(header, { code, body: encodeBody(body), extensions: [] }, this.opts.identity);
+    const msg = signMessage(header, { code, body: encodeBody(body), extensions: [] }, this.opts.identity, { includeCertificate: this.opts.includeCertificate() });
     const started = clock.now();
     const answer = this.transactions.begin(header.transactionId, timeoutMs);
     let sends = 0;
@@ -177,18 +183,20 @@ export class MessageTransport {
   }
 
   /** A message has reached the end of its destination list here: verify it, then act on it. */
-  private deliver(msg: WireMessage, from: Link | undefined): void {
+  private deliver(msg: WireMessage, from: Link | undefined, lookedUp = false): void {
     const { metrics, log } = this.opts;
     if (!from) msg = { ...msg, header: { ...msg.header, via: [...msg.header.via, { type: 'node', id: this.self }] } };
     let verified;
     try {
-      verified = verifyMessage(msg, this.opts.trust, this.opts.clock.now());
+      verified = verifyMessage(msg, this.opts.trust, this.opts.clock.now(), { knownCertificate: (hash) => this.certificates.get(hash) });
     } catch (e) {
       const error = isReloadError(e) ? e : new ReloadError(ErrorCode.Invalid_Message, (e as Error).message);
+      if (error.reason === 'unknown_signer' && !lookedUp) return this.deliverAfterLookup(msg, from);
       metrics.countError(error.code, 'unverified');
       log.debug(`dropped an unverifiable message: ${error.message}`);
       return;
     }
+    this.certificates.remember(verified.signer.der);
     const { contents, signer } = verified;
     metrics.countMessage('in', contents.code);
     if (!isRequestCode(contents.code)) {
@@ -205,6 +213,22 @@ export class MessageTransport {
       (answer) => this.recent.finish(key, answer),
       (e: Error) => log.error(`could not answer ${messageCodeName(contents.code)}: ${e.message}`),
     );
+  }
+
+  /** The signer's certificate was only referenced: fetch it from the certificate store, then retry. */
+  private deliverAfterLookup(msg: WireMessage, from: Link | undefined): void {
+    const origin = msg.header.via[0]!;
+    let fingerprint: string;
+    try {
+      fingerprint = Buffer.from(decodeSecurity(msg.securityBytes).signature.signer.certHash).toString('hex');
+    } catch {
+      return this.opts.metrics.countError(ErrorCode.Invalid_Message, 'unverified');
+    }
+    void this.certificates.resolve(origin.id as Id, fingerprint).then((der) => {
+      if (der) return this.deliver(msg, from, true);
+      this.opts.metrics.countError(ErrorCode.Forbidden, 'unverified');
+      this.opts.log.debug(unknownSigner(fingerprint).message);
+    });
   }
 
   private async answer(request: WireMessage, contents: MessageContents, signer: PeerCertificate, link: Link | undefined): Promise<WireMessage> {

@@ -48,6 +48,10 @@ export class ClientTopology implements Topology {
     return this.onUpdate();
   }
 
+  neighbours(): Id[] {
+    return [];
+  }
+
   onLinkDown(peer: Id): void {
     if (this.table.remove(peer)) void this.followResponsibility();
   }

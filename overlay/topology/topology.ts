@@ -72,6 +72,8 @@ export interface Topology {
   onJoin(body: unknown, from: TopologySender): unknown;
   /** LeaveReq body -> LeaveAns body. */
   onLeave(body: unknown, from: TopologySender): unknown;
+  /** Successors and predecessors: the peers whose failure or arrival moves responsibility. */
+  neighbours(): Id[];
   /** A link went down: the peer may have failed. */
   onLinkDown(peer: Id): void;
   status(): TopologyStatus;

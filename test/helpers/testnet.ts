@@ -14,14 +14,30 @@ export type Testnet = LocalRing;
 
 /** Settings that make maintenance fast enough for tests (production defaults are slower). */
 export const FAST_CHORD = { updateIntervalMs: 500, fingerIntervalMs: 1000, neighbourTimeoutMs: 2000 };
+export const FAST_STORAGE = { syncIntervalMs: 500 };
+
+export interface TestnetOptions {
+  batch?: number;
+  chord?: Partial<OverlayConfig['chord']>;
+  storage?: Partial<OverlayConfig['storage']>;
+  /** Kinds besides the configuration's default ones. */
+  kinds?: OverlayConfig['kinds'];
+  certificateReferences?: boolean;
+}
 
 /** Set TESTNET_TRACE=1 for each node's debug log on stderr and its join time on stdout. */
 const TRACE = Boolean(process.env.TESTNET_TRACE);
 
-export async function startTestnet(count: number, opts: { batch?: number; chord?: Partial<OverlayConfig['chord']> } = {}): Promise<Testnet> {
+export async function startTestnet(count: number, opts: TestnetOptions = {}): Promise<Testnet> {
   const pki = await sharedPki();
   const base = newOverlayConfig(TEST_OVERLAY, pki.ca.certPem);
-  const config: OverlayConfig = { ...base, chord: { ...base.chord, ...FAST_CHORD, ...opts.chord } };
+  const config: OverlayConfig = {
+    ...base,
+    chord: { ...base.chord, ...FAST_CHORD, ...opts.chord },
+    storage: { ...base.storage, ...FAST_STORAGE, ...opts.storage },
+    kinds: [...base.kinds, ...(opts.kinds ?? [])],
+    certificateReferences: opts.certificateReferences ?? base.certificateReferences,
+  };
   const identities = await Promise.all(Array.from({ length: count }, () => pki.enroll()));
   return startLocalRing({
     config,

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { startApi, type ApiServer } from '../../overlay/api/http-api.js';
+import { API_MAX_BODY_BYTES, startApi, type ApiServer } from '../../overlay/api/http-api.js';
 import { newOverlayConfig } from '../../overlay/config.js';
 import { randomId, idToHex } from '../../overlay/id.js';
 import { Node } from '../../overlay/node.js';
@@ -63,7 +63,7 @@ describe('overlay/api', function () {
   });
 
   it('refuses an over-size body with 413, unknown paths with 404, wrong methods with 405', async () => {
-    const big = await fetch(`${base}/ping`, { method: 'POST', body: 'x'.repeat(100 * 1024) }).catch((e: Error) => e);
+    const big = await fetch(`${base}/ping`, { method: 'POST', body: 'x'.repeat(API_MAX_BODY_BYTES + 1) }).catch((e: Error) => e);
     if (big instanceof Error) expect(big.message).to.match(/fetch failed|socket/); // the server may cut the upload short
     else expect(big.status).to.equal(413);
     expect((await fetch(`${base}/nope`)).status).to.equal(404);

@@ -144,7 +144,7 @@ export class ChordTable implements RoutingTable {
     const n = this.neighbourCount;
     const lastSuccessor = this.ring[Math.min(n, this.ring.length) - 1]!.offset;
     const lastPredecessor = this.ring[Math.max(0, this.ring.length - n)]!.offset;
-    if (at < this.ring.length && (offset <= lastSuccessor || offset > lastPredecessor || this.ring.length <= 2 * n)) return this.ring[at]!.id;
+    if (at < this.ring.length && (offset <= lastSuccessor || offset > lastPredecessor)) return this.ring[at]!.id;
     return this.ring[at === 0 ? 0 : at - 1]!.id;
   }
 

@@ -115,6 +115,10 @@ export class ChordTopology implements Topology {
     return [];
   }
 
+  neighbours(): Id[] {
+    return this.table.neighbourIds();
+  }
+
   onLinkDown(peer: Id): void {
     this.forget(peer);
   }
