@@ -13,6 +13,7 @@ import { LruCache } from './util/lru.js';
 import type { Link } from './link/link.js';
 import { connectTls, listenTls, type TlsLink, type TlsListener } from './link/tls-link.js';
 import { silentLogger, type Logger } from './log.js';
+import { appAttachHandler, appAttachRequestBody, parseAppAttachAnswer } from './methods/app-attach.js';
 import { attachHandler, attachRequestBody, formatCandidate, parseAttachAnswer } from './methods/attach.js';
 import { Dispatcher, type MethodHandler } from './methods/dispatcher.js';
 import { parsePingAnswer, pingHandler, pingRequestBody } from './methods/ping.js';
@@ -77,6 +78,8 @@ export class Node {
   private stateValue: NodeState = 'stopped';
   /** This node's certificate is in the overlay's certificate store. */
   private certificatePublished = false;
+  /** Application channels this node serves (AppAttach), by Application-ID. */
+  private readonly applications = new Map<number, TlsListener>();
 
   constructor(private readonly opts: NodeOptions) {
     this.config = opts.config;
@@ -123,6 +126,10 @@ export class Node {
     this.dispatcher.register(attachHandler(() => (this.listener ? [this.listener.address] : [])));
     this.dispatcher.register(routeQueryHandler((id) => (this.topology.table.isResponsible(id) ? this.nodeId : (this.topology.table.nextHop(id) ?? this.nodeId))));
     for (const handler of topologyHandlers(() => this.topology)) this.dispatcher.register(handler);
+    this.dispatcher.register(appAttachHandler((app) => {
+      const served = this.applications.get(app);
+      return served ? [served.address] : undefined;
+    }));
   }
 
   get nodeId(): Id {
@@ -217,6 +224,8 @@ export class Node {
     if (wasJoined && leave) await this.topology.leave();
     this.topology.stop();
     this.transport.close();
+    await Promise.all([...this.applications.values()].map((l) => l.close()));
+    this.applications.clear();
     await this.listener?.close();
     this.listener = undefined;
     this.links.closeAll();
@@ -289,6 +298,58 @@ export class Node {
     const candidates = parseAttachAnswer(res.body);
     if (candidates[0]) this.peerCache.set(idToHex(peer), candidates[0]);
     return { peer, candidates };
+  }
+
+  /**
+   * Serves an application's own channel (RFC 6940 §6.5.2): a TLS listener with this node's
+   * certificate that accepts only enrolled nodes of this overlay, found by others with AppAttach.
+   * Closed with the node.
+   */
+  async serveApplication(app: number, opts: { host: string; port: number; maxMessageBytes: number; queueLimit: number; onLink(link: Link): void }): Promise<{ address: string; close(): Promise<void> }> {
+    if (this.applications.has(app)) throw new Error(`application ${app} is served already`);
+    const listener = await listenTls({
+      host: opts.host,
+      port: opts.port,
+      identity: this.identity,
+      trust: this.trust,
+      clock: this.clock,
+      maxMessageBytes: opts.maxMessageBytes,
+      queueLimit: opts.queueLimit,
+      onLink: opts.onLink,
+      onRefused: (addr, error) => this.log.warn(`application ${app} refused ${addr}: ${error.message}`),
+    });
+    this.applications.set(app, listener);
+    return {
+      address: formatCandidate(listener.address),
+      close: async () => {
+        this.applications.delete(app);
+        await listener.close();
+      },
+    };
+  }
+
+  /** Opens an application channel to a node: AppAttach through the overlay, then TLS to its answer. */
+  async connectApplication(peer: Id, app: number, opts: { maxMessageBytes: number; queueLimit: number }): Promise<Link> {
+    const res = await this.request([{ type: 'node', id: peer }], MessageCode.AppAttachReq, appAttachRequestBody(app, []));
+    let last: Error = new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address for application ${app}`, 'no_candidates');
+    for (const c of parseAppAttachAnswer(res.body, app)) {
+      try {
+        return await connectTls({
+          host: c.host,
+          port: c.port,
+          identity: this.identity,
+          trust: this.trust,
+          clock: this.clock,
+          maxMessageBytes: opts.maxMessageBytes,
+          queueLimit: opts.queueLimit,
+          expectedNodeId: peer,
+          timeoutMs: this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        });
+      } catch (e) {
+        last = e as Error;
+      }
+    }
+    throw last;
   }
 
   /** Finds the node responsible for a Resource-ID (RouteQuery routed to it) and the hops to it. */
