@@ -10,7 +10,7 @@ export const TOPOLOGIES = ['CHORD-RELOAD', 'KADEMLIA'] as const;
 export type TopologyName = (typeof TOPOLOGIES)[number];
 
 export const DATA_MODELS = ['single', 'array', 'dictionary'] as const;
-export const ACCESS_POLICIES = ['USER-MATCH', 'NODE-MATCH', 'USER-NODE-MATCH', 'NODE-MULTIPLE'] as const;
+export const ACCESS_POLICIES = ['USER-MATCH', 'NODE-MATCH', 'USER-NODE-MATCH', 'NODE-MULTIPLE', 'NODE-ID-MATCH'] as const;
 
 /** A kind declared in the configuration (RFC 6940 §7.4.1, §11.1 kind blocks). */
 export interface KindConfig {
@@ -193,7 +193,7 @@ function kind(raw: unknown, i: number): KindConfig {
     maxSize: integer(k, 'maxSize', 1, 64 * 1024 * 1024),
   };
   if (out.accessControl === 'NODE-MULTIPLE') out.maxNodeMultiple = integer(k, 'maxNodeMultiple', 1, 1000);
-  if (out.accessControl === 'USER-NODE-MATCH' && out.dataModel !== 'dictionary') fail(`${at}.accessControl`, 'USER-NODE-MATCH needs the dictionary data model');
+  if ((out.accessControl === 'USER-NODE-MATCH' || out.accessControl === 'NODE-ID-MATCH') && out.dataModel !== 'dictionary') fail(`${at}.accessControl`, `${out.accessControl} needs the dictionary data model`);
   return out;
 }
 

@@ -61,6 +61,11 @@ export function checkAccess(kind: Kind, resource: Id, value: StoredDataValue, si
       if (!idEquals(userResource(user, hash), resource)) throw denied('USER-NODE-MATCH', `${at} is not H("${user}")`);
       if (!idEquals(value.key, nodeId)) throw denied('USER-NODE-MATCH', `the dictionary key is not the signer's Node-ID ${nodeIdHex}`);
       return;
+    case 'NODE-ID-MATCH':
+      // RFC 7374 §5: anyone may register under a shared resource, but only under its own Node-ID.
+      if (value.model !== 'dictionary') throw denied('NODE-ID-MATCH', 'applies to dictionary values only');
+      if (!idEquals(value.key, nodeId)) throw denied('NODE-ID-MATCH', `the dictionary key is not the signer's Node-ID ${nodeIdHex}`);
+      return;
     case 'NODE-MULTIPLE': {
       const max = kind.maxNodeMultiple ?? 0;
       for (let i = 1; i <= max; i++) if (idEquals(nodeMultipleResource(nodeId, i, hash), resource)) return;

@@ -48,7 +48,7 @@ function checkKind(kind: Kind): void {
   if (!Number.isInteger(kind.maxCount) || kind.maxCount < 1 || kind.maxCount > MAX_VALUES_PER_KIND) {
     bad(`maxCount must be an integer from 1 to ${MAX_VALUES_PER_KIND}`);
   }
-  if (kind.accessControl === 'USER-NODE-MATCH' && kind.dataModel !== 'dictionary') bad('USER-NODE-MATCH needs the dictionary data model');
+  if ((kind.accessControl === 'USER-NODE-MATCH' || kind.accessControl === 'NODE-ID-MATCH') && kind.dataModel !== 'dictionary') bad(`${kind.accessControl} needs the dictionary data model`);
   if (kind.accessControl === 'NODE-MULTIPLE' && !(Number.isInteger(kind.maxNodeMultiple) && kind.maxNodeMultiple! >= 1)) {
     bad('NODE-MULTIPLE needs maxNodeMultiple >= 1');
   }

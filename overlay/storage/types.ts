@@ -7,7 +7,7 @@
 import type { Id } from '../id.js';
 
 export type DataModel = 'single' | 'array' | 'dictionary';
-export type AccessPolicy = 'USER-MATCH' | 'NODE-MATCH' | 'USER-NODE-MATCH' | 'NODE-MULTIPLE';
+export type AccessPolicy = 'USER-MATCH' | 'NODE-MATCH' | 'USER-NODE-MATCH' | 'NODE-MULTIPLE' | 'NODE-ID-MATCH';
 
 /** A Kind (RFC 6940 §7.4.1), from the overlay configuration or registered by a usage. */
 export interface Kind {

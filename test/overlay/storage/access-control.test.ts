@@ -43,6 +43,15 @@ describe('access control policies (RFC 6940 §7.3)', () => {
     expectReloadError(() => checkAccess(kind, at, single('x'), peer(p.pki, p.alice), 'sha1'), ErrorCode.Forbidden, { message: /dictionary values only/ });
   });
 
+  it('NODE-ID-MATCH (RFC 7374): any resource, but only under the signer\'s own Node-ID', () => {
+    const kind = { ...(KINDS.members as Kind), accessControl: 'NODE-ID-MATCH' } as Kind;
+    const shared = resourceIdOf('some swarm', 'sha1');
+    checkAccess(kind, shared, keyed(p.alice.nodeId, 'x'), peer(p.pki, p.alice), 'sha1');
+    checkAccess(kind, shared, keyed(p.bob.nodeId, 'y'), peer(p.pki, p.bob), 'sha1');
+    expectReloadError(() => checkAccess(kind, shared, keyed(p.alice.nodeId, 'x'), peer(p.pki, p.bob), 'sha1'), ErrorCode.Forbidden, { message: /NODE-ID-MATCH.*key is not the signer's Node-ID/ });
+    expectReloadError(() => checkAccess(kind, shared, single('x'), peer(p.pki, p.alice), 'sha1'), ErrorCode.Forbidden, { message: /dictionary values only/ });
+  });
+
   it('fails closed for a policy it does not implement', () => {
     const kind = { ...KINDS.userValue, accessControl: 'ANYONE' } as unknown as Kind;
     expectReloadError(() => checkAccess(kind, userResource(p.alice.user, 'sha1'), single('x'), peer(p.pki, p.alice), 'sha1'), ErrorCode.Forbidden, { reason: 'access_denied' });
