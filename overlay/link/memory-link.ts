@@ -4,6 +4,7 @@
  * and partitions, all on an injected Clock. No sockets, no TLS: the Node-IDs are taken as given.
  */
 import { EventEmitter } from 'node:events';
+import { LinkCounters } from './link-counters.js';
 import type { Clock, Timer } from '../clock.js';
 import { idToHex, type Id } from '../id.js';
 import type { Link } from './link.js';
@@ -87,10 +88,8 @@ export class MemoryLink extends EventEmitter implements Link {
   private outboundMessages = 0;
   private timer: Timer | undefined;
   private isOpen = true;
-  private bytesInCount = 0;
-  private bytesOutCount = 0;
-  private messagesInCount = 0;
-  private messagesOutCount = 0;
+  /** Bytes and messages through this link. */
+  readonly counters = new LinkCounters();
 
   /** Use memoryLinkPair. The second end of a pair is constructed with the first as `peer`. */
   constructor(
@@ -116,23 +115,9 @@ export class MemoryLink extends EventEmitter implements Link {
     return this.outboundMessages;
   }
 
-  /** Message bytes delivered to this end. */
-  get bytesIn(): number {
-    return this.bytesInCount;
-  }
 
-  /** Message bytes accepted by send() (lost ones included: the sender cannot tell). */
-  get bytesOut(): number {
-    return this.bytesOutCount;
-  }
 
-  get messagesIn(): number {
-    return this.messagesInCount;
-  }
 
-  get messagesOut(): number {
-    return this.messagesOutCount;
-  }
 
   /** True while traffic between the two ends is dropped. */
   get partitioned(): boolean {
@@ -150,8 +135,8 @@ export class MemoryLink extends EventEmitter implements Link {
 
   send(bytes: Uint8Array): boolean {
     if (!this.isOpen || this.outboundMessages >= this.wire.queueLimit) return false;
-    this.messagesOutCount++;
-    this.bytesOutCount += bytes.length;
+    this.counters.messagesOut++;
+    this.counters.bytesOut += bytes.length;
     if (this.wire.partitioned || (this.wire.lossRate > 0 && this.wire.random() < this.wire.lossRate)) return true;
     this.outboundMessages++;
     this.enqueue({ at: this.wire.clock.now() + this.wire.latencyMs, bytes: new Uint8Array(bytes) });
@@ -195,8 +180,8 @@ export class MemoryLink extends EventEmitter implements Link {
 
   private receive(bytes: Uint8Array): void {
     if (!this.isOpen) return;
-    this.messagesInCount++;
-    this.bytesInCount += bytes.length;
+    this.counters.messagesIn++;
+    this.counters.bytesIn += bytes.length;
     this.emit('message', bytes);
   }
 

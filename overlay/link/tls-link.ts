@@ -5,6 +5,7 @@
  * node's clock. Messages travel length-prefixed (overlay/wire/framing.ts).
  */
 import { EventEmitter } from 'node:events';
+import { LinkCounters } from './link-counters.js';
 import type { AddressInfo, Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { Identity } from '../../certs/identity.js';
@@ -64,10 +65,8 @@ export class TlsLink extends EventEmitter implements Link {
   private corked = false;
   private isOpen = true;
   private flushTimer: Timer | undefined;
-  private bytesInCount = 0;
-  private bytesOutCount = 0;
-  private messagesInCount = 0;
-  private messagesOutCount = 0;
+  /** Bytes and messages through this link. */
+  readonly counters = new LinkCounters();
 
   constructor(
     private readonly socket: TLSSocket,
@@ -101,25 +100,9 @@ export class TlsLink extends EventEmitter implements Link {
     return this.queue.length;
   }
 
-  /** Bytes read from the TLS stream (plaintext, frame prefixes included). */
-  get bytesIn(): number {
-    return this.bytesInCount;
-  }
 
-  /** Bytes handed to the TLS stream (plaintext, frame prefixes included; queued ones not yet). */
-  get bytesOut(): number {
-    return this.bytesOutCount;
-  }
 
-  /** Complete messages received. */
-  get messagesIn(): number {
-    return this.messagesInCount;
-  }
 
-  /** Messages handed to the TLS stream. */
-  get messagesOut(): number {
-    return this.messagesOutCount;
-  }
 
   /**
    * Sends one message; the link keeps a reference until it is written, so do not modify `bytes`
@@ -179,8 +162,8 @@ export class TlsLink extends EventEmitter implements Link {
     }
     this.socket.write(framePrefix(bytes.length));
     this.socket.write(bytes);
-    this.bytesOutCount += FRAME_PREFIX_BYTES + bytes.length;
-    this.messagesOutCount++;
+    this.counters.bytesOut += FRAME_PREFIX_BYTES + bytes.length;
+    this.counters.messagesOut++;
   }
 
   private flushQueue(): void {
@@ -189,7 +172,7 @@ export class TlsLink extends EventEmitter implements Link {
 
   private onData(chunk: Buffer): void {
     if (!this.isOpen) return;
-    this.bytesInCount += chunk.length;
+    this.counters.bytesIn += chunk.length;
     let frames: Buffer[];
     try {
       frames = this.reader.push(chunk);
@@ -200,7 +183,7 @@ export class TlsLink extends EventEmitter implements Link {
     }
     for (const frame of frames) {
       if (!this.isOpen) return;
-      this.messagesInCount++;
+      this.counters.messagesIn++;
       this.emit('message', frame);
     }
   }

@@ -35,7 +35,7 @@ describe('MemoryLink', () => {
     await new Promise<void>((resolve) => b.on('message', (m) => m[0] === 99 && resolve()));
     expect(got.messages.map((m) => m[0])).to.deep.equal([...Array(100).keys()]);
     expect(a.queuedMessages).to.equal(0);
-    expect([a.messagesOut, b.messagesIn, a.bytesOut, b.bytesIn]).to.deep.equal([100, 100, 100, 100]);
+    expect([a.counters.messagesOut, b.counters.messagesIn, a.counters.bytesOut, b.counters.bytesIn]).to.deep.equal([100, 100, 100, 100]);
     a.close();
   });
 

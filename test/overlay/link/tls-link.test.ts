@@ -178,8 +178,8 @@ describe('TlsLink', function () {
         got.forEach((m, i) => expect(m.equals(payloads[i]!), `message ${i}`).to.equal(true));
       }
       const framed = sizes.reduce((sum, n) => sum + 4 + n, 0);
-      expect([atClient.messagesOut, atClient.bytesOut, atServer.messagesIn, atServer.bytesIn]).to.deep.equal([4, framed, 4, framed]);
-      expect([atServer.messagesOut, atClient.bytesIn]).to.deep.equal([4, framed]);
+      expect([atClient.counters.messagesOut, atClient.counters.bytesOut, atServer.counters.messagesIn, atServer.counters.bytesIn]).to.deep.equal([4, framed, 4, framed]);
+      expect([atServer.counters.messagesOut, atClient.counters.bytesIn]).to.deep.equal([4, framed]);
     });
 
     it('keeps 1,000 small messages in order, both ways at once', async () => {
@@ -324,7 +324,7 @@ describe('TlsLink', function () {
       const [error] = await once(atServer, 'close');
       expectReloadError(error, ErrorCode.Message_Too_Large, 'message_too_large');
       expect(got).to.deep.equal([]);
-      expect(atServer.bytesIn).to.equal(4);
+      expect(atServer.counters.bytesIn).to.equal(4);
       await once(socket, 'close');
     });
 
