@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { ID_HASHES, type IdHash } from './id.js';
 
-export const TOPOLOGIES = ['CHORD-RELOAD', 'KADEMLIA'] as const;
+/** Topology plugins this node implements (a Kademlia plugin is planned). */
+export const TOPOLOGIES = ['CHORD-RELOAD'] as const;
 export type TopologyName = (typeof TOPOLOGIES)[number];
 
 export const DATA_MODELS = ['single', 'array', 'dictionary'] as const;
