@@ -28,6 +28,14 @@ export const DATA_MESSAGE_TYPE = {
   cancel: 9,
   choke: 10,
   unchoke: 11,
+  /** Ours, from the unassigned range 14..254: asks for leaf hashes first..last (leaf-hashes.ts). */
+  hashesRequest: 14,
+  /** Ours: leaf hashes from `first` on, packed 32 B each. */
+  hashes: 15,
+  /** Ours: the swarm's root hash and geometry, answering a HANDSHAKE (RFC 7574 §8.4 metadata). */
+  metadata: 16,
+  /** Ours: the sender's whole availability, tagged as in availability.ts (seed §4.2.2). */
+  availability: 17,
   /** Ours, from the RFC's unassigned range 14..254: refusals are answered here, never dropped. */
   error: 254,
 } as const;
@@ -59,6 +67,15 @@ export interface UnchokeMessage { type: 'unchoke' }
 /** ERROR `[254, code u8, text tstr]`: a refusal with a RELOAD error code (RFC 6940 §6.3.3.1). */
 export interface ErrorMessage { type: 'error'; code: number; text: string }
 
+/** HASHES_REQUEST `[14, first u32, last u32]`: asks for the leaf hashes of chunks first..last. */
+export interface HashesRequestMessage { type: 'hashesRequest'; first: number; last: number }
+/** HASHES `[15, first u32, hashes bstr(32·n)]`: leaf hashes of chunks first..first+n-1, n ≥ 1. */
+export interface HashesMessage { type: 'hashes'; first: number; hashes: Uint8Array }
+/** METADATA `[16, rootHash bstr(32), contentLength uint, chunkSize u32]`: what the swarm ID commits to. */
+export interface MetadataMessage { type: 'metadata'; rootHash: Uint8Array; contentLength: number; chunkSize: number }
+/** AVAILABILITY `[17, [tag, payload]]`: every chunk the sender holds (encodeAvailability's form). */
+export interface AvailabilityMessage { type: 'availability'; value: unknown }
+
 /** Any data-channel message. */
 export type PpspDataMessage =
   | HandshakeMessage
@@ -68,7 +85,11 @@ export type PpspDataMessage =
   | HaveMessage
   | ChokeMessage
   | UnchokeMessage
-  | ErrorMessage;
+  | ErrorMessage
+  | HashesRequestMessage
+  | HashesMessage
+  | MetadataMessage
+  | AvailabilityMessage;
 
 /**
  * What the decoder checks chunk fields against: the swarm's chunk count and chunk size (bytes,
@@ -112,6 +133,19 @@ function u8(value: unknown, field: string): number {
 function hash(value: unknown, field: string): Uint8Array {
   if (!(value instanceof Uint8Array) || value.length !== HASH_BYTES) fail(field, `must be a ${HASH_BYTES}-byte string`);
   return value;
+}
+
+/** Packed leaf hashes: a non-empty byte string whose length is a multiple of 32. */
+function packedHashes(value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array) || value.length === 0 || value.length % HASH_BYTES !== 0) fail('hashes.hashes', `must be a non-empty multiple of ${HASH_BYTES} bytes`);
+  return value;
+}
+
+/** A content length: a non-negative safe integer (cbor-x hands 8-byte heads back as bigints). */
+function length(value: unknown): number {
+  const n = typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail('metadata.contentLength', 'must be a non-negative integer');
+  return n;
 }
 
 function text(value: unknown, field: string): string {
@@ -170,6 +204,16 @@ export function encodeDataMessage(m: PpspDataMessage): Buffer {
       return cbor([DATA_MESSAGE_TYPE[m.type]]);
     case 'error':
       return cbor([DATA_MESSAGE_TYPE.error, u8(m.code, 'error.code'), text(m.text, 'error.text')]);
+    case 'hashesRequest': {
+      const { first, last } = range(m.first, m.last, 'hashesRequest');
+      return cbor([DATA_MESSAGE_TYPE.hashesRequest, first, last]);
+    }
+    case 'hashes':
+      return cbor([DATA_MESSAGE_TYPE.hashes, u32(m.first, 'hashes.first'), packedHashes(m.hashes)]);
+    case 'metadata':
+      return cbor([DATA_MESSAGE_TYPE.metadata, hash(m.rootHash, 'metadata.rootHash'), length(m.contentLength), u32(m.chunkSize, 'metadata.chunkSize')]);
+    case 'availability':
+      return cbor([DATA_MESSAGE_TYPE.availability, m.value]);
     default:
       return fail('type', `${String((m as { type: unknown }).type)} is not a data message`);
   }
@@ -212,6 +256,23 @@ export function decodeDataMessage(frame: Uint8Array, bounds: SwarmBounds): PpspD
     case DATA_MESSAGE_TYPE.error:
       arity(3);
       return { type: 'error', code: u8(a, 'error.code'), text: text(b, 'error.text') };
+    case DATA_MESSAGE_TYPE.hashesRequest:
+      arity(3);
+      return { type: 'hashesRequest', ...range(a, b, 'hashesRequest', bounds) };
+    case DATA_MESSAGE_TYPE.hashes: {
+      arity(3);
+      const first = u32(a, 'hashes.first');
+      const hashes = packedHashes(b);
+      chunkIndex(first + hashes.length / HASH_BYTES - 1, 'hashes.last', bounds);
+      return { type: 'hashes', first, hashes };
+    }
+    case DATA_MESSAGE_TYPE.metadata:
+      arity(4);
+      return { type: 'metadata', rootHash: hash(a, 'metadata.rootHash'), contentLength: length(b), chunkSize: u32(items[3], 'metadata.chunkSize') };
+    case DATA_MESSAGE_TYPE.availability:
+      arity(2);
+      // The payload is checked by decodeAvailability against the swarm's chunk count.
+      return { type: 'availability', value: a };
     default:
       // DATA in CBOR form is refused too: chunks only travel in the binary layout.
       return fail('type', `${String(type)} is not a data message type`);
