@@ -130,6 +130,20 @@ describe(`storage: ${VALUES} values on ${PEERS} peers over TLS`, function () {
     expect(await unfetchable(), `seed ${seed}`).to.deep.equal([]);
   });
 
+  it('then 4 more killed at the same moment: every value with a surviving copy is fetchable and back to full count', async () => {
+    const nodes = live();
+    const truth = new RingTruth(nodes.map((n) => n.nodeId));
+    const victims = [...nodes].sort(() => rng.next() - 0x80000000).slice(0, 4);
+    const dead = new Set(victims.map((v) => v.nodeIdHex));
+    // Ground truth of loss: a value is gone only if its whole replica set died together.
+    const lost = placed.filter((p) => truth.replicaSet(p.resource, REPLICAS).every((h) => dead.has(h)));
+    await Promise.all(victims.map((v) => v.stop({ leave: false })));
+    placed.splice(0, placed.length, ...placed.filter((p) => !lost.includes(p)));
+    await repaired('replicas restored after 4 simultaneous kills');
+    expect(await unfetchable(), `seed ${seed}`).to.deep.equal([]);
+    console.log(`      (${lost.length} values had all ${REPLICAS} copies on the 4 killed peers)`);
+  });
+
   describe('access control', () => {
     it('a USER-MATCH value cannot be overwritten or deleted by another user', async () => {
       const [owner, other] = live();
