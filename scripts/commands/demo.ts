@@ -94,7 +94,7 @@ export const demoCommand: Command = {
         say(`      ${name(id).padEnd(16)}  successor ${name(s.successors[0]).padEnd(16)}  predecessor ${name(s.predecessors[0])}`);
       }
 
-      say('[5/5] pinging far-apart nodes (POST /ping) and routing names (POST /route) through the overlay');
+      say('[5/5] pinging far-apart nodes (POST /ping), routing names (POST /route), storing and fetching a value (POST /store, /fetch)');
       const ring = truth.ids();
       const pairs = Array.from({ length: Math.min(DEMO_PING_PAIRS, Math.floor(count / 2)) }, (_, i) => [ring[i]!, ring[(i + Math.floor(count / 2)) % count]!] as const);
       for (const [from, to] of pairs) {
@@ -119,6 +119,21 @@ export const demoCommand: Command = {
           say(`      route ${resource.padEnd(18)} from ${label.get(from.nodeId)}: failed: ${(e as Error).message}`);
           problems.push(`routing ${resource} failed: ${(e as Error).message}`);
         }
+      }
+
+      // Storage: node1 stores its user's value; the farthest node fetches it back, verified.
+      const owner = `node1@${OVERLAY}`;
+      const text = `hello from ${owner} at ${new Date().toISOString()}`;
+      try {
+        const stored = (await callApi(nodes[0]!.api, 'POST', '/store', { kind: 'user-value', resource: owner, value: text })) as { responsible: string; replicas: string[] };
+        say(`      store user-value at ${owner} from node1: responsible ${name(stored.responsible)}, ${stored.replicas.length} replicas`);
+        const reader = nodes[nodes.length - 1]!;
+        const fetched = (await callApi(reader.api, 'POST', '/fetch', { kind: 'user-value', resource: owner })) as { values: { value: unknown; signer: { user: string } }[] };
+        const v = fetched.values[0];
+        say(`      fetch user-value at ${owner} from ${label.get(reader.nodeId)}: "${String(v?.value)}" signed by ${v?.signer.user}`);
+        if (v?.value !== text || v.signer.user !== owner) problems.push(`the value fetched from ${label.get(reader.nodeId)} is not what node1 stored`);
+      } catch (e) {
+        problems.push(`store/fetch failed: ${(e as Error).message}`);
       }
 
       problems.unshift(...wrongNeighbours(await statuses()));
