@@ -23,6 +23,8 @@ export interface LocalRingOptions {
   enroll?: () => Promise<Identity>;
   /** A logger for the i-th node started (default: silent). */
   logger?: (index: number) => Logger | undefined;
+  /** Called with each node before it starts: attach usages here (their kinds and handlers). */
+  beforeStart?: (node: Node, index: number) => void;
   /** Called when a node has joined, with the time its start() took, ms. */
   onJoined?: (node: Node, joinMs: number) => void;
 }
@@ -64,6 +66,7 @@ export async function startLocalRing(opts: LocalRingOptions): Promise<LocalRing>
       bootstrap: boot ? [{ host: '127.0.0.1', port: portOf(boot) }] : [],
       logger: opts.logger?.(nodes.length),
     });
+    opts.beforeStart?.(n, nodes.length);
     nodes.push(n);
     const started = performance.now();
     await n.start();

@@ -5,6 +5,7 @@
  */
 import { newOverlayConfig, type OverlayConfig } from '../../overlay/config.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
+import type { Node } from '../../overlay/node.js';
 import { startLocalRing, type LocalRing } from '../../scripts/local-ring.js';
 import { sharedPki, TEST_OVERLAY } from './pki.js';
 
@@ -23,6 +24,8 @@ export interface TestnetOptions {
   /** Kinds besides the configuration's default ones. */
   kinds?: OverlayConfig['kinds'];
   certificateReferences?: boolean;
+  /** Called with each node before it starts (attach usages here). */
+  beforeStart?: (node: Node, index: number) => void;
 }
 
 /** Set TESTNET_TRACE=1 for each node's debug log on stderr and its join time on stdout. */
@@ -44,6 +47,7 @@ export async function startTestnet(count: number, opts: TestnetOptions = {}): Pr
     identities,
     batch: opts.batch,
     enroll: () => pki.enroll(),
+    beforeStart: opts.beforeStart,
     logger: TRACE ? (i) => createLogger(`n${i}`, stderrSink, 'debug') : undefined,
     onJoined: TRACE ? (n, ms) => console.log(`${n.nodeIdHex.slice(0, 8)} joined in ${Math.round(ms)} ms`) : undefined,
   });
