@@ -17,6 +17,7 @@ const SUITES: Record<string, Suite> = {
   wire: { load: async () => (await import('../bench/wire.js')).benchWire, takes: ['durationMs'] },
   link: { load: async () => (await import('../bench/link.js')).benchLink, takes: ['durationMs'] },
   overlay: { load: async () => (await import('../bench/overlay.js')).benchOverlay, takes: ['durationMs', 'nodes'] },
+  storage: { load: async () => (await import('../bench/storage.js')).benchStorage, takes: ['durationMs', 'nodes'] },
 };
 
 /** Bounds of --nodes: an overlay needs two nodes, and all of them run in this one process. */
@@ -28,8 +29,8 @@ export const benchCommand: Command = {
   summary: `Measure a layer against its raw baseline in the same run and print JSON (suites: ${Object.keys(SUITES).join(', ')}).`,
   args: 'SUITE',
   options: {
-    duration: { type: 'string', help: 'milliseconds per measurement (overlay: bound on the wait for the ring to settle)', valueName: 'MS' },
-    nodes: { type: 'string', help: `nodes to run, ${BENCH_MIN_NODES}-${BENCH_MAX_NODES} (overlay; default ${DEFAULT_BENCH_NODES})`, valueName: 'N' },
+    duration: { type: 'string', help: 'milliseconds per measurement (overlay, storage: bound on the wait for the ring to settle)', valueName: 'MS' },
+    nodes: { type: 'string', help: `nodes to run, ${BENCH_MIN_NODES}-${BENCH_MAX_NODES} (overlay, storage; default ${DEFAULT_BENCH_NODES})`, valueName: 'N' },
   },
   async run(args) {
     const [name, ...extra] = args.positionals;

@@ -9,5 +9,6 @@ import { demoCommand } from './demo.js';
 import { nodeCommand } from './node.js';
 import { routeCommand } from './route.js';
 import { pingCommand, statusCommand } from './status.js';
+import { STORAGE_COMMANDS } from './storage.js';
 
-export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand, nodeCommand, statusCommand, pingCommand, routeCommand, demoCommand, benchCommand];
+export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand, nodeCommand, statusCommand, pingCommand, routeCommand, ...STORAGE_COMMANDS, demoCommand, benchCommand];
