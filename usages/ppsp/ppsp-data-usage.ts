@@ -1,0 +1,163 @@
+/**
+ * The data plane of the PPSP usage: a direct mutual-TLS data channel per peer pair, opened with
+ * AppAttach (RFC 6940 §6.5.2) under our own Application-ID, carrying the PPSP data messages
+ * (data-messages.ts). Incoming channels are routed to a Swarm by their HANDSHAKE; `seed` and
+ * `download` start swarms. Peer discovery is injected (`peers`), to be fed by the tracker kind.
+ */
+import { systemClock, type Clock } from '../../overlay/clock.js';
+import { idFromHex } from '../../overlay/id.js';
+import type { Link } from '../../overlay/link/link.js';
+import { silentLogger, type Logger } from '../../overlay/log.js';
+import type { Node } from '../../overlay/node.js';
+import type { Usage } from '../usage.js';
+import { hashFile } from './chunker.js';
+import { PeerSession } from './peer-session.js';
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, parseSwarmId, type SwarmMetadata } from './swarm-id.js';
+import { Swarm, type PeerRef, type SwarmOptions } from './swarm.js';
+
+/** Our Application-ID for AppAttach, from the private range 61441..65534 (RFC 6940 §14.5). */
+export const PPSP_DATA_APP_ID = 61901;
+/** Largest data-channel frame: a 1 MiB chunk (the largest chunk size) plus header and proof. */
+export const DEFAULT_MAX_FRAME_BYTES = MAX_CHUNK_SIZE + 4096;
+/** Frames a channel queues while its socket is congested before it drops them. */
+export const DEFAULT_QUEUE_LIMIT = 1024;
+
+export interface PpspDataUsageOptions {
+  /** Address the data channel listens on; default 127.0.0.1. */
+  host?: string;
+  /** Port; default 0 (any free one). */
+  port?: number;
+  /** See DEFAULT_MAX_FRAME_BYTES. */
+  maxFrameBytes?: number;
+  /** See DEFAULT_QUEUE_LIMIT. */
+  queueLimit?: number;
+  clock?: Clock;
+  log?: Logger;
+  /** Defaults for every swarm this usage starts; per-call options override them. */
+  swarm?: SwarmOptions;
+}
+
+/** Options of `seed`. */
+export interface SeedOptions extends SwarmOptions {
+  /** Bytes per chunk; default DEFAULT_CHUNK_SIZE (16 KiB). */
+  chunkSize?: number;
+}
+
+/** Options of `download`. */
+export interface DownloadOptions extends SwarmOptions {
+  /** Where members come from (the tracker's list, or known Node-IDs). */
+  peers: () => Promise<PeerRef[]>;
+}
+
+export class PpspDataUsage implements Usage {
+  readonly name = 'ppsp-data';
+  private node: Node | undefined;
+  private served: { address: string; close(): Promise<void> } | undefined;
+  private readonly swarms = new Map<string, Swarm>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+
+  constructor(private readonly options: PpspDataUsageOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.log = (options.log ?? silentLogger).child('ppsp:data');
+  }
+
+  attach(node: Node): void {
+    this.node = node;
+  }
+
+  /** Serves the data channel (AppAttach answers name this listener). */
+  async start(): Promise<void> {
+    const node = this.requireNode();
+    this.served = await node.serveApplication(PPSP_DATA_APP_ID, {
+      host: this.options.host ?? '127.0.0.1',
+      port: this.options.port ?? 0,
+      maxMessageBytes: this.maxFrameBytes,
+      queueLimit: this.options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+      onLink: (link) => this.answer(link),
+    });
+    this.log.info(`data channel on ${this.served.address}`);
+  }
+
+  /** Stops every swarm (partial downloads stay resumable) and the listener. */
+  async stop(): Promise<void> {
+    const swarms = [...this.swarms.values()];
+    this.swarms.clear();
+    await Promise.all(swarms.map((s) => s.stop()));
+    await this.served?.close().catch(() => {});
+    this.served = undefined;
+  }
+
+  /** Where the data channel listens ("127.0.0.1:PORT"), once started. */
+  get address(): string | undefined {
+    return this.served?.address;
+  }
+
+  /** The swarm with this ID, if seeded or downloaded here. */
+  swarm(swarmId: string): Swarm | undefined {
+    return this.swarms.get(parseSwarmId(swarmId));
+  }
+
+  /** Hashes the file at `path` and seeds it; returns the metadata a leecher needs (or just its ID). */
+  async seed(path: string, options: SeedOptions = {}): Promise<SwarmMetadata> {
+    const hashed = await hashFile(path, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+    const id = hashed.metadata.swarmId;
+    if (this.swarms.has(id)) return hashed.metadata;
+    const swarm = await Swarm.seed(path, hashed, this.context(), { ...this.swarmDefaults(), ...options });
+    this.swarms.set(id, swarm);
+    return hashed.metadata;
+  }
+
+  /**
+   * Downloads a swarm into `out` (resuming `out.part` if present) from the peers `options.peers`
+   * names; from a bare swarm ID the metadata comes from the first answer, checked against the ID.
+   */
+  download(target: SwarmMetadata | string, out: string, options: DownloadOptions): Swarm {
+    const id = parseSwarmId(typeof target === 'string' ? target : target.swarmId);
+    if (this.swarms.has(id)) throw new Error(`swarm ${id} is running here already`);
+    const { peers, ...rest } = options;
+    const swarm = Swarm.download(target, out, this.context(peers), { ...this.swarmDefaults(), ...rest });
+    this.swarms.set(id, swarm);
+    return swarm;
+  }
+
+  private answer(link: Link): void {
+    new PeerSession(
+      link,
+      {
+        role: 'answerer',
+        resolve: (swarmId, peer) => {
+          const swarm = this.swarms.get(swarmId);
+          return swarm?.accepts(peer) ? swarm : undefined;
+        },
+      },
+      { log: this.log },
+    );
+  }
+
+  private context(peers?: () => Promise<PeerRef[]>) {
+    const node = this.requireNode();
+    return {
+      localNodeId: node.nodeIdHex,
+      peers,
+      dial: (peer: string) =>
+        node.connectApplication(idFromHex(peer), PPSP_DATA_APP_ID, {
+          maxMessageBytes: this.maxFrameBytes,
+          queueLimit: this.options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+        }),
+    };
+  }
+
+  private swarmDefaults(): SwarmOptions {
+    return { clock: this.clock, log: this.options.log, ...this.options.swarm };
+  }
+
+  private get maxFrameBytes(): number {
+    return this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  }
+
+  private requireNode(): Node {
+    if (!this.node) throw new Error('the PPSP data usage is not attached to a node');
+    return this.node;
+  }
+}
