@@ -159,20 +159,25 @@ export class PpspSignallingUsage implements Usage {
   // ---- the tracker ----------------------------------------------------------------------------
 
   /**
-   * Takes part in a swarm: answers its signalling from now on and announces this node in the
-   * tracker (re-stored by the storage layer until leaveSwarm). Again: re-announces.
+   * Takes part in a swarm: answers its signalling from now on, announces this node in the
+   * tracker (re-stored by the storage layer until leaveSwarm) and fetches the members into the
+   * view, which it returns. Called again: re-announces and refreshes. The view is not refreshed
+   * on a timer; the data plane calls refreshMembers when it wants more peers.
    */
-  async joinSwarm(swarmId: string, opts: { haveCount?: number } = {}): Promise<void> {
+  async joinSwarm(swarmId: string, opts: { haveCount?: number } = {}): Promise<PeerEntry[]> {
     const id = parseSwarmId(swarmId);
-    const state = this.swarms.get(id) ?? { view: new PeerView() };
-    if (opts.haveCount !== undefined) state.haveCount = opts.haveCount;
-    this.swarms.set(id, state);
-    await announce(this.node, id, { properties: this.props, transports: this.offered, ...(state.haveCount === undefined ? {} : { haveCount: state.haveCount }) }, this.lifetimeSec);
+    await this.announceOne(id, opts.haveCount);
+    return this.refreshMembers(id);
   }
 
   /** Re-announces every swarm (after new properties or transports). */
   async reannounce(): Promise<void> {
-    await Promise.all([...this.swarms.keys()].map((s) => this.joinSwarm(s)));
+    await Promise.all([...this.swarms.keys()].map((s) => this.announceOne(s)));
+  }
+
+  /** Drops a peer from a swarm's view (e.g. the data plane found it gone); true if it was there. */
+  forgetPeer(swarmId: string, nodeIdHex: string): boolean {
+    return this.swarms.get(parseSwarmId(swarmId))?.view.forget(nodeIdHex.toLowerCase()) ?? false;
   }
 
   /** Fetches the tracker's members into the view and returns them (this node left out). */
@@ -228,6 +233,13 @@ export class PpspSignallingUsage implements Usage {
   }
 
   // ---- internals ------------------------------------------------------------------------------
+
+  private async announceOne(swarmId: string, haveCount?: number): Promise<void> {
+    const state = this.swarms.get(swarmId) ?? { view: new PeerView() };
+    if (haveCount !== undefined) state.haveCount = haveCount;
+    this.swarms.set(swarmId, state);
+    await announce(this.node, swarmId, { properties: this.props, transports: this.offered, ...(state.haveCount === undefined ? {} : { haveCount: state.haveCount }) }, this.lifetimeSec);
+  }
 
   private get node(): Node {
     if (!this.nodeRef) throw new Error('the PPSP signalling usage is not attached to a node');

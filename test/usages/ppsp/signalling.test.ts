@@ -73,7 +73,9 @@ describe('ppsp signalling over a TLS overlay of 11 nodes', function () {
     });
     await Promise.all(usages.map((u) => u.start()));
     for (let i = 0; i < OUTSIDER; i++) await usage(i).joinSwarm(SWARM, { haveCount: i });
-    await usage(RESPONDER).refreshMembers(SWARM);
+    // The responder joined first; what it learns of the later members comes from the tracker.
+    const fetched = await usage(RESPONDER).refreshMembers(SWARM);
+    expect(fetched).to.have.length(OUTSIDER - 1);
   });
 
   after(async () => {
@@ -144,6 +146,22 @@ describe('ppsp signalling over a TLS overlay of 11 nodes', function () {
     it('a fixed-line requester gets the fixed-line peers first', async () => {
       const list = await usage(DIFFERENT[0]!).peerList(node(RESPONDER).nodeId, SWARM, 2);
       expect(list.map((p) => indexOf(p.nodeIdHex)).sort()).to.deep.equal(DIFFERENT.slice(1));
+    });
+
+    it('a chunk peer list leaves out peers known to lack the chunk', async () => {
+      const holders = new Set([...DIFFERENT, SAME_NAT[0]!].map((i) => node(i).nodeIdHex));
+      usage(RESPONDER).setPeerHasChunk((swarmId, hex, chunk) => (swarmId === SWARM && chunk === 5 ? holders.has(hex) : undefined));
+      try {
+        const list = await usage(REQUESTER).peerList(node(RESPONDER).nodeId, SWARM, 3, { chunk: 5 });
+        const got = list.map((p) => indexOf(p.nodeIdHex));
+        expect(got).to.have.length(3);
+        expect(got[0], 'the holder sharing the requester\'s NAT status first').to.equal(SAME_NAT[0]);
+        for (const i of got) expect(holders.has(node(i).nodeIdHex)).to.equal(true);
+        const unknownChunk = await usage(REQUESTER).peerList(node(RESPONDER).nodeId, SWARM, 3, { chunk: 6 });
+        expect(unknownChunk.map((p) => indexOf(p.nodeIdHex)).sort()).to.deep.equal(SIMILAR);
+      } finally {
+        usage(RESPONDER).setPeerHasChunk(undefined);
+      }
     });
 
     it('teaches the responder the requester (peer exchange) and the requester the peers', async () => {
@@ -296,6 +314,13 @@ describe('ppsp signalling over a TLS overlay of 11 nodes', function () {
       expect(list.map((p) => idToHex(p.nodeId))).to.not.include(node(leaver).nodeIdHex);
       const e = await rejection<ReloadError>(usage(REQUESTER).peerList(node(leaver).nodeId, SWARM, 3));
       expect(e.code).to.equal(ErrorCode.Not_Found);
+    });
+
+    it('a peer the data plane found gone can be forgotten', () => {
+      const gone = node(DIFFERENT[1]!).nodeIdHex;
+      expect(usage(RESPONDER).forgetPeer(SWARM, gone)).to.equal(true);
+      expect(usage(RESPONDER).knownPeers(SWARM).map((p) => p.nodeIdHex)).to.not.include(gone);
+      expect(usage(RESPONDER).forgetPeer(SWARM, gone)).to.equal(false);
     });
   });
 });
