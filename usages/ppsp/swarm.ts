@@ -335,8 +335,8 @@ export class Swarm extends EventEmitter implements SessionHost {
         break;
       case 'choke':
         // Outstanding requests will not be answered (RFC 7574 §8.12): free them for other holders.
+        // They stay in `session.requested`, so DATA already on the wire is still taken if it is needed.
         this.picker?.releaseRequests(peer);
-        session.requested.clear();
         break;
       case 'unchoke':
         break;

@@ -8,12 +8,48 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ErrorCode } from '../../../overlay/errors.js';
+import { idFromHex } from '../../../overlay/id.js';
+import type { Link } from '../../../overlay/link/link.js';
 import type { Node } from '../../../overlay/node.js';
-import { PpspDataUsage } from '../../../usages/ppsp/ppsp-data-usage.js';
-import type { SwarmOptions } from '../../../usages/ppsp/swarm.js';
+import { hashFile } from '../../../usages/ppsp/chunker.js';
+import { BEFORE_HANDSHAKE, decodeDataMessage, encodeDataMessage, PPSP_DATA_VERSION, type PpspDataMessage, type SwarmBounds } from '../../../usages/ppsp/data-messages.js';
+import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_QUEUE_LIMIT, PPSP_DATA_APP_ID, PpspDataUsage } from '../../../usages/ppsp/ppsp-data-usage.js';
+import type { SwarmMetadata } from '../../../usages/ppsp/swarm-id.js';
+import type { Swarm, SwarmOptions } from '../../../usages/ppsp/swarm.js';
 import { startTestnet, type Testnet } from '../../helpers/testnet.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const MiB = 1024 * 1024;
+const LINK = { maxMessageBytes: DEFAULT_MAX_FRAME_BYTES, queueLimit: DEFAULT_QUEUE_LIMIT };
+
+/** A hand-driven end of a data channel: decodes what arrives, sends what the test says. */
+class RawPeer {
+  readonly received: PpspDataMessage[] = [];
+  closed = false;
+  constructor(
+    readonly link: Link,
+    public bounds: SwarmBounds = BEFORE_HANDSHAKE,
+    onMessage?: (m: PpspDataMessage, peer: RawPeer) => void,
+  ) {
+    link.on('message', (bytes) => {
+      const m = decodeDataMessage(bytes, this.bounds);
+      this.received.push(m);
+      onMessage?.(m, this);
+    });
+    link.on('close', () => (this.closed = true));
+  }
+  send(m: PpspDataMessage): void {
+    this.link.send(encodeDataMessage(m));
+  }
+  error(): Extract<PpspDataMessage, { type: 'error' }> | undefined {
+    return this.received.find((m) => m.type === 'error') as Extract<PpspDataMessage, { type: 'error' }> | undefined;
+  }
+}
+
+const handshake = (swarmId: string): PpspDataMessage => ({ type: 'handshake', swarmId: Buffer.from(swarmId, 'hex'), version: PPSP_DATA_VERSION });
+const boundsOf = (m: SwarmMetadata): SwarmBounds => ({ chunkCount: m.chunkCount, maxChunkBytes: m.chunkSize });
+
 /** Fast timers for tests: the defaults are production periods. */
 const FAST: SwarmOptions = { tickIntervalMs: 50, rechokeIntervalMs: 300, requestTimeoutMs: 2000, redialIntervalMs: 300 };
 
@@ -68,5 +104,176 @@ describe('PPSP data plane over TLS', function () {
     const leechToLeech = swarms.reduce((sum, s) => sum + leechIds.reduce((x, id) => x + s.uploadedTo(id), 0), 0);
     expect(leechToLeech, 'bytes leechers uploaded to other leechers').to.be.greaterThan(0);
     for (const s of swarms) expect(s.stats.corruptCaught).to.equal(0);
+  });
+
+  it('catches every corrupt chunk, drops the corrupting peer and still completes', async () => {
+    const { path, content } = await randomFile(3 * MiB);
+    const [goodNode, badNode, leechNode] = net.nodes.slice(0, 3) as [Node, Node, Node];
+    const good = await usageOn(goodNode);
+    const bad = await usageOn(badNode, {
+      tamperData: (_index, frame) => {
+        frame[frame.length - 1]! ^= 0x01;
+      },
+    });
+    const meta = await good.seed(path);
+    await bad.seed(path);
+    const leecher = await usageOn(leechNode);
+    const badId = badNode.nodeIdHex;
+    let swarm: Swarm | undefined;
+    // The corrupting peer comes first, alone, so that it is certainly asked; the good one after it is dropped.
+    const peers = async () => (swarm?.stats.banned.has(badId) ? [goodNode, badNode] : [badNode]).map((n) => ({ nodeId: n.nodeIdHex }));
+    swarm = leecher.download(meta, join(dir, 'out.bin'), { peers });
+    await swarm.done;
+    expect((await readFile(join(dir, 'out.bin'))).equals(content)).to.equal(true);
+    expect(swarm.stats.corruptCaught).to.be.greaterThan(0);
+    // Every chunk accepted from the bad peer (all of them corrupt) was caught: none was counted as good.
+    expect(swarm.downloadedFrom(badId)).to.equal(swarm.stats.corruptCaught * meta.chunkSize);
+    expect(swarm.stats.banned.has(badId)).to.equal(true);
+    expect(swarm.peerIds()).to.not.include(badId);
+    expect(swarm.downloadedFrom(goodNode.nodeIdHex)).to.equal(content.length);
+  });
+
+  it('a seeder with 2 upload slots chokes 4 of 6 requesters, serves them later, all finish', async () => {
+    const { path, content } = await randomFile(2 * MiB);
+    const [seedNode, ...leechNodes] = net.nodes.slice(0, 7) as [Node, ...Node[]];
+    const seeder = await usageOn(seedNode, { uploadSlots: 2 });
+    const meta = await seeder.seed(path);
+    const leechers = await Promise.all(leechNodes.map((n) => usageOn(n)));
+    // Each leecher knows only the seeder: everything it gets, the seeder sent.
+    const swarms = leechers.map((u, i) => u.download(meta, join(dir, `out${i}.bin`), { peers: peersOf([seedNode]) }));
+    await Promise.all(swarms.map((s) => s.done));
+    const seeding = seeder.swarm(meta.swarmId)!;
+    expect(seeding.stats.choked.size, 'requesters choked').to.be.at.least(4);
+    expect(seeding.stats.maxUnchoked, 'most unchoked at once').to.be.at.most(2);
+    for (let i = 0; i < 6; i++) {
+      expect((await readFile(join(dir, `out${i}.bin`))).equals(content), `leecher ${i}`).to.equal(true);
+      expect(seeding.uploadedTo(leechNodes[i]!.nodeIdHex), `served leecher ${i}`).to.be.at.least(content.length);
+    }
+  });
+
+  it('a leecher stopped mid-download resumes without fetching verified chunks again', async () => {
+    const { path, content } = await randomFile(3 * MiB);
+    const [seedNode, leechNode] = [net.nodes[0]!, net.nodes[1]!];
+    const seeder = await usageOn(seedNode);
+    const meta = await seeder.seed(path);
+    const out = join(dir, 'out.bin');
+    const first = await usageOn(leechNode, { syncEveryChunks: 8, requestsPerPeer: 1 });
+    const swarm1 = first.download(meta, out, { peers: peersOf([seedNode]) });
+    let stopping: Promise<void> | undefined;
+    swarm1.on('progress', (p: { have: number; total: number }) => {
+      if (!stopping && p.have >= p.total / 2) stopping = first.stop();
+    });
+    await waitFor(() => stopping !== undefined, 20_000, 'half the chunks');
+    await stopping;
+    usages.splice(usages.indexOf(first), 1);
+    expect(existsSync(out)).to.equal(false);
+    const second = await usageOn(leechNode);
+    const swarm2 = second.download(meta, out, { peers: peersOf([seedNode]) });
+    await swarm2.done;
+    const resumed = swarm2.stats.resumedChunks;
+    expect(resumed).to.be.greaterThan(0).and.lessThan(meta.chunkCount);
+    expect(swarm2.stats.chunksReceived + swarm2.stats.duplicates, 'chunks received after the restart').to.equal(meta.chunkCount - resumed);
+    expect(swarm2.downloadedFrom(seedNode.nodeIdHex)).to.be.at.most(content.length - resumed * meta.chunkSize);
+    expect((await readFile(out)).equals(content)).to.equal(true);
+  });
+
+  it('refuses bad input with ERROR and a close, no crash, nothing written', async () => {
+    const { path } = await randomFile(1 * MiB);
+    const [seedNode, rawNode, leechNode] = [net.nodes[0]!, net.nodes[5]!, net.nodes[6]!];
+    const seeder = await usageOn(seedNode);
+    const meta = await seeder.seed(path);
+
+    // Unknown swarm in HANDSHAKE.
+    const unknown = new RawPeer(await rawNode.connectApplication(seedNode.nodeId, PPSP_DATA_APP_ID, LINK));
+    unknown.send(handshake('ab'.repeat(32)));
+    await waitFor(() => unknown.closed, 5000, 'close after an unknown swarm');
+    expect(unknown.error()?.code).to.equal(ErrorCode.Not_Found);
+    expect(unknown.error()?.text).to.match(/unknown_swarm/);
+
+    // Out-of-range REQUEST after a good handshake.
+    const ranged = new RawPeer(await rawNode.connectApplication(seedNode.nodeId, PPSP_DATA_APP_ID, LINK), boundsOf(meta));
+    ranged.send(handshake(meta.swarmId));
+    await waitFor(() => ranged.received.some((m) => m.type === 'availability'), 5000, 'availability');
+    expect(ranged.received.map((m) => m.type)).to.deep.equal(['handshake', 'metadata', 'availability']);
+    ranged.link.send(Buffer.from(encodeDataMessage({ type: 'request', first: meta.chunkCount, last: meta.chunkCount })));
+    await waitFor(() => ranged.closed, 5000, 'close after an out-of-range request');
+    expect(ranged.error()?.code).to.equal(ErrorCode.Invalid_Message);
+    expect(ranged.error()?.text).to.match(/out_of_range/);
+
+    // A fake seeder: honest handshake and hashes, then malformed availability or over-size DATA.
+    const { leafHashes } = await hashFile(path, meta.chunkSize);
+    const errors: Extract<PpspDataMessage, { type: 'error' }>[] = [];
+    let mode: 'bad-availability' | 'oversize' = 'bad-availability';
+    const served = await rawNode.serveApplication(PPSP_DATA_APP_ID, {
+      host: '127.0.0.1',
+      port: 0,
+      ...LINK,
+      onLink: (link) =>
+        new RawPeer(link, boundsOf(meta), (m, peer) => {
+          if (m.type === 'error') errors.push(m);
+          if (m.type === 'handshake') {
+            peer.send(handshake(meta.swarmId));
+            peer.send({ type: 'metadata', rootHash: meta.rootHash, contentLength: meta.contentLength, chunkSize: meta.chunkSize });
+            const full = new Uint8Array(Math.ceil(meta.chunkCount / 8)).fill(0xff);
+            peer.send({ type: 'availability', value: mode === 'bad-availability' ? [1, full.subarray(1)] : [2, [[0, meta.chunkCount - 1]]] });
+          }
+          if (m.type === 'hashesRequest') peer.send({ type: 'hashes', first: m.first, hashes: leafHashes.subarray(m.first * 32, (m.last + 1) * 32) });
+          if (m.type === 'request') {
+            const frame = Buffer.alloc(6 + meta.chunkSize + 1);
+            frame.writeUInt8(1, 0);
+            frame.writeUInt32BE(m.first, 1);
+            frame.writeUInt8(0, 5);
+            peer.link.send(frame);
+          }
+        }),
+    });
+    try {
+      const leecher = await usageOn(leechNode);
+      const out = join(dir, 'fake.bin');
+      const swarm = leecher.download(meta, out, { peers: peersOf([rawNode]) });
+      await waitFor(() => errors.length > 0, 10_000, 'ERROR for malformed availability');
+      expect(errors[0]!.code).to.equal(ErrorCode.Invalid_Message);
+      expect(errors[0]!.text).to.match(/bad_availability/);
+      mode = 'oversize';
+      await waitFor(() => errors.some((e) => e.code === ErrorCode.Message_Too_Large), 10_000, 'ERROR for over-size DATA');
+      expect(swarm.progress.have).to.equal(0);
+      expect(swarm.stats.chunksReceived).to.equal(0);
+      await leecher.stop();
+      usages.splice(usages.indexOf(leecher), 1);
+      expect(existsSync(out)).to.equal(false);
+      const part = await readFile(out + '.part');
+      expect(part.every((b) => b === 0), 'no chunk byte in the part file').to.equal(true);
+    } finally {
+      await served.close();
+    }
+    // The seeder took all that and still serves.
+    const check = await usageOn(leechNode);
+    const again = check.download(meta, join(dir, 'after.bin'), { peers: peersOf([seedNode]) });
+    await again.done;
+  });
+
+  it('a seeder killed mid-transfer: the download completes from another full copy', async () => {
+    const { path, content } = await randomFile(3 * MiB);
+    const [victimNode, otherNode, leechNode] = [net.nodes[7]!, net.nodes[2]!, net.nodes[3]!];
+    const victim = await usageOn(victimNode, {});
+    const other = await usageOn(otherNode);
+    const meta = await victim.seed(path);
+    await other.seed(path);
+    const leecher = await usageOn(leechNode, { requestsPerPeer: 2 });
+    let killed = false;
+    // Only the victim at first, so it is certainly serving when it dies; the other copy after.
+    const peers = async () => (killed ? [victimNode, otherNode] : [victimNode]).map((n) => ({ nodeId: n.nodeIdHex }));
+    const swarm = leecher.download(meta, join(dir, 'out.bin'), { peers });
+    swarm.on('progress', (p: { have: number; total: number }) => {
+      if (!killed && p.have >= p.total / 4) {
+        killed = true;
+        void victimNode.stop({ leave: false }).then(() => victim.stop());
+      }
+    });
+    await swarm.done;
+    expect(killed).to.equal(true);
+    expect(swarm.downloadedFrom(victimNode.nodeIdHex)).to.be.greaterThan(0).and.lessThan(content.length);
+    expect(swarm.downloadedFrom(otherNode.nodeIdHex)).to.be.greaterThan(0);
+    expect((await readFile(join(dir, 'out.bin'))).equals(content)).to.equal(true);
   });
 });
