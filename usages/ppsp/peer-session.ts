@@ -277,6 +277,12 @@ export class PeerSession {
       case 'cancel':
         this.dropUploads(m.first, m.last);
         break;
+      case 'request':
+        // Checked before the swarm loops over the range: a REQUEST for millions of chunks costs nothing.
+        if (m.last - m.first + 1 + this.uploads.size > this.maxQueuedUploads) {
+          throw new ReloadError(ErrorCode.Forbidden, `more than ${this.maxQueuedUploads} chunks requested at once`, 'too_many_requests');
+        }
+        break;
       case 'data':
         if (!this.requested.delete(m.index)) {
           this.stats.unrequested++;

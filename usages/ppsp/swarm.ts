@@ -123,7 +123,10 @@ export interface SwarmStats {
 
 type Phase = 'metadata' | 'opening' | 'hashes' | 'running' | 'finishing' | 'complete' | 'stopped';
 
-/** A swarm being seeded or downloaded. Events: `progress` (SwarmProgress), `done`. */
+/**
+ * A swarm being seeded or downloaded. Events: `chunk` (index: a new chunk verified, before it is
+ * written), `progress` (SwarmProgress, after each chunk is written), `done`.
+ */
 export class Swarm extends EventEmitter implements SessionHost {
   readonly swarmId: string;
   metadata: SwarmMetadata | undefined;
@@ -159,6 +162,7 @@ export class Swarm extends EventEmitter implements SessionHost {
   private readonly choker: Choker<string>;
   private hashSource: PeerSession | undefined;
   private collector: LeafHashCollector | undefined;
+  private hashesAskedAtMs = 0;
   private timers: Timer[] = [];
   private lastPeersAsk = -Infinity;
   private asking = false;
@@ -373,10 +377,10 @@ export class Swarm extends EventEmitter implements SessionHost {
 
   private onHashesRequest(session: PeerSession, first: number, last: number): void {
     if (!this.leaves) throw new ReloadError(ErrorCode.Not_Found, 'leaf hashes not known yet', 'not_ready');
+    // One answer per request, so a peer cannot make us queue the whole list with one message.
     const per = this.options.hashesPerFrame ?? DEFAULT_HASHES_PER_FRAME;
-    for (let at = first; at <= last; at += per) {
-      session.send({ type: 'hashes', first: at, hashes: this.leaves.slice(at, Math.min(last, at + per - 1)) });
-    }
+    if (last - first + 1 > per) throw new ReloadError(ErrorCode.Forbidden, `at most ${per} leaf hashes per request`, 'too_many_hashes');
+    session.send({ type: 'hashes', first, hashes: this.leaves.slice(first, last) });
   }
 
   /** A peer that holds everything we could give it no longer needs an upload slot. */
@@ -466,6 +470,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     const source = [...this.sessions.values()].find((s) => s.ready && s.remote !== undefined);
     if (!source) return;
     this.hashSource = source;
+    this.hashesAskedAtMs = this.clock.now();
     this.collector = new LeafHashCollector(metadata);
     for (const r of hashRanges(metadata.chunkCount, this.options.hashesPerFrame ?? DEFAULT_HASHES_PER_FRAME)) source.send({ type: 'hashesRequest', ...r });
   }
@@ -473,6 +478,7 @@ export class Swarm extends EventEmitter implements SessionHost {
   private onHashes(session: PeerSession, first: number, hashes: Uint8Array): void {
     if (session !== this.hashSource || !this.collector) throw invalidMessage('leaf hashes that were not asked for', 'unexpected_hashes');
     this.collector.add(first, hashes);
+    this.hashesAskedAtMs = this.clock.now();
     if (!this.collector.complete) return;
     let leaves: LeafHashes;
     try {
@@ -526,6 +532,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     for (const other of picker.received(index, session.remoteNodeId)) this.sessions.get(other)?.cancel(index);
     this.stats.chunksReceived++;
     this.rate.total += chunk.length;
+    this.emit('chunk', index);
     const store = this.store as DownloadChunkStore;
     store.write(index, chunk).then(
       () => {
@@ -615,6 +622,10 @@ export class Swarm extends EventEmitter implements SessionHost {
         this.stats.timeouts++;
         this.sessions.get(late.peer)?.cancel(late.chunk);
       }
+    }
+    // A peer that stops answering for the leaf hashes is dropped (detach asks another one).
+    if (this.hashSource && now - this.hashesAskedAtMs >= (this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS)) {
+      this.hashSource.fail(new ReloadError(ErrorCode.Request_Timeout, 'no leaf hashes in time', 'hashes_timeout'));
     }
     const elapsed = now - this.rate.atMs;
     if (elapsed >= 1000 || this.rate.atMs === 0) {

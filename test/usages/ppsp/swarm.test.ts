@@ -160,8 +160,9 @@ describe('PPSP data plane over TLS', function () {
     const first = await usageOn(leechNode, { syncEveryChunks: 8, requestsPerPeer: 1 });
     const swarm1 = first.download(meta, out, { peers: peersOf([seedNode]) });
     let stopping: Promise<void> | undefined;
-    swarm1.on('progress', (p: { have: number; total: number }) => {
-      if (!stopping && p.have >= p.total / 2) stopping = first.stop();
+    // Stopped as the half-way chunk is verified: received chunks, not written ones, bound what the part file holds.
+    swarm1.on('chunk', () => {
+      if (!stopping && swarm1.stats.chunksReceived >= meta.chunkCount / 2) stopping = first.stop();
     });
     await waitFor(() => stopping !== undefined, 20_000, 'half the chunks');
     await stopping;
@@ -200,10 +201,10 @@ describe('PPSP data plane over TLS', function () {
     expect(ranged.error()?.code).to.equal(ErrorCode.Invalid_Message);
     expect(ranged.error()?.text).to.match(/out_of_range/);
 
-    // A fake seeder: honest handshake and hashes, then malformed availability or over-size DATA.
+    // A fake seeder: wrong metadata, malformed availability, over-size DATA, then forged leaf hashes.
     const { leafHashes } = await hashFile(path, meta.chunkSize);
     const errors: Extract<PpspDataMessage, { type: 'error' }>[] = [];
-    let mode: 'bad-availability' | 'oversize' = 'bad-availability';
+    let mode: 'bad-metadata' | 'bad-availability' | 'oversize' | 'bad-hashes' = 'bad-metadata';
     const served = await rawNode.serveApplication(PPSP_DATA_APP_ID, {
       host: '127.0.0.1',
       port: 0,
@@ -213,11 +214,16 @@ describe('PPSP data plane over TLS', function () {
           if (m.type === 'error') errors.push(m);
           if (m.type === 'handshake') {
             peer.send(handshake(meta.swarmId));
-            peer.send({ type: 'metadata', rootHash: meta.rootHash, contentLength: meta.contentLength, chunkSize: meta.chunkSize });
+            const length = mode === 'bad-metadata' ? meta.contentLength - 1 : meta.contentLength;
+            peer.send({ type: 'metadata', rootHash: meta.rootHash, contentLength: length, chunkSize: meta.chunkSize });
             const full = new Uint8Array(Math.ceil(meta.chunkCount / 8)).fill(0xff);
             peer.send({ type: 'availability', value: mode === 'bad-availability' ? [1, full.subarray(1)] : [2, [[0, meta.chunkCount - 1]]] });
           }
-          if (m.type === 'hashesRequest') peer.send({ type: 'hashes', first: m.first, hashes: leafHashes.subarray(m.first * 32, (m.last + 1) * 32) });
+          if (m.type === 'hashesRequest') {
+            const hashes = Buffer.from(leafHashes.subarray(m.first * 32, (m.last + 1) * 32));
+            if (mode === 'bad-hashes') hashes[0]! ^= 1;
+            peer.send({ type: 'hashes', first: m.first, hashes });
+          }
           if (m.type === 'request') {
             const frame = Buffer.alloc(6 + meta.chunkSize + 1);
             frame.writeUInt8(1, 0);
@@ -230,12 +236,15 @@ describe('PPSP data plane over TLS', function () {
     try {
       const leecher = await usageOn(leechNode);
       const out = join(dir, 'fake.bin');
-      const swarm = leecher.download(meta, out, { peers: peersOf([rawNode]) });
-      await waitFor(() => errors.length > 0, 10_000, 'ERROR for malformed availability');
-      expect(errors[0]!.code).to.equal(ErrorCode.Invalid_Message);
-      expect(errors[0]!.text).to.match(/bad_availability/);
+      // From the bare swarm ID: the metadata must come from the answer and match the ID.
+      const swarm = leecher.download(meta.swarmId, out, { peers: peersOf([rawNode]) });
+      const seen = (reason: RegExp) => errors.some((e) => reason.test(e.text));
+      await waitFor(() => seen(/swarm_id_mismatch/), 10_000, 'ERROR for metadata that does not match the ID');
+      mode = 'bad-availability';
+      await waitFor(() => seen(/bad_availability/), 10_000, 'ERROR for malformed availability');
       mode = 'oversize';
       await waitFor(() => errors.some((e) => e.code === ErrorCode.Message_Too_Large), 10_000, 'ERROR for over-size DATA');
+      expect(errors.filter((e) => e.code !== ErrorCode.Invalid_Message && e.code !== ErrorCode.Message_Too_Large)).to.deep.equal([]);
       expect(swarm.progress.have).to.equal(0);
       expect(swarm.stats.chunksReceived).to.equal(0);
       await leecher.stop();
@@ -243,6 +252,15 @@ describe('PPSP data plane over TLS', function () {
       expect(existsSync(out)).to.equal(false);
       const part = await readFile(out + '.part');
       expect(part.every((b) => b === 0), 'no chunk byte in the part file').to.equal(true);
+      // A fresh download (leaf hashes are fetched once per download): forged hashes get the peer dropped.
+      mode = 'bad-hashes';
+      const forged = await usageOn(leechNode);
+      const swarm2 = forged.download(meta.swarmId, join(dir, 'forged.bin'), { peers: peersOf([rawNode]) });
+      await waitFor(() => seen(/bad_leaf_hashes/), 10_000, 'ERROR for forged leaf hashes');
+      expect(swarm2.stats.banned.has(rawNode.nodeIdHex), 'the forger is dropped').to.equal(true);
+      expect(swarm2.progress.have).to.equal(0);
+      await forged.stop();
+      usages.splice(usages.indexOf(forged), 1);
     } finally {
       await served.close();
     }
