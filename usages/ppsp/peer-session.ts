@@ -31,6 +31,8 @@ import { chunkCountOf, verifySwarmMetadata, type SwarmMetadata } from './swarm-i
 
 /** Chunks a peer may have asked of us and not yet received; more is an error (`too_many_requests`). */
 export const DEFAULT_MAX_QUEUED_UPLOADS = 256;
+/** Chunk reads from disk in flight per session while uploading. */
+export const DEFAULT_READS_IN_FLIGHT = 8;
 
 /** What a session needs from the swarm it belongs to. */
 export interface SessionHost {
@@ -60,6 +62,8 @@ export type SessionRole =
 export interface PeerSessionOptions {
   /** See DEFAULT_MAX_QUEUED_UPLOADS (chunks). */
   maxQueuedUploads?: number;
+  /** See DEFAULT_READS_IN_FLIGHT. */
+  readsInFlight?: number;
   log: Logger;
 }
 
@@ -90,7 +94,8 @@ export class PeerSession {
   private state: 'handshake' | 'metadata' | 'ready' | 'closed' = 'handshake';
   /** Chunks the remote asked of us, in order, not yet sent. */
   private readonly uploads = new Set<number>();
-  private uploading = false;
+  /** Chunks being read for upload right now. */
+  private readonly reading = new Set<number>();
   private readonly maxQueuedUploads: number;
   private readonly log: Logger;
 
@@ -160,7 +165,7 @@ export class PeerSession {
       if (this.uploads.size >= this.maxQueuedUploads) throw new ReloadError(ErrorCode.Forbidden, `more than ${this.maxQueuedUploads} chunks requested at once`, 'too_many_requests');
       this.uploads.add(c);
     }
-    void this.pumpUploads();
+    this.pumpUploads();
   }
 
   /** Drops queued uploads of first..last (a CANCEL, or the peer is choked now). */
@@ -306,35 +311,46 @@ export class PeerSession {
   // ---- uploading -------------------------------------------------------------------------------
 
   /**
-   * Sends queued chunks one at a time: read from disk with its proof, then one frame. Joining the
-   * header and the chunk costs one copy per chunk: a Link frames each send on its own, so the two
-   * parts cannot go out as two sends (encodeDataParts keeps the chunk itself uncopied until here).
+   * Sends queued chunks, reading up to `readsInFlight` of them from disk at once (order is free:
+   * each DATA names its chunk), each then one frame. Joining the header and the chunk costs one
+   * copy per chunk: a Link frames each send on its own, so the two parts cannot go out as two sends
+   * (encodeDataParts keeps the chunk itself uncopied until here).
    */
-  private async pumpUploads(): Promise<void> {
-    if (this.uploading) return;
-    this.uploading = true;
-    try {
-      while (this.state === 'ready' && this.uploads.size > 0) {
-        const index = this.uploads.values().next().value as number;
-        let piece: { chunk: Uint8Array; uncles: Uint8Array[] };
-        try {
-          piece = await this.host!.readChunk(index);
-        } catch (e) {
-          this.uploads.delete(index);
-          this.log.debug(`cannot upload chunk ${index}: ${(e as Error).message}`);
-          continue;
+  private pumpUploads(): void {
+    const limit = this.options.readsInFlight ?? DEFAULT_READS_IN_FLIGHT;
+    while (this.state === 'ready' && this.reading.size < limit) {
+      let index: number | undefined;
+      for (const c of this.uploads) {
+        if (!this.reading.has(c)) {
+          index = c;
+          break;
         }
-        // Cancelled, choked or closed while reading.
-        if (!this.uploads.delete(index) || this.state !== 'ready') continue;
-        const [head, chunk] = encodeDataParts({ type: 'data', index, uncles: piece.uncles, chunk: piece.chunk });
-        const frame = Buffer.concat([head, chunk], head.length + chunk.length);
-        this.host!.tamperData?.(index, frame);
-        if (!this.link.send(frame)) continue;
-        this.stats.bytesUp += chunk.length;
-        this.stats.chunksUp++;
       }
-    } finally {
-      this.uploading = false;
+      if (index === undefined) return;
+      this.reading.add(index);
+      void this.uploadOne(index).finally(() => {
+        this.reading.delete(index);
+        this.pumpUploads();
+      });
     }
+  }
+
+  private async uploadOne(index: number): Promise<void> {
+    let piece: { chunk: Uint8Array; uncles: Uint8Array[] };
+    try {
+      piece = await this.host!.readChunk(index);
+    } catch (e) {
+      this.uploads.delete(index);
+      this.log.debug(`cannot upload chunk ${index}: ${(e as Error).message}`);
+      return;
+    }
+    // Cancelled, choked or closed while reading.
+    if (!this.uploads.delete(index) || this.state !== 'ready') return;
+    const [head, chunk] = encodeDataParts({ type: 'data', index, uncles: piece.uncles, chunk: piece.chunk });
+    const frame = Buffer.concat([head, chunk], head.length + chunk.length);
+    this.host!.tamperData?.(index, frame);
+    if (!this.link.send(frame)) return;
+    this.stats.bytesUp += chunk.length;
+    this.stats.chunksUp++;
   }
 }
