@@ -70,7 +70,7 @@ describe('PPSP data plane over TLS', function () {
   const peersOf = (nodes: Node[]) => async () => nodes.map((n) => ({ nodeId: n.nodeIdHex }));
 
   before(async () => {
-    net = await startTestnet(8);
+    net = await startTestnet(16);
   });
   after(async () => {
     await net?.stopAll();
@@ -104,6 +104,20 @@ describe('PPSP data plane over TLS', function () {
     const leechToLeech = swarms.reduce((sum, s) => sum + leechIds.reduce((x, id) => x + s.uploadedTo(id), 0), 0);
     expect(leechToLeech, 'bytes leechers uploaded to other leechers').to.be.greaterThan(0);
     for (const s of swarms) expect(s.stats.corruptCaught).to.equal(0);
+  });
+
+  it('1 seeder and 10 leechers in an overlay of 16 all finish byte-identical', async () => {
+    const { path, content } = await randomFile(3 * MiB);
+    const members = net.nodes.slice(0, 11);
+    const [seedNode, ...leechNodes] = members as [Node, ...Node[]];
+    const meta = await (await usageOn(seedNode)).seed(path);
+    const leechers = await Promise.all(leechNodes.map((n) => usageOn(n)));
+    // From the bare swarm ID: every leecher learns the metadata from its first answer.
+    const swarms = leechers.map((u, i) => u.download(meta.swarmId, join(dir, `out${i}.bin`), { peers: peersOf(members) }));
+    await Promise.all(swarms.map((s) => s.done));
+    for (let i = 0; i < 10; i++) expect((await readFile(join(dir, `out${i}.bin`))).equals(content), `leecher ${i}`).to.equal(true);
+    const uploaders = swarms.filter((s) => leechNodes.some((n) => s.uploadedTo(n.nodeIdHex) > 0));
+    expect(uploaders.length, 'leechers that uploaded to other leechers').to.be.greaterThan(1);
   });
 
   it('catches every corrupt chunk, drops the corrupting peer and still completes', async () => {
