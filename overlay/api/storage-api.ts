@@ -51,6 +51,7 @@ function lifetimeFrom(value: unknown): number | undefined {
 
 /** The value a /store body describes, in the kind's data model. */
 function storedValue(kind: Readonly<Kind>, body: Json): StoredDataValue {
+  if (body.delete !== undefined && typeof body.delete !== 'boolean') throw bad('"delete" must be true or false');
   const exists = body.delete !== true;
   const value = { exists, value: exists ? bytesFrom(body.value, 'value') : new Uint8Array(0) };
   switch (kind.dataModel) {
@@ -106,7 +107,7 @@ export const STORAGE_ROUTES: Record<string, (node: Node, body: Json) => Promise<
   '/store': async (node, body) => {
     const kind = node.kinds.resolve(kindRef(body));
     const resource = resourceIdFromText(body.resource, node.config.hash);
-    const generation = body.generation === undefined ? undefined : BigInt(indexFrom(body.generation, 'generation'));
+    const generation = body.generation === undefined ? undefined : generationFrom(body.generation);
     const r = await node.storage.store(kind.id, resource, storedValue(kind, body), { lifetimeSec: lifetimeFrom(body.lifetime), generation });
     return { resource: idToHex(resource), kind: kind.name, generation: Number(r.generation), responsible: r.responsible, replicas: r.replicas.map(idToHex) };
   },
@@ -143,14 +144,21 @@ export const STORAGE_ROUTES: Record<string, (node: Node, body: Json) => Promise<
     const kinds = body.kinds ?? (body.kind === undefined ? undefined : [body.kind]);
     if (!Array.isArray(kinds) || kinds.length === 0) throw bad('"kinds" must list kind names or ids');
     const resource = resourceIdFromText(body.resource, node.config.hash);
-    const found = await node.storage.find(kinds.map((k) => kindRefOf(k)), resource);
+    const found = await node.storage.find(kinds.map((k, i) => kindRefOf(k, `kinds[${i}]`)), resource);
     return { resource: idToHex(resource), results: found.map((f) => ({ kind: node.kinds.byId(f.kindId)?.name ?? f.kindId, closest: f.closest ? idToHex(f.closest) : null })) };
   },
 };
 
-function kindRefOf(k: unknown): string | number {
+function kindRefOf(k: unknown, field = 'kind'): string | number {
   if (typeof k === 'string' || (typeof k === 'number' && Number.isInteger(k))) return k;
-  throw bad('a kind is a name or an integer id');
+  throw bad(`"${field}" must be a kind name or an integer id`);
+}
+
+/** A u64 generation counter, as a JSON number or a decimal string (beyond 2^53). */
+function generationFrom(value: unknown): bigint {
+  const text = typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : value;
+  if (typeof text !== 'string' || !/^\d{1,20}$/.test(text) || BigInt(text) >= 1n << 64n) throw bad('"generation" must be an integer from 0 to 2^64-1 (a decimal string above 2^53)');
+  return BigInt(text);
 }
 
 function kindRef(body: Json): string | number {

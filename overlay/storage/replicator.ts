@@ -90,10 +90,12 @@ export class Replicator {
 
   /**
    * Pushes `resource` to every member of its replica set that has no copy from us; resolves with
-   * the members that hold one afterwards (self excluded). Used right after an original store.
+   * the members that hold one afterwards (self excluded). `changed` (after a store) forgets who held
+   * the old state, so the new one reaches every member.
    */
-  async replicate(resource: Id): Promise<Id[]> {
+  async replicate(resource: Id, changed = false): Promise<Id[]> {
     const key = idToHex(resource);
+    if (changed) this.holders.delete(key);
     const set = this.host.replicaSet(resource);
     const holders = this.holders.get(key) ?? new Set<string>();
     this.holders.set(key, holders);

@@ -140,7 +140,7 @@ export class StorageService {
     if (req.replicaNumber === 0) {
       if (!this.host.table.isResponsible(req.resource)) throw new ReloadError(ErrorCode.Not_Found, `this node is not responsible for ${idToHex(req.resource)}`, 'not_responsible');
       const generations = this.engine.store(req, ctx.signer);
-      const replicas = await this.replicator.replicate(req.resource);
+      const replicas = await this.replicator.replicate(req.resource, true);
       return new EncodedBody(encodeStoreAns(generations.map((g) => ({ ...g, replicas }))));
     }
     // A replica: only from a peer that may hold this resource, and only if we should hold it too.

@@ -30,7 +30,8 @@ describe(`storage: ${VALUES} values on ${PEERS} peers over TLS`, function () {
   const placed: Placed[] = [];
   const live = () => net.nodes.filter((n) => n.state === 'joined');
   /** Repair bound from the config: detection and stabilization rounds, then replica sync rounds. */
-  const repairBoundMs = () => 8 * net.config.chord.updateIntervalMs + 8 * net.config.storage.syncIntervalMs + net.config.chord.neighbourTimeoutMs;
+  // Generous, because the suite may share two cores with other work; waitFor returns as soon as it holds.
+  const repairBoundMs = () => 20 * net.config.chord.updateIntervalMs + 20 * net.config.storage.syncIntervalMs + net.config.chord.neighbourTimeoutMs;
 
   /** Values whose holders differ from the ground-truth replica set of the live ring. */
   function misplaced(): string[] {
