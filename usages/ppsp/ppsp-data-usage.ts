@@ -10,6 +10,7 @@ import type { Link } from '../../overlay/link/link.js';
 import { silentLogger, type Logger } from '../../overlay/log.js';
 import type { Node } from '../../overlay/node.js';
 import type { Usage } from '../usage.js';
+import type { Availability } from './availability.js';
 import { hashFile } from './chunker.js';
 import { PeerSession } from './peer-session.js';
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, parseSwarmId, type SwarmMetadata } from './swarm-id.js';
@@ -96,6 +97,16 @@ export class PpspDataUsage implements Usage {
   /** The swarm with this ID, if seeded or downloaded here. */
   swarm(swarmId: string): Swarm | undefined {
     return this.swarms.get(parseSwarmId(swarmId));
+  }
+
+  /** What we hold of a swarm, for the signalling usage's availability answers (setLocalAvailability). */
+  availability(swarmId: string): Availability | undefined {
+    return this.swarms.get(swarmId)?.availability();
+  }
+
+  /** What a peer told us it holds (setPeerHasChunk); undefined when we do not know. */
+  peerHasChunk(swarmId: string, peer: string, chunk: number): boolean | undefined {
+    return this.swarms.get(swarmId)?.peerHasChunk(peer, chunk);
   }
 
   /** Hashes the file at `path` and seeds it; returns the metadata a leecher needs (or just its ID). */

@@ -125,7 +125,8 @@ type Phase = 'metadata' | 'opening' | 'hashes' | 'running' | 'finishing' | 'comp
 
 /**
  * A swarm being seeded or downloaded. Events: `chunk` (index: a new chunk verified, before it is
- * written), `progress` (SwarmProgress, after each chunk is written), `done`.
+ * written), `progress` (SwarmProgress, after each chunk is written), `done`, `peerGone` (Node-ID
+ * hex: its channel closed or it could not be reached; the tracker may forget it).
  */
 export class Swarm extends EventEmitter implements SessionHost {
   readonly swarmId: string;
@@ -231,6 +232,17 @@ export class Swarm extends EventEmitter implements SessionHost {
     return { have: this.have?.count ?? 0, total: this.metadata?.chunkCount ?? 0, bytesPerSec: this.rate.bytesPerSec, peers: this.sessions.size };
   }
 
+  /** The chunks we hold and can serve (a copy), for availability answers; undefined before the store is open. */
+  availability(): Availability | undefined {
+    return this.have && this.leaves ? Availability.fromBitmap(this.have.chunkCount, this.have.toBitmap()) : undefined;
+  }
+
+  /** Whether `peer` told us it holds `chunk`; undefined if we have no session with it or no availability from it. */
+  peerHasChunk(peer: string, chunk: number): boolean | undefined {
+    const remote = this.sessions.get(peer)?.remote;
+    return remote && Number.isSafeInteger(chunk) && chunk >= 0 && chunk < remote.chunkCount ? remote.has(chunk) : undefined;
+  }
+
   /** Node-IDs of the peers with an open session. */
   peerIds(): string[] {
     return [...this.sessions.keys()];
@@ -303,6 +315,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     if (this.sessions.get(peer) !== session) return;
     this.sessions.delete(peer);
     this.retire(session);
+    this.emit('peerGone', peer);
     this.picker?.peerGone(peer);
     this.apply(this.choker.peerGone(peer));
     if (this.hashSource === session) {
@@ -672,6 +685,7 @@ export class Swarm extends EventEmitter implements SessionHost {
       })
       .catch((e: Error) => {
         this.dialFailedAt.set(peer, this.clock.now());
+        this.emit('peerGone', peer);
         this.log.debug(`cannot reach ${peer.slice(0, 8)}: ${e.message}`);
       })
       .finally(() => this.dialling.delete(peer));

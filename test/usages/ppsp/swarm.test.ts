@@ -116,6 +116,7 @@ describe('PPSP data plane over TLS', function () {
     const swarms = leechers.map((u, i) => u.download(meta.swarmId, join(dir, `out${i}.bin`), { peers: peersOf(members) }));
     await Promise.all(swarms.map((s) => s.done));
     for (let i = 0; i < 10; i++) expect((await readFile(join(dir, `out${i}.bin`))).equals(content), `leecher ${i}`).to.equal(true);
+    expect(leechers[0]!.availability(meta.swarmId)?.isComplete).to.equal(true);
     const uploaders = swarms.filter((s) => leechNodes.some((n) => s.uploadedTo(n.nodeIdHex) > 0));
     expect(uploaders.length, 'leechers that uploaded to other leechers').to.be.greaterThan(1);
   });
