@@ -11,6 +11,7 @@ import { idFromBytes, idToHex, ringDistance, type Id, type IdHash } from '../id.
 import { copyStoredData, hasLiveValue, isLive, liveEntries, remainingSec, selectEntries, type Entry, type KindSlot } from './kind-slot.js';
 import type { KindRegistry } from './kinds.js';
 import { planStore, type StorePlan } from './store-plan.js';
+import { MemoryBackend, type ResourceState, type StorageBackend } from './storage-backend.js';
 import type { FetchAnswer, FindKindAnswer, StatKindAnswer, StoredDataSpecifier, StoreKindData, StoreRequest } from './types.js';
 
 /** Certificates held at most by default: those of the signers of held values. */
@@ -29,12 +30,10 @@ export interface StorageEngineOptions {
   maxBytes: number;
   /** Signer certificates held at most; default DEFAULT_MAX_CERTIFICATES. */
   maxCertificates?: number;
+  /** Where resources are kept; default in memory. */
+  backend?: StorageBackend;
 }
 
-interface ResourceState {
-  resource: Id;
-  kinds: Map<number, KindSlot>;
-}
 
 /** The live entries one specifier picks, with the Kind's generation. */
 interface Selection {
@@ -54,7 +53,7 @@ export class StorageEngine {
   private readonly hash: IdHash;
   private readonly maxBytes: number;
   private readonly maxCertificates: number;
-  private readonly state = new Map<string, ResourceState>();
+  private readonly state: StorageBackend;
   /** DER of value signers, by SHA-256 fingerprint (hex). */
   private readonly certificates = new Map<string, Uint8Array>();
   private bytes = 0;
@@ -62,6 +61,7 @@ export class StorageEngine {
 
   constructor(opts: StorageEngineOptions) {
     this.kinds = opts.kinds;
+    this.state = opts.backend ?? new MemoryBackend();
     this.trust = opts.trust;
     this.clock = opts.clock;
     this.hash = opts.hash;
@@ -132,7 +132,7 @@ export class StorageEngine {
     for (const k of plan.kinds) {
       let slot = held?.kinds.get(k.kindId);
       if (!slot && k.changes.size === 0 && k.generation === 0n) continue;
-      if (!held) this.state.set(hex, (held = { resource: idFromBytes(resource), kinds: new Map() }));
+      if (!held) held = { resource: idFromBytes(resource), kinds: new Map() };
       if (!slot) held.kinds.set(k.kindId, (slot = { generation: 0n, entries: new Map() }));
       for (const [key, entry] of k.changes) {
         this.forget(slot.entries.get(key));
@@ -142,6 +142,7 @@ export class StorageEngine {
       }
       slot.generation = k.generation;
     }
+    if (held) this.state.put(hex, held);
     for (const [fingerprint, der] of plan.newCertificates) this.certificates.set(fingerprint, der);
   }
 
@@ -227,7 +228,7 @@ export class StorageEngine {
       const kind = this.kinds.resolve(kindId);
       let closest: Id | undefined;
       let best = 0n;
-      for (const { resource, kinds } of this.state.values()) {
+      for (const [, { resource, kinds }] of this.state.entries()) {
         const slot = kinds.get(kind.id);
         if (!slot || !hasLiveValue(slot, nowMs)) continue;
         const distance = ringDistance(target, resource);
@@ -240,7 +241,7 @@ export class StorageEngine {
   /** Resources with live entries (values or tombstones): what replication walks. */
   resources(): Id[] {
     const nowMs = this.clock.now();
-    return [...this.state.values()]
+    return [...this.state.entries()].map(([, held]) => held)
       .filter((held) => [...held.kinds.values()].some((slot) => [...slot.entries.values()].some((e) => isLive(e, nowMs))))
       .map((held) => idFromBytes(held.resource));
   }
@@ -289,7 +290,8 @@ export class StorageEngine {
     const nowMs = this.clock.now();
     const needed = new Set<string>();
     let removed = 0;
-    for (const [hex, held] of this.state) {
+    for (const [hex, held] of [...this.state.entries()]) {
+      let changed = false;
       for (const [kindId, slot] of held.kinds) {
         for (const [key, e] of slot.entries) {
           if (isLive(e, nowMs)) {
@@ -299,10 +301,12 @@ export class StorageEngine {
           this.forget(e);
           slot.entries.delete(key);
           removed++;
+          changed = true;
         }
         if (slot.entries.size === 0) held.kinds.delete(kindId);
       }
       if (held.kinds.size === 0) this.state.delete(hex);
+      else if (changed) this.state.put(hex, held);
     }
     for (const fingerprint of this.certificates.keys()) if (!needed.has(fingerprint)) this.certificates.delete(fingerprint);
     return removed;
