@@ -93,15 +93,21 @@ const POST_ROUTES: Record<string, Route> = {
   },
 };
 
+/**
+ * Endpoints a usage adds to the API: called for every request no built-in endpoint takes;
+ * returns undefined when the path is not its own. `body` reads the JSON body (bounded).
+ */
+export type ApiExtension = (method: string, path: string, body: () => Promise<Record<string, unknown>>) => Promise<unknown> | undefined;
+
 export interface ApiServer {
   /** "host:port" actually bound. */
   address: string;
   close(): Promise<void>;
 }
 
-export async function startApi(node: Node, host: string, port: number): Promise<ApiServer> {
+export async function startApi(node: Node, host: string, port: number, extensions: ApiExtension[] = []): Promise<ApiServer> {
   const server: Server = createServer((req, res) => {
-    void handle(node, req, res);
+    void handle(node, req, res, extensions);
   });
   server.requestTimeout = 60_000;
   server.headersTimeout = 10_000;
@@ -124,7 +130,7 @@ export async function startApi(node: Node, host: string, port: number): Promise<
   };
 }
 
-async function handle(node: Node, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(node: Node, req: IncomingMessage, res: ServerResponse, extensions: ApiExtension[]): Promise<void> {
   const path = (req.url ?? '/').split('?')[0]!;
   try {
     if (req.method === 'GET' && path === '/status') return send(res, 200, nodeStatus(node));
@@ -132,7 +138,13 @@ async function handle(node: Node, req: IncomingMessage, res: ServerResponse): Pr
       return send(res, 200, node.metrics.render({ reload_links: node.linkList().length }), 'text/plain; version=0.0.4');
     }
     const route = POST_ROUTES[path];
-    if (!route) throw new HttpError(404, 'Not_Found', `no endpoint ${req.method} ${path}`);
+    if (!route) {
+      for (const extension of extensions) {
+        const answer = extension(req.method ?? 'GET', path, () => readJson(req));
+        if (answer !== undefined) return send(res, 200, await answer);
+      }
+      throw new HttpError(404, 'Not_Found', `no endpoint ${req.method} ${path}`);
+    }
     if (req.method !== 'POST') throw new HttpError(405, 'Invalid_Message', `${path} takes POST`);
     send(res, 200, await route(node, await readJson(req)));
   } catch (e) {

@@ -1,5 +1,6 @@
 /** Every CLI command, in the order `reload-ppsp --help` lists them. */
 import type { Command } from '../command.js';
+import { getCommand, seedCommand } from './swarm.js';
 import { caAddUserCommand } from './ca-adduser.js';
 import { caInitCommand } from './ca-init.js';
 import { caServeCommand } from './ca-serve.js';
@@ -11,4 +12,4 @@ import { routeCommand } from './route.js';
 import { pingCommand, statusCommand } from './status.js';
 import { STORAGE_COMMANDS } from './storage.js';
 
-export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand, nodeCommand, statusCommand, pingCommand, routeCommand, ...STORAGE_COMMANDS, demoCommand, benchCommand];
+export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand, nodeCommand, statusCommand, pingCommand, routeCommand, ...STORAGE_COMMANDS, seedCommand, getCommand, demoCommand, benchCommand];

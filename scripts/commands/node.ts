@@ -6,6 +6,12 @@ import { createLogger, stderrSink } from '../../overlay/log.js';
 import { Node } from '../../overlay/node.js';
 import { optionalString, requireString, stringList, UsageError, type Command } from '../command.js';
 import { untilStopSignal } from '../signals.js';
+import { ppspApi } from '../../usages/ppsp/ppsp-api.js';
+import { PpspUsage } from '../../usages/ppsp/ppsp-usage.js';
+import type { PeerProperties } from '../../usages/ppsp/properties.js';
+
+/** What a node tells PPSP peers about itself until it is configurable (seed §4.2.3). */
+const DEFAULT_PROPERTIES: PeerProperties = { accessType: 'fixed', upKbps: 100_000, downKbps: 100_000, nat: 'unknown', uptimeSec: 0 };
 
 function hostPort(text: string, flag: string, allowAnyPort = false) {
   try {
@@ -37,14 +43,22 @@ export const nodeCommand: Command = {
     const identity = await loadIdentity(requireString(args, 'identity'));
     const logger = createLogger('reload', stderrSink, args.values.verbose ? 'debug' : 'info');
     const node = new Node({ config, identity, listen, bootstrap, logger, client });
+    // The PPSP usage: its kinds, codes and handlers go on before the node joins.
+    const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, data: { host: listen?.host ?? '127.0.0.1', log: logger } });
+    ppsp.attach(node);
     await node.start();
-    const server = await startApi(node, api.host, api.port).catch(async (e) => {
-      await node.stop();
-      throw e;
-    });
+    const server = await ppsp
+      .start()
+      .then(() => startApi(node, api.host, api.port, [ppspApi(ppsp)]))
+      .catch(async (e) => {
+        await ppsp.stop();
+        await node.stop();
+        throw e;
+      });
     process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress ?? '-'} api=${server.address}\n`);
     logger.info(`stopping on ${await untilStopSignal()}`);
     await server.close();
+    await ppsp.stop();
     await node.stop();
     return 0;
   },
