@@ -1,9 +1,11 @@
 /**
- * `reload-ppsp demo` (`npm run demo`): the overlay on local defaults. Creates a CA and overlay,
+ * `reload-ppsp demo` (`npm run demo`): the main job on local defaults. Creates a CA and overlay,
  * enrolls nodes, starts them as real processes on 127.0.0.1 that join one Chord ring through
- * node1, shows the ring as each node sees it, pings far-apart nodes and routes names through the
- * overlay, and checks it all against the ground truth computed from the sorted Node-IDs. Exits 0
- * only if everything agrees. Everything is removed afterwards unless --keep.
+ * node1, shows the ring as each node sees it, pings far-apart nodes, routes names, stores and
+ * fetches a value, checks it all against the ground truth computed from the sorted Node-IDs, and
+ * then streams a generated file: node1 seeds it, all the others download it at once, and every
+ * copy's hash is checked. Exits 0 only if everything agrees. Everything is removed afterwards
+ * unless --keep.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,10 +15,13 @@ import { idFromHex, resourceIdOf } from '../../overlay/id.js';
 import { callApi } from '../api-client.js';
 import { UsageError, type Command } from '../command.js';
 import { RingTruth } from '../local-ring.js';
+import { demoSwarm } from '../demo-swarm.js';
 import { startNodeProcess, type NodeProcess } from '../node-process.js';
 
 const OVERLAY = 'demo.reload';
-export const DEMO_DEFAULT_NODES = 6;
+export const DEMO_DEFAULT_NODES = 8;
+/** Size of the file the demo streams, MiB. */
+export const DEMO_DEFAULT_MIB = 32;
 export const DEMO_MIN_NODES = 2;
 export const DEMO_MAX_NODES = 16;
 /** Far-apart pairs pinged, and the names routed. */
@@ -37,27 +42,30 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'Create a CA, enroll nodes, run them on 127.0.0.1 as one Chord ring, ping and route through it, check it against the ground truth.',
+  summary: 'Create a CA, enroll nodes, run them on 127.0.0.1 as one Chord ring, ping, route, store, and stream a file from one node to all the others, checking everything.',
   options: {
     nodes: { type: 'string', help: `how many nodes to run (${DEMO_MIN_NODES}-${DEMO_MAX_NODES}, default ${DEMO_DEFAULT_NODES})`, valueName: 'N' },
+    size: { type: 'string', help: `MiB of the file node1 seeds to the others (1-1024, default ${DEMO_DEFAULT_MIB}; 0 skips it)`, valueName: 'MIB' },
     keep: { type: 'boolean', help: 'keep the working directory (CA, identities) afterwards' },
   },
   async run(args) {
     const count = Number(args.values.nodes ?? DEMO_DEFAULT_NODES);
     if (!Number.isInteger(count) || count < DEMO_MIN_NODES || count > DEMO_MAX_NODES) throw new UsageError(`--nodes must be an integer from ${DEMO_MIN_NODES} to ${DEMO_MAX_NODES}`);
+    const sizeMiB = Number(args.values.size ?? DEMO_DEFAULT_MIB);
+    if (!Number.isInteger(sizeMiB) || sizeMiB < 0 || sizeMiB > 1024) throw new UsageError('--size must be an integer number of MiB from 0 to 1024');
     const dir = await mkdtemp(join(tmpdir(), 'reload-demo-'));
     const say = (line: string) => process.stdout.write(line + '\n');
     const nodes: NodeProcess[] = [];
     const problems: string[] = [];
     try {
-      say(`[1/5] creating the enrollment CA and overlay "${OVERLAY}" in ${dir}`);
+      say(`[1/6] creating the enrollment CA and overlay "${OVERLAY}" in ${dir}`);
       const { config } = await initCaDir(join(dir, 'ca'), OVERLAY);
-      say(`[2/5] enrolling ${count} nodes (the CA picks each Node-ID at random)`);
+      say(`[2/6] enrolling ${count} nodes (the CA picks each Node-ID at random)`);
       for (let i = 1; i <= count; i++) {
         const r = await enrollLocal(join(dir, 'ca'), `node${i}@${OVERLAY}`, join(dir, `node${i}`));
         say(`      node${i}@${OVERLAY} -> ${r.nodeIdHex}`);
       }
-      say(`[3/5] starting ${count} node processes; node1 starts the ring, the others join it with --bootstrap <node1>`);
+      say(`[3/6] starting ${count} node processes; node1 starts the ring, the others join it with --bootstrap <node1>`);
       for (let i = 1; i <= count; i++) {
         const p = await startNodeProcess({ config: join(dir, 'ca', 'overlay.json'), identity: join(dir, `node${i}`), bootstrap: nodes[0] ? [nodes[0].listen] : [] });
         nodes.push(p);
@@ -88,13 +96,13 @@ export const demoCommand: Command = {
         }
       }
 
-      say('[4/5] the ring as each node sees it (GET /status), in ring order');
+      say('[4/6] the ring as each node sees it (GET /status), in ring order');
       for (const id of truth.ids()) {
         const s = status[nodes.findIndex((p) => p.nodeId === id)]!;
         say(`      ${name(id).padEnd(16)}  successor ${name(s.successors[0]).padEnd(16)}  predecessor ${name(s.predecessors[0])}`);
       }
 
-      say('[5/5] pinging far-apart nodes (POST /ping), routing names (POST /route), storing and fetching a value (POST /store, /fetch)');
+      say('[5/6] pinging far-apart nodes (POST /ping), routing names (POST /route), storing and fetching a value (POST /store, /fetch)');
       const ring = truth.ids();
       const pairs = Array.from({ length: Math.min(DEMO_PING_PAIRS, Math.floor(count / 2)) }, (_, i) => [ring[i]!, ring[(i + Math.floor(count / 2)) % count]!] as const);
       for (const [from, to] of pairs) {
@@ -137,6 +145,10 @@ export const demoCommand: Command = {
       }
 
       problems.unshift(...wrongNeighbours(await statuses()));
+      if (sizeMiB > 0) {
+        say(`[6/6] streaming with the PPSP usage: node1 seeds a ${sizeMiB} MiB file, the other ${count - 1} download it at once`);
+        problems.push(...(await demoSwarm(nodes, dir, sizeMiB, say)));
+      }
       say(`checked against the ground truth (the ${count} Node-IDs sorted): ${count} neighbour lists, ${plural(pairs.length, 'ping')}, ${plural(DEMO_NAMES.length, 'route')}`);
       for (const p of problems) say(`      wrong: ${p}`);
       say(problems.length === 0 ? 'demo ok' : `demo failed: ${plural(problems.length, 'problem')}`);
