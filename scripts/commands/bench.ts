@@ -6,6 +6,7 @@ import { UsageError, type Command } from '../command.js';
 interface BenchOptions {
   durationMs?: number;
   nodes?: number;
+  sizeMiB?: number;
 }
 
 interface Suite {
@@ -18,6 +19,7 @@ const SUITES: Record<string, Suite> = {
   link: { load: async () => (await import('../bench/link.js')).benchLink, takes: ['durationMs'] },
   overlay: { load: async () => (await import('../bench/overlay.js')).benchOverlay, takes: ['durationMs', 'nodes'] },
   storage: { load: async () => (await import('../bench/storage.js')).benchStorage, takes: ['durationMs', 'nodes'] },
+  swarm: { load: async () => (await import('../bench/swarm.js')).benchSwarm, takes: ['sizeMiB'] },
 };
 
 /** Bounds of --nodes: an overlay needs two nodes, and all of them run in this one process. */
@@ -31,6 +33,7 @@ export const benchCommand: Command = {
   options: {
     duration: { type: 'string', help: 'milliseconds per measurement (overlay, storage: bound on the wait for the ring to settle)', valueName: 'MS' },
     nodes: { type: 'string', help: `nodes to run, ${BENCH_MIN_NODES}-${BENCH_MAX_NODES} (overlay, storage; default ${DEFAULT_BENCH_NODES})`, valueName: 'N' },
+    size: { type: 'string', help: 'MiB of the file to stream (swarm; default 256)', valueName: 'MIB' },
   },
   async run(args) {
     const [name, ...extra] = args.positionals;
@@ -47,8 +50,14 @@ export const benchCommand: Command = {
       if (!(Number.isInteger(nodes) && nodes >= BENCH_MIN_NODES && nodes <= BENCH_MAX_NODES)) throw new UsageError(`--nodes must be an integer from ${BENCH_MIN_NODES} to ${BENCH_MAX_NODES}`);
       opts.nodes = nodes;
     }
+    if (args.values.size !== undefined) {
+      const sizeMiB = Number(args.values.size);
+      if (!(Number.isInteger(sizeMiB) && sizeMiB >= 1 && sizeMiB <= 4096)) throw new UsageError('--size must be an integer number of MiB from 1 to 4096');
+      opts.sizeMiB = sizeMiB;
+    }
+    const flag: Record<keyof BenchOptions, string> = { durationMs: 'duration', nodes: 'nodes', sizeMiB: 'size' };
     for (const key of Object.keys(opts) as (keyof BenchOptions)[]) {
-      if (!suite.takes.includes(key)) throw new UsageError(`the ${name} suite takes no --${key === 'durationMs' ? 'duration' : key}`);
+      if (!suite.takes.includes(key)) throw new UsageError(`the ${name} suite takes no --${flag[key]}`);
     }
     const run = await suite.load();
     process.stdout.write(JSON.stringify(await run(opts), null, 2) + '\n');

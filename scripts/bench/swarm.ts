@@ -1,0 +1,119 @@
+/**
+ * `npm run bench -- swarm`: how fast one leecher downloads a file (256 MiB by default) over the
+ * PPSP usage from 1 seeder and from 4 seeders, each a real `reload-ppsp node` process on
+ * 127.0.0.1, beside raw TLS bulk throughput measured in the same run (one TLS 1.3 connection with
+ * the same kind of certificates, 64 KiB writes), and the leecher process's peak RSS, which must
+ * not grow with the file (chunks go to disk, not memory).
+ */
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { enrollLocal, initCaDir } from '../../certs/ca-dir.js';
+import { loadIdentity } from '../../certs/identity.js';
+import { callApi } from '../api-client.js';
+import { startNodeProcess, type NodeProcess } from '../node-process.js';
+
+const OVERLAY = 'bench-swarm.reload';
+const WRITE_BYTES = 64 * 1024;
+
+/** Peak and current resident set of a process, MiB (Linux /proc). */
+async function rssOf(pid: number): Promise<{ peakMiB: number; nowMiB: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { peakMiB: Math.round(kib('VmHWM') / 1024), nowMiB: Math.round(kib('VmRSS') / 1024) };
+}
+
+async function generate(path: string, bytes: number): Promise<void> {
+  const out = createWriteStream(path);
+  for (let left = bytes; left > 0; left -= 1 << 20) {
+    if (!out.write(randomBytes(Math.min(left, 1 << 20)))) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+}
+
+/** MB/s of `bytes` pushed through one mutual-TLS 1.3 connection on 127.0.0.1. */
+async function rawTlsBulk(keyPem: string, certPem: string, caPem: string, bytes: number): Promise<number> {
+  const server = tls.createServer({ key: keyPem, cert: certPem, ca: [caPem], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  let received = 0;
+  const done = new Promise<number>((resolve) => {
+    server.on('secureConnection', (sock) => {
+      const started = Date.now();
+      sock.on('data', (d: Buffer) => {
+        received += d.length;
+        if (received >= bytes) {
+          resolve(bytes / 1e6 / ((Date.now() - started) / 1000));
+          sock.destroy();
+        }
+      });
+    });
+  });
+  const client = tls.connect({ host: '127.0.0.1', port, key: keyPem, cert: certPem, ca: [caPem], checkServerIdentity: () => undefined });
+  await once(client, 'secureConnect');
+  const block = randomBytes(WRITE_BYTES);
+  for (let sent = 0; sent < bytes; sent += WRITE_BYTES) if (!client.write(block)) await once(client, 'drain');
+  const mbps = await done;
+  client.destroy();
+  server.close();
+  return mbps;
+}
+
+/** Seconds for `leecher` to download the swarm, polled through its API. */
+async function download(leecher: NodeProcess, swarmId: string, out: string): Promise<number> {
+  const started = Date.now();
+  await callApi(leecher.api, 'POST', `/swarms/${swarmId}/download`, { out });
+  for (;;) {
+    const s = (await callApi(leecher.api, 'GET', `/swarms/${swarmId}`)) as { complete: boolean };
+    if (s.complete) return (Date.now() - started) / 1000;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function benchSwarm(opts: { sizeMiB?: number } = {}): Promise<Record<string, unknown>> {
+  const sizeMiB = opts.sizeMiB ?? 256;
+  const bytes = sizeMiB * 1024 * 1024;
+  const dir = await mkdtemp(join(tmpdir(), 'reload-bench-swarm-'));
+  const nodes: NodeProcess[] = [];
+  try {
+    await initCaDir(join(dir, 'ca'), OVERLAY);
+    const names = ['s1', 's2', 's3', 's4', 'leech1', 'leech4'];
+    for (const n of names) await enrollLocal(join(dir, 'ca'), `${n}@${OVERLAY}`, join(dir, n));
+    for (const n of names) nodes.push(await startNodeProcess({ config: join(dir, 'ca', 'overlay.json'), identity: join(dir, n), bootstrap: nodes[0] ? [nodes[0].listen] : [] }));
+    const [s1, s2, s3, s4, leech1, leech4] = nodes as [NodeProcess, NodeProcess, NodeProcess, NodeProcess, NodeProcess, NodeProcess];
+    const file = join(dir, 'content.bin');
+    await generate(file, bytes);
+
+    const identity = await loadIdentity(join(dir, 's1'));
+    const caPem = await readFile(join(dir, 'ca', 'ca.crt'), 'utf8');
+    const rawMBps = await rawTlsBulk(identity.keyPem, identity.certPem, caPem, bytes);
+
+    const { swarmId } = (await callApi(s1.api, 'POST', '/swarms', { path: file }, 600_000)) as { swarmId: string };
+    const rssBefore = await rssOf(leech1.child.pid!);
+    const oneSec = await download(leech1, swarmId, join(dir, 'from1.bin'));
+    const rssAfter = await rssOf(leech1.child.pid!);
+    for (const s of [s2, s3, s4]) await callApi(s.api, 'POST', '/swarms', { path: file }, 600_000);
+    const fourSec = await download(leech4, swarmId, join(dir, 'from4.bin'));
+    const rss4 = await rssOf(leech4.child.pid!);
+    const mb = bytes / 1e6;
+    return {
+      bench: 'swarm',
+      fileMiB: sizeMiB,
+      chunkBytes: 16 * 1024,
+      rawTlsBulkMBps: Math.round(rawMBps),
+      oneSeeder: { seconds: Number(oneSec.toFixed(2)), MBps: Math.round(mb / oneSec), vsRawTls: Number((mb / oneSec / rawMBps).toFixed(3)) },
+      fourSeeders: { seconds: Number(fourSec.toFixed(2)), MBps: Math.round(mb / fourSec), vsOneSeeder: Number((oneSec / fourSec).toFixed(3)) },
+      leecherRssMiB: { beforeDownload: rssBefore.nowMiB, peakDuringOneSeeder: rssAfter.peakMiB, peakDuringFourSeeders: rss4.peakMiB },
+      note: 'Each node is its own process; the raw TLS figure is one connection in this process. RSS is the leecher process (VmHWM), which holds no chunk cache: it should stay flat as the file grows.',
+    };
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
