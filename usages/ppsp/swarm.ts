@@ -47,6 +47,8 @@ export const DEFAULT_REDIAL_INTERVAL_MS = 2_000;
 export const DEFAULT_MAX_PEERS = 32;
 /** Bad chunks a peer may send before it is dropped for the rest of the download. */
 export const DEFAULT_MAX_STRIKES = 1;
+/** Verified chunks waiting for the disk at most before no more are requested (64 x 16 KiB = 1 MiB). */
+export const MAX_PENDING_WRITES = 64;
 
 export interface SwarmOptions {
   clock?: Clock;
@@ -154,6 +156,8 @@ export class Swarm extends EventEmitter implements SessionHost {
   private readonly dialling = new Set<string>();
   private readonly dialFailedAt = new Map<string, number>();
   private readonly strikes = new Map<string, number>();
+  /** Chunks verified and handed to the store, not yet written. */
+  private pendingWrites = 0;
   private store: CompleteChunkStore | DownloadChunkStore | undefined;
   /** The store to read from: replaced while a finished download is reopened as complete. */
   private storeReady: Promise<ChunkStore | undefined> = Promise.resolve(undefined);
@@ -547,7 +551,11 @@ export class Swarm extends EventEmitter implements SessionHost {
     this.rate.total += chunk.length;
     this.emit('chunk', index);
     const store = this.store as DownloadChunkStore;
-    store.write(index, chunk).then(
+    this.pendingWrites++;
+    store.write(index, chunk).finally(() => {
+      this.pendingWrites--;
+      this.pump();
+    }).then(
       () => {
         if (this.phase === 'stopped' || !this.have) return;
         this.have.set(index);
@@ -600,6 +608,9 @@ export class Swarm extends EventEmitter implements SessionHost {
   private pump(): void {
     const picker = this.picker;
     if (this.phase !== 'running' || !picker || picker.complete) return;
+    // Backpressure from the disk: chunks verified but not yet written are held in memory, so ask
+    // for no more while too many wait (memory stays bounded whatever the file size or peer count).
+    if (this.pendingWrites >= MAX_PENDING_WRITES) return;
     const now = this.clock.now();
     const limits = { perPeer: this.options.requestsPerPeer ?? DEFAULT_REQUESTS_PER_PEER, total: this.options.maxRequestsInFlight ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT };
     for (const s of this.sessions.values()) {
