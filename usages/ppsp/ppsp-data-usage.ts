@@ -36,7 +36,15 @@ export interface PpspDataUsageOptions {
   log?: Logger;
   /** Defaults for every swarm this usage starts; per-call options override them. */
   swarm?: SwarmOptions;
+  /** Serve a direct TLS data channel (default true); without it peers reach us by relay only. */
+  directChannel?: boolean;
 }
+
+/**
+ * Opens a data channel to a peer for a swarm; `direct` is the TLS channel by AppAttach. The PPSP
+ * usage plugs transport negotiation in here (seed §4.5).
+ */
+export type Dialer = (peer: string, swarmId: string, direct: () => Promise<Link>) => Promise<Link>;
 
 /** Options of `seed`. */
 export interface SeedOptions extends SwarmOptions {
@@ -57,6 +65,7 @@ export class PpspDataUsage implements Usage {
   private readonly swarms = new Map<string, Swarm>();
   private readonly clock: Clock;
   private readonly log: Logger;
+  private dialer: Dialer | undefined;
 
   constructor(private readonly options: PpspDataUsageOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -67,9 +76,20 @@ export class PpspDataUsage implements Usage {
     this.node = node;
   }
 
+  /** How channels are opened; by default the direct TLS channel. */
+  setDialer(dialer: Dialer): void {
+    this.dialer = dialer;
+  }
+
+  /** A channel another transport (the overlay relay) accepted: handled like a TLS one. */
+  acceptLink(link: Link): void {
+    this.answer(link);
+  }
+
   /** Serves the data channel (AppAttach answers name this listener). */
   async start(): Promise<void> {
     const node = this.requireNode();
+    if (this.options.directChannel === false) return;
     this.served = await node.serveApplication(PPSP_DATA_APP_ID, {
       host: this.options.host ?? '127.0.0.1',
       port: this.options.port ?? 0,
@@ -114,7 +134,7 @@ export class PpspDataUsage implements Usage {
     const hashed = await hashFile(path, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
     const id = hashed.metadata.swarmId;
     if (this.swarms.has(id)) return hashed.metadata;
-    const swarm = await Swarm.seed(path, hashed, this.context(), { ...this.swarmDefaults(), ...options });
+    const swarm = await Swarm.seed(path, hashed, this.context(id), { ...this.swarmDefaults(), ...options });
     this.swarms.set(id, swarm);
     return hashed.metadata;
   }
@@ -127,7 +147,7 @@ export class PpspDataUsage implements Usage {
     const id = parseSwarmId(typeof target === 'string' ? target : target.swarmId);
     if (this.swarms.has(id)) throw new Error(`swarm ${id} is running here already`);
     const { peers, ...rest } = options;
-    const swarm = Swarm.download(target, out, this.context(peers), { ...this.swarmDefaults(), ...rest });
+    const swarm = Swarm.download(target, out, this.context(id, peers), { ...this.swarmDefaults(), ...rest });
     this.swarms.set(id, swarm);
     return swarm;
   }
@@ -146,16 +166,17 @@ export class PpspDataUsage implements Usage {
     );
   }
 
-  private context(peers?: () => Promise<PeerRef[]>) {
+  private context(swarmId: string, peers?: () => Promise<PeerRef[]>) {
     const node = this.requireNode();
+    const direct = (peer: string) => () =>
+      node.connectApplication(idFromHex(peer), PPSP_DATA_APP_ID, {
+        maxMessageBytes: this.maxFrameBytes,
+        queueLimit: this.options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+      });
     return {
       localNodeId: node.nodeIdHex,
       peers,
-      dial: (peer: string) =>
-        node.connectApplication(idFromHex(peer), PPSP_DATA_APP_ID, {
-          maxMessageBytes: this.maxFrameBytes,
-          queueLimit: this.options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
-        }),
+      dial: (peer: string) => (this.dialer ? this.dialer(peer, swarmId, direct(peer)) : direct(peer)()),
     };
   }
 

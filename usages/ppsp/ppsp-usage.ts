@@ -7,7 +7,9 @@
  */
 import type { Node } from '../../overlay/node.js';
 import type { Usage } from '../usage.js';
-import { PpspDataUsage, type PpspDataUsageOptions } from './ppsp-data-usage.js';
+import { idFromHex } from '../../overlay/id.js';
+import { OverlayRelay } from './overlay-relay.js';
+import { DEFAULT_MAX_FRAME_BYTES, PpspDataUsage, type PpspDataUsageOptions } from './ppsp-data-usage.js';
 import { PpspSignallingUsage } from './ppsp-signalling-usage.js';
 import type { PeerProperties } from './properties.js';
 import { parseSwarmId, type SwarmMetadata } from './swarm-id.js';
@@ -21,11 +23,17 @@ export interface PpspUsageOptions {
   data?: PpspDataUsageOptions;
 }
 
+/** Data channels relayed through the overlay at once, and their largest frame. */
+const RELAY_MAX_FRAME_BYTES = DEFAULT_MAX_FRAME_BYTES;
+
 export class PpspUsage implements Usage {
   readonly name = 'ppsp';
   readonly data: PpspDataUsage;
   readonly signalling: PpspSignallingUsage;
   private node: Node | undefined;
+  private relay: OverlayRelay | undefined;
+  /** Channels opened by relay (for status and tests). */
+  relayedChannels = 0;
 
   constructor(opts: PpspUsageOptions) {
     this.data = new PpspDataUsage(opts.data);
@@ -38,6 +46,15 @@ export class PpspUsage implements Usage {
     this.signalling.attach(node);
     this.signalling.setLocalAvailability((id) => this.data.availability(id));
     this.signalling.setPeerHasChunk((id, peer, chunk) => this.data.peerHasChunk(id, peer, chunk));
+    const relay = (this.relay = new OverlayRelay(node, { maxFrameBytes: RELAY_MAX_FRAME_BYTES, onLink: (link) => this.data.acceptLink(link) }));
+    // Transport negotiation (seed §4.5): the requesting peer chooses; a direct TLS channel when both
+    // can, else frames relayed through the overlay.
+    this.data.setDialer(async (peer, swarmId, direct) => {
+      const { transport } = await this.signalling.negotiateTransport(idFromHex(peer), swarmId);
+      if (transport.type === 'tls') return direct();
+      this.relayedChannels++;
+      return relay.dial(idFromHex(peer));
+    });
   }
 
   async start(): Promise<void> {
@@ -50,6 +67,7 @@ export class PpspUsage implements Usage {
     for (const id of this.signalling.swarmIds()) await this.signalling.leaveSwarm(id).catch(() => undefined);
     await this.signalling.stop();
     await this.data.stop();
+    this.relay?.closeAll();
   }
 
   /** Seeds a file and announces the swarm in the tracker; returns its metadata (the ID to share). */
