@@ -69,7 +69,7 @@ interface OwnValue {
 /** Values this node refreshes at most. */
 export const MAX_OWN_VALUES = 10_000;
 /** A value is re-stored when this fraction of its lifetime has passed. */
-export const REFRESH_AT = 0.75;
+export const REFRESH_AT = 0.5;
 
 const resourceDest = (id: Id): Destination[] => [{ type: 'resource', id }];
 
