@@ -10,49 +10,21 @@ import { ErrorCode, ReloadError } from '../../../overlay/errors.js';
 import { decodeCbor, encodeCbor } from '../../../overlay/wire/cbor.js';
 import { fuzzSeed, Prng } from '../../helpers/prng.js';
 import { CODECS } from './codec-samples.js';
+import { arraysIn, randomItem, type FuzzPools } from '../../helpers/cbor-fuzz.js';
+
+const POOLS: FuzzPools = { ints: [0, 1, 2, 3, 4, 255, 256, 0xffff, 0xffffffff, 2 ** 32, 2 ** 53 - 1], byteLengths: [0, 1, 15, 16, 17, 31, 32, 33], texts: ['', 'x', 'single'] };
 
 const BODIES_PER_PARSER = 3000;
 
 /** A CBOR item of any type, with the sizes the parsers care about most often. */
-function randomItem(rng: Prng, depth = 0): unknown {
-  switch (rng.int(depth > 1 ? 9 : 10)) {
-    case 0:
-      return rng.pick([0, 1, 2, 3, 4, 255, 256, 0xffff, 0xffffffff, 2 ** 32, 2 ** 53 - 1]);
-    case 1:
-      return rng.pick([-1, 1.5, NaN, Infinity, 2 ** 53, 2 ** 64]);
-    case 2:
-      return rng.pick([0n, 5n, 2n ** 53n, 2n ** 64n - 1n, 2n ** 64n]);
-    case 3:
-      return rng.bytes(rng.pick([0, 1, 15, 16, 17, 31, 32, 33, rng.int(300)]));
-    case 4:
-      return rng.pick(['', 'x', 'single']);
-    case 5:
-      return rng.pick([true, false]);
-    case 6:
-      return rng.pick([null, undefined]);
-    case 7:
-      return { a: 1 };
-    case 8:
-      return [];
-    default:
-      return Array.from({ length: rng.int(5) }, () => randomItem(rng, depth + 1));
-  }
-}
 
 /** Every array in `item`, nested ones included. */
-function arrays(item: unknown, out: unknown[][] = []): unknown[][] {
-  if (Array.isArray(item)) {
-    out.push(item);
-    for (const child of item) arrays(child, out);
-  }
-  return out;
-}
 
 /** Changes one spot of the decoded items of a valid body: replace, remove, repeat or append an item. */
 function mutateTree(rng: Prng, body: Uint8Array): Uint8Array {
   const root = decodeCbor(Uint8Array.from(body));
   for (let n = 1 + rng.int(3); n > 0; n--) {
-    const list = rng.pick(arrays(root));
+    const list = rng.pick(arraysIn(root));
     const at = rng.int(Math.max(1, list.length));
     switch (rng.int(4)) {
       case 0:
@@ -62,10 +34,10 @@ function mutateTree(rng: Prng, body: Uint8Array): Uint8Array {
         if (list.length > 0) list.splice(at, 0, list[at]);
         break;
       case 2:
-        list.push(randomItem(rng));
+        list.push(randomItem(rng, POOLS, 0, 2));
         break;
       default:
-        list[at] = randomItem(rng);
+        list[at] = randomItem(rng, POOLS, 0, 2);
     }
   }
   return Uint8Array.from(encodeCbor(root));

@@ -8,37 +8,11 @@ import { ErrorCode, ReloadError } from '../../../overlay/errors.js';
 import { decodeCbor, encodeCbor } from '../../../overlay/wire/cbor.js';
 import { Availability, decodeAvailability, encodeAvailability } from '../../../usages/ppsp/availability.js';
 import { fuzzSeed, Prng } from '../../helpers/prng.js';
+import { arraysIn, randomItem, type FuzzPools } from '../../helpers/cbor-fuzz.js';
+
+const POOLS: FuzzPools = { ints: [0, 1, 2, 3, 7, 8, 19, 20, 21, 255, 2 ** 22, 2 ** 32, 2 ** 53 - 1], byteLengths: [0, 1, 2, 3, 4], texts: ['', '1', 'bitmap'] };
 
 const CASES = 20_000;
-
-function randomItem(rng: Prng, depth = 0): unknown {
-  switch (rng.int(depth > 2 ? 7 : 8)) {
-    case 0:
-      return rng.pick([0, 1, 2, 3, 7, 8, 19, 20, 21, 255, 2 ** 22, 2 ** 32, 2 ** 53 - 1]);
-    case 1:
-      return rng.pick([-1, 0.5, NaN, Infinity, -Infinity, 2 ** 53, 1e300]);
-    case 2:
-      return rng.pick([0n, 1n, 2n, 19n, 2n ** 53n, 2n ** 64n - 1n, -1n]);
-    case 3:
-      return rng.bytes(rng.pick([0, 1, 2, 3, 4, rng.int(40)]));
-    case 4:
-      return rng.pick(['', '1', 'bitmap']);
-    case 5:
-      return rng.pick([true, false, null, undefined, { 0: 1 }]);
-    case 6:
-      return [];
-    default:
-      return Array.from({ length: rng.int(6) }, () => randomItem(rng, depth + 1));
-  }
-}
-
-function arrays(item: unknown, out: unknown[][] = []): unknown[][] {
-  if (Array.isArray(item)) {
-    out.push(item);
-    for (const child of item) arrays(child, out);
-  }
-  return out;
-}
 
 /** A valid value for `n` chunks, then 1-3 edits: replace, drop, repeat, append, or nudge a number. */
 function mutatedValue(rng: Prng, n: number): unknown {
@@ -46,7 +20,7 @@ function mutatedValue(rng: Prng, n: number): unknown {
   for (let i = 0; i < n; i++) if (rng.chance(0.4)) a.set(i);
   const value = structuredClone(encodeAvailability(a, rng.pick([undefined, 1, 2] as const))) as unknown[];
   for (let edits = 1 + rng.int(3); edits > 0; edits--) {
-    const list = rng.pick(arrays(value));
+    const list = rng.pick(arraysIn(value));
     const at = rng.int(Math.max(1, list.length));
     switch (rng.int(6)) {
       case 0:
@@ -56,7 +30,7 @@ function mutatedValue(rng: Prng, n: number): unknown {
         if (list.length > 0) list.splice(at, 0, structuredClone(list[at]));
         break;
       case 2:
-        list.push(randomItem(rng));
+        list.push(randomItem(rng, POOLS, 0, 3));
         break;
       case 3:
         if (typeof list[at] === 'number') list[at] = (list[at] as number) + rng.pick([-2, -1, 1, 2, n]);
@@ -67,7 +41,7 @@ function mutatedValue(rng: Prng, n: number): unknown {
         break;
       }
       default:
-        list[at] = randomItem(rng);
+        list[at] = randomItem(rng, POOLS, 0, 3);
     }
   }
   return value;
@@ -93,7 +67,7 @@ describe('ppsp availability fuzz', () => {
       let value: unknown;
       let decoded: Availability;
       try {
-        value = kind === 0 ? randomItem(rng) : kind === 1 ? mutatedValue(rng, n) : mutatedBytes(rng, n);
+        value = kind === 0 ? randomItem(rng, POOLS, 0, 3) : kind === 1 ? mutatedValue(rng, n) : mutatedBytes(rng, n);
         decoded = decodeAvailability(value, n);
       } catch (e) {
         const context = `seed ${seed} case ${i} (n=${n}, kind ${kind})`;

@@ -28,53 +28,29 @@ import {
 import { decodeAnnouncement, encodeAnnouncement } from '../../../usages/ppsp/tracker.js';
 import { decodeTransports } from '../../../usages/ppsp/transports.js';
 import { fuzzSeed, Prng } from '../../helpers/prng.js';
+import { arraysIn, randomItem, type FuzzPools } from '../../helpers/cbor-fuzz.js';
 
 const CASES = 3000;
 const SWARM = '5a'.repeat(32);
 const SWARM_BYTES = Buffer.from(SWARM, 'hex');
-
-function randomItem(rng: Prng, depth = 0): unknown {
-  switch (rng.int(depth > 2 ? 8 : 9)) {
-    case 0:
-      return rng.pick([0, 1, 2, 3, 5, 64, 65, 255, 65535, 65536, 2 ** 22, 2 ** 32, 2 ** 53 - 1, 100_000_001]);
-    case 1:
-      return rng.pick([-1, 0.5, NaN, Infinity, -Infinity, 2 ** 53, 1e300]);
-    case 2:
-      return rng.pick([0n, 1n, 2n, 2n ** 53n, 2n ** 64n - 1n, -1n]);
-    case 3:
-      return rng.bytes(rng.pick([0, 1, 15, 16, 17, 31, 32, 33, rng.int(40)]));
-    case 4:
-      return rng.pick(['', 'tls', 'overlay', 'quic', 'TLS', '127.0.0.1:80', '[::1]:1', 'a:0', 'x'.repeat(300), SWARM]);
-    case 5:
-      return rng.pick([true, false, null, undefined, { 0: 1 }]);
-    case 6:
-      return [];
-    case 7:
-      return SWARM_BYTES;
-    default:
-      return Array.from({ length: rng.int(6) }, () => randomItem(rng, depth + 1));
-  }
-}
-
-function arrays(item: unknown, out: unknown[][] = []): unknown[][] {
-  if (Array.isArray(item)) {
-    out.push(item);
-    for (const child of item) arrays(child, out);
-  }
-  return out;
-}
+const POOLS: FuzzPools = {
+  ints: [0, 1, 2, 3, 5, 64, 65, 255, 65535, 65536, 2 ** 22, 2 ** 32, 2 ** 53 - 1, 100_000_001],
+  byteLengths: [0, 1, 15, 16, 17, 31, 32, 33],
+  texts: ['', 'tls', 'overlay', 'quic', 'TLS', '127.0.0.1:80', '[::1]:1', 'a:0', 'x'.repeat(300), SWARM],
+  extras: [SWARM_BYTES],
+};
 
 /** A valid body, then 1-3 edits: replace an item, drop one, repeat one, append one. */
 function mutate(rng: Prng, valid: unknown): unknown {
   const value = structuredClone(valid);
   for (let edits = 1 + rng.int(3); edits > 0; edits--) {
-    const lists = arrays(value);
-    if (lists.length === 0) return randomItem(rng);
+    const lists = arraysIn(value);
+    if (lists.length === 0) return randomItem(rng, POOLS, 0, 3);
     const list = rng.pick(lists);
     const at = rng.int(Math.max(1, list.length));
     switch (rng.int(4)) {
       case 0:
-        list[at] = randomItem(rng);
+        list[at] = randomItem(rng, POOLS, 0, 3);
         break;
       case 1:
         list.splice(at, 1);
@@ -83,7 +59,7 @@ function mutate(rng: Prng, valid: unknown): unknown {
         if (list.length) list.splice(at, 0, structuredClone(list[at]));
         break;
       default:
-        list.push(randomItem(rng));
+        list.push(randomItem(rng, POOLS, 0, 3));
     }
   }
   return value;
@@ -155,7 +131,7 @@ describe('ppsp signalling fuzz', function () {
       expect(expectOnlyReloadErrors(() => parse(VALID[name]), [], () => `${name} valid body`)).to.equal('ok');
       const counts = { ok: 0, refused: 0 };
       for (let i = 0; i < CASES; i++) {
-        const input = i % 3 === 0 ? randomItem(rng) : mutate(rng, VALID[name]);
+        const input = i % 3 === 0 ? randomItem(rng, POOLS, 0, 3) : mutate(rng, VALID[name]);
         counts[expectOnlyReloadErrors(() => parse(input), [ErrorCode.Invalid_Message], () => `${name} case ${i}, seed ${seed}`)]++;
       }
       expect(counts.refused).to.be.greaterThan(0);
@@ -189,7 +165,7 @@ describe('ppsp signalling fuzz', function () {
       const answer = await h.handle(structuredClone(valid), ctx);
       decodeCbor(encodeCbor(answer)); // encodable
       for (let i = 0; i < CASES; i++) {
-        const input = i % 3 === 0 ? randomItem(rng) : mutate(rng, valid);
+        const input = i % 3 === 0 ? randomItem(rng, POOLS, 0, 3) : mutate(rng, valid);
         try {
           const out = await h.handle(input, ctx);
           encodeCbor(out);
