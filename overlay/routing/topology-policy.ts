@@ -21,11 +21,12 @@ export function topologyPolicy(table: RoutingTable, links: LinkTable, routesForO
     nextHop(dest, forwarding): HopDecision {
       if (dest.type === 'opaque') return { kind: 'none' };
       const id = dest.id as Id;
+      // A client passes nothing on, not even to a node it happens to have a link to.
+      if (forwarding && !routesForOthers) return { kind: 'none' };
       if (dest.type === 'node') {
         const direct = links.get(id);
         if (direct) return { kind: 'link', link: direct, direct: true };
       }
-      if (forwarding && !routesForOthers) return { kind: 'none' };
       if (table.isResponsible(id)) return dest.type === 'resource' ? { kind: 'local' } : { kind: 'none' };
       for (let tries = 0; tries < MAX_STALE_HOPS; tries++) {
         const hop = table.nextHop(id);

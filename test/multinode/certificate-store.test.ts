@@ -35,8 +35,9 @@ describe('the certificate store (RFC 6940 §8) over TLS', function () {
     const before = strangers.reduce((sum, n) => sum + n.certificatesFetched, 0);
     for (const b of strangers) expect((await newcomer.ping(b.nodeId)).responder).to.equal(b.nodeIdHex);
     // The pings carried no certificate: each stranger found it in the certificate store (or, if the
-    // newcomer linked to it meanwhile, in the TLS handshake) and now knows it.
+    // newcomer linked to it meanwhile, in the TLS handshake) and now knows it. (Strangers may look
+    // up other nodes' certificates meanwhile too, so the count has no upper bound here.)
     expect(strangers.every((n) => n.knowsCertificate(fingerprint))).to.equal(true);
-    expect(strangers.reduce((sum, n) => sum + n.certificatesFetched, 0) - before).to.be.within(1, strangers.length);
+    expect(strangers.reduce((sum, n) => sum + n.certificatesFetched, 0) - before).to.be.at.least(1);
   });
 });

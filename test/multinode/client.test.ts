@@ -55,8 +55,10 @@ describe('a client (RFC 6940 §3.2) beside a ring of 8 peers over TLS', function
   });
 
   it('does not forward for others', async () => {
-    const other = net.nodes[0]!;
-    const err = await other.request([{ type: 'node', id: client.nodeId }, { type: 'node', id: net.nodes[1]!.nodeId }], 0x17, [new Uint8Array(0)]).then(
+    // Through the client to its own responsible peer, the one node it has a link to: still refused.
+    const responsible = net.nodes.find((n) => n.nodeIdHex === client.topologyStatus().successors[0])!;
+    const other = net.nodes.find((n) => n !== responsible)!;
+    const err = await other.request([{ type: 'node', id: client.nodeId }, { type: 'node', id: responsible.nodeId }], 0x17, [new Uint8Array(0)]).then(
       () => undefined,
       (e: Error) => e,
     );
