@@ -180,20 +180,24 @@ describe(`storage: ${VALUES} values on ${PEERS} peers over TLS`, function () {
       const p = placed[1]!;
       const truth = new RingTruth(nodes.map((n) => n.nodeId));
       const holders = truth.replicaSet(p.resource, REPLICAS).map((h) => nodes.find((n) => n.nodeIdHex === h)!);
-      // Every holder turns malicious: its engine serves the value with one byte altered.
-      for (const h of holders) {
-        const engine = h.storage!.engine;
-        const honest = engine.fetch.bind(engine);
-        engine.fetch = (resource, specs) => {
-          const answer = honest(resource, specs);
-          for (const k of answer.kinds) for (const v of k.values) v.value.value.value = Uint8Array.from(v.value.value.value, (b, i) => (i === 0 ? b ^ 0xff : b));
+      // Every holder turns malicious for this resource: its engine serves the value with one byte altered.
+      const honest = holders.map((h) => h.storage!.engine.fetch.bind(h.storage!.engine));
+      holders.forEach((h, i) => {
+        h.storage!.engine.fetch = (resource, specs) => {
+          const answer = honest[i]!(resource, specs);
+          if (idToHex(resource) !== idToHex(p.resource)) return answer;
+          for (const k of answer.kinds) for (const v of k.values) v.value.value.value = Uint8Array.from(v.value.value.value, (b, j) => (j === 0 ? b ^ 0xff : b));
           return answer;
         };
+      });
+      try {
+        const fetcher = nodes.find((n) => !holders.includes(n))!;
+        const e = await rejection<ReloadError>(fetcher.storage!.fetch(MULTI.name, p.resource));
+        expect(e.code).to.equal(ErrorCode.Forbidden);
+        expect(e.reason).to.equal('bad_data_signature');
+      } finally {
+        holders.forEach((h, i) => (h.storage!.engine.fetch = honest[i]!));
       }
-      const fetcher = nodes.find((n) => !holders.includes(n))!;
-      const e = await rejection<ReloadError>(fetcher.storage!.fetch(MULTI.name, p.resource));
-      expect(e.code).to.equal(ErrorCode.Forbidden);
-      expect(e.reason).to.equal('bad_data_signature');
     });
   });
 
