@@ -71,7 +71,7 @@ describe('a client (RFC 6940 §3.2) beside a ring of 8 peers over TLS', function
     await leaving.stop({ leave: true });
     net.nodes.splice(net.nodes.indexOf(leaving), 1);
     const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
-    await waitFor(() => client.topologyStatus().successors[0] === truth.responsible(client.nodeId), 6 * net.config.chord.updateIntervalMs, 'client re-attached');
+    await waitFor(() => client.topologyStatus().successors[0] === truth.responsible(client.nodeId), 20 * net.config.chord.updateIntervalMs, 'client re-attached');
     for (const n of net.nodes) expect((await n.ping(client.nodeId)).responder).to.equal(client.nodeIdHex);
   });
 });
