@@ -16,6 +16,8 @@ export interface RequestContext {
   link: Link | undefined;
   /** The body as it arrived (CBOR), for methods with a codec of their own. */
   raw: Uint8Array;
+  /** The request's message code. */
+  code: number;
 }
 
 export interface MethodHandler {

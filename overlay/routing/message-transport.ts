@@ -239,7 +239,7 @@ export class MessageTransport {
       if (critical) throw new ReloadError(ErrorCode.Unknown_Extension, `critical extension ${critical.type} is not supported`);
       const handler = this.opts.dispatcher.handlerFor(contents.code);
       const raw = contents.body;
-      const result = await handler.handle(handler.raw ? undefined : decodeCbor(raw), { header: request.header, signer, link, raw });
+      const result = await handler.handle(handler.raw ? undefined : decodeCbor(raw), { header: request.header, signer, link, raw, code: contents.code });
       code = answerCodeOf(contents.code);
       body = encodeBody(result);
     } catch (e) {

@@ -127,7 +127,7 @@ export class StorageService {
     return [
       { code: MessageCode.StoreReq, raw: true, handle: (_b, ctx) => this.onStore(ctx) },
       { code: MessageCode.FetchReq, raw: true, handle: (_b, ctx) => this.onFetch(ctx) },
-      { code: MessageCode.StatReq, raw: true, handle: (_b, ctx) => this.onStat(ctx.raw) },
+      { code: MessageCode.StatReq, raw: true, handle: (_b, ctx) => this.onStat(ctx) },
       { code: MessageCode.FindReq, raw: true, handle: (_b, ctx) => this.onFind(ctx.raw) },
     ];
   }
@@ -153,35 +153,42 @@ export class StorageService {
     return new EncodedBody(encodeStoreAns(generations.map((g) => ({ ...g, replicas: [] }))));
   }
 
-  /**
-   * Answers from local data. A responsible peer that holds nothing there may have just taken the
-   * range over (a join, a failure) before the copies reached it: it asks the replicas, by Node-ID
-   * so that they answer from their own data only.
-   */
+  /** Fetch from local data, or from the replicas when this peer has nothing there (see fromReplicas). */
   private async onFetch(ctx: RequestContext): Promise<EncodedBody> {
     const req = decodeFetchReq(ctx.raw);
     const local = this.engine.fetch(req.resource, req.specifiers);
-    const addressedToResource = ctx.header.destinations.at(-1)?.type === 'resource';
-    if (!addressedToResource || local.kinds.some((k) => k.values.length > 0)) return new EncodedBody(encodeFetchAns(local));
+    if (local.kinds.some((k) => k.values.length > 0)) return new EncodedBody(encodeFetchAns(local));
+    const max = this.host.config.maxMessageSize;
+    return (await this.fromReplicas(ctx, req.resource, (raw) => decodeFetchAns(raw, max).kinds.some((k) => k.values.length > 0))) ?? new EncodedBody(encodeFetchAns(local));
+  }
+
+  private async onStat(ctx: RequestContext): Promise<EncodedBody> {
+    const req = decodeStatReq(ctx.raw);
+    const local = this.engine.stat(req.resource, req.specifiers);
+    if (local.some((k) => k.values.length > 0)) return new EncodedBody(encodeStatAns(local));
+    return (await this.fromReplicas(ctx, req.resource, (raw) => decodeStatAns(raw).some((k) => k.values.length > 0))) ?? new EncodedBody(encodeStatAns(local));
+  }
+
+  /**
+   * A responsible peer that holds nothing at a resource may have just taken the range over (a
+   * join, a failure) before the copies reached it: it passes the request to the replicas, by
+   * Node-ID so that they answer from their own data only, and answers with the first that has some.
+   */
+  private async fromReplicas(ctx: RequestContext, resource: Id, hasValues: (raw: Uint8Array) => boolean): Promise<EncodedBody | undefined> {
+    if (ctx.header.destinations.at(-1)?.type !== 'resource') return undefined;
     const self = this.host.identity.nodeId;
-    for (const replica of this.host.table.replicaSet(req.resource, this.host.config.storage.replicas).filter((p) => !idEquals(p, self))) {
+    for (const replica of this.host.table.replicaSet(resource, this.host.config.storage.replicas).filter((p) => !idEquals(p, self))) {
       try {
-        const res = await this.host.request([{ type: 'node', id: replica }], MessageCode.FetchReq, new EncodedBody(ctx.raw));
-        const theirs = decodeFetchAns(res.raw, this.host.config.maxMessageSize);
-        if (theirs.kinds.some((k) => k.values.length > 0)) {
+        const res = await this.host.request([{ type: 'node', id: replica }], ctx.code, new EncodedBody(ctx.raw));
+        if (hasValues(res.raw)) {
           this.replicator.changed();
           return new EncodedBody(res.raw);
         }
       } catch (e) {
-        this.host.log.debug(`replica ${idToHex(replica)} could not help with a fetch: ${(e as Error).message}`);
+        this.host.log.debug(`replica ${idToHex(replica)} could not help: ${(e as Error).message}`);
       }
     }
-    return new EncodedBody(encodeFetchAns(local));
-  }
-
-  private onStat(raw: Uint8Array): EncodedBody {
-    const req = decodeStatReq(raw);
-    return new EncodedBody(encodeStatAns(this.engine.stat(req.resource, req.specifiers)));
+    return undefined;
   }
 
   private onFind(raw: Uint8Array): EncodedBody {
