@@ -18,7 +18,8 @@ import { encodeBody } from '../wire/body.js';
 import { decodeCbor } from '../wire/cbor.js';
 import { decodeErrorBody, decodeSecurity, encodeErrorBody, newTransactionId, overlayHash } from '../wire/codec.js';
 import { MessageCode, answerCodeOf, isRequestCode, messageCodeName } from '../wire/codes.js';
-import { PROTOCOL_VERSION, type Destination, type ForwardingHeader, type MessageContents, type WireMessage } from '../wire/message.js';
+import { type Destination, type ForwardingHeader, type MessageContents, type WireMessage } from '../wire/message.js';
+import { newHeader } from '../wire/header.js';
 import { signMessage, verifyMessage } from '../wire/sign.js';
 import { CertificateCache, unknownSigner } from './certificate-cache.js';
 import { Forwarder, type RoutingPolicy } from './forwarder.js';
@@ -168,18 +169,7 @@ export class MessageTransport {
   }
 
   private newHeader(destinations: Destination[], transactionId: bigint): ForwardingHeader {
-    const { config } = this.opts;
-    return {
-      overlay: overlayHash(config.overlay),
-      configSequence: config.sequence,
-      version: PROTOCOL_VERSION,
-      ttl: config.initialTtl,
-      transactionId,
-      maxResponseLength: 0,
-      via: [],
-      destinations,
-      options: [],
-    };
+    return newHeader(this.opts.config, destinations, [], transactionId);
   }
 
   /** A message has reached the end of its destination list here: verify it, then act on it. */

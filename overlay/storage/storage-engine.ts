@@ -8,7 +8,7 @@ import type { PeerCertificate, TrustStore } from '../../certs/trust.js';
 import type { Clock } from '../clock.js';
 import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
 import { idFromBytes, idToHex, ringDistance, type Id, type IdHash } from '../id.js';
-import { copyStoredData, hasLiveValue, isLive, liveEntries, remainingSec, selectEntries, type Entry, type KindSlot } from './kind-slot.js';
+import { copyStoredData, hasLiveValue, isLive, liveEntries, remainingSec, selectEntries, type Entry } from './kind-slot.js';
 import type { KindRegistry } from './kinds.js';
 import { planStore, type StorePlan } from './store-plan.js';
 import { MemoryBackend, type ResourceState, type StorageBackend } from './storage-backend.js';

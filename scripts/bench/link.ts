@@ -11,9 +11,9 @@ import { Node } from '../../overlay/node.js';
 import { pingRequestBody } from '../../overlay/methods/ping.js';
 import type { Id } from '../../overlay/id.js';
 import { encodeCbor } from '../../overlay/wire/cbor.js';
-import { encodeMessage, newTransactionId, overlayHash } from '../../overlay/wire/codec.js';
+import { encodeMessage } from '../../overlay/wire/codec.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
-import { PROTOCOL_VERSION } from '../../overlay/wire/message.js';
+import { headerFrom } from '../../overlay/wire/header.js';
 import { signMessage } from '../../overlay/wire/sign.js';
 import { rawTlsEcho } from './link-baseline.js';
 
@@ -26,17 +26,7 @@ async function enroll(ca: Awaited<ReturnType<typeof createRootCa>>, user: string
 
 /** The encoded size of the Ping request the benchmark sends, so the raw echo moves the same bytes. */
 function pingFrameBytes(identity: Identity, to: Id, overlay: string): number {
-  const header = {
-    overlay: overlayHash(overlay),
-    configSequence: 1,
-    version: PROTOCOL_VERSION,
-    ttl: 100,
-    transactionId: newTransactionId(),
-    maxResponseLength: 0,
-    via: [{ type: 'node' as const, id: identity.nodeId }],
-    destinations: [{ type: 'node' as const, id: to }],
-    options: [],
-  };
+  const header = headerFrom({ overlay, sequence: 1, initialTtl: 100 }, identity.nodeId, to);
   const contents = { code: MessageCode.PingReq, body: encodeCbor(pingRequestBody()), extensions: [] };
   return encodeMessage(signMessage(header, contents, identity)).length;
 }

@@ -13,9 +13,10 @@ import { systemClock } from '../../overlay/clock.js';
 import { idFromHex } from '../../overlay/id.js';
 import { pingRequestBody } from '../../overlay/methods/ping.js';
 import { decodeCbor, encodeCbor } from '../../overlay/wire/cbor.js';
-import { decodeMessage, decodeSecurity, encodeMessage, encodeSignerIdentity, newTransactionId, overlayHash, signatureInput } from '../../overlay/wire/codec.js';
+import { decodeMessage, decodeSecurity, encodeMessage, encodeSignerIdentity, signatureInput } from '../../overlay/wire/codec.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
-import { PROTOCOL_VERSION, type ForwardingHeader, type MessageContents } from '../../overlay/wire/message.js';
+import type { ForwardingHeader, MessageContents } from '../../overlay/wire/message.js';
+import { headerFrom } from '../../overlay/wire/header.js';
 import { signMessage, verifyMessage } from '../../overlay/wire/sign.js';
 
 const OVERLAY = 'bench.reload';
@@ -77,17 +78,7 @@ export async function benchWire(opts: { durationMs?: number } = {}): Promise<Rec
   const identity = new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay: OVERLAY, user }).certPem + ca.certPem);
   const trust = new TrustStore([ca.certPem], OVERLAY);
 
-  const header: ForwardingHeader = {
-    overlay: overlayHash(OVERLAY),
-    configSequence: 1,
-    version: PROTOCOL_VERSION,
-    ttl: 100,
-    transactionId: newTransactionId(),
-    maxResponseLength: 0,
-    via: [{ type: 'node', id: identity.nodeId }],
-    destinations: [{ type: 'node', id: idFromHex('ffeeddccbbaa99887766554433221100') }],
-    options: [],
-  };
+  const header: ForwardingHeader = headerFrom({ overlay: OVERLAY, sequence: 1, initialTtl: 100 }, identity.nodeId, idFromHex('ffeeddccbbaa99887766554433221100'));
   const contents: MessageContents = { code: MessageCode.PingReq, body: encodeCbor(pingRequestBody()), extensions: [] };
   const message = signMessage(header, contents, identity);
   const bytes = encodeMessage(message);

@@ -8,7 +8,6 @@ import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.j
 import { RingTruth } from '../helpers/testnet.js';
 import { runCli } from '../helpers/cli.js';
 import { fuzzSeed, Prng } from '../helpers/prng.js';
-import { waitFor } from '../helpers/wait.js';
 
 const PROCESSES = 8;
 const OVERLAY = 'processes.test';

@@ -9,7 +9,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCode } from '../../../overlay/errors.js';
-import { idFromHex } from '../../../overlay/id.js';
 import type { Link } from '../../../overlay/link/link.js';
 import type { Node } from '../../../overlay/node.js';
 import { hashFile } from '../../../usages/ppsp/chunker.js';
