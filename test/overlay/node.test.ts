@@ -8,13 +8,14 @@ import { connectTls, type TlsLink } from '../../overlay/link/tls-link.js';
 import { pingRequestBody } from '../../overlay/methods/ping.js';
 import { Node } from '../../overlay/node.js';
 import { encodeCbor } from '../../overlay/wire/cbor.js';
-import { decodeErrorBody, decodeMessage, encodeMessage, newTransactionId, overlayHash } from '../../overlay/wire/codec.js';
+import { decodeErrorBody, decodeMessage, encodeMessage, overlayHash } from '../../overlay/wire/codec.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
-import { PROTOCOL_VERSION, type Destination, type ForwardingHeader, type WireMessage } from '../../overlay/wire/message.js';
+import type { Destination, ForwardingHeader, WireMessage } from '../../overlay/wire/message.js';
 import { signMessage, verifyMessage } from '../../overlay/wire/sign.js';
 import { rejection } from '../helpers/rejection.js';
 import { waitFor } from '../helpers/wait.js';
 import { sharedPki, TEST_OVERLAY, type TestPki } from '../helpers/pki.js';
+import { newHeader } from '../../overlay/wire/header.js';
 
 const node = (id: Id): Destination => ({ type: 'node', id });
 
@@ -53,18 +54,7 @@ class RawPeer {
   }
 
   header(over: Partial<ForwardingHeader>): ForwardingHeader {
-    return {
-      overlay: overlayHash(this.config.overlay),
-      configSequence: this.config.sequence,
-      version: PROTOCOL_VERSION,
-      ttl: this.config.initialTtl,
-      transactionId: newTransactionId(),
-      maxResponseLength: 0,
-      via: [node(this.identity.nodeId)],
-      destinations: [],
-      options: [],
-      ...over,
-    };
+    return { ...newHeader(this.config, [], [node(this.identity.nodeId)]), ...over };
   }
 
   /** Sends a Ping with the given header fields and waits for the answer with its transaction id. */

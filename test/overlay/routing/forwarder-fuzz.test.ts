@@ -8,12 +8,13 @@ import { silentLogger } from '../../../overlay/log.js';
 import { Forwarder } from '../../../overlay/routing/forwarder.js';
 import { RoutingMetrics } from '../../../overlay/routing/metrics.js';
 import { encodeCbor } from '../../../overlay/wire/cbor.js';
-import { decodeMessage, encodeMessage, newTransactionId, overlayHash } from '../../../overlay/wire/codec.js';
+import { decodeMessage, encodeMessage, overlayHash } from '../../../overlay/wire/codec.js';
 import { MessageCode } from '../../../overlay/wire/codes.js';
-import { PROTOCOL_VERSION, type Destination, type WireMessage } from '../../../overlay/wire/message.js';
+import type { Destination, WireMessage } from '../../../overlay/wire/message.js';
 import { signMessage, verifyMessage } from '../../../overlay/wire/sign.js';
 import { sharedPki, TEST_OVERLAY } from '../../helpers/pki.js';
 import { fuzzSeed, Prng } from '../../helpers/prng.js';
+import { newHeader } from '../../../overlay/wire/header.js';
 
 const FRAMES = 100_000;
 const MAX_MESSAGE = 64 * 1024;
@@ -94,15 +95,7 @@ describe('overlay/routing/forwarder fuzz', function () {
 
     // Valid seeds for mutation: requests addressed here, onward, to a resource, unknown, and an answer.
     const header = (destinations: Destination[], over = {}) => ({
-      overlay: overlayHash(TEST_OVERLAY),
-      configSequence: 1,
-      version: PROTOCOL_VERSION,
-      ttl: 50,
-      transactionId: newTransactionId(),
-      maxResponseLength: 0,
-      via: [node(peerIdentity.nodeId)],
-      destinations,
-      options: [],
+      ...newHeader({ overlay: TEST_OVERLAY, sequence: 1, initialTtl: 50 }, destinations, [node(peerIdentity.nodeId)]),
       ...over,
     });
     const ping = { code: MessageCode.PingReq, body: encodeCbor(pingRequestBody(16)), extensions: [] };

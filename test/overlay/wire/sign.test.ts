@@ -9,33 +9,23 @@ import {
   encodeMessage,
   encodeSecurity,
   encodeSignerIdentity,
-  newTransactionId,
   overlayHash,
   signatureInput,
 } from '../../../overlay/wire/codec.js';
 import { MessageCode } from '../../../overlay/wire/codes.js';
-import { PROTOCOL_VERSION, type ForwardingHeader, type MessageContents, type SecurityBlock, type WireMessage } from '../../../overlay/wire/message.js';
+import type { ForwardingHeader, MessageContents, SecurityBlock, WireMessage } from '../../../overlay/wire/message.js';
 import { signMessage, verifyMessage } from '../../../overlay/wire/sign.js';
 import { expectReloadError } from '../../helpers/expect-reload-error.js';
 import { makePki, sharedPki, TEST_OVERLAY, type TestPki } from '../../helpers/pki.js';
 import { toWireJson } from '../../helpers/wire-json.js';
+import { headerFrom } from '../../../overlay/wire/header.js';
 
 const MAX_SIZE = 1 << 20;
 const DAY_MS = 86_400_000;
 const CONTENTS: MessageContents = { code: MessageCode.PingReq, body: Uint8Array.of(0xa0), extensions: [{ type: 7, critical: false, contents: Uint8Array.of(1, 2) }] };
 
 function header(origin: Id, target: Id): ForwardingHeader {
-  return {
-    overlay: overlayHash(TEST_OVERLAY),
-    configSequence: 1,
-    version: PROTOCOL_VERSION,
-    ttl: 100,
-    transactionId: newTransactionId(),
-    maxResponseLength: 0,
-    via: [{ type: 'node', id: origin }],
-    destinations: [{ type: 'node', id: target }],
-    options: [],
-  };
+  return headerFrom({ overlay: TEST_OVERLAY, sequence: 1, initialTtl: 100 }, origin, target);
 }
 
 /** Signs as `signer`, then puts the message through the wire as a receiver would get it. */
