@@ -11,6 +11,7 @@ import { newOverlayConfig } from '../../overlay/config.js';
 import { randomId, type Id } from '../../overlay/id.js';
 import type { Node } from '../../overlay/node.js';
 import { enrollInMemory, RingTruth, startLocalRing } from '../local-ring.js';
+import { percentile, pool, round } from './measure.js';
 
 const OVERLAY = 'bench.reload';
 /** Nodes when --nodes is not given. */
@@ -33,24 +34,6 @@ const HOPS_NOTE =
   "is 0, see selfAnswered, and is left out of the per-hop latency). Nothing is subtracted: the Chord paper's ½·log2(N) counts the hops to the key's " +
   'predecessor and leaves out that last hop, but here any node whose neighbour lists hold the responsible node sends ' +
   'straight to it, which saves about as much, so hops.mean compares with halfLog2N as it is.';
-
-/** Nearest-rank percentile of unsorted values. */
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-const round = (x: number, digits = 3) => Number(x.toFixed(digits));
-
-/** Runs `task(i)` for i in [0, count) with at most `inFlight` running at once. */
-async function pool(count: number, inFlight: number, task: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < count) await task(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
-}
 
 /** Nodes whose successor or predecessor list differs from the ground truth. */
 function wrongNeighbourTables(nodes: Node[], truth: RingTruth, k: number): number {

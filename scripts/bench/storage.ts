@@ -17,6 +17,7 @@ import type { Node } from '../../overlay/node.js';
 import { nodeMultipleResource } from '../../overlay/storage/access-control.js';
 import { enrollInMemory, RingTruth, startLocalRing } from '../local-ring.js';
 import { BENCH_IN_FLIGHT, BENCH_JOIN_BATCH, DEFAULT_BENCH_NODES, DEFAULT_SETTLE_BOUND_MS } from './overlay.js';
+import { percentile, pool, round } from './measure.js';
 
 const OVERLAY = 'bench-storage.reload';
 /** Stores, fetches and routes measured, each. */
@@ -42,26 +43,6 @@ const NOTE =
   'a Fetch verifies the value signature on the way back. ratios = storage latency / route latency of the same run. ' +
   'Between the store and fetch phases the run waits one replica sync round (replicationQuietMs) so that the copies ' +
   'replica holders push to each other once per new resource are not measured.';
-
-/** Nearest-rank percentile of unsorted values. */
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-const round = (x: number, digits = 3) => Number(x.toFixed(digits));
-
-/** Runs `task(i)` for i in [0, count), `inFlight` at a time; the wall time it took, ms. */
-async function timedPool(count: number, inFlight: number, task: (i: number) => Promise<void>): Promise<number> {
-  const started = performance.now();
-  let next = 0;
-  const worker = async () => {
-    while (next < count) await task(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
-  return performance.now() - started;
-}
 
 /** Latencies of one phase, its failures (first few kept) and its throughput. */
 class Phase {
@@ -131,7 +112,7 @@ export async function benchStorage(opts: { durationMs?: number; nodes?: number }
     const placed: Placed[] = [];
     const store = new Phase();
     let underReplicated = 0;
-    store.wallMs = await timedPool(BENCH_STORAGE_OPS, BENCH_IN_FLIGHT, async (i) => {
+    store.wallMs = await pool(BENCH_STORAGE_OPS, BENCH_IN_FLIGHT, async (i) => {
       const storer = nodes[i % count]!;
       const resource = nodeMultipleResource(storer.nodeId, Math.floor(i / count) + 1, config.hash);
       const bytes = randomBytes(BENCH_VALUE_BYTES);
@@ -153,7 +134,7 @@ export async function benchStorage(opts: { durationMs?: number; nodes?: number }
 
     // Fetch each stored value from a random node other than its storer, and compare.
     const fetch = new Phase();
-    fetch.wallMs = await timedPool(placed.length, BENCH_IN_FLIGHT, async (i) => {
+    fetch.wallMs = await pool(placed.length, BENCH_IN_FLIGHT, async (i) => {
       const p = placed[i]!;
       const others = nodes.filter((n) => n !== p.storer);
       const from = others[randomInt(others.length)]!;
@@ -170,7 +151,7 @@ export async function benchStorage(opts: { durationMs?: number; nodes?: number }
     // RouteQuery to random Resource-IDs from random nodes, on the same overlay, after the stores.
     const route = new Phase();
     const hops: number[] = [];
-    route.wallMs = await timedPool(BENCH_STORAGE_OPS, BENCH_IN_FLIGHT, async () => {
+    route.wallMs = await pool(BENCH_STORAGE_OPS, BENCH_IN_FLIGHT, async () => {
       const key = randomId();
       const from = nodes[randomInt(count)]!;
       await route.time(idToHex(key), async () => {
