@@ -24,7 +24,7 @@
  * copies; value bytes, keys, signatures and certificates are views into the input.
  */
 import { decodeCbor, encodeCbor } from '../wire/cbor.js';
-import { bool, bytes, fail, idField, list, MAX_U16, MAX_U32, tuple, u32, u64, u64Item, u64Number, u8 } from './fields.js';
+import { bool, bytes, fail, idField, list, MAX_U16, MAX_U32, tuple, u32, u64, u64Item, u64Number, u8 } from '../wire/fields.js';
 import type {
   DataModel,
   DataSelector,

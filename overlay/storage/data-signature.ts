@@ -19,7 +19,7 @@ import type { PeerCertificate } from '../../certs/trust.js';
 import { ErrorCode, ReloadError } from '../errors.js';
 import { ID_BYTES, type Id } from '../id.js';
 import { encodeStoredDataValue } from './codec.js';
-import { bytes, u32, u64Number } from './fields.js';
+import { bytes, u32, u64Number } from '../wire/fields.js';
 import type { StoredData, StoredDataValue } from './types.js';
 
 const FIXED_BYTES = ID_BYTES + 4 + 8;

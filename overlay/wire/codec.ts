@@ -24,7 +24,7 @@
  * the input, not copies.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
+import { ErrorCode, ReloadError } from '../errors.js';
 import { ID_BYTES, idFromBytes } from '../id.js';
 import { decodeCbor, encodeCbor } from './cbor.js';
 import {
@@ -40,6 +40,7 @@ import {
   type SignerIdentity,
   type WireMessage,
 } from './message.js';
+import { bool, bytes as byteString, fail, list, MAX_U16, MAX_U32, MAX_U64, text, tuple, u16, u32, u8 } from './fields.js';
 
 /** "RELO" with the high bit set: the first field of every message (RFC 6940 §6.3.2). */
 export const RELO_TOKEN = 0xd2454c4f;
@@ -56,10 +57,6 @@ export const MAX_OPAQUE_ID_BYTES = 255;
 /** Bytes of a SHA-256 certificate hash in a cert_hash SignerIdentity. */
 export const CERT_HASH_BYTES = 32;
 
-const MAX_U8 = 0xff;
-const MAX_U16 = 0xffff;
-const MAX_U32 = 0xffffffff;
-const MAX_U64 = (1n << 64n) - 1n;
 const TRANSACTION_ID_BYTES = 8;
 const MESSAGE_ARITY = 12;
 
@@ -76,56 +73,8 @@ const SIGNATURE_RSA = 1;
 /** RFC 6940 §6.3.4.1 SignerIdentityType cert_hash. */
 const SIGNER_CERT_HASH = 1;
 
-// ---- field checks, shared by encoders and decoders --------------------------------------------
-
-function fail(field: string, problem: string): never {
-  throw invalidMessage(`${field} ${problem}`);
-}
-
-function uint(value: unknown, max: number, field: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
-    fail(field, `must be an integer in 0..${max}`);
-  }
-  return value;
-}
-
-const u8 = (value: unknown, field: string) => uint(value, MAX_U8, field);
-const u16 = (value: unknown, field: string) => uint(value, MAX_U16, field);
-const u32 = (value: unknown, field: string) => uint(value, MAX_U32, field);
-
-function byteString(value: unknown, field: string, min: number, max: number): Uint8Array {
-  if (!(value instanceof Uint8Array)) fail(field, 'must be a byte string');
-  if (value.length < min || value.length > max) fail(field, `must be ${min}..${max} bytes, got ${value.length}`);
-  return value;
-}
-
 /** A byte string with a 32-bit length in the RFC (`<0..2^32-1>`): bodies, contents, security block. */
 const anyBytes = (value: unknown, field: string) => byteString(value, field, 0, MAX_U32);
-
-function bool(value: unknown, field: string): boolean {
-  if (typeof value !== 'boolean') fail(field, 'must be a boolean');
-  return value;
-}
-
-function text(value: unknown, field: string, maxBytes: number): string {
-  if (typeof value !== 'string') fail(field, 'must be a text string');
-  // UTF-8 is at most 3 bytes per UTF-16 unit: skip the byte count when that cannot exceed the limit.
-  if (value.length * 3 > maxBytes && Buffer.byteLength(value, 'utf8') > maxBytes) fail(field, `must be at most ${maxBytes} UTF-8 bytes`);
-  return value;
-}
-
-/** An array of exactly `arity` items (a fixed structure). */
-function tuple(value: unknown, field: string, arity: number): unknown[] {
-  if (!Array.isArray(value) || value.length !== arity) fail(field, `must be an array of ${arity} items`);
-  return value;
-}
-
-/** An array of 0..max items (a variable list); `T` is what the caller knows the items to be. */
-function list<T = unknown>(value: unknown, field: string, max: number): T[] {
-  if (!Array.isArray(value)) fail(field, 'must be an array');
-  if (value.length > max) fail(field, `has ${value.length} entries, more than ${max}`);
-  return value as T[];
-}
 
 function idLengthLimits(type: Destination['type']): [number, number] {
   return type === 'opaque' ? [1, MAX_OPAQUE_ID_BYTES] : [ID_BYTES, ID_BYTES];

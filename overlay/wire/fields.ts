@@ -1,17 +1,19 @@
 /**
- * Field checks for the storage bodies (RFC 6940 §7.4), shared by their encoders and strict parsers
- * and by the data signature: every one throws ReloadError(Invalid_Message) naming the field, and
+ * Field checks for decoded CBOR, shared by the strict encoders and parsers of the wire format and
+ * of the storage bodies: every one throws ReloadError(Invalid_Message) naming the field, and
  * nothing else.
  */
 import { invalidMessage } from '../errors.js';
 import { ID_BYTES, idFromBytes, type Id } from '../id.js';
 
-const MAX_U8 = 0xff;
+/** Largest u8. */
+export const MAX_U8 = 0xff;
 /** Largest u16: the RFC's `<0..2^16-1>` bound of keys, certificates and signatures. */
 export const MAX_U16 = 0xffff;
 /** Largest u32: the RFC's `<0..2^32-1>` bound of values. */
 export const MAX_U32 = 0xffffffff;
-const MAX_U64 = (1n << 64n) - 1n;
+/** Largest u64. */
+export const MAX_U64 = (1n << 64n) - 1n;
 
 /** Throws ReloadError(Invalid_Message) "<field> <problem>". */
 export function fail(field: string, problem: string): never {
@@ -25,6 +27,8 @@ function uint(value: unknown, max: number, field: string): number {
 
 /** An integer in 0..255. */
 export const u8 = (value: unknown, field: string) => uint(value, MAX_U8, field);
+/** An integer in 0..65535. */
+export const u16 = (value: unknown, field: string) => uint(value, MAX_U16, field);
 /** An integer in 0..2^32-1. */
 export const u32 = (value: unknown, field: string) => uint(value, MAX_U32, field);
 
@@ -64,6 +68,14 @@ export function bool(value: unknown, field: string): boolean {
 export function bytes(value: unknown, field: string, min: number, max: number): Uint8Array {
   if (!(value instanceof Uint8Array)) fail(field, 'must be a byte string');
   if (value.length < min || value.length > max) fail(field, `must be ${min}..${max} bytes, got ${value.length}`);
+  return value;
+}
+
+/** A text string of at most `maxBytes` UTF-8 bytes. */
+export function text(value: unknown, field: string, maxBytes: number): string {
+  if (typeof value !== 'string') fail(field, 'must be a text string');
+  // UTF-8 is at most 3 bytes per UTF-16 unit: skip the byte count when that cannot exceed the limit.
+  if (value.length * 3 > maxBytes && Buffer.byteLength(value, 'utf8') > maxBytes) fail(field, `must be at most ${maxBytes} UTF-8 bytes`);
   return value;
 }
 
