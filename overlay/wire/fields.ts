@@ -1,7 +1,7 @@
 /**
- * Field checks for decoded CBOR, shared by the strict encoders and parsers of the wire format and
- * of the storage bodies: every one throws ReloadError(Invalid_Message) naming the field, and
- * nothing else.
+ * Field checks for decoded CBOR, shared by the strict encoders and parsers of the wire format, of
+ * the storage bodies and of the usages' bodies (PPSP signalling): every one throws
+ * ReloadError(Invalid_Message) naming the field, and nothing else.
  */
 import { invalidMessage } from '../errors.js';
 import { ID_BYTES, idFromBytes, type Id } from '../id.js';
@@ -15,22 +15,36 @@ export const MAX_U32 = 0xffffffff;
 /** Largest u64. */
 export const MAX_U64 = (1n << 64n) - 1n;
 
-/** Throws ReloadError(Invalid_Message) "<field> <problem>". */
-export function fail(field: string, problem: string): never {
-  throw invalidMessage(`${field} ${problem}`);
+/**
+ * Throws ReloadError(Invalid_Message) "<field> <problem>", with `reason` as its tag for a failure
+ * that callers tell apart from other malformed input (default `invalid_message`).
+ */
+export function fail(field: string, problem: string, reason?: string): never {
+  throw invalidMessage(`${field} ${problem}`, reason);
 }
 
-function uint(value: unknown, max: number, field: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) fail(field, `must be an integer in 0..${max}`);
+/** A number that is an integer in min..max. */
+function integer(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) fail(field, `must be an integer in ${min}..${max}`);
   return value;
 }
 
 /** An integer in 0..255. */
-export const u8 = (value: unknown, field: string) => uint(value, MAX_U8, field);
+export const u8 = (value: unknown, field: string) => integer(value, field, 0, MAX_U8);
 /** An integer in 0..65535. */
-export const u16 = (value: unknown, field: string) => uint(value, MAX_U16, field);
+export const u16 = (value: unknown, field: string) => integer(value, field, 0, MAX_U16);
 /** An integer in 0..2^32-1. */
-export const u32 = (value: unknown, field: string) => uint(value, MAX_U32, field);
+export const u32 = (value: unknown, field: string) => integer(value, field, 0, MAX_U32);
+
+/**
+ * An integer in min..max (integer bounds, max at most 2^53-1), for fields whose protocol bounds
+ * are not a whole u8/u16/u32 (counts, indices, capacities). Unlike u8..u32 it also takes a bigint,
+ * as u64 does: cbor-x decodes any 8-byte head as one, however small the value a peer wrote in it.
+ */
+export function uint(value: unknown, field: string, min: number, max: number): number {
+  // Only a bigint in range becomes a number; any other bigint is refused as not a number.
+  return integer(typeof value === 'bigint' && value >= BigInt(min) && value <= BigInt(max) ? Number(value) : value, field, min, max);
+}
 
 /**
  * A u64 read as bigint. cbor-x hands back a number for short heads and a bigint for 8-byte ones,
@@ -90,9 +104,13 @@ export function tuple(value: unknown, field: string, arity: number): unknown[] {
   return value;
 }
 
-/** An array of 0..max items (a variable list); `T` is what the caller knows the items to be. */
+/**
+ * An array of 0..max items (a variable list); `T` is what the caller knows the items to be. Too
+ * many items is tagged `too_many_items`: a bound the sender overstepped (e.g. more peers than
+ * were asked for), not a garbled body.
+ */
 export function list<T = unknown>(value: unknown, field: string, max: number): T[] {
   if (!Array.isArray(value)) fail(field, 'must be an array');
-  if (value.length > max) fail(field, `has ${value.length} entries, more than ${max}`);
+  if (value.length > max) fail(field, `has ${value.length} entries, more than ${max}`, 'too_many_items');
   return value as T[];
 }

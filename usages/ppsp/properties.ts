@@ -4,7 +4,7 @@
  * status and uptime. Pure: a strict CBOR-ready codec and the similarity score the peer-list
  * responder ranks by. Every refusal is ReloadError(Invalid_Message) naming the field.
  */
-import { fail, tuple, uint } from './signalling-fields.js';
+import { fail, tuple, uint } from '../../overlay/wire/fields.js';
 
 /** How the peer reaches the Internet. */
 export const ACCESS_TYPES = ['fixed', 'mobile', 'wifi'] as const;
@@ -41,23 +41,23 @@ export function encodeProperties(p: PeerProperties): PropertiesValue {
   if (nat < 0) fail('properties.nat', `${String(p.nat)} is not one of ${NAT_STATUSES.join(', ')}`);
   return [
     access,
-    uint(p.upKbps, 0, MAX_CAPACITY_KBPS, 'properties.upKbps'),
-    uint(p.downKbps, 0, MAX_CAPACITY_KBPS, 'properties.downKbps'),
+    uint(p.upKbps, 'properties.upKbps', 0, MAX_CAPACITY_KBPS),
+    uint(p.downKbps, 'properties.downKbps', 0, MAX_CAPACITY_KBPS),
     nat,
-    uint(p.uptimeSec, 0, MAX_UPTIME_SEC, 'properties.uptimeSec'),
+    uint(p.uptimeSec, 'properties.uptimeSec', 0, MAX_UPTIME_SEC),
   ];
 }
 
 /** Parses the wire form strictly: exactly five integers, known access type and NAT status. */
 export function decodeProperties(value: unknown, field = 'properties'): PeerProperties {
-  const [access, up, down, nat, uptime] = tuple(value, 5, field);
-  const accessType = ACCESS_TYPES[uint(access, 0, ACCESS_TYPES.length - 1, `${field}.accessType`)]!;
+  const [access, up, down, nat, uptime] = tuple(value, field, 5);
+  const accessType = ACCESS_TYPES[uint(access, `${field}.accessType`, 0, ACCESS_TYPES.length - 1)]!;
   return {
     accessType,
-    upKbps: uint(up, 0, MAX_CAPACITY_KBPS, `${field}.upKbps`),
-    downKbps: uint(down, 0, MAX_CAPACITY_KBPS, `${field}.downKbps`),
-    nat: NAT_STATUSES[uint(nat, 0, NAT_STATUSES.length - 1, `${field}.nat`)]!,
-    uptimeSec: uint(uptime, 0, MAX_UPTIME_SEC, `${field}.uptimeSec`),
+    upKbps: uint(up, `${field}.upKbps`, 0, MAX_CAPACITY_KBPS),
+    downKbps: uint(down, `${field}.downKbps`, 0, MAX_CAPACITY_KBPS),
+    nat: NAT_STATUSES[uint(nat, `${field}.nat`, 0, NAT_STATUSES.length - 1)]!,
+    uptimeSec: uint(uptime, `${field}.uptimeSec`, 0, MAX_UPTIME_SEC),
   };
 }
 

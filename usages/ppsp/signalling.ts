@@ -10,13 +10,13 @@
  * exchange.
  */
 import { ErrorCode, ReloadError } from '../../overlay/errors.js';
-import { idEquals, idFromBytes, idToHex, ID_BYTES, type Id } from '../../overlay/id.js';
+import { idEquals, idToHex, type Id } from '../../overlay/id.js';
 import type { MethodHandler, RequestContext } from '../../overlay/methods/dispatcher.js';
 import type { Node } from '../../overlay/node.js';
+import { bytes, fail, idField, list, tuple, uint } from '../../overlay/wire/fields.js';
 import { decodeAvailability, encodeAvailability, type Availability } from './availability.js';
 import { PpspCode } from './codes.js';
 import { decodeProperties, encodeProperties, similarity, type PeerProperties } from './properties.js';
-import { bytes, fail, list, tuple, uint } from './signalling-fields.js';
 import { MAX_CHUNK_COUNT } from './swarm-id.js';
 import type { PeerEntry } from './tracker.js';
 import { decodeTransports, encodeTransports, type TransportDescriptor } from './transports.js';
@@ -113,11 +113,12 @@ export interface SignallingHost {
 // ---- body codecs -----------------------------------------------------------------------------
 
 function swarmOf(value: unknown, field: string): string {
-  return Buffer.from(bytes(value, SWARM_ID_BYTES, field)).toString('hex');
+  // `bytes` returns a view into the frame, not a copy: fine, it is read into a string at once.
+  return Buffer.from(bytes(value, field, SWARM_ID_BYTES, SWARM_ID_BYTES)).toString('hex');
 }
 
 function swarmBytes(swarmId: string): Buffer {
-  if (!/^[0-9a-f]{64}$/.test(swarmId)) fail('swarm', 'a swarm ID is 64 lowercase hex digits', 'bad_swarm_id');
+  if (!/^[0-9a-f]{64}$/.test(swarmId)) fail('swarm', 'must be 64 lowercase hex digits', 'bad_swarm_id');
   return Buffer.from(swarmId, 'hex');
 }
 
@@ -131,13 +132,13 @@ export interface PeerListRequest {
 }
 
 export function encodePeerListReq(r: PeerListRequest): unknown[] {
-  return [swarmBytes(r.swarmId), r.chunk === undefined ? null : uint(r.chunk, 0, MAX_CHUNK_COUNT - 1, 'chunk'), uint(r.count, 1, MAX_PEER_LIST, 'count'), encodeProperties(r.properties)];
+  return [swarmBytes(r.swarmId), r.chunk === undefined ? null : uint(r.chunk, 'chunk', 0, MAX_CHUNK_COUNT - 1), uint(r.count, 'count', 1, MAX_PEER_LIST), encodeProperties(r.properties)];
 }
 
 export function decodePeerListReq(body: unknown): PeerListRequest {
-  const [swarm, chunk, count, properties] = tuple(body, 4, 'PeerListReq');
-  const out: PeerListRequest = { swarmId: swarmOf(swarm, 'PeerListReq.swarm'), count: uint(count, 1, MAX_PEER_LIST, 'PeerListReq.count'), properties: decodeProperties(properties, 'PeerListReq.properties') };
-  if (chunk !== null) out.chunk = uint(chunk, 0, MAX_CHUNK_COUNT - 1, 'PeerListReq.chunk');
+  const [swarm, chunk, count, properties] = tuple(body, 'PeerListReq', 4);
+  const out: PeerListRequest = { swarmId: swarmOf(swarm, 'PeerListReq.swarm'), count: uint(count, 'PeerListReq.count', 1, MAX_PEER_LIST), properties: decodeProperties(properties, 'PeerListReq.properties') };
+  if (chunk !== null) out.chunk = uint(chunk, 'PeerListReq.chunk', 0, MAX_CHUNK_COUNT - 1);
   return out;
 }
 
@@ -150,13 +151,13 @@ function encodeEntry(p: PeerEntry): unknown[] {
  * no Node-ID twice.
  */
 export function decodePeerListAns(body: unknown, maxCount = MAX_PEER_LIST): PeerEntry[] {
-  const [entries] = tuple(body, 1, 'PeerListAns');
-  const items = list(entries, maxCount, 'PeerListAns.peers');
+  const [entries] = tuple(body, 'PeerListAns', 1);
+  const items = list(entries, 'PeerListAns.peers', maxCount);
   const seen = new Set<string>();
   return items.map((item, i) => {
     const at = `PeerListAns.peers[${i}]`;
-    const [id, properties, transports] = tuple(item, 3, at);
-    const nodeId = idFromBytes(bytes(id, ID_BYTES, `${at}.nodeId`));
+    const [id, properties, transports] = tuple(item, at, 3);
+    const nodeId = idField(id, `${at}.nodeId`);
     const nodeIdHex = idToHex(nodeId);
     if (seen.has(nodeIdHex)) fail(`${at}.nodeId`, `${nodeIdHex} is listed twice`);
     seen.add(nodeIdHex);
@@ -167,36 +168,36 @@ export function decodePeerListAns(body: unknown, maxCount = MAX_PEER_LIST): Peer
 }
 
 function decodeSwarmOnly(body: unknown, name: string): string {
-  const [swarm] = tuple(body, 1, name);
+  const [swarm] = tuple(body, name, 1);
   return swarmOf(swarm, `${name}.swarm`);
 }
 
 export function decodeAvailabilityAns(body: unknown, chunkCount: number): Availability {
-  const [count, availability] = tuple(body, 2, 'AvailabilityAns');
-  const theirs = uint(count, 0, MAX_CHUNK_COUNT, 'AvailabilityAns.chunkCount');
+  const [count, availability] = tuple(body, 'AvailabilityAns', 2);
+  const theirs = uint(count, 'AvailabilityAns.chunkCount', 0, MAX_CHUNK_COUNT);
   if (theirs !== chunkCount) fail('AvailabilityAns.chunkCount', `${theirs} is not the swarm's ${chunkCount}`);
   return decodeAvailability(availability, chunkCount);
 }
 
 export function decodePropertiesReq(body: unknown): { swarmId?: string; properties: PeerProperties } {
-  const [swarm, properties] = tuple(body, 2, 'PropertiesReq');
+  const [swarm, properties] = tuple(body, 'PropertiesReq', 2);
   const out: { swarmId?: string; properties: PeerProperties } = { properties: decodeProperties(properties, 'PropertiesReq.properties') };
   if (swarm !== null) out.swarmId = swarmOf(swarm, 'PropertiesReq.swarm');
   return out;
 }
 
 export function decodePropertiesAns(body: unknown): PeerProperties {
-  const [properties] = tuple(body, 1, 'PropertiesAns');
+  const [properties] = tuple(body, 'PropertiesAns', 1);
   return decodeProperties(properties, 'PropertiesAns.properties');
 }
 
 export function decodeTransportReq(body: unknown): { swarmId: string; transports: TransportDescriptor[] } {
-  const [swarm, transports] = tuple(body, 2, 'TransportReq');
+  const [swarm, transports] = tuple(body, 'TransportReq', 2);
   return { swarmId: swarmOf(swarm, 'TransportReq.swarm'), transports: decodeTransports(transports, 'TransportReq.transports') };
 }
 
 export function decodeTransportAns(body: unknown): TransportDescriptor[] {
-  const [transports] = tuple(body, 1, 'TransportAns');
+  const [transports] = tuple(body, 'TransportAns', 1);
   return decodeTransports(transports, 'TransportAns.transports');
 }
 
@@ -307,5 +308,5 @@ export async function requestTransports(node: Requester, peer: Id, swarmId: stri
 /** Tells `peer` we left a swarm. */
 export async function sendSwarmLeave(node: Requester, peer: Id, swarmId: string, timeoutMs?: number): Promise<void> {
   const res = await node.request(to(peer), PpspCode.SwarmLeaveReq, [swarmBytes(swarmId)], timeoutMs);
-  tuple(res.body, 0, 'SwarmLeaveAns');
+  tuple(res.body, 'SwarmLeaveAns', 0);
 }

@@ -11,8 +11,8 @@ import { idEquals, idFromBytes, idToHex, resourceIdOf, ID_BYTES, type Id } from 
 import type { Node } from '../../overlay/node.js';
 import type { Kind } from '../../overlay/storage/types.js';
 import { decodeCbor, encodeCbor } from '../../overlay/wire/cbor.js';
+import { fail, tuple, uint } from '../../overlay/wire/fields.js';
 import { decodeProperties, encodeProperties, type PeerProperties } from './properties.js';
-import { fail, tuple, uint } from './signalling-fields.js';
 import { MAX_CHUNK_COUNT, parseSwarmId } from './swarm-id.js';
 import { decodeTransports, encodeTransports, type TransportDescriptor } from './transports.js';
 
@@ -59,7 +59,7 @@ export function swarmResource(swarmId: string, hash: Node['config']['hash']): Id
 
 /** The dictionary value of an announcement; Data_Too_Large if it exceeds the Kind's maxSize. */
 export function encodeAnnouncement(a: SwarmAnnouncement): Uint8Array {
-  const have = a.haveCount === undefined ? null : uint(a.haveCount, 0, MAX_CHUNK_COUNT, 'announcement.haveCount');
+  const have = a.haveCount === undefined ? null : uint(a.haveCount, 'announcement.haveCount', 0, MAX_CHUNK_COUNT);
   const bytes = encodeCbor([ENTRY_VERSION, encodeProperties(a.properties), encodeTransports(a.transports), have]);
   if (bytes.length > SWARM_KIND.maxSize) throw new ReloadError(ErrorCode.Data_Too_Large, `a swarm entry of ${bytes.length} bytes exceeds ${SWARM_KIND.maxSize}`, 'entry_too_large');
   return Uint8Array.from(bytes);
@@ -67,10 +67,10 @@ export function encodeAnnouncement(a: SwarmAnnouncement): Uint8Array {
 
 /** Parses a member's dictionary value strictly (Invalid_Message naming the field). */
 export function decodeAnnouncement(bytes: Uint8Array): SwarmAnnouncement {
-  const [version, properties, transports, have] = tuple(decodeCbor(bytes), 4, 'announcement');
+  const [version, properties, transports, have] = tuple(decodeCbor(bytes), 'announcement', 4);
   if (version !== ENTRY_VERSION) fail('announcement.version', `${String(version)} is not ${ENTRY_VERSION}`);
   const out: SwarmAnnouncement = { properties: decodeProperties(properties, 'announcement.properties'), transports: decodeTransports(transports, 'announcement.transports') };
-  if (have !== null) out.haveCount = uint(have, 0, MAX_CHUNK_COUNT, 'announcement.haveCount');
+  if (have !== null) out.haveCount = uint(have, 'announcement.haveCount', 0, MAX_CHUNK_COUNT);
   return out;
 }
 

@@ -12,7 +12,7 @@
  */
 import { isIP } from 'node:net';
 import { ErrorCode, ReloadError } from '../../overlay/errors.js';
-import { fail, list, text, uint } from './signalling-fields.js';
+import { fail, list, MAX_U16, text, uint } from '../../overlay/wire/fields.js';
 
 export interface TlsTransport {
   type: 'tls';
@@ -28,19 +28,21 @@ export type TransportDescriptor = TlsTransport | OverlayTransport;
 
 /** Descriptors in one list at most (known or not). */
 export const MAX_TRANSPORTS = 8;
-/** Characters of a transport name at most. */
-const MAX_NAME_LENGTH = 16;
-/** Characters of a host:port at most (a DNS name is at most 253). */
-const MAX_ADDRESS_LENGTH = 261;
+/** Bytes of a transport name at most. */
+const MAX_NAME_BYTES = 16;
+/** Bytes of a host:port at most (a DNS name is at most 253). */
+const MAX_ADDRESS_BYTES = 261;
 const NAME = /^[a-z][a-z0-9-]*$/;
+/** `host:port`, split at the last colon (an IPv6 host has colons of its own). */
+const HOST_PORT = /^(.*):(\d{1,5})$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** Checks `host:port` (IPv4, [IPv6] or a DNS name; port 1..65535); Invalid_Message otherwise. */
 export function parseTransportAddress(value: unknown, field = 'address'): { host: string; port: number } {
-  const address = text(value, MAX_ADDRESS_LENGTH, /:\d{1,5}$/, field);
-  const colon = address.lastIndexOf(':');
-  const hostPart = address.slice(0, colon);
-  const port = uint(Number(address.slice(colon + 1)), 1, 65535, `${field} port`);
+  const hostPort = HOST_PORT.exec(text(value, field, MAX_ADDRESS_BYTES));
+  if (!hostPort) return fail(field, 'must be host:port');
+  const hostPart = hostPort[1]!;
+  const port = uint(Number(hostPort[2]), `${field} port`, 1, MAX_U16);
   const v6 = /^\[(.+)\]$/.exec(hostPart);
   if (v6) {
     if (isIP(v6[1]!) !== 6) fail(field, `${JSON.stringify(hostPart)} is not an IPv6 address`);
@@ -70,13 +72,14 @@ export function encodeTransports(transports: readonly TransportDescriptor[]): un
  * duplicates. Descriptors with an unknown (well-formed) name are skipped.
  */
 export function decodeTransports(value: unknown, field = 'transports'): TransportDescriptor[] {
-  const items = list(value, MAX_TRANSPORTS, field);
+  const items = list(value, field, MAX_TRANSPORTS);
   const out: TransportDescriptor[] = [];
   const seen = new Set<string>();
   items.forEach((item, i) => {
     const at = `${field}[${i}]`;
     if (!Array.isArray(item) || item.length < 1 || item.length > 4) fail(at, 'must be [name, ...parameters] with at most 3 parameters');
-    const name = text(item[0], MAX_NAME_LENGTH, NAME, `${at}.name`);
+    const name = text(item[0], `${at}.name`, MAX_NAME_BYTES);
+    if (!NAME.test(name)) fail(`${at}.name`, `${JSON.stringify(name)} is not a transport name (lowercase letters, digits, '-')`);
     let descriptor: TransportDescriptor;
     if (name === 'tls') {
       if (item.length !== 2) fail(at, 'tls takes exactly one parameter, host:port');

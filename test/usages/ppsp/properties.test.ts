@@ -21,8 +21,8 @@ describe('ppsp properties (seed §4.2.3)', () => {
 
   it('refuses malformed properties, naming the field', () => {
     const bad: [unknown, RegExp][] = [
-      [null, /properties: must be an array/],
-      [[0, 1, 2, 0], /must have 5 items/],
+      [null, /properties must be an array of 5 items/],
+      [[0, 1, 2, 0], /properties must be an array of 5 items/],
       [[3, 1, 2, 0, 0], /properties\.accessType/],
       [[0, -1, 2, 0, 0], /properties\.upKbps/],
       [[0, 1, MAX_CAPACITY_KBPS + 1, 0, 0], /properties\.downKbps/],

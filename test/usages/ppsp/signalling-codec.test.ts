@@ -42,6 +42,11 @@ describe('ppsp signalling codecs', () => {
     const id = randomId();
     const entry = [Uint8Array.from(id), null, [['overlay']]];
     expect(decodePeerListAns([[entry]])).to.deep.equal([{ nodeId: id, nodeIdHex: idToHex(id), transports: [{ type: 'overlay' }] }]);
+    // A peer entry outlives the answer's buffer: its Node-ID must not be a view into it.
+    const body = decodeCbor(encodeCbor([[entry]])) as [[Uint8Array, null, unknown[]][]];
+    const [decoded] = decodePeerListAns(body);
+    body[0][0]![0].fill(0);
+    expect(decoded!.nodeId).to.deep.equal(id);
     expectReloadError(() => decodePeerListAns([[entry, [randomId(), null, []]]], 1), ErrorCode.Invalid_Message, { reason: 'too_many_items' });
     expectReloadError(() => decodePeerListAns([[entry, entry]]), ErrorCode.Invalid_Message, { message: /listed twice/ });
     expectReloadError(() => decodePeerListAns([[[new Uint8Array(15), null, []]]]), ErrorCode.Invalid_Message, { message: /peers\[0\]\.nodeId/ });
@@ -57,7 +62,7 @@ describe('ppsp signalling codecs', () => {
   it('PropertiesReq and TransportReq', () => {
     expect(decodePropertiesReq([null, [0, 1, 1, 0, 0]])).to.deep.equal({ properties: { accessType: 'fixed', upKbps: 1, downKbps: 1, nat: 'unknown', uptimeSec: 0 } });
     expect(decodeTransportReq([Buffer.from(SWARM, 'hex'), [['overlay']]])).to.deep.equal({ swarmId: SWARM, transports: [{ type: 'overlay' }] });
-    expectReloadError(() => decodeTransportReq([Buffer.from(SWARM, 'hex')]), ErrorCode.Invalid_Message, { message: /TransportReq: must have 2 items/ });
+    expectReloadError(() => decodeTransportReq([Buffer.from(SWARM, 'hex')]), ErrorCode.Invalid_Message, { message: /TransportReq must be an array of 2 items/ });
   });
 
   it('tracker entries: round trip, version, size bound, resource = H(swarm hex)', () => {

@@ -276,12 +276,12 @@ describe('ppsp signalling over a TLS overlay of 11 nodes', function () {
 
   describe('malformed bodies', () => {
     const garbage: [number, unknown, RegExp][] = [
-      [PpspCode.PeerListReq, null, /PeerListReq: must be an array/],
+      [PpspCode.PeerListReq, null, /PeerListReq must be an array of 4 items/],
       [PpspCode.PeerListReq, [new Uint8Array(31), null, 3, [0, 1, 1, 0, 0]], /PeerListReq\.swarm/],
       [PpspCode.PeerListReq, [Buffer.from(SWARM, 'hex'), -1, 3, [0, 1, 1, 0, 0]], /PeerListReq\.chunk/],
       [PpspCode.PeerListReq, [Buffer.from(SWARM, 'hex'), null, 0, [0, 1, 1, 0, 0]], /PeerListReq\.count/],
       [PpspCode.PeerListReq, [Buffer.from(SWARM, 'hex'), null, 3, [9, 1, 1, 0, 0]], /PeerListReq\.properties\.accessType/],
-      [PpspCode.AvailabilityReq, [], /AvailabilityReq: must have 1 items/],
+      [PpspCode.AvailabilityReq, [], /AvailabilityReq must be an array of 1 items/],
       [PpspCode.AvailabilityReq, ['ab'.repeat(32)], /AvailabilityReq\.swarm/],
       [PpspCode.PropertiesReq, [null, [0, 1, 1, 7, 0]], /PropertiesReq\.properties\.nat/],
       [PpspCode.TransportReq, [Buffer.from(SWARM, 'hex'), [['tls', 'nowhere']]], /TransportReq\.transports\[0\]\.address/],

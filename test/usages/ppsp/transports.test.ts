@@ -21,11 +21,13 @@ describe('ppsp transports (seed §4.5)', () => {
 
   it('refuses malformed lists, naming the field', () => {
     const bad: [unknown, RegExp][] = [
-      ['tls', /transports: must be an array/],
-      [Array.from({ length: 9 }, () => ['overlay']), /at most 8/],
-      [[[]], /transports\[0\]: must be \[name/],
+      ['tls', /transports must be an array/],
+      [Array.from({ length: 9 }, () => ['overlay']), /transports has 9 entries, more than 8/],
+      [[[]], /transports\[0\] must be \[name/],
       [[[7]], /transports\[0\]\.name/],
       [[['TLS', 'a:1']], /transports\[0\]\.name/],
+      [[['t'.repeat(17)]], /transports\[0\]\.name/],
+      [[['tls', '[::1]']], /transports\[0\]\.address must be host:port/],
       [[['tls']], /exactly one parameter/],
       [[['tls', 'host']], /transports\[0\]\.address/],
       [[['tls', 'host:0']], /port/],
