@@ -68,9 +68,18 @@ export class FrameReader {
       if (first.length === n) this.chunks.shift();
       else this.chunks[0] = first.subarray(n);
     } else {
-      const all = Buffer.concat(this.chunks);
-      result = all.subarray(0, n);
-      this.chunks = all.length > n ? [all.subarray(n)] : [];
+      // Copy exactly the frame's bytes: joining everything buffered would copy the start of the
+      // next frames too, and again each time one of them straddles a read.
+      result = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const head = this.chunks[0]!;
+        const part = Math.min(head.length, n - filled);
+        head.copy(result, filled, 0, part);
+        filled += part;
+        if (part === head.length) this.chunks.shift();
+        else this.chunks[0] = head.subarray(part);
+      }
     }
     this.buffered -= n;
     return result;

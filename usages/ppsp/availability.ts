@@ -18,6 +18,17 @@ export interface HaveRange {
   last: number;
 }
 
+/** Ascending chunk indices as maximal ranges of consecutive ones (duplicates fold in). */
+export function consecutiveRuns(sorted: readonly number[]): HaveRange[] {
+  const runs: HaveRange[] = [];
+  for (const c of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && c <= last.last + 1) last.last = Math.max(last.last, c);
+    else runs.push({ first: c, last: c });
+  }
+  return runs;
+}
+
 /** The CBOR-ready wire form of an Availability. */
 export type AvailabilityValue = [typeof AVAILABILITY_BITMAP, Uint8Array] | [typeof AVAILABILITY_RANGES, [number, number][]];
 

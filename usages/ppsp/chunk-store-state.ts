@@ -6,7 +6,10 @@
 
 import { ErrorCode, ReloadError, invalidMessage } from '../../overlay/errors.js';
 
-/** Largest chunk we accept, in bytes (16 MiB): a read allocates one chunk, so this bounds memory per read. */
+/**
+ * Largest chunk we accept, in bytes (16 MiB): a read allocates one chunk (a range read at most
+ * MAX_CHUNKS_PER_IO of them, see chunk-store.ts), so this bounds memory per read.
+ */
 export const MAX_CHUNK_SIZE_BYTES = 16 * 1024 * 1024;
 
 /** Longest swarm ID we record, in characters (lowercase hex of the root, with room for longer hashes). */

@@ -4,13 +4,14 @@
  * own. Type codes are RFC 7574's (Table 7) where one exists.
  *
  * Every message but DATA is a compact CBOR array `[type, ...fields]`. DATA is binary instead so a
- * chunk is never re-encoded byte by byte: a fixed 6-byte header, the uncle hashes, then the chunk
- * as the tail of the frame. The first byte tells the two apart: DATA starts with 0x01, a CBOR array
- * with 0x80..0x9f.
+ * chunk is never re-encoded byte by byte: a fixed 5-byte header, then the chunk as the tail of the
+ * frame. The first byte tells the two apart: DATA starts with 0x01, a CBOR array with 0x80..0x9f.
  *
- * INTEGRITY (RFC 7574 §8.5) has no message of its own: on an ordered, reliable channel the uncle
- * hashes travel inside DATA, which is the RFC's atomic datagram principle (§5.3) with no reordering
- * to guard against. Chunk specs are chunk-range32 (§4.3), inclusive at both ends.
+ * INTEGRITY (RFC 7574 §8.5) has no message of its own and DATA carries no uncle hashes: a peer
+ * requests chunks only once it holds every leaf hash checked against the root (HASHES, see
+ * leaf-hashes.ts), so each chunk is checked against its trusted leaf hash, and the RFC's sender
+ * omits hashes its receiver already has (§5.3). Chunk specs are chunk-range32 (§4.3), inclusive at
+ * both ends.
  *
  * The decoder is strict: a malformed frame is ReloadError(Invalid_Message) naming the field; a chunk
  * index or range outside the swarm is Invalid_Message with reason `out_of_range`; a chunk larger
@@ -44,8 +45,8 @@ export const DATA_MESSAGE_TYPE = {
 export const PPSP_DATA_VERSION = 1;
 /** SHA-256: swarm ids and Merkle hashes (RFC 7574 §5 with hash function 2). */
 export const HASH_BYTES = 32;
-/** Bytes of the DATA header: type u8, chunk index u32 big-endian, uncle count u8. */
-export const DATA_HEADER_BYTES = 6;
+/** Bytes of the DATA header: type u8, chunk index u32 big-endian. */
+export const DATA_HEADER_BYTES = 5;
 /** Longest ERROR text, in UTF-8 bytes: a reason tag and a short explanation, not a document. */
 export const MAX_ERROR_TEXT_BYTES = 512;
 const MAX_U32 = 0xffffffff;
@@ -54,8 +55,8 @@ const MAX_U32 = 0xffffffff;
 export interface HandshakeMessage { type: 'handshake'; swarmId: Uint8Array; version: number }
 /** REQUEST `[8, first u32, last u32]`: asks for chunks first..last (RFC 7574 §8.7). */
 export interface RequestMessage { type: 'request'; first: number; last: number }
-/** DATA `0x01 ‖ index u32be ‖ uncleCount u8 ‖ uncles (32 B each, leaf upwards) ‖ chunk`: one chunk and its Merkle proof (RFC 7574 §8.6, §5.3). */
-export interface DataMessage { type: 'data'; index: number; uncles: Uint8Array[]; chunk: Uint8Array }
+/** DATA `0x01 ‖ index u32be ‖ chunk`: one chunk (RFC 7574 §8.6), checked against its leaf hash. */
+export interface DataMessage { type: 'data'; index: number; chunk: Uint8Array }
 /** CANCEL `[9, first u32, last u32]`: withdraws a REQUEST for chunks first..last (RFC 7574 §8.11). */
 export interface CancelMessage { type: 'cancel'; first: number; last: number }
 /** HAVE `[3, first u32, last u32]`: the sender holds verified chunks first..last (RFC 7574 §8.3). */
@@ -93,7 +94,7 @@ export type PpspDataMessage =
 
 /**
  * What the decoder checks chunk fields against: the swarm's chunk count and chunk size (bytes,
- * default 16 KiB per issue 5). The uncle count is bounded by the Merkle tree height of chunkCount.
+ * default 16 KiB per issue 5).
  */
 export interface SwarmBounds {
   chunkCount: number;
@@ -105,16 +106,6 @@ export interface SwarmBounds {
  * nothing but HANDSHAKE, CHOKE, UNCHOKE and ERROR gets through before the handshake names a swarm.
  */
 export const BEFORE_HANDSHAKE: SwarmBounds = Object.freeze({ chunkCount: 0, maxChunkBytes: 0 });
-
-/**
- * Uncle hashes needed to verify a leaf of a tree over `chunkCount` chunks, padded to a power of
- * two (RFC 7574 §5.1): ceil(log2(chunkCount)), 0 for a single chunk. The decoder allows no more.
- */
-export function merkleHeight(chunkCount: number): number {
-  let height = 0;
-  while (2 ** height < chunkCount) height++;
-  return height;
-}
 
 function fail(field: string, problem: string, reason?: string): never {
   throw invalidMessage(`${field} ${problem}`, reason);
@@ -171,26 +162,24 @@ function range(first: unknown, last: unknown, field: string, bounds?: SwarmBound
 // ---- encoding --------------------------------------------------------------------------------
 
 /**
- * DATA as two parts, header-with-uncles and the chunk itself (the caller's bytes, not copied), for
- * a caller that writes the frame prefix and both parts without joining them.
+ * Writes DATA's 5-byte header for chunk `index` at the start of `frame`, which the caller allocated
+ * with the chunk's room after it: an uploader reads the chunk from disk straight into place.
  */
-export function encodeDataParts(m: DataMessage): [head: Buffer, chunk: Uint8Array] {
-  const index = u32(m.index, 'data.index');
-  if (!Array.isArray(m.uncles) || m.uncles.length > 0xff) fail('data.uncles', 'must be a list of at most 255 hashes');
-  if (!(m.chunk instanceof Uint8Array) || m.chunk.length === 0) fail('data.chunk', 'must be a non-empty byte string');
-  const header = Buffer.allocUnsafe(DATA_HEADER_BYTES);
-  header.writeUInt8(DATA_MESSAGE_TYPE.data, 0);
-  header.writeUInt32BE(index, 1);
-  header.writeUInt8(m.uncles.length, 5);
-  return [Buffer.concat([header, ...m.uncles.map((u, i) => hash(u, `data.uncles[${i}]`))]), m.chunk];
+export function writeDataHeader(frame: Buffer, index: number): void {
+  frame.writeUInt8(DATA_MESSAGE_TYPE.data, 0);
+  frame.writeUInt32BE(u32(index, 'data.index'), 1);
 }
 
 /** One frame body for `m`. Encoding checks field shapes; swarm bounds are the receiver's to check. */
 export function encodeDataMessage(m: PpspDataMessage): Buffer {
   switch (m.type) {
-    case 'data':
-      // The second of the two concatenations; a caller that can write parts uses encodeDataParts.
-      return Buffer.concat(encodeDataParts(m));
+    case 'data': {
+      if (!(m.chunk instanceof Uint8Array) || m.chunk.length === 0) fail('data.chunk', 'must be a non-empty byte string');
+      const frame = Buffer.allocUnsafe(DATA_HEADER_BYTES + m.chunk.length);
+      writeDataHeader(frame, m.index);
+      frame.set(m.chunk, DATA_HEADER_BYTES);
+      return frame;
+    }
     case 'handshake':
       return cbor([DATA_MESSAGE_TYPE.handshake, hash(m.swarmId, 'handshake.swarmId'), u8(m.version, 'handshake.version')]);
     case 'request':
@@ -283,16 +272,10 @@ function decodeData(frame: Uint8Array, bounds: SwarmBounds): DataMessage {
   if (frame.length < DATA_HEADER_BYTES) fail('data.header', `needs ${DATA_HEADER_BYTES} bytes, got ${frame.length}`);
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const index = chunkIndex(view.getUint32(1), 'data.index', bounds);
-  const count = frame[5]!;
-  const maxUncles = merkleHeight(bounds.chunkCount);
-  if (count > maxUncles) fail('data.uncles', `${count} hashes, more than the tree height ${maxUncles}`);
-  const chunkAt = DATA_HEADER_BYTES + count * HASH_BYTES;
-  if (frame.length <= chunkAt) fail('data.chunk', `missing: frame of ${frame.length} bytes ends before it`);
-  const size = frame.length - chunkAt;
+  const size = frame.length - DATA_HEADER_BYTES;
+  if (size === 0) fail('data.chunk', `missing: frame of ${frame.length} bytes ends before it`);
   if (size > bounds.maxChunkBytes) {
     throw new ReloadError(ErrorCode.Message_Too_Large, `data.chunk of ${size} bytes exceeds the chunk size ${bounds.maxChunkBytes}`);
   }
-  const uncles: Uint8Array[] = [];
-  for (let at = DATA_HEADER_BYTES; at < chunkAt; at += HASH_BYTES) uncles.push(frame.subarray(at, at + HASH_BYTES));
-  return { type: 'data', index, uncles, chunk: frame.subarray(chunkAt) };
+  return { type: 'data', index, chunk: frame.subarray(DATA_HEADER_BYTES) };
 }

@@ -1,7 +1,9 @@
 /**
- * The leaf hashes of a static swarm, shared between peers so that every peer, leecher included,
- * can serve Merkle proofs (RFC 7574 §5.3) for the chunks it holds: 32 B per chunk for the hashes
- * plus the interior levels of the tree (MerkleTree), never the content.
+ * The leaf hashes of a static swarm, 32 B per chunk, shared between peers: once a peer holds the
+ * whole list checked against the root, every leaf is a trusted node of the tree, so a chunk is
+ * verified by its own SHA-256 alone (RFC 7574 §5.3 verifies "up to an already trusted node", and a
+ * sender omits the hashes its receiver has). DATA therefore carries no uncle hashes, and a chunk
+ * costs one hash to check instead of one per tree level.
  *
  * A leecher asks one peer for all of them with HASHES_REQUEST, in ranges of at most
  * `hashesPerFrame` so no answer outgrows a frame, collects the HASHES answers in a
@@ -9,7 +11,8 @@
  * (`verifiedLeafHashes`). A peer whose list does not rebuild the root sent a lie and is dropped.
  */
 import { invalidMessage, ReloadError, ErrorCode } from '../../overlay/errors.js';
-import { HASH_BYTES, MerkleTree } from './merkle.js';
+import { timingSafeEqual } from 'node:crypto';
+import { HASH_BYTES, hashChunk, MerkleTree } from './merkle.js';
 import type { SwarmMetadata } from './swarm-id.js';
 
 /** Leaf hashes in one HASHES frame at most: 16,384 × 32 B = 512 KiB, well inside a 1 MiB frame. */
@@ -32,13 +35,9 @@ export function hashRanges(chunkCount: number, perFrame: number): { first: numbe
   return out;
 }
 
-/**
- * A swarm's verified leaf hashes and the tree built on them: proofs for any chunk, and the leaf
- * hash of each (to answer HASHES_REQUEST).
- */
+/** A swarm's verified leaf hashes: to check chunks, and to answer HASHES_REQUEST. */
 export class LeafHashes {
   private constructor(
-    readonly tree: MerkleTree,
     /** Packed leaf hashes, 32 B per chunk. */
     readonly packed: Uint8Array,
   ) {}
@@ -51,18 +50,13 @@ export class LeafHashes {
     if (packed.length !== metadata.chunkCount * HASH_BYTES) {
       throw invalidMessage(`${packed.length / HASH_BYTES} leaf hashes for ${metadata.chunkCount} chunks`, 'bad_leaf_hashes');
     }
-    const tree = MerkleTree.fromLeafHashes(packed);
-    if (!tree.rootHash.equals(metadata.rootHash)) throw invalidMessage('the leaf hashes do not rebuild the swarm root', 'bad_leaf_hashes');
-    return new LeafHashes(tree, packed);
+    if (!MerkleTree.fromLeafHashes(packed).rootHash.equals(metadata.rootHash)) throw invalidMessage('the leaf hashes do not rebuild the swarm root', 'bad_leaf_hashes');
+    return new LeafHashes(packed);
   }
 
-  get chunkCount(): number {
-    return this.tree.chunkCount;
-  }
-
-  /** The uncle hashes of chunk `index`, leaf upwards (RFC 7574 §5.2). */
-  proof(index: number): Buffer[] {
-    return this.tree.proof(index);
+  /** Whether `chunk` is chunk `index` (in range; its length is the caller's to check against the geometry). */
+  verifyChunk(index: number, chunk: Uint8Array): boolean {
+    return timingSafeEqual(hashChunk(chunk), this.slice(index, index));
   }
 
   /** A view of the packed hashes of chunks first..last (inclusive; the caller checked the range). */

@@ -11,10 +11,10 @@
  * content has no chunks and its root is 32 zero bytes.
  *
  * There is no leaf/interior domain separation (the RFC has none), so a 64-byte chunk could pose as
- * an interior node; verification therefore fixes the tree height from the chunk count, which the
- * swarm ID commits to (swarm-id.ts), and a proof must have exactly that many uncle hashes.
+ * an interior node; a peer therefore checks a list of exactly as many leaf hashes as the swarm ID
+ * commits chunks to (swarm-id.ts, leaf-hashes.ts), and each chunk against its own leaf hash.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { invalidMessage } from '../../overlay/errors.js';
 
 /** Bytes in a SHA-256 hash: every leaf, interior node, root and uncle hash. */
@@ -33,7 +33,7 @@ function hashPair(left: Uint8Array, right: Uint8Array): Buffer {
 
 /**
  * The tree height h for `chunkCount` chunks: the smallest h with 2^h ≥ chunkCount (0 for 0 or 1
- * chunk). It is also the number of uncle hashes in every proof (RFC 7574 §5.2).
+ * chunk). It is also the number of uncle hashes a full proof would carry (RFC 7574 §5.2).
  */
 export function treeHeight(chunkCount: number): number {
   if (!Number.isSafeInteger(chunkCount) || chunkCount < 0) throw invalidMessage(`chunk count ${chunkCount} is not a non-negative integer`, 'bad_chunk_count');
@@ -119,13 +119,13 @@ export class MerkleBuilder {
 }
 
 /**
- * The whole tree, kept to serve proofs (RFC 7574 §5.3): every level stored packed, 2·32 B per chunk
- * in all. Only nodes with content under them are stored; the rest are known to be empty (zeros).
+ * The whole tree over a list of leaf hashes: every level stored packed, 2·32 B per chunk in all.
+ * Only nodes with content under them are stored; the rest are known to be empty (zeros).
  */
 export class MerkleTree {
   /** levels[k] holds the ceil(n / 2^k) non-empty nodes of height k, packed; levels[height] = root. */
   private readonly levels: Buffer[];
-  /** Tree height h: 2^h ≥ chunkCount leaves, and the length of every proof. */
+  /** Tree height h: 2^h ≥ chunkCount leaves. */
   readonly height: number;
 
   private constructor(readonly chunkCount: number, leaves: Buffer) {
@@ -167,22 +167,6 @@ export class MerkleTree {
     return Buffer.from(node(this.levels[0]!, chunkIndex));
   }
 
-  /**
-   * The uncle hashes of chunk `chunkIndex` (RFC 7574 §5.2), from the leaf's sibling up to the child
-   * of the root: exactly `height` hashes, copies. An uncle over padding only is 32 zero bytes. The
-   * RFC lets a sender drop the top ones its peer already holds (§5.3): pass a prefix.
-   */
-  proof(chunkIndex: number): Buffer[] {
-    this.checkIndex(chunkIndex);
-    const uncles: Buffer[] = [];
-    for (let k = 0; k < this.height; k++) {
-      const level = this.levels[k]!;
-      const sibling = siblingOf(ancestor(chunkIndex, k));
-      uncles.push(sibling * HASH_BYTES < level.length ? Buffer.from(node(level, sibling)) : Buffer.from(EMPTY));
-    }
-    return uncles;
-  }
-
   private checkIndex(chunkIndex: number): void {
     if (!Number.isSafeInteger(chunkIndex) || chunkIndex < 0 || chunkIndex >= this.chunkCount) {
       throw invalidMessage(`chunk ${chunkIndex} is out of range 0..${this.chunkCount - 1}`, 'chunk_out_of_range');
@@ -192,123 +176,4 @@ export class MerkleTree {
 
 function node(level: Buffer, index: number): Buffer {
   return level.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
-}
-
-/** Index of the ancestor of leaf `index` at height k (arithmetic, not `>>>`: safe past 2^31). */
-function ancestor(index: number, k: number): number {
-  return Math.floor(index / 2 ** k);
-}
-
-function siblingOf(index: number): number {
-  return index % 2 === 0 ? index + 1 : index - 1;
-}
-
-/**
- * Checks chunk `chunkIndex` of a swarm of `chunkCount` chunks against the trusted root with its
- * uncle hashes from the leaf up (RFC 7574 §5.2): needs no tree, O(log n) hashes. False for anything
- * malformed (index out of range, not exactly treeHeight(chunkCount) uncles of 32 bytes). The tree
- * sees the count only through its height, so `chunkCount` must come from verified metadata (the swarm
- * ID commits to it); likewise the chunk's length is the caller's to check (chunkRange).
- */
-export function verifyChunk(rootHash: Uint8Array, chunkIndex: number, chunkCount: number, chunkBytes: Uint8Array, uncles: readonly Uint8Array[]): boolean {
-  if (rootHash.length !== HASH_BYTES || !Number.isSafeInteger(chunkCount) || !Number.isSafeInteger(chunkIndex)) return false;
-  if (chunkIndex < 0 || chunkIndex >= chunkCount) return false;
-  const height = treeHeight(chunkCount);
-  if (uncles.length !== height || uncles.some((u) => u.length !== HASH_BYTES)) return false;
-  let hash = hashChunk(chunkBytes);
-  for (let k = 0; k < height; k++) {
-    hash = ancestor(chunkIndex, k) % 2 === 0 ? hashPair(hash, uncles[k]!) : hashPair(uncles[k]!, hash);
-  }
-  return timingSafeEqual(hash, rootHash);
-}
-
-/**
- * Default bound of a VerifiedHashes cache: 2^18 hashes, about 20 MB (32 B in a slab plus a Map
- * entry each). Enough to remember every node of a 2^17-chunk swarm (2 GiB at 16 KiB chunks).
- */
-export const MAX_VERIFIED_HASHES = 1 << 18;
-
-/**
- * A receiver's cache of hashes already checked against the root (RFC 7574 §5.3: "the receiver
- * builds the Merkle tree on-demand, incrementally, starting from the root hash"), so a later proof
- * may stop below the first ancestor already known: a prefix of the full uncle list suffices. Nodes
- * are keyed by their bin number (RFC 7574 §4.2: height k, index j → (2j+1)·2^k − 1). Bounded by
- * `maxEntries` (default MAX_VERIFIED_HASHES; RFC 7574 §12.6 asks to bound hash state): once full it
- * still verifies, full proofs always work, but it remembers no more.
- */
-export class VerifiedHashes {
-  /** Bin number → slot in `slab`: one packed buffer, not a Buffer object per hash (~10× smaller). */
-  private readonly slots = new Map<number, number>();
-  private slab = Buffer.alloc(64 * HASH_BYTES);
-  /** Tree height for this swarm: the length of a full proof. */
-  readonly height: number;
-
-  constructor(rootHash: Uint8Array, readonly chunkCount: number, private readonly maxEntries = MAX_VERIFIED_HASHES) {
-    if (rootHash.length !== HASH_BYTES) throw invalidMessage(`a root hash must be ${HASH_BYTES} bytes`, 'bad_hash_length');
-    if (!Number.isSafeInteger(chunkCount) || chunkCount < 1) throw invalidMessage('a verified tree needs at least one chunk', 'bad_chunk_count');
-    this.height = treeHeight(chunkCount);
-    this.remember(bin(this.height, 0), rootHash);
-  }
-
-  /** Hashes remembered, the root included. */
-  get size(): number {
-    return this.slots.size;
-  }
-
-  /** How many uncle hashes chunk `chunkIndex` needs now: up to its lowest already verified ancestor. */
-  unclesNeeded(chunkIndex: number): number {
-    let k = 0;
-    while (k < this.height && !this.slots.has(bin(k, ancestor(chunkIndex, k)))) k++;
-    return k;
-  }
-
-  /**
-   * Verifies a chunk with `uncles` from the leaf up, as many as needed to reach a verified node (a
-   * full proof also works; hashes above that node are ignored). On success the leaf, the nodes on
-   * its path and the uncles used are remembered. False for a mismatch or too few uncles.
-   */
-  verify(chunkIndex: number, chunkBytes: Uint8Array, uncles: readonly Uint8Array[]): boolean {
-    if (!Number.isSafeInteger(chunkIndex) || chunkIndex < 0 || chunkIndex >= this.chunkCount) return false;
-    if (uncles.some((u) => u.length !== HASH_BYTES)) return false;
-    const learned: [number, Uint8Array][] = [];
-    let hash = hashChunk(chunkBytes);
-    for (let k = 0; ; k++) {
-      const index = ancestor(chunkIndex, k);
-      const trusted = this.lookup(bin(k, index));
-      if (trusted) {
-        if (!hash.equals(trusted)) return false;
-        break;
-      }
-      const uncle = uncles[k];
-      if (!uncle || k >= this.height) return false;
-      learned.push([bin(k, index), hash], [bin(k, siblingOf(index)), uncle]);
-      hash = index % 2 === 0 ? hashPair(hash, uncle) : hashPair(uncle, hash);
-    }
-    for (const [key, value] of learned) if (!this.remember(key, value)) break;
-    return true;
-  }
-
-  private lookup(key: number): Buffer | undefined {
-    const slot = this.slots.get(key);
-    return slot === undefined ? undefined : this.slab.subarray(slot * HASH_BYTES, (slot + 1) * HASH_BYTES);
-  }
-
-  /** Stores a copy of `hash`; false once the cache is full. */
-  private remember(key: number, hash: Uint8Array): boolean {
-    if (this.slots.has(key)) return true; // verified twice: the same value, keep the first slot
-    if (this.slots.size >= this.maxEntries) return false;
-    const slot = this.slots.size;
-    if ((slot + 1) * HASH_BYTES > this.slab.length) {
-      const grown = Buffer.alloc(this.slab.length * 2);
-      this.slab.copy(grown);
-      this.slab = grown;
-    }
-    this.slab.set(hash, slot * HASH_BYTES);
-    this.slots.set(key, slot);
-    return true;
-  }
-}
-
-function bin(height: number, index: number): number {
-  return (2 * index + 1) * 2 ** height - 1;
 }

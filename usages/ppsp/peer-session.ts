@@ -17,22 +17,28 @@
 import { ErrorCode, ReloadError, invalidMessage } from '../../overlay/errors.js';
 import type { Link } from '../../overlay/link/link.js';
 import type { Logger } from '../../overlay/log.js';
-import { Availability, decodeAvailability, encodeAvailability } from './availability.js';
+import { Availability, consecutiveRuns, decodeAvailability, encodeAvailability } from './availability.js';
 import {
   BEFORE_HANDSHAKE,
   decodeDataMessage,
+  DATA_HEADER_BYTES,
   encodeDataMessage,
-  encodeDataParts,
+  writeDataHeader,
   PPSP_DATA_VERSION,
   type PpspDataMessage,
   type SwarmBounds,
 } from './data-messages.js';
-import { chunkCountOf, verifySwarmMetadata, type SwarmMetadata } from './swarm-id.js';
+import { chunkCountOf, chunkRange, verifySwarmMetadata, type SwarmMetadata } from './swarm-id.js';
 
 /** Chunks a peer may have asked of us and not yet received; more is an error (`too_many_requests`). */
 export const DEFAULT_MAX_QUEUED_UPLOADS = 256;
-/** Chunk reads from disk in flight per session while uploading. */
-export const DEFAULT_READS_IN_FLIGHT = 8;
+/** Runs of chunks being read from disk at once per session while uploading. */
+export const DEFAULT_READS_IN_FLIGHT = 4;
+/**
+ * Consecutive requested chunks read with one positioned read at most (256 KiB at 16 KiB chunks):
+ * one system call per run instead of one per chunk, and memory per session stays bounded.
+ */
+export const MAX_UPLOAD_RUN_CHUNKS = 16;
 
 /** What a session needs from the swarm it belongs to. */
 export interface SessionHost {
@@ -44,8 +50,8 @@ export interface SessionHost {
   onMessage(session: PeerSession, message: PpspDataMessage): void;
   /** The channel closed (once, for an attached session). */
   detach(session: PeerSession): void;
-  /** A chunk and its proof, to upload; rejects if it cannot be read. */
-  readChunk(index: number): Promise<{ chunk: Uint8Array; uncles: Uint8Array[] }>;
+  /** Reads held chunks `first`, `first + 1`, ... into `targets`, one each, exactly its length; rejects if they cannot be read. */
+  readChunksInto(first: number, targets: Uint8Array[]): Promise<void>;
   /**
    * Test-only fault injection: called with each outgoing DATA frame (a fresh buffer, safe to
    * modify) before it is sent, e.g. to flip a byte and play a corrupting peer.
@@ -94,8 +100,9 @@ export class PeerSession {
   private state: 'handshake' | 'metadata' | 'ready' | 'closed' = 'handshake';
   /** Chunks the remote asked of us, in order, not yet sent. */
   private readonly uploads = new Set<number>();
-  /** Chunks being read for upload right now. */
+  /** Chunks being read for upload right now, and how many runs they make. */
   private readonly reading = new Set<number>();
+  private runsReading = 0;
   private readonly maxQueuedUploads: number;
   private readonly log: Logger;
 
@@ -144,13 +151,7 @@ export class PeerSession {
 
   /** REQUEST for `chunks`, one message per run of consecutive indices; recorded in `requested`. */
   request(chunks: number[]): void {
-    const sorted = [...chunks].sort((a, b) => a - b);
-    for (let i = 0; i < sorted.length; ) {
-      let j = i;
-      while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-      this.send({ type: 'request', first: sorted[i]!, last: sorted[j]! });
-      i = j + 1;
-    }
+    for (const range of consecutiveRuns([...chunks].sort((a, b) => a - b))) this.send({ type: 'request', ...range });
     for (const c of chunks) this.requested.add(c);
   }
 
@@ -311,46 +312,60 @@ export class PeerSession {
   // ---- uploading -------------------------------------------------------------------------------
 
   /**
-   * Sends queued chunks, reading up to `readsInFlight` of them from disk at once (order is free:
-   * each DATA names its chunk), each then one frame. Joining the header and the chunk costs one
-   * copy per chunk: a Link frames each send on its own, so the two parts cannot go out as two sends
-   * (encodeDataParts keeps the chunk itself uncopied until here).
+   * Sends queued chunks, reading up to `readsInFlight` runs of consecutive ones from disk at once
+   * (order is free: each DATA names its chunk), each chunk then one frame. A run is read straight
+   * into its frames, past their headers, so no chunk is copied on the way out.
    */
   private pumpUploads(): void {
     const limit = this.options.readsInFlight ?? DEFAULT_READS_IN_FLIGHT;
-    while (this.state === 'ready' && this.reading.size < limit) {
-      let index: number | undefined;
-      for (const c of this.uploads) {
-        if (!this.reading.has(c)) {
-          index = c;
-          break;
-        }
-      }
-      if (index === undefined) return;
-      this.reading.add(index);
-      void this.uploadOne(index).finally(() => {
-        this.reading.delete(index);
+    while (this.state === 'ready' && this.runsReading < limit) {
+      const run = this.nextRun();
+      if (!run) return;
+      for (let c = run.first; c <= run.last; c++) this.reading.add(c);
+      this.runsReading++;
+      void this.uploadRun(run.first, run.last).finally(() => {
+        for (let c = run.first; c <= run.last; c++) this.reading.delete(c);
+        this.runsReading--;
         this.pumpUploads();
       });
     }
   }
 
-  private async uploadOne(index: number): Promise<void> {
-    let piece: { chunk: Uint8Array; uncles: Uint8Array[] };
+  /** The first queued chunk not being read, and the queued chunks that follow it, up to MAX_UPLOAD_RUN_CHUNKS. */
+  private nextRun(): { first: number; last: number } | undefined {
+    for (const first of this.uploads) {
+      if (this.reading.has(first)) continue;
+      let last = first;
+      while (last - first + 1 < MAX_UPLOAD_RUN_CHUNKS && this.uploads.has(last + 1) && !this.reading.has(last + 1)) last++;
+      return { first, last };
+    }
+    return undefined;
+  }
+
+  private async uploadRun(first: number, last: number): Promise<void> {
+    const { contentLength, chunkSize } = this.metadata!;
+    const frames: Buffer[] = [];
+    for (let c = first; c <= last; c++) {
+      const { start, end } = chunkRange(c, contentLength, chunkSize);
+      const frame = Buffer.allocUnsafe(DATA_HEADER_BYTES + end - start);
+      writeDataHeader(frame, c);
+      frames.push(frame);
+    }
     try {
-      piece = await this.host!.readChunk(index);
+      await this.host!.readChunksInto(first, frames.map((f) => f.subarray(DATA_HEADER_BYTES)));
     } catch (e) {
-      this.uploads.delete(index);
-      this.log.debug(`cannot upload chunk ${index}: ${(e as Error).message}`);
+      for (let c = first; c <= last; c++) this.uploads.delete(c);
+      this.log.debug(`cannot upload chunks ${first}..${last}: ${(e as Error).message}`);
       return;
     }
-    // Cancelled, choked or closed while reading.
-    if (!this.uploads.delete(index) || this.state !== 'ready') return;
-    const [head, chunk] = encodeDataParts({ type: 'data', index, uncles: piece.uncles, chunk: piece.chunk });
-    const frame = Buffer.concat([head, chunk], head.length + chunk.length);
-    this.host!.tamperData?.(index, frame);
-    if (!this.link.send(frame)) return;
-    this.stats.bytesUp += chunk.length;
-    this.stats.chunksUp++;
+    for (const [i, frame] of frames.entries()) {
+      const c = first + i;
+      // Cancelled, choked or closed while reading.
+      if (!this.uploads.delete(c) || this.state !== 'ready') continue;
+      this.host!.tamperData?.(c, frame);
+      if (!this.link.send(frame)) return;
+      this.stats.bytesUp += frame.length - DATA_HEADER_BYTES;
+      this.stats.chunksUp++;
+    }
   }
 }

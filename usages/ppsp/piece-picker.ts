@@ -11,8 +11,16 @@
  */
 import { invalidMessage } from '../../overlay/errors.js';
 
-/** Requests in flight to one peer at most, unless `next` is told otherwise. */
-export const DEFAULT_REQUESTS_PER_PEER = 16;
+/**
+ * Requests in flight to one peer at most, unless `next` is told otherwise: 1 MiB at 16 KiB chunks,
+ * enough to keep a loopback or LAN TLS channel busy while each side's event loop is busy too.
+ */
+export const DEFAULT_REQUESTS_PER_PEER = 64;
+/**
+ * Least number of chunks asked of a peer at once, unless fewer remain: a REQUEST for one chunk
+ * each time one arrives would make the uploader read and send them one by one.
+ */
+export const DEFAULT_REQUEST_BATCH = 16;
 /**
  * End game starts when every missing chunk is in flight and at most this many are missing: late
  * duplicates then cost little, and a slow last peer no longer holds the download up.
@@ -34,6 +42,11 @@ export interface RequestLimits {
   perPeer?: number;
   /** Default unbounded. */
   total?: number;
+  /**
+   * Default DEFAULT_REQUEST_BATCH, at most a quarter of perPeer: with less room than this for the
+   * peer, pick nothing yet unless fewer chunks are left to request.
+   */
+  batch?: number;
 }
 
 /** A chunk asked of a peer at `issuedAtMs`. */
@@ -48,6 +61,8 @@ interface PeerState {
   serial: number;
   bits: Uint8Array;
   inFlight: Set<number>;
+  /** Where this peer's last run of picks ended (-1: none yet): the next pick continues there if it can. */
+  cursor: number;
 }
 
 /**
@@ -169,22 +184,42 @@ export class PiecePicker<P = string> {
    * it holds that we lack and nobody is fetching (ties broken by the rng), a chunk it failed last
    * only if no other peer holds it or it has nothing else to fetch; then, in end game only, chunks
    * already asked of other peers.
+   *
+   * Among equally rare chunks a peer gets runs of consecutive ones, continuing its previous run
+   * where it can: the uploader then reads a run from disk at once and the downloader writes it at
+   * once, instead of one system call per chunk. Runs start at random points, so peers still fetch
+   * different parts of the file.
    */
   next(peer: P, nowMs: number, limits: RequestLimits = {}): number[] {
     const state = this.peers.get(peer);
     if (!state) return [];
-    const room = Math.min((limits.perPeer ?? DEFAULT_REQUESTS_PER_PEER) - state.inFlight.size, (limits.total ?? Infinity) - this.totalInFlight);
-    if (room <= 0) return [];
+    const perPeer = limits.perPeer ?? DEFAULT_REQUESTS_PER_PEER;
+    const peerRoom = perPeer - state.inFlight.size;
+    const room = Math.min(peerRoom, (limits.total ?? Infinity) - this.totalInFlight);
+    // A batch of at most a quarter of the window, so requests stay pipelined while a batch gathers.
+    const batch = Math.min(limits.batch ?? DEFAULT_REQUEST_BATCH, Math.ceil(perPeer / 4));
+    if (room <= 0 || (peerRoom < batch && peerRoom < this.candidates)) return [];
     const picked: number[] = [];
+    const taken = new Set<number>();
     const deferred: number[] = [];
+    /** Picks chunks from..., while they are requestable, in bucket `a`, held by the peer and not failed by it. */
+    const run = (from: number, a: number) => {
+      for (let c = from; picked.length < room && c < this.chunkCount; c++) {
+        if (this.slot[c]! < 0 || this.avail[c] !== a || !bit(state.bits, c) || taken.has(c) || (this.avoid[c] === state.serial && a > 1)) return;
+        picked.push(c);
+        taken.add(c);
+      }
+    };
     for (let a = 1; a < this.buckets.length && picked.length < room; a++) {
       const bucket = this.buckets[a]!;
+      if (bucket.length === 0) continue;
+      if (state.cursor >= 0) run(state.cursor, a);
       const start = Math.floor(this.rng() * bucket.length);
       for (let k = 0; k < bucket.length && picked.length < room; k++) {
         const c = bucket[(start + k) % bucket.length]!;
-        if (!bit(state.bits, c)) continue;
+        if (taken.has(c) || !bit(state.bits, c)) continue;
         if (this.avoid[c] === state.serial && a > 1) deferred.push(c);
-        else picked.push(c);
+        else run(c, a);
       }
     }
     // The peer that failed a chunk gets it back only when it has nothing else to fetch: never
@@ -193,6 +228,12 @@ export class PiecePicker<P = string> {
     for (const c of picked) {
       this.remove(c);
       this.request(c, peer, state, nowMs);
+    }
+    if (picked.length > 0) {
+      // After the end of the last run, past chunks picked just now (a run may stop at one of them).
+      let cursor = picked[picked.length - 1]! + 1;
+      while (taken.has(cursor)) cursor++;
+      state.cursor = cursor;
     }
     if (picked.length < room && this.inEndgame()) picked.push(...this.duplicates(peer, state, nowMs, room - picked.length));
     return picked;
@@ -285,7 +326,7 @@ export class PiecePicker<P = string> {
   private peer(peer: P): PeerState {
     let state = this.peers.get(peer);
     if (!state) {
-      state = { serial: this.nextSerial++, bits: new Uint8Array(bitmapBytes(this.chunkCount)), inFlight: new Set() };
+      state = { serial: this.nextSerial++, bits: new Uint8Array(bitmapBytes(this.chunkCount)), inFlight: new Set(), cursor: -1 };
       this.peers.set(peer, state);
     }
     return state;

@@ -7,7 +7,7 @@
  * the metadata from the first answer if it only knows the swarm ID, opens its download (resuming:
  * chunks verified on disk are never fetched again), obtains every leaf hash from one peer and checks
  * they rebuild the root (leaf-hashes.ts), and only then advertises what it holds and requests. Every
- * DATA is checked with its uncle hashes against the root before it is stored; a peer that sends a
+ * DATA is checked against its trusted leaf hash before it is stored; a peer that sends a
  * bad chunk gets a strike, and at `maxStrikes` it is dropped and never dialled or accepted again in
  * this download. Every peer uploads what it holds while it downloads, through its choker.
  *
@@ -19,13 +19,12 @@ import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
 import { ErrorCode, ReloadError, invalidMessage } from '../../overlay/errors.js';
 import type { Link } from '../../overlay/link/link.js';
 import { silentLogger, type Logger } from '../../overlay/log.js';
-import { Availability } from './availability.js';
+import { Availability, consecutiveRuns } from './availability.js';
 import { ChunkStore, type CompleteChunkStore, type DownloadChunkStore } from './chunk-store.js';
 import type { HashedFile } from './chunker.js';
 import { Choker, RECHOKE_INTERVAL_MS, type ChokeChange, type PeerRates } from './choker.js';
 import type { PpspDataMessage } from './data-messages.js';
 import { DEFAULT_HASHES_PER_FRAME, hashRanges, LeafHashCollector, LeafHashes } from './leaf-hashes.js';
-import { verifyChunk } from './merkle.js';
 import { PeerSession, type SessionHost } from './peer-session.js';
 import { DEFAULT_REQUESTS_PER_PEER, PiecePicker } from './piece-picker.js';
 import { chunkRange, parseSwarmId, type SwarmMetadata } from './swarm-id.js';
@@ -158,6 +157,8 @@ export class Swarm extends EventEmitter implements SessionHost {
   private readonly strikes = new Map<string, number>();
   /** Chunks verified and handed to the store, not yet written. */
   private pendingWrites = 0;
+  /** Chunks stored but not yet announced with HAVE (see announce). */
+  private unannounced: number[] = [];
   private store: CompleteChunkStore | DownloadChunkStore | undefined;
   /** The store to read from: replaced while a finished download is reopened as complete. */
   private storeReady: Promise<ChunkStore | undefined> = Promise.resolve(undefined);
@@ -336,10 +337,10 @@ export class Swarm extends EventEmitter implements SessionHost {
     return this.options.tamperData;
   }
 
-  async readChunk(index: number): Promise<{ chunk: Uint8Array; uncles: Uint8Array[] }> {
+  async readChunksInto(first: number, targets: Uint8Array[]): Promise<void> {
     const store = await this.storeReady;
     if (!store || !this.leaves) throw new ReloadError(ErrorCode.Not_Found, 'no chunks to serve yet', 'not_ready');
-    return { chunk: await store.read(index), uncles: this.leaves.proof(index) };
+    await store.readChunksInto(first, targets);
   }
 
   onMessage(session: PeerSession, m: PpspDataMessage): void {
@@ -371,7 +372,7 @@ export class Swarm extends EventEmitter implements SessionHost {
         this.onHashes(session, m.first, m.hashes);
         return;
       case 'data':
-        this.onData(session, m.index, m.uncles, m.chunk);
+        this.onData(session, m.index, m.chunk);
         break;
       default:
         return;
@@ -528,18 +529,18 @@ export class Swarm extends EventEmitter implements SessionHost {
     this.pump();
   }
 
-  private onData(session: PeerSession, index: number, uncles: Uint8Array[], chunk: Uint8Array): void {
+  private onData(session: PeerSession, index: number, chunk: Uint8Array): void {
     const picker = this.picker;
     const metadata = this.metadata!;
     if (!picker || this.phase !== 'running') return;
     const { start, end } = chunkRange(index, metadata.contentLength, metadata.chunkSize);
-    if (chunk.length !== end - start || !verifyChunk(metadata.rootHash, index, metadata.chunkCount, chunk, uncles)) {
+    if (chunk.length !== end - start || !this.leaves!.verifyChunk(index, chunk)) {
       this.stats.corruptCaught++;
       picker.failed(session.remoteNodeId, index);
       const strikes = (this.strikes.get(session.remoteNodeId) ?? 0) + 1;
       this.strikes.set(session.remoteNodeId, strikes);
       this.log.warn(`bad chunk ${index} from ${session.remoteNodeId.slice(0, 8)} (strike ${strikes})`);
-      if (strikes >= (this.options.maxStrikes ?? DEFAULT_MAX_STRIKES)) this.ban(session, invalidMessage(`chunk ${index} fails its Merkle proof`, 'bad_chunk'));
+      if (strikes >= (this.options.maxStrikes ?? DEFAULT_MAX_STRIKES)) this.ban(session, invalidMessage(`chunk ${index} does not match its leaf hash`, 'bad_chunk'));
       return;
     }
     if (picker.has(index)) {
@@ -559,7 +560,7 @@ export class Swarm extends EventEmitter implements SessionHost {
       () => {
         if (this.phase === 'stopped' || !this.have) return;
         this.have.set(index);
-        for (const s of this.sessions.values()) s.send({ type: 'have', first: index, last: index });
+        this.announce(index);
         this.emitProgress();
         this.maybeFinish();
       },
@@ -567,6 +568,21 @@ export class Swarm extends EventEmitter implements SessionHost {
         if (this.phase !== 'stopped') this.log.warn(`cannot store chunk ${index}: ${e.message}`);
       },
     );
+  }
+
+  /**
+   * Tells every peer about a chunk just stored, in HAVE ranges gathered over one turn of the event
+   * loop: chunks written together (a run) cost one HAVE per peer, not one each.
+   */
+  private announce(index: number): void {
+    this.unannounced.push(index);
+    if (this.unannounced.length > 1) return;
+    setImmediate(() => {
+      const chunks = this.unannounced.sort((a, b) => a - b);
+      this.unannounced = [];
+      if (this.phase === 'stopped') return;
+      for (const range of consecutiveRuns(chunks)) for (const s of this.sessions.values()) s.send({ type: 'have', ...range });
+    });
   }
 
   /** Drops a peer for good in this download: ERROR, close, never dialled or accepted again. */

@@ -2,12 +2,12 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VirtualClock } from '../../../overlay/clock.js';
 import { ErrorCode, ReloadError } from '../../../overlay/errors.js';
-import { ChunkStore, ResumeConflictError, type DownloadChunkStore, type DownloadStoreOptions } from '../../../usages/ppsp/chunk-store.js';
+import { ChunkStore, MAX_CHUNKS_PER_IO, ResumeConflictError, type DownloadChunkStore, type DownloadStoreOptions } from '../../../usages/ppsp/chunk-store.js';
 import {
   ChunkBitmap,
   checkGeometry,
@@ -49,6 +49,18 @@ function shuffled(n: number, prng: Prng): number[] {
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
+}
+
+/** Chunks `first`..`last` (inclusive) of `content`, back to back. */
+function rangeOf(content: Buffer, first: number, last: number): Buffer {
+  return content.subarray(first * CS, Math.min(content.length, (last + 1) * CS));
+}
+
+/** Replaces the data file's writev, as the kernel would behave (short writes, errors). */
+function fakeWritev(store: DownloadChunkStore, fake: (real: FileHandle['writev'], buffers: Uint8Array[], position: number) => ReturnType<FileHandle['writev']>): void {
+  const data = (store as unknown as { data: FileHandle }).data;
+  const real = data.writev.bind(data) as FileHandle['writev'];
+  data.writev = ((buffers: Uint8Array[], position: number) => fake(real, buffers, position)) as FileHandle['writev'];
 }
 
 /** Open descriptors of this process, where the platform shows them (Linux). */
@@ -201,6 +213,49 @@ describe('chunk store on disk', function () {
       await expectRejectsReloadError(ChunkStore.openComplete(path, { chunkSize: 0, contentLength: CS }), ErrorCode.Invalid_Message, 'bad_metadata');
     });
 
+    it('reads a range of chunks as one buffer of exactly their bytes, the short last chunk included', async () => {
+      for (const length of SIZES.filter((l) => l > 0)) {
+        const { path, content } = await seedFile(length);
+        const store = await ChunkStore.openComplete(path, { chunkSize: CS, contentLength: length });
+        open.push(store);
+        const last = store.chunkCount - 1;
+        for (const [a, b] of [[0, last], [last, last], [0, 0], [Math.min(1, last), last]] as const) {
+          expect((await store.readRange(a, b)).equals(rangeOf(content, a, b)), `${a}..${b} of ${length}`).to.equal(true);
+        }
+      }
+      const { path, content } = await seedFile((MAX_CHUNKS_PER_IO + 2) * CS);
+      const store = await ChunkStore.openComplete(path, { chunkSize: CS, contentLength: content.length });
+      open.push(store);
+      expect((await store.readRange(1, MAX_CHUNKS_PER_IO)).equals(rangeOf(content, 1, MAX_CHUNKS_PER_IO))).to.equal(true);
+    });
+
+    it('reads chunks into separate targets (past frame headers) with one call, and refuses a target of the wrong length', async () => {
+      const length = 5 * CS - 7;
+      const { path, content } = await seedFile(length);
+      const store = await ChunkStore.openComplete(path, { chunkSize: CS, contentLength: length });
+      open.push(store);
+      const frames = [2, 3, 4].map((c) => Buffer.alloc(3 + store.chunkLength(c), 0xaa));
+      await store.readChunksInto(2, frames.map((f) => f.subarray(3)));
+      frames.forEach((f, i) => {
+        expect(f.subarray(0, 3).equals(Buffer.alloc(3, 0xaa)), `header room of chunk ${2 + i} untouched`).to.equal(true);
+        expect(f.subarray(3).equals(rangeOf(content, 2 + i, 2 + i)), `chunk ${2 + i}`).to.equal(true);
+      });
+      expect(await rejection(store.readChunksInto(0, [Buffer.alloc(CS), Buffer.alloc(CS - 1)]))).to.be.instanceOf(RangeError);
+      expect(await rejection(store.readChunksInto(4, [Buffer.alloc(CS)]))).to.be.instanceOf(RangeError);
+    });
+
+    it('refuses a range outside the swarm or reversed as Invalid_Message (out_of_range), and one over MAX_CHUNKS_PER_IO chunks as RangeError', async () => {
+      const { path } = await seedFile((MAX_CHUNKS_PER_IO + 2) * CS);
+      const store = await ChunkStore.openComplete(path, { chunkSize: CS, contentLength: (MAX_CHUNKS_PER_IO + 2) * CS });
+      open.push(store);
+      for (const [a, b] of [[-1, 0], [0, MAX_CHUNKS_PER_IO + 2], [MAX_CHUNKS_PER_IO + 2, MAX_CHUNKS_PER_IO + 2], [2, 1], [0.5, 1], [0, NaN]] as const) {
+        await expectRejectsReloadError(store.readRange(a, b), ErrorCode.Invalid_Message, 'out_of_range');
+      }
+      for (const [a, b] of [[0, MAX_CHUNKS_PER_IO], [1, MAX_CHUNKS_PER_IO + 1]] as const) {
+        expect(await rejection(store.readRange(a, b)), `${a}..${b}`).to.be.instanceOf(RangeError);
+      }
+    });
+
     it('closes its file handle, and refuses reads afterwards', async () => {
       const before = openFds();
       const { path } = await seedFile(CS);
@@ -273,7 +328,7 @@ describe('chunk store on disk', function () {
       }
     });
 
-    it('persists a bit only after a data sync that covers it: every syncEveryChunks chunks, or on flush', async () => {
+    it('persists a bit only after a data sync that covers it: every syncEveryChunks chunks (behind the writer), or on flush', async () => {
       const content = randomBytes(10 * CS);
       const store = await download(join(dir, 'out.bin'), content.length, { syncEveryChunks: 4 });
       for (const i of [7, 1, 3]) await store.write(i, sliceOf(content, i));
@@ -284,7 +339,11 @@ describe('chunk store on disk', function () {
       expect(await persistedOnDisk(store.statePath)).to.deep.equal([]);
 
       await store.write(0, sliceOf(content, 0));
-      expect(store.persistedCount).to.equal(4);
+      // The write started the batch sync but did not wait for it: the data sync cannot have finished yet.
+      expect(store.persistedCount).to.equal(0);
+      await waitFor(() => store.persistedCount === 4, 5000, 'the batch sync');
+      // Queued behind the batch sync with nothing of its own to persist, so it returns once the sidecar is written.
+      await store.flush();
       expect(await persistedOnDisk(store.statePath)).to.deep.equal([0, 1, 3, 7]);
 
       await store.write(9, sliceOf(content, 9));
@@ -431,10 +490,96 @@ describe('chunk store on disk', function () {
       expect(await persistedOnDisk(again.statePath)).to.deep.equal([]);
     });
 
+    it('writes the chunks staged in one turn with one writev per run of consecutive indices, of at most MAX_CHUNKS_PER_IO chunks', async () => {
+      const count = 2 * MAX_CHUNKS_PER_IO + 10;
+      const content = randomBytes(count * CS - 100);
+      const out = join(dir, 'out.bin');
+      const store = await download(out, content.length);
+      await Promise.all(Array.from({ length: 10 }, (_, i) => store.write(i, sliceOf(content, i))));
+      expect(store.dataWrites).to.equal(1);
+      expect(store.count).to.equal(10);
+      for (let i = 0; i < 10; i++) expect((await store.read(i)).equals(sliceOf(content, i)), `chunk ${i}`).to.equal(true);
+
+      // The other 2 × MAX_CHUNKS_PER_IO chunks, the short last one included, take exactly two more runs.
+      await Promise.all([...store.missing()].map((i) => store.write(i, sliceOf(content, i))));
+      expect(store.dataWrites).to.equal(3);
+      await store.finish();
+      expect((await readFile(out)).equals(content)).to.equal(true);
+    });
+
+    it('writes out-of-order and gapped chunks to their own places, one run per consecutive stretch', async () => {
+      const content = randomBytes(20 * CS + 7);
+      const out = join(dir, 'out.bin');
+      const store = await download(out, content.length);
+      // One turn, three stretches (0..2, 5..6, 9..11), arriving scrambled.
+      await Promise.all([9, 2, 0, 5, 1, 11, 6, 10].map((i) => store.write(i, sliceOf(content, i))));
+      expect(store.dataWrites).to.equal(3);
+      expect([...store.missing()]).to.deep.equal([3, 4, 7, 8, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+      for (const i of shuffled(store.chunkCount, new Prng(7)).filter((i) => !store.has(i))) await store.write(i, sliceOf(content, i));
+      await store.finish();
+      expect((await readFile(out)).equals(content)).to.equal(true);
+    });
+
+    it('continues a short writev from where it stopped, even mid-chunk', async () => {
+      const content = randomBytes(6 * CS);
+      const out = join(dir, 'out.bin');
+      const store = await download(out, content.length);
+      fakeWritev(store, (real, buffers, position) => real([Buffer.concat(buffers).subarray(0, 1000)], position));
+      await Promise.all(Array.from({ length: 6 }, (_, i) => store.write(i, sliceOf(content, i))));
+      expect(store.dataWrites).to.equal(Math.ceil(content.length / 1000));
+      await store.finish();
+      expect((await readFile(out)).equals(content)).to.equal(true);
+    });
+
+    it('rejects every chunk of a run whose writev fails, naming the file, and accepts them again afterwards', async () => {
+      const content = randomBytes(4 * CS);
+      const out = join(dir, 'out.bin');
+      const store = await download(out, content.length);
+      let fail = true;
+      fakeWritev(store, (real, buffers, position) => (fail ? Promise.reject(new Error('EIO: simulated')) : real(buffers, position)));
+      const results = await Promise.allSettled([0, 1, 2].map((i) => store.write(i, sliceOf(content, i))));
+      for (const r of results) {
+        expect(r.status).to.equal('rejected');
+        expect((r as PromiseRejectedResult).reason.message).to.include(store.path).and.include('EIO: simulated');
+      }
+      expect(store.count).to.equal(0);
+      fail = false;
+      for (let i = 0; i < 4; i++) await store.write(i, sliceOf(content, i));
+      await store.finish();
+      expect((await readFile(out)).equals(content)).to.equal(true);
+    });
+
+    it('close() waits for staged and running writes, then persists them all', async () => {
+      const content = randomBytes(12 * CS);
+      const out = join(dir, 'out.bin');
+      const store = await download(out, content.length, { maxWritesInFlight: 1, syncEveryChunks: 1000 });
+      const indices = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11];
+      const writes = Promise.all(indices.map((i) => store.write(i, sliceOf(content, i))));
+      const closed = store.close();
+      expect((await rejection(store.write(10, sliceOf(content, 10)))).message).to.match(/closed/);
+      await writes;
+      await closed;
+      expect(await persistedOnDisk(store.statePath)).to.deep.equal(indices);
+      const again = await download(out, content.length);
+      expect((await again.readRange(0, 9)).equals(rangeOf(content, 0, 9))).to.equal(true);
+      expect((await again.read(11)).equals(sliceOf(content, 11))).to.equal(true);
+    });
+
+    it('readRange serves chunks written so far and refuses a range with a chunk not held as Not_Found', async () => {
+      const content = randomBytes(5 * CS + 9);
+      const store = await download(join(dir, 'out.bin'), content.length);
+      for (const i of [0, 1, 3, 5]) await store.write(i, sliceOf(content, i));
+      expect((await store.readRange(0, 1)).equals(rangeOf(content, 0, 1))).to.equal(true);
+      expect((await store.readRange(5, 5)).equals(sliceOf(content, 5))).to.equal(true);
+      for (const [a, b] of [[0, 3], [2, 2], [3, 5]] as const) await expectRejectsReloadError(store.readRange(a, b), ErrorCode.Not_Found, 'not_found');
+    });
+
     it('refuses bad indices, wrong lengths and reads of missing chunks, writing nothing to either file', async () => {
       const content = randomBytes(3 * CS + 10);
       const store = await download(join(dir, 'out.bin'), content.length, { syncEveryChunks: 1 });
       await store.write(1, sliceOf(content, 1));
+      // The batch sync runs behind the writer: let it finish before taking the files' picture.
+      await store.flush();
       const part = await readFile(store.path);
       const state = await readFile(store.statePath);
 

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { ErrorCode, ReloadError } from '../../../overlay/errors.js';
 import { chunkCountOf, chunkRange, DEFAULT_CHUNK_SIZE, hashFile } from '../../../usages/ppsp/chunker.js';
-import { MerkleTree, verifyChunk } from '../../../usages/ppsp/merkle.js';
+import { LeafHashes } from '../../../usages/ppsp/leaf-hashes.js';
+import { MerkleTree } from '../../../usages/ppsp/merkle.js';
 import { swarmIdOf, verifySwarmMetadata } from '../../../usages/ppsp/swarm-id.js';
 import { rejection } from '../../helpers/rejection.js';
 
@@ -70,10 +71,20 @@ describe('ppsp hashFile (streaming chunker)', () => {
       expect(hex(MerkleTree.fromLeafHashes(leafHashes).rootHash)).to.equal(hex(tree.rootHash));
       expect(progress.at(-1) ?? 0).to.equal(size);
       expect([...progress].sort((a, b) => a - b)).to.deep.equal(progress);
-      // The last chunk (short or not) verifies against the file's root with the stored tree's proof.
+      // The leaf hashes hashFile kept are accepted against its root, and every chunk of the file
+      // (the short last one included) checks against its own leaf hash; a changed byte or a chunk
+      // under another index does not.
+      const leaves = LeafHashes.verified(metadata, leafHashes);
+      for (let i = 0; i < chunks.length; i++) expect(leaves.verifyChunk(i, chunks[i]!), `chunk ${i}`).to.equal(true);
       if (chunks.length > 0) {
         const last = chunks.length - 1;
-        expect(verifyChunk(metadata.rootHash, last, chunks.length, chunks[last]!, tree.proof(last))).to.equal(true);
+        const flipped = Buffer.from(chunks[last]!);
+        flipped[flipped.length - 1]! ^= 0x80;
+        expect(leaves.verifyChunk(last, flipped), 'flipped byte').to.equal(false);
+      }
+      if (chunks.length > 1) {
+        expect(leaves.verifyChunk(0, chunks[1]!), 'chunk 1 as 0').to.equal(false);
+        expect(leaves.verifyChunk(chunks.length - 1, chunks[0]!), 'chunk 0 as the last').to.equal(false);
       }
     });
   }

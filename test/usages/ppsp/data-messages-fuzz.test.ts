@@ -1,13 +1,13 @@
 /**
  * Fuzzing the data-channel decoder: random bytes, byte-level mutations of valid frames, changed
- * CBOR items and forged DATA headers must give ReloadError (Invalid_Message, or Message_Too_Large
+ * CBOR items and forged DATA headers and chunk lengths must give ReloadError (Invalid_Message, or Message_Too_Large
  * for an over-size chunk) and nothing else. What the decoder accepts respects the swarm's bounds
  * and encodes again to a frame that decodes to the same message. Replay with FUZZ_SEED=<seed>.
  */
 import { expect } from 'chai';
 import { ErrorCode, ReloadError } from '../../../overlay/errors.js';
 import { decodeCbor, encodeCbor } from '../../../overlay/wire/cbor.js';
-import { decodeDataMessage, encodeDataMessage, type PpspDataMessage, type SwarmBounds } from '../../../usages/ppsp/data-messages.js';
+import { DATA_HEADER_BYTES, decodeDataMessage, encodeDataMessage, type PpspDataMessage, type SwarmBounds } from '../../../usages/ppsp/data-messages.js';
 import { fuzzSeed, Prng } from '../../helpers/prng.js';
 
 const FRAMES = 24_000;
@@ -24,10 +24,8 @@ function sample(rng: Prng): PpspDataMessage {
   switch (rng.int(8)) {
     case 0:
       return { type: 'handshake', swarmId: rng.bytes(32), version: rng.int(3) };
-    case 1: {
-      const uncles = Array.from({ length: rng.int(8) }, () => rng.bytes(32));
-      return { type: 'data', index: index(), uncles, chunk: rng.bytes(1 + rng.int(rng.chance(0.1) ? 2000 : 70)) };
-    }
+    case 1:
+      return { type: 'data', index: index(), chunk: rng.bytes(1 + rng.int(rng.chance(0.1) ? 2000 : 70)) };
     case 2:
     case 3:
     case 4: {
@@ -85,12 +83,18 @@ function mutateItems(rng: Prng, frame: Uint8Array): Uint8Array {
   return encodeCbor(items);
 }
 
-/** A DATA header with a forged index or uncle count, the rest left as it was. */
-function forgeHeader(rng: Prng, frame: Uint8Array): Uint8Array {
+/**
+ * A DATA frame with a forged index (the rest left as it was), or its chunk cut or grown to a length
+ * at the edges of the swarm's bounds: none, one byte, the chunk size, one past it.
+ */
+function forgeData(rng: Prng, frame: Uint8Array, bounds: SwarmBounds): Uint8Array {
   const out = Buffer.from(frame);
-  if (rng.chance(0.5)) out.writeUInt32BE(rng.pick([0, 1, 99, 100, 2 ** 20, 0xffffffff, rng.next()]), 1);
-  else out[5] = rng.pick([0, 1, 7, 8, 20, 255, rng.int(256)]);
-  return out;
+  if (rng.chance(0.5)) {
+    out.writeUInt32BE(rng.pick([0, 1, 99, 100, 2 ** 20, 0xffffffff, rng.next()]), 1);
+    return out;
+  }
+  const size = rng.pick([0, 1, bounds.maxChunkBytes, bounds.maxChunkBytes + 1, rng.int(2000)]);
+  return Buffer.concat([out.subarray(0, DATA_HEADER_BYTES), rng.bytes(size)]);
 }
 
 describe('PPSP data messages fuzz', () => {
@@ -109,7 +113,7 @@ describe('PPSP data messages fuzz', () => {
       else if (r === 1) frame = Buffer.concat([Buffer.of(1), rng.bytes(rng.int(300))]);
       else if (r === 2) frame = valid;
       else if (r < 6) frame = mutateBytes(rng, valid);
-      else if (valid[0] === 1) frame = forgeHeader(rng, valid);
+      else if (valid[0] === 1) frame = forgeData(rng, valid, bounds);
       else frame = mutateItems(rng, valid);
       const context = () => `seed ${seed}, frame #${i}, bounds ${JSON.stringify(bounds)}, ${Buffer.from(frame).toString('hex').slice(0, 160)}`;
       let m: PpspDataMessage;
@@ -126,6 +130,9 @@ describe('PPSP data messages fuzz', () => {
       if (m.type === 'data') {
         expect(m.index, context()).to.be.below(bounds.chunkCount);
         expect(m.chunk.length, context()).to.be.within(1, bounds.maxChunkBytes);
+        // The whole tail after the 5-byte header is the chunk, and the index is the header's.
+        expect(Buffer.from(m.chunk).equals(Buffer.from(frame).subarray(DATA_HEADER_BYTES)), context()).to.equal(true);
+        expect(m.index, context()).to.equal(Buffer.from(frame).readUInt32BE(1));
       }
       if (m.type === 'request' || m.type === 'cancel' || m.type === 'have') expect(m.last, context()).to.be.below(bounds.chunkCount);
       expect(decodeDataMessage(encodeDataMessage(m), bounds), context()).to.deep.equal(m);

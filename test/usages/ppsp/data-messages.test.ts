@@ -6,14 +6,13 @@ import {
   DATA_HEADER_BYTES,
   decodeDataMessage,
   encodeDataMessage,
-  encodeDataParts,
   HASH_BYTES,
   MAX_ERROR_TEXT_BYTES,
-  merkleHeight,
   PPSP_DATA_VERSION,
   type DataMessage,
   type PpspDataMessage,
   type SwarmBounds,
+  writeDataHeader,
 } from '../../../usages/ppsp/data-messages.js';
 import { expectReloadError } from '../../helpers/expect-reload-error.js';
 
@@ -27,7 +26,6 @@ const decode = (frame: Uint8Array, bounds = BOUNDS) => decodeDataMessage(frame, 
 const data = (overrides: Partial<DataMessage> = {}): DataMessage => ({
   type: 'data',
   index: 7,
-  uncles: [hash(1), hash(2), hash(3)],
   chunk: Uint8Array.from([9, 8, 7, 6]),
   ...overrides,
 });
@@ -42,7 +40,7 @@ const GOLDEN: [PpspDataMessage, string][] = [
   [{ type: 'choke' }, '810a'],
   [{ type: 'unchoke' }, '810b'],
   [{ type: 'error', code: ErrorCode.Forbidden, text: 'choked' }, '8318fe0266' + hex(Buffer.from('choked'))],
-  [data({ index: 0x3c, uncles: [hash(0xcc)], chunk: Uint8Array.from([0xde, 0xad]) }), '01' + '0000003c' + '01' + 'cc'.repeat(32) + 'dead'],
+  [data({ index: 0x3c, chunk: Uint8Array.from([0xde, 0xad]) }), '01' + '0000003c' + 'dead'],
 ];
 
 describe('PPSP data messages', () => {
@@ -55,21 +53,21 @@ describe('PPSP data messages', () => {
       });
     }
 
-    it('DATA is a 6-byte header, the uncles and the chunk as the tail, the chunk not copied by encodeDataParts', () => {
+    it('DATA is a 5-byte header (type, index) and the chunk as the tail; writeDataHeader lays the header in place', () => {
+      expect(DATA_HEADER_BYTES).to.equal(5);
       const m = data();
-      const [head, chunk] = encodeDataParts(m);
-      expect(chunk).to.equal(m.chunk);
-      expect(head.length).to.equal(DATA_HEADER_BYTES + 3 * HASH_BYTES);
-      expect(hex(head.subarray(0, DATA_HEADER_BYTES))).to.equal('010000000703');
-      expect(hex(encodeDataMessage(m))).to.equal(hex(Buffer.concat([head, chunk])));
+      expect(hex(encodeDataMessage(m))).to.equal('0100000007' + hex(m.chunk));
+      const frame = Buffer.alloc(DATA_HEADER_BYTES + 4, 0xee);
+      writeDataHeader(frame, 0x01020304);
+      expect(hex(frame)).to.equal('0101020304' + 'ee'.repeat(4));
     });
 
-    it('decoded DATA fields are views into the frame, not copies', () => {
+    it('decoded DATA chunk is a view into the frame, not a copy', () => {
       const frame = encodeDataMessage(data());
       const m = decode(frame) as DataMessage;
       expect(m.chunk.buffer).to.equal(frame.buffer);
-      expect(m.chunk.byteOffset).to.equal(frame.byteOffset + DATA_HEADER_BYTES + 3 * HASH_BYTES);
-      for (const u of m.uncles) expect(u.buffer).to.equal(frame.buffer);
+      expect(m.chunk.byteOffset).to.equal(frame.byteOffset + DATA_HEADER_BYTES);
+      expect(m.chunk.length).to.equal(frame.length - DATA_HEADER_BYTES);
       expect(m.chunk).to.be.instanceOf(Buffer);
     });
 
@@ -80,14 +78,25 @@ describe('PPSP data messages', () => {
       const m = decode(big.subarray(5, 5 + frame.length)) as DataMessage;
       expect(m.index).to.equal(7);
       expect([...m.chunk]).to.deep.equal([9, 8, 7, 6]);
-      expect(m.uncles.map((u) => u[0])).to.deep.equal([1, 2, 3]);
+      expect(m.chunk.buffer).to.equal(big.buffer);
+      expect(m.chunk.byteOffset).to.equal(5 + DATA_HEADER_BYTES);
     });
 
-    it('accepts a chunk of exactly the chunk size, the last chunk index, and as many uncles as the tree is high', () => {
-      const m = data({ index: 99, chunk: new Uint8Array(1024).fill(5), uncles: Array.from({ length: 7 }, (_, i) => hash(i)) });
+    it('accepts a chunk of exactly the chunk size, a 1-byte chunk, and the last chunk index', () => {
+      const m = data({ index: 99, chunk: new Uint8Array(1024).fill(5) });
       expect(decode(encodeDataMessage(m))).to.deep.equal(m);
+      expect(decode(encodeDataMessage(data({ chunk: Uint8Array.of(0) })))).to.deep.equal(data({ chunk: Uint8Array.of(0) }));
       expect(decode(encodeDataMessage({ type: 'request', first: 0, last: 99 }))).to.deep.equal({ type: 'request', first: 0, last: 99 });
-      expect(decode(encodeDataMessage(data({ uncles: [] })))).to.deep.equal(data({ uncles: [] }));
+    });
+
+    it('takes every byte after the index as chunk: none is read as an uncle count or hash', () => {
+      // Byte 5 was the uncle count in the old layout; here it is the chunk's first byte, whatever it is.
+      for (const first of [0x00, 0x01, 0x03, 0x07, 0xff]) {
+        const chunk = Uint8Array.from([first, ...hash(0xcc)]);
+        const m = decode(encodeDataMessage(data({ chunk }))) as DataMessage;
+        expect(hex(m.chunk), `first byte ${first}`).to.equal(hex(chunk));
+      }
+      expect(hex((decode(fromHex('0100000007' + 'ff')) as DataMessage).chunk)).to.equal('ff');
     });
 
     it('keeps the largest u32 ranges and the longest error text', () => {
@@ -101,9 +110,9 @@ describe('PPSP data messages', () => {
     it('encoders refuse bad fields with Invalid_Message naming the field', () => {
       invalid(() => encodeDataMessage(data({ index: -1 })), /data\.index/);
       invalid(() => encodeDataMessage(data({ index: 2 ** 32 })), /data\.index/);
-      invalid(() => encodeDataMessage(data({ uncles: [new Uint8Array(31)] })), /data\.uncles\[0\]/);
-      invalid(() => encodeDataMessage(data({ uncles: Array.from({ length: 256 }, () => hash(0)) })), /data\.uncles/);
       invalid(() => encodeDataMessage(data({ chunk: new Uint8Array(0) })), /data\.chunk/);
+      invalid(() => encodeDataMessage(data({ chunk: [1, 2] as unknown as Uint8Array })), /data\.chunk/);
+      invalid(() => writeDataHeader(Buffer.alloc(DATA_HEADER_BYTES + 1), 2 ** 32), /data\.index/);
       invalid(() => encodeDataMessage({ type: 'request', first: 3, last: 2 }), /request first 3 is after last 2/);
       invalid(() => encodeDataMessage({ type: 'have', first: 1.5, last: 2 }), /have\.first/);
       invalid(() => encodeDataMessage({ type: 'handshake', swarmId: new Uint8Array(20), version: 1 }), /handshake\.swarmId/);
@@ -128,7 +137,7 @@ describe('PPSP data messages', () => {
       invalid(() => decode(encodeCbor([2, 0, 0])), /2 is not a data message type/);
       invalid(() => decode(encodeCbor(['request', 0, 0])), /request is not a data message type/);
       // DATA must be binary: a CBOR array of type 1 is refused.
-      invalid(() => decode(encodeCbor([1, 0, [], new Uint8Array(1)])), /1 is not a data message type/);
+      invalid(() => decode(encodeCbor([1, 0, new Uint8Array(1)])), /1 is not a data message type/);
     });
 
     it('refuses a wrong number of fields', () => {
@@ -169,17 +178,16 @@ describe('PPSP data messages', () => {
     it('refuses over-size DATA with Message_Too_Large', () => {
       const e = expectReloadError(() => decode(encodeDataMessage(data({ chunk: new Uint8Array(1025) }))), ErrorCode.Message_Too_Large);
       expect(e.message).to.match(/1025 bytes exceeds the chunk size 1024/);
+      // The limit is the swarm's chunk size, not a fixed one.
+      expectReloadError(() => decode(encodeDataMessage(data({ index: 0, chunk: new Uint8Array(17) })), { chunkCount: 1, maxChunkBytes: 16 }), ErrorCode.Message_Too_Large);
+      expect(decode(encodeDataMessage(data({ index: 0, chunk: new Uint8Array(16) })), { chunkCount: 1, maxChunkBytes: 16 })).to.have.property('type', 'data');
     });
 
-    it('refuses truncated DATA, a missing chunk and more uncles than the tree is high', () => {
+    it('refuses a truncated DATA header (1..4 bytes) and a DATA frame with no chunk bytes', () => {
       const frame = encodeDataMessage(data());
-      for (let n = 1; n < DATA_HEADER_BYTES; n++) invalid(() => decode(frame.subarray(0, n)), /data\.header needs 6 bytes/);
-      invalid(() => decode(frame.subarray(0, DATA_HEADER_BYTES + 3 * HASH_BYTES)), /data\.chunk missing/);
-      invalid(() => decode(frame.subarray(0, DATA_HEADER_BYTES + 40)), /data\.chunk missing/);
-      expect(merkleHeight(BOUNDS.chunkCount)).to.equal(7);
-      const eight = encodeDataMessage(data({ uncles: Array.from({ length: 8 }, () => hash(0)) }));
-      invalid(() => decode(eight), /data\.uncles 8 hashes, more than the tree height 7/);
-      invalid(() => decode(encodeDataMessage(data({ index: 0, uncles: [hash(0)] })), { chunkCount: 1, maxChunkBytes: 16 }), /tree height 0/);
+      for (let n = 1; n < DATA_HEADER_BYTES; n++) invalid(() => decode(frame.subarray(0, n)), new RegExp(`data\\.header needs 5 bytes, got ${n}`));
+      invalid(() => decode(frame.subarray(0, DATA_HEADER_BYTES)), /data\.chunk missing/);
+      invalid(() => decode(fromHex('0100000000')), /data\.chunk missing: frame of 5 bytes/);
     });
 
     it('before the handshake (BEFORE_HANDSHAKE) lets only messages without chunks through', () => {
@@ -189,10 +197,5 @@ describe('PPSP data messages', () => {
       invalid(() => decode(encodeDataMessage({ type: 'request', first: 0, last: 0 }), BEFORE_HANDSHAKE), /beyond/, 'out_of_range');
       invalid(() => decode(encodeDataMessage(data({ index: 0 })), BEFORE_HANDSHAKE), /beyond/, 'out_of_range');
     });
-  });
-
-  it('merkleHeight is ceil(log2(chunkCount))', () => {
-    const cases: [number, number][] = [[0, 0], [1, 0], [2, 1], [3, 2], [4, 2], [5, 3], [1024, 10], [1025, 11], [2 ** 32, 32]];
-    for (const [count, height] of cases) expect(merkleHeight(count), String(count)).to.equal(height);
   });
 });

@@ -4,7 +4,7 @@ import { ErrorCode } from '../../../overlay/errors.js';
 import { encodeCbor } from '../../../overlay/wire/cbor.js';
 import { decodeDataMessage, encodeDataMessage, type PpspDataMessage } from '../../../usages/ppsp/data-messages.js';
 import { hashRanges, hashesPerFrame, LeafHashCollector, LeafHashes } from '../../../usages/ppsp/leaf-hashes.js';
-import { MerkleTree, verifyChunk } from '../../../usages/ppsp/merkle.js';
+import { MerkleTree } from '../../../usages/ppsp/merkle.js';
 import { swarmMetadataOf } from '../../../usages/ppsp/swarm-id.js';
 import { expectReloadError } from '../../helpers/expect-reload-error.js';
 
@@ -35,8 +35,30 @@ describe('PPSP leaf hashes', () => {
       c.add(m.first, m.hashes);
     }
     const leaves = c.finish();
-    for (let i = 0; i < 37; i++) expect(verifyChunk(metadata.rootHash, i, 37, pieces[i]!, leaves.proof(i))).to.equal(true);
+    for (let i = 0; i < 37; i++) expect(leaves.verifyChunk(i, pieces[i]!), `chunk ${i}`).to.equal(true);
     expect(Buffer.from(leaves.slice(3, 4))).to.deep.equal(packed.subarray(96, 160));
+  });
+
+  it('verifyChunk: each chunk checks against its own trusted leaf hash alone, no uncles needed', () => {
+    const { pieces, packed, metadata } = content(13);
+    const leaves = LeafHashes.verified(metadata, packed);
+    expect(pieces.at(-1)!.length).to.equal(1024 - 7);
+    for (let i = 0; i < pieces.length; i++) {
+      const chunk = pieces[i]!;
+      expect(leaves.verifyChunk(i, chunk), `chunk ${i}`).to.equal(true);
+      for (const at of [0, chunk.length >> 1, chunk.length - 1]) {
+        const flipped = Buffer.from(chunk);
+        flipped[at]! ^= 0x01;
+        expect(leaves.verifyChunk(i, flipped), `chunk ${i} flipped at ${at}`).to.equal(false);
+      }
+      // The right bytes under the wrong index: another chunk's leaf hash does not match.
+      expect(leaves.verifyChunk(i, pieces[(i + 1) % pieces.length]!), `chunk ${(i + 1) % pieces.length} as ${i}`).to.equal(false);
+      expect(leaves.verifyChunk((i + 1) % pieces.length, chunk), `chunk ${i} as ${(i + 1) % pieces.length}`).to.equal(false);
+      expect(leaves.verifyChunk(i, chunk.subarray(0, chunk.length - 1)), `chunk ${i} one byte short`).to.equal(false);
+    }
+    // The short last chunk padded to the full chunk size is not the last chunk.
+    const last = pieces.length - 1;
+    expect(leaves.verifyChunk(last, Buffer.concat([pieces[last]!, Buffer.alloc(7)]))).to.equal(false);
   });
 
   it('refuses gaps, overruns, incomplete and forged lists', () => {

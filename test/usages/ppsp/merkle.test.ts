@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import { ErrorCode } from '../../../overlay/errors.js';
-import { hashChunk, MerkleBuilder, MerkleTree, treeHeight, VerifiedHashes, verifyChunk } from '../../../usages/ppsp/merkle.js';
+import { HASH_BYTES, hashChunk, MerkleBuilder, MerkleTree, treeHeight } from '../../../usages/ppsp/merkle.js';
 import { expectReloadError } from '../../helpers/expect-reload-error.js';
 import { Prng } from '../../helpers/prng.js';
 
@@ -29,15 +29,12 @@ class Reference {
   root(): Buffer {
     return this.leaves.length === 0 ? ZERO : this.node(this.height, 0);
   }
-  proof(i: number): Buffer[] {
-    return Array.from({ length: this.height }, (_, k) => this.node(k, (i >> k) ^ 1));
-  }
 }
 
 const chunksOf = (rng: Prng, n: number) => Array.from({ length: n }, () => rng.bytes(1 + rng.int(40)));
 
 describe('ppsp Merkle tree (RFC 7574 §5)', () => {
-  it('matches the recursive reference for 1..70 chunks: root, every proof, and every chunk verifies', () => {
+  it('matches the recursive reference for 1..70 chunks: root, height, count, and every leaf hash', () => {
     const rng = new Prng(7574);
     for (let n = 1; n <= 70; n++) {
       const chunks = chunksOf(rng, n);
@@ -45,10 +42,11 @@ describe('ppsp Merkle tree (RFC 7574 §5)', () => {
       const tree = MerkleTree.fromChunks(chunks);
       expect(hex(tree.rootHash), `n=${n}`).to.equal(hex(ref.root()));
       expect(tree.height).to.equal(ref.height).and.to.equal(treeHeight(n));
+      expect(tree.chunkCount).to.equal(n);
       for (let i = 0; i < n; i++) {
-        const proof = tree.proof(i);
-        expect(proof.map(hex), `n=${n} i=${i}`).to.deep.equal(ref.proof(i).map(hex));
-        expect(verifyChunk(tree.rootHash, i, n, chunks[i]!, proof), `n=${n} i=${i}`).to.equal(true);
+        // Leaf i is SHA-256 of chunk i: the trusted node a received chunk is checked against.
+        expect(hex(tree.leafHash(i)), `n=${n} i=${i}`).to.equal(hex(sha(chunks[i]!)));
+        expect(hex(hashChunk(chunks[i]!)), `n=${n} i=${i}`).to.equal(hex(sha(chunks[i]!)));
       }
     }
   });
@@ -62,9 +60,17 @@ describe('ppsp Merkle tree (RFC 7574 §5)', () => {
       const ref = new Reference(leaves);
       const root = ref.root();
       expect(hex(builder.rootHash()), `n=${n}`).to.equal(hex(root));
-      const tree = MerkleTree.fromLeafHashes(builder.leafHashes());
+      const packed = builder.leafHashes();
+      expect(packed.length).to.equal(n * HASH_BYTES);
+      const tree = MerkleTree.fromLeafHashes(packed);
       expect(hex(tree.rootHash)).to.equal(hex(root));
-      for (const i of [0, 1, n >> 1, n - 2, n - 1]) expect(tree.proof(i).map(hex), `n=${n} i=${i}`).to.deep.equal(ref.proof(i).map(hex));
+      expect(tree.chunkCount).to.equal(n);
+      expect(tree.height).to.equal(ref.height).and.to.equal(treeHeight(n));
+      // Packed layout: chunk i's leaf at bytes [32i, 32i+32), kept as given.
+      for (const i of [0, 1, n >> 1, n - 2, n - 1]) {
+        expect(hex(packed.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)), `n=${n} i=${i}`).to.equal(hex(leaves[i]!));
+        expect(hex(tree.leafHash(i)), `n=${n} i=${i}`).to.equal(hex(leaves[i]!));
+      }
     }
   });
 
@@ -78,7 +84,7 @@ describe('ppsp Merkle tree (RFC 7574 §5)', () => {
     const five = [a, b, c, a, b];
     const left = sha(sha(sha(a), sha(b)), sha(sha(c), sha(a)));
     expect(hex(MerkleTree.fromChunks(five).rootHash)).to.equal(hex(sha(left, sha(sha(sha(b), ZERO), ZERO))));
-    expect(MerkleTree.fromChunks(five).proof(4).map(hex)).to.deep.equal([ZERO, ZERO, left].map(hex));
+    expect(MerkleTree.fromChunks(five).height).to.equal(3);
     expect(hex(MerkleTree.fromChunks([]).rootHash)).to.equal(hex(ZERO));
     expect(hex(new MerkleBuilder().rootHash())).to.equal(hex(ZERO));
     expect(hex(hashChunk(new Uint8Array(0)))).to.not.equal(hex(ZERO));
@@ -97,105 +103,31 @@ describe('ppsp Merkle tree (RFC 7574 §5)', () => {
     expect(() => builder.leafHashes()).to.throw(/keepLeafHashes/);
   });
 
-  it('fails a flipped bit in the chunk, any uncle, the root; a wrong index or chunk count; a proof of the wrong length', () => {
-    const rng = new Prng(11);
-    for (const n of [2, 3, 5, 8, 13, 33]) {
-      const chunks = chunksOf(rng, n);
-      const tree = MerkleTree.fromChunks(chunks);
-      const root = tree.rootHash;
-      for (let i = 0; i < n; i++) {
-        const chunk = chunks[i]!;
-        const proof = tree.proof(i);
-        const bit = (b: Uint8Array) => {
-          const c = Uint8Array.from(b);
-          c[rng.int(c.length)]! ^= 1 << rng.int(8);
-          return c;
-        };
-        expect(verifyChunk(root, i, n, bit(chunk), proof), 'chunk').to.equal(false);
-        for (let k = 0; k < proof.length; k++) {
-          expect(verifyChunk(root, i, n, chunk, proof.map((u, m) => (m === k ? bit(u) : u))), `uncle ${k}`).to.equal(false);
-        }
-        expect(verifyChunk(bit(root), i, n, chunk, proof), 'root').to.equal(false);
-        expect(verifyChunk(root, i ^ 1, n, chunk, proof), 'index').to.equal(false);
-        expect(verifyChunk(root, i + n, n, chunk, proof), 'index out of range').to.equal(false);
-        expect(verifyChunk(root, -1, n, chunk, proof), 'negative index').to.equal(false);
-        // A count of another height needs another proof length; one of the same height is not
-        // visible in the tree at all, which is why the swarm ID commits to the length (swarm-id.ts).
-        expect(verifyChunk(root, i, 2 * n, chunk, proof), 'chunk count 2n').to.equal(false);
-        expect(verifyChunk(root, i, 2 ** (treeHeight(n) - 1), chunk, proof), 'chunk count of a lower tree').to.equal(false);
-        expect(verifyChunk(root, i, n, chunk, proof.slice(1)), 'short proof').to.equal(false);
-        expect(verifyChunk(root, i, n, chunk, [...proof, ZERO]), 'long proof').to.equal(false);
-        expect(verifyChunk(root, i, n, chunk, proof.map((u) => u.subarray(1))), 'short hashes').to.equal(false);
-        expect(verifyChunk(root, i, n, chunks[(i + 1) % n]!, proof), 'another chunk').to.equal(false);
-      }
-    }
-  });
-
-  it('refuses out-of-range proofs and malformed leaf hashes with Invalid_Message', () => {
+  it('refuses out-of-range leaf indices and malformed leaf hashes with Invalid_Message', () => {
     const tree = MerkleTree.fromChunks([Buffer.from('x'), Buffer.from('y')]);
-    expectReloadError(() => tree.proof(2), ErrorCode.Invalid_Message, { reason: 'chunk_out_of_range' });
-    expectReloadError(() => tree.proof(-1), ErrorCode.Invalid_Message, { reason: 'chunk_out_of_range' });
-    expectReloadError(() => tree.proof(0.5), ErrorCode.Invalid_Message, { reason: 'chunk_out_of_range' });
+    expectReloadError(() => tree.leafHash(2), ErrorCode.Invalid_Message, { reason: 'chunk_out_of_range' });
+    expectReloadError(() => tree.leafHash(-1), ErrorCode.Invalid_Message, { reason: 'chunk_out_of_range' });
+    expectReloadError(() => tree.leafHash(0.5), ErrorCode.Invalid_Message, { reason: 'chunk_out_of_range' });
+    expectReloadError(() => MerkleTree.fromChunks([]).leafHash(0), ErrorCode.Invalid_Message, { reason: 'chunk_out_of_range' });
     expectReloadError(() => MerkleTree.fromLeafHashes(new Uint8Array(33)), ErrorCode.Invalid_Message, { reason: 'bad_hash_length' });
     expectReloadError(() => new MerkleBuilder().addLeafHash(new Uint8Array(31)), ErrorCode.Invalid_Message, { reason: 'bad_hash_length' });
   });
 
-  it('proofs are copies: changing one leaves the tree intact', () => {
-    const tree = MerkleTree.fromChunks([Buffer.from('x'), Buffer.from('y'), Buffer.from('z')]);
-    const before = tree.proof(0).map(hex);
-    tree.proof(0)[0]!.fill(7);
+  it('keeps and hands out copies: changing a leaf hash, the root, the input or the builder\'s list changes nothing inside', () => {
+    const input = Buffer.concat([Buffer.from('x'), Buffer.from('y'), Buffer.from('z')].map(hashChunk));
+    const tree = MerkleTree.fromLeafHashes(input);
+    const [leaf0, root] = [hex(tree.leafHash(0)), hex(tree.rootHash)];
+    expect(leaf0).to.equal(hex(sha(Buffer.from('x'))));
+    tree.leafHash(0).fill(7);
     tree.rootHash.fill(7);
-    expect(tree.proof(0).map(hex)).to.deep.equal(before);
-  });
-});
-
-describe('ppsp VerifiedHashes (RFC 7574 §5.3)', () => {
-  const rng = new Prng(42);
-  const n = 37;
-  const chunks = chunksOf(rng, n);
-  const tree = MerkleTree.fromChunks(chunks);
-
-  it('accepts full proofs, then needs shorter ones; a sibling of a verified chunk needs none', () => {
-    const cache = new VerifiedHashes(tree.rootHash, n);
-    expect(cache.unclesNeeded(0)).to.equal(tree.height);
-    expect(cache.verify(0, chunks[0]!, tree.proof(0))).to.equal(true);
-    expect(cache.unclesNeeded(1)).to.equal(0);
-    expect(cache.verify(1, chunks[1]!, [])).to.equal(true);
-    // Chunk 2's parent's sibling (leaves 0-1) is known now: one uncle reaches it.
-    expect(cache.unclesNeeded(2)).to.equal(1);
-    expect(cache.verify(2, chunks[2]!, tree.proof(2).slice(0, 1))).to.equal(true);
-    // A full proof still works after the cache has grown.
-    expect(cache.verify(36, chunks[36]!, tree.proof(36))).to.equal(true);
-    for (let i = 0; i < n; i++) {
-      const needed = cache.unclesNeeded(i);
-      expect(cache.verify(i, chunks[i]!, tree.proof(i).slice(0, needed)), `chunk ${i}`).to.equal(true);
-    }
-  });
-
-  it('refuses a bad chunk or uncle, too few uncles, an out-of-range index, and learns nothing from a failure', () => {
-    const cache = new VerifiedHashes(tree.rootHash, n);
-    const bad = Uint8Array.from(chunks[5]!);
-    bad[0]! ^= 1;
-    expect(cache.verify(5, bad, tree.proof(5))).to.equal(false);
-    const badProof = tree.proof(5);
-    badProof[0]![3]! ^= 0x10;
-    expect(cache.verify(5, chunks[5]!, badProof)).to.equal(false);
-    expect(cache.verify(5, chunks[5]!, tree.proof(5).slice(0, tree.height - 1))).to.equal(false);
-    expect(cache.verify(n, chunks[5]!, tree.proof(5))).to.equal(false);
-    expect(cache.size).to.equal(1);
-    expect(cache.verify(5, chunks[5]!, tree.proof(5))).to.equal(true);
-    // The verified path now rejects a chunk that disagrees with it even with a consistent-looking proof.
-    expect(cache.verify(4, chunks[5]!, [])).to.equal(false);
-  });
-
-  it('stops remembering at maxEntries but keeps verifying', () => {
-    const cache = new VerifiedHashes(tree.rootHash, n, 4);
-    for (let i = 0; i < n; i++) expect(cache.verify(i, chunks[i]!, tree.proof(i))).to.equal(true);
-    expect(cache.size).to.be.at.most(4);
-  });
-
-  it('refuses a bad root or chunk count', () => {
-    expectReloadError(() => new VerifiedHashes(new Uint8Array(31), 1), ErrorCode.Invalid_Message);
-    expectReloadError(() => new VerifiedHashes(new Uint8Array(32), 0), ErrorCode.Invalid_Message);
+    input.fill(7);
+    expect(hex(tree.leafHash(0))).to.equal(leaf0);
+    expect(hex(tree.rootHash)).to.equal(root);
+    const builder = new MerkleBuilder();
+    builder.addChunk(Buffer.from('x'));
+    const before = hex(builder.leafHashes());
+    builder.leafHashes().fill(7);
+    expect(hex(builder.leafHashes())).to.equal(before);
+    expect(hex(builder.rootHash())).to.equal(hex(sha(Buffer.from('x'))));
   });
 });

@@ -7,35 +7,80 @@ import { memoryLinkPair, type MemoryLink } from '../../../overlay/link/memory-li
 import { silentLogger } from '../../../overlay/log.js';
 import { Availability } from '../../../usages/ppsp/availability.js';
 import { decodeDataMessage, encodeDataMessage, PPSP_DATA_VERSION, type PpspDataMessage } from '../../../usages/ppsp/data-messages.js';
-import { MerkleTree, verifyChunk } from '../../../usages/ppsp/merkle.js';
-import { PeerSession, type SessionHost } from '../../../usages/ppsp/peer-session.js';
+import { LeafHashes } from '../../../usages/ppsp/leaf-hashes.js';
+import { MerkleBuilder } from '../../../usages/ppsp/merkle.js';
+import { MAX_UPLOAD_RUN_CHUNKS, PeerSession, type PeerSessionOptions, type SessionHost } from '../../../usages/ppsp/peer-session.js';
 import { swarmMetadataOf, type SwarmMetadata } from '../../../usages/ppsp/swarm-id.js';
 import { fuzzSeed, Prng } from '../../helpers/prng.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const CHUNK = 1024;
-const content = randomBytes(10 * CHUNK - 100);
-const chunks = Array.from({ length: 10 }, (_, i) => content.subarray(i * CHUNK, (i + 1) * CHUNK));
-const tree = MerkleTree.fromChunks(chunks);
-const META = swarmMetadataOf(tree.rootHash, content.length, CHUNK);
 
-/** A host that records what the session hands it and serves chunks from memory. */
+/** Random content of `chunkCount` chunks, the last `short` bytes short, with its verified leaf hashes. */
+function swarmOf(chunkCount: number, short: number) {
+  const bytes = randomBytes(chunkCount * CHUNK - short);
+  const pieces = Array.from({ length: chunkCount }, (_, i) => bytes.subarray(i * CHUNK, (i + 1) * CHUNK));
+  const builder = new MerkleBuilder();
+  for (const piece of pieces) builder.addChunk(piece);
+  const metadata = swarmMetadataOf(builder.rootHash(), bytes.length, CHUNK);
+  return { bytes, pieces, metadata, leaves: LeafHashes.verified(metadata, builder.leafHashes()) };
+}
+
+const SMALL = swarmOf(10, 100);
+const META = SMALL.metadata;
+/** More chunks than one upload run holds. */
+const BIG = swarmOf(40, 300);
+
+/**
+ * A host that records what the session hands it and serves chunks from memory: readChunksInto
+ * copies the content into the session's frames, records every call and how many overlap, and waits for `gate`
+ * while it is set. With `serve`, a REQUEST is queued for upload at once, as the swarm would.
+ */
 class FakeHost implements SessionHost {
   attached: SwarmMetadata | undefined;
   detached = false;
   readonly messages: PpspDataMessage[] = [];
-  constructor(readonly metadata: SwarmMetadata | undefined) {}
+  readonly reads: { first: number; last: number }[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  gate: Promise<void> | undefined;
+  failReads = false;
+  serve = false;
+  tamperData?: (index: number, frame: Buffer) => void;
+  constructor(
+    readonly metadata: SwarmMetadata | undefined,
+    private readonly bytes: Buffer = SMALL.bytes,
+  ) {}
   attach(_s: PeerSession, m: SwarmMetadata): void {
     this.attached = m;
   }
-  onMessage(_s: PeerSession, m: PpspDataMessage): void {
+  onMessage(s: PeerSession, m: PpspDataMessage): void {
     this.messages.push(m);
+    if (this.serve && m.type === 'request') s.queueUploads(Array.from({ length: m.last - m.first + 1 }, (_, i) => m.first + i));
   }
   detach(): void {
     this.detached = true;
   }
-  async readChunk(index: number) {
-    return { chunk: chunks[index]!, uncles: tree.proof(index) };
+  async readChunksInto(first: number, targets: Uint8Array[]): Promise<void> {
+    const last = first + targets.length - 1;
+    this.reads.push({ first, last });
+    this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+    try {
+      await this.gate;
+      if (this.failReads) throw new Error('read failed');
+      targets.forEach((t, i) => t.set(this.bytes.subarray((first + i) * CHUNK, (first + i) * CHUNK + t.length)));
+    } finally {
+      this.inFlight--;
+    }
+  }
+  /** Closes the gate; the function returned opens it. */
+  hold(): () => void {
+    let open!: () => void;
+    this.gate = new Promise<void>((resolve) => (open = resolve));
+    return () => {
+      this.gate = undefined;
+      open();
+    };
   }
 }
 
@@ -54,6 +99,19 @@ function recorder(link: MemoryLink, chunkCount = 0) {
 
 const handshake = (id: string): PpspDataMessage => ({ type: 'handshake', swarmId: Buffer.from(id, 'hex'), version: PPSP_DATA_VERSION });
 
+/** A raw peer that has handshaken with an answering session serving `host`. */
+async function served(host: FakeHost, options: Partial<PeerSessionOptions> = {}) {
+  const [a, b] = pair();
+  const raw = recorder(a, host.metadata!.chunkCount);
+  const session = new PeerSession(b, { role: 'answerer', resolve: () => host }, { log: silentLogger, ...options });
+  raw.send(handshake(host.metadata!.swarmId));
+  await waitFor(() => session.ready);
+  const data = () => raw.got.filter((m): m is Extract<PpspDataMessage, { type: 'data' }> => m.type === 'data');
+  return { raw, session, data };
+}
+
+const range = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i);
+
 describe('PPSP peer session', () => {
   it('dialler and answerer agree on the swarm and its metadata', async () => {
     const [a, b] = pair();
@@ -69,13 +127,16 @@ describe('PPSP peer session', () => {
     answerer.sendAvailability(have);
     await waitFor(() => dialler.remote !== undefined);
     expect([...dialler.remote!.ranges()]).to.deep.equal([{ first: 2, last: 4 }]);
-    // REQUEST, DATA with a proof that verifies, CANCEL of what is still queued.
+    // REQUEST, then DATA without uncles that checks against the trusted leaf hashes.
     dialler.request([3, 2]);
     await waitFor(() => answerHost.messages.some((m) => m.type === 'request'));
     answerer.queueUploads([2, 3]);
     await waitFor(() => dialHost.messages.filter((m) => m.type === 'data').length === 2);
-    for (const m of dialHost.messages) {
-      if (m.type === 'data') expect(verifyChunk(META.rootHash, m.index, META.chunkCount, m.chunk, m.uncles)).to.equal(true);
+    const got = dialHost.messages.filter((m) => m.type === 'data');
+    expect(got.map((m) => m.index).sort()).to.deep.equal([2, 3]);
+    for (const m of got) {
+      expect(Buffer.from(m.chunk).equals(SMALL.pieces[m.index]!), `chunk ${m.index}`).to.equal(true);
+      expect(SMALL.leaves.verifyChunk(m.index, m.chunk), `chunk ${m.index}`).to.equal(true);
     }
     expect(dialler.stats.chunksDown).to.equal(2);
     expect(answerer.stats.bytesUp).to.equal(2 * CHUNK);
@@ -150,5 +211,112 @@ describe('PPSP peer session', () => {
     await waitFor(raw.isClosed);
     expect(raw.got.at(-1)).to.include({ type: 'error', code: ErrorCode.Forbidden });
     expect(host.messages).to.deep.equal([]);
+  });
+
+  describe('uploading', () => {
+    const checkData = (m: { index: number; chunk: Uint8Array }) => {
+      expect(Buffer.from(m.chunk).equals(BIG.pieces[m.index]!), `chunk ${m.index} bytes`).to.equal(true);
+      expect(BIG.leaves.verifyChunk(m.index, m.chunk), `chunk ${m.index} leaf hash`).to.equal(true);
+    };
+
+    it('reads 16 requested consecutive chunks with one readChunksInto call and sends one DATA frame per chunk', async () => {
+      expect(MAX_UPLOAD_RUN_CHUNKS).to.equal(16);
+      const host = new FakeHost(BIG.metadata, BIG.bytes);
+      host.serve = true;
+      const { raw, session, data } = await served(host);
+      raw.send({ type: 'request', first: 0, last: 15 });
+      await waitFor(() => data().length === 16);
+      // The point of the batching: fewer reads than chunks (one run of all 16 here).
+      expect(host.reads.length).to.be.below(16);
+      expect(host.reads).to.deep.equal([{ first: 0, last: 15 }]);
+      expect(data().map((m) => m.index)).to.have.members(range(0, 15));
+      for (const m of data()) {
+        expect(m.chunk.length, `chunk ${m.index}`).to.equal(CHUNK);
+        checkData(m);
+      }
+      expect(session.stats.chunksUp).to.equal(16);
+      expect(session.stats.bytesUp).to.equal(16 * CHUNK);
+      expect(session.queuedUploads).to.equal(0);
+    });
+
+    it('cuts runs at MAX_UPLOAD_RUN_CHUNKS and at gaps, reads at most readsInFlight at once, and slices the short last chunk', async () => {
+      const host = new FakeHost(BIG.metadata, BIG.bytes);
+      host.serve = true;
+      const open = host.hold();
+      const { raw, session, data } = await served(host, { readsInFlight: 2 });
+      raw.send({ type: 'request', first: 0, last: 39 });
+      await waitFor(() => host.reads.length === 2);
+      // Both reads are held: the third run waits for one of them.
+      await new Promise((r) => setTimeout(r, 30));
+      expect(host.reads).to.deep.equal([{ first: 0, last: 15 }, { first: 16, last: 31 }]);
+      expect(host.inFlight).to.equal(2);
+      expect(data()).to.deep.equal([]);
+      open();
+      await waitFor(() => data().length === 40);
+      expect(host.reads).to.deep.equal([{ first: 0, last: 15 }, { first: 16, last: 31 }, { first: 32, last: 39 }]);
+      expect(host.maxInFlight).to.equal(2);
+      expect(data().map((m) => m.index)).to.have.members(range(0, 39));
+      for (const m of data()) checkData(m);
+      expect(data().find((m) => m.index === 39)!.chunk.length).to.equal(CHUNK - 300);
+      expect(session.stats.bytesUp).to.equal(BIG.bytes.length);
+      // A gap ends a run: 5..6 and 9 are two reads.
+      host.reads.length = 0;
+      raw.send({ type: 'request', first: 5, last: 6 });
+      raw.send({ type: 'request', first: 9, last: 9 });
+      await waitFor(() => data().length === 43);
+      expect(host.reads).to.deep.equal([{ first: 5, last: 6 }, { first: 9, last: 9 }]);
+    });
+
+    it('does not send a chunk cancelled while its run was being read', async () => {
+      const host = new FakeHost(BIG.metadata, BIG.bytes);
+      host.serve = true;
+      const open = host.hold();
+      const { raw, session, data } = await served(host);
+      raw.send({ type: 'request', first: 0, last: 15 });
+      await waitFor(() => host.reads.length === 1);
+      raw.send({ type: 'cancel', first: 4, last: 7 });
+      await waitFor(() => host.messages.some((m) => m.type === 'cancel'));
+      open();
+      // Chunk 20 comes after anything the run sent, on an ordered link.
+      await waitFor(() => data().length === 12);
+      raw.send({ type: 'request', first: 20, last: 20 });
+      await waitFor(() => data().some((m) => m.index === 20));
+      expect(data().map((m) => m.index)).to.have.members([...range(0, 3), ...range(8, 15), 20]);
+      for (const m of data()) checkData(m);
+      expect(session.stats.chunksUp).to.equal(13);
+    });
+
+    it('drops the chunks of a failed read and stays open', async () => {
+      const host = new FakeHost(BIG.metadata, BIG.bytes);
+      host.serve = true;
+      host.failReads = true;
+      const { raw, session, data } = await served(host);
+      raw.send({ type: 'request', first: 0, last: 2 });
+      await waitFor(() => host.reads.length === 1 && host.inFlight === 0);
+      await waitFor(() => session.queuedUploads === 0);
+      host.failReads = false;
+      raw.send({ type: 'request', first: 5, last: 5 });
+      await waitFor(() => data().length > 0);
+      expect(data().map((m) => m.index)).to.deep.equal([5]);
+      expect(host.reads).to.deep.equal([{ first: 0, last: 2 }, { first: 5, last: 5 }]);
+      expect(session.isOpen).to.equal(true);
+      expect(raw.isClosed()).to.equal(false);
+    });
+
+    it('hands tamperData each DATA frame, a fresh buffer: a flipped byte reaches the peer, not the host\'s content', async () => {
+      const host = new FakeHost(BIG.metadata, BIG.bytes);
+      host.serve = true;
+      const tampered: number[] = [];
+      host.tamperData = (index, frame) => {
+        tampered.push(index);
+        if (index === 3) frame[frame.length - 1]! ^= 0x01;
+      };
+      const { raw, data } = await served(host);
+      raw.send({ type: 'request', first: 0, last: 5 });
+      await waitFor(() => data().length === 6);
+      expect(tampered).to.have.members(range(0, 5));
+      for (const m of data()) expect(BIG.leaves.verifyChunk(m.index, m.chunk), `chunk ${m.index}`).to.equal(m.index !== 3);
+      expect(BIG.leaves.verifyChunk(3, BIG.pieces[3]!)).to.equal(true);
+    });
   });
 });

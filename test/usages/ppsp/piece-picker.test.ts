@@ -37,7 +37,7 @@ describe('PiecePicker', () => {
         const perPeer = 1 + prng.int(6);
         const eligible = [...holds.get(peer)!].filter((c) => !have.has(c) && !inFlight.has(c)).map(count).sort((x, y) => x - y);
         const room = perPeer - [...inFlight.values()].filter((p) => p === peer).length;
-        const picked = picker.next(peer, step, { perPeer });
+        const picked = picker.next(peer, step, { perPeer, batch: 1 });
         expect(picked.map(count).sort((x, y) => x - y), `step ${step}`).to.deep.equal(eligible.slice(0, Math.max(0, room)));
         for (const c of picked) {
           expect(inFlight.has(c), `chunk ${c} asked twice`).to.equal(false);
@@ -269,5 +269,55 @@ describe('PiecePicker', () => {
       expect(requests, `seed ${seed}`).to.be.at.most(n + lost + endgameChunks * (peers.length - 1) + 6);
       expect(duplicates, `seed ${seed}`).to.be.at.most(endgameChunks * (peers.length - 1));
     }
+  });
+
+  it('gives a peer runs of consecutive equally rare chunks and continues its run on the next call', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const picker = new PiecePicker(1000, { rng: rngOf(new Prng(seed)), endgameChunks: 0 });
+      picker.setAvailability('a', all(1000));
+      picker.setAvailability('b', all(1000));
+      const first = picker.next('a', 0, { perPeer: 8 });
+      const start = first[0]!;
+      if (start + 8 > 1000) continue; // a run that meets the end restarts elsewhere
+      expect(first, `seed ${seed}`).to.deep.equal([...Array(8).keys()].map((k) => start + k));
+      for (const c of first.slice(0, 4)) picker.received(c, 'a');
+      expect(picker.next('a', 0, { perPeer: 8 }), `seed ${seed}`).to.deep.equal([8, 9, 10, 11].map((k) => start + k));
+      // Another peer's run never overlaps chunks in flight.
+      const other = picker.next('b', 0, { perPeer: 8 });
+      for (const c of other) expect(c < start || c >= start + 12, `seed ${seed}: ${c}`).to.equal(true);
+    }
+  });
+
+  it('ends a run where a chunk is rarer or more common, so rarest first still holds', () => {
+    const picker = new PiecePicker(20, { rng: () => 0, endgameChunks: 0 });
+    picker.setAvailability('a', all(20));
+    picker.setAvailability('b', bitmap(20, (c) => c !== 5 && c !== 6));
+    // Chunks 5 and 6 are held by 'a' alone: the rarest, picked before any other, and the run stops
+    // at 7, which 'b' holds too; the other two picks are a run of equally common chunks.
+    const picked = picker.next('a', 0, { perPeer: 4 });
+    expect(picked.slice(0, 2).sort((x, y) => x - y)).to.deep.equal([5, 6]);
+    expect(picked[3]).to.equal(picked[2]! + 1);
+    expect(picked.slice(2)).to.not.include.members([5, 6]);
+    for (const c of picked) picker.received(c, 'a');
+    // The next call continues after the last run.
+    const end = picked[3]!;
+    expect(picker.next('a', 0, { perPeer: 3 })).to.deep.equal([end + 1, end + 2, end + 3]);
+  });
+
+  it('asks in batches: nothing while the peer has less room than the batch, unless fewer chunks are left', () => {
+    const picker = new PiecePicker(100, { rng: () => 0, endgameChunks: 0 });
+    picker.setAvailability('a', all(100));
+    const first = picker.next('a', 0, { perPeer: 16, batch: 4 });
+    expect(first).to.have.length(16);
+    for (const c of first.slice(0, 3)) picker.received(c, 'a');
+    expect(picker.next('a', 0, { perPeer: 16, batch: 4 })).to.deep.equal([]);
+    picker.received(first[3]!, 'a');
+    expect(picker.next('a', 0, { perPeer: 16, batch: 4 })).to.have.length(4);
+    // The batch is capped at a quarter of the window.
+    expect(picker.next('a', 0, { perPeer: 24, batch: 100 })).to.have.length(8);
+    // Near the end, fewer requestable chunks than a batch are still asked for.
+    const rest = new PiecePicker(3, { endgameChunks: 0 });
+    rest.setAvailability('a', all(3));
+    expect(rest.next('a', 0, { perPeer: 64, batch: 16 })).to.have.length(3);
   });
 });
