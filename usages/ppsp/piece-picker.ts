@@ -43,8 +43,8 @@ export interface RequestLimits {
   /** Default unbounded. */
   total?: number;
   /**
-   * Default DEFAULT_REQUEST_BATCH, at most a quarter of perPeer: with less room than this for the
-   * peer, pick nothing yet unless fewer chunks are left to request.
+   * Default DEFAULT_REQUEST_BATCH, at most a quarter of perPeer: with less room than this (for the
+   * peer or overall), pick nothing yet unless fewer chunks are left to request.
    */
   batch?: number;
 }
@@ -194,11 +194,12 @@ export class PiecePicker<P = string> {
     const state = this.peers.get(peer);
     if (!state) return [];
     const perPeer = limits.perPeer ?? DEFAULT_REQUESTS_PER_PEER;
-    const peerRoom = perPeer - state.inFlight.size;
-    const room = Math.min(peerRoom, (limits.total ?? Infinity) - this.totalInFlight);
+    const room = Math.min(perPeer - state.inFlight.size, (limits.total ?? Infinity) - this.totalInFlight);
     // A batch of at most a quarter of the window, so requests stay pipelined while a batch gathers.
+    // The overall bound counts too: with many peers, room freed one chunk at a time would
+    // otherwise go out as one-chunk requests.
     const batch = Math.min(limits.batch ?? DEFAULT_REQUEST_BATCH, Math.ceil(perPeer / 4));
-    if (room <= 0 || (peerRoom < batch && peerRoom < this.candidates)) return [];
+    if (room <= 0 || (room < batch && room < this.candidates)) return [];
     const picked: number[] = [];
     const taken = new Set<number>();
     const deferred: number[] = [];

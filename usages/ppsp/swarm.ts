@@ -19,7 +19,7 @@ import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
 import { ErrorCode, ReloadError, invalidMessage } from '../../overlay/errors.js';
 import type { Link } from '../../overlay/link/link.js';
 import { silentLogger, type Logger } from '../../overlay/log.js';
-import { Availability, consecutiveRuns } from './availability.js';
+import { Availability, consecutiveRuns, type HaveRange } from './availability.js';
 import { ChunkStore, type CompleteChunkStore, type DownloadChunkStore } from './chunk-store.js';
 import type { HashedFile } from './chunker.js';
 import { Choker, RECHOKE_INTERVAL_MS, type ChokeChange, type PeerRates } from './choker.js';
@@ -29,13 +29,25 @@ import { PeerSession, type SessionHost } from './peer-session.js';
 import { DEFAULT_REQUESTS_PER_PEER, PiecePicker } from './piece-picker.js';
 import { chunkRange, parseSwarmId, type SwarmMetadata } from './swarm-id.js';
 
+/** Whether `remote` (a peer's availability, undefined before it told us) holds every chunk of `range`. */
+function holdsRange(remote: Availability | undefined, { first, last }: HaveRange): boolean {
+  if (!remote) return false;
+  if (remote.isComplete) return true;
+  for (let c = first; c <= last; c++) if (!remote.has(c)) return false;
+  return true;
+}
+
 /** A swarm member to try: its Node-ID in hex (from the tracker, or given). */
 export interface PeerRef {
   nodeId: string;
 }
 
-/** Requests in flight across all peers at most. */
-export const DEFAULT_MAX_REQUESTS_IN_FLIGHT = 256;
+/**
+ * Requests in flight across all peers at most: 8 MiB at 16 KiB chunks, which also bounds the
+ * chunks that can arrive at once. Eight peers' full windows (DEFAULT_REQUESTS_PER_PEER) fit, so
+ * more peers add throughput instead of splitting a fixed window into smaller requests.
+ */
+export const DEFAULT_MAX_REQUESTS_IN_FLIGHT = 512;
 /** A request unanswered this long (ms) is re-issued, to another holder first. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000;
 /** Housekeeping period (ms): timeouts, progress rate, dialling new peers. */
@@ -571,8 +583,10 @@ export class Swarm extends EventEmitter implements SessionHost {
   }
 
   /**
-   * Tells every peer about a chunk just stored, in HAVE ranges gathered over one turn of the event
-   * loop: chunks written together (a run) cost one HAVE per peer, not one each.
+   * Tells peers about a chunk just stored, in HAVE ranges gathered over one turn of the event
+   * loop: chunks written together (a run) cost one HAVE per peer, not one each. A peer that holds
+   * the whole range already is not told (it will never ask us for it): with several seeders, HAVEs
+   * to them were most of a downloader's socket writes.
    */
   private announce(index: number): void {
     this.unannounced.push(index);
@@ -581,7 +595,9 @@ export class Swarm extends EventEmitter implements SessionHost {
       const chunks = this.unannounced.sort((a, b) => a - b);
       this.unannounced = [];
       if (this.phase === 'stopped') return;
-      for (const range of consecutiveRuns(chunks)) for (const s of this.sessions.values()) s.send({ type: 'have', ...range });
+      for (const range of consecutiveRuns(chunks)) {
+        for (const s of this.sessions.values()) if (!holdsRange(s.remote, range)) s.send({ type: 'have', ...range });
+      }
     });
   }
 

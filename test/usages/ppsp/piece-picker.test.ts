@@ -85,7 +85,9 @@ describe('PiecePicker', () => {
     expect(a.sort((x, y) => x - y)).to.deep.equal([4, 6, 8, 10, 12, 14]);
     expect(picker.next('a', 0)).to.deep.equal([]);
     expect(picker.next('b', 0, { perPeer: 2 })).to.have.length(2);
-    expect(picker.next('b', 0, { perPeer: 10, total: 9 })).to.have.length(1);
+    // One slot left overall: not worth a request while a batch is due (below), unless asked one by one.
+    expect(picker.next('b', 0, { perPeer: 10, total: 9 })).to.deep.equal([]);
+    expect(picker.next('b', 0, { perPeer: 10, total: 9, batch: 1 })).to.have.length(1);
     expect(picker.inFlight('b')).to.equal(3);
     expect(picker.next('unknown', 0)).to.deep.equal([]);
   });
@@ -315,6 +317,11 @@ describe('PiecePicker', () => {
     expect(picker.next('a', 0, { perPeer: 16, batch: 4 })).to.have.length(4);
     // The batch is capped at a quarter of the window.
     expect(picker.next('a', 0, { perPeer: 24, batch: 100 })).to.have.length(8);
+    // Room left by the overall bound counts too: 2 free slots overall are not a batch of 4.
+    picker.setAvailability('b', all(100));
+    const inFlight = picker.inFlight();
+    expect(picker.next('b', 0, { perPeer: 16, total: inFlight + 2, batch: 4 })).to.deep.equal([]);
+    expect(picker.next('b', 0, { perPeer: 16, total: inFlight + 4, batch: 4 })).to.have.length(4);
     // Near the end, fewer requestable chunks than a batch are still asked for.
     const rest = new PiecePicker(3, { endgameChunks: 0 });
     rest.setAvailability('a', all(3));
