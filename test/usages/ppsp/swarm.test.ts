@@ -12,7 +12,16 @@ import { ErrorCode } from '../../../overlay/errors.js';
 import type { Link } from '../../../overlay/link/link.js';
 import type { Node } from '../../../overlay/node.js';
 import { hashFile } from '../../../usages/ppsp/chunker.js';
-import { BEFORE_HANDSHAKE, decodeDataMessage, encodeDataMessage, PPSP_DATA_VERSION, type PpspDataMessage, type SwarmBounds } from '../../../usages/ppsp/data-messages.js';
+import {
+  BEFORE_HANDSHAKE,
+  DATA_HEADER_BYTES,
+  decodeDataMessage,
+  encodeDataMessage,
+  PPSP_DATA_VERSION,
+  writeDataHeader,
+  type PpspDataMessage,
+  type SwarmBounds,
+} from '../../../usages/ppsp/data-messages.js';
 import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_QUEUE_LIMIT, PPSP_DATA_APP_ID, PpspDataUsage } from '../../../usages/ppsp/ppsp-data-usage.js';
 import type { SwarmMetadata } from '../../../usages/ppsp/swarm-id.js';
 import type { Swarm, SwarmOptions } from '../../../usages/ppsp/swarm.js';
@@ -103,6 +112,40 @@ describe('PPSP data plane over TLS', function () {
     const leechToLeech = swarms.reduce((sum, s) => sum + leechIds.reduce((x, id) => x + s.uploadedTo(id), 0), 0);
     expect(leechToLeech, 'bytes leechers uploaded to other leechers').to.be.greaterThan(0);
     for (const s of swarms) expect(s.stats.corruptCaught).to.equal(0);
+  });
+
+  it('announces every new chunk with HAVE ranges to a peer that lacks them, and none to a peer that holds everything', async () => {
+    const { path } = await randomFile(2 * MiB);
+    const [seedNode, leechNode, emptyNode, fullNode] = [net.nodes[8]!, net.nodes[9]!, net.nodes[10]!, net.nodes[11]!];
+    const meta = await (await usageOn(seedNode)).seed(path);
+    const leecher = await usageOn(leechNode);
+    let go = false;
+    const swarm = leecher.download(meta, join(dir, 'out.bin'), { peers: async () => (go ? [{ nodeId: seedNode.nodeIdHex }] : []) });
+    const everything: [number, number][] = [[0, meta.chunkCount - 1]];
+    // Two hand-driven members: one holding nothing, one claiming everything (and choking us, so
+    // its claim is never tested by a request). AVAILABILITY says a peer can serve leaf hashes: both do.
+    const { leafHashes } = await hashFile(path, meta.chunkSize);
+    const member = async (node: Node, holds: [number, number][]) => {
+      const link = await node.connectApplication(leechNode.nodeId, PPSP_DATA_APP_ID, LINK);
+      const peer = new RawPeer(link, boundsOf(meta), (m, self) => {
+        if (m.type === 'hashesRequest') self.send({ type: 'hashes', first: m.first, hashes: leafHashes.subarray(m.first * 32, (m.last + 1) * 32) });
+      });
+      peer.send(handshake(meta.swarmId));
+      await waitFor(() => peer.received.some((m) => m.type === 'metadata'), 5000, 'metadata');
+      peer.send({ type: 'availability', value: [2, holds] });
+      if (holds.length > 0) peer.send({ type: 'choke' });
+      return peer;
+    };
+    const empty = await member(emptyNode, []);
+    const full = await member(fullNode, everything);
+    go = true;
+    await swarm.done;
+    const announced = new Set<number>();
+    for (const m of empty.received) if (m.type === 'have') for (let c = m.first; c <= m.last; c++) announced.add(c);
+    expect(announced.size, 'chunks announced to the empty peer').to.equal(meta.chunkCount);
+    const haves = empty.received.filter((m) => m.type === 'have').length;
+    expect(haves, 'HAVE messages: ranges, not one per chunk').to.be.lessThan(meta.chunkCount / 2);
+    expect(full.received.filter((m) => m.type === 'have'), 'HAVEs to the peer holding everything').to.deep.equal([]);
   });
 
   it('1 seeder and 10 leechers in an overlay of 16 all finish byte-identical', async () => {
@@ -239,10 +282,8 @@ describe('PPSP data plane over TLS', function () {
             peer.send({ type: 'hashes', first: m.first, hashes });
           }
           if (m.type === 'request') {
-            const frame = Buffer.alloc(6 + meta.chunkSize + 1);
-            frame.writeUInt8(1, 0);
-            frame.writeUInt32BE(m.first, 1);
-            frame.writeUInt8(0, 5);
+            const frame = Buffer.alloc(DATA_HEADER_BYTES + meta.chunkSize + 1);
+            writeDataHeader(frame, m.first);
             peer.link.send(frame);
           }
         }),
