@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=128
 /**
  * The `reload-ppsp` command line. Each command lives in scripts/commands/; this file only finds
  * the command, parses its flags and turns errors into one line and an exit code.
