@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- swarm`: how fast one leecher downloads a file (256 MiB by default) over the
- * PPSP usage from 1 seeder and from 4 seeders, each a real `reload-ppsp node` process on
+ * PPSP usage from 1 seeder and from 4 seeders (the first leecher stopped, so exactly four copies
+ * serve), each a real `reload-ppsp node` process on
  * 127.0.0.1, beside raw TLS bulk throughput measured in the same run (one TLS 1.3 connection with
  * the same kind of certificates, 64 KiB writes), and the leecher process's peak RSS, which must
  * not grow with the file (chunks go to disk, not memory).
@@ -98,6 +99,9 @@ export async function benchSwarm(opts: { sizeMiB?: number } = {}): Promise<Recor
     const rssBefore = await rssOf(leech1.child.pid!);
     const oneSec = await download(leech1, swarmId, join(dir, 'from1.bin'));
     const rssAfter = await rssOf(leech1.child.pid!);
+    // The first leecher holds the whole file now and would serve as a fifth copy: stop it, so the
+    // second download has exactly four sources.
+    await leech1.stop();
     for (const s of [s2, s3, s4]) await callApi(s.api, 'POST', '/swarms', { path: file }, 600_000);
     const fourSec = await download(leech4, swarmId, join(dir, 'from4.bin'));
     const rss4 = await rssOf(leech4.child.pid!);
