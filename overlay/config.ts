@@ -139,6 +139,12 @@ export class ConfigError extends Error {
 
 type Json = Record<string, unknown>;
 
+/**
+ * Bytes of a Store request besides its one value at most: forwarding header, the StoreReq
+ * framing, the value's own signature and the security block with one certificate chain.
+ */
+const VALUE_ENVELOPE_BYTES = 8192;
+
 function fail(field: string, what: string): never {
   throw new ConfigError(`overlay config: "${field}" ${what}`);
 }
@@ -249,6 +255,14 @@ export function parseOverlayConfig(doc: unknown): OverlayConfig {
     }
   }
   const C = CONFIG_DEFAULTS;
+  const maxMessageSize = integer(d, 'maxMessageSize', 4096, 64 * 1024 * 1024, C.maxMessageSize);
+  // A value the kind allows must fit in a Store request: otherwise it is refused on the wire
+  // (Message_Too_Large) long after the overlay was set up, and only for the largest values.
+  kinds.forEach((k, i) => {
+    if (k.maxSize > maxMessageSize - VALUE_ENVELOPE_BYTES) {
+      fail(`kinds[${i}].maxSize`, `is ${k.maxSize}, but values must fit a ${maxMessageSize}-byte message with ${VALUE_ENVELOPE_BYTES} bytes to spare for headers, signatures and certificates`);
+    }
+  });
   return {
     overlay: d.overlay,
     sequence: integer(d, 'sequence', 0, 65534, C.sequence),
@@ -256,7 +270,7 @@ export function parseOverlayConfig(doc: unknown): OverlayConfig {
     topology: oneOf(d, 'topology', TOPOLOGIES, C.topology),
     hash: oneOf(d, 'hash', ID_HASHES, C.hash),
     bootstrap: bootstrapList(d),
-    maxMessageSize: integer(d, 'maxMessageSize', 4096, 64 * 1024 * 1024, C.maxMessageSize),
+    maxMessageSize,
     initialTtl: integer(d, 'initialTtl', 1, 255, C.initialTtl),
     requestTimeoutMs: integer(d, 'requestTimeoutMs', 200, 600_000, C.requestTimeoutMs),
     reliabilityTimerMs: integer(d, 'reliabilityTimerMs', 200, 600_000, C.reliabilityTimerMs),
