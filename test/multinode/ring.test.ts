@@ -103,12 +103,18 @@ describe(`the overlay: ${PEERS} peers over TLS`, function () {
     net.nodes.splice(0, net.nodes.length, ...survivors);
   });
 
-  it('5 more leave gracefully: no failed route afterwards', async () => {
+  it('5 more leave gracefully, one after another: no failed route right after each', async () => {
     const leaving = net.nodes.slice(1, 6);
-    await Promise.all(leaving.map((n) => n.stop({ leave: true })));
-    const rest = net.nodes.filter((n) => !leaving.includes(n));
+    let rest = net.nodes;
     // Leave hands the neighbours over, so the ring is right without waiting for stabilization.
-    expect(await misroutes(rest, 200, rng), `seed ${seed}`).to.deep.equal([]);
+    // One at a time: when adjacent nodes leave at once, each may hand over a neighbour that is
+    // itself on its way out, and only stabilization (tested above, after abrupt failures) can
+    // mend that.
+    for (const node of leaving) {
+      await node.stop({ leave: true });
+      rest = rest.filter((n) => n !== node);
+      expect(await misroutes(rest, 100, rng), `seed ${seed}, after ${node.nodeIdHex} left`).to.deep.equal([]);
+    }
     expect(await allPairsPing(rest)).to.deep.equal([]);
     await waitFor(() => wrongNeighbours(rest, k()).length === 0, repairBoundMs(), 'neighbour tables after leave');
     net.nodes.splice(0, net.nodes.length, ...rest);
