@@ -77,18 +77,13 @@ export class Availability {
     return added;
   }
 
-  /**
-   * The largest run of held chunks around `index`: what a HAVE announces after chunk `index` is
-   * verified (RFC 7574 §4.3.1, "the biggest complete interval"). Undefined if `index` is not held.
-   */
-  runAround(index: number): HaveRange | undefined {
-    if (!this.has(index)) return undefined;
-    let first = index;
-    let last = index;
-    while (first > 0 && this.has(first - 1)) first--;
-    while (last + 1 < this.chunkCount && this.has(last + 1)) last++;
-    return { first, last };
+  /** Whether every chunk of `range` is held (a peer told of it by HAVE would gain nothing). */
+  hasRange({ first, last }: HaveRange): boolean {
+    if (this.isComplete) return true;
+    for (let i = first; i <= last; i++) if (!this.has(i)) return false;
+    return true;
   }
+
 
   /** Chunks not held, ascending; skips full bytes, so cheap on a nearly complete bitmap. */
   *missing(): IterableIterator<number> {

@@ -19,7 +19,7 @@ import { systemClock, type Clock, type Timer } from '../../overlay/clock.js';
 import { ErrorCode, ReloadError, invalidMessage } from '../../overlay/errors.js';
 import type { Link } from '../../overlay/link/link.js';
 import { silentLogger, type Logger } from '../../overlay/log.js';
-import { Availability, consecutiveRuns, type HaveRange } from './availability.js';
+import { Availability, consecutiveRuns } from './availability.js';
 import { ChunkStore, type CompleteChunkStore, type DownloadChunkStore } from './chunk-store.js';
 import type { HashedFile } from './chunker.js';
 import { Choker, RECHOKE_INTERVAL_MS, type ChokeChange, type PeerRates } from './choker.js';
@@ -28,14 +28,6 @@ import { DEFAULT_HASHES_PER_FRAME, hashRanges, LeafHashCollector, LeafHashes } f
 import { PeerSession, type SessionHost } from './peer-session.js';
 import { DEFAULT_REQUESTS_PER_PEER, PiecePicker } from './piece-picker.js';
 import { chunkRange, parseSwarmId, type SwarmMetadata } from './swarm-id.js';
-
-/** Whether `remote` (a peer's availability, undefined before it told us) holds every chunk of `range`. */
-function holdsRange(remote: Availability | undefined, { first, last }: HaveRange): boolean {
-  if (!remote) return false;
-  if (remote.isComplete) return true;
-  for (let c = first; c <= last; c++) if (!remote.has(c)) return false;
-  return true;
-}
 
 /** A swarm member to try: its Node-ID in hex (from the tracker, or given). */
 export interface PeerRef {
@@ -596,7 +588,7 @@ export class Swarm extends EventEmitter implements SessionHost {
       this.unannounced = [];
       if (this.phase === 'stopped') return;
       for (const range of consecutiveRuns(chunks)) {
-        for (const s of this.sessions.values()) if (!holdsRange(s.remote, range)) s.send({ type: 'have', ...range });
+        for (const s of this.sessions.values()) if (!s.remote?.hasRange(range)) s.send({ type: 'have', ...range });
       }
     });
   }

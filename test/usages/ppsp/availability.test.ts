@@ -40,11 +40,13 @@ describe('ppsp Availability (seed §4.2.2)', () => {
       { first: 8, last: 19 },
     ]);
     expect([...a.missing()]).to.deep.equal([0, 1, 2, 4, 5, 6, 7]);
-    expect(a.runAround(10)).to.deep.equal({ first: 8, last: 19 });
-    expect(a.runAround(3)).to.deep.equal({ first: 3, last: 3 });
-    expect(a.runAround(4)).to.equal(undefined);
+    expect(a.hasRange({ first: 8, last: 19 })).to.equal(true);
+    expect(a.hasRange({ first: 3, last: 3 })).to.equal(true);
+    expect(a.hasRange({ first: 3, last: 8 })).to.equal(false);
+    expect(a.hasRange({ first: 19, last: 19 })).to.equal(true);
     a.setRange({ first: 0, last: 7 });
     expect(a.isComplete).to.equal(true);
+    expect(a.hasRange({ first: 0, last: 19 })).to.equal(true);
     expect([...a.missing()]).to.deep.equal([]);
     expect([...a.ranges()]).to.deep.equal([{ first: 0, last: 19 }]);
     expect(new Availability(0).isComplete).to.equal(true);
