@@ -203,7 +203,7 @@ export class PiecePicker<P = string> {
     const picked: number[] = [];
     const taken = new Set<number>();
     const deferred: number[] = [];
-    /** Picks chunks from..., while they are requestable, in bucket `a`, held by the peer and not failed by it. */
+    /** Picks chunks from `from` on while each is requestable, in bucket `a`, held by the peer and not failed by it. */
     const run = (from: number, a: number) => {
       for (let c = from; picked.length < room && c < this.chunkCount; c++) {
         if (this.slot[c]! < 0 || this.avail[c] !== a || !bit(state.bits, c) || taken.has(c) || (this.avoid[c] === state.serial && a > 1)) return;
