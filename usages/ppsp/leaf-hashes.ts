@@ -12,7 +12,7 @@
  */
 import { invalidMessage, ReloadError, ErrorCode } from '../../overlay/errors.js';
 import { timingSafeEqual } from 'node:crypto';
-import { HASH_BYTES, hashChunk, MerkleTree } from './merkle.js';
+import { HASH_BYTES, hashChunk, rootOfLeafHashes } from './merkle.js';
 import type { SwarmMetadata } from './swarm-id.js';
 
 /** Leaf hashes in one HASHES frame at most: 16,384 × 32 B = 512 KiB, well inside a 1 MiB frame. */
@@ -50,7 +50,7 @@ export class LeafHashes {
     if (packed.length !== metadata.chunkCount * HASH_BYTES) {
       throw invalidMessage(`${packed.length / HASH_BYTES} leaf hashes for ${metadata.chunkCount} chunks`, 'bad_leaf_hashes');
     }
-    if (!MerkleTree.fromLeafHashes(packed).rootHash.equals(metadata.rootHash)) throw invalidMessage('the leaf hashes do not rebuild the swarm root', 'bad_leaf_hashes');
+    if (!rootOfLeafHashes(packed).equals(metadata.rootHash)) throw invalidMessage('the leaf hashes do not rebuild the swarm root', 'bad_leaf_hashes');
     return new LeafHashes(packed);
   }
 

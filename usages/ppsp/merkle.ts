@@ -13,6 +13,9 @@
  * There is no leaf/interior domain separation (the RFC has none), so a 64-byte chunk could pose as
  * an interior node; a peer therefore checks a list of exactly as many leaf hashes as the swarm ID
  * commits chunks to (swarm-id.ts, leaf-hashes.ts), and each chunk against its own leaf hash.
+ *
+ * Only the leaves and the root are ever needed, so the interior of the tree is never stored:
+ * MerkleBuilder and rootOfLeafHashes compute the root in O(log n) memory.
  */
 import { createHash } from 'node:crypto';
 import { invalidMessage } from '../../overlay/errors.js';
@@ -93,7 +96,7 @@ export class MerkleBuilder {
   }
 
   /**
-   * The root hash of the chunks added so far (32 zero bytes for none), without ending the build.
+   * The root hash of the chunks added so far (32 zero bytes for none), a copy, without ending the build.
    * Each peak but the leftmost is the left child of its parent on the way up, with empty padding on
    * its right, until it reaches the height of the next peak to its left, whose right child it is.
    */
@@ -108,7 +111,8 @@ export class MerkleBuilder {
       level = left.level + 1;
     }
     for (const h = treeHeight(this.count); level < h; level++) hash = hashPair(hash, EMPTY);
-    return hash;
+    // With a power-of-two count the root is the only peak itself: a copy, so the build stays intact.
+    return Buffer.from(hash);
   }
 
   /** The packed leaf hashes so far (chunk i at bytes [32i, 32i+32)); a copy. */
@@ -119,61 +123,13 @@ export class MerkleBuilder {
 }
 
 /**
- * The whole tree over a list of leaf hashes: every level stored packed, 2·32 B per chunk in all.
- * Only nodes with content under them are stored; the rest are known to be empty (zeros).
+ * The root hash over packed 32-byte leaf hashes (chunk i at bytes [32i, 32i+32), as from
+ * MerkleBuilder.leafHashes or hashFile), in O(log n) memory: 32 zero bytes for none.
+ * ReloadError(Invalid_Message, `bad_hash_length`) if the length is not a multiple of 32.
  */
-export class MerkleTree {
-  /** levels[k] holds the ceil(n / 2^k) non-empty nodes of height k, packed; levels[height] = root. */
-  private readonly levels: Buffer[];
-  /** Tree height h: 2^h ≥ chunkCount leaves. */
-  readonly height: number;
-
-  private constructor(readonly chunkCount: number, leaves: Buffer) {
-    this.height = treeHeight(chunkCount);
-    this.levels = [leaves];
-    for (let k = 0; k < this.height; k++) {
-      const below = this.levels[k]!;
-      const belowCount = below.length / HASH_BYTES;
-      const level = Buffer.alloc(Math.ceil(belowCount / 2) * HASH_BYTES);
-      for (let j = 0; 2 * j < belowCount; j++) {
-        const right = 2 * j + 1 < belowCount ? node(below, 2 * j + 1) : EMPTY;
-        hashPair(node(below, 2 * j), right).copy(level, j * HASH_BYTES);
-      }
-      this.levels.push(level);
-    }
-  }
-
-  /** The tree over packed 32-byte leaf hashes (as from MerkleBuilder.leafHashes or hashFile). */
-  static fromLeafHashes(leafHashes: Uint8Array): MerkleTree {
-    if (leafHashes.length % HASH_BYTES !== 0) throw invalidMessage(`packed leaf hashes must be a multiple of ${HASH_BYTES} bytes`, 'bad_hash_length');
-    return new MerkleTree(leafHashes.length / HASH_BYTES, Buffer.from(leafHashes));
-  }
-
-  /** The tree over chunks held in memory (tests, small content). */
-  static fromChunks(chunks: Iterable<Uint8Array>): MerkleTree {
-    const builder = new MerkleBuilder();
-    for (const chunk of chunks) builder.addChunk(chunk);
-    return MerkleTree.fromLeafHashes(builder.leafHashes());
-  }
-
-  /** The root hash (RFC 7574 §5.1): 32 zero bytes when there are no chunks. */
-  get rootHash(): Buffer {
-    return this.chunkCount === 0 ? Buffer.from(EMPTY) : Buffer.from(node(this.levels[this.height]!, 0));
-  }
-
-  /** Chunk `chunkIndex`'s leaf hash (a copy). */
-  leafHash(chunkIndex: number): Buffer {
-    this.checkIndex(chunkIndex);
-    return Buffer.from(node(this.levels[0]!, chunkIndex));
-  }
-
-  private checkIndex(chunkIndex: number): void {
-    if (!Number.isSafeInteger(chunkIndex) || chunkIndex < 0 || chunkIndex >= this.chunkCount) {
-      throw invalidMessage(`chunk ${chunkIndex} is out of range 0..${this.chunkCount - 1}`, 'chunk_out_of_range');
-    }
-  }
-}
-
-function node(level: Buffer, index: number): Buffer {
-  return level.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES);
+export function rootOfLeafHashes(packed: Uint8Array): Buffer {
+  if (packed.length % HASH_BYTES !== 0) throw invalidMessage(`packed leaf hashes must be a multiple of ${HASH_BYTES} bytes`, 'bad_hash_length');
+  const builder = new MerkleBuilder({ keepLeafHashes: false });
+  for (let at = 0; at < packed.length; at += HASH_BYTES) builder.addLeafHash(packed.subarray(at, at + HASH_BYTES));
+  return builder.rootHash();
 }

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { ErrorCode, ReloadError } from '../../../overlay/errors.js';
 import { chunkCountOf, chunkRange, DEFAULT_CHUNK_SIZE, hashFile } from '../../../usages/ppsp/chunker.js';
 import { LeafHashes } from '../../../usages/ppsp/leaf-hashes.js';
-import { MerkleTree } from '../../../usages/ppsp/merkle.js';
+import { hashChunk, MerkleBuilder, rootOfLeafHashes } from '../../../usages/ppsp/merkle.js';
 import { swarmIdOf, verifySwarmMetadata } from '../../../usages/ppsp/swarm-id.js';
 import { rejection } from '../../helpers/rejection.js';
 
@@ -48,7 +48,7 @@ describe('ppsp hashFile (streaming chunker)', () => {
     [5 * MiB + 3, MiB],
   ];
   for (const [size, chunkSize] of cases) {
-    it(`hashes ${size} bytes in ${chunkSize}-byte chunks exactly as the in-memory tree`, async () => {
+    it(`hashes ${size} bytes in ${chunkSize}-byte chunks exactly as a MerkleBuilder over the chunks in memory`, async () => {
       const bytes = content(size, `${size}/${chunkSize}`);
       const path = join(dir, `f-${size}-${chunkSize}`);
       await writeFile(path, bytes);
@@ -60,15 +60,18 @@ describe('ppsp hashFile (streaming chunker)', () => {
       await rm(path);
 
       const chunks = chunksOf(bytes, chunkSize);
-      const tree = MerkleTree.fromChunks(chunks);
+      const builder = new MerkleBuilder();
+      for (const chunk of chunks) builder.addChunk(chunk);
+      const rootHash = builder.rootHash();
       expect(metadata.contentLength).to.equal(size);
       expect(metadata.chunkSize).to.equal(chunkSize);
       expect(metadata.chunkCount).to.equal(chunks.length);
-      expect(hex(metadata.rootHash)).to.equal(hex(tree.rootHash));
-      expect(metadata.swarmId).to.equal(swarmIdOf(tree.rootHash, size, chunkSize));
+      expect(hex(metadata.rootHash)).to.equal(hex(rootHash));
+      expect(metadata.swarmId).to.equal(swarmIdOf(rootHash, size, chunkSize));
       verifySwarmMetadata(metadata);
       expect(leafHashes.length).to.equal(32 * chunks.length);
-      expect(hex(MerkleTree.fromLeafHashes(leafHashes).rootHash)).to.equal(hex(tree.rootHash));
+      expect(hex(rootOfLeafHashes(leafHashes))).to.equal(hex(rootHash));
+      expect(hex(leafHashes)).to.equal(hex(Buffer.concat(chunks.map(hashChunk))));
       expect(progress.at(-1) ?? 0).to.equal(size);
       expect([...progress].sort((a, b) => a - b)).to.deep.equal(progress);
       // The leaf hashes hashFile kept are accepted against its root, and every chunk of the file

@@ -4,7 +4,7 @@ import { ErrorCode } from '../../../overlay/errors.js';
 import { encodeCbor } from '../../../overlay/wire/cbor.js';
 import { decodeDataMessage, encodeDataMessage, type PpspDataMessage } from '../../../usages/ppsp/data-messages.js';
 import { hashRanges, hashesPerFrame, LeafHashCollector, LeafHashes } from '../../../usages/ppsp/leaf-hashes.js';
-import { MerkleTree } from '../../../usages/ppsp/merkle.js';
+import { hashChunk, rootOfLeafHashes } from '../../../usages/ppsp/merkle.js';
 import { swarmMetadataOf } from '../../../usages/ppsp/swarm-id.js';
 import { expectReloadError } from '../../helpers/expect-reload-error.js';
 
@@ -12,9 +12,8 @@ function content(chunks: number, chunkSize = 1024) {
   const data = randomBytes(chunks * chunkSize - 7);
   const pieces: Buffer[] = [];
   for (let at = 0; at < data.length; at += chunkSize) pieces.push(data.subarray(at, at + chunkSize));
-  const tree = MerkleTree.fromChunks(pieces);
-  const packed = Buffer.concat(pieces.map((_, i) => tree.leafHash(i)));
-  return { pieces, packed, metadata: swarmMetadataOf(tree.rootHash, data.length, chunkSize) };
+  const packed = Buffer.concat(pieces.map(hashChunk));
+  return { pieces, packed, metadata: swarmMetadataOf(rootOfLeafHashes(packed), data.length, chunkSize) };
 }
 
 describe('PPSP leaf hashes', () => {
