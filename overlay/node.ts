@@ -30,6 +30,7 @@ import { fetchCertificates, publishCertificate } from './storage/certificate-sto
 import { StorageService } from './storage/storage-service.js';
 import type { Topology, TopologyHost, TopologyStatus } from './topology/topology.js';
 import { MessageCode } from './wire/codes.js';
+import type { PeerCacheStore } from './peer-cache-store.js';
 import type { Destination } from './wire/message.js';
 
 export type { Response } from './routing/message-transport.js';
@@ -49,6 +50,8 @@ export interface NodeOptions {
   client?: boolean;
   /** TLS handshake / connect timeout, ms. */
   connectTimeoutMs?: number;
+  /** Keeps the peer cache across restarts; without it the cache lives in memory only. */
+  peerCacheStore?: PeerCacheStore;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -89,6 +92,7 @@ export class Node {
     }
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.logger ?? silentLogger).child('node');
+    for (const p of opts.peerCacheStore?.load() ?? []) this.peerCache.set(p.nodeIdHex, p.address);
     this.trust = new TrustStore(opts.config.rootCerts, opts.config.overlay);
     this.links = new LinkTable(
       opts.config.maxLinks,
@@ -296,7 +300,7 @@ export class Node {
     const peer = res.signer.identity.nodeId;
     if (idEquals(peer, this.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'Attach reached this node itself', 'attach_to_self');
     const candidates = parseAttachAnswer(res.body);
-    if (candidates[0]) this.peerCache.set(idToHex(peer), candidates[0]);
+    if (candidates[0]) this.rememberPeer(idToHex(peer), candidates[0]);
     return { peer, candidates };
   }
 
@@ -358,6 +362,11 @@ export class Node {
     const answered = parseRouteQueryAnswer(res.body);
     if (!idEquals(answered, res.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'RouteQuery was answered for another node', 'wrong_responder');
     return { resource: idToHex(resource), responsible: res.signer.identity.nodeIdHex, hops: res.hops, rttMs: res.rttMs };
+  }
+
+  private rememberPeer(nodeIdHex: string, address: BootstrapNode): void {
+    this.peerCache.set(nodeIdHex, address);
+    this.opts.peerCacheStore?.save([...this.peerCache.entries()].map(([id, a]) => ({ nodeIdHex: id, address: a })));
   }
 
   /** Configured and command-line bootstrap nodes, without this node's own address. */

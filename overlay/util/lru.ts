@@ -30,6 +30,11 @@ export class LruCache<K, V> {
     return this.map.values();
   }
 
+  /** Entries, least recently used first. */
+  entries(): IterableIterator<[K, V]> {
+    return this.map.entries();
+  }
+
   delete(key: K): boolean {
     return this.map.delete(key);
   }

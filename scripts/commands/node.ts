@@ -6,6 +6,7 @@ import { createLogger, stderrSink } from '../../overlay/log.js';
 import { Node } from '../../overlay/node.js';
 import { optionalString, requireString, stringList, UsageError, type Command } from '../command.js';
 import { untilStopSignal } from '../signals.js';
+import { dataDirPath, openDataDir } from '../data-dir.js';
 import { ppspApi } from '../../usages/ppsp/ppsp-api.js';
 import { PpspUsage } from '../../usages/ppsp/ppsp-usage.js';
 import type { PeerProperties } from '../../usages/ppsp/properties.js';
@@ -31,6 +32,7 @@ export const nodeCommand: Command = {
     api: { type: 'string', help: 'address of the local HTTP API (default 127.0.0.1:0)', valueName: 'HOST:PORT' },
     bootstrap: { type: 'string', multiple: true, help: 'a node to link to at start, besides the config\'s', valueName: 'HOST:PORT' },
     client: { type: 'boolean', help: 'run as a client: no routing or storing for others, one link to the responsible peer (needs --bootstrap)' },
+    data: { type: 'string', help: 'data directory: stored values, swarms, peer cache, API token (default NODEDIR/data)', valueName: 'DIR' },
     verbose: { type: 'boolean', help: 'log debug messages' },
   },
   async run(args) {
@@ -40,8 +42,11 @@ export const nodeCommand: Command = {
     const api = hostPort(optionalString(args, 'api') ?? '127.0.0.1:0', '--api', true);
     const bootstrap = stringList(args, 'bootstrap').map((b) => hostPort(b, '--bootstrap'));
     const config = await loadOverlayConfig(requireString(args, 'config'));
-    const identity = await loadIdentity(requireString(args, 'identity'));
+    const identityDir = requireString(args, 'identity');
+    const identity = await loadIdentity(identityDir);
+    const dataDir = await openDataDir(dataDirPath(identityDir, optionalString(args, 'data')));
     const logger = createLogger('reload', stderrSink, args.values.verbose ? 'debug' : 'info');
+    logger.info(`data directory ${dataDir}`);
     const node = new Node({ config, identity, listen, bootstrap, logger, client });
     // The PPSP usage: its kinds, codes and handlers go on before the node joins.
     const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, data: { host: listen?.host ?? '127.0.0.1', log: logger } });
