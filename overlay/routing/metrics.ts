@@ -8,12 +8,34 @@ import { messageCodeName } from '../wire/codes.js';
 
 export type RoutingEvent = 'frames_in' | 'frames_out' | 'delivered' | 'forwarded';
 
+/** One metric family another part of the node reports at render time (storage, a usage). */
+export interface MetricFamily {
+  name: string;
+  type: 'counter' | 'gauge';
+  help: string;
+  samples: { labels?: Record<string, string>; value: number }[];
+}
+
+function labelText(labels: Record<string, string> | undefined): string {
+  const entries = Object.entries(labels ?? {});
+  if (entries.length === 0) return '';
+  // Prometheus label values escape backslash, quote and newline.
+  const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  return `{${entries.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}`;
+}
+
 export class RoutingMetrics {
   private readonly events = new Map<RoutingEvent, number>();
   private readonly errors = new Map<string, number>();
   private readonly byCode = new Map<string, number>();
   private rttCount = 0;
   private rttSumMs = 0;
+  private readonly sources: (() => MetricFamily[])[] = [];
+
+  /** Adds families computed at each render (e.g. values held by kind, bytes per swarm). */
+  addSource(source: () => MetricFamily[]): void {
+    this.sources.push(source);
+  }
 
   count(event: RoutingEvent): void {
     this.events.set(event, (this.events.get(event) ?? 0) + 1);
@@ -70,6 +92,12 @@ export class RoutingMetrics {
     for (const [name, v] of Object.entries(gauges)) {
       family(name, 'gauge', name.replace(/_/g, ' '));
       out.push(`${name} ${v}`);
+    }
+    for (const source of this.sources) {
+      for (const f of source()) {
+        family(f.name, f.type, f.help);
+        for (const sample of f.samples) out.push(`${f.name}${labelText(sample.labels)} ${sample.value}`);
+      }
     }
     return out.join('\n') + '\n';
   }
