@@ -1,10 +1,12 @@
 /**
  * The overlay configuration document (RFC 6940 §11.1, in JSON instead of XML): overlay name,
  * root certificates, topology plugin, hash, bootstrap nodes, limits and kinds. Every field is
- * validated on load; an error names the bad field.
+ * validated on load, and a field the document has but we do not know is refused; an error names
+ * the bad field.
  */
 import { readFile } from 'node:fs/promises';
 import { ID_HASHES, type IdHash } from './id.js';
+import { closestName } from './util/closest-name.js';
 
 /** Topology plugins this node implements (a Kademlia plugin is planned). */
 export const TOPOLOGIES = ['CHORD-RELOAD'] as const;
@@ -167,6 +169,28 @@ function oneOf<T extends string>(doc: Json, field: string, allowed: readonly T[]
   return v as T;
 }
 
+/**
+ * Refuses a field of `obj` that is not in `known`: a misspelt field (`storage.maxbytes`) would
+ * otherwise be ignored and its default used in silence. Names the field's path and the closest
+ * known field (edit distance, case-insensitive).
+ */
+function knownFieldsOnly(obj: Json, path: string, known: readonly string[]): void {
+  const at = (field: string) => (path ? `${path}.${field}` : field);
+  for (const field of Object.keys(obj)) {
+    if (known.includes(field)) continue;
+    const near = closestName(field, known);
+    throw new ConfigError(`overlay config: unknown field ${at(field)} ${near ? `(did you mean ${at(near)}?)` : `(known: ${known.join(', ')})`}`);
+  }
+}
+
+/** The fields of the document's top level and of a kind block; `satisfies` keeps them in step with the types. */
+const TOP_FIELDS = Object.keys({
+  overlay: 0, sequence: 0, rootCerts: 0, topology: 0, hash: 0, bootstrap: 0, maxMessageSize: 0, initialTtl: 0, requestTimeoutMs: 0,
+  reliabilityTimerMs: 0, maxTransmissions: 0, maxOutstandingRequests: 0, maxLinks: 0, linkQueueLimit: 0, kinds: 0, chord: 0, storage: 0,
+  certificateReferences: 0,
+} satisfies Record<keyof OverlayConfig, 0>);
+const KIND_FIELDS = Object.keys({ id: 0, name: 0, dataModel: 0, accessControl: 0, maxCount: 0, maxSize: 0, maxNodeMultiple: 0 } satisfies Record<keyof KindConfig, 0>);
+
 const OVERLAY_NAME = /^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$/i;
 
 /** Parses "HOST:PORT" or "[IPv6]:PORT"; port 0 (any free port) only when `allowAnyPort`, for listening. */
@@ -190,6 +214,7 @@ function kind(raw: unknown, i: number): KindConfig {
   const at = `kinds[${i}]`;
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(at, 'must be an object');
   const k = raw as Json;
+  knownFieldsOnly(k, at, KIND_FIELDS);
   if (typeof k.name !== 'string' || !/^[a-z][a-z0-9-]{0,63}$/.test(k.name)) fail(`${at}.name`, 'must be a lowercase name (a-z, 0-9, -)');
   const out: KindConfig = {
     id: integer(k, 'id', 1, 0xfffffffe),
@@ -208,6 +233,7 @@ function kind(raw: unknown, i: number): KindConfig {
 function integerSection<T extends { [K in keyof T]: number }>(doc: Json, name: string, ranges: Record<keyof T, readonly [number, number]>, defaults: T): T {
   const raw = doc[name] ?? {};
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail(name, 'must be an object');
+  knownFieldsOnly(raw as Json, name, Object.keys(ranges));
   const out = {} as Record<string, number>;
   for (const [field, [min, max]] of Object.entries(ranges) as [string, readonly [number, number]][]) {
     try {
@@ -239,6 +265,7 @@ const STORAGE_RANGES = {
 export function parseOverlayConfig(doc: unknown): OverlayConfig {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('overlay config: the document must be a JSON object');
   const d = doc as Json;
+  knownFieldsOnly(d, '', TOP_FIELDS);
   if (typeof d.overlay !== 'string' || !OVERLAY_NAME.test(d.overlay)) fail('overlay', 'must be an overlay name such as "example.org" (letters, digits, dots, dashes)');
   if (!Array.isArray(d.rootCerts) || d.rootCerts.length === 0) fail('rootCerts', 'must list at least one PEM root certificate');
   d.rootCerts.forEach((c, i) => {

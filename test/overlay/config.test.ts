@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { closestName, editDistance } from '../../overlay/util/closest-name.js';
 import { ConfigError, CONFIG_DEFAULTS, newOverlayConfig, overlayConfigToJson, parseHostPort, parseOverlayConfig, USER_VALUE_KIND } from '../../overlay/config.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -47,6 +48,32 @@ describe('overlay/config', () => {
     // A kind whose largest value could not travel in a Store request.
     expect(refused({ ...good, maxMessageSize: 65536, kinds: [{ ...USER_VALUE_KIND, maxSize: 65536 }] })).to.match(/"kinds\[0\]\.maxSize" is 65536, but values must fit a 65536-byte message/);
     expect(parseOverlayConfig({ ...good, maxMessageSize: 65536, kinds: [{ ...USER_VALUE_KIND, maxSize: 65536 - 8192 }] }).kinds[0]!.maxSize).to.equal(65536 - 8192);
+  });
+
+  it('refuses unknown fields at every level, naming the path and the closest known field', () => {
+    const good = { overlay: 'example.org', rootCerts: [PEM] };
+    const cases: [unknown, string][] = [
+      [{ ...good, storage: { maxbytes: 4096 } }, 'unknown field storage.maxbytes (did you mean storage.maxBytes?)'],
+      [{ ...good, chord: { neighborCount: 4 } }, 'unknown field chord.neighborCount (did you mean chord.neighbourCount?)'],
+      [{ ...good, kinds: [USER_VALUE_KIND, { ...USER_VALUE_KIND, id: 7, name: 'b', maxsize: 10 }] }, 'unknown field kinds[1].maxsize (did you mean kinds[1].maxSize?)'],
+      [{ ...good, initialTTL: 10 }, 'unknown field initialTTL (did you mean initialTtl?)'],
+      [{ ...good, bootstraps: [] }, 'unknown field bootstraps (did you mean bootstrap?)'],
+    ];
+    for (const [doc, message] of cases) expect(refused(doc)).to.equal(`overlay config: ${message}`);
+    // Nothing close: the known fields of that level are listed instead of a misleading guess.
+    expect(refused({ ...good, storage: { colour: 'blue' } })).to.equal('overlay config: unknown field storage.colour (known: replicas, maxBytes, defaultLifetimeSec, syncIntervalMs)');
+    // What `ca init` writes is all known fields, and so is maxNodeMultiple on a NODE-MULTIPLE kind.
+    const cfg = newOverlayConfig('example.org', PEM);
+    const multiple = { ...USER_VALUE_KIND, id: 9, name: 'multi', accessControl: 'NODE-MULTIPLE', maxNodeMultiple: 3 };
+    expect(parseOverlayConfig({ ...JSON.parse(overlayConfigToJson(cfg)), kinds: [multiple] }).kinds[0]!.maxNodeMultiple).to.equal(3);
+  });
+
+  it('suggests by edit distance, ignoring case', () => {
+    expect(editDistance('maxbytes', 'maxBytes')).to.equal(0);
+    expect(editDistance('neighborCount', 'neighbourCount')).to.equal(1);
+    expect(editDistance('kitten', 'sitting')).to.equal(3);
+    expect(closestName('replica', ['maxBytes', 'replicas'])).to.equal('replicas');
+    expect(closestName('zzzzzz', ['replicas', 'maxBytes'])).to.equal(undefined);
   });
 
   it('parses HOST:PORT for IPv4, bracketed IPv6 and names', () => {
