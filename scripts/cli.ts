@@ -6,6 +6,8 @@
 import { helpText, parseCommandArgs, UsageError, type Command } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { errorMessage } from './errors.js';
+import { packageVersion } from './version.js';
+import { closestName } from '../overlay/util/closest-name.js';
 
 function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -17,8 +19,19 @@ function mainHelp(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `reload-ppsp <command> --help` for the options of a command.',
+    'Run `reload-ppsp <command> --help` for the options of a command, `reload-ppsp --version` (-V) for the version.',
   ].join('\n');
+}
+
+/**
+ * The command a user meant but we do not have: its first word, or its first two when the first
+ * names a group of commands (`ca`); what follows is arguments, not part of the name.
+ */
+function unknownCommand(argv: string[]): UsageError {
+  const names = COMMANDS.map((c) => c.name);
+  const name = names.some((n) => n.startsWith(`${argv[0]} `)) ? argv.slice(0, 2).join(' ') : argv[0]!;
+  const near = closestName(name, names);
+  return new UsageError(`unknown command "${name}"${near ? ` (did you mean "${near}"?)` : ''} (see reload-ppsp --help)`);
 }
 
 /** Matches the longest command name ("ca init" before "ca"). */
@@ -36,8 +49,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(mainHelp() + '\n');
     return argv.length === 0 ? 2 : 0;
   }
+  if (argv[0] === '--version' || argv[0] === '-V') {
+    process.stdout.write(`${await packageVersion()}\n`);
+    return 0;
+  }
   const found = findCommand(argv);
-  if (!found) throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}" (see reload-ppsp --help)`);
+  if (!found) throw unknownCommand(argv);
   const parsed = parseCommandArgs(found.cmd, found.rest);
   if (parsed === 'help') {
     process.stdout.write(helpText(found.cmd) + '\n');

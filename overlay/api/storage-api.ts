@@ -7,7 +7,7 @@ import { ErrorCode, ReloadError } from '../errors.js';
 import { idFromHex, idToHex, isHexId, resourceIdOf, type Id, type IdHash } from '../id.js';
 import type { Node } from '../node.js';
 import type { VerifiedValue } from '../storage/storage-service.js';
-import { ARRAY_APPEND, type DataSelector, type Kind, type StoredDataValue } from '../storage/types.js';
+import { ARRAY_APPEND, MAX_LIFETIME_SEC, MIN_LIFETIME_SEC, type DataSelector, type Kind, type StoredDataValue } from '../storage/types.js';
 
 type Json = Record<string, unknown>;
 
@@ -45,7 +45,7 @@ function indexFrom(value: unknown, field: string): number {
 
 function lifetimeFrom(value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 0xffffffff) throw bad('"lifetime" must be a number of seconds from 1 to 4294967295');
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_LIFETIME_SEC || value > MAX_LIFETIME_SEC) throw bad(`"lifetime" must be a number of seconds from ${MIN_LIFETIME_SEC} to ${MAX_LIFETIME_SEC}`);
   return value;
 }
 

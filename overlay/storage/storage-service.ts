@@ -7,7 +7,7 @@ import type { Identity } from '../../certs/identity.js';
 import { fingerprintOf, type PeerCertificate, type TrustStore } from '../../certs/trust.js';
 import type { Clock, Timer } from '../clock.js';
 import type { OverlayConfig } from '../config.js';
-import { ErrorCode, ReloadError } from '../errors.js';
+import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
 import { idEquals, idToHex, type Id } from '../id.js';
 import type { Logger } from '../log.js';
 import type { MethodHandler, RequestContext } from '../methods/dispatcher.js';
@@ -24,7 +24,7 @@ import { signStoredData, verifyStoredData } from './data-signature.js';
 import type { KindRegistry } from './kinds.js';
 import { Replicator } from './replicator.js';
 import { StorageEngine } from './storage-engine.js';
-import type { DataSelector, FindKindAnswer, Kind, StatKindAnswer, StoredData, StoredDataValue, StoreKindAnswer, StoreRequest } from './types.js';
+import { MAX_LIFETIME_SEC, MIN_LIFETIME_SEC, type DataSelector, type FindKindAnswer, type Kind, type StatKindAnswer, type StoredData, type StoredDataValue, type StoreKindAnswer, type StoreRequest } from './types.js';
 
 export interface StorageHost {
   /** False on a client: it stores and fetches through the overlay but holds nothing for others. */
@@ -205,6 +205,9 @@ export class StorageService {
   async store(kindRef: string | number, resource: Id, value: StoredDataValue, opts: { lifetimeSec?: number; generation?: bigint } = {}): Promise<StoreKindAnswer & { responsible: string }> {
     const kind = this.host.kinds.resolve(kindRef);
     const lifetimeSec = opts.lifetimeSec ?? this.host.config.storage.defaultLifetimeSec;
+    if (!Number.isInteger(lifetimeSec) || lifetimeSec < MIN_LIFETIME_SEC || lifetimeSec > MAX_LIFETIME_SEC) {
+      throw invalidMessage(`a lifetime must be from ${MIN_LIFETIME_SEC} to ${MAX_LIFETIME_SEC} s, not ${lifetimeSec} (a delete is a tombstone)`, 'bad_lifetime');
+    }
     const answer = await this.storeSigned(kind.id, resource, value, lifetimeSec, opts.generation ?? 0n);
     this.remember(resource, kind.id, value, lifetimeSec);
     return answer;

@@ -11,7 +11,7 @@ import { verifyStoredData } from './data-signature.js';
 import { GenerationError } from './generation-error.js';
 import { copyStoredData, entryBytes, entryKey, isLive, type Entry, type KindSlot } from './kind-slot.js';
 import type { KindRegistry } from './kinds.js';
-import { ARRAY_APPEND, type Kind, type StoredData, type StoreKindData, type StoreRequest } from './types.js';
+import { ARRAY_APPEND, MIN_LIFETIME_SEC, type Kind, type StoredData, type StoreKindData, type StoreRequest } from './types.js';
 
 /** What the plan reads: collaborators and the current state at the request's resource. */
 export interface PlanContext {
@@ -66,6 +66,7 @@ class Signers {
 /**
  * Verifies `req` and computes its changes. Throws the first refusal, checking per Kind in order:
  * Kind known (Unknown_Kind); then per value its data model (Invalid_Message `wrong_data_model`),
+ * lifetime (Invalid_Message `bad_lifetime`, see MIN_LIFETIME_SEC),
  * size (Data_Too_Large), signer certificate (Forbidden `unknown_signer` or a TrustStore reason),
  * signature (Forbidden `bad_data_signature`), the access policy for the value's signer and, for an
  * original store (replica number 0), for the request's signer too (Forbidden `access_denied`,
@@ -105,6 +106,7 @@ function checkShape(kind: Kind, data: StoredData, field: string, isReplica: bool
   if (data.value.model !== kind.dataModel) {
     throw invalidMessage(`${field} is a ${data.value.model} value, but the kind's data model is ${kind.dataModel}`, 'wrong_data_model');
   }
+  if (data.lifetimeSec < MIN_LIFETIME_SEC) throw invalidMessage(`${field} has a lifetime of ${data.lifetimeSec} s: it would be gone on arrival`, 'bad_lifetime');
   const size = data.value.value.value.length;
   if (size > kind.maxSize) throw new ReloadError(ErrorCode.Data_Too_Large, `${field} has ${size} bytes, more than the kind's max-size of ${kind.maxSize}`);
   if (isReplica && data.value.model === 'array' && data.value.index === ARRAY_APPEND) {

@@ -40,6 +40,14 @@ export type StoredDataValue =
 export const ARRAY_APPEND = 0xffffffff;
 
 /**
+ * Seconds a stored value may live (RFC 6940 §7.1: lifetime is a u32). 0 is refused everywhere (CLI,
+ * API, StorageService.store and the storing peer): such a value would be gone on arrival, and the
+ * storer's refresh would re-send it forever. A value is removed with a tombstone (exists=false).
+ */
+export const MIN_LIFETIME_SEC = 1;
+export const MAX_LIFETIME_SEC = 0xffffffff;
+
+/**
  * A value's signature (RFC 6940 §7.1) by the identity that stored it, over
  * resource ‖ kind ‖ storage_time ‖ StoredDataValue ‖ signer identity. The signer is named by the
  * SHA-256 hash of its certificate (cert_hash); certificates travel beside the values.

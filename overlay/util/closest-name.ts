@@ -20,8 +20,9 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * The known name closest to `name`, or undefined when even the closest differs in more than
- * half of `name`'s characters (then it is no likely typo, and suggesting it would mislead).
+ * The known name closest to `name`, or undefined when even the closest is more edits away than
+ * a third of `name`'s length (then it is no likely typo, and suggesting it would mislead:
+ * "watch" is two edits from "fetch").
  * Ties go to the earlier name in `known`.
  */
 export function closestName(name: string, known: readonly string[]): string | undefined {
@@ -31,5 +32,5 @@ export function closestName(name: string, known: readonly string[]): string | un
     const d = editDistance(name, candidate);
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
-  return bestDistance <= Math.max(1, Math.floor(name.length / 2)) ? best : undefined;
+  return bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? best : undefined;
 }

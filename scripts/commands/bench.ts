@@ -1,6 +1,6 @@
 /** `reload-ppsp bench <suite>` (`npm run bench -- <suite>`): prints the suite's figures as JSON. */
 import { DEFAULT_BENCH_NODES } from '../bench/overlay.js';
-import { UsageError, type Command } from '../command.js';
+import { integerOption, UsageError, type Command } from '../command.js';
 
 /** What a suite is given; each suite reads only the options it lists in `takes`. */
 interface BenchOptions {
@@ -25,6 +25,8 @@ const SUITES: Record<string, Suite> = {
 /** Bounds of --nodes: an overlay needs two nodes, and all of them run in this one process. */
 export const BENCH_MIN_NODES = 2;
 export const BENCH_MAX_NODES = 256;
+/** Bound of --duration, ms (ten minutes per measurement). */
+const BENCH_MAX_DURATION_MS = 600_000;
 
 export const benchCommand: Command = {
   name: 'bench',
@@ -36,28 +38,18 @@ export const benchCommand: Command = {
     size: { type: 'string', help: 'MiB of the file to stream (swarm; default 256)', valueName: 'MIB' },
   },
   async run(args) {
-    const [name, ...extra] = args.positionals;
+    const [name] = args.positionals;
     const suite = name ? SUITES[name] : undefined;
-    if (!suite || extra.length) throw new UsageError(`name one suite: ${Object.keys(SUITES).join(', ')}`);
-    const opts: BenchOptions = {};
-    if (args.values.duration !== undefined) {
-      const durationMs = Number(args.values.duration);
-      if (!(Number.isInteger(durationMs) && durationMs >= 100)) throw new UsageError('--duration must be an integer number of milliseconds >= 100');
-      opts.durationMs = durationMs;
-    }
-    if (args.values.nodes !== undefined) {
-      const nodes = Number(args.values.nodes);
-      if (!(Number.isInteger(nodes) && nodes >= BENCH_MIN_NODES && nodes <= BENCH_MAX_NODES)) throw new UsageError(`--nodes must be an integer from ${BENCH_MIN_NODES} to ${BENCH_MAX_NODES}`);
-      opts.nodes = nodes;
-    }
-    if (args.values.size !== undefined) {
-      const sizeMiB = Number(args.values.size);
-      if (!(Number.isInteger(sizeMiB) && sizeMiB >= 1 && sizeMiB <= 4096)) throw new UsageError('--size must be an integer number of MiB from 1 to 4096');
-      opts.sizeMiB = sizeMiB;
-    }
+    if (!suite) throw new UsageError(`name one suite: ${Object.keys(SUITES).join(', ')}`);
+    const opts: BenchOptions = {
+      durationMs: integerOption(args, 'duration', { min: 100, max: BENCH_MAX_DURATION_MS }),
+      nodes: integerOption(args, 'nodes', { min: BENCH_MIN_NODES, max: BENCH_MAX_NODES }),
+      sizeMiB: integerOption(args, 'size', { min: 1, max: 4096 }),
+    };
     const flag: Record<keyof BenchOptions, string> = { durationMs: 'duration', nodes: 'nodes', sizeMiB: 'size' };
     for (const key of Object.keys(opts) as (keyof BenchOptions)[]) {
-      if (!suite.takes.includes(key)) throw new UsageError(`the ${name} suite takes no --${flag[key]}`);
+      if (opts[key] === undefined) delete opts[key];
+      else if (!suite.takes.includes(key)) throw new UsageError(`the ${name} suite takes no --${flag[key]}`);
     }
     const run = await suite.load();
     process.stdout.write(JSON.stringify(await run(opts), null, 2) + '\n');

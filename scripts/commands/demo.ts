@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { enrollLocal, initCaDir } from '../../certs/ca-dir.js';
 import { idFromHex, resourceIdOf } from '../../overlay/id.js';
 import { callApi } from '../api-client.js';
-import { UsageError, type Command } from '../command.js';
+import { integerOption, type Command } from '../command.js';
 import { RingTruth } from '../local-ring.js';
 import { demoSwarm } from '../demo-swarm.js';
 import { startNodeProcess, type NodeProcess } from '../node-process.js';
@@ -22,6 +22,7 @@ const OVERLAY = 'demo.reload';
 export const DEMO_DEFAULT_NODES = 8;
 /** Size of the file the demo streams, MiB. */
 export const DEMO_DEFAULT_MIB = 32;
+export const DEMO_MAX_MIB = 1024;
 export const DEMO_MIN_NODES = 2;
 export const DEMO_MAX_NODES = 16;
 /** Far-apart pairs pinged, and the names routed. */
@@ -45,14 +46,12 @@ export const demoCommand: Command = {
   summary: 'Create a CA, enroll nodes, run them on 127.0.0.1 as one Chord ring, ping, route, store, and stream a file from one node to all the others, checking everything.',
   options: {
     nodes: { type: 'string', help: `how many nodes to run (${DEMO_MIN_NODES}-${DEMO_MAX_NODES}, default ${DEMO_DEFAULT_NODES})`, valueName: 'N' },
-    size: { type: 'string', help: `MiB of the file node1 seeds to the others (1-1024, default ${DEMO_DEFAULT_MIB}; 0 skips it)`, valueName: 'MIB' },
+    size: { type: 'string', help: `MiB of the file node1 seeds to the others (1-${DEMO_MAX_MIB}, default ${DEMO_DEFAULT_MIB}; 0 skips it)`, valueName: 'MIB' },
     keep: { type: 'boolean', help: 'keep the working directory (CA, identities) afterwards' },
   },
   async run(args) {
-    const count = Number(args.values.nodes ?? DEMO_DEFAULT_NODES);
-    if (!Number.isInteger(count) || count < DEMO_MIN_NODES || count > DEMO_MAX_NODES) throw new UsageError(`--nodes must be an integer from ${DEMO_MIN_NODES} to ${DEMO_MAX_NODES}`);
-    const sizeMiB = Number(args.values.size ?? DEMO_DEFAULT_MIB);
-    if (!Number.isInteger(sizeMiB) || sizeMiB < 0 || sizeMiB > 1024) throw new UsageError('--size must be an integer number of MiB from 0 to 1024');
+    const count = integerOption(args, 'nodes', { min: DEMO_MIN_NODES, max: DEMO_MAX_NODES }, DEMO_DEFAULT_NODES);
+    const sizeMiB = integerOption(args, 'size', { min: 0, max: DEMO_MAX_MIB }, DEMO_DEFAULT_MIB);
     const dir = await mkdtemp(join(tmpdir(), 'reload-demo-'));
     const say = (line: string) => process.stdout.write(line + '\n');
     const nodes: NodeProcess[] = [];

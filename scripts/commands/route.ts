@@ -18,8 +18,8 @@ export const routeCommand: Command = {
     json: { type: 'boolean', help: 'print JSON' },
   },
   async run(args) {
-    const [target, ...extra] = args.positionals;
-    if (!target || extra.length) throw new UsageError('give exactly one NAME or Resource-ID (32 hex digits) to route');
+    const [target] = args.positionals;
+    if (!target) throw new UsageError('give exactly one NAME or Resource-ID (32 hex digits) to route');
     // The node hashes names with the overlay's own hash and says which Resource-ID it routed.
     const api = requireString(args, 'api');
     const r = (await callApi(api, 'POST', '/route', { resource: target })) as RouteAnswer;

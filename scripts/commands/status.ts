@@ -45,8 +45,8 @@ export const pingCommand: Command = {
   args: 'NODE-ID',
   options: { api: apiOption, json: jsonOption },
   async run(args) {
-    const [destination, ...extra] = args.positionals;
-    if (!destination || extra.length) throw new UsageError('give exactly one NODE-ID to ping');
+    const [destination] = args.positionals;
+    if (!destination) throw new UsageError('give exactly one NODE-ID to ping');
     const r = (await callApi(requireString(args, 'api'), 'POST', '/ping', { destination })) as { destination: string; rttMs: number; hops: number };
     printResult(args, r, `reply from ${r.destination}: hops=${r.hops} time=${r.rttMs} ms`);
     return 0;

@@ -5,7 +5,8 @@
  */
 import { open, writeFile } from 'node:fs/promises';
 import { ApiError, callApi } from '../api-client.js';
-import { optionalString, printResult, requireString, stringList, UsageError, type Command, type OptionSpec, type ParsedArgs } from '../command.js';
+import { ARRAY_APPEND, MAX_LIFETIME_SEC, MIN_LIFETIME_SEC } from '../../overlay/storage/types.js';
+import { integerOption, optionalString, parseInteger, printResult, refuseToReplace, requireString, stringList, UsageError, type Command, type OptionSpec, type ParsedArgs } from '../command.js';
 
 /** Largest file `store --file` reads, bytes: refused before it is read whole (no kind allows more). */
 export const STORE_FILE_MAX_BYTES = 64 * 1024 * 1024;
@@ -54,16 +55,11 @@ const OPTIONS = {
 /** The options of each command, picked from OPTIONS plus its own. */
 const pick = (...names: (keyof typeof OPTIONS)[]) => Object.fromEntries(names.map((n) => [n, OPTIONS[n]])) as Record<string, OptionSpec>;
 
-function noPositionals(args: ParsedArgs, cmd: string): void {
-  if (args.positionals.length) throw new UsageError(`${cmd} takes no positional arguments (got "${args.positionals[0]}"); use --resource and --kind`);
-}
-
-function integerFlag(args: ParsedArgs, name: string): number | undefined {
-  const v = optionalString(args, name);
-  if (v === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(v)) throw new UsageError(`--${name} must be a non-negative integer, not "${v}"`);
-  return Number(v);
-}
+/** Array indexes (ARRAY_APPEND is not one: leaving --index out appends). */
+const INDEX_RANGE = { min: 0, max: ARRAY_APPEND - 1 };
+const LIFETIME_RANGE = { min: MIN_LIFETIME_SEC, max: MAX_LIFETIME_SEC };
+/** A generation counter is a u64; the CLI takes what a JSON number carries exactly. */
+const GENERATION_RANGE = { min: 0, max: Number.MAX_SAFE_INTEGER };
 
 /** At most one of `names` given; the one given, if any. */
 function oneOf(args: ParsedArgs, names: string[]): string | undefined {
@@ -87,12 +83,12 @@ function target(args: ParsedArgs, slots: ('index' | 'range' | 'key')[]): Record<
   requireString(args, 'api'); // checked before --file is read
   const body: Record<string, unknown> = { kind: requireString(args, 'kind'), resource: requireString(args, 'resource') };
   const slot = oneOf(args, slots.flatMap((s) => (s === 'key' ? ['key', 'key-hex'] : [s])));
-  if (slot === 'index') body.index = integerFlag(args, 'index');
+  if (slot === 'index') body.index = integerOption(args, 'index', INDEX_RANGE);
   if (slot === 'key' || slot === 'key-hex') body.key = keyFlag(args);
   if (slot === 'range') {
-    const m = /^(\d{1,10}):(\d{1,10})$/.exec(optionalString(args, 'range') ?? '');
-    if (!m) throw new UsageError('--range must be FIRST:LAST, two array indexes');
-    body.range = [Number(m[1]), Number(m[2])];
+    const ends = optionalString(args, 'range')!.split(':');
+    if (ends.length !== 2) throw new UsageError('--range must be FIRST:LAST, two array indexes');
+    body.range = [parseInteger(ends[0]!, '--range FIRST', INDEX_RANGE), parseInteger(ends[1]!, '--range LAST', INDEX_RANGE)];
   }
   return body;
 }
@@ -164,15 +160,14 @@ export const storeCommand: Command = {
   summary: 'Store (or with --delete, delete) a value signed by a running node\'s identity at the responsible peer, which replicates it.',
   options: storeOptions,
   async run(args) {
-    noPositionals(args, 'store');
     const body = target(args, ['index', 'key']);
     const source = oneOf(args, ['value', 'file', 'delete']);
     if (!source) throw new UsageError('give the value with --value TEXT or --file FILE, or --delete');
     if (source === 'value') body.value = optionalString(args, 'value');
     if (source === 'file') body.value = { base64: (await readBoundedFile(requireString(args, 'file'))).toString('base64') };
     if (source === 'delete') body.delete = true;
-    body.lifetime = integerFlag(args, 'lifetime');
-    body.generation = integerFlag(args, 'generation');
+    body.lifetime = integerOption(args, 'lifetime', LIFETIME_RANGE);
+    body.generation = integerOption(args, 'generation', GENERATION_RANGE);
     const r = await post<{ resource: string; kind: string; generation: number; responsible: string; replicas: string[] }>(args, '/store', body);
     const verb = source === 'delete' ? 'deleted' : 'stored';
     printResult(args, r, `${verb} ${r.kind} at ${r.resource} generation=${r.generation} responsible=${r.responsible} replicas=${r.replicas.length}`);
@@ -193,15 +188,18 @@ export const fetchCommand: Command = {
   options: {
     ...selectOptions,
     out: { type: 'string', help: 'write the raw bytes of the (single) value fetched to FILE', valueName: 'FILE' },
+    force: { type: 'boolean', help: 'with --out: replace FILE if it exists' },
   },
   async run(args) {
-    noPositionals(args, 'fetch');
-    const r = await post<Answer<FetchedValue>>(args, '/fetch', target(args, ['index', 'range', 'key']));
     const out = optionalString(args, 'out');
+    const force = args.values.force === true;
+    if (out === undefined && force) throw new UsageError('--force goes with --out');
+    if (out !== undefined) await refuseToReplace(out, force);
+    const r = await post<Answer<FetchedValue>>(args, '/fetch', target(args, ['index', 'range', 'key']));
     if (out !== undefined) {
       if (r.values.length !== 1) throw new UsageError(`--out takes one value, but ${r.values.length} were fetched: pick one with --index or --key`);
       const bytes = bytesOf(r.values[0]!.value);
-      await writeFile(out, bytes);
+      await writeFile(out, bytes, { flag: force ? 'w' : 'wx' }); // wx: nor a file created since the check
       const v = r.values[0]!;
       printResult(args, { ...r, values: r.values.map(({ value: _value, ...meta }) => meta), out, bytes: bytes.length }, `wrote ${bytes.length} bytes to ${out} ${signedBy(v)}`);
       return 0;
@@ -218,7 +216,6 @@ export const statCommand: Command = {
   summary: 'Show what is stored without the values: length, SHA-256, storage time and lifetime left of each value.',
   options: selectOptions,
   async run(args) {
-    noPositionals(args, 'stat');
     const r = await post<Answer<StatEntry>>(args, '/stat', target(args, ['index', 'range', 'key']));
     const line = (v: StatEntry) =>
       `${slotLabel(v)}${v.exists ? `length=${v.length} sha256=${v.sha256}` : 'deleted'} stored=${v.storageTime} lifetime=${v.lifetimeSec}s`;
@@ -236,7 +233,6 @@ export const findCommand: Command = {
     ...pick('resource', 'json'),
   },
   async run(args) {
-    noPositionals(args, 'find');
     const kinds = stringList(args, 'kind');
     if (kinds.length === 0) throw new UsageError('missing --kind');
     const r = await post<{ resource: string; results: { kind: string | number; closest: string | null }[] }>(args, '/find', { kinds, resource: requireString(args, 'resource') });

@@ -6,7 +6,8 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { callApi } from '../api-client.js';
-import { optionalString, printResult, requireString, UsageError, type Command } from '../command.js';
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../../usages/ppsp/swarm-id.js';
+import { integerOption, printResult, refuseToReplace, requireString, UsageError, type Command } from '../command.js';
 
 const apiOption = { type: 'string' as const, help: 'the node\'s API address', valueName: 'HOST:PORT' };
 const jsonOption = { type: 'boolean' as const, help: 'print JSON' };
@@ -17,6 +18,8 @@ const POLL_MS = 250;
 const LINE_EVERY_MS = 2000;
 /** `get` gives up after this long without a new chunk, s (the partial file stays for a resume). */
 const DEFAULT_STALL_SEC = 120;
+/** Largest --stall-timeout, s (a day). */
+const MAX_STALL_SEC = 86_400;
 
 /** A download that stopped making progress; the CLI prints it as one line and exits 1. */
 export class StalledError extends Error {
@@ -38,8 +41,8 @@ interface SwarmStatus {
 }
 
 function oneArg(args: { positionals: string[] }, what: string): string {
-  const [value, ...extra] = args.positionals;
-  if (!value || extra.length) throw new UsageError(`give exactly one ${what}`);
+  const [value] = args.positionals; // more are refused by parseCommandArgs
+  if (!value) throw new UsageError(`give exactly one ${what}`);
   return value;
 }
 
@@ -60,8 +63,8 @@ export const seedCommand: Command = {
     const path = resolve(oneArg(args, 'FILE to seed'));
     const info = await stat(path).catch(() => undefined);
     if (!info?.isFile()) throw new UsageError(`${path} is not a readable file`);
-    const chunkSize = optionalString(args, 'chunk-size');
-    const meta = (await callApi(requireString(args, 'api'), 'POST', '/swarms', { path, ...(chunkSize ? { chunkSize: Number(chunkSize) } : {}) }, 3_600_000)) as {
+    const chunkSize = integerOption(args, 'chunk-size', { min: MIN_CHUNK_SIZE, max: MAX_CHUNK_SIZE });
+    const meta = (await callApi(requireString(args, 'api'), 'POST', '/swarms', { path, chunkSize }, 3_600_000)) as {
       swarmId: string;
       contentLength: number;
       chunkCount: number;
@@ -86,10 +89,9 @@ export const getCommand: Command = {
     const swarmId = oneArg(args, 'SWARM-ID (64 hex digits)');
     if (!/^[0-9a-f]{64}$/i.test(swarmId)) throw new UsageError(`"${swarmId}" is not a swarm ID (64 hex digits)`);
     const out = resolve(requireString(args, 'out'));
-    if (!args.values.force && (await stat(out).catch(() => undefined))) throw new UsageError(`${out} exists; pass --force to replace it`);
+    await refuseToReplace(out, args.values.force === true);
     const api = requireString(args, 'api');
-    const stallSec = Number(optionalString(args, 'stall-timeout') ?? DEFAULT_STALL_SEC);
-    if (!(stallSec > 0)) throw new UsageError('--stall-timeout must be a positive number of seconds');
+    const stallSec = integerOption(args, 'stall-timeout', { min: 1, max: MAX_STALL_SEC }, DEFAULT_STALL_SEC);
     const tty = process.stderr.isTTY && !args.values.json;
     let lastHave = -1;
     let lastGain = Date.now();

@@ -82,7 +82,7 @@ describe('CLI: route', function () {
   it('turns mistakes into one line on stderr and a non-zero exit', async () => {
     const cases: [string[], number, RegExp][] = [
       [['route', '--api', nodes[0]!.api], 2, /exactly one NAME or Resource-ID/],
-      [['route', 'a', 'b', '--api', nodes[0]!.api], 2, /exactly one NAME or Resource-ID/],
+      [['route', 'a', 'b', '--api', nodes[0]!.api], 2, /route takes only NAME-OR-HEX; unexpected "b"/],
       [['route', 'alice'], 2, /missing --api/],
       [['route', 'alice', '--api', '127.0.0.1:1'], 1, /cannot reach the node API at 127\.0\.0\.1:1/],
     ];

@@ -126,6 +126,12 @@ describe('CLI: store, fetch, stat, find', function () {
     const wrote = await cli(['fetch', '--api', n2.api, '--kind', 'user-value', '--resource', user, '--out', out]);
     expect(wrote).to.match(new RegExp(`^wrote ${bytes.length} bytes to ${out.replace(/[.]/g, '\\.')} \\(signer ${user} ${n3.nodeId}, stored ${ISO}\\)\\n$`));
     expect((await readFile(out)).equals(bytes)).to.equal(true);
+    // The file exists now: another value goes there only with --force.
+    const other = ['fetch', '--api', n2.api, '--kind', 'user-value', '--resource', users[0]!, '--out', out];
+    expectFailure(await runCli(other), 2, /exists; pass --force to replace it/, 'fetch --out onto an existing file');
+    expect((await readFile(out)).equals(bytes), 'left alone').to.equal(true);
+    await cli([...other, '--force']);
+    expect(await readFile(out, 'utf8')).to.equal('hello, storage');
     // Without --out, bytes that are not text print as base64 on their one line.
     const shown = await cli(['fetch', '--api', n2.api, '--kind', 'user-value', '--resource', user]);
     expect(shown).to.equal(`base64:${bytes.toString('base64')}  ${/\(signer .*\)\n$/.exec(shown)![0]}`);
@@ -188,14 +194,14 @@ describe('CLI: store, fetch, stat, find', function () {
       [[...store, '--file', huge], 2, new RegExp(`larger than ${STORE_FILE_MAX_BYTES} bytes`)],
       [[...store], 2, /--value TEXT or --file FILE, or --delete/],
       [[...store, '--value', 'x', '--file', big], 2, /only one of --value, --file/],
-      [[...store, '--value', 'x', '--generation', 'two'], 2, /--generation must be a non-negative integer/],
+      [[...store, '--value', 'x', '--generation', 'two'], 2, /--generation must be an integer from 0 to \d+, not "two"/],
       [['store', '--api', n1.api, '--resource', 'x', '--value', 'x'], 2, /missing --kind/],
       [['fetch', '--api', n1.api, '--kind', 'user-value'], 2, /missing --resource/],
       [['fetch', '--kind', 'user-value', '--resource', 'x'], 2, /missing --api/],
       [['fetch', '--api', n1.api, '--kind', 'user-list', '--resource', 'x', '--range', '5'], 2, /--range must be FIRST:LAST/],
       [['fetch', '--api', n1.api, '--kind', 'user-list', '--resource', users[0]!, '--out', join(dir, 'x.bin')], 2, /--out takes one value, but 2 were fetched/],
       [['find', '--api', n1.api, '--resource', 'x'], 2, /missing --kind/],
-      [['fetch', 'positional', '--api', n1.api, '--kind', 'user-value', '--resource', 'x'], 2, /no positional arguments/],
+      [['fetch', 'positional', '--api', n1.api, '--kind', 'user-value', '--resource', 'x'], 2, /fetch takes no arguments; unexpected "positional"/],
     ];
     // A few at a time: each is a tsx start-up, bounded by runCli's timeout.
     const results: CliResult[] = [];

@@ -32,6 +32,13 @@ describe('StorageEngine lifetimes, tombstones and sweep', () => {
     expect(s.engine.sweep()).to.equal(0);
   });
 
+  it('a value with a lifetime of 0 s is refused (Invalid_Message bad_lifetime), original or replica, and nothing is stored', () => {
+    expectReloadError(() => store(value('x', 0, 0)), ErrorCode.Invalid_Message, { reason: 'bad_lifetime' });
+    expectReloadError(() => store(value('x', 0, 0), 1), ErrorCode.Invalid_Message, { reason: 'bad_lifetime' });
+    expect(held()).to.deep.equal([]);
+    expect(s.engine.valueCount).to.equal(0);
+  });
+
   it('an expired value does not block a replacement with an older storage time', () => {
     store(value('new', 10, 10));
     s.clock.advance(10_000);
