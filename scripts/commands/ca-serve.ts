@@ -1,6 +1,7 @@
 /** `reload-ppsp ca serve`: runs the HTTPS enrollment server (RFC 6940 §11.3) until SIGINT/SIGTERM. */
 import { startEnrollmentServer } from '../../certs/enrollment-server.js';
 import { parseHostPort } from '../../overlay/config.js';
+import { createLogger, stderrSink } from '../../overlay/log.js';
 import { requireString, UsageError, type Command } from '../command.js';
 import { untilStopSignal } from '../signals.js';
 
@@ -21,15 +22,17 @@ export const caServeCommand: Command = {
       throw e instanceof UsageError ? e : new UsageError((e as Error).message);
     }
     const usersFile = requireString(args, 'users');
+    const log = createLogger('reload:certs:enrollment', stderrSink);
     const server = await startEnrollmentServer({
       dir,
       host: listen.host,
       port: listen.port,
       usersFile,
-      log: (line) => process.stderr.write(`reload:certs:enrollment ${line}\n`),
+      log: (line) => log.info(line),
     });
+    const stopSignal = untilStopSignal(); // before the line a supervisor waits for, so its SIGTERM is caught
     process.stdout.write(`enrollment server listening on ${server.url}\n`);
-    await untilStopSignal();
+    await stopSignal;
     await server.close();
     return 0;
   },

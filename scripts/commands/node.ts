@@ -6,6 +6,7 @@ import { createLogger, stderrSink } from '../../overlay/log.js';
 import { Node } from '../../overlay/node.js';
 import { optionalString, requireString, stringList, UsageError, type Command } from '../command.js';
 import { untilStopSignal } from '../signals.js';
+import { LOG_OPTIONS, logLevelOf } from '../log-options.js';
 import { dataDirPath, openDataDir } from '../data-dir.js';
 import { ppspApi } from '../../usages/ppsp/ppsp-api.js';
 import { PpspUsage } from '../../usages/ppsp/ppsp-usage.js';
@@ -33,9 +34,10 @@ export const nodeCommand: Command = {
     bootstrap: { type: 'string', multiple: true, help: 'a node to link to at start, besides the config\'s', valueName: 'HOST:PORT' },
     client: { type: 'boolean', help: 'run as a client: no routing or storing for others, one link to the responsible peer (needs --bootstrap)' },
     data: { type: 'string', help: 'data directory: stored values, swarms, peer cache, API token (default NODEDIR/data)', valueName: 'DIR' },
-    verbose: { type: 'boolean', help: 'log debug messages' },
+    ...LOG_OPTIONS,
   },
   async run(args) {
+    const logger = createLogger('reload', stderrSink, logLevelOf(args));
     const client = args.values.client === true;
     const listenText = optionalString(args, 'listen') ?? (client ? undefined : '127.0.0.1:0');
     const listen = listenText === undefined ? undefined : hostPort(listenText, '--listen', true);
@@ -45,7 +47,6 @@ export const nodeCommand: Command = {
     const identityDir = requireString(args, 'identity');
     const identity = await loadIdentity(identityDir);
     const dataDir = await openDataDir(dataDirPath(identityDir, optionalString(args, 'data')));
-    const logger = createLogger('reload', stderrSink, args.values.verbose ? 'debug' : 'info');
     logger.info(`data directory ${dataDir}`);
     const node = new Node({ config, identity, listen, bootstrap, logger, client });
     // The PPSP usage: its kinds, codes and handlers go on before the node joins.
@@ -60,8 +61,10 @@ export const nodeCommand: Command = {
         await node.stop();
         throw e;
       });
+    // Listening before "ready": a SIGTERM sent as soon as it is read would otherwise kill the process uncleanly.
+    const stopSignal = untilStopSignal();
     process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress ?? '-'} api=${server.address}\n`);
-    logger.info(`stopping on ${await untilStopSignal()}`);
+    logger.info(`stopping on ${await stopSignal}`);
     await server.close();
     await ppsp.stop();
     await node.stop();

@@ -59,16 +59,22 @@ export class ChordTopology implements Topology {
   async join(signal?: AbortSignal): Promise<void> {
     this.startedAtMs = this.host.clock.now();
     const boots = await this.host.bootstrapLinks();
+    // The steps at debug level, so `node --log-level debug` shows where a join stops.
+    const log = this.host.log;
     if (boots.length > 0) {
+      log.debug(`join: linked to bootstrap ${boots.map((l) => l.remoteNodeIdHex).join(', ')}; Attach to Resource-ID self+1 through it`);
       const admitting = await this.findAdmittingPeer(boots.map((l) => l.remoteNodeId), signal);
       this.add(admitting);
-      await this.exchangeUpdate(admitting, UPDATE_FULL);
+      const exchanged = await this.exchangeUpdate(admitting, UPDATE_FULL);
       await this.attaches.onIdle();
+      log.debug(`join: Update exchange with ${idToHex(admitting)} ${exchanged ? 'done' : 'failed'}; ${this.table.successors().length} successors, ${this.table.predecessors().length} predecessors`);
       signal?.throwIfAborted();
       await this.refreshFingers(this.table.fingerCount);
       // Join goes to our successor, which now hands over the range (self's predecessor, self].
       const successor = this.table.successors()[0] ?? admitting;
+      log.debug(`join: Join sent to successor ${idToHex(successor)}`);
       await this.host.request([node(successor)], MessageCode.JoinReq, [this.host.self]);
+      log.debug(`join: Join answered by ${idToHex(successor)}; Update to ${this.table.neighbourIds().length} neighbours`);
       await this.updateNeighbours(UPDATE_NEIGHBORS);
     }
     signal?.throwIfAborted();
