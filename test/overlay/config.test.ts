@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { closestName, editDistance } from '../../overlay/util/closest-name.js';
 import { ConfigError, CONFIG_DEFAULTS, newOverlayConfig, overlayConfigToJson, parseHostPort, parseOverlayConfig, USER_VALUE_KIND } from '../../overlay/config.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
@@ -66,14 +65,6 @@ describe('overlay/config', () => {
     const cfg = newOverlayConfig('example.org', PEM);
     const multiple = { ...USER_VALUE_KIND, id: 9, name: 'multi', accessControl: 'NODE-MULTIPLE', maxNodeMultiple: 3 };
     expect(parseOverlayConfig({ ...JSON.parse(overlayConfigToJson(cfg)), kinds: [multiple] }).kinds[0]!.maxNodeMultiple).to.equal(3);
-  });
-
-  it('suggests by edit distance, ignoring case', () => {
-    expect(editDistance('maxbytes', 'maxBytes')).to.equal(0);
-    expect(editDistance('neighborCount', 'neighbourCount')).to.equal(1);
-    expect(editDistance('kitten', 'sitting')).to.equal(3);
-    expect(closestName('replica', ['maxBytes', 'replicas'])).to.equal('replicas');
-    expect(closestName('zzzzzz', ['replicas', 'maxBytes'])).to.equal(undefined);
   });
 
   it('parses HOST:PORT for IPv4, bracketed IPv6 and names', () => {

@@ -1,8 +1,6 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../overlay/clock.js';
 import { createLogger, formatLogLine, stderrSinkOn, type LogLevel } from '../../overlay/log.js';
-import { UsageError, type ParsedArgs } from '../../scripts/command.js';
-import { logLevelOf } from '../../scripts/log-options.js';
 
 describe('overlay/log', () => {
   it('formats a line as ISO 8601 UTC time, level, namespace and message, one line per message', () => {
@@ -31,15 +29,5 @@ describe('overlay/log', () => {
     const log = createLogger('r', (level, ns, msg) => seen.push(`${level} ${ns} ${msg}`), 'warn');
     for (const level of ['debug', 'info', 'warn', 'error'] as LogLevel[]) log.child('c')[level](level);
     expect(seen).to.deep.equal(['warn r:c warn', 'error r:c error']);
-  });
-
-  it('--log-level and --verbose: the level asked for, info by default, contradictions refused', () => {
-    const args = (values: ParsedArgs['values']): ParsedArgs => ({ values, positionals: [] });
-    expect(logLevelOf(args({}))).to.equal('info');
-    expect(logLevelOf(args({ verbose: true }))).to.equal('debug');
-    expect(logLevelOf(args({ 'log-level': 'warn' }))).to.equal('warn');
-    expect(logLevelOf(args({ 'log-level': 'debug', verbose: true }))).to.equal('debug');
-    expect(() => logLevelOf(args({ 'log-level': 'loud' }))).to.throw(UsageError, '--log-level must be one of debug, info, warn, error, not "loud"');
-    expect(() => logLevelOf(args({ 'log-level': 'error', verbose: true }))).to.throw(UsageError, /contradicts --log-level error/);
   });
 });
