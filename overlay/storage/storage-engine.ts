@@ -91,6 +91,27 @@ export class StorageEngine {
   }
 
   /**
+   * What is held per Kind-ID: live values (not tombstones, not expired) and the bytes counted
+   * against maxBytes (everything held until the next sweep). Walks every entry: for metrics, read
+   * at each scrape, not for a hot path.
+   */
+  heldByKind(): Map<number, { values: number; bytes: number }> {
+    const nowMs = this.clock.now();
+    const totals = new Map<number, { values: number; bytes: number }>();
+    for (const [, held] of this.state.entries()) {
+      for (const [kindId, slot] of held.kinds) {
+        let t = totals.get(kindId);
+        if (!t) totals.set(kindId, (t = { values: 0, bytes: 0 }));
+        for (const e of slot.entries.values()) {
+          t.bytes += e.bytes;
+          if (isLive(e, nowMs) && e.data.value.value.exists) t.values++;
+        }
+      }
+    }
+    return totals;
+  }
+
+  /**
    * Store (RFC 6940 §7.4.1.1): verifies the whole request, then applies it atomically — if any
    * check fails nothing changes. The checks are planStore's (store-plan.ts), then the engine's
    * limits: maxBytes and maxCertificates (Data_Too_Large `storage_full`).

@@ -1,30 +1,20 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DatabaseError, NODE_DB_FILE, NodeDatabase } from '../../../overlay/persist/node-database.js';
+import { DatabaseError, NodeDatabase } from '../../../overlay/persist/node-database.js';
+import { tempDatabase, type TempDatabase } from '../../helpers/temp-database.js';
 
 describe('NodeDatabase: the node database file', () => {
-  let dir: string;
+  let temp: TempDatabase;
   let path: string;
-  const open: NodeDatabase[] = [];
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'reload-node-db-'));
-    path = join(dir, NODE_DB_FILE);
+    temp = await tempDatabase();
+    path = temp.path;
   });
 
-  afterEach(async () => {
-    for (const db of open.splice(0)) db.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => temp.dispose());
 
-  const openDb = () => {
-    const db = NodeDatabase.open(path);
-    open.push(db);
-    return db;
-  };
+  const openDb = () => temp.open();
 
   it('runs in WAL mode with synchronous=FULL, and closing checkpoints the log away', () => {
     const db = openDb();

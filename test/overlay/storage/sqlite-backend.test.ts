@@ -1,7 +1,5 @@
 import { expect } from 'chai';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { ErrorCode } from '../../../overlay/errors.js';
 import { idToHex } from '../../../overlay/id.js';
 import { DatabaseError, NodeDatabase } from '../../../overlay/persist/node-database.js';
@@ -10,34 +8,29 @@ import { SqliteBackend } from '../../../overlay/storage/sqlite-backend.js';
 import { MemoryBackend, type ResourceState } from '../../../overlay/storage/storage-backend.js';
 import { StorageEngine } from '../../../overlay/storage/storage-engine.js';
 import { expectReloadError } from '../../helpers/expect-reload-error.js';
+import { tempDatabase, type TempDatabase } from '../../helpers/temp-database.js';
 import { entry, HASH, keyed, KINDS, peer, setup, signed, single, snapshot, storeReq, type Setup } from './fixture.js';
 
 describe('SqliteBackend: stored values in the node database', () => {
-  let dir: string;
-  let path: string;
+  let temp: TempDatabase;
+  let db: NodeDatabase;
   let s: Setup;
-  const open: NodeDatabase[] = [];
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'reload-sqlite-backend-'));
-    path = join(dir, 'node.db');
+    temp = await tempDatabase();
     s = await setup();
   });
 
-  afterEach(async () => {
-    for (const db of open.splice(0)) db.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterEach(() => temp.dispose());
 
   /** An engine on a fresh connection to the database file, as a restarted node builds it. */
   function engineOnDisk(): StorageEngine {
-    const db = NodeDatabase.open(path);
-    open.push(db);
+    db = temp.open();
     return new StorageEngine({ kinds: s.kinds, trust: s.pki.trust, clock: s.clock, hash: HASH, maxBytes: 1 << 20, backend: new SqliteBackend(db) });
   }
 
   function restart(): StorageEngine {
-    for (const db of open.splice(0)) db.close();
+    temp.closeAll();
     return engineOnDisk();
   }
 
@@ -83,7 +76,7 @@ describe('SqliteBackend: stored values in the node database', () => {
     const second = restart();
     expect(second.valueCount).to.equal(valuesBefore - 1);
     expect(second.fetch(s.aliceAt, [{ kindId: KINDS.userValue.id, generation: 0n, selector: { model: 'single' } }]).kinds[0]!.values).to.deep.equal([]);
-    const rows = open[0]!.sqlite.prepare("SELECT count(*) AS n FROM storage_values WHERE resource = ? AND kind_id = ?").get(idToHex(s.aliceAt), KINDS.userValue.id) as { n: number };
+    const rows = db.sqlite.prepare("SELECT count(*) AS n FROM storage_values WHERE resource = ? AND kind_id = ?").get(idToHex(s.aliceAt), KINDS.userValue.id) as { n: number };
     expect(rows.n, 'the expired row is deleted, not only hidden').to.equal(0);
   });
 
@@ -98,25 +91,22 @@ describe('SqliteBackend: stored values in the node database', () => {
     const second = restart();
     expect([second.bytesUsed, second.valueCount]).to.deep.equal([bytes, count]);
     expect(second.resources().map(idToHex)).to.deep.equal([idToHex(s.aliceAt)]);
-    const db = open[0]!.sqlite;
-    expect((db.prepare('SELECT count(*) AS n FROM storage_values').get() as { n: number }).n).to.equal(count);
+    expect((db.sqlite.prepare('SELECT count(*) AS n FROM storage_values').get() as { n: number }).n).to.equal(count);
     // bob's resource went with the drop, and with it the only value bob signed: his certificate too.
-    expect((db.prepare('SELECT count(*) AS n FROM storage_certificates').get() as { n: number }).n).to.equal(1);
+    expect((db.sqlite.prepare('SELECT count(*) AS n FROM storage_certificates').get() as { n: number }).n).to.equal(1);
   });
 
   it('a corrupt record is a DatabaseError naming it, not a crash', () => {
     storeAll(engineOnDisk());
-    const db = open[0]!;
     db.sqlite.prepare('UPDATE storage_values SET stored_data = ? WHERE resource = ? AND kind_id = ?').run(Buffer.from([0x83, 0x01]), idToHex(s.aliceAt), KINDS.userValue.id);
-    for (const c of open.splice(0)) c.close();
-    const reopened = NodeDatabase.open(path);
-    open.push(reopened);
+    temp.closeAll();
+    const reopened = temp.open();
     expect(() => new SqliteBackend(reopened)).to.throw(DatabaseError, new RegExp(`the value s of kind ${KINDS.userValue.id} at ${idToHex(s.aliceAt)} is corrupt`));
   });
 
   it('a file that is not a database, or is damaged, is a DatabaseError at open', async () => {
-    await writeFile(path, Buffer.alloc(8192, 0x5a));
-    expect(() => NodeDatabase.open(path)).to.throw(DatabaseError, /node\.db is damaged \(file is not a database\); move it away/);
+    await writeFile(temp.path, Buffer.alloc(8192, 0x5a));
+    expect(() => temp.open()).to.throw(DatabaseError, /node\.db is damaged \(file is not a database\); move it away/);
   });
 
   it('a write that fails leaves the engine as it was, and the store unacknowledged', () => {
@@ -139,7 +129,6 @@ describe('SqliteBackend: stored values in the node database', () => {
 
   it('a full disk is refused as Data_Too_Large storage_full', () => {
     const engine = engineOnDisk();
-    const db = open[0]!;
     // A page limit the file has already reached: the next write cannot grow it.
     storeAll(engine);
     db.sqlite.pragma('wal_checkpoint(TRUNCATE)');
