@@ -7,6 +7,7 @@ import { Node } from '../../overlay/node.js';
 import { optionalString, requireString, stringList, UsageError, type Command } from '../command.js';
 import { untilStopSignal } from '../signals.js';
 import { dataDirPath, openDataDir } from '../data-dir.js';
+import { openNodeStores } from '../node-stores.js';
 import { ppspApi } from '../../usages/ppsp/ppsp-api.js';
 import { PpspUsage } from '../../usages/ppsp/ppsp-usage.js';
 import type { PeerProperties } from '../../usages/ppsp/properties.js';
@@ -47,17 +48,22 @@ export const nodeCommand: Command = {
     const dataDir = await openDataDir(dataDirPath(identityDir, optionalString(args, 'data')));
     const logger = createLogger('reload', stderrSink, args.values.verbose ? 'debug' : 'info');
     logger.info(`data directory ${dataDir}`);
-    const node = new Node({ config, identity, listen, bootstrap, logger, client });
+    const stores = openNodeStores(dataDir);
+    const node = new Node({ config, identity, listen, bootstrap, logger, client, storageBackend: stores.storageBackend, peerCacheStore: stores.peerCacheStore });
     // The PPSP usage: its kinds, codes and handlers go on before the node joins.
     const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, data: { host: listen?.host ?? '127.0.0.1', log: logger } });
     ppsp.attach(node);
-    await node.start();
+    await node.start().catch((e) => {
+      stores.close();
+      throw e;
+    });
     const server = await ppsp
       .start()
       .then(() => startApi(node, api.host, api.port, [ppspApi(ppsp)]))
       .catch(async (e) => {
         await ppsp.stop();
         await node.stop();
+        stores.close();
         throw e;
       });
     process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress ?? '-'} api=${server.address}\n`);
@@ -65,6 +71,7 @@ export const nodeCommand: Command = {
     await server.close();
     await ppsp.stop();
     await node.stop();
+    stores.close();
     return 0;
   },
 };
