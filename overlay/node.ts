@@ -27,6 +27,8 @@ import { ChordTopology } from './topology/chord/chord-topology.js';
 import { ClientTopology } from './topology/client-topology.js';
 import { KindRegistry } from './storage/kinds.js';
 import { fetchCertificates, publishCertificate } from './storage/certificate-store.js';
+import type { StorageBackend } from './storage/storage-backend.js';
+import { storageMetricFamilies } from './storage/storage-metrics.js';
 import { StorageService } from './storage/storage-service.js';
 import type { Topology, TopologyHost, TopologyStatus } from './topology/topology.js';
 import { MessageCode } from './wire/codes.js';
@@ -52,6 +54,8 @@ export interface NodeOptions {
   connectTimeoutMs?: number;
   /** Keeps the peer cache across restarts; without it the cache lives in memory only. */
   peerCacheStore?: PeerCacheStore;
+  /** Keeps the values stored for others across restarts; without it they live in memory only. */
+  storageBackend?: StorageBackend;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -123,8 +127,10 @@ export class Node {
       table: this.topology.table,
       neighbours: () => this.topology.neighbours(),
       request: (dests, code, body, timeoutMs) => this.request(dests, code, body, timeoutMs),
+      backend: opts.storageBackend,
     });
     for (const handler of this.storage.handlers()) this.dispatcher.register(handler);
+    this.metrics.addSource(() => storageMetricFamilies(this.storage.engine, this.kinds, this.config.storage.maxBytes));
     this.transport.certificates.setLookup((nodeId) => fetchCertificates(this.storage, nodeId, this.config.hash));
     this.dispatcher.register(pingHandler(this.clock));
     this.dispatcher.register(attachHandler(() => (this.listener ? [this.listener.address] : [])));

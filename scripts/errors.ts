@@ -6,13 +6,14 @@ import { EnrollmentError } from '../certs/ca.js';
 import { IdentityFileError } from '../certs/identity.js';
 import { ConfigError } from '../overlay/config.js';
 import { isReloadError } from '../overlay/errors.js';
+import { DatabaseError } from '../overlay/persist/node-database.js';
 import { IdFormatError } from '../overlay/id.js';
 import { UsageError } from './command.js';
 import { ApiError } from './api-client.js';
 import { NodeProcessError } from './node-process.js';
 import { StalledError } from './commands/swarm.js';
 
-const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, NodeProcessError, StalledError];
+const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, NodeProcessError, StalledError, DatabaseError];
 
 export function errorMessage(e: unknown): string {
   if (USER_FACING.some((cls) => e instanceof cls) || isReloadError(e)) return (e as Error).message;

@@ -14,6 +14,8 @@ export interface NodeProcessOptions {
   listen?: string;
   api?: string;
   bootstrap?: string[];
+  /** The data directory (--data); default the node's own, NODEDIR/data. */
+  data?: string;
   /** Gets every stderr line (logs); default: dropped. */
   onLog?: (line: string) => void;
   /** How long to wait for `ready`, ms. */
@@ -58,6 +60,7 @@ export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodePr
   const { command, args } = cliCommand();
   const argv = [...args, 'node', '--config', opts.config, '--identity', opts.identity, '--listen', opts.listen ?? '127.0.0.1:0', '--api', opts.api ?? '127.0.0.1:0'];
   for (const b of opts.bootstrap ?? []) argv.push('--bootstrap', b);
+  if (opts.data) argv.push('--data', opts.data);
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {

@@ -133,6 +133,19 @@ function storedDataFrom(item: unknown, field: string, max: ValueLimit): StoredDa
   };
 }
 
+/**
+ * One StoredData on its own, for a node's database: the same checks as in a body, so a record read
+ * back is held to what a peer's Store is held to. Values may be as long as a u32 allows.
+ */
+export function encodeStoredData(d: StoredData): Uint8Array {
+  return encodeCbor(storedDataItem(d, 'storedData', MAX_U32));
+}
+
+/** Parses one StoredData; throws ReloadError(Invalid_Message) naming the bad field. */
+export function decodeStoredData(bytes: Uint8Array): StoredData {
+  return storedDataFrom(decodeCbor(bytes), 'storedData', MAX_U32);
+}
+
 function storedDataListItem(values: readonly StoredData[], field: string, max: ValueLimit): unknown[] {
   return list<StoredData>(values, field, MAX_VALUES_PER_KIND).map((d, i) => storedDataItem(d, `${field}[${i}]`, max));
 }

@@ -8,7 +8,7 @@ import type { PeerCertificate, TrustStore } from '../../certs/trust.js';
 import type { Clock } from '../clock.js';
 import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
 import { idFromBytes, idToHex, ringDistance, type Id, type IdHash } from '../id.js';
-import { copyStoredData, hasLiveValue, isLive, liveEntries, remainingSec, selectEntries, type Entry } from './kind-slot.js';
+import { copyStoredData, hasLiveValue, isLive, liveEntries, remainingSec, selectEntries, type Entry, type KindSlot } from './kind-slot.js';
 import type { KindRegistry } from './kinds.js';
 import { planStore, type StorePlan } from './store-plan.js';
 import { MemoryBackend, type ResourceState, type StorageBackend } from './storage-backend.js';
@@ -53,9 +53,8 @@ export class StorageEngine {
   private readonly hash: IdHash;
   private readonly maxBytes: number;
   private readonly maxCertificates: number;
+  /** Resources, and the DER of value signers by SHA-256 fingerprint (hex). */
   private readonly state: StorageBackend;
-  /** DER of value signers, by SHA-256 fingerprint (hex). */
-  private readonly certificates = new Map<string, Uint8Array>();
   private bytes = 0;
   private count = 0;
 
@@ -67,6 +66,18 @@ export class StorageEngine {
     this.hash = opts.hash;
     this.maxBytes = opts.maxBytes;
     this.maxCertificates = opts.maxCertificates ?? DEFAULT_MAX_CERTIFICATES;
+    // A persistent backend starts with what it kept: count it against maxBytes (which may have
+    // been lowered since: then stores are refused until enough expires), and drop at once what
+    // expired while the node was down, so that it is never served.
+    for (const [, held] of this.state.entries()) {
+      for (const slot of held.kinds.values()) {
+        for (const e of slot.entries.values()) {
+          this.bytes += e.bytes;
+          this.count++;
+        }
+      }
+    }
+    this.sweep();
   }
 
   /** Bytes held (values, keys, signatures; tombstones and expired entries not yet swept included). */
@@ -77,6 +88,27 @@ export class StorageEngine {
   /** Entries held (values and tombstones; expired ones not yet swept included). */
   get valueCount(): number {
     return this.count;
+  }
+
+  /**
+   * What is held per Kind-ID: live values (not tombstones, not expired) and the bytes counted
+   * against maxBytes (everything held until the next sweep). Walks every entry: for metrics, read
+   * at each scrape, not for a hot path.
+   */
+  heldByKind(): Map<number, { values: number; bytes: number }> {
+    const nowMs = this.clock.now();
+    const totals = new Map<number, { values: number; bytes: number }>();
+    for (const [, held] of this.state.entries()) {
+      for (const [kindId, slot] of held.kinds) {
+        let t = totals.get(kindId);
+        if (!t) totals.set(kindId, (t = { values: 0, bytes: 0 }));
+        for (const e of slot.entries.values()) {
+          t.bytes += e.bytes;
+          if (isLive(e, nowMs) && e.data.value.value.exists) t.values++;
+        }
+      }
+    }
+    return totals;
   }
 
   /**
@@ -104,7 +136,7 @@ export class StorageEngine {
       hash: this.hash,
       nowMs,
       slotOf: (kindId) => held?.kinds.get(kindId),
-      heldCertificate: (fingerprint) => this.certificates.get(fingerprint),
+      heldCertificate: (fingerprint) => this.state.certificate(fingerprint),
     });
     this.checkCapacity(plan, held);
     this.apply(req.resource, plan);
@@ -120,30 +152,48 @@ export class StorageEngine {
     if (this.bytes + added > this.maxBytes) {
       throw new ReloadError(ErrorCode.Data_Too_Large, `storage full: ${this.bytes} of ${this.maxBytes} bytes used, the store needs ${added} more`, 'storage_full');
     }
-    const certificates = this.certificates.size + plan.newCertificates.size;
+    const certificates = this.state.certificateCount + plan.newCertificates.size;
     if (certificates > this.maxCertificates) {
       throw new ReloadError(ErrorCode.Data_Too_Large, `storage full: the store needs ${certificates} signer certificates, at most ${this.maxCertificates} are held`, 'storage_full');
     }
   }
 
+  /**
+   * Builds the resource's new state beside the held one (the slots it changes are copies) and
+   * hands it to the backend; only once that returned are the totals changed. A backend write that
+   * throws (a full disk) so leaves the engine as it was and the store unacknowledged.
+   */
   private apply(resource: Id, plan: StorePlan): void {
     const hex = idToHex(resource);
-    let held = this.state.get(hex);
+    const held = this.state.get(hex);
+    const next: ResourceState = { resource: held?.resource ?? idFromBytes(resource), kinds: new Map(held?.kinds) };
+    let changed = false;
+    let bytes = 0;
+    let count = 0;
     for (const k of plan.kinds) {
-      let slot = held?.kinds.get(k.kindId);
-      if (!slot && k.changes.size === 0 && k.generation === 0n) continue;
-      if (!held) held = { resource: idFromBytes(resource), kinds: new Map() };
-      if (!slot) held.kinds.set(k.kindId, (slot = { generation: 0n, entries: new Map() }));
+      const old = next.kinds.get(k.kindId);
+      if (!old && k.changes.size === 0 && k.generation === 0n) continue;
+      const slot: KindSlot = { generation: k.generation, entries: new Map(old?.entries) };
       for (const [key, entry] of k.changes) {
-        this.forget(slot.entries.get(key));
+        const replaced = slot.entries.get(key);
+        if (replaced) {
+          bytes -= replaced.bytes;
+          count--;
+        }
         slot.entries.set(key, entry);
-        this.bytes += entry.bytes;
-        this.count++;
+        bytes += entry.bytes;
+        count++;
       }
-      slot.generation = k.generation;
+      next.kinds.set(k.kindId, slot);
+      changed = true;
     }
-    if (held) this.state.put(hex, held);
-    for (const [fingerprint, der] of plan.newCertificates) this.certificates.set(fingerprint, der);
+    // Certificates first: a crash in between leaves an unused certificate (swept later), never a
+    // value whose signer's certificate is missing.
+    for (const [fingerprint, der] of plan.newCertificates) this.state.putCertificate(fingerprint, der);
+    if (!changed) return;
+    this.state.put(hex, next);
+    this.bytes += bytes;
+    this.count += count;
   }
 
   /** Takes an entry that is being removed or replaced off the totals. */
@@ -276,8 +326,8 @@ export class StorageEngine {
     const hex = idToHex(resource);
     const held = this.state.get(hex);
     if (!held) return false;
-    for (const slot of held.kinds.values()) for (const e of slot.entries.values()) this.forget(e);
     this.state.delete(hex);
+    for (const slot of held.kinds.values()) for (const e of slot.entries.values()) this.forget(e);
     return true;
   }
 
@@ -308,13 +358,13 @@ export class StorageEngine {
       if (held.kinds.size === 0) this.state.delete(hex);
       else if (changed) this.state.put(hex, held);
     }
-    for (const fingerprint of this.certificates.keys()) if (!needed.has(fingerprint)) this.certificates.delete(fingerprint);
+    for (const fingerprint of [...this.state.certificateFingerprints()]) if (!needed.has(fingerprint)) this.state.deleteCertificate(fingerprint);
     return removed;
   }
 
   private certificatesOf(fingerprints: Iterable<string>): Uint8Array[] {
     return [...fingerprints].flatMap((f) => {
-      const der = this.certificates.get(f);
+      const der = this.state.certificate(f);
       return der ? [Uint8Array.from(der)] : [];
     });
   }

@@ -23,6 +23,7 @@ import {
 import { signStoredData, verifyStoredData } from './data-signature.js';
 import type { KindRegistry } from './kinds.js';
 import { Replicator } from './replicator.js';
+import type { StorageBackend } from './storage-backend.js';
 import { StorageEngine } from './storage-engine.js';
 import { MAX_LIFETIME_SEC, MIN_LIFETIME_SEC, type DataSelector, type FindKindAnswer, type Kind, type StatKindAnswer, type StoredData, type StoredDataValue, type StoreKindAnswer, type StoreRequest } from './types.js';
 
@@ -39,6 +40,8 @@ export interface StorageHost {
   /** This node's neighbours (successors and predecessors): the peers that may push replicas. */
   neighbours(): Id[];
   request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response>;
+  /** Where the values held for others are kept; default in memory. */
+  backend?: StorageBackend;
 }
 
 /** A fetched value whose signature checked out, with who signed it. */
@@ -87,7 +90,7 @@ export class StorageService {
 
   constructor(private readonly host: StorageHost) {
     const { config } = host;
-    this.engine = new StorageEngine({ kinds: host.kinds, trust: host.trust, clock: host.clock, hash: config.hash, maxBytes: config.storage.maxBytes });
+    this.engine = new StorageEngine({ kinds: host.kinds, trust: host.trust, clock: host.clock, hash: config.hash, maxBytes: config.storage.maxBytes, backend: host.backend });
     this.replicator = new Replicator(this.engine, {
       self: host.identity.nodeId,
       clock: host.clock,

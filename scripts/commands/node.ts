@@ -8,6 +8,7 @@ import { optionalString, requireString, stringList, UsageError, type Command } f
 import { untilStopSignal } from '../signals.js';
 import { LOG_OPTIONS, logLevelOf } from '../log-options.js';
 import { dataDirPath, openDataDir } from '../data-dir.js';
+import { openNodeStores } from '../node-stores.js';
 import { ppspApi } from '../../usages/ppsp/ppsp-api.js';
 import { PpspUsage } from '../../usages/ppsp/ppsp-usage.js';
 import type { PeerProperties } from '../../usages/ppsp/properties.js';
@@ -48,17 +49,22 @@ export const nodeCommand: Command = {
     const identity = await loadIdentity(identityDir);
     const dataDir = await openDataDir(dataDirPath(identityDir, optionalString(args, 'data')));
     logger.info(`data directory ${dataDir}`);
-    const node = new Node({ config, identity, listen, bootstrap, logger, client });
+    const stores = openNodeStores(dataDir);
+    const node = new Node({ config, identity, listen, bootstrap, logger, client, storageBackend: stores.storageBackend, peerCacheStore: stores.peerCacheStore });
     // The PPSP usage: its kinds, codes and handlers go on before the node joins.
     const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, data: { host: listen?.host ?? '127.0.0.1', log: logger } });
     ppsp.attach(node);
-    await node.start();
+    await node.start().catch((e) => {
+      stores.close();
+      throw e;
+    });
     const server = await ppsp
       .start()
       .then(() => startApi(node, api.host, api.port, [ppspApi(ppsp)]))
       .catch(async (e) => {
         await ppsp.stop();
         await node.stop();
+        stores.close();
         throw e;
       });
     // Listening before "ready": a SIGTERM sent as soon as it is read would otherwise kill the process uncleanly.
@@ -68,6 +74,7 @@ export const nodeCommand: Command = {
     await server.close();
     await ppsp.stop();
     await node.stop();
+    stores.close();
     return 0;
   },
 };
