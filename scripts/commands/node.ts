@@ -1,12 +1,12 @@
 /** `reload-ppsp node`: runs a node until SIGINT/SIGTERM. */
 import { loadIdentity } from '../../certs/identity.js';
-import { startApi } from '../../overlay/api/http-api.js';
 import { loadOverlayConfig, parseHostPort } from '../../overlay/config.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
 import { Node } from '../../overlay/node.js';
 import { optionalString, requireString, stringList, UsageError, type Command } from '../command.js';
 import { untilStopSignal } from '../signals.js';
 import { dataDirPath, openDataDir } from '../data-dir.js';
+import { NODE_API_OPTIONS, nodeApiSettings, openNodeApi } from '../node-api.js';
 import { ppspApi } from '../../usages/ppsp/ppsp-api.js';
 import { PpspUsage } from '../../usages/ppsp/ppsp-usage.js';
 import type { PeerProperties } from '../../usages/ppsp/properties.js';
@@ -29,7 +29,7 @@ export const nodeCommand: Command = {
     config: { type: 'string', help: 'overlay configuration document (overlay.json from `ca init`)', valueName: 'FILE' },
     identity: { type: 'string', help: 'node directory from `reload-ppsp enroll`', valueName: 'NODEDIR' },
     listen: { type: 'string', help: 'address for overlay links (default 127.0.0.1:0, a free port; a client listens only if given)', valueName: 'HOST:PORT' },
-    api: { type: 'string', help: 'address of the local HTTP API (default 127.0.0.1:0)', valueName: 'HOST:PORT' },
+    ...NODE_API_OPTIONS,
     bootstrap: { type: 'string', multiple: true, help: 'a node to link to at start, besides the config\'s', valueName: 'HOST:PORT' },
     client: { type: 'boolean', help: 'run as a client: no routing or storing for others, one link to the responsible peer (needs --bootstrap)' },
     data: { type: 'string', help: 'data directory: stored values, swarms, peer cache, API token (default NODEDIR/data)', valueName: 'DIR' },
@@ -39,7 +39,7 @@ export const nodeCommand: Command = {
     const client = args.values.client === true;
     const listenText = optionalString(args, 'listen') ?? (client ? undefined : '127.0.0.1:0');
     const listen = listenText === undefined ? undefined : hostPort(listenText, '--listen', true);
-    const api = hostPort(optionalString(args, 'api') ?? '127.0.0.1:0', '--api', true);
+    const apiSettings = nodeApiSettings(args);
     const bootstrap = stringList(args, 'bootstrap').map((b) => hostPort(b, '--bootstrap'));
     const config = await loadOverlayConfig(requireString(args, 'config'));
     const identityDir = requireString(args, 'identity');
@@ -51,18 +51,21 @@ export const nodeCommand: Command = {
     // The PPSP usage: its kinds, codes and handlers go on before the node joins.
     const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, data: { host: listen?.host ?? '127.0.0.1', log: logger } });
     ppsp.attach(node);
-    await node.start();
-    const server = await ppsp
+    // The API port is taken before the node joins: a port in use fails here, before any overlay traffic.
+    const api = await openNodeApi(apiSettings, dataDir, logger);
+    await node
       .start()
-      .then(() => startApi(node, api.host, api.port, [ppspApi(ppsp)]))
+      .then(() => ppsp.start())
+      .then(() => api.server.attach(node, [ppspApi(ppsp)]))
       .catch(async (e) => {
+        await api.close();
         await ppsp.stop();
         await node.stop();
         throw e;
       });
-    process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress ?? '-'} api=${server.address}\n`);
+    process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress ?? '-'} api=${api.server.address}\n`);
     logger.info(`stopping on ${await untilStopSignal()}`);
-    await server.close();
+    await api.close();
     await ppsp.stop();
     await node.stop();
     return 0;

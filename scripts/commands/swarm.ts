@@ -5,10 +5,9 @@
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { callApi } from '../api-client.js';
+import { API_CLIENT_OPTIONS, apiEndpoint, callApi } from '../api-client.js';
 import { optionalString, printResult, requireString, UsageError, type Command } from '../command.js';
 
-const apiOption = { type: 'string' as const, help: 'the node\'s API address', valueName: 'HOST:PORT' };
 const jsonOption = { type: 'boolean' as const, help: 'print JSON' };
 
 /** How often `get` asks the node for progress, ms. */
@@ -52,7 +51,7 @@ export const seedCommand: Command = {
   summary: 'Seed a file through a running node; prints the swarm ID to share.',
   args: 'FILE',
   options: {
-    api: apiOption,
+    ...API_CLIENT_OPTIONS,
     'chunk-size': { type: 'string', help: 'bytes per chunk, a power of two from 1024 to 1048576 (default 16384)', valueName: 'BYTES' },
     json: jsonOption,
   },
@@ -61,7 +60,7 @@ export const seedCommand: Command = {
     const info = await stat(path).catch(() => undefined);
     if (!info?.isFile()) throw new UsageError(`${path} is not a readable file`);
     const chunkSize = optionalString(args, 'chunk-size');
-    const meta = (await callApi(requireString(args, 'api'), 'POST', '/swarms', { path, ...(chunkSize ? { chunkSize: Number(chunkSize) } : {}) }, 3_600_000)) as {
+    const meta = (await callApi(apiEndpoint(args), 'POST', '/swarms', { path, ...(chunkSize ? { chunkSize: Number(chunkSize) } : {}) }, 3_600_000)) as {
       swarmId: string;
       contentLength: number;
       chunkCount: number;
@@ -76,7 +75,7 @@ export const getCommand: Command = {
   summary: 'Download a swarm by its ID through a running node, from many peers at once, verifying every chunk.',
   args: 'SWARM-ID',
   options: {
-    api: apiOption,
+    ...API_CLIENT_OPTIONS,
     out: { type: 'string', help: 'where to write the file (a download resumes from FILE.part)', valueName: 'FILE' },
     force: { type: 'boolean', help: 'replace FILE if it exists' },
     'stall-timeout': { type: 'string', help: 'give up after this many seconds without a new chunk (default 120)', valueName: 'S' },
@@ -87,7 +86,7 @@ export const getCommand: Command = {
     if (!/^[0-9a-f]{64}$/i.test(swarmId)) throw new UsageError(`"${swarmId}" is not a swarm ID (64 hex digits)`);
     const out = resolve(requireString(args, 'out'));
     if (!args.values.force && (await stat(out).catch(() => undefined))) throw new UsageError(`${out} exists; pass --force to replace it`);
-    const api = requireString(args, 'api');
+    const api = apiEndpoint(args);
     const stallSec = Number(optionalString(args, 'stall-timeout') ?? DEFAULT_STALL_SEC);
     if (!(stallSec > 0)) throw new UsageError('--stall-timeout must be a positive number of seconds');
     const tty = process.stderr.isTTY && !args.values.json;
