@@ -98,7 +98,8 @@ export function parseAllowedOrigin(text: string): string {
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== text.replace(/\/$/, '')) {
+  const bare = url && !url.username && !url.password && url.pathname === '/' && !url.search && !url.hash;
+  if (!url || !bare || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw new Error(`"${text}" is not an origin like http://localhost:3000 (scheme, host and port only)`);
   }
   return url.origin;
