@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { API_MAX_BODY_BYTES, bindApi, startApi, type ApiExtension, type ApiServer } from '../../overlay/api/http-api.js';
 import { newOverlayConfig } from '../../overlay/config.js';
 import { randomId, idToHex } from '../../overlay/id.js';
 import { Node } from '../../overlay/node.js';
+import { httpRequest } from '../helpers/http.js';
 import { sharedPki, TEST_OVERLAY } from '../helpers/pki.js';
 
 describe('overlay/api', function () {
@@ -134,7 +134,7 @@ describe('overlay/api', function () {
       }
       expect((await fetch(`${at}/swarms/${SWARM}/capability`, { method: 'POST', headers: { 'content-type': 'application/json' } })).status).to.equal(401);
       // A path that a resolver would turn into /status (fetch would normalise it first, so sent raw).
-      expect(await rawGet(at, `/swarms/${SWARM}/../../status?cap=${cap}`)).to.equal(401);
+      expect((await httpRequest(at, `/swarms/${SWARM}/../../status?cap=${cap}`)).status).to.equal(401);
     });
 
     it('a capability dies with the API that minted it (a new secret at each start)', async () => {
@@ -148,8 +148,8 @@ describe('overlay/api', function () {
       const url = await mint(at, SWARM);
       expect((await fetch(url, { headers: { origin: 'http://evil.example' } })).status).to.equal(403);
       const u = new URL(url);
-      expect(await rawGet(at, u.pathname + u.search, { host: 'evil.example' })).to.equal(403);
-      expect(await rawGet(at, u.pathname + u.search, { host: `localhost:${u.port}` })).to.equal(200);
+      expect((await httpRequest(at, u.pathname + u.search, { headers: { host: 'evil.example' } })).status).to.equal(403);
+      expect((await httpRequest(at, u.pathname + u.search, { headers: { host: `localhost:${u.port}` } })).status).to.equal(200);
     });
 
     it('an allowed origin gets its CORS preflight answered and its responses marked; another origin gets 403', async () => {
@@ -176,16 +176,3 @@ describe('overlay/api', function () {
     });
   });
 });
-
-/** The status of a GET of `path` exactly as written, with chosen headers (fetch normalises paths and will not set Host). */
-function rawGet(base: string, path: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(base);
-    const req = request({ host: u.hostname, port: u.port, path, headers }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
