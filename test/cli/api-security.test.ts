@@ -30,6 +30,7 @@ describe('CLI: the node API is protected', function () {
   let node: NodeProcess;
   let base: string;
   let tokenFile: string;
+  /** The node's token, read when a test first needs it. */
   let token: string;
 
   before(async () => {
@@ -42,7 +43,9 @@ describe('CLI: the node API is protected', function () {
     node = await startNodeProcess({ config, identity: join(dir, 'n1') });
     base = `http://${node.api}`;
     tokenFile = join(dir, 'n1', 'data', 'api-token');
-    token = (await readFile(tokenFile, 'utf8')).trim();
+  });
+  beforeEach(async () => {
+    token ??= (await readFile(tokenFile, 'utf8').catch(() => '')).trim();
   });
 
   after(async () => {
@@ -163,6 +166,7 @@ describe('CLI: the node API is protected', function () {
 
   it('the token file and the runtime record go when the node stops', async () => {
     const recordPath = join(process.env.RELOAD_PPSP_RUNTIME_DIR!, apiRecordName(node.api));
+    expect((await stat(recordPath)).isFile() && (await stat(tokenFile)).isFile()).to.equal(true);
     expect(await node.stop()).to.equal(0);
     expect(await stat(recordPath).catch(() => 'gone')).to.equal('gone');
     expect(await stat(tokenFile).catch(() => 'gone')).to.equal('gone');
