@@ -22,9 +22,13 @@ export interface ApiToken {
   file: string;
 }
 
-/** A new token, written to the data directory's token file (replacing the last run's). */
-export async function createApiToken(dataDir: string): Promise<ApiToken> {
-  const token = randomBytes(TOKEN_BYTES).toString('hex');
+/** A new random token. */
+export function newApiToken(): string {
+  return randomBytes(TOKEN_BYTES).toString('hex');
+}
+
+/** Writes `token` to the data directory's token file (replacing the last run's). */
+export async function writeApiToken(dataDir: string, token: string): Promise<ApiToken> {
   const file = apiTokenPath(dataDir);
   await writePrivateFile(file, token + '\n');
   return { token, file };

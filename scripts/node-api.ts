@@ -8,7 +8,7 @@ import { isLoopbackHost, parseAllowedOrigin } from '../overlay/api/api-access.js
 import { parseHostPort } from '../overlay/config.js';
 import type { Logger } from '../overlay/log.js';
 import { removeApiRecord, writeApiRecord } from './api-runtime.js';
-import { createApiToken, removeApiToken } from './api-token.js';
+import { apiTokenPath, newApiToken, removeApiToken, writeApiToken } from './api-token.js';
 import { optionalString, stringList, UsageError, type OptionSpec, type ParsedArgs } from './command.js';
 
 export const NODE_API_OPTIONS = {
@@ -57,11 +57,16 @@ export interface NodeApi {
   close(): Promise<void>;
 }
 
-/** Writes a new token, binds the API, and records the address for the CLI (a failed record is only a warning). */
+/**
+ * Binds the API, then writes its new token and records the address for the CLI (a failed record
+ * is only a warning). The token file is written only once the port is ours: a second start of
+ * the same node that fails on a taken port leaves the running node's token alone.
+ */
 export async function openNodeApi(settings: NodeApiSettings, dataDir: string, logger: Logger): Promise<NodeApi> {
-  const token = await createApiToken(dataDir);
-  const server = await bindApi({ ...settings, token: token.token, tokenFile: token.file }).catch(async (e: unknown) => {
-    await removeApiToken(token);
+  const secret = newApiToken();
+  const server = await bindApi({ ...settings, token: secret, tokenFile: apiTokenPath(dataDir) });
+  const token = await writeApiToken(dataDir, secret).catch(async (e: unknown) => {
+    await server.close();
     throw e;
   });
   const record = await writeApiRecord(server.address, token.file).catch((e: Error) => {

@@ -139,6 +139,8 @@ describe('CLI: the node API is protected', function () {
       expect(r.stderr).not.to.match(/^\s+at /m);
       expect(r.stdout).to.equal('');
       expect(bootstrap.connections(), 'connections to the bootstrap node').to.equal(0);
+      // It used the running node's data directory: that node's token is untouched.
+      expect((await readFile(tokenFile, 'utf8')).trim()).to.equal(token);
     } finally {
       await closeServer(busy);
       await closeServer(bootstrap.server);
