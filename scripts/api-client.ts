@@ -28,7 +28,7 @@ export const API_CLIENT_OPTIONS = {
   api: { type: 'string', help: 'the node\'s API address', valueName: 'HOST:PORT' },
   'api-token-file': {
     type: 'string',
-    help: 'the node\'s API token file, NODEDIR/data/api-token (default: found by itself for a node of this user, or $RELOAD_PPSP_API_TOKEN)',
+    help: 'the node\'s API token file, NODEDIR/data/api-token (default: $RELOAD_PPSP_API_TOKEN, else found through the record the node wrote for --api)',
     valueName: 'FILE',
   },
 } satisfies Record<string, OptionSpec>;
