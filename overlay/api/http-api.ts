@@ -264,7 +264,7 @@ async function handle(state: ApiState, req: IncomingMessage, res: ServerResponse
     const capability = CAPABILITY_PATH.exec(path);
     if (capability) {
       if (verb !== 'POST') throw methodNotAllowed(path, ['POST']);
-      return send(res, 200, capabilityAnswer(state, capability[1]!.toLowerCase()));
+      return send(res, 200, capabilityAnswer(state, capability[1]!.toLowerCase(), req.headers.host));
     }
     const route = POST_ROUTES[path];
     if (!route) {
@@ -283,12 +283,15 @@ async function handle(state: ApiState, req: IncomingMessage, res: ServerResponse
   }
 }
 
-/** The answer of POST /swarms/<id>/capability: a URL that reads that swarm without a token. */
-function capabilityAnswer(state: ApiState, swarmId: string) {
+/**
+ * The answer of POST /swarms/<id>/capability: a URL that reads that swarm without a token, on the
+ * host the caller used (admit() has checked it), else the address bound.
+ */
+function capabilityAnswer(state: ApiState, swarmId: string, host: string | undefined) {
   const cap = state.policy.capabilities.mint(swarmId);
   return {
     swarmId,
-    url: `http://${state.address}/swarms/${swarmId}?cap=${cap}`,
+    url: `http://${host ?? state.address}/swarms/${swarmId}?cap=${cap}`,
     cap,
     grants: `GET and HEAD on /swarms/${swarmId} and below`,
     expires: 'when the node stops',
