@@ -1,6 +1,5 @@
 /** `reload-ppsp node`: runs a node until SIGINT/SIGTERM. */
 import { loadIdentity } from '../../certs/identity.js';
-import { startApi } from '../../overlay/api/http-api.js';
 import { loadOverlayConfig, parseHostPort } from '../../overlay/config.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
 import { Node } from '../../overlay/node.js';
@@ -9,6 +8,7 @@ import { untilStopSignal } from '../signals.js';
 import { LOG_OPTIONS, logLevelOf } from '../log-options.js';
 import { dataDirPath, openDataDir } from '../data-dir.js';
 import { openNodeStores } from '../node-stores.js';
+import { NODE_API_OPTIONS, nodeApiSettings, openNodeApi } from '../node-api.js';
 import { ppspApi } from '../../usages/ppsp/ppsp-api.js';
 import { PpspUsage } from '../../usages/ppsp/ppsp-usage.js';
 import type { PeerProperties } from '../../usages/ppsp/properties.js';
@@ -31,7 +31,7 @@ export const nodeCommand: Command = {
     config: { type: 'string', help: 'overlay configuration document (overlay.json from `ca init`)', valueName: 'FILE' },
     identity: { type: 'string', help: 'node directory from `reload-ppsp enroll`', valueName: 'NODEDIR' },
     listen: { type: 'string', help: 'address for overlay links (default 127.0.0.1:0, a free port; a client listens only if given)', valueName: 'HOST:PORT' },
-    api: { type: 'string', help: 'address of the local HTTP API (default 127.0.0.1:0)', valueName: 'HOST:PORT' },
+    ...NODE_API_OPTIONS,
     bootstrap: { type: 'string', multiple: true, help: 'a node to link to at start, besides the config\'s', valueName: 'HOST:PORT' },
     client: { type: 'boolean', help: 'run as a client: no routing or storing for others, one link to the responsible peer (needs --bootstrap)' },
     data: { type: 'string', help: 'data directory: stored values, swarms, peer cache, API token (default NODEDIR/data)', valueName: 'DIR' },
@@ -42,26 +42,31 @@ export const nodeCommand: Command = {
     const client = args.values.client === true;
     const listenText = optionalString(args, 'listen') ?? (client ? undefined : '127.0.0.1:0');
     const listen = listenText === undefined ? undefined : hostPort(listenText, '--listen', true);
-    const api = hostPort(optionalString(args, 'api') ?? '127.0.0.1:0', '--api', true);
+    const apiSettings = nodeApiSettings(args);
     const bootstrap = stringList(args, 'bootstrap').map((b) => hostPort(b, '--bootstrap'));
     const config = await loadOverlayConfig(requireString(args, 'config'));
     const identityDir = requireString(args, 'identity');
     const identity = await loadIdentity(identityDir);
     const dataDir = await openDataDir(dataDirPath(identityDir, optionalString(args, 'data')));
     logger.info(`data directory ${dataDir}`);
+    // The database is locked to this process: a second node on the same data directory stops here,
+    // before it could replace the first one's API token.
     const stores = openNodeStores(dataDir);
     const node = new Node({ config, identity, listen, bootstrap, logger, client, storageBackend: stores.storageBackend, peerCacheStore: stores.peerCacheStore });
     // The PPSP usage: its kinds, codes and handlers go on before the node joins.
     const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, data: { host: listen?.host ?? '127.0.0.1', log: logger } });
     ppsp.attach(node);
-    await node.start().catch((e) => {
+    // The API port is taken before the node joins: a port in use fails here, before any overlay traffic.
+    const api = await openNodeApi(apiSettings, dataDir, logger).catch((e) => {
       stores.close();
       throw e;
     });
-    const server = await ppsp
+    await node
       .start()
-      .then(() => startApi(node, api.host, api.port, [ppspApi(ppsp)]))
+      .then(() => ppsp.start())
+      .then(() => api.server.attach(node, [ppspApi(ppsp)]))
       .catch(async (e) => {
+        await api.close();
         await ppsp.stop();
         await node.stop();
         stores.close();
@@ -69,9 +74,9 @@ export const nodeCommand: Command = {
       });
     // Listening before "ready": a SIGTERM sent as soon as it is read would otherwise kill the process uncleanly.
     const stopSignal = untilStopSignal();
-    process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress ?? '-'} api=${server.address}\n`);
+    process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress ?? '-'} api=${api.server.address}\n`);
     logger.info(`stopping on ${await stopSignal}`);
-    await server.close();
+    await api.close();
     await ppsp.stop();
     await node.stop();
     stores.close();

@@ -1,8 +1,7 @@
 /** `reload-ppsp status` and `reload-ppsp ping`: ask a running node through its API. */
-import { callApi } from '../api-client.js';
-import { printResult, requireString, UsageError, type Command } from '../command.js';
+import { API_CLIENT_OPTIONS, apiEndpoint, callApi } from '../api-client.js';
+import { printResult, UsageError, type Command } from '../command.js';
 
-const apiOption = { type: 'string' as const, help: 'the node\'s API address', valueName: 'HOST:PORT' };
 const jsonOption = { type: 'boolean' as const, help: 'print JSON' };
 
 interface Status {
@@ -20,9 +19,9 @@ interface Status {
 export const statusCommand: Command = {
   name: 'status',
   summary: 'Show a running node\'s identity, state, neighbours and links.',
-  options: { api: apiOption, json: jsonOption },
+  options: { ...API_CLIENT_OPTIONS, json: jsonOption },
   async run(args) {
-    const s = (await callApi(requireString(args, 'api'), 'GET', '/status')) as Status;
+    const s = (await callApi(apiEndpoint(args), 'GET', '/status')) as Status;
     const rows: [string, string][] = [
       ['node', `${s.nodeId} (${s.user})`],
       ['overlay', s.overlay],
@@ -43,11 +42,11 @@ export const pingCommand: Command = {
   name: 'ping',
   summary: 'Ping a Node-ID through the overlay from a running node.',
   args: 'NODE-ID',
-  options: { api: apiOption, json: jsonOption },
+  options: { ...API_CLIENT_OPTIONS, json: jsonOption },
   async run(args) {
     const [destination] = args.positionals;
     if (!destination) throw new UsageError('give exactly one NODE-ID to ping');
-    const r = (await callApi(requireString(args, 'api'), 'POST', '/ping', { destination })) as { destination: string; rttMs: number; hops: number };
+    const r = (await callApi(apiEndpoint(args), 'POST', '/ping', { destination })) as { destination: string; rttMs: number; hops: number };
     printResult(args, r, `reply from ${r.destination}: hops=${r.hops} time=${r.rttMs} ms`);
     return 0;
   },

@@ -4,7 +4,7 @@
  * the request body they build and the error they print: `reload-ppsp: <RELOAD error>: <message>`.
  */
 import { open, writeFile } from 'node:fs/promises';
-import { ApiError, callApi } from '../api-client.js';
+import { API_CLIENT_OPTIONS, ApiError, apiEndpoint, callApi } from '../api-client.js';
 import { ARRAY_APPEND, MAX_LIFETIME_SEC, MIN_LIFETIME_SEC } from '../../overlay/storage/types.js';
 import { integerOption, optionalString, parseInteger, printResult, refuseToReplace, requireString, stringList, UsageError, type Command, type OptionSpec, type ParsedArgs } from '../command.js';
 
@@ -43,7 +43,7 @@ interface Answer<T> {
 }
 
 const OPTIONS = {
-  api: { type: 'string', help: 'the node\'s API address', valueName: 'HOST:PORT' },
+  ...API_CLIENT_OPTIONS,
   kind: { type: 'string', help: 'kind name (e.g. user-value) or id', valueName: 'KIND' },
   resource: { type: 'string', help: 'resource name (hashed with the overlay\'s hash) or Resource-ID (32 hex digits)', valueName: 'NAME-OR-HEX' },
   index: { type: 'string', help: 'array index (store: default appends)', valueName: 'N' },
@@ -80,7 +80,7 @@ function keyFlag(args: ParsedArgs): ApiBytes | undefined {
 
 /** The body's kind, resource and index, range or key: what store, fetch and stat address. */
 function target(args: ParsedArgs, slots: ('index' | 'range' | 'key')[]): Record<string, unknown> {
-  requireString(args, 'api'); // checked before --file is read
+  apiEndpoint(args); // --api checked before --file is read
   const body: Record<string, unknown> = { kind: requireString(args, 'kind'), resource: requireString(args, 'resource') };
   const slot = oneOf(args, slots.flatMap((s) => (s === 'key' ? ['key', 'key-hex'] : [s])));
   if (slot === 'index') body.index = integerOption(args, 'index', INDEX_RANGE);
@@ -96,7 +96,7 @@ function target(args: ParsedArgs, slots: ('index' | 'range' | 'key')[]): Record<
 /** Calls the API; a refusal reads `<RELOAD error name>: <message>` (the CLI prints it as one line, exit 1). */
 async function post<T>(args: ParsedArgs, path: string, body: Record<string, unknown>): Promise<T> {
   try {
-    return (await callApi(requireString(args, 'api'), 'POST', path, body)) as T;
+    return (await callApi(apiEndpoint(args), 'POST', path, body)) as T;
   } catch (e) {
     // RELOAD errors come named already ("Not_Found: ..."); the API's own refusals (body too large, not JSON) do not.
     if (e instanceof ApiError && e.status >= 400 && !e.message.startsWith(`${e.errorName}: `)) throw new ApiError(e.status, e.errorName, `${e.errorName}: ${e.message}`);
@@ -145,7 +145,7 @@ function show(v: ApiBytes): string {
 const slotLabel = (v: { index?: number; key?: ApiBytes }) => (v.index !== undefined ? `[${v.index}] ` : v.key !== undefined ? `key=${show(v.key)} ` : '');
 
 const storeOptions = {
-  ...pick('api', 'kind', 'resource'),
+  ...pick('api', 'api-token-file', 'kind', 'resource'),
   value: { type: 'string', help: 'the value, as text', valueName: 'TEXT' },
   file: { type: 'string', help: `the value: the bytes of a file (at most ${STORE_FILE_MAX_BYTES / 1024 / 1024} MiB)`, valueName: 'FILE' },
   delete: { type: 'boolean', help: 'store a tombstone: delete the value (at --index or --key)' },
@@ -177,7 +177,7 @@ export const storeCommand: Command = {
 
 /** What fetch and stat select: one array index, a range of them, or one dictionary key (default: all). */
 const selectOptions = {
-  ...pick('api', 'kind', 'resource', 'index'),
+  ...pick('api', 'api-token-file', 'kind', 'resource', 'index'),
   range: { type: 'string', help: 'array entries FIRST to LAST, inclusive', valueName: 'A:B' },
   ...pick('key', 'key-hex', 'json'),
 } satisfies Record<string, OptionSpec>;
@@ -228,7 +228,7 @@ export const findCommand: Command = {
   name: 'find',
   summary: 'Find, per kind, the Resource-ID closest to a resource (at or after it) that the responsible peer holds values of.',
   options: {
-    ...pick('api'),
+    ...pick('api', 'api-token-file'),
     kind: { ...OPTIONS.kind, multiple: true },
     ...pick('resource', 'json'),
   },

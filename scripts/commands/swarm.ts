@@ -5,11 +5,10 @@
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { callApi } from '../api-client.js';
+import { API_CLIENT_OPTIONS, apiEndpoint, callApi } from '../api-client.js';
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../../usages/ppsp/swarm-id.js';
 import { integerOption, printResult, refuseToReplace, requireString, UsageError, type Command } from '../command.js';
 
-const apiOption = { type: 'string' as const, help: 'the node\'s API address', valueName: 'HOST:PORT' };
 const jsonOption = { type: 'boolean' as const, help: 'print JSON' };
 
 /** How often `get` asks the node for progress, ms. */
@@ -55,7 +54,7 @@ export const seedCommand: Command = {
   summary: 'Seed a file through a running node; prints the swarm ID to share.',
   args: 'FILE',
   options: {
-    api: apiOption,
+    ...API_CLIENT_OPTIONS,
     'chunk-size': { type: 'string', help: 'bytes per chunk, a power of two from 1024 to 1048576 (default 16384)', valueName: 'BYTES' },
     json: jsonOption,
   },
@@ -64,7 +63,7 @@ export const seedCommand: Command = {
     const info = await stat(path).catch(() => undefined);
     if (!info?.isFile()) throw new UsageError(`${path} is not a readable file`);
     const chunkSize = integerOption(args, 'chunk-size', { min: MIN_CHUNK_SIZE, max: MAX_CHUNK_SIZE });
-    const meta = (await callApi(requireString(args, 'api'), 'POST', '/swarms', { path, chunkSize }, 3_600_000)) as {
+    const meta = (await callApi(apiEndpoint(args), 'POST', '/swarms', { path, chunkSize }, 3_600_000)) as {
       swarmId: string;
       contentLength: number;
       chunkCount: number;
@@ -79,7 +78,7 @@ export const getCommand: Command = {
   summary: 'Download a swarm by its ID through a running node, from many peers at once, verifying every chunk.',
   args: 'SWARM-ID',
   options: {
-    api: apiOption,
+    ...API_CLIENT_OPTIONS,
     out: { type: 'string', help: 'where to write the file (a download resumes from FILE.part)', valueName: 'FILE' },
     force: { type: 'boolean', help: 'replace FILE if it exists' },
     'stall-timeout': { type: 'string', help: 'give up after this many seconds without a new chunk (default 120)', valueName: 'S' },
@@ -90,7 +89,7 @@ export const getCommand: Command = {
     if (!/^[0-9a-f]{64}$/i.test(swarmId)) throw new UsageError(`"${swarmId}" is not a swarm ID (64 hex digits)`);
     const out = resolve(requireString(args, 'out'));
     await refuseToReplace(out, args.values.force === true);
-    const api = requireString(args, 'api');
+    const api = apiEndpoint(args);
     const stallSec = integerOption(args, 'stall-timeout', { min: 1, max: MAX_STALL_SEC }, DEFAULT_STALL_SEC);
     const tty = process.stderr.isTTY && !args.values.json;
     let lastHave = -1;

@@ -22,20 +22,22 @@ export interface CliResult {
 export interface CliOptions {
   cwd?: string;
   timeoutMs?: number;
+  /** Variables set (or, when undefined, removed) on top of this process's environment. */
+  env?: NodeJS.ProcessEnv;
 }
 
-function spawnCli(args: readonly string[], cwd = REPO_ROOT): ChildProcess {
+function spawnCli(args: readonly string[], cwd = REPO_ROOT, env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     // Stack traces only with RELOAD_DEBUG: make sure the tests see what users see.
-    env: { ...process.env, RELOAD_DEBUG: '' },
+    env: Object.fromEntries(Object.entries({ ...process.env, RELOAD_DEBUG: '', ...env }).filter(([, v]) => v !== undefined)),
   });
 }
 
 /** Runs the CLI to completion. */
-export function runCli(args: readonly string[], { cwd, timeoutMs = DEFAULT_CLI_TIMEOUT_MS }: CliOptions = {}): Promise<CliResult> {
-  const cli = startCli(args, { cwd });
+export function runCli(args: readonly string[], { cwd, timeoutMs = DEFAULT_CLI_TIMEOUT_MS, env }: CliOptions = {}): Promise<CliResult> {
+  const cli = startCli(args, { cwd, env });
   return cli.exited(timeoutMs).then((code) => ({ code, stdout: cli.stdout(), stderr: cli.stderr() }));
 }
 
@@ -53,8 +55,8 @@ export interface RunningCli {
 }
 
 /** Starts the CLI and returns at once. */
-export function startCli(args: readonly string[], { cwd }: Pick<CliOptions, 'cwd'> = {}): RunningCli {
-  const child = spawnCli(args, cwd);
+export function startCli(args: readonly string[], { cwd, env }: Pick<CliOptions, 'cwd' | 'env'> = {}): RunningCli {
+  const child = spawnCli(args, cwd, env);
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));

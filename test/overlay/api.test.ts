@@ -1,8 +1,10 @@
 import { expect } from 'chai';
-import { API_MAX_BODY_BYTES, startApi, type ApiServer } from '../../overlay/api/http-api.js';
+import { randomBytes } from 'node:crypto';
+import { API_MAX_BODY_BYTES, bindApi, startApi, type ApiExtension, type ApiServer } from '../../overlay/api/http-api.js';
 import { newOverlayConfig } from '../../overlay/config.js';
 import { randomId, idToHex } from '../../overlay/id.js';
 import { Node } from '../../overlay/node.js';
+import { httpRequest } from '../helpers/http.js';
 import { sharedPki, TEST_OVERLAY } from '../helpers/pki.js';
 
 describe('overlay/api', function () {
@@ -11,6 +13,9 @@ describe('overlay/api', function () {
   let b: Node;
   let api: ApiServer;
   let base: string;
+  const token = randomBytes(32).toString('hex');
+  const auth = { authorization: `Bearer ${token}` };
+  const json = { ...auth, 'content-type': 'application/json' };
 
   before(async () => {
     const pki = await sharedPki();
@@ -20,7 +25,7 @@ describe('overlay/api', function () {
     const port = Number(/:(\d+)$/.exec(a.listenAddress!)![1]);
     b = new Node({ config, identity: await pki.enroll(), bootstrap: [{ host: '127.0.0.1', port }] });
     await b.start();
-    api = await startApi(b, '127.0.0.1', 0);
+    api = await startApi(b, { host: '127.0.0.1', port: 0, token });
     base = `http://${api.address}`;
   });
 
@@ -31,7 +36,7 @@ describe('overlay/api', function () {
   });
 
   it('GET /status tells identity, state, listen address and links', async () => {
-    const res = await fetch(`${base}/status`);
+    const res = await fetch(`${base}/status`, { headers: auth });
     expect(res.status).to.equal(200);
     const s = (await res.json()) as Record<string, unknown>;
     expect(s).to.include({ nodeId: b.nodeIdHex, overlay: TEST_OVERLAY, state: 'joined', listen: null, user: b.identity.user });
@@ -39,7 +44,7 @@ describe('overlay/api', function () {
   });
 
   it('POST /ping pings through the node', async () => {
-    const res = await fetch(`${base}/ping`, { method: 'POST', body: JSON.stringify({ destination: a.nodeIdHex }) });
+    const res = await fetch(`${base}/ping`, { method: 'POST', headers: json, body: JSON.stringify({ destination: a.nodeIdHex }) });
     expect(res.status).to.equal(200);
     const r = (await res.json()) as { destination: string; hops: number; rttMs: number };
     expect(r.destination).to.equal(a.nodeIdHex);
@@ -48,7 +53,7 @@ describe('overlay/api', function () {
   });
 
   it('answers RELOAD errors with a 4xx status and the error name', async () => {
-    const post = (body: string) => fetch(`${base}/ping`, { method: 'POST', body });
+    const post = (body: string) => fetch(`${base}/ping`, { method: 'POST', headers: json, body });
     const noRoute = await post(JSON.stringify({ destination: idToHex(randomId()) }));
     expect(noRoute.status).to.equal(404);
     expect(await noRoute.json()).to.include({ error: 'Not_Found', reason: 'no_route' });
@@ -63,19 +68,111 @@ describe('overlay/api', function () {
   });
 
   it('refuses an over-size body with 413, unknown paths with 404, wrong methods with 405', async () => {
-    const big = await fetch(`${base}/ping`, { method: 'POST', body: 'x'.repeat(API_MAX_BODY_BYTES + 1) }).catch((e: Error) => e);
+    const big = await fetch(`${base}/ping`, { method: 'POST', headers: json, body: 'x'.repeat(API_MAX_BODY_BYTES + 1) }).catch((e: Error) => e);
     if (big instanceof Error) expect(big.message).to.match(/fetch failed|socket/); // the server may cut the upload short
     else expect(big.status).to.equal(413);
-    expect((await fetch(`${base}/nope`)).status).to.equal(404);
-    expect((await fetch(`${base}/ping`)).status).to.equal(405);
+    expect((await fetch(`${base}/nope`, { headers: auth })).status).to.equal(404);
+    const get = await fetch(`${base}/ping`, { headers: auth });
+    expect(get.status).to.equal(405);
+    expect(get.headers.get('allow')).to.equal('POST');
+    const del = await fetch(`${base}/status`, { method: 'DELETE', headers: auth });
+    expect(del.status).to.equal(405);
+    expect(del.headers.get('allow')).to.equal('GET, HEAD');
+    expect((await fetch(`${base}/status`, { method: 'PUT', headers: auth })).status).to.equal(405);
   });
 
   it('GET /metrics serves Prometheus text with message and link counts', async () => {
-    const res = await fetch(`${base}/metrics`);
+    const res = await fetch(`${base}/metrics`, { headers: auth });
     expect(res.headers.get('content-type')).to.match(/^text\/plain/);
     const text = await res.text();
     expect(text).to.match(/^reload_links 1$/m);
     expect(text).to.match(/^reload_messages_total\{direction="in",code="PingAns"\} [1-9]/m);
     expect(text).to.match(/^reload_request_rtt_ms_count [1-9]/m);
+  });
+
+  describe('access', () => {
+    const SWARM = 'ab'.repeat(32);
+    const OTHER = 'cd'.repeat(32);
+    /** Stands in for the PPSP endpoints: GET /swarms/<id> answers the id it was asked for. */
+    const swarms: ApiExtension = (method, path) => {
+      const m = /^\/swarms\/([0-9a-f]{64})$/.exec(path);
+      return m && method === 'GET' ? Promise.resolve({ swarmId: m[1] }) : undefined;
+    };
+    const servers: ApiServer[] = [];
+    const serve = async (opts: Partial<Parameters<typeof startApi>[1]> = {}) => {
+      const s = await startApi(b, { host: '127.0.0.1', port: 0, token, ...opts }, [swarms]);
+      servers.push(s);
+      return `http://${s.address}`;
+    };
+    after(() => Promise.all(servers.map((s) => s.close())));
+
+    async function mint(at: string, swarmId: string): Promise<string> {
+      const res = await fetch(`${at}/swarms/${swarmId}/capability`, { method: 'POST', headers: json });
+      expect(res.status).to.equal(200);
+      const { url } = (await res.json()) as { url: string };
+      expect(url.startsWith(`${at}/swarms/${swarmId}?cap=`), url).to.equal(true);
+      return url;
+    }
+
+    it('a capability URL reads its own swarm by GET and HEAD, and nothing else', async () => {
+      const at = await serve();
+      const url = await mint(at, SWARM);
+      const cap = new URL(url).searchParams.get('cap')!;
+      const got = await fetch(url);
+      expect(got.status).to.equal(200);
+      expect(await got.json()).to.deep.equal({ swarmId: SWARM });
+      expect((await fetch(url, { method: 'HEAD' })).status).to.equal(200);
+      for (const [method, path] of [
+        ['GET', `/swarms/${OTHER}`],
+        ['GET', '/status'],
+        ['GET', '/metrics'],
+        ['POST', `/swarms/${SWARM}/download`],
+        ['POST', `/swarms/${SWARM}/capability`],
+      ] as const) {
+        const res = await fetch(`${at}${path}?cap=${cap}`, { method, ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{}' } : {}) });
+        expect(res.status, `${method} ${path}`).to.equal(401);
+      }
+      expect((await fetch(`${at}/swarms/${SWARM}/capability`, { method: 'POST', headers: { 'content-type': 'application/json' } })).status).to.equal(401);
+      // A path that a resolver would turn into /status (fetch would normalise it first, so sent raw).
+      expect((await httpRequest(at, `/swarms/${SWARM}/../../status?cap=${cap}`)).status).to.equal(401);
+    });
+
+    it('a capability dies with the API that minted it (a new secret at each start)', async () => {
+      const url = await mint(await serve(), SWARM);
+      const again = await serve();
+      expect((await fetch(`${again}${new URL(url).pathname}${new URL(url).search}`)).status).to.equal(401);
+    });
+
+    it('Host and Origin checks apply to capability URLs too', async () => {
+      const at = await serve();
+      const url = await mint(at, SWARM);
+      expect((await fetch(url, { headers: { origin: 'http://evil.example' } })).status).to.equal(403);
+      const u = new URL(url);
+      expect((await httpRequest(at, u.pathname + u.search, { headers: { host: 'evil.example' } })).status).to.equal(403);
+      expect((await httpRequest(at, u.pathname + u.search, { headers: { host: `localhost:${u.port}` } })).status).to.equal(200);
+    });
+
+    it('an allowed origin gets its CORS preflight answered and its responses marked; another origin gets 403', async () => {
+      const at = await serve({ allowOrigins: ['http://localhost:3000'] });
+      const preflight = await fetch(`${at}/status`, { method: 'OPTIONS', headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' } });
+      expect(preflight.status).to.equal(204);
+      expect(preflight.headers.get('access-control-allow-origin')).to.equal('http://localhost:3000');
+      expect(preflight.headers.get('access-control-allow-headers')).to.match(/authorization/);
+      const status = await fetch(`${at}/status`, { headers: { ...auth, origin: 'http://localhost:3000' } });
+      expect(status.status).to.equal(200);
+      expect(status.headers.get('access-control-allow-origin')).to.equal('http://localhost:3000');
+      const other = await fetch(`${at}/status`, { method: 'OPTIONS', headers: { origin: 'http://localhost:3001', 'access-control-request-method': 'GET' } });
+      expect(other.status).to.equal(403);
+      expect(other.headers.get('access-control-allow-origin')).to.equal(null);
+    });
+
+    it('answers 503 until the node is attached, after checking the token', async () => {
+      const bound = await bindApi({ host: '127.0.0.1', port: 0, token });
+      servers.push(bound);
+      expect((await fetch(`http://${bound.address}/status`)).status).to.equal(401);
+      expect((await fetch(`http://${bound.address}/status`, { headers: auth })).status).to.equal(503);
+      bound.attach(b);
+      expect((await fetch(`http://${bound.address}/status`, { headers: auth })).status).to.equal(200);
+    });
   });
 });

@@ -18,6 +18,7 @@ interface Fetched {
 }
 
 const KIND = USER_VALUE_KIND.name;
+const TOKEN = randomBytes(32).toString('hex');
 const b64 = (bytes: Uint8Array) => ({ base64: Buffer.from(bytes).toString('base64') });
 
 /** POST /store, /fetch, /stat, /find on an in-process ring of 5 nodes over TLS, through two nodes' HTTP APIs only. */
@@ -40,7 +41,7 @@ describe('overlay/api: storage endpoints on a 5-node ring', function () {
       'neighbour tables',
     );
     [a, b] = [net.nodes[1]!, net.nodes[3]!];
-    for (const n of [a, b]) apis.push(await startApi(n, '127.0.0.1', 0));
+    for (const n of [a, b]) apis.push(await startApi(n, { host: '127.0.0.1', port: 0, token: TOKEN }));
     [apiA, apiB] = apis.map((s) => `http://${s.address}`) as [string, string];
   });
 
@@ -50,7 +51,7 @@ describe('overlay/api: storage endpoints on a 5-node ring', function () {
   });
 
   async function post(api: string, path: string, body: unknown): Promise<{ status: number; json: Json }> {
-    const res = await fetch(`${api}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${api}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: res.status, json: (await res.json()) as Json };
   }
 
