@@ -94,6 +94,8 @@ export class Node {
     this.log = (opts.logger ?? silentLogger).child('node');
     for (const p of opts.peerCacheStore?.load() ?? []) this.peerCache.set(p.nodeIdHex, p.address);
     this.trust = new TrustStore(opts.config.rootCerts, opts.config.overlay);
+    // Checked here, before any socket opens: every peer would refuse this certificate later.
+    this.trust.verifyOwn(opts.identity.certDer, this.clock.now());
     this.links = new LinkTable(
       opts.config.maxLinks,
       (bytes, link) => this.transport.receive(bytes, link),
