@@ -3,6 +3,7 @@
  * method dispatcher and topology plugin from an overlay configuration and an identity, and runs
  * them: start = listen, link to bootstrap nodes, join; stop = leave (unless crashing), close.
  */
+import { randomBytes } from 'node:crypto';
 import type { Identity } from '../certs/identity.js';
 import { TrustStore } from '../certs/trust.js';
 import { systemClock, type Clock } from './clock.js';
@@ -10,15 +11,17 @@ import type { BootstrapNode, OverlayConfig } from './config.js';
 import { ErrorCode, ReloadError, isReloadError } from './errors.js';
 import { idEquals, idFromHex, idToHex, isHexId, type Id } from './id.js';
 import { LruCache } from './util/lru.js';
+import { Reconnector } from './reconnector.js';
 import type { Link } from './link/link.js';
 import { connectTls, listenTls, type TlsLink, type TlsListener } from './link/tls-link.js';
 import { silentLogger, type Logger } from './log.js';
 import { appAttachHandler, appAttachRequestBody, parseAppAttachAnswer } from './methods/app-attach.js';
 import { attachHandler, attachRequestBody, formatCandidate, parseAttachAnswer } from './methods/attach.js';
 import { Dispatcher, type MethodHandler } from './methods/dispatcher.js';
-import { parsePingAnswer, pingHandler, pingRequestBody } from './methods/ping.js';
+import { parsePingAnswer, PING_RESPONSE_ID_BYTES, pingHandler, pingRequestBody } from './methods/ping.js';
 import { parseRouteQueryAnswer, routeQueryHandler } from './methods/route-query.js';
 import { topologyHandlers } from './methods/topology-methods.js';
+import { duplicateNodeId, judgeSecondLink, LINK_PROBE_TIMEOUT_MS } from './routing/link-admission.js';
 import { LinkTable } from './routing/link-table.js';
 import { MessageTransport, type Response } from './routing/message-transport.js';
 import { RoutingMetrics } from './routing/metrics.js';
@@ -35,7 +38,15 @@ import type { Destination } from './wire/message.js';
 
 export type { Response } from './routing/message-transport.js';
 
-export type NodeState = 'stopped' | 'joining' | 'joined' | 'leaving';
+/**
+ * - `joining`: started, not in the overlay yet;
+ * - `joined`: in the overlay (a node that started with no bootstrap node is an overlay of its own);
+ * - `disconnected`: it was in the overlay and lost every link; it is getting back in (bootstrap
+ *   nodes and cached peers, with backoff) and joins again. Requests through it are refused meanwhile:
+ *   alone, it would answer for every Resource-ID itself.
+ * - `leaving`, `stopped`.
+ */
+export type NodeState = 'stopped' | 'joining' | 'joined' | 'disconnected' | 'leaving';
 
 export interface NodeOptions {
   config: OverlayConfig;
@@ -83,6 +94,10 @@ export class Node {
   private certificatePublished = false;
   /** Application channels this node serves (AppAttach), by Application-ID. */
   private readonly applications = new Map<number, TlsListener>();
+  /** Random per process: this node's Ping response_id, which tells it apart from another process with its Node-ID. */
+  private readonly instanceId = randomBytes(PING_RESPONSE_ID_BYTES);
+  /** Gets the node back into the overlay once it has lost every link. */
+  private readonly reconnector: Reconnector;
 
   constructor(private readonly opts: NodeOptions) {
     this.config = opts.config;
@@ -113,6 +128,7 @@ export class Node {
       policy: topologyPolicy(this.topology.table, this.links, !opts.client),
       includeCertificate: () => !(this.config.certificateReferences && this.certificatePublished),
     });
+    this.reconnector = new Reconnector({ clock: this.clock, log: this.log, attempt: () => this.rejoin() });
     this.kinds = new KindRegistry(this.config.kinds);
     this.storage = new StorageService({
       serving: !opts.client,
@@ -128,7 +144,7 @@ export class Node {
     });
     for (const handler of this.storage.handlers()) this.dispatcher.register(handler);
     this.transport.certificates.setLookup((nodeId) => fetchCertificates(this.storage, nodeId, this.config.hash));
-    this.dispatcher.register(pingHandler(this.clock));
+    this.dispatcher.register(pingHandler(this.clock, this.instanceId));
     this.dispatcher.register(attachHandler(() => (this.listener ? [this.listener.address] : [])));
     this.dispatcher.register(routeQueryHandler((id) => (this.topology.table.isResponsible(id) ? this.nodeId : (this.topology.table.nextHop(id) ?? this.nodeId))));
     for (const handler of topologyHandlers(() => this.topology)) this.dispatcher.register(handler);
@@ -226,6 +242,7 @@ export class Node {
     if (this.stateValue === 'stopped' || this.stateValue === 'leaving') return;
     const wasJoined = this.stateValue === 'joined';
     this.stateValue = 'leaving';
+    this.reconnector.stop();
     this.storage.stop();
     if (wasJoined && leave) await this.topology.leave();
     this.topology.stop();
@@ -251,6 +268,11 @@ export class Node {
       expectedNodeId,
       timeoutMs: this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     });
+    if (idEquals(link.remoteNodeId, this.nodeId)) {
+      // Our own Node-ID answers at that address: another process runs this identity.
+      link.close();
+      throw duplicateNodeId(this.nodeIdHex);
+    }
     this.addLink(link);
     return link;
   }
@@ -260,8 +282,15 @@ export class Node {
     return this.links.links();
   }
 
-  /** Sends a request through the overlay and waits for its verified answer (see MessageTransport). */
-  request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response> {
+  /**
+   * Sends a request through the overlay and waits for its verified answer (see MessageTransport).
+   * Refused with Not_Found `not_in_overlay` unless the node is joined.
+   */
+  async request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response> {
+    if (this.stateValue !== 'joined') {
+      const why = this.stateValue === 'disconnected' ? 'lost every link and is getting back in' : `is ${this.stateValue}`;
+      throw new ReloadError(ErrorCode.Not_Found, `this node is not in the overlay: it ${why} (state ${this.stateValue})`, 'not_in_overlay');
+    }
     return this.transport.request(destinations, code, body, timeoutMs);
   }
 
@@ -298,7 +327,7 @@ export class Node {
    */
   async lookUp(destination: Destination, via?: Id): Promise<{ peer: Id; candidates: BootstrapNode[] }> {
     const path: Destination[] = via ? [{ type: 'node', id: via }, destination] : [destination];
-    const res = await this.request(path, MessageCode.AttachReq, attachRequestBody(this.listener ? [this.listener.address] : []));
+    const res = await this.transport.request(path, MessageCode.AttachReq, attachRequestBody(this.listener ? [this.listener.address] : []));
     const peer = res.signer.identity.nodeId;
     if (idEquals(peer, this.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'Attach reached this node itself', 'attach_to_self');
     const candidates = parseAttachAnswer(res.body);
@@ -391,6 +420,7 @@ export class Node {
         this.log.info(`linked to ${what} ${key} (node ${link.remoteNodeIdHex})`);
         links.push(link);
       } catch (e) {
+        if (isReloadError(e) && e.reason === 'duplicate_node_id') throw e;
         this.log.warn(`skipping ${what} ${key}: ${(e as Error).message}`);
       }
     };
@@ -406,9 +436,14 @@ export class Node {
       config: this.config,
       clock: this.clock,
       log: this.log.child('topology'),
-      request: (dests, code, body, timeoutMs) => this.request(dests, code, body, timeoutMs),
+      // The topology's own messages, also while joining and getting back in.
+      request: (dests, code, body, timeoutMs) => this.transport.request(dests, code, body, timeoutMs),
       linkTo: (id) => this.links.get(id),
-      bootstrapLinks: () => this.linkBootstraps(),
+      // Getting back in, a peer that linked to us will do when no bootstrap node answers.
+      bootstrapLinks: async () => {
+        const boots = await this.linkBootstraps();
+        return boots.length > 0 || this.stateValue !== 'disconnected' ? boots : this.links.links();
+      },
       attach: (dest, via) => this.attach(dest, via),
       lookUp: async (dest, via) => (await this.lookUp(dest, via)).peer,
       tableChanged: () => this.tableChanged(),
@@ -432,7 +467,36 @@ export class Node {
 
   private linkClosed(link: Link, error?: Error): void {
     this.log.info(`link to ${link.remoteNodeIdHex} closed${error ? `: ${error.message}` : ''}`);
-    if (!this.links.get(link.remoteNodeId) && this.stateValue !== 'leaving' && this.stateValue !== 'stopped') this.topology.onLinkDown(link.remoteNodeId);
+    if (this.links.get(link.remoteNodeId) || this.stateValue === 'leaving' || this.stateValue === 'stopped') return;
+    // Still in the table: it failed; a peer that sent Leave was taken out already.
+    const failed = this.topology.table.has(link.remoteNodeId);
+    this.topology.onLinkDown(link.remoteNodeId);
+    if (this.stateValue !== 'joined' || this.links.links().length > 0) return;
+    // The last link is gone. A node that came in through bootstrap nodes, or whose last peer
+    // failed rather than left, has lost the overlay rather than become all of it.
+    if (!failed && this.bootstrapAddresses().length === 0) {
+      this.log.info('every peer has left: this node is the overlay now');
+      return;
+    }
+    this.stateValue = 'disconnected';
+    this.log.warn('lost every link: not in the overlay; trying the bootstrap nodes and cached peers until it is back');
+    this.reconnector.start();
+  }
+
+  /**
+   * One attempt to get back into the overlay: through the links we have (a peer may have linked
+   * to us), else the bootstrap nodes and then cached peers; then the topology joins again.
+   */
+  private async rejoin(): Promise<void> {
+    if (this.stateValue !== 'disconnected') return;
+    const via = this.links.links().length > 0 ? this.links.links() : await this.linkBootstraps();
+    if (via.length === 0) throw new ReloadError(ErrorCode.Not_Found, 'no bootstrap node or cached peer answers', 'no_bootstrap');
+    await this.topology.join();
+    if (this.stateValue !== 'disconnected') return;
+    if (this.links.links().length === 0) throw new ReloadError(ErrorCode.Not_Found, 'lost the links again while joining', 'no_links');
+    this.stateValue = 'joined';
+    this.storage.topologyChanged();
+    this.log.info('back in the overlay: joined again');
   }
 
   private addLink(link: Link): void {
@@ -440,9 +504,51 @@ export class Node {
       link.close();
       return;
     }
+    if (idEquals(link.remoteNodeId, this.nodeId)) {
+      this.metrics.countError(ErrorCode.Forbidden, 'duplicate_node_id');
+      this.log.warn(`refused a link from ${link.remoteAddress} that authenticated as this node's own Node-ID (another process runs this identity?)`);
+      link.close(duplicateNodeId(this.nodeIdHex));
+      return;
+    }
     // The TLS handshake authenticated the peer's certificate: messages it signs may omit it.
     if ('peerCertificate' in link) this.transport.certificates.remember((link as TlsLink).peerCertificate.der);
-    if (this.links.add(link)) this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
+    const current = this.links.get(link.remoteNodeId);
+    if (!this.links.add(link)) return;
+    if (current) void this.admitSecondLink(current, link);
+    else this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
+    // A peer reached us while we were out: try to get back in through it now.
+    if (this.stateValue === 'disconnected') this.reconnector.soon();
+  }
+
+  /**
+   * A second link for a Node-ID that has one (see routing/link-admission.ts). Until judged, the
+   * first stays in use, so a second process with the same identity cannot take a node's place.
+   */
+  private async admitSecondLink(old: Link, fresh: Link): Promise<void> {
+    const probe = async (link: Link) => parsePingAnswer((await this.transport.requestOn(link, MessageCode.PingReq, pingRequestBody(), LINK_PROBE_TIMEOUT_MS)).body).responseId;
+    const verdict = await judgeSecondLink(old, fresh, probe);
+    const peer = `${fresh.remoteNodeIdHex} at ${fresh.remoteAddress}`;
+    switch (verdict) {
+      case 'replace':
+        this.log.info(`link up with ${peer}, replacing one that stopped answering`);
+        old.close(new ReloadError(ErrorCode.Request_Timeout, 'replaced by a new link from the same node', 'link_replaced'));
+        return;
+      case 'keep':
+        this.log.debug(`second link with ${peer} (both sides dialed)`);
+        return;
+      case 'drop':
+        fresh.close(new ReloadError(ErrorCode.Request_Timeout, 'a second link that does not answer', 'probe_timeout'));
+        return;
+      case 'refuse': {
+        this.metrics.countError(ErrorCode.Forbidden, 'duplicate_node_id');
+        this.log.warn(`refused a link from ${peer}: another process runs this Node-ID, which is in the overlay already`);
+        // Its requests are answered with the refusal for a while (it retransmits every
+        // reliability timer), so that it learns why; then the link goes.
+        this.transport.refuseLink(fresh, duplicateNodeId(fresh.remoteNodeIdHex));
+        const timer = this.clock.after(2 * this.config.reliabilityTimerMs, () => fresh.close());
+        fresh.once('close', () => timer.cancel());
+      }
+    }
   }
 }
 

@@ -1,0 +1,43 @@
+/**
+ * One Node-ID is one node. A second link that authenticates as a Node-ID which already has an
+ * open link is one of three things, told apart by a Ping over each link (RFC 6940 §6.5.3), whose
+ * response_id every node fills with its own random instance id:
+ *
+ * - the old link is dead (the node crashed and came back at once, before the old socket closed):
+ *   the old one does not answer in time, and the new one replaces it;
+ * - both sides dialed each other at the same moment: both answers carry the same instance id, and
+ *   both links are kept (the first stays in use);
+ * - another process runs the same identity: the instance ids differ, and the new link is refused
+ *   with Forbidden `duplicate_node_id`, so the node that holds the place keeps it and its links.
+ */
+import { ErrorCode, ReloadError } from '../errors.js';
+import type { Link } from '../link/link.js';
+
+/** How long a probe Ping over one link may take before the link counts as dead, ms. */
+export const LINK_PROBE_TIMEOUT_MS = 2_000;
+
+export type SecondLinkVerdict =
+  /** The old link did not answer: close it, the new one takes over. */
+  | 'replace'
+  /** Both links reach the same process: keep both. */
+  | 'keep'
+  /** Another process with the same Node-ID: refuse the new link. */
+  | 'refuse'
+  /** The old link answers but the new one does not: close the new one. */
+  | 'drop';
+
+/** Pings a link's remote end and resolves with its instance id; rejects when it does not answer in time. */
+export type LinkProbe = (link: Link) => Promise<Uint8Array>;
+
+/** Probes both links at once and judges the new one. */
+export async function judgeSecondLink(old: Link, fresh: Link, probe: LinkProbe): Promise<SecondLinkVerdict> {
+  const [before, now] = await Promise.allSettled([probe(old), probe(fresh)]);
+  if (before.status === 'rejected') return 'replace';
+  if (now.status === 'rejected') return 'drop';
+  return Buffer.from(before.value).equals(now.value) ? 'keep' : 'refuse';
+}
+
+/** The refusal a second process with a Node-ID already in the overlay gets. */
+export function duplicateNodeId(nodeIdHex: string): ReloadError {
+  return new ReloadError(ErrorCode.Forbidden, `Node-ID ${nodeIdHex} is already in the overlay (another process runs this identity?)`, 'duplicate_node_id');
+}
