@@ -68,6 +68,8 @@ export interface NodeOptions {
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Peers remembered as spare bootstrap nodes (RFC 6940 §11.4 suggests about 10). */
 export const PEER_CACHE_SIZE = 10;
+/** Peers whose Leave is remembered, to tell a peer that left from one that failed when its link closes. */
+export const LEAVES_REMEMBERED = 64;
 
 export class Node {
   readonly config: OverlayConfig;
@@ -96,6 +98,8 @@ export class Node {
   private readonly applications = new Map<number, TlsListener>();
   /** Random per process: this node's Ping response_id, which tells it apart from another process with its Node-ID. */
   private readonly instanceId = randomBytes(PING_RESPONSE_ID_BYTES);
+  /** Peers that sent Leave lately (hex): when their link closes they left, they did not fail. */
+  private readonly leaves = new LruCache<string, true>(LEAVES_REMEMBERED);
   /** Gets the node back into the overlay once it has lost every link. */
   private readonly reconnector: Reconnector;
 
@@ -147,7 +151,7 @@ export class Node {
     this.dispatcher.register(pingHandler(this.clock, this.instanceId));
     this.dispatcher.register(attachHandler(() => (this.listener ? [this.listener.address] : [])));
     this.dispatcher.register(routeQueryHandler((id) => (this.topology.table.isResponsible(id) ? this.nodeId : (this.topology.table.nextHop(id) ?? this.nodeId))));
-    for (const handler of topologyHandlers(() => this.topology)) this.dispatcher.register(handler);
+    for (const handler of topologyHandlers(() => this.topology, (peer) => this.leaves.set(idToHex(peer), true))) this.dispatcher.register(handler);
     this.dispatcher.register(appAttachHandler((app) => {
       const served = this.applications.get(app);
       return served ? [served.address] : undefined;
@@ -468,8 +472,7 @@ export class Node {
   private linkClosed(link: Link, error?: Error): void {
     this.log.info(`link to ${link.remoteNodeIdHex} closed${error ? `: ${error.message}` : ''}`);
     if (this.links.get(link.remoteNodeId) || this.stateValue === 'leaving' || this.stateValue === 'stopped') return;
-    // Still in the table: it failed; a peer that sent Leave was taken out already.
-    const failed = this.topology.table.has(link.remoteNodeId);
+    const failed = !this.leaves.delete(link.remoteNodeIdHex);
     this.topology.onLinkDown(link.remoteNodeId);
     if (this.stateValue !== 'joined' || this.links.links().length > 0) return;
     // The last link is gone. A node that came in through bootstrap nodes, or whose last peer
