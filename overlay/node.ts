@@ -288,12 +288,12 @@ export class Node {
 
   /**
    * Sends a request through the overlay and waits for its verified answer (see MessageTransport).
-   * Refused with Not_Found `not_in_overlay` unless the node is joined.
+   * Refused with Not_Found `not_in_overlay` while the node is disconnected: its emptied routing
+   * table would deliver every Resource-ID to itself (a store would answer replicas=0 and be lost).
    */
   async request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response> {
-    if (this.stateValue !== 'joined') {
-      const why = this.stateValue === 'disconnected' ? 'lost every link and is getting back in' : `is ${this.stateValue}`;
-      throw new ReloadError(ErrorCode.Not_Found, `this node is not in the overlay: it ${why} (state ${this.stateValue})`, 'not_in_overlay');
+    if (this.stateValue === 'disconnected') {
+      throw new ReloadError(ErrorCode.Not_Found, 'this node is not in the overlay: it lost every link and is getting back in (state disconnected)', 'not_in_overlay');
     }
     return this.transport.request(destinations, code, body, timeoutMs);
   }
@@ -492,8 +492,8 @@ export class Node {
    */
   private async rejoin(): Promise<void> {
     if (this.stateValue !== 'disconnected') return;
-    const via = this.links.links().length > 0 ? this.links.links() : await this.linkBootstraps();
-    if (via.length === 0) throw new ReloadError(ErrorCode.Not_Found, 'no bootstrap node or cached peer answers', 'no_bootstrap');
+    const links = this.links.links().length > 0 ? this.links.links() : await this.linkBootstraps();
+    if (links.length === 0) throw new ReloadError(ErrorCode.Not_Found, 'no bootstrap node or cached peer answers', 'no_bootstrap');
     await this.topology.join();
     if (this.stateValue !== 'disconnected') return;
     if (this.links.links().length === 0) throw new ReloadError(ErrorCode.Not_Found, 'lost the links again while joining', 'no_links');
@@ -530,6 +530,8 @@ export class Node {
   private async admitSecondLink(old: Link, fresh: Link): Promise<void> {
     const probe = async (link: Link) => parsePingAnswer((await this.transport.requestOn(link, MessageCode.PingReq, pingRequestBody(), LINK_PROBE_TIMEOUT_MS)).body).responseId;
     const verdict = await judgeSecondLink(old, fresh, probe);
+    // Stopping, or the newcomer went away while it was probed: nothing left to decide.
+    if (!fresh.open || this.stateValue === 'leaving' || this.stateValue === 'stopped') return;
     const peer = `${fresh.remoteNodeIdHex} at ${fresh.remoteAddress}`;
     switch (verdict) {
       case 'replace':

@@ -69,17 +69,18 @@ export class Reconnector {
     if (!this.active || this.running) return;
     this.running = true;
     this.attempts++;
+    let failure = '';
     try {
       await this.opts.attempt();
       this.active = false;
     } catch (e) {
-      this.opts.log.debug(`attempt ${this.attempts} to get back into the overlay failed: ${(e as Error).message}`);
+      failure = (e as Error).message;
     } finally {
       this.running = false;
     }
     if (this.active) {
       const ms = this.backoff.next();
-      this.opts.log.info(`not back in the overlay after ${this.attempts} attempt(s); next in ${ms} ms`);
+      this.opts.log.info(`not back in the overlay after ${this.attempts} attempt(s) (${failure}); next in ${ms} ms`);
       this.schedule(ms);
     }
   }
