@@ -13,8 +13,12 @@
 import { ErrorCode, ReloadError } from '../errors.js';
 import type { Link } from '../link/link.js';
 
-/** How long a probe Ping over one link may take before the link counts as dead, ms. */
-export const LINK_PROBE_TIMEOUT_MS = 2_000;
+/**
+ * How long a probe Ping over one link may take before the link counts as dead, ms. Short, so that
+ * a node whose old socket still looks open gets back in quickly; long enough that a live node on
+ * a loaded machine is not taken for dead and replaced by a second process with its identity.
+ */
+export const LINK_PROBE_TIMEOUT_MS = 5_000;
 
 export type SecondLinkVerdict =
   /** The old link did not answer: close it, the new one takes over. */
