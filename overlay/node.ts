@@ -21,7 +21,7 @@ import { Dispatcher, type MethodHandler } from './methods/dispatcher.js';
 import { parsePingAnswer, PING_RESPONSE_ID_BYTES, pingHandler, pingRequestBody } from './methods/ping.js';
 import { parseRouteQueryAnswer, routeQueryHandler } from './methods/route-query.js';
 import { topologyHandlers } from './methods/topology-methods.js';
-import { duplicateNodeId, judgeSecondLink, LINK_PROBE_TIMEOUT_MS } from './routing/link-admission.js';
+import { admitSecondLink, duplicateNodeId, LINK_PROBE_TIMEOUT_MS } from './routing/link-admission.js';
 import { LinkTable } from './routing/link-table.js';
 import { MessageTransport, type Response } from './routing/message-transport.js';
 import { RoutingMetrics } from './routing/metrics.js';
@@ -517,7 +517,7 @@ export class Node {
     if ('peerCertificate' in link) this.transport.certificates.remember((link as TlsLink).peerCertificate.der);
     const current = this.links.get(link.remoteNodeId);
     if (!this.links.add(link)) return;
-    if (current) void this.admitSecondLink(current, link);
+    if (current) this.admitSecondLink(current, link);
     else this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
     // A peer reached us while we were out: try to get back in through it now.
     if (this.stateValue === 'disconnected') this.reconnector.soon();
@@ -527,33 +527,16 @@ export class Node {
    * A second link for a Node-ID that has one (see routing/link-admission.ts). Until judged, the
    * first stays in use, so a second process with the same identity cannot take a node's place.
    */
-  private async admitSecondLink(old: Link, fresh: Link): Promise<void> {
-    const probe = async (link: Link) => parsePingAnswer((await this.transport.requestOn(link, MessageCode.PingReq, pingRequestBody(), LINK_PROBE_TIMEOUT_MS)).body).responseId;
-    const verdict = await judgeSecondLink(old, fresh, probe);
-    // Stopping, or the newcomer went away while it was probed: nothing left to decide.
-    if (!fresh.open || this.stateValue === 'leaving' || this.stateValue === 'stopped') return;
-    const peer = `${fresh.remoteNodeIdHex} at ${fresh.remoteAddress}`;
-    switch (verdict) {
-      case 'replace':
-        this.log.info(`link up with ${peer}, replacing one that stopped answering`);
-        old.close(new ReloadError(ErrorCode.Request_Timeout, 'replaced by a new link from the same node', 'link_replaced'));
-        return;
-      case 'keep':
-        this.log.debug(`second link with ${peer} (both sides dialed)`);
-        return;
-      case 'drop':
-        fresh.close(new ReloadError(ErrorCode.Request_Timeout, 'a second link that does not answer', 'probe_timeout'));
-        return;
-      case 'refuse': {
-        this.metrics.countError(ErrorCode.Forbidden, 'duplicate_node_id');
-        this.log.warn(`refused a link from ${peer}: another process runs this Node-ID, which is in the overlay already`);
-        // Its requests are answered with the refusal for a while (it retransmits every
-        // reliability timer), so that it learns why; then the link goes.
-        this.transport.refuseLink(fresh, duplicateNodeId(fresh.remoteNodeIdHex));
-        const timer = this.clock.after(2 * this.config.reliabilityTimerMs, () => fresh.close());
-        fresh.once('close', () => timer.cancel());
-      }
-    }
+  private admitSecondLink(old: Link, fresh: Link): void {
+    void admitSecondLink(old, fresh, {
+      clock: this.clock,
+      log: this.log,
+      metrics: this.metrics,
+      probe: async (link) => parsePingAnswer((await this.transport.requestOn(link, MessageCode.PingReq, pingRequestBody(), LINK_PROBE_TIMEOUT_MS)).body).responseId,
+      refuseLink: (link, error) => this.transport.refuseLink(link, error),
+      refusalGraceMs: 2 * this.config.reliabilityTimerMs,
+      running: () => this.stateValue !== 'leaving' && this.stateValue !== 'stopped',
+    });
   }
 }
 

@@ -10,8 +10,11 @@
  * - another process runs the same identity: the instance ids differ, and the new link is refused
  *   with Forbidden `duplicate_node_id`, so the node that holds the place keeps it and its links.
  */
+import type { Clock } from '../clock.js';
 import { ErrorCode, ReloadError } from '../errors.js';
 import type { Link } from '../link/link.js';
+import type { Logger } from '../log.js';
+import type { RoutingMetrics } from './metrics.js';
 
 /**
  * How long a probe Ping over one link may take before the link counts as dead, ms. Short, so that
@@ -44,4 +47,49 @@ export async function judgeSecondLink(old: Link, fresh: Link, probe: LinkProbe):
 /** The refusal a second process with a Node-ID already in the overlay gets. */
 export function duplicateNodeId(nodeIdHex: string): ReloadError {
   return new ReloadError(ErrorCode.Forbidden, `Node-ID ${nodeIdHex} is already in the overlay (another process runs this identity?)`, 'duplicate_node_id');
+}
+
+/** What admitSecondLink needs from the node. */
+export interface AdmissionHost {
+  clock: Clock;
+  log: Logger;
+  metrics: RoutingMetrics;
+  probe: LinkProbe;
+  /** Answers every request arriving on `link` with `error` from now on (Forwarder.refuseLink). */
+  refuseLink(link: Link, error: ReloadError): void;
+  /** How long a refused link stays open to answer requests with the refusal, ms. */
+  refusalGraceMs: number;
+  /** False once the node is stopping: nothing left to decide. */
+  running(): boolean;
+}
+
+/**
+ * Judges a second link for a Node-ID and acts on the verdict. A refused link answers the
+ * newcomer's requests with the refusal for `refusalGraceMs` (it retransmits every reliability
+ * timer, so it learns why) and then closes.
+ */
+export async function admitSecondLink(old: Link, fresh: Link, host: AdmissionHost): Promise<void> {
+  const verdict = await judgeSecondLink(old, fresh, host.probe);
+  // Stopping, or the newcomer went away while it was probed.
+  if (!fresh.open || !host.running()) return;
+  const peer = `${fresh.remoteNodeIdHex} at ${fresh.remoteAddress}`;
+  switch (verdict) {
+    case 'replace':
+      host.log.info(`link up with ${peer}, replacing one that stopped answering`);
+      old.close(new ReloadError(ErrorCode.Request_Timeout, 'replaced by a new link from the same node', 'link_replaced'));
+      return;
+    case 'keep':
+      host.log.debug(`second link with ${peer} (both sides dialed)`);
+      return;
+    case 'drop':
+      fresh.close(new ReloadError(ErrorCode.Request_Timeout, 'a second link that does not answer', 'probe_timeout'));
+      return;
+    case 'refuse': {
+      host.metrics.countError(ErrorCode.Forbidden, 'duplicate_node_id');
+      host.log.warn(`refused a link from ${peer}: another process runs this Node-ID, which is in the overlay already`);
+      host.refuseLink(fresh, duplicateNodeId(fresh.remoteNodeIdHex));
+      const timer = host.clock.after(host.refusalGraceMs, () => fresh.close());
+      fresh.once('close', () => timer.cancel());
+    }
+  }
 }
