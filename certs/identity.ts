@@ -72,13 +72,31 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Reads NODEDIR/node.key and NODEDIR/node.crt. */
+/** Permission bits that let anyone but the owner read or change a file. */
+const GROUP_OR_OTHERS = 0o077;
+
+/**
+ * Refuses a private key that group or others may read or write, as ssh does ("UNPROTECTED
+ * PRIVATE KEY FILE"): whoever can read node.key can run this Node-ID. Skipped where the file
+ * system has no POSIX modes (Windows).
+ */
+async function checkKeyFileMode(path: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const mode = (await stat(path)).mode & 0o777;
+  if ((mode & GROUP_OR_OTHERS) !== 0) {
+    throw new IdentityFileError(`UNPROTECTED PRIVATE KEY FILE: ${path} has mode 0${mode.toString(8).padStart(3, '0')}, so others can read or change it; run \`chmod 600 ${path}\``);
+  }
+}
+
+/** Reads NODEDIR/node.key (refused unless only its owner can read it) and NODEDIR/node.crt. */
 export async function loadIdentity(dir: string): Promise<Identity> {
   const read = (file: string) =>
     readFile(join(dir, file), 'utf8').catch((e: NodeJS.ErrnoException) => {
       throw new IdentityFileError(`cannot read ${join(dir, file)}: ${e.code ?? e.message} (create one with \`reload-ppsp enroll\`)`);
     });
-  return new Identity(await read(NODE_KEY_FILE), await read(NODE_CERT_FILE));
+  const keyPem = await read(NODE_KEY_FILE);
+  await checkKeyFileMode(join(dir, NODE_KEY_FILE));
+  return new Identity(keyPem, await read(NODE_CERT_FILE));
 }
 
 /**

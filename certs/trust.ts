@@ -5,7 +5,7 @@
  * parsing a certificate costs several times a signature check.
  */
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
-import { ErrorCode, ReloadError } from '../overlay/errors.js';
+import { ErrorCode, ReloadError, isReloadError } from '../overlay/errors.js';
 import { LruCache } from '../overlay/util/lru.js';
 import { certIdentity, type CertIdentity } from './san.js';
 
@@ -26,6 +26,14 @@ export interface PeerCertificate {
 
 export function fingerprintOf(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('hex');
+}
+
+function tryParse(der: Uint8Array): X509Certificate | undefined {
+  try {
+    return new X509Certificate(der);
+  } catch {
+    return undefined;
+  }
 }
 
 function forbidden(message: string, reason: string): ReloadError {
@@ -79,6 +87,28 @@ export class TrustStore {
     if (nowMs < peer.notBeforeMs) throw forbidden(`certificate of ${peer.identity.nodeIdHex} is not valid before ${peer.x509.validFrom}`, 'certificate_not_yet_valid');
     if (nowMs > peer.notAfterMs) throw forbidden(`certificate of ${peer.identity.nodeIdHex} expired ${peer.x509.validTo}`, 'certificate_expired');
     return peer;
+  }
+
+  /**
+   * A node's check of its own certificate, made at start before any socket opens: the checks every
+   * peer will make, refused with a message that says which one failed and what to do, instead of
+   * links that every peer refuses later. Throws ReloadError(Forbidden) with verify()'s reasons.
+   */
+  verifyOwn(der: Uint8Array, nowMs: number): PeerCertificate {
+    try {
+      return this.verify(der, nowMs);
+    } catch (e) {
+      if (!isReloadError(e)) throw e;
+      const x509 = tryParse(der);
+      const enrollAgain = 'enroll again with `reload-ppsp enroll`';
+      const why: Record<string, string> = {
+        certificate_expired: `expired on ${x509?.validTo}: ${enrollAgain}`,
+        certificate_not_yet_valid: `is not valid before ${x509?.validFrom}: check this machine's clock, or ${enrollAgain}`,
+        untrusted_certificate: `was not issued by a root CA of overlay "${this.overlay}" (the config's rootCerts): enrolled with another CA? ${enrollAgain} with this overlay's CA`,
+        wrong_overlay: `is for another overlay than "${this.overlay}": ${e.message.replace(/^Forbidden: /, '')}`,
+      };
+      throw forbidden(`this node's own certificate ${why[e.reason] ?? `is refused: ${e.message.replace(/^Forbidden: /, '')}`}`, e.reason);
+    }
   }
 
   /** The same check for a certificate Node's TLS layer already parsed. */

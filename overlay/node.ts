@@ -3,6 +3,7 @@
  * method dispatcher and topology plugin from an overlay configuration and an identity, and runs
  * them: start = listen, link to bootstrap nodes, join; stop = leave (unless crashing), close.
  */
+import { randomBytes } from 'node:crypto';
 import type { Identity } from '../certs/identity.js';
 import { TrustStore } from '../certs/trust.js';
 import { systemClock, type Clock } from './clock.js';
@@ -10,15 +11,17 @@ import type { BootstrapNode, OverlayConfig } from './config.js';
 import { ErrorCode, ReloadError, isReloadError } from './errors.js';
 import { idEquals, idFromHex, idToHex, isHexId, type Id } from './id.js';
 import { LruCache } from './util/lru.js';
+import { Reconnector } from './reconnector.js';
 import type { Link } from './link/link.js';
 import { connectTls, listenTls, type TlsLink, type TlsListener } from './link/tls-link.js';
 import { silentLogger, type Logger } from './log.js';
 import { appAttachHandler, appAttachRequestBody, parseAppAttachAnswer } from './methods/app-attach.js';
 import { attachHandler, attachRequestBody, formatCandidate, parseAttachAnswer } from './methods/attach.js';
 import { Dispatcher, type MethodHandler } from './methods/dispatcher.js';
-import { parsePingAnswer, pingHandler, pingRequestBody } from './methods/ping.js';
+import { parsePingAnswer, PING_RESPONSE_ID_BYTES, pingHandler, pingRequestBody } from './methods/ping.js';
 import { parseRouteQueryAnswer, routeQueryHandler } from './methods/route-query.js';
 import { topologyHandlers } from './methods/topology-methods.js';
+import { admitSecondLink, duplicateNodeId, LINK_PROBE_TIMEOUT_MS } from './routing/link-admission.js';
 import { LinkTable } from './routing/link-table.js';
 import { MessageTransport, type Response } from './routing/message-transport.js';
 import { RoutingMetrics } from './routing/metrics.js';
@@ -37,7 +40,15 @@ import type { Destination } from './wire/message.js';
 
 export type { Response } from './routing/message-transport.js';
 
-export type NodeState = 'stopped' | 'joining' | 'joined' | 'leaving';
+/**
+ * - `joining`: started, not in the overlay yet;
+ * - `joined`: in the overlay (a node that started with no bootstrap node is an overlay of its own);
+ * - `disconnected`: it was in the overlay and lost every link; it is getting back in (bootstrap
+ *   nodes and cached peers, with backoff) and joins again. Requests through it are refused meanwhile:
+ *   alone, it would answer for every Resource-ID itself.
+ * - `leaving`, `stopped`.
+ */
+export type NodeState = 'stopped' | 'joining' | 'joined' | 'disconnected' | 'leaving';
 
 export interface NodeOptions {
   config: OverlayConfig;
@@ -61,6 +72,8 @@ export interface NodeOptions {
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Peers remembered as spare bootstrap nodes (RFC 6940 §11.4 suggests about 10). */
 export const PEER_CACHE_SIZE = 10;
+/** Peers whose Leave is remembered, to tell a peer that left from one that failed when its link closes. */
+export const LEAVES_REMEMBERED = 64;
 
 export class Node {
   readonly config: OverlayConfig;
@@ -87,6 +100,12 @@ export class Node {
   private certificatePublished = false;
   /** Application channels this node serves (AppAttach), by Application-ID. */
   private readonly applications = new Map<number, TlsListener>();
+  /** Random per process: this node's Ping response_id, which tells it apart from another process with its Node-ID. */
+  private readonly instanceId = randomBytes(PING_RESPONSE_ID_BYTES);
+  /** Peers that sent Leave lately (hex): when their link closes they left, they did not fail. */
+  private readonly leaves = new LruCache<string, true>(LEAVES_REMEMBERED);
+  /** Gets the node back into the overlay once it has lost every link. */
+  private readonly reconnector: Reconnector;
 
   constructor(private readonly opts: NodeOptions) {
     this.config = opts.config;
@@ -98,6 +117,8 @@ export class Node {
     this.log = (opts.logger ?? silentLogger).child('node');
     for (const p of opts.peerCacheStore?.load() ?? []) this.peerCache.set(p.nodeIdHex, p.address);
     this.trust = new TrustStore(opts.config.rootCerts, opts.config.overlay);
+    // Checked here, before any socket opens: every peer would refuse this certificate later.
+    this.trust.verifyOwn(opts.identity.certDer, this.clock.now());
     this.links = new LinkTable(
       opts.config.maxLinks,
       (bytes, link) => this.transport.receive(bytes, link),
@@ -115,6 +136,7 @@ export class Node {
       policy: topologyPolicy(this.topology.table, this.links, !opts.client),
       includeCertificate: () => !(this.config.certificateReferences && this.certificatePublished),
     });
+    this.reconnector = new Reconnector({ clock: this.clock, log: this.log, attempt: () => this.rejoin() });
     this.kinds = new KindRegistry(this.config.kinds);
     this.storage = new StorageService({
       serving: !opts.client,
@@ -132,10 +154,10 @@ export class Node {
     for (const handler of this.storage.handlers()) this.dispatcher.register(handler);
     this.metrics.addSource(() => storageMetricFamilies(this.storage.engine, this.kinds, this.config.storage.maxBytes));
     this.transport.certificates.setLookup((nodeId) => fetchCertificates(this.storage, nodeId, this.config.hash));
-    this.dispatcher.register(pingHandler(this.clock));
+    this.dispatcher.register(pingHandler(this.clock, this.instanceId));
     this.dispatcher.register(attachHandler(() => (this.listener ? [this.listener.address] : [])));
     this.dispatcher.register(routeQueryHandler((id) => (this.topology.table.isResponsible(id) ? this.nodeId : (this.topology.table.nextHop(id) ?? this.nodeId))));
-    for (const handler of topologyHandlers(() => this.topology)) this.dispatcher.register(handler);
+    for (const handler of topologyHandlers(() => this.topology, (peer) => this.leaves.set(idToHex(peer), true))) this.dispatcher.register(handler);
     this.dispatcher.register(appAttachHandler((app) => {
       const served = this.applications.get(app);
       return served ? [served.address] : undefined;
@@ -230,6 +252,7 @@ export class Node {
     if (this.stateValue === 'stopped' || this.stateValue === 'leaving') return;
     const wasJoined = this.stateValue === 'joined';
     this.stateValue = 'leaving';
+    this.reconnector.stop();
     this.storage.stop();
     if (wasJoined && leave) await this.topology.leave();
     this.topology.stop();
@@ -255,6 +278,11 @@ export class Node {
       expectedNodeId,
       timeoutMs: this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     });
+    if (idEquals(link.remoteNodeId, this.nodeId)) {
+      // Our own Node-ID answers at that address: another process runs this identity.
+      link.close();
+      throw duplicateNodeId(this.nodeIdHex);
+    }
     this.addLink(link);
     return link;
   }
@@ -264,8 +292,15 @@ export class Node {
     return this.links.links();
   }
 
-  /** Sends a request through the overlay and waits for its verified answer (see MessageTransport). */
-  request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response> {
+  /**
+   * Sends a request through the overlay and waits for its verified answer (see MessageTransport).
+   * Refused with Not_Found `not_in_overlay` while the node is disconnected: its emptied routing
+   * table would deliver every Resource-ID to itself (a store would answer replicas=0 and be lost).
+   */
+  async request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response> {
+    if (this.stateValue === 'disconnected') {
+      throw new ReloadError(ErrorCode.Not_Found, 'this node is not in the overlay: it lost every link and is getting back in (state disconnected)', 'not_in_overlay');
+    }
     return this.transport.request(destinations, code, body, timeoutMs);
   }
 
@@ -302,7 +337,7 @@ export class Node {
    */
   async lookUp(destination: Destination, via?: Id): Promise<{ peer: Id; candidates: BootstrapNode[] }> {
     const path: Destination[] = via ? [{ type: 'node', id: via }, destination] : [destination];
-    const res = await this.request(path, MessageCode.AttachReq, attachRequestBody(this.listener ? [this.listener.address] : []));
+    const res = await this.transport.request(path, MessageCode.AttachReq, attachRequestBody(this.listener ? [this.listener.address] : []));
     const peer = res.signer.identity.nodeId;
     if (idEquals(peer, this.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'Attach reached this node itself', 'attach_to_self');
     const candidates = parseAttachAnswer(res.body);
@@ -395,6 +430,7 @@ export class Node {
         this.log.info(`linked to ${what} ${key} (node ${link.remoteNodeIdHex})`);
         links.push(link);
       } catch (e) {
+        if (isReloadError(e) && e.reason === 'duplicate_node_id') throw e;
         this.log.warn(`skipping ${what} ${key}: ${(e as Error).message}`);
       }
     };
@@ -410,9 +446,14 @@ export class Node {
       config: this.config,
       clock: this.clock,
       log: this.log.child('topology'),
-      request: (dests, code, body, timeoutMs) => this.request(dests, code, body, timeoutMs),
+      // The topology's own messages, also while joining and getting back in.
+      request: (dests, code, body, timeoutMs) => this.transport.request(dests, code, body, timeoutMs),
       linkTo: (id) => this.links.get(id),
-      bootstrapLinks: () => this.linkBootstraps(),
+      // Getting back in, a peer that linked to us will do when no bootstrap node answers.
+      bootstrapLinks: async () => {
+        const boots = await this.linkBootstraps();
+        return boots.length > 0 || this.stateValue !== 'disconnected' ? boots : this.links.links();
+      },
       attach: (dest, via) => this.attach(dest, via),
       lookUp: async (dest, via) => (await this.lookUp(dest, via)).peer,
       tableChanged: () => this.tableChanged(),
@@ -436,7 +477,35 @@ export class Node {
 
   private linkClosed(link: Link, error?: Error): void {
     this.log.info(`link to ${link.remoteNodeIdHex} closed${error ? `: ${error.message}` : ''}`);
-    if (!this.links.get(link.remoteNodeId) && this.stateValue !== 'leaving' && this.stateValue !== 'stopped') this.topology.onLinkDown(link.remoteNodeId);
+    if (this.links.get(link.remoteNodeId) || this.stateValue === 'leaving' || this.stateValue === 'stopped') return;
+    const failed = !this.leaves.delete(link.remoteNodeIdHex);
+    this.topology.onLinkDown(link.remoteNodeId);
+    if (this.stateValue !== 'joined' || this.links.links().length > 0) return;
+    // The last link is gone. A node that came in through bootstrap nodes, or whose last peer
+    // failed rather than left, has lost the overlay rather than become all of it.
+    if (!failed && this.bootstrapAddresses().length === 0) {
+      this.log.info('every peer has left: this node is the overlay now');
+      return;
+    }
+    this.stateValue = 'disconnected';
+    this.log.warn('lost every link: not in the overlay; trying the bootstrap nodes and cached peers until it is back');
+    this.reconnector.start();
+  }
+
+  /**
+   * One attempt to get back into the overlay: through the links we have (a peer may have linked
+   * to us), else the bootstrap nodes and then cached peers; then the topology joins again.
+   */
+  private async rejoin(): Promise<void> {
+    if (this.stateValue !== 'disconnected') return;
+    const links = this.links.links().length > 0 ? this.links.links() : await this.linkBootstraps();
+    if (links.length === 0) throw new ReloadError(ErrorCode.Not_Found, 'no bootstrap node or cached peer answers', 'no_bootstrap');
+    await this.topology.join();
+    if (this.stateValue !== 'disconnected') return;
+    if (this.links.links().length === 0) throw new ReloadError(ErrorCode.Not_Found, 'lost the links again while joining', 'no_links');
+    this.stateValue = 'joined';
+    this.storage.topologyChanged();
+    this.log.info('back in the overlay: joined again');
   }
 
   private addLink(link: Link): void {
@@ -444,9 +513,36 @@ export class Node {
       link.close();
       return;
     }
+    if (idEquals(link.remoteNodeId, this.nodeId)) {
+      this.metrics.countError(ErrorCode.Forbidden, 'duplicate_node_id');
+      this.log.warn(`refused a link from ${link.remoteAddress} that authenticated as this node's own Node-ID (another process runs this identity?)`);
+      link.close(duplicateNodeId(this.nodeIdHex));
+      return;
+    }
     // The TLS handshake authenticated the peer's certificate: messages it signs may omit it.
     if ('peerCertificate' in link) this.transport.certificates.remember((link as TlsLink).peerCertificate.der);
-    if (this.links.add(link)) this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
+    const current = this.links.get(link.remoteNodeId);
+    if (!this.links.add(link)) return;
+    if (current) this.admitSecondLink(current, link);
+    else this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
+    // A peer reached us while we were out: try to get back in through it now.
+    if (this.stateValue === 'disconnected') this.reconnector.soon();
+  }
+
+  /**
+   * A second link for a Node-ID that has one (see routing/link-admission.ts). Until judged, the
+   * first stays in use, so a second process with the same identity cannot take a node's place.
+   */
+  private admitSecondLink(old: Link, fresh: Link): void {
+    void admitSecondLink(old, fresh, {
+      clock: this.clock,
+      log: this.log,
+      metrics: this.metrics,
+      probe: async (link) => parsePingAnswer((await this.transport.requestOn(link, MessageCode.PingReq, pingRequestBody(), LINK_PROBE_TIMEOUT_MS)).body).responseId,
+      refuseLink: (link, error) => this.transport.refuseLink(link, error),
+      refusalGraceMs: 2 * this.config.reliabilityTimerMs,
+      running: () => this.stateValue !== 'leaving' && this.stateValue !== 'stopped',
+    });
   }
 }
 

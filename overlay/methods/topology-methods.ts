@@ -4,7 +4,7 @@
  * (adjacency), never relayed: a relayed Join could place an impostor in the ring.
  */
 import { ErrorCode, ReloadError } from '../errors.js';
-import { idEquals } from '../id.js';
+import { idEquals, type Id } from '../id.js';
 import type { Topology, TopologySender } from '../topology/topology.js';
 import { MessageCode } from '../wire/codes.js';
 import type { MethodHandler, RequestContext } from './dispatcher.js';
@@ -20,10 +20,18 @@ function adjacentOnly(ctx: RequestContext, method: string): TopologySender {
   return from;
 }
 
-export function topologyHandlers(topology: () => Topology): MethodHandler[] {
+/** @param left told of each peer whose Leave was accepted (so its link's close is not a failure) */
+export function topologyHandlers(topology: () => Topology, left: (peer: Id) => void = () => {}): MethodHandler[] {
   return [
     { code: MessageCode.UpdateReq, handle: (body, ctx) => topology().onUpdate(body, sender(ctx)) },
     { code: MessageCode.JoinReq, handle: (body, ctx) => topology().onJoin(body, adjacentOnly(ctx, 'Join')) },
-    { code: MessageCode.LeaveReq, handle: (body, ctx) => topology().onLeave(body, adjacentOnly(ctx, 'Leave')) },
+    {
+      code: MessageCode.LeaveReq,
+      handle: (body, ctx) => {
+        const answer = topology().onLeave(body, adjacentOnly(ctx, 'Leave'));
+        left(ctx.signer.identity.nodeId);
+        return answer;
+      },
+    },
   ];
 }

@@ -55,7 +55,18 @@ function destKey(d: Destination): string {
 }
 
 export class Forwarder {
+  /** Links whose every request is answered with an error, not routed (see refuseLink). */
+  private readonly refusals = new WeakMap<Link, ReloadError>();
+
   constructor(private readonly opts: ForwarderOptions) {}
+
+  /**
+   * From now on, every request arriving on `link` is answered with `error` and goes no further;
+   * its answers are dropped. So a refused peer learns why from the answer to its next request.
+   */
+  refuseLink(link: Link, error: ReloadError): void {
+    this.refusals.set(link, error);
+  }
 
   /**
    * Entry point for bytes from a link. Never throws: bad input is counted, answered with an error
@@ -72,6 +83,8 @@ export class Forwarder {
       if (isReloadError(e) && e.code === ErrorCode.Message_Too_Large) from.close(e);
       return;
     }
+    const refusal = this.refusals.get(from);
+    if (refusal) return this.refuse(msg, refusal, from);
     try {
       this.check(msg, from);
       this.route(msg, from);

@@ -1,7 +1,9 @@
 /**
  * The connection table (RFC 6940 §3.3): the open links of a node, keyed by the remote Node-ID they
  * authenticated as, bounded by the config's `maxLinks`. When two links to one node exist (both
- * sides connected at once) the newest is used and the older one lingers until it closes.
+ * sides connected at once, or a second process with the same identity) the first stays in use
+ * and the later one waits until the first closes: a newcomer never takes over a Node-ID's links
+ * (the node judges it, see link-admission.ts).
  */
 import { ErrorCode, ReloadError } from '../errors.js';
 import { idToHex } from '../id.js';
@@ -33,7 +35,7 @@ export class LinkTable {
       return false;
     }
     this.all.add(link);
-    this.current.set(link.remoteNodeIdHex, link);
+    if (!this.get(link.remoteNodeIdHex)) this.current.set(link.remoteNodeIdHex, link);
     link.on('message', (bytes) => this.onMessage(bytes, link));
     link.once('close', (error) => {
       this.all.delete(link);

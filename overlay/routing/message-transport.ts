@@ -113,7 +113,25 @@ export class MessageTransport {
    * Sends a request and waits for its verified answer. A non-error answer to a Node-ID must be
    * signed by that node (RFC 6940 §6.3.4); an Error answer rejects with its ReloadError.
    */
-  async request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response> {
+  request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response> {
+    return this.exchange(destinations, code, body, timeoutMs, (msg) => this.forwarder.originate(msg));
+  }
+
+  /**
+   * A request to the node at the other end of one particular link, sent on that link whatever the
+   * routing table says (a probe of that link: is it alive, which process answers?).
+   */
+  requestOn(link: Link, code: number, body: unknown, timeoutMs?: number): Promise<Response> {
+    return this.exchange([{ type: 'node', id: link.remoteNodeId }], code, body, timeoutMs, (msg) => this.forwarder.sendOn(link, msg));
+  }
+
+  /** See Forwarder.refuseLink. */
+  refuseLink(link: Link, error: ReloadError): void {
+    this.forwarder.refuseLink(link, error);
+  }
+
+  /** Signs, sends with `put` (again every reliability timer) and waits for the verified answer. */
+  private async exchange(destinations: Destination[], code: number, body: unknown, timeoutMs: number | undefined, put: (msg: WireMessage) => void): Promise<Response> {
     if (!isRequestCode(code)) throw new RangeError(`${messageCodeName(code)} is not a request code`);
     if (this.closed) throw new ReloadError(ErrorCode.Request_Timeout, 'node is stopped', 'node_stopped');
     const { clock, config, metrics } = this.opts;
@@ -124,7 +142,7 @@ export class MessageTransport {
     let sends = 0;
     const send = () => {
       sends++;
-      this.forwarder.originate(msg);
+      put(msg);
       metrics.countMessage('out', code);
     };
     try {

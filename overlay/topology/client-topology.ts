@@ -24,6 +24,7 @@ export class ClientTopology implements Topology {
     const boots = await this.host.bootstrapLinks();
     if (boots.length === 0) throw new ReloadError(ErrorCode.Not_Found, 'a client needs a bootstrap node', 'no_bootstrap');
     await this.attachToResponsible(boots.map((l) => l.remoteNodeId));
+    this.timer?.cancel(); // joining again after the links were lost
     this.timer = this.host.clock.every(this.host.config.chord.updateIntervalMs, () => void this.followResponsibility());
   }
 

@@ -13,6 +13,7 @@
  *   through whatever links it still has.
  * - fingers: every `fingerIntervalMs` a few finger targets are looked up and Attached.
  * - leave: Leave to every neighbour with our lists, so they can fill the gap at once.
+ * - rejoin: a node that lost every link calls join() again once it has a bootstrap link back.
  *
  * A peer enters the table only when it is known to be in the ring: it sent us an Update or Join
  * over its own link, or another ring member named it and we could Attach to it (§6.5.1: Attach
@@ -154,6 +155,8 @@ export class ChordTopology implements Topology {
           this.host.log.info(`admitting peer is ${link.remoteNodeIdHex} (through bootstrap ${idToHex(boot)})`);
           return link.remoteNodeId;
         } catch (e) {
+          // Another process holds this Node-ID: no other bootstrap node or round changes that.
+          if (e instanceof ReloadError && e.reason === 'duplicate_node_id') throw e;
           last = e;
           this.host.log.warn(`bootstrap ${idToHex(boot)} could not reach an admitting peer: ${(e as Error).message}`);
         }
@@ -284,6 +287,8 @@ export class ChordTopology implements Topology {
 
   private startTimers(): void {
     const c = this.host.config.chord;
+    // A node that lost the overlay joins again: one set of timers, not one per join.
+    for (const t of this.timers.splice(0)) t.cancel();
     this.timers.push(
       this.host.clock.every(c.updateIntervalMs, () => void this.repair()),
       this.host.clock.every(c.fingerIntervalMs, () => void this.refreshFingers(FINGERS_PER_ROUND)),
