@@ -72,9 +72,13 @@ describe('a second process with the same identity', function () {
     expect(fetched.stdout).to.match(new RegExp(`^${value}  \\(signer b@${OVERLAY} ${b.nodeId}, `));
   }
 
-  /** Runs a second node with B's identity; it must exit 1 with the one-line reason. */
-  async function duplicateRefused(bootstrap: string): Promise<void> {
-    const r = await runCli(['node', '--config', config, '--identity', join(dir, 'b'), '--bootstrap', bootstrap], { timeoutMs: 30_000 });
+  /**
+   * Runs a second node with B's identity; it must exit 1 with the one-line reason. It has a data
+   * directory of its own, as a copy of the identity on another machine would: B's own is locked
+   * to B's process (test/cli/node-data.test.ts), and here the overlay must tell.
+   */
+  async function duplicateRefused(bootstrap: string, data: string): Promise<void> {
+    const r = await runCli(['node', '--config', config, '--identity', join(dir, 'b'), '--data', join(dir, data), '--bootstrap', bootstrap], { timeoutMs: 30_000 });
     expect(r.code, r.stderr).to.equal(1);
     expect(r.stdout).not.to.match(/^ready/m);
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('reload-ppsp: '));
@@ -85,12 +89,12 @@ describe('a second process with the same identity', function () {
 
   it('bootstrapping through another node: refused with the reason and exit 1; the first keeps its links and storage', async () => {
     await bHoldsItsPlace('before');
-    await duplicateRefused(a.listen);
+    await duplicateRefused(a.listen, 'copy-1');
     await bHoldsItsPlace('after');
   });
 
   it('bootstrapping through the node itself: refused with the reason and exit 1; the first keeps its links and storage', async () => {
-    await duplicateRefused(b.listen);
+    await duplicateRefused(b.listen, 'copy-2');
     await bHoldsItsPlace('again');
   });
 });
