@@ -17,7 +17,7 @@ export class ApiError extends Error {
   }
 }
 
-export async function callApi(api: string, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 60_000): Promise<unknown> {
+export async function callApi(api: string, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs = 60_000): Promise<unknown> {
   let target;
   try {
     target = parseHostPort(api, '--api');

@@ -10,9 +10,9 @@ import { IdFormatError } from '../overlay/id.js';
 import { UsageError } from './command.js';
 import { ApiError } from './api-client.js';
 import { NodeProcessError } from './node-process.js';
-import { StalledError } from './commands/swarm.js';
+import { OutputError, StalledError } from './commands/swarm.js';
 
-const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, NodeProcessError, StalledError];
+const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, NodeProcessError, StalledError, OutputError];
 
 export function errorMessage(e: unknown): string {
   if (USER_FACING.some((cls) => e instanceof cls) || isReloadError(e)) return (e as Error).message;
