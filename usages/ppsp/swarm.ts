@@ -419,6 +419,8 @@ export class Swarm extends EventEmitter implements SessionHost {
   }
 
   private rememberPeerError(peer: string, text: string): void {
+    // Why a seeder left for good outlives what its later answers say ("unknown swarm" once it stopped).
+    if (this.stats.peerErrors.get(peer)?.startsWith('seed_changed')) return;
     this.stats.peerErrors.delete(peer);
     this.stats.peerErrors.set(peer, text);
     if (this.stats.peerErrors.size > MAX_PEER_ERRORS) this.stats.peerErrors.delete(this.stats.peerErrors.keys().next().value!);
