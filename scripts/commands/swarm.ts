@@ -108,7 +108,7 @@ export const getCommand: Command = {
     api: apiOption,
     out: { type: 'string', help: 'where to write the file (a download resumes from FILE.part)', valueName: 'FILE' },
     force: { type: 'boolean', help: 'replace FILE if it exists' },
-    detach: { type: 'boolean', help: 'on Ctrl-C, leave the download running on the node (by default Ctrl-C stops it; `reload-ppsp stop` does later)' },
+    detach: { type: 'boolean', help: 'leave the download running on the node when this command ends early (Ctrl-C, a stall); by default it is stopped. `reload-ppsp stop` stops it later' },
     'stall-timeout': { type: 'string', help: 'give up after this many seconds without a new chunk (default 120)', valueName: 'S' },
     json: jsonOption,
   },
@@ -124,10 +124,20 @@ export const getCommand: Command = {
     const tty = process.stderr.isTTY && !args.values.json;
     let lastHave = -1;
     let lastGain = Date.now();
-    const started = (await callApi(api, 'POST', `/swarms/${swarmId}/download`, { out, force })) as SwarmStatus & { started: boolean };
-    const stopOnInterrupt = interruptHandler(api, swarmId, started.started && args.values.detach !== true, tty);
-    process.once('SIGINT', stopOnInterrupt);
+    let ownsDownload = false;
+    // Ctrl-C is taken from before the request: one that comes while the node starts the download must stop it too.
+    let interrupted = false;
+    let onInterrupt: () => void = () => {
+      interrupted = true;
+    };
+    const sigint = () => onInterrupt();
+    process.once('SIGINT', sigint);
     try {
+      const started = (await callApi(api, 'POST', `/swarms/${swarmId}/download`, { out, force })) as SwarmStatus & { started: boolean };
+      // What this command started on the node ends with it (Ctrl-C, a stall, a failure), unless --detach.
+      ownsDownload = started.started && args.values.detach !== true;
+      onInterrupt = interruptHandler(api, swarmId, ownsDownload, tty);
+      if (interrupted) onInterrupt();
       let status: SwarmStatus = started;
       let lastLine = 0;
       for (;;) {
@@ -156,9 +166,10 @@ export const getCommand: Command = {
       return 0;
     } catch (e) {
       if (tty) process.stderr.write('\n');
+      if (ownsDownload) await callApi(api, 'DELETE', `/swarms/${swarmId}`).catch(() => undefined);
       throw e;
     } finally {
-      process.off('SIGINT', stopOnInterrupt);
+      process.off('SIGINT', sigint);
     }
   },
 };

@@ -57,6 +57,8 @@ export class PpspUsage implements Usage {
   private readonly stopping = new Set<string>();
   private stoppingAll = false;
   private readonly watched = new WeakSet<Swarm>();
+  /** Downloads whose start (the tracker join) is under way, by swarm ID. */
+  private readonly starting = new Map<string, Promise<Swarm>>();
   private readonly log: Logger;
 
   constructor(opts: PpspUsageOptions) {
@@ -131,8 +133,18 @@ export class PpspUsage implements Usage {
    * complete; any other is downloaded. `started` says whether this call started a download.
    */
   async writeTo(swarmId: string, out: string, force: boolean): Promise<{ swarm: Swarm; started: boolean }> {
-    const held = this.swarm(swarmId);
-    if (!held) return { swarm: await this.download(swarmId, out), started: true };
+    const id = parseSwarmId(swarmId);
+    // A download being started (its tracker join is under way) is held already for a second writer.
+    const held = this.swarm(id) ?? (await this.starting.get(id)?.catch(() => undefined));
+    if (!held) {
+      const starting = this.download(id, out);
+      this.starting.set(id, starting);
+      try {
+        return { swarm: await starting, started: true };
+      } finally {
+        this.starting.delete(id);
+      }
+    }
     if (held.path !== out) this.outputs.add(held, out, force);
     return { swarm: held, started: false };
   }

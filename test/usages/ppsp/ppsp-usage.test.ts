@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,7 +129,7 @@ describe('PPSP usage: restarts, changed seed files, metrics', function () {
     expect(later.logs.find((l) => l.startsWith('warn') && l.includes(path))).to.match(/changed since it was hashed .*seed it again/);
   });
 
-  it('a partial download resumes after a restart and, once complete, its record says so', async () => {
+  it('a partial download resumes after a restart; once complete its record says so, and a stop deletes it', async () => {
     const content = randomBytes(512 * 1024 + 5);
     const source = join(dir, 'later.bin');
     await writeFile(source, content);
@@ -148,6 +149,9 @@ describe('PPSP usage: restarts, changed seed files, metrics', function () {
     expect((await readFile(out)).equals(content)).to.equal(true);
     await waitFor(() => downloads.records.get(metadata.swarmId)?.leafHashes !== undefined, 5000, 'record of the finished download');
     expect(downloads.records.get(metadata.swarmId)!.file?.size).to.equal(content.length);
+    // Stopped by its owner (DELETE /swarms/<id>), it is no longer kept across restarts.
+    expect(await restarted.usage.stopSwarm(metadata.swarmId)).to.equal(true);
+    expect(downloads.records.has(metadata.swarmId)).to.equal(false);
   });
 
   it('a seeder whose file changes stops serving it and says what to do; the leecher learns why the seeder left', async () => {
@@ -167,5 +171,28 @@ describe('PPSP usage: restarts, changed seed files, metrics', function () {
     expect(swarm.stats.chunksReceived).to.equal(0);
     expect(await leecher.usage.stopSwarm(meta.swarmId)).to.equal(true);
     expect(leecher.usage.swarm(meta.swarmId)).to.equal(undefined);
+  });
+
+  it('stopping a download keeps its verified chunks on disk, and a later download resumes from them', async () => {
+    const content = randomBytes(4 * 1024 * 1024);
+    const source = join(dir, 'stopped.bin');
+    await writeFile(source, content);
+    const meta = await members[6]!.usage.seed(source);
+    const leecher = members[7]!;
+    const out = join(dir, 'stopped-copy.bin');
+    const swarm = await leecher.usage.download(meta.swarmId, out);
+    let stopping: Promise<boolean> | undefined;
+    swarm.on('progress', (p: { have: number }) => {
+      if (p.have >= 8) stopping ??= leecher.usage.stopSwarm(meta.swarmId);
+    });
+    await waitFor(() => stopping !== undefined, 20_000, 'some chunks stored');
+    expect(await stopping).to.equal(true);
+    expect(leecher.usage.swarm(meta.swarmId)).to.equal(undefined);
+    expect(existsSync(out + '.part'), 'the part file stays').to.equal(true);
+    expect(existsSync(out)).to.equal(false);
+    const again = await leecher.usage.download(meta.swarmId, out);
+    await again.done;
+    expect(again.stats.resumedChunks).to.be.at.least(8);
+    expect((await readFile(out)).equals(content)).to.equal(true);
   });
 });
