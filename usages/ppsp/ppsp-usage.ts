@@ -135,7 +135,10 @@ export class PpspUsage implements Usage {
   async writeTo(swarmId: string, out: string, force: boolean): Promise<{ swarm: Swarm; started: boolean }> {
     const id = parseSwarmId(swarmId);
     // A download being started (its tracker join is under way) is held already for a second writer.
-    const held = this.swarm(id) ?? (await this.starting.get(id)?.catch(() => undefined));
+    let held = this.swarm(id) ?? (await this.starting.get(id)?.catch(() => undefined));
+    // A get into the very file the swarm was completed in is done only if that file is unchanged;
+    // a changed one stops the swarm (as serving it would) and is downloaded again.
+    if (held?.complete && held.path === out && !(await held.fileUnchanged())) held = undefined;
     if (!held) {
       const starting = this.download(id, out);
       this.starting.set(id, starting);

@@ -48,12 +48,11 @@ export class SeedFileGuard {
 
   /**
    * '' while the file still matches; otherwise what changed (and it stays changed). Stats the file
-   * when the last check is `intervalMs` old, sharing one stat between concurrent callers.
+   * when the last check is `intervalMs` old (or `now` is set), sharing one stat between concurrent callers.
    */
-  async check(): Promise<string> {
+  async check(now = false): Promise<string> {
     if (this.change) return this.change;
-    const now = this.clock.now();
-    if (!this.checking && now - this.lastCheckMs < this.intervalMs) return '';
+    if (!now && !this.checking && this.clock.now() - this.lastCheckMs < this.intervalMs) return '';
     this.checking ??= (async () => {
       try {
         const current = await fileIdentity(this.path).catch((e: NodeJS.ErrnoException) => e);

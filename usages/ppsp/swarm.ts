@@ -406,6 +406,16 @@ export class Swarm extends EventEmitter implements SessionHost {
     }
   }
 
+  /**
+   * Whether the complete file we serve still is what was hashed (one stat now); if not, the swarm
+   * stops serving it like an upload that found it changed. False when not complete.
+   */
+  async fileUnchanged(): Promise<boolean> {
+    const change = this.phase === 'complete' ? await this.guard?.check(true) : 'not complete';
+    if (change) this.fileChanged(change);
+    return !change;
+  }
+
   /** The file we serve changed after it was hashed: what it holds now would fail the root, so stop serving it. */
   private fileChanged(change: string): void {
     if (this.phase === 'stopped') return;

@@ -115,6 +115,15 @@ describe('PPSP usage: restarts, changed seed files, metrics', function () {
     expect(sample(restarted, 'reload_ppsp_uploaded_bytes_total')).to.equal(content.length);
     expect(sample(restarted, 'reload_ppsp_chunks_verified_total')).to.equal(0);
     expect(restarted.node.metrics.render()).to.match(/# TYPE reload_ppsp_peers gauge/);
+
+    // Asked again into the same file: nothing to do while it is intact; fetched again once it changed.
+    const same = await leecher.usage.writeTo(meta.swarmId, join(dir, 'leeched.bin'), true);
+    expect(same.started).to.equal(false);
+    await writeFile(join(dir, 'leeched.bin'), 'damaged');
+    const again = await leecher.usage.writeTo(meta.swarmId, join(dir, 'leeched.bin'), true);
+    expect(again.started, 'a changed file is downloaded again').to.equal(true);
+    await again.swarm.done;
+    expect((await readFile(join(dir, 'leeched.bin'))).equals(content)).to.equal(true);
   });
 
   it('a record whose file changed while the node was down is dropped with a warning, not served', async () => {
