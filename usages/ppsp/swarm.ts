@@ -190,7 +190,7 @@ export class Swarm extends EventEmitter implements SessionHost {
   private readonly rate = new RateWindow();
   /** Checks the file we serve from has not changed since it was hashed (seeding, or a finished download). */
   private guard: SeedFileGuard | undefined;
-  /** Why the swarm stopped serving, when the file changed under it. */
+  /** Why the swarm stopped on its own: the file it serves changed, or a download could not open its file. */
   stoppedBecause: string | undefined;
   private lastRechoke = new Map<string, { up: number; down: number }>();
   private lastRechokeMs: number;
@@ -625,10 +625,8 @@ export class Swarm extends EventEmitter implements SessionHost {
 
   private onData(session: PeerSession, index: number, chunk: Uint8Array): void {
     const picker = this.picker;
-    const metadata = this.metadata!;
     if (!picker || this.phase !== 'running') return;
-    const { start, end } = chunkRange(index, metadata.contentLength, metadata.chunkSize);
-    if (chunk.length !== end - start || !this.leaves!.verifyChunk(index, chunk)) {
+    if (!this.verifyChunk(index, chunk)) {
       this.stats.corruptCaught++;
       picker.failed(session.remoteNodeId, index);
       const strikes = (this.strikes.get(session.remoteNodeId) ?? 0) + 1;
