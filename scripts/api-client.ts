@@ -81,7 +81,7 @@ function unauthorizedMessage(api: ApiEndpoint, found: FoundToken, nodeTokenFile:
   return `the node API at ${api.address} ${what}: pass --api-token-file ${file}, or run the command as the user who runs the node`;
 }
 
-export async function callApi(api: string | ApiEndpoint, method: 'GET' | 'POST', path: string, body?: unknown, timeoutMs = 60_000): Promise<unknown> {
+export async function callApi(api: string | ApiEndpoint, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs = 60_000): Promise<unknown> {
   const endpoint = typeof api === 'string' ? { address: api } : api;
   let target;
   try {

@@ -12,9 +12,9 @@ import { UsageError } from './command.js';
 import { ApiError } from './api-client.js';
 import { ApiBindError } from '../overlay/api/http-api.js';
 import { NodeProcessError } from './node-process.js';
-import { StalledError } from './commands/swarm.js';
+import { OutputError, StalledError } from './commands/swarm.js';
 
-const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, ApiBindError, NodeProcessError, StalledError, DatabaseError];
+const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, ApiBindError, NodeProcessError, StalledError, OutputError, DatabaseError];
 
 export function errorMessage(e: unknown): string {
   if (USER_FACING.some((cls) => e instanceof cls) || isReloadError(e)) return (e as Error).message;

@@ -54,7 +54,7 @@ export const nodeCommand: Command = {
     const stores = openNodeStores(dataDir);
     const node = new Node({ config, identity, listen, bootstrap, logger, client, storageBackend: stores.storageBackend, peerCacheStore: stores.peerCacheStore });
     // The PPSP usage: its kinds, codes and handlers go on before the node joins.
-    const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, data: { host: listen?.host ?? '127.0.0.1', log: logger } });
+    const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, records: stores.swarmRecordStore, data: { host: listen?.host ?? '127.0.0.1', log: logger } });
     ppsp.attach(node);
     // The API port is taken before the node joins: a port in use fails here, before any overlay traffic.
     const api = await openNodeApi(apiSettings, dataDir, logger).catch((e) => {

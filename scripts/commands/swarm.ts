@@ -5,11 +5,11 @@
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { API_CLIENT_OPTIONS, apiEndpoint, callApi } from '../api-client.js';
+import { API_CLIENT_OPTIONS, apiEndpoint, callApi, type ApiEndpoint } from '../api-client.js';
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../../usages/ppsp/swarm-id.js';
 import { integerOption, printResult, refuseToReplace, requireString, UsageError, type Command } from '../command.js';
 
-const jsonOption = { type: 'boolean' as const, help: 'print JSON' };
+export const jsonOption = { type: 'boolean' as const, help: 'print JSON' };
 
 /** How often `get` asks the node for progress, ms. */
 const POLL_MS = 250;
@@ -25,9 +25,16 @@ export class StalledError extends Error {
   override name = 'StalledError';
 }
 
-interface SwarmStatus {
+/** The node could not write our file (or wrote one that is not whole); one line, exit 1. */
+export class OutputError extends Error {
+  override name = 'OutputError';
+}
+
+/** What `GET /swarms/<id>` answers (the fields the CLI reads). */
+export interface SwarmStatus {
   swarmId: string;
   complete: boolean;
+  contentLength: number | null;
   have: number;
   total: number;
   percent: number;
@@ -37,9 +44,31 @@ interface SwarmStatus {
   downloadedBytes: number;
   corruptCaught: number;
   resumedChunks: number;
+  banned: string[];
+  peerErrors: Record<string, string>;
+  outputs: { path: string; written: boolean; error?: string }[];
 }
 
-function oneArg(args: { positionals: string[] }, what: string): string {
+/**
+ * Why a download stalled, for the user: a peer whose data failed the swarm's root, or whose file
+ * changed, cannot be helped by running the command again; a swarm nobody answers for may be.
+ */
+export function stallMessage(status: SwarmStatus, stallSec: number): string {
+  const short = (peer: string) => peer.slice(0, 16);
+  const causes = [
+    ...status.banned.map((p) => `peer ${short(p)} sent data that does not match the swarm's root: its copy changed or is corrupt`),
+    ...Object.entries(status.peerErrors)
+      .filter(([p, text]) => !status.banned.includes(p) && text.startsWith('seed_changed'))
+      .map(([p]) => `peer ${short(p)} stopped serving the swarm: its copy of the file changed after it was seeded`),
+  ];
+  const head = `no new chunk for ${stallSec} s (${status.peers.length} peers connected`;
+  if (causes.length > 0) {
+    return `${head}): ${causes.join('; ')}. Running the command again cannot help until a peer with an intact copy joins (the seeder can seed the file again); the verified chunks stay in the .part file`;
+  }
+  return `${head}${status.total === 0 ? ", and none has sent the swarm's metadata: is anyone seeding it?" : ''}); run the same command again to resume`;
+}
+
+export function oneArg(args: { positionals: string[] }, what: string): string {
   const [value] = args.positionals; // more are refused by parseCommandArgs
   if (!value) throw new UsageError(`give exactly one ${what}`);
   return value;
@@ -81,42 +110,87 @@ export const getCommand: Command = {
     ...API_CLIENT_OPTIONS,
     out: { type: 'string', help: 'where to write the file (a download resumes from FILE.part)', valueName: 'FILE' },
     force: { type: 'boolean', help: 'replace FILE if it exists' },
+    detach: { type: 'boolean', help: 'leave the download running on the node when this command ends early (Ctrl-C, a stall); by default it is stopped. `reload-ppsp stop` stops it later' },
     'stall-timeout': { type: 'string', help: 'give up after this many seconds without a new chunk (default 120)', valueName: 'S' },
     json: jsonOption,
   },
   async run(args) {
-    const swarmId = oneArg(args, 'SWARM-ID (64 hex digits)');
-    if (!/^[0-9a-f]{64}$/i.test(swarmId)) throw new UsageError(`"${swarmId}" is not a swarm ID (64 hex digits)`);
+    const swarmId = oneArg(args, 'SWARM-ID (64 hex digits)').toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(swarmId)) throw new UsageError(`"${swarmId}" is not a swarm ID (64 hex digits)`);
     const out = resolve(requireString(args, 'out'));
-    await refuseToReplace(out, args.values.force === true);
+    const force = args.values.force === true;
+    await refuseToReplace(out, force);
     const api = apiEndpoint(args);
     const stallSec = integerOption(args, 'stall-timeout', { min: 1, max: MAX_STALL_SEC }, DEFAULT_STALL_SEC);
     const tty = process.stderr.isTTY && !args.values.json;
     let lastHave = -1;
     let lastGain = Date.now();
-    let status = (await callApi(api, 'POST', `/swarms/${swarmId}/download`, { out })) as SwarmStatus;
-    let lastLine = 0;
-    for (;;) {
-      const line = `${status.percent.toFixed(1)}%  ${status.have}/${status.total} chunks  ${mib(status.bytesPerSec)} MiB/s  ${status.peers.length} peers`;
-      if (tty) {
-        const width = 30;
-        const filled = Math.round((status.percent / 100) * width);
-        process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${line}   `);
-      } else if (!args.values.json && (Date.now() - lastLine >= LINE_EVERY_MS || status.complete)) {
-        process.stderr.write(line + '\n');
-        lastLine = Date.now();
+    let ownsDownload = false;
+    // Ctrl-C is taken from before the request: one that comes while the node starts the download must stop it too.
+    let interrupted = false;
+    let onInterrupt: () => void = () => {
+      interrupted = true;
+    };
+    const sigint = () => onInterrupt();
+    process.once('SIGINT', sigint);
+    try {
+      const started = (await callApi(api, 'POST', `/swarms/${swarmId}/download`, { out, force })) as SwarmStatus & { started: boolean };
+      // What this command started on the node ends with it (Ctrl-C, a stall, a failure), unless --detach.
+      ownsDownload = started.started && args.values.detach !== true;
+      onInterrupt = interruptHandler(api, swarmId, ownsDownload, tty);
+      if (interrupted) onInterrupt();
+      let status: SwarmStatus = started;
+      let lastLine = 0;
+      for (;;) {
+        const mine = status.outputs.find((o) => o.path === out);
+        const line = `${status.percent.toFixed(1)}%  ${status.have}/${status.total} chunks  ${mib(status.bytesPerSec)} MiB/s  ${status.peers.length} peers`;
+        if (tty) {
+          const width = 30;
+          const filled = Math.round((status.percent / 100) * width);
+          process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${line}   `);
+        } else if (!args.values.json && (Date.now() - lastLine >= LINE_EVERY_MS || mine?.written)) {
+          process.stderr.write(line + '\n');
+          lastLine = Date.now();
+        }
+        if (mine?.error !== undefined) throw new OutputError(`cannot write ${out}: ${mine.error}`);
+        if (mine?.written) break;
+        if (status.have !== lastHave) [lastHave, lastGain] = [status.have, Date.now()];
+        else if (!status.complete && Date.now() - lastGain > stallSec * 1000) throw new StalledError(stallMessage(status, stallSec));
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        status = (await callApi(api, 'GET', `/swarms/${swarmId}`)) as SwarmStatus;
       }
-      if (status.complete) break;
-      if (status.have !== lastHave) [lastHave, lastGain] = [status.have, Date.now()];
-      else if (Date.now() - lastGain > stallSec * 1000) {
-        if (tty) process.stderr.write('\n');
-        throw new StalledError(`no new chunk for ${stallSec} s (${status.peers.length} peers connected${status.total === 0 ? ', and none has sent the swarm\'s metadata: is anyone seeding it?' : ''}); run the same command again to resume`);
-      }
-      await new Promise((r) => setTimeout(r, POLL_MS));
-      status = (await callApi(api, 'GET', `/swarms/${swarmId}`)) as SwarmStatus;
+      if (tty) process.stderr.write('\n');
+      // Exit 0 promises a whole file: check it is there, at its full size, before saying so.
+      const size = (await stat(out).catch(() => undefined))?.size;
+      if (size !== status.contentLength) throw new OutputError(`the node reported ${out} written, but it is ${size === undefined ? 'missing' : `${size} bytes`}, not ${status.contentLength}`);
+      printResult(args, { ...status, out }, `downloaded ${out}: ${status.total} chunks verified (${status.resumedChunks} resumed from disk), ${mib(status.downloadedBytes)} MiB from ${status.peers.length} peers, ${mib(status.uploadedBytes)} MiB uploaded`);
+      return 0;
+    } catch (e) {
+      if (tty) process.stderr.write('\n');
+      if (ownsDownload) await callApi(api, 'DELETE', `/swarms/${swarmId}`).catch(() => undefined);
+      throw e;
+    } finally {
+      process.off('SIGINT', sigint);
     }
-    if (tty) process.stderr.write('\n');
-    printResult(args, { ...status, out }, `downloaded ${out}: ${status.total} chunks verified (${status.resumedChunks} resumed from disk), ${mib(status.downloadedBytes)} MiB from ${status.peers.length} peers, ${mib(status.uploadedBytes)} MiB uploaded`);
-    return 0;
   },
 };
+
+/**
+ * Ctrl-C on `get`: stops the download this command started on the node (unless --detach, or the
+ * node held the swarm already: its seeding is not ours to stop), then exits 130 like a shell does.
+ */
+function interruptHandler(api: ApiEndpoint, swarmId: string, stopDownload: boolean, tty: boolean): () => void {
+  return () => {
+    void (async () => {
+      if (tty) process.stderr.write('\n');
+      if (stopDownload) {
+        const stopped = await callApi(api, 'DELETE', `/swarms/${swarmId}`).then(
+          () => true,
+          () => false,
+        );
+        process.stderr.write(stopped ? 'interrupted: stopped the download on the node; the partial file stays, run the same command to resume\n' : 'interrupted: could not stop the download on the node\n');
+      } else process.stderr.write(`interrupted: the node goes on with swarm ${swarmId} (reload-ppsp stop ${swarmId} stops it)\n`);
+      process.exit(130);
+    })();
+  };
+}

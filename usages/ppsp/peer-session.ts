@@ -98,6 +98,8 @@ export class PeerSession {
   private metadata: SwarmMetadata | undefined;
   private bounds: SwarmBounds = BEFORE_HANDSHAKE;
   private state: 'handshake' | 'metadata' | 'ready' | 'closed' = 'handshake';
+  /** The text of the ERROR the peer closed with, if it did (its swarm tells the user why it left). */
+  remoteError: string | undefined;
   /** Chunks the remote asked of us, in order, not yet sent. */
   private readonly uploads = new Set<number>();
   /** Chunks being read for upload right now, and how many runs they make. */
@@ -214,6 +216,7 @@ export class PeerSession {
   private handle(m: PpspDataMessage): void {
     if (m.type === 'error') {
       this.log.debug(`${this.remoteNodeId.slice(0, 8)} sent ERROR ${m.code}: ${m.text}`);
+      this.remoteError = m.text;
       this.close();
       return;
     }

@@ -1,13 +1,17 @@
 /**
  * The PPSP endpoints of the node API:
- *   POST /swarms {"path", "chunkSize"?}              seed a file -> its metadata (swarmId to share)
- *   POST /swarms/<id>/download {"out"}              start (or resume) a download into a file
- *   GET  /swarms/<id>                               progress, peers, rates, counters
+ *   POST   /swarms {"path", "chunkSize"?}               seed a file -> its metadata (swarmId to share)
+ *   GET    /swarms                                      every swarm held: id, role, path, complete, percent
+ *   POST   /swarms/<id>/download {"out", "force"?}     write the swarm to a file: download it, or copy a
+ *                                                       swarm held here already, verified chunk by chunk
+ *   GET    /swarms/<id>                                 progress, peers, rates, counters, outputs written
+ *   DELETE /swarms/<id>                                 stop a swarm (a partial download stays for a resume)
  * Paths are files on the node's machine; the node reads and writes them itself.
  */
 import { isAbsolute } from 'node:path';
 import { ErrorCode, ReloadError } from '../../overlay/errors.js';
 import type { ApiExtension } from '../../overlay/api/http-api.js';
+import { checkOutputPath } from './output-path.js';
 import type { PpspUsage } from './ppsp-usage.js';
 import { parseSwarmId } from './swarm-id.js';
 import type { Swarm } from './swarm.js';
@@ -21,28 +25,43 @@ function absolutePath(value: unknown, field: string): string {
   return value;
 }
 
+function percentOf(swarm: Swarm): number {
+  const p = swarm.progress;
+  // The total is unknown (0) until a peer has sent the swarm's metadata.
+  return swarm.complete ? 100 : p.total === 0 ? 0 : Math.floor((1000 * p.have) / p.total) / 10;
+}
+
 /** The JSON of `GET /swarms/<id>`. */
-export function swarmJson(swarm: Swarm) {
+export function swarmJson(swarm: Swarm, usage: PpspUsage) {
   const p = swarm.progress;
   const s = swarm.stats;
-  const everyone = new Set([...s.downloadedFrom.keys(), ...swarm.peerIds()]);
   return {
     swarmId: swarm.swarmId,
+    role: swarm.role,
+    path: swarm.path,
     complete: swarm.complete,
+    contentLength: swarm.metadata?.contentLength ?? null,
     have: p.have,
     total: p.total,
-    // The total is unknown (0) until a peer has sent the swarm's metadata.
-    percent: swarm.complete ? 100 : p.total === 0 ? 0 : Math.floor((1000 * p.have) / p.total) / 10,
+    percent: percentOf(swarm),
     bytesPerSec: Math.round(p.bytesPerSec),
     peers: swarm.peerIds(),
     uploadedBytes: swarm.bytesUploaded,
-    downloadedBytes: [...everyone].reduce((sum, peer) => sum + swarm.downloadedFrom(peer), 0),
+    downloadedBytes: swarm.bytesDownloaded,
     chunksReceived: s.chunksReceived,
     resumedChunks: s.resumedChunks,
     corruptCaught: s.corruptCaught,
     timeouts: s.timeouts,
     banned: [...s.banned],
+    peerErrors: Object.fromEntries(s.peerErrors),
+    /** Each file the swarm is written to (its own path first) and whether it is written, verified. */
+    outputs: usage.outputsOf(swarm),
   };
+}
+
+/** One line of `GET /swarms`. */
+function swarmSummary(swarm: Swarm) {
+  return { swarmId: swarm.swarmId, role: swarm.role, path: swarm.path, complete: swarm.complete, percent: percentOf(swarm) };
 }
 
 export function ppspApi(usage: PpspUsage): ApiExtension {
@@ -55,21 +74,32 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
         return { ...meta, rootHash: Buffer.from(meta.rootHash).toString('hex') };
       })();
     }
+    if (path === '/swarms' && method === 'GET') return Promise.resolve({ swarms: usage.list().map(swarmSummary) });
     const m = /^\/swarms\/([^/]+)(\/download)?$/.exec(path);
     if (!m) return undefined;
     return (async () => {
       const id = parseSwarmId(m[1]);
       if (m[2] && method === 'POST') {
         const b = await body();
-        const swarm = usage.swarm(id) ?? (await usage.download(id, absolutePath(b.out, 'out')));
-        return swarmJson(swarm);
+        if (b.force !== undefined && typeof b.force !== 'boolean') throw bad('"force" must be true or false');
+        const force = b.force === true;
+        const { swarm, started } = await usage.writeTo(id, await checkOutputPath(b.out, force), force);
+        return { ...swarmJson(swarm, usage), started };
       }
-      if (!m[2] && method === 'GET') {
-        const swarm = usage.swarm(id);
-        if (!swarm) throw new ReloadError(ErrorCode.Not_Found, `swarm ${id} is neither seeded nor downloaded here`, 'unknown_swarm');
-        return swarmJson(swarm);
+      if (!m[2] && method === 'GET') return swarmJson(held(usage, id), usage);
+      if (!m[2] && method === 'DELETE') {
+        if (!(await usage.stopSwarm(id))) held(usage, id);
+        return { swarmId: id, stopped: true };
       }
-      throw bad(`${method} ${path} is not an endpoint (POST /swarms, POST /swarms/<id>/download, GET /swarms/<id>)`);
+      throw bad(`${method} ${path} is not an endpoint (POST /swarms, GET /swarms, POST /swarms/<id>/download, GET or DELETE /swarms/<id>)`);
     })();
   };
+}
+
+/** The swarm held here, or Not_Found saying why it is not (it may have failed lately). */
+function held(usage: PpspUsage, id: string): Swarm {
+  const swarm = usage.swarm(id);
+  if (swarm) return swarm;
+  const failure = usage.failureOf(id);
+  throw new ReloadError(ErrorCode.Not_Found, failure ? `swarm ${id} stopped: ${failure}` : `swarm ${id} is neither seeded nor downloaded here`, 'unknown_swarm');
 }

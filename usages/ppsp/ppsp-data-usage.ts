@@ -5,13 +5,15 @@
  * `download` start swarms. Peer discovery is injected (`peers`), to be fed by the tracker kind.
  */
 import { systemClock, type Clock } from '../../overlay/clock.js';
+import { invalidMessage } from '../../overlay/errors.js';
 import { idFromHex } from '../../overlay/id.js';
 import type { Link } from '../../overlay/link/link.js';
 import { silentLogger, type Logger } from '../../overlay/log.js';
 import type { Node } from '../../overlay/node.js';
 import type { Usage } from '../usage.js';
 import type { Availability } from './availability.js';
-import { hashFile } from './chunker.js';
+import { hashFile, type HashedFile } from './chunker.js';
+import { fileIdentity, identityChange, type FileIdentity } from './seed-file-guard.js';
 import { PeerSession } from './peer-session.js';
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, parseSwarmId, type SwarmMetadata } from './swarm-id.js';
 import { Swarm, type PeerRef, type SwarmOptions } from './swarm.js';
@@ -38,6 +40,8 @@ export interface PpspDataUsageOptions {
   swarm?: SwarmOptions;
   /** Serve a direct TLS data channel (default true); without it peers reach us by relay only. */
   directChannel?: boolean;
+  /** Hashes a file to seed; default hashFile (tests count the calls). */
+  hasher?: (path: string, chunkSize: number) => Promise<HashedFile>;
 }
 
 /**
@@ -129,14 +133,32 @@ export class PpspDataUsage implements Usage {
     return this.swarms.get(swarmId)?.peerHasChunk(peer, chunk);
   }
 
+  /** Every swarm seeded or downloaded here (running; a stopped one is forgotten). */
+  list(): Swarm[] {
+    return [...this.swarms.values()];
+  }
+
   /** Hashes the file at `path` and seeds it; returns the metadata a leecher needs (or just its ID). */
   async seed(path: string, options: SeedOptions = {}): Promise<SwarmMetadata> {
-    const hashed = await hashFile(path, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
-    const id = hashed.metadata.swarmId;
-    if (this.swarms.has(id)) return hashed.metadata;
-    const swarm = await Swarm.seed(path, hashed, this.context(id), { ...this.swarmDefaults(), ...options });
-    this.swarms.set(id, swarm);
+    const before = await fileIdentity(path);
+    const hashed = await (this.options.hasher ?? hashFile)(path, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+    // Leaf hashes of a file written to while it was read match neither its old nor its new content.
+    const change = identityChange(before, await fileIdentity(path));
+    if (change) throw invalidMessage(`${path} changed while it was hashed (${change}); seed it again once it is written`, 'file_changed');
+    await this.serve(path, hashed, before, options);
     return hashed.metadata;
+  }
+
+  /**
+   * Seeds `path` from leaf hashes made earlier when the file had `identity` (a restart), without
+   * reading it; the caller checked the file still has that identity. Returns the swarm (the one
+   * running already if any).
+   */
+  async serve(path: string, hashed: HashedFile, identity: FileIdentity, options: SwarmOptions = {}): Promise<Swarm> {
+    const id = hashed.metadata.swarmId;
+    const running = this.swarms.get(id);
+    if (running) return running;
+    return this.track(await Swarm.seed(path, hashed, identity, this.context(id), { ...this.swarmDefaults(), ...options }));
   }
 
   /**
@@ -147,8 +169,19 @@ export class PpspDataUsage implements Usage {
     const id = parseSwarmId(typeof target === 'string' ? target : target.swarmId);
     if (this.swarms.has(id)) throw new Error(`swarm ${id} is running here already`);
     const { peers, ...rest } = options;
-    const swarm = Swarm.download(target, out, this.context(id, peers), { ...this.swarmDefaults(), ...rest });
-    this.swarms.set(id, swarm);
+    return this.track(Swarm.download(target, out, this.context(id, peers), { ...this.swarmDefaults(), ...rest }));
+  }
+
+  /**
+   * Holds a swarm until it stops, however it stops (its owner, a download that failed, a seeded
+   * file that changed): a stopped swarm left here would answer for its ID and wedge every later
+   * seed or download of it until a restart.
+   */
+  private track(swarm: Swarm): Swarm {
+    this.swarms.set(swarm.swarmId, swarm);
+    swarm.once('stopped', () => {
+      if (this.swarms.get(swarm.swarmId) === swarm) this.swarms.delete(swarm.swarmId);
+    });
     return swarm;
   }
 

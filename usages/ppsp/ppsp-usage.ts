@@ -4,23 +4,38 @@
  * direct TLS channels) wired together. Seeding announces the swarm in the tracker; downloading
  * finds peers in the tracker, asks them for more peers (peer exchange), and hands them to the
  * data plane, which forgets peers that went away.
+ *
+ * With a SwarmRecordStore the swarms seeded and downloaded here survive a restart: a seeded (or
+ * downloaded) file that did not change is served again from its stored leaf hashes without being
+ * read, a changed one is dropped with a warning, and a partial download resumes.
  */
 import type { Node } from '../../overlay/node.js';
 import type { Usage } from '../usage.js';
 import { idFromHex } from '../../overlay/id.js';
+import { silentLogger, type Logger } from '../../overlay/log.js';
 import { OverlayRelay } from './overlay-relay.js';
 import { DEFAULT_MAX_FRAME_BYTES, PpspDataUsage, type PpspDataUsageOptions } from './ppsp-data-usage.js';
 import { PpspSignallingUsage } from './ppsp-signalling-usage.js';
 import type { PeerProperties } from './properties.js';
+import { swarmMetricFamilies } from './ppsp-metrics.js';
+import { fileIdentity, identityChange } from './seed-file-guard.js';
+import { decodeRecordMetadata, encodeRecordMetadata } from './swarm-record-codec.js';
+import type { SwarmRecord, SwarmRecordStore } from './swarm-record-store.js';
 import { parseSwarmId, type SwarmMetadata } from './swarm-id.js';
+import { SwarmOutputs, type SwarmOutput } from './swarm-outputs.js';
 import type { PeerRef, Swarm, SwarmOptions } from './swarm.js';
 
 /** Peers asked of each known member per peer-list request (seed §4.2.1). */
 export const PEER_LIST_COUNT = 16;
 
+/** Why swarms stopped on their own (a failed download, a changed file) are remembered for this many swarms. */
+export const MAX_REMEMBERED_FAILURES = 32;
+
 export interface PpspUsageOptions {
   properties: PeerProperties;
   data?: PpspDataUsageOptions;
+  /** Where swarms are kept across restarts; without one they live in memory only. */
+  records?: SwarmRecordStore;
 }
 
 /** Data channels relayed through the overlay at once, and their largest frame. */
@@ -34,10 +49,23 @@ export class PpspUsage implements Usage {
   private relay: OverlayRelay | undefined;
   /** Channels opened by relay (for status and tests). */
   relayedChannels = 0;
+  private readonly records: SwarmRecordStore | undefined;
+  private readonly outputs = new SwarmOutputs();
+  /** Swarm ID -> why it stopped without being asked to (newest last, at most MAX_REMEMBERED_FAILURES). */
+  private readonly failures = new Map<string, string>();
+  /** Swarms stopped by their owner (DELETE) or by our own stop: not failures, and their records go or stay as decided there. */
+  private readonly stopping = new Set<string>();
+  private stoppingAll = false;
+  private readonly watched = new WeakSet<Swarm>();
+  /** Downloads whose start (the tracker join) is under way, by swarm ID. */
+  private readonly starting = new Map<string, Promise<Swarm>>();
+  private readonly log: Logger;
 
   constructor(opts: PpspUsageOptions) {
     this.data = new PpspDataUsage(opts.data);
     this.signalling = new PpspSignallingUsage({ properties: opts.properties });
+    this.records = opts.records;
+    this.log = (opts.data?.log ?? silentLogger).child('ppsp');
   }
 
   attach(node: Node): void {
@@ -46,6 +74,7 @@ export class PpspUsage implements Usage {
     this.signalling.attach(node);
     this.signalling.setLocalAvailability((id) => this.data.availability(id));
     this.signalling.setPeerHasChunk((id, peer, chunk) => this.data.peerHasChunk(id, peer, chunk));
+    node.metrics.addSource(() => swarmMetricFamilies(this.data.list()));
     const relay = (this.relay = new OverlayRelay(node, { maxFrameBytes: RELAY_MAX_FRAME_BYTES, onLink: (link) => this.data.acceptLink(link) }));
     // Transport negotiation (seed §4.5): the requesting peer chooses; a direct TLS channel when both
     // can, else frames relayed through the overlay.
@@ -61,9 +90,11 @@ export class PpspUsage implements Usage {
     await this.data.start();
     this.signalling.setTlsAddress(this.data.address);
     await this.signalling.start();
+    await this.restore();
   }
 
   async stop(): Promise<void> {
+    this.stoppingAll = true;
     for (const id of this.signalling.swarmIds()) await this.signalling.leaveSwarm(id).catch(() => undefined);
     await this.signalling.stop();
     await this.data.stop();
@@ -73,22 +104,150 @@ export class PpspUsage implements Usage {
   /** Seeds a file and announces the swarm in the tracker; returns its metadata (the ID to share). */
   async seed(path: string, opts: SwarmOptions & { chunkSize?: number } = {}): Promise<SwarmMetadata> {
     const meta = await this.data.seed(path, opts);
+    const swarm = this.data.swarm(meta.swarmId)!;
+    this.watch(swarm);
+    this.record(swarm);
     await this.signalling.joinSwarm(meta.swarmId, { haveCount: meta.chunkCount });
     return meta;
   }
 
-  /** Downloads a swarm by its ID into `out` from the peers the tracker and peer exchange find. */
-  async download(swarmId: string, out: string, opts: SwarmOptions = {}): Promise<Swarm> {
-    const id = parseSwarmId(swarmId);
+  /** Downloads a swarm by its ID (or verified metadata) into `out` from the peers the tracker and peer exchange find. */
+  async download(target: string | SwarmMetadata, out: string, opts: SwarmOptions = {}): Promise<Swarm> {
+    const id = parseSwarmId(typeof target === 'string' ? target : target.swarmId);
     await this.signalling.joinSwarm(id);
-    const swarm = this.data.download(id, out, { ...opts, peers: () => this.peersOf(id) });
+    const swarm = this.data.download(target, out, { ...opts, peers: () => this.peersOf(id) });
+    this.failures.delete(id);
     swarm.on('peerGone', (peer: string) => this.signalling.forgetPeer(id, peer));
+    this.watch(swarm);
+    this.record(swarm);
+    swarm.done.then(
+      () => this.record(swarm),
+      () => {},
+    );
     return swarm;
+  }
+
+  /**
+   * Writes swarm `swarmId` to `out`: a swarm held here already (seeded, downloaded, or downloading
+   * to another path) is copied from what we hold, each chunk checked against its leaf hash, once
+   * complete; any other is downloaded. `started` says whether this call started a download.
+   */
+  async writeTo(swarmId: string, out: string, force: boolean): Promise<{ swarm: Swarm; started: boolean }> {
+    const id = parseSwarmId(swarmId);
+    // A download being started (its tracker join is under way) is held already for a second writer.
+    let held = this.swarm(id) ?? (await this.starting.get(id)?.catch(() => undefined));
+    // A get into the very file the swarm was completed in is done only if that file is unchanged;
+    // a changed one stops the swarm (as serving it would) and is downloaded again.
+    if (held?.complete && held.path === out && !(await held.fileUnchanged())) held = undefined;
+    if (!held) {
+      const starting = this.download(id, out);
+      this.starting.set(id, starting);
+      try {
+        return { swarm: await starting, started: true };
+      } finally {
+        this.starting.delete(id);
+      }
+    }
+    if (held.path !== out) this.outputs.add(held, out, force);
+    return { swarm: held, started: false };
+  }
+
+  /** The files swarm `swarm` is written to, and whether each is written. */
+  outputsOf(swarm: Swarm): SwarmOutput[] {
+    return this.outputs.of(swarm);
   }
 
   /** The swarm with this ID, if seeded or downloaded here. */
   swarm(swarmId: string): Swarm | undefined {
     return this.data.swarm(swarmId);
+  }
+
+  /** Every swarm held here. */
+  list(): Swarm[] {
+    return this.data.list();
+  }
+
+  /** Why swarm `swarmId` stopped on its own, if it did lately (a failed download, a changed file). */
+  failureOf(swarmId: string): string | undefined {
+    return this.failures.get(parseSwarmId(swarmId));
+  }
+
+  /**
+   * Stops a swarm on the owner's request: its sessions close, a partial download stays on disk for
+   * a resume, a seeder stops serving, and it is no longer kept across restarts. False if not held.
+   */
+  async stopSwarm(swarmId: string): Promise<boolean> {
+    const swarm = this.swarm(swarmId);
+    if (!swarm) return false;
+    this.stopping.add(swarm.swarmId);
+    try {
+      await swarm.stop();
+    } finally {
+      this.stopping.delete(swarm.swarmId);
+    }
+    this.records?.delete(swarm.swarmId);
+    return true;
+  }
+
+  /** Once a swarm stops: leave its tracker entry, forget its outputs, and note why if it was not asked to. */
+  private watch(swarm: Swarm): void {
+    if (this.watched.has(swarm)) return; // seeded twice
+    this.watched.add(swarm);
+    swarm.once('stopped', () => {
+      const id = swarm.swarmId;
+      this.outputs.forget(id);
+      if (this.stoppingAll) return;
+      void this.signalling.leaveSwarm(id).catch(() => undefined);
+      if (this.stopping.has(id)) return;
+      // Stopped on its own: a download that cannot write its file, a seeded file that changed.
+      this.records?.delete(id);
+      this.failures.delete(id);
+      this.failures.set(id, swarm.stoppedBecause ?? 'it stopped');
+      if (this.failures.size > MAX_REMEMBERED_FAILURES) this.failures.delete(this.failures.keys().next().value!);
+    });
+  }
+
+  /** Puts the swarm's record in the store (if any): what a restart needs to serve or resume it. */
+  private record(swarm: Swarm): void {
+    if (!this.records || swarm.stopped) return;
+    const record: SwarmRecord = { swarmId: swarm.swarmId, role: swarm.role, path: swarm.path, metadata: encodeRecordMetadata(swarm.metadata) };
+    if (swarm.complete && swarm.leafHashes && swarm.fileIdentity) Object.assign(record, { leafHashes: swarm.leafHashes, file: swarm.fileIdentity });
+    try {
+      this.records.put(record);
+    } catch (e) {
+      this.log.warn(`cannot keep swarm ${swarm.swarmId} across restarts: ${(e as Error).message}`);
+    }
+  }
+
+  /** Serves or resumes every stored swarm (start). One bad record is logged and skipped. */
+  private async restore(): Promise<void> {
+    for (const record of this.records?.load() ?? []) {
+      try {
+        await this.restoreOne(record);
+      } catch (e) {
+        this.log.warn(`cannot restore swarm ${record.swarmId} (${record.path}): ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private async restoreOne(record: SwarmRecord): Promise<void> {
+    const metadata = decodeRecordMetadata(record.swarmId, record.metadata);
+    if (!record.leafHashes || !record.file || !metadata) {
+      if (record.role === 'download') await this.download(metadata ?? record.swarmId, record.path);
+      else this.records!.delete(record.swarmId);
+      return;
+    }
+    const now = await fileIdentity(record.path).catch((e: NodeJS.ErrnoException) => e);
+    const change = now instanceof Error ? `cannot stat it (${now.code ?? now.message})` : identityChange(record.file, now);
+    if (change) {
+      this.records!.delete(record.swarmId);
+      this.log.warn(`not serving swarm ${record.swarmId} again: ${record.path} changed since it was hashed (${change}); seed it again to share it`);
+      return;
+    }
+    const swarm = await this.data.serve(record.path, { metadata, leafHashes: record.leafHashes }, record.file);
+    this.watch(swarm);
+    await this.signalling.joinSwarm(record.swarmId, { haveCount: metadata.chunkCount });
+    this.log.info(`serving swarm ${record.swarmId} (${record.path}) again, unchanged since it was hashed`);
   }
 
   /** Members from the tracker, then more from the members we know (peer exchange). */

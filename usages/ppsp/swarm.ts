@@ -27,6 +27,8 @@ import type { PpspDataMessage } from './data-messages.js';
 import { DEFAULT_HASHES_PER_FRAME, hashRanges, LeafHashCollector, LeafHashes } from './leaf-hashes.js';
 import { PeerSession, type SessionHost } from './peer-session.js';
 import { DEFAULT_REQUESTS_PER_PEER, PiecePicker } from './piece-picker.js';
+import { RateWindow } from './rate-window.js';
+import { fileIdentity, SeedFileGuard, type FileIdentity } from './seed-file-guard.js';
 import { chunkRange, parseSwarmId, type SwarmMetadata } from './swarm-id.js';
 
 /** A swarm member to try: its Node-ID in hex (from the tracker, or given). */
@@ -52,6 +54,8 @@ export const DEFAULT_MAX_PEERS = 32;
 export const DEFAULT_MAX_STRIKES = 1;
 /** Verified chunks waiting for the disk at most before no more are requested (64 x 16 KiB = 1 MiB). */
 export const MAX_PENDING_WRITES = 64;
+/** Peers whose last ERROR a swarm remembers (for the user: why they left), at most. */
+export const MAX_PEER_ERRORS = 16;
 
 export interface SwarmOptions {
   clock?: Clock;
@@ -82,6 +86,8 @@ export interface SwarmOptions {
   syncEveryChunks?: number;
   /** Test-only: see PeerSessionOptions.tamperData (a corrupting peer). */
   tamperData?: (index: number, frame: Buffer) => void;
+  /** Least time between two checks that the file we serve is unchanged, ms; default DEFAULT_SEED_CHECK_INTERVAL_MS. */
+  seedCheckIntervalMs?: number;
 }
 
 /** What the usage gives a swarm: who we are, how to reach a peer, and where peers come from. */
@@ -124,6 +130,8 @@ export interface SwarmStats {
   banned: Set<string>;
   /** Peers we sent CHOKE to at least once. */
   choked: Set<string>;
+  /** The last ERROR text of peers that closed with one (at most MAX_PEER_ERRORS peers). */
+  peerErrors: Map<string, string>;
 }
 
 type Phase = 'metadata' | 'opening' | 'hashes' | 'running' | 'finishing' | 'complete' | 'stopped';
@@ -131,7 +139,8 @@ type Phase = 'metadata' | 'opening' | 'hashes' | 'running' | 'finishing' | 'comp
 /**
  * A swarm being seeded or downloaded. Events: `chunk` (index: a new chunk verified, before it is
  * written), `progress` (SwarmProgress, after each chunk is written), `done`, `peerGone` (Node-ID
- * hex: its channel closed or it could not be reached; the tracker may forget it).
+ * hex: its channel closed or it could not be reached; the tracker may forget it), `stopped` (the
+ * swarm was stopped: by its owner, a failed download, or a seeded file that changed on disk).
  */
 export class Swarm extends EventEmitter implements SessionHost {
   readonly swarmId: string;
@@ -149,6 +158,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     downloadedFrom: new Map(),
     banned: new Set(),
     choked: new Set(),
+    peerErrors: new Map(),
   };
   /** Resolves once the file is complete, every chunk verified, and renamed into place. */
   readonly done: Promise<void>;
@@ -176,7 +186,12 @@ export class Swarm extends EventEmitter implements SessionHost {
   private timers: Timer[] = [];
   private lastPeersAsk = -Infinity;
   private asking = false;
-  private rate = { bytes: 0, atMs: 0, bytesPerSec: 0, total: 0 };
+  /** Bytes of new verified chunks over the last seconds (the progress rate). */
+  private readonly rate = new RateWindow();
+  /** Checks the file we serve from has not changed since it was hashed (seeding, or a finished download). */
+  private guard: SeedFileGuard | undefined;
+  /** Why the swarm stopped on its own: the file it serves changed, or a download could not open its file. */
+  stoppedBecause: string | undefined;
   private lastRechoke = new Map<string, { up: number; down: number }>();
   private lastRechokeMs: number;
   private readonly clock: Clock;
@@ -186,7 +201,9 @@ export class Swarm extends EventEmitter implements SessionHost {
     swarmId: string,
     private readonly ctx: SwarmContext,
     private readonly options: SwarmOptions,
-    private readonly outPath: string | undefined,
+    /** The file seeded, or the download's output. */
+    readonly path: string,
+    readonly role: 'seed' | 'download',
   ) {
     super();
     this.swarmId = parseSwarmId(swarmId);
@@ -203,10 +220,14 @@ export class Swarm extends EventEmitter implements SessionHost {
     this.done.catch(() => {});
   }
 
-  /** Seeds the complete file at `path`, hashed already (hashFile). */
-  static async seed(path: string, hashed: HashedFile, ctx: SwarmContext, options: SwarmOptions = {}): Promise<Swarm> {
+  /**
+   * Seeds the complete file at `path`, hashed already (hashFile) when it had `identity`: uploads
+   * stop if the file no longer has it.
+   */
+  static async seed(path: string, hashed: HashedFile, identity: FileIdentity, ctx: SwarmContext, options: SwarmOptions = {}): Promise<Swarm> {
     const { metadata } = hashed;
-    const swarm = new Swarm(metadata.swarmId, ctx, options, undefined);
+    const swarm = new Swarm(metadata.swarmId, ctx, options, path, 'seed');
+    swarm.guard = new SeedFileGuard(path, identity, swarm.clock, options.seedCheckIntervalMs);
     swarm.metadata = metadata;
     swarm.leaves = LeafHashes.verified(metadata, hashed.leafHashes);
     const store = await ChunkStore.openComplete(path, { chunkSize: metadata.chunkSize, contentLength: metadata.contentLength });
@@ -225,7 +246,7 @@ export class Swarm extends EventEmitter implements SessionHost {
    * ID, whose metadata the first peer to answer supplies (checked against the ID).
    */
   static download(target: SwarmMetadata | string, outPath: string, ctx: SwarmContext, options: SwarmOptions = {}): Swarm {
-    const swarm = new Swarm(typeof target === 'string' ? target : target.swarmId, ctx, options, outPath);
+    const swarm = new Swarm(typeof target === 'string' ? target : target.swarmId, ctx, options, outPath, 'download');
     swarm.startTimers();
     if (typeof target !== 'string') swarm.setMetadata(target);
     swarm.tick();
@@ -237,8 +258,31 @@ export class Swarm extends EventEmitter implements SessionHost {
     return this.phase === 'complete';
   }
 
+  /** Whether the swarm was stopped (it serves and fetches nothing more). */
+  get stopped(): boolean {
+    return this.phase === 'stopped';
+  }
+
   get progress(): SwarmProgress {
-    return { have: this.have?.count ?? 0, total: this.metadata?.chunkCount ?? 0, bytesPerSec: this.rate.bytesPerSec, peers: this.sessions.size };
+    return { have: this.have?.count ?? 0, total: this.metadata?.chunkCount ?? 0, bytesPerSec: this.rate.perSecond(this.clock.now()), peers: this.sessions.size };
+  }
+
+  /** The leaf hashes once known (packed, 32 bytes per chunk), for persisting the swarm. */
+  get leafHashes(): Uint8Array | undefined {
+    return this.leaves?.packed;
+  }
+
+  /** The identity of the complete file we serve, once complete (what its leaf hashes were made from). */
+  get fileIdentity(): FileIdentity | undefined {
+    return this.guard?.identity;
+  }
+
+  /** Whether `chunk` is chunk `index` of this swarm (its length and its leaf hash); false before the hashes are known. */
+  verifyChunk(index: number, chunk: Uint8Array): boolean {
+    const metadata = this.metadata;
+    if (!this.leaves || !metadata) return false;
+    const { start, end } = chunkRange(index, metadata.contentLength, metadata.chunkSize);
+    return chunk.length === end - start && this.leaves.verifyChunk(index, chunk);
   }
 
   /** The chunks we hold and can serve (a copy), for availability answers; undefined before the store is open. */
@@ -265,6 +309,14 @@ export class Swarm extends EventEmitter implements SessionHost {
     return sum;
   }
 
+  /** Bytes downloaded from all peers (closed sessions included). */
+  get bytesDownloaded(): number {
+    const everyone = new Set([...this.stats.downloadedFrom.keys(), ...this.sessions.keys()]);
+    let sum = 0;
+    for (const peer of everyone) sum += this.downloadedFrom(peer);
+    return sum;
+  }
+
   /** Per peer, bytes uploaded to it over the swarm's life. */
   uploadedTo(peer: string): number {
     return (this.stats.uploadedTo.get(peer) ?? 0) + (this.sessions.get(peer)?.stats.bytesUp ?? 0);
@@ -284,6 +336,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     this.timers = [];
     for (const s of [...this.sessions.values()]) s.close();
     if (!wasComplete) this.rejectDone(new ReloadError(ErrorCode.Request_Timeout, 'the swarm was stopped before the download completed', 'stopped'));
+    this.emit('stopped');
     const store = await this.storeReady.catch(() => undefined);
     await (store ?? this.store)?.close().catch(() => {});
   }
@@ -322,6 +375,7 @@ export class Swarm extends EventEmitter implements SessionHost {
   detach(session: PeerSession): void {
     const peer = session.remoteNodeId;
     if (this.sessions.get(peer) !== session) return;
+    if (session.remoteError !== undefined) this.rememberPeerError(peer, session.remoteError);
     this.sessions.delete(peer);
     this.retire(session);
     this.emit('peerGone', peer);
@@ -344,7 +398,42 @@ export class Swarm extends EventEmitter implements SessionHost {
   async readChunksInto(first: number, targets: Uint8Array[]): Promise<void> {
     const store = await this.storeReady;
     if (!store || !this.leaves) throw new ReloadError(ErrorCode.Not_Found, 'no chunks to serve yet', 'not_ready');
-    await store.readChunksInto(first, targets);
+    // The stat (when one is due) runs beside the read; what was read is sent only if the file still matches.
+    const [change] = await Promise.all([this.guard?.check() ?? '', store.readChunksInto(first, targets)]);
+    if (change) {
+      this.fileChanged(change);
+      throw seedChanged();
+    }
+  }
+
+  /**
+   * Whether the complete file we serve still is what was hashed (one stat now); if not, the swarm
+   * stops serving it like an upload that found it changed. False when not complete.
+   */
+  async fileUnchanged(): Promise<boolean> {
+    const change = this.phase === 'complete' ? await this.guard?.check(true) : 'not complete';
+    if (change) this.fileChanged(change);
+    return !change;
+  }
+
+  /** The file we serve changed after it was hashed: what it holds now would fail the root, so stop serving it. */
+  private fileChanged(change: string): void {
+    if (this.phase === 'stopped') return;
+    this.stoppedBecause = `${this.path} changed on disk after it was hashed (${change})`;
+    this.log.warn(
+      `${this.stoppedBecause}: stopped serving swarm ${this.swarmId}, whose root no longer matches it. ` +
+        `Seed the file again (reload-ppsp seed ${this.path}) to share what it holds now.`,
+    );
+    for (const s of [...this.sessions.values()]) s.fail(seedChanged());
+    void this.stop();
+  }
+
+  private rememberPeerError(peer: string, text: string): void {
+    // Why a seeder left for good outlives what its later answers say ("unknown swarm" once it stopped).
+    if (this.stats.peerErrors.get(peer)?.startsWith('seed_changed')) return;
+    this.stats.peerErrors.delete(peer);
+    this.stats.peerErrors.set(peer, text);
+    if (this.stats.peerErrors.size > MAX_PEER_ERRORS) this.stats.peerErrors.delete(this.stats.peerErrors.keys().next().value!);
   }
 
   onMessage(session: PeerSession, m: PpspDataMessage): void {
@@ -451,7 +540,7 @@ export class Swarm extends EventEmitter implements SessionHost {
   }
 
   private async open(metadata: SwarmMetadata): Promise<void> {
-    const opening = ChunkStore.openDownload(this.outPath!, {
+    const opening = ChunkStore.openDownload(this.path, {
       swarmId: this.swarmId,
       chunkSize: metadata.chunkSize,
       contentLength: metadata.contentLength,
@@ -466,7 +555,8 @@ export class Swarm extends EventEmitter implements SessionHost {
     try {
       store = await opening;
     } catch (e) {
-      this.log.warn(`cannot open ${this.outPath}: ${(e as Error).message}`);
+      this.stoppedBecause = `cannot open ${this.path}: ${(e as Error).message}`;
+      this.log.warn(this.stoppedBecause);
       this.rejectDone(e as Error);
       void this.stop();
       return;
@@ -535,10 +625,8 @@ export class Swarm extends EventEmitter implements SessionHost {
 
   private onData(session: PeerSession, index: number, chunk: Uint8Array): void {
     const picker = this.picker;
-    const metadata = this.metadata!;
     if (!picker || this.phase !== 'running') return;
-    const { start, end } = chunkRange(index, metadata.contentLength, metadata.chunkSize);
-    if (chunk.length !== end - start || !this.leaves!.verifyChunk(index, chunk)) {
+    if (!this.verifyChunk(index, chunk)) {
       this.stats.corruptCaught++;
       picker.failed(session.remoteNodeId, index);
       const strikes = (this.strikes.get(session.remoteNodeId) ?? 0) + 1;
@@ -553,7 +641,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     }
     for (const other of picker.received(index, session.remoteNodeId)) this.sessions.get(other)?.cancel(index);
     this.stats.chunksReceived++;
-    this.rate.total += chunk.length;
+    this.rate.add(chunk.length, this.clock.now());
     this.emit('chunk', index);
     const store = this.store as DownloadChunkStore;
     this.pendingWrites++;
@@ -605,7 +693,9 @@ export class Swarm extends EventEmitter implements SessionHost {
     const store = this.store as DownloadChunkStore;
     const reopened = (async () => {
       await store.finish();
-      return ChunkStore.openComplete(this.outPath!, { chunkSize: this.metadata!.chunkSize, contentLength: this.metadata!.contentLength });
+      // From now on we serve a file like a seeder, and watch it like one.
+      this.guard = new SeedFileGuard(this.path, await fileIdentity(this.path), this.clock, this.options.seedCheckIntervalMs);
+      return ChunkStore.openComplete(this.path, { chunkSize: this.metadata!.chunkSize, contentLength: this.metadata!.contentLength });
     })();
     this.storeReady = reopened.catch(() => undefined);
     reopened.then(
@@ -675,12 +765,6 @@ export class Swarm extends EventEmitter implements SessionHost {
     if (this.hashSource && now - this.hashesAskedAtMs >= (this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS)) {
       this.hashSource.fail(new ReloadError(ErrorCode.Request_Timeout, 'no leaf hashes in time', 'hashes_timeout'));
     }
-    const elapsed = now - this.rate.atMs;
-    if (elapsed >= 1000 || this.rate.atMs === 0) {
-      if (this.rate.atMs !== 0) this.rate.bytesPerSec = Math.round(((this.rate.total - this.rate.bytes) * 1000) / elapsed);
-      this.rate.bytes = this.rate.total;
-      this.rate.atMs = now;
-    }
     this.discover(now);
     this.pump();
   }
@@ -729,4 +813,9 @@ export class Swarm extends EventEmitter implements SessionHost {
   private emitProgress(): void {
     this.emit('progress', this.progress);
   }
+}
+
+/** What a seeder whose file changed answers, and what its peers are told. */
+function seedChanged(): ReloadError {
+  return new ReloadError(ErrorCode.Not_Found, "the seeder's copy of the file changed after it was seeded, so it no longer matches the swarm's root", 'seed_changed');
 }
