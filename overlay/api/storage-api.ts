@@ -109,7 +109,18 @@ export const STORAGE_ROUTES: Record<string, (node: Node, body: Json) => Promise<
     const resource = resourceIdFromText(body.resource, node.config.hash);
     const generation = body.generation === undefined ? undefined : generationFrom(body.generation);
     const r = await node.storage.store(kind.id, resource, storedValue(kind, body), { lifetimeSec: lifetimeFrom(body.lifetime), generation });
-    return { resource: idToHex(resource), kind: kind.name, generation: Number(r.generation), responsible: r.responsible, replicas: r.replicas.map(idToHex) };
+    // What the acknowledgement promises: the responsible peer holds the value (on disk), and
+    // `replicas` are the peers that accepted a copy before it answered. A member of the replica
+    // set that has none yet gets one from the responsible peer's next sync (`syncIntervalMs`).
+    return {
+      resource: idToHex(resource),
+      kind: kind.name,
+      generation: Number(r.generation),
+      responsible: r.responsible,
+      replicas: r.replicas.map(idToHex),
+      replicasConfigured: node.config.storage.replicas - 1,
+      syncIntervalMs: node.config.storage.syncIntervalMs,
+    };
   },
   '/fetch': async (node, body) => {
     const kind = node.kinds.resolve(kindRef(body));

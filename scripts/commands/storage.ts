@@ -168,9 +168,10 @@ export const storeCommand: Command = {
     if (source === 'delete') body.delete = true;
     body.lifetime = integerOption(args, 'lifetime', LIFETIME_RANGE);
     body.generation = integerOption(args, 'generation', GENERATION_RANGE);
-    const r = await post<{ resource: string; kind: string; generation: number; responsible: string; replicas: string[] }>(args, '/store', body);
+    const r = await post<{ resource: string; kind: string; generation: number; responsible: string; replicas: string[]; replicasConfigured: number; syncIntervalMs: number }>(args, '/store', body);
     const verb = source === 'delete' ? 'deleted' : 'stored';
-    printResult(args, r, `${verb} ${r.kind} at ${r.resource} generation=${r.generation} responsible=${r.responsible} replicas=${r.replicas.length}`);
+    const short = r.replicas.length < r.replicasConfigured ? ` (the responsible node copies it to the rest of its replica set within ${r.syncIntervalMs / 1000} s)` : '';
+    printResult(args, r, `${verb} ${r.kind} at ${r.resource} generation=${r.generation} responsible=${r.responsible} replicas=${r.replicas.length}/${r.replicasConfigured}${short}`);
     return 0;
   },
 };

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { idFromHex, idToHex, resourceIdOf } from '../../overlay/id.js';
-import { callApi } from '../../scripts/api-client.js';
+import { settleApis } from '../helpers/settle.js';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
 import { runCli } from '../helpers/cli.js';
 import { RingTruth } from '../helpers/testnet.js';
@@ -31,16 +31,8 @@ describe('CLI: route', function () {
       nodes.push(await startNodeProcess({ config, identity: join(dir, name), bootstrap: nodes[0] ? [nodes[0].listen] : [] }));
     }
     truth = new RingTruth(nodes.map((n) => idFromHex(n.nodeId)));
-    // Routing is checked against the ground truth once every node's successor is right.
-    const settled = async () => {
-      const s = (await Promise.all(nodes.map((n) => callApi(n.api, 'GET', '/status')))) as { nodeId: string; successors: string[] }[];
-      return s.every((x) => x.successors[0] === truth.successors(idFromHex(x.nodeId), 1)[0]);
-    };
-    const deadline = Date.now() + 10_000;
-    while (!(await settled())) {
-      if (Date.now() > deadline) throw new Error('successors not equal to the ground truth within 10000 ms');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Routing is checked against the ground truth once the ring is.
+    await settleApis(nodes.map((n) => n.api), doc.chord.neighbourCount!);
   });
 
   after(async () => {

@@ -4,10 +4,10 @@ import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { idFromHex, idToHex, resourceIdOf } from '../../overlay/id.js';
-import { callApi } from '../../scripts/api-client.js';
 import { STORE_FILE_MAX_BYTES } from '../../scripts/commands/storage.js';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { settleApis } from '../helpers/settle.js';
 import { RingTruth } from '../helpers/testnet.js';
 
 const OVERLAY = 'storage.test';
@@ -61,15 +61,7 @@ describe('CLI: store, fetch, stat, find', function () {
     );
     for (let i = 0; i < users.length; i++) nodes.push(await startNodeProcess({ config, identity: join(dir, `n${i + 1}`), bootstrap: nodes[0] ? [nodes[0].listen] : [] }));
     truth = new RingTruth(nodes.map((n) => idFromHex(n.nodeId)));
-    const settled = async () => {
-      const s = (await Promise.all(nodes.map((n) => callApi(n.api, 'GET', '/status')))) as { nodeId: string; successors: string[]; predecessors: string[] }[];
-      return s.every((x) => x.successors.join() === truth.successors(idFromHex(x.nodeId), 2).join() && x.predecessors.join() === truth.predecessors(idFromHex(x.nodeId), 2).join());
-    };
-    const deadline = Date.now() + 15_000;
-    while (!(await settled())) {
-      if (Date.now() > deadline) throw new Error('neighbour lists not equal to the ground truth within 15000 ms');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await settleApis(nodes.map((n) => n.api), doc.chord.neighbourCount!);
   });
 
   after(async () => {
@@ -82,7 +74,7 @@ describe('CLI: store, fetch, stat, find', function () {
     const [n1, n2, n3] = nodes as [NodeProcess, NodeProcess, NodeProcess];
     const resource = hexOf(users[0]!);
     const stored = await cli(['store', '--api', n1.api, '--kind', 'user-value', '--resource', users[0]!, '--value', 'hello, storage']);
-    expect(stored).to.equal(`stored user-value at ${resource} generation=1 responsible=${truth.responsible(idFromHex(resource))} replicas=2\n`);
+    expect(stored).to.equal(`stored user-value at ${resource} generation=1 responsible=${truth.responsible(idFromHex(resource))} replicas=2/2\n`);
 
     const fetched = await cli(['fetch', '--api', n2.api, '--kind', 'user-value', '--resource', users[0]!]);
     expect(fetched).to.match(new RegExp(`^hello, storage  \\(signer ${users[0]} ${n1.nodeId}, stored ${ISO}\\)\\n$`));
@@ -161,7 +153,7 @@ describe('CLI: store, fetch, stat, find', function () {
     const user = users[1]!;
     await cli(['store', '--api', n2.api, '--kind', 'user-value', '--resource', user, '--value', 'to be deleted']);
     const deleted = await cli(['store', '--api', n2.api, '--kind', 'user-value', '--resource', user, '--delete']);
-    expect(deleted).to.match(new RegExp(`^deleted user-value at ${hexOf(user)} generation=\\d+ responsible=[0-9a-f]{32} replicas=2\\n$`));
+    expect(deleted).to.match(new RegExp(`^deleted user-value at ${hexOf(user)} generation=\\d+ responsible=[0-9a-f]{32} replicas=2/2\\n$`));
     expectFailure(await runCli(['fetch', '--api', n1.api, '--kind', 'user-value', '--resource', user]), 1, /^reload-ppsp: Not_Found: no user-value value at [0-9a-f]{32}\n$/, 'fetch after delete');
     const stat = await cli(['stat', '--api', n3.api, '--kind', 'user-value', '--resource', user]);
     expect(stat.split('\n')[1]).to.match(/^deleted stored=/);

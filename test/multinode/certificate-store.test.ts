@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { fingerprintOf } from '../../certs/trust.js';
 import { nodeResource } from '../../overlay/storage/access-control.js';
 import { CERTIFICATE_BY_NODE } from '../../overlay/storage/kinds.js';
+import { settleNodes } from '../helpers/settle.js';
 import { startTestnet, type Testnet } from '../helpers/testnet.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -11,6 +12,7 @@ describe('the certificate store (RFC 6940 §8) over TLS', function () {
 
   before(async () => {
     net = await startTestnet(20, { batch: 5, certificateReferences: true });
+    await settleNodes(net.nodes);
     await waitFor(() => net.nodes.every((n) => n.certificateStored), 20_000, 'certificates stored');
   });
 

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { idToHex, randomId } from '../../overlay/id.js';
 import { Node } from '../../overlay/node.js';
 import { sharedPki } from '../helpers/pki.js';
+import { settleNodes } from '../helpers/settle.js';
 import { portOf, RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -12,6 +13,8 @@ describe('a client (RFC 6940 §3.2) beside a ring of 8 peers over TLS', function
 
   before(async () => {
     net = await startTestnet(8, { batch: 4 });
+    // The client must attach to the ground truth's responsible peer, which a settled ring gives it.
+    await settleNodes(net.nodes);
     const pki = await sharedPki();
     client = new Node({ config: net.config, identity: await pki.enroll(), client: true, bootstrap: [{ host: '127.0.0.1', port: portOf(net.nodes[3]!) }] });
     await client.start();

@@ -10,6 +10,7 @@ import { ApiError, callApi } from '../../scripts/api-client.js';
 import { pool } from '../../scripts/bench/measure.js';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
 import { runCli } from '../helpers/cli.js';
+import { settleApis } from '../helpers/settle.js';
 import { RingTruth } from '../helpers/testnet.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -63,22 +64,7 @@ describe('restarts keep what a node held: reload-ppsp node processes, SIGKILL an
   const running = () => nodes.filter((n): n is NodeProcess => n !== undefined);
 
   /** Every running node is joined with the ground truth's neighbours among the running ones. */
-  async function settled(): Promise<void> {
-    const live = new RingTruth(running().map((n) => idFromHex(n.nodeId)));
-    const wrong = async () => {
-      const statuses = (await Promise.all(running().map((n) => callApi(n.api, 'GET', '/status')))) as Status[];
-      return statuses.filter((s) => {
-        const id = idFromHex(s.nodeId);
-        return s.state !== 'joined' || s.successors.join() !== live.successors(id, 2).join() || s.predecessors.join() !== live.predecessors(id, 2).join();
-      });
-    };
-    const deadline = Date.now() + 20_000;
-    let last: Status[];
-    while ((last = await wrong()).length > 0) {
-      if (Date.now() > deadline) throw new Error(`neighbour lists not equal to the ground truth within 20 s: ${JSON.stringify(last)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const settled = () => settleApis(running().map((n) => n.api), 3, 20_000);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'reload-persist-'));

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { idToHex, randomId } from '../../overlay/id.js';
 import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
-import { waitFor } from '../helpers/wait.js';
+import { settleNodes } from '../helpers/settle.js';
 
 describe('a small ring over TLS', function () {
   this.timeout(60_000);
@@ -11,15 +11,7 @@ describe('a small ring over TLS', function () {
   it('8 nodes join and agree with the ground truth', async () => {
     net = await startTestnet(8, { batch: 2 });
     const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
-    const matches = () =>
-      net.nodes.every((n) => {
-        const s = n.topologyStatus();
-        return JSON.stringify(s.successors) === JSON.stringify(truth.successors(n.nodeId, 3)) && JSON.stringify(s.predecessors) === JSON.stringify(truth.predecessors(n.nodeId, 3));
-      });
-    await waitFor(matches, 10_000, 'neighbour tables').catch((e) => {
-      for (const n of net.nodes) console.log(n.nodeIdHex.slice(0, 6), n.topologyStatus().successors.map((x) => x.slice(0, 6)), truth.successors(n.nodeId, 3).map((x) => x.slice(0, 6)), n.topologyStatus().predecessors.map((x) => x.slice(0, 6)), truth.predecessors(n.nodeId, 3).map((x) => x.slice(0, 6)));
-      throw e;
-    });
+    await settleNodes(net.nodes, 10_000);
     for (const a of net.nodes) for (const b of net.nodes) expect((await a.ping(b.nodeId)).responder).to.equal(b.nodeIdHex);
     for (let i = 0; i < 50; i++) {
       const key = randomId();

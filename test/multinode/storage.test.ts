@@ -8,6 +8,7 @@ import { MessageCode } from '../../overlay/wire/codes.js';
 import { fuzzSeed, Prng } from '../helpers/prng.js';
 import { rejection } from '../helpers/rejection.js';
 import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
+import { settleNodes } from '../helpers/settle.js';
 import { waitFor } from '../helpers/wait.js';
 
 const PEERS = 32;
@@ -77,10 +78,7 @@ describe(`storage: ${VALUES} values on ${PEERS} peers over TLS`, function () {
 
   before(async () => {
     net = await startTestnet(PEERS, { batch: 4, kinds: [MULTI], storage: { replicas: REPLICAS } });
-    await waitFor(() => {
-      const truth = new RingTruth(live().map((n) => n.nodeId));
-      return live().every((n) => JSON.stringify(n.topologyStatus().successors) === JSON.stringify(truth.successors(n.nodeId, 3)));
-    }, 30_000, 'ring settled');
+    await settleNodes(live(), 30_000);
   });
 
   after(async () => net && (await net.stopAll()));

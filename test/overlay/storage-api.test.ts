@@ -4,8 +4,8 @@ import { startApi, type ApiServer } from '../../overlay/api/http-api.js';
 import { USER_VALUE_KIND } from '../../overlay/config.js';
 import { idToHex, resourceIdOf } from '../../overlay/id.js';
 import type { Node } from '../../overlay/node.js';
+import { settleNodes } from '../helpers/settle.js';
 import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
-import { waitFor } from '../helpers/wait.js';
 
 type Json = Record<string, unknown>;
 type Bytes = string | { base64: string };
@@ -35,11 +35,7 @@ describe('overlay/api: storage endpoints on a 5-node ring', function () {
   before(async () => {
     net = await startTestnet(5);
     truth = new RingTruth(net.nodes.map((n) => n.nodeId));
-    await waitFor(
-      () => net.nodes.every((n) => JSON.stringify(n.topologyStatus().successors) === JSON.stringify(truth.successors(n.nodeId, 3))),
-      20_000,
-      'neighbour tables',
-    );
+    await settleNodes(net.nodes, 20_000);
     [a, b] = [net.nodes[1]!, net.nodes[3]!];
     for (const n of [a, b]) apis.push(await startApi(n, { host: '127.0.0.1', port: 0, token: TOKEN }));
     [apiA, apiB] = apis.map((s) => `http://${s.address}`) as [string, string];

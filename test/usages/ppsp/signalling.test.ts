@@ -14,6 +14,7 @@ import type { PeerProperties } from '../../../usages/ppsp/properties.js';
 import { encodePeerListReq } from '../../../usages/ppsp/signalling.js';
 import { members, swarmResource, SWARM_KIND } from '../../../usages/ppsp/tracker.js';
 import { rejection } from '../../helpers/rejection.js';
+import { settleNodes } from '../../helpers/settle.js';
 import { startTestnet, type Testnet } from '../../helpers/testnet.js';
 
 const SWARM = 'ab'.repeat(32);
@@ -71,6 +72,8 @@ describe('ppsp signalling over a TLS overlay of 11 nodes', function () {
         usages[i] = u;
       },
     });
+    // Tracker entries go to the responsible peers of a settled ring, not to a stale view of it.
+    await settleNodes(net.nodes);
     await Promise.all(usages.map((u) => u.start()));
     for (let i = 0; i < OUTSIDER; i++) await usage(i).joinSwarm(SWARM, { haveCount: i });
     // The responder joined first; what it learns of the later members comes from the tracker.
