@@ -39,8 +39,13 @@ export class Prng {
   }
 }
 
-/** The seed from FUZZ_SEED if set (to replay a failure), else a fresh one. */
-export function fuzzSeed(): number {
-  const fromEnv = process.env.FUZZ_SEED;
-  return fromEnv ? Number(fromEnv) >>> 0 : Math.floor(Math.random() * 0x1_0000_0000);
+/**
+ * The seed from FUZZ_SEED if set (to replay a failure), else a fresh one. A FUZZ_SEED that is not
+ * a u32 in decimal is refused: it used to become 0 in silence, so a "replay" ran another case.
+ */
+export function fuzzSeed(env: NodeJS.ProcessEnv = process.env): number {
+  const fromEnv = env.FUZZ_SEED;
+  if (fromEnv === undefined || fromEnv === '') return Math.floor(Math.random() * 0x1_0000_0000);
+  if (!/^\d{1,10}$/.test(fromEnv) || Number(fromEnv) > 0xffff_ffff) throw new RangeError(`FUZZ_SEED must be an integer from 0 to 4294967295, not "${fromEnv}"`);
+  return Number(fromEnv);
 }
