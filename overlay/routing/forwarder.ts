@@ -48,6 +48,11 @@ export interface ForwarderOptions {
    * or just the previous hop when the via list cannot be trusted), `link` where to send it.
    */
   sendError(request: WireMessage, error: ReloadError, link: Link): void;
+  /**
+   * A throw that is not a ReloadError: a defect of this node, not bad input from the peer. It is
+   * counted and logged as such; tests set this to see it, since the peer is still answered.
+   */
+  onFault?(error: unknown, stage: string): void;
 }
 
 function destKey(d: Destination): string {
@@ -89,8 +94,10 @@ export class Forwarder {
       this.check(msg, from);
       this.route(msg, from);
     } catch (e) {
-      const error = isReloadError(e) ? e : new ReloadError(ErrorCode.Invalid_Message, (e as Error).message);
-      this.refuse(msg, error, from);
+      if (isReloadError(e)) return this.refuse(msg, e, from);
+      this.fault(e, 'routing');
+      // RELOAD has no code for a fault of the answering node; the reason tells it apart.
+      this.refuse(msg, new ReloadError(ErrorCode.Invalid_Message, 'this node failed to handle the message (a fault of this node, not of the message)', 'internal_error'), from);
     }
   }
 
@@ -181,7 +188,14 @@ export class Forwarder {
     try {
       this.opts.sendError(msg, error, from);
     } catch (e) {
-      this.opts.metrics.countError(isReloadError(e) ? e.code : ErrorCode.Invalid_Message, 'unanswerable');
+      if (isReloadError(e)) this.opts.metrics.countError(e.code, 'unanswerable');
+      else this.fault(e, 'answering');
     }
+  }
+
+  private fault(e: unknown, stage: string): void {
+    this.opts.metrics.countFault(stage);
+    this.opts.log.error(`internal fault while ${stage}: ${(e as Error)?.stack ?? String(e)}`);
+    this.opts.onFault?.(e, stage);
   }
 }

@@ -27,6 +27,8 @@ function labelText(labels: Record<string, string> | undefined): string {
 export class RoutingMetrics {
   private readonly events = new Map<RoutingEvent, number>();
   private readonly errors = new Map<string, number>();
+  /** Throws inside this node that were not typed refusals, by stage: defects, not bad input. */
+  private readonly faults = new Map<string, number>();
   private readonly byCode = new Map<string, number>();
   private rttCount = 0;
   private rttSumMs = 0;
@@ -45,6 +47,16 @@ export class RoutingMetrics {
   countError(code: number, stage: string): void {
     const key = `${errorName(code)}\u0000${stage}`;
     this.errors.set(key, (this.errors.get(key) ?? 0) + 1);
+  }
+
+  countFault(stage: string): void {
+    this.faults.set(stage, (this.faults.get(stage) ?? 0) + 1);
+  }
+
+  faultCount(): number {
+    let n = 0;
+    for (const v of this.faults.values()) n += v;
+    return n;
   }
 
   /** A message handled at this node, by direction and message code. */
@@ -87,6 +99,8 @@ export class RoutingMetrics {
       const [code, stage] = key.split('\u0000');
       out.push(`reload_errors_total{code="${code}",stage="${stage}"} ${v}`);
     }
+    family('reload_internal_faults_total', 'counter', 'Throws inside this node that were not typed refusals (defects), by stage.');
+    for (const [stage, v] of this.faults) out.push(`reload_internal_faults_total{stage="${stage}"} ${v}`);
     family('reload_request_rtt_ms', 'summary', 'Round-trip time of requests this node originated, ms.');
     out.push(`reload_request_rtt_ms_sum ${this.rttSumMs}`, `reload_request_rtt_ms_count ${this.rttCount}`);
     for (const [name, v] of Object.entries(gauges)) {

@@ -42,7 +42,7 @@ export async function startTestnet(count: number, opts: TestnetOptions = {}): Pr
     certificateReferences: opts.certificateReferences ?? base.certificateReferences,
   };
   const identities = await Promise.all(Array.from({ length: count }, () => pki.enroll()));
-  return startLocalRing({
+  const ring = await startLocalRing({
     config,
     identities,
     batch: opts.batch,
@@ -51,4 +51,13 @@ export async function startTestnet(count: number, opts: TestnetOptions = {}): Pr
     logger: TRACE ? (i) => createLogger(`n${i}`, stderrSink, 'debug') : undefined,
     onJoined: TRACE ? (n, ms) => console.log(`${n.nodeIdHex.slice(0, 8)} joined in ${Math.round(ms)} ms`) : undefined,
   });
+  // A fault inside a node (a throw that is not a typed refusal) is answered to the peer and would
+  // pass unseen: every test that stops its testnet fails on one.
+  const stopAll = ring.stopAll;
+  ring.stopAll = async (leave) => {
+    await stopAll(leave);
+    const faulty = ring.nodes.filter((n) => n.metrics.faultCount() > 0);
+    if (faulty.length > 0) throw new Error(`internal faults in ${faulty.map((n) => `${n.nodeIdHex.slice(0, 8)} (${n.metrics.faultCount()})`).join(', ')}: see reload_internal_faults_total; run with TESTNET_TRACE=1 for their stacks`);
+  };
+  return ring;
 }

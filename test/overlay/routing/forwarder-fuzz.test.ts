@@ -1,46 +1,22 @@
 import { expect } from 'chai';
-import { EventEmitter } from 'node:events';
 import { ErrorCode, isKnownErrorCode, ReloadError } from '../../../overlay/errors.js';
 import { idToHex, randomId, type Id } from '../../../overlay/id.js';
-import type { Link } from '../../../overlay/link/link.js';
 import { pingRequestBody } from '../../../overlay/methods/ping.js';
 import { silentLogger } from '../../../overlay/log.js';
 import { Forwarder } from '../../../overlay/routing/forwarder.js';
 import { RoutingMetrics } from '../../../overlay/routing/metrics.js';
 import { encodeCbor } from '../../../overlay/wire/cbor.js';
-import { decodeMessage, encodeMessage, overlayHash } from '../../../overlay/wire/codec.js';
+import { encodeMessage, overlayHash } from '../../../overlay/wire/codec.js';
 import { MessageCode } from '../../../overlay/wire/codes.js';
 import type { Destination, WireMessage } from '../../../overlay/wire/message.js';
 import { signMessage, verifyMessage } from '../../../overlay/wire/sign.js';
 import { sharedPki, TEST_OVERLAY } from '../../helpers/pki.js';
 import { fuzzSeed, Prng } from '../../helpers/prng.js';
 import { newHeader } from '../../../overlay/wire/header.js';
+import { RecordingLink } from '../../helpers/recording-link.js';
 
 const FRAMES = 100_000;
 const MAX_MESSAGE = 64 * 1024;
-
-/** A Link that records what is sent on it; enough for the forwarder, which only sends and reads ids. */
-class RecordingLink extends EventEmitter implements Link {
-  readonly transport = 'fake';
-  readonly remoteAddress = 'fake';
-  readonly remoteUser = 'fake@test';
-  readonly remoteNodeIdHex: string;
-  open = true;
-  queuedMessages = 0;
-  sent = 0;
-  constructor(readonly remoteNodeId: Id) {
-    super();
-    this.remoteNodeIdHex = idToHex(remoteNodeId);
-  }
-  send(bytes: Uint8Array): boolean {
-    decodeMessage(bytes, MAX_MESSAGE); // what we forward must itself be well-formed
-    this.sent++;
-    return true;
-  }
-  close(): void {
-    this.open = false;
-  }
-}
 
 const node = (id: Id): Destination => ({ type: 'node', id });
 
@@ -53,10 +29,11 @@ describe('overlay/routing/forwarder fuzz', function () {
     const pki = await sharedPki();
     const [selfIdentity, peerIdentity] = [await pki.enroll(), await pki.enroll()];
     const self = selfIdentity.nodeId;
-    const from = new RecordingLink(peerIdentity.nodeId);
-    const onward = new RecordingLink(randomId());
+    const from = new RecordingLink(peerIdentity.nodeId, MAX_MESSAGE);
+    const onward = new RecordingLink(randomId(), MAX_MESSAGE);
     const metrics = new RoutingMetrics();
     const tally = { delivered: 0, verified: 0, errors: 0, errorsSent: 0 };
+    const faults: string[] = [];
     const typed = (e: unknown, what: string) => {
       expect(e, `${what} threw a non-ReloadError (seed ${seed}): ${(e as Error)?.stack}`).to.be.instanceOf(ReloadError);
       expect(isKnownErrorCode((e as ReloadError).code), `unknown code (seed ${seed})`).to.equal(true);
@@ -81,6 +58,9 @@ describe('overlay/routing/forwarder fuzz', function () {
           typed(e, 'verifyMessage');
         }
       },
+      // A failed assertion or a TypeError inside deliver or sendError is a fault; the forwarder
+      // still answers the peer, so the fuzz must look here to see it.
+      onFault: (e, stage) => faults.push(`${stage}: ${(e as Error)?.stack ?? String(e)}`),
       sendError: (request, error, link) => {
         typed(error, 'the forwarder');
         tally.errors++;
@@ -145,6 +125,7 @@ describe('overlay/routing/forwarder fuzz', function () {
       }
     }
 
+    expect(faults, `faults inside the forwarder or its callbacks (seed ${seed}); the first: ${faults[0]}`).to.have.length(0);
     // The fuzz reached every branch: deliveries that verified, forwards, refusals, and drops.
     expect(tally.verified, `seed ${seed}`).to.be.greaterThan(1000);
     expect(metrics.get('forwarded'), `seed ${seed}`).to.be.greaterThan(1000);
