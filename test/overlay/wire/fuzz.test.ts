@@ -21,7 +21,9 @@ import { toWireJson } from '../../helpers/wire-json.js';
 const FRAMES = 100_000;
 const MAX_SIZE = 8192;
 /** The codes the receive path may give; anything else means a check is missing or misplaced. */
-const EXPECTED_CODES = new Set([ErrorCode.Invalid_Message, ErrorCode.Message_Too_Large, ErrorCode.Forbidden]);
+/** Codes each stage may refuse with: the decoders judge form only; Forbidden is the signature check's. */
+const DECODER_CODES = new Set([ErrorCode.Invalid_Message, ErrorCode.Message_Too_Large]);
+const VERIFY_CODES = new Set([...DECODER_CODES, ErrorCode.Forbidden]);
 
 /** A valid message with the offsets of its CBOR heads, the inner contents and security blocks included. */
 interface Sample {
@@ -192,6 +194,9 @@ describe('wire fuzzing', function () {
     let frames = 0;
     let reachedSignatureCheck = 0;
     let current = '';
+    /** The case damaged bytes under the signature: nothing decoded from it may verify. */
+    let damagedSigned = false;
+    let damagedRefused = 0;
 
     const count = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
     /** Runs one stage; a ReloadError with an expected code is a refusal, anything else fails the test. */
@@ -201,7 +206,7 @@ describe('wire fuzzing', function () {
         count(`${stage}: ok`);
         return result;
       } catch (e) {
-        const ok = e instanceof ReloadError && isKnownErrorCode(e.code) && EXPECTED_CODES.has(e.code);
+        const ok = e instanceof ReloadError && isKnownErrorCode(e.code) && (stage === 'verify' ? VERIFY_CODES : DECODER_CODES).has(e.code);
         expect(ok, `seed ${seed}, ${current}, ${stage} threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`).to.equal(true);
         const error = e as ReloadError;
         count(`${stage}: ${errorName(error.code)}/${error.reason}`);
@@ -219,7 +224,10 @@ describe('wire fuzzing', function () {
       expect(toWireJson(again), `seed ${seed}, ${current}: re-encoding changed the message`).to.deep.equal(toWireJson(msg));
       attempt('decodeContents', () => decodeContents(msg.contentsBytes));
       attempt('decodeSecurity', () => decodeSecurity(msg.securityBytes));
-      if (attempt('verify', () => verifyMessage(msg, pki.trust, Date.now()))) reachedSignatureCheck++;
+      const verified = attempt('verify', () => verifyMessage(msg, pki.trust, Date.now()));
+      if (verified) reachedSignatureCheck++;
+      expect(Boolean(verified) && damagedSigned, `seed ${seed}, ${current}: damaged signed bytes verified`).to.equal(false);
+      if (damagedSigned && !verified) damagedRefused++;
     };
 
     /** Sends `bytes` as a frame, its prefix sometimes corrupted, through a FrameReader in random chunks. */
@@ -241,6 +249,7 @@ describe('wire fuzzing', function () {
       const strategy = rng.int(100);
       current = `case ${i}, strategy ${strategy}`;
       let bytes: Uint8Array;
+      damagedSigned = false;
       if (strategy < 15) {
         const length = rng.chance(0.02) ? MAX_SIZE + 1 + rng.int(100) : rng.int(rng.chance(0.8) ? 64 : 3000);
         bytes = rng.bytes(length);
@@ -263,6 +272,8 @@ describe('wire fuzzing', function () {
         const original = s.msg[inner];
         const damaged = rng.pick([mutate.bitFlips, mutate.insert, mutate.delete, mutate.truncate])(original);
         bytes = encodeMessage({ ...s.msg, [inner]: damaged });
+        // Two flips of one bit give the original back: only a real change must fail to verify.
+        damagedSigned = !Buffer.from(damaged).equals(Buffer.from(original));
       }
       stream(bytes);
     }
@@ -270,6 +281,7 @@ describe('wire fuzzing', function () {
     const summary = [...outcomes.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${n}`);
     console.log(`      seed ${seed}: ${frames} frames decoded, ${reachedSignatureCheck} reached the RSA signature check\n        ${summary.join('\n        ')}`);
     expect(reachedSignatureCheck, `seed ${seed}`).to.be.greaterThan(0);
+    expect(damagedRefused, `seed ${seed}: damaged signed messages that reached the decoders and were refused`).to.be.greaterThan(100);
   });
 
   it('refuses an over-size frame length as soon as its prefix is complete, before buffering any of it', () => {
