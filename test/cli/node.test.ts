@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
+import { settleApis } from '../helpers/settle.js';
 import { runCli } from '../helpers/cli.js';
 
 /** `reload-ppsp node`, `status` and `ping` as real processes, driven only through the CLI and the API. */
@@ -33,6 +34,7 @@ describe('CLI: node, status, ping', function () {
     nodes.push(await startNodeProcess({ config, identity: join(dir, 'n1') }));
     for (const name of ['n2', 'n3']) nodes.push(await startNodeProcess({ config, identity: join(dir, name), bootstrap: [nodes[0]!.listen] }));
     expect(nodes.map((n) => n.nodeId)).to.deep.equal(ids);
+    await settleApis(nodes.map((n) => n.api), 3);
 
     const status = await runCli(['status', '--api', nodes[0]!.api, '--json']);
     expect(status.code, status.stderr).to.equal(0);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
 import { ApiError, callApi } from '../../scripts/api-client.js';
+import { settleApis } from '../helpers/settle.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { waitForAsync } from '../helpers/wait.js';
 
@@ -27,6 +28,7 @@ describe('CLI: seed and get', function () {
       const onLog = name === 's1' ? (line: string) => seederLog.push(line) : undefined;
       nodes.push(await startNodeProcess({ config, identity: join(dir, name), bootstrap: nodes[0] ? [nodes[0].listen] : [], onLog }));
     }
+    await settleApis(nodes.map((n) => n.api), 3);
     content = randomBytes(2 * 1024 * 1024 + 12345);
     await writeFile(join(dir, 'movie.bin'), content);
   });

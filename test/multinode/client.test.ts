@@ -75,6 +75,8 @@ describe('a client (RFC 6940 §3.2) beside a ring of 8 peers over TLS', function
     net.nodes.splice(net.nodes.indexOf(leaving), 1);
     const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
     await waitFor(() => client.topologyStatus().successors[0] === truth.responsible(client.nodeId), 20 * net.config.chord.updateIntervalMs, 'client re-attached');
+    // Every peer reaches the client through its new responsible peer once the peers' ring has closed the gap.
+    await settleNodes(net.nodes);
     for (const n of net.nodes) expect((await n.ping(client.nodeId)).responder).to.equal(client.nodeIdHex);
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callApi } from '../../scripts/api-client.js';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
+import { settleApis } from '../helpers/settle.js';
 import { runCli } from '../helpers/cli.js';
 
 const OVERLAY = 'duplicate.test';
@@ -43,6 +44,7 @@ describe('a second process with the same identity', function () {
     }
     nodes.push((a = await startNodeProcess({ config, identity: join(dir, 'a') })));
     nodes.push((b = await startNodeProcess({ config, identity: join(dir, 'b'), bootstrap: [a.listen] })));
+    await settleApis(nodes.map((n) => n.api), 3);
   });
 
   after(async () => {

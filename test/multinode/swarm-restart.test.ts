@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callApi } from '../../scripts/api-client.js';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
+import { settleApis } from '../helpers/settle.js';
 import { runCli } from '../helpers/cli.js';
 import { waitForAsync } from '../helpers/wait.js';
 
@@ -70,6 +71,7 @@ describe('a seeded swarm survives a crash of its seeder: reload-ppsp node proces
     expect(log.some((l) => l.includes(`serving swarm ${seeded.swarmId}`) && l.includes('unchanged since it was hashed')), log.join('\n')).to.equal(true);
 
     const leecher = await start('leecher', [seeder.listen]);
+    await settleApis([seeder.api, leecher.api], 3);
     const out = join(dir, 'copy.bin');
     await callApi(leecher.api, 'POST', `/swarms/${seeded.swarmId}/download`, { out });
     const written = async () => {
