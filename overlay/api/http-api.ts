@@ -51,12 +51,19 @@ function statusOf(code: ErrorCode): number {
   }
 }
 
+/** The rest of an over-size body is not read: the connection closes after the answer. */
+function tooLarge(): HttpError {
+  return new HttpError(413, 'Message_Too_Large', `request body above ${API_MAX_BODY_BYTES} bytes`, { connection: 'close' });
+}
+
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  // A declared size above the bound is refused before a byte of it is read.
+  if (Number(req.headers['content-length'] ?? 0) > API_MAX_BODY_BYTES) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > API_MAX_BODY_BYTES) throw new HttpError(413, 'Message_Too_Large', `request body above ${API_MAX_BODY_BYTES} bytes`);
+    if (size > API_MAX_BODY_BYTES) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
   let value: unknown;

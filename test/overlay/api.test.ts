@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { API_MAX_BODY_BYTES, bindApi, startApi, type ApiExtension, type ApiServer } from '../../overlay/api/http-api.js';
 import { newOverlayConfig } from '../../overlay/config.js';
+import { ErrorCode, ReloadError } from '../../overlay/errors.js';
 import { randomId, idToHex } from '../../overlay/id.js';
 import { Node } from '../../overlay/node.js';
 import { httpRequest } from '../helpers/http.js';
@@ -68,9 +69,12 @@ describe('overlay/api', function () {
   });
 
   it('refuses an over-size body with 413, unknown paths with 404, wrong methods with 405', async () => {
-    const big = await fetch(`${base}/ping`, { method: 'POST', headers: json, body: 'x'.repeat(API_MAX_BODY_BYTES + 1) }).catch((e: Error) => e);
-    if (big instanceof Error) expect(big.message).to.match(/fetch failed|socket/); // the server may cut the upload short
-    else expect(big.status).to.equal(413);
+    // Declared too large: refused before the body is read (none is sent).
+    const declared = await httpRequest(base, '/ping', { method: 'POST', headers: { ...json, 'content-length': String(API_MAX_BODY_BYTES + 1) } });
+    expect([declared.status, JSON.parse(declared.text).error]).to.deep.equal([413, 'Message_Too_Large']);
+    // Sent in chunks with no declared size: refused once the bound is passed.
+    const chunked = await httpRequest(base, '/ping', { method: 'POST', headers: { ...json, 'transfer-encoding': 'chunked' }, body: 'x'.repeat(API_MAX_BODY_BYTES + 1) });
+    expect(chunked.status).to.equal(413);
     expect((await fetch(`${base}/nope`, { headers: auth })).status).to.equal(404);
     const get = await fetch(`${base}/ping`, { headers: auth });
     expect(get.status).to.equal(405);
@@ -79,6 +83,33 @@ describe('overlay/api', function () {
     expect(del.status).to.equal(405);
     expect(del.headers.get('allow')).to.equal('GET, HEAD');
     expect((await fetch(`${base}/status`, { method: 'PUT', headers: auth })).status).to.equal(405);
+  });
+
+  it('maps what a handler throws: a defect to 500, Request_Timeout to 504, Data_Too_Old to 409; a body that is not a JSON object to 400', async () => {
+    const failing: ApiExtension = (_method, path) => {
+      if (path === '/defect') return Promise.reject(new TypeError('a defect'));
+      if (path === '/slow') return Promise.reject(new ReloadError(ErrorCode.Request_Timeout, 'no answer'));
+      if (path === '/old') return Promise.reject(new ReloadError(ErrorCode.Data_Too_Old, 'older than what is stored'));
+      return undefined;
+    };
+    const s = await startApi(b, { host: '127.0.0.1', port: 0, token }, [failing]);
+    try {
+      const at = `http://${s.address}`;
+      const answer = async (path: string) => {
+        const res = await fetch(`${at}${path}`, { headers: auth });
+        return [res.status, ((await res.json()) as { error: string }).error];
+      };
+      expect(await answer('/defect')).to.deep.equal([500, 'Internal']);
+      expect(await answer('/slow')).to.deep.equal([504, 'Request_Timeout']);
+      expect(await answer('/old')).to.deep.equal([409, 'Data_Too_Old']);
+      for (const body of ['[1]', '"text"', 'null', '7']) {
+        const res = await fetch(`${at}/ping`, { method: 'POST', headers: json, body });
+        expect(res.status, body).to.equal(400);
+        expect(((await res.json()) as { message: string }).message, body).to.match(/must be a JSON object/);
+      }
+    } finally {
+      await s.close();
+    }
   });
 
   it('GET /metrics serves Prometheus text with message and link counts', async () => {
