@@ -130,6 +130,8 @@ export interface SwarmStats {
   banned: Set<string>;
   /** Peers we sent CHOKE to at least once. */
   choked: Set<string>;
+  /** Peers that sent us CHOKE at least once: the other side of `choked`. */
+  chokedBy: Set<string>;
   /** The last ERROR text of peers that closed with one (at most MAX_PEER_ERRORS peers). */
   peerErrors: Map<string, string>;
 }
@@ -158,6 +160,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     downloadedFrom: new Map(),
     banned: new Set(),
     choked: new Set(),
+    chokedBy: new Set(),
     peerErrors: new Map(),
   };
   /** Resolves once the file is complete, every chunk verified, and renamed into place. */
@@ -449,6 +452,7 @@ export class Swarm extends EventEmitter implements SessionHost {
         this.checkInterest(session);
         break;
       case 'choke':
+        this.stats.chokedBy.add(peer);
         // Outstanding requests will not be answered (RFC 7574 §8.12): free them for other holders.
         // They stay in `session.requested`, so DATA already on the wire is still taken if it is needed.
         this.picker?.releaseRequests(peer);
