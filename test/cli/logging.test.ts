@@ -3,10 +3,10 @@
  * `--log-level warn` leaves out info, `--log-level debug` shows the steps of a join.
  */
 import { expect } from 'chai';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli, startCli, type RunningCli } from '../helpers/cli.js';
+import { createOverlayDir } from '../helpers/overlay-dir.js';
 
 const OVERLAY = 'logging.test';
 const LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (debug|info|warn|error) (reload(?::[\w-]+)*) (.*)$/;
@@ -18,13 +18,7 @@ describe('CLI: node log lines and --log-level', function () {
   const running: RunningCli[] = [];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'reload-cli-logging-'));
-    const init = await runCli(['ca', 'init', '--dir', join(dir, 'ca'), '--overlay', OVERLAY]);
-    expect(init.code, init.stderr).to.equal(0);
-    for (const name of ['n1', 'n2']) {
-      const r = await runCli(['enroll', '--ca', join(dir, 'ca'), '--user', `${name}@${OVERLAY}`, '--out', join(dir, name)]);
-      expect(r.code, r.stderr).to.equal(0);
-    }
+    ({ dir } = await createOverlayDir({ overlay: OVERLAY, names: ['n1', 'n2'] }));
   });
 
   after(async () => {

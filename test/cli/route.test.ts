@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { idFromHex, idToHex, resourceIdOf } from '../../overlay/id.js';
 import { settleApis } from '../helpers/settle.js';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
 import { runCli } from '../helpers/cli.js';
+import { createOverlayDir } from '../helpers/overlay-dir.js';
 import { RingTruth } from '../helpers/testnet.js';
 
 const OVERLAY = 'route.test';
@@ -18,21 +18,14 @@ describe('CLI: route', function () {
   const nodes: NodeProcess[] = [];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'reload-cli-route-'));
-    const init = await runCli(['ca', 'init', '--dir', join(dir, 'ca'), '--overlay', OVERLAY]);
-    expect(init.code, init.stderr).to.equal(0);
-    const config = join(dir, 'ca', 'overlay.json');
-    const doc = JSON.parse(await readFile(config, 'utf8')) as { chord: Record<string, number> };
-    doc.chord = { ...doc.chord, updateIntervalMs: 500, neighbourTimeoutMs: 2000 };
-    await writeFile(config, JSON.stringify(doc));
-    for (const name of ['n1', 'n2', 'n3']) {
-      const r = await runCli(['enroll', '--ca', join(dir, 'ca'), '--user', `${name}@${OVERLAY}`, '--out', join(dir, name)]);
-      expect(r.code, r.stderr).to.equal(0);
-      nodes.push(await startNodeProcess({ config, identity: join(dir, name), bootstrap: nodes[0] ? [nodes[0].listen] : [] }));
-    }
-    truth = new RingTruth(nodes.map((n) => idFromHex(n.nodeId)));
+    const names = ['n1', 'n2', 'n3'];
+    let config: string;
+    let nodeIds: Record<string, string>;
+    ({ dir, config, nodeIds } = await createOverlayDir({ overlay: OVERLAY, names, patch: (doc) => (doc.chord = { ...(doc.chord as object), updateIntervalMs: 500, neighbourTimeoutMs: 2000 }) }));
+    for (const name of names) nodes.push(await startNodeProcess({ config, identity: join(dir, name), bootstrap: nodes[0] ? [nodes[0].listen] : [] }));
+    truth = new RingTruth(names.map((name) => idFromHex(nodeIds[name]!)));
     // Routing is checked against the ground truth once the ring is.
-    await settleApis(nodes.map((n) => n.api), doc.chord.neighbourCount!);
+    await settleApis(nodes.map((n) => n.api), 3);
   });
 
   after(async () => {

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { callApi } from '../../scripts/api-client.js';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
-import { runCli } from '../helpers/cli.js';
+import { createOverlayDir } from '../helpers/overlay-dir.js';
 import { settleApis } from '../helpers/settle.js';
 
 const OVERLAY = 'silent-peer.test';
@@ -22,18 +21,10 @@ describe('a silent peer: a node process stopped with SIGSTOP, its connections st
   const nodes: NodeProcess[] = [];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'reload-silent-'));
-    const init = await runCli(['ca', 'init', '--dir', join(dir, 'ca'), '--overlay', OVERLAY]);
-    expect(init.code, init.stderr).to.equal(0);
-    const config = join(dir, 'ca', 'overlay.json');
-    const doc = JSON.parse(await readFile(config, 'utf8')) as { chord: object };
-    doc.chord = { ...doc.chord, ...CHORD };
-    await writeFile(config, JSON.stringify(doc));
-    for (let i = 1; i <= NODES; i++) {
-      const r = await runCli(['enroll', '--ca', join(dir, 'ca'), '--user', `n${i}@${OVERLAY}`, '--out', join(dir, `n${i}`)], { timeoutMs: 60_000 });
-      expect(r.code, r.stderr).to.equal(0);
-      nodes.push(await startNodeProcess({ config, identity: join(dir, `n${i}`), bootstrap: nodes[0] ? [nodes[0].listen] : [] }));
-    }
+    const names = Array.from({ length: NODES }, (_, i) => `n${i + 1}`);
+    let config: string;
+    ({ dir, config } = await createOverlayDir({ overlay: OVERLAY, names, patch: (doc) => (doc.chord = { ...(doc.chord as object), ...CHORD }) }));
+    for (const name of names) nodes.push(await startNodeProcess({ config, identity: join(dir, name), bootstrap: nodes[0] ? [nodes[0].listen] : [] }));
     await settleApis(nodes.map((n) => n.api), 3);
   });
 

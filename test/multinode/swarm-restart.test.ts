@@ -1,12 +1,11 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { callApi } from '../../scripts/api-client.js';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
 import { settleApis } from '../helpers/settle.js';
-import { runCli } from '../helpers/cli.js';
+import { createOverlayDir } from '../helpers/overlay-dir.js';
 import { waitForAsync } from '../helpers/wait.js';
 
 const OVERLAY = 'swarm-restart.test';
@@ -37,14 +36,7 @@ describe('a seeded swarm survives a crash of its seeder: reload-ppsp node proces
   };
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'reload-swarm-restart-'));
-    const init = await runCli(['ca', 'init', '--dir', join(dir, 'ca'), '--overlay', OVERLAY]);
-    expect(init.code, init.stderr).to.equal(0);
-    config = join(dir, 'ca', 'overlay.json');
-    for (const name of ['seeder', 'leecher']) {
-      const r = await runCli(['enroll', '--ca', join(dir, 'ca'), '--user', `${name}@${OVERLAY}`, '--out', join(dir, name)], { timeoutMs: 60_000 });
-      expect(r.code, r.stderr).to.equal(0);
-    }
+    ({ dir, config } = await createOverlayDir({ overlay: OVERLAY, names: ['seeder', 'leecher'] }));
   });
 
   after(async () => {
