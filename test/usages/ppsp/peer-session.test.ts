@@ -246,8 +246,9 @@ describe('PPSP peer session', () => {
       const { raw, session, data } = await served(host, { readsInFlight: 2 });
       raw.send({ type: 'request', first: 0, last: 39 });
       await waitFor(() => host.reads.length === 2);
-      // Both reads are held: the third run waits for one of them.
-      await new Promise((r) => setTimeout(r, 30));
+      // The whole request is taken in (40 chunks queued) and both reads are held: the third run
+      // waits for one of them. No sleep: the pump decides in the turn that queues the chunks.
+      expect(session.queuedUploads).to.equal(40);
       expect(host.reads).to.deep.equal([{ first: 0, last: 15 }, { first: 16, last: 31 }]);
       expect(host.inFlight).to.equal(2);
       expect(data()).to.deep.equal([]);

@@ -336,16 +336,19 @@ describe('PPSP data plane over TLS', function () {
     await other.seed(path);
     const leecher = await usageOn(leechNode, { requestsPerPeer: 2 });
     let killed = false;
+    let killing: Promise<void> | undefined;
     // Only the victim at first, so it is certainly serving when it dies; the other copy after.
     const peers = async () => (killed ? [victimNode, otherNode] : [victimNode]).map((n) => ({ nodeId: n.nodeIdHex }));
     const swarm = leecher.download(meta, join(dir, 'out.bin'), { peers });
     swarm.on('progress', (p: { have: number; total: number }) => {
       if (!killed && p.have >= p.total / 4) {
         killed = true;
-        void victimNode.stop({ leave: false }).then(() => victim.stop());
+        killing = victimNode.stop({ leave: false }).then(() => victim.stop());
       }
     });
     await swarm.done;
+    // Awaited, so a failing stop fails this test rather than a later one (or none).
+    await killing;
     expect(killed).to.equal(true);
     expect(swarm.downloadedFrom(victimNode.nodeIdHex)).to.be.greaterThan(0).and.lessThan(content.length);
     expect(swarm.downloadedFrom(otherNode.nodeIdHex)).to.be.greaterThan(0);
