@@ -16,7 +16,7 @@ import { idFromHex, isHexId } from '../id.js';
 import { DatabaseError, type NodeDatabase } from '../persist/node-database.js';
 import { decodeStoredData, encodeStoredData } from './codec.js';
 import { entryBytes, entryKey, type Entry, type KindSlot } from './kind-slot.js';
-import type { ResourceState, StorageBackend } from './storage-backend.js';
+import { MemoryBackend, type ResourceState } from './storage-backend.js';
 
 /** The storage tables, one SQL step per schema version (NodeDatabase.migrate). */
 const SCHEMA = [
@@ -67,14 +67,17 @@ function snapshot(state: ResourceState): Written {
   return new Map([...state.kinds].map(([kindId, slot]) => [kindId, { generation: slot.generation, entries: new Map(slot.entries) }]));
 }
 
-export class SqliteBackend implements StorageBackend {
-  private readonly resources = new Map<string, ResourceState>();
-  private readonly certificates = new Map<string, Uint8Array>();
+/**
+ * The in-memory backend, written through to the database: reads come from memory, and each change
+ * is committed before memory takes it, so a failed write changes nothing.
+ */
+export class SqliteBackend extends MemoryBackend {
   private readonly written = new Map<string, Written>();
   private readonly sql;
 
   /** Creates or upgrades the tables in `db` and loads what they hold; a corrupt row is a DatabaseError. */
   constructor(private readonly db: NodeDatabase) {
+    super();
     db.migrate('storage', SCHEMA);
     const s = db.sqlite;
     this.sql = {
@@ -93,11 +96,7 @@ export class SqliteBackend implements StorageBackend {
     this.load();
   }
 
-  get(resourceHex: string): ResourceState | undefined {
-    return this.resources.get(resourceHex);
-  }
-
-  put(resourceHex: string, state: ResourceState): void {
+  override put(resourceHex: string, state: ResourceState): void {
     const before: Written = this.written.get(resourceHex) ?? new Map();
     this.write(() => {
       for (const [kindId, slot] of state.kinds) {
@@ -116,42 +115,26 @@ export class SqliteBackend implements StorageBackend {
       }
     });
     this.written.set(resourceHex, snapshot(state));
-    this.resources.set(resourceHex, state);
+    super.put(resourceHex, state);
   }
 
-  delete(resourceHex: string): void {
+  override delete(resourceHex: string): void {
     this.write(() => {
       this.sql.deleteResourceValues.run(resourceHex);
       this.sql.deleteResourceKinds.run(resourceHex);
     });
     this.written.delete(resourceHex);
-    this.resources.delete(resourceHex);
+    super.delete(resourceHex);
   }
 
-  entries(): IterableIterator<[string, ResourceState]> {
-    return this.resources.entries();
-  }
-
-  certificate(fingerprint: string): Uint8Array | undefined {
-    return this.certificates.get(fingerprint);
-  }
-
-  putCertificate(fingerprint: string, der: Uint8Array): void {
+  override putCertificate(fingerprint: string, der: Uint8Array): void {
     this.write(() => this.sql.putCertificate.run(fingerprint, der));
-    this.certificates.set(fingerprint, der);
+    super.putCertificate(fingerprint, der);
   }
 
-  deleteCertificate(fingerprint: string): void {
+  override deleteCertificate(fingerprint: string): void {
     this.write(() => this.sql.deleteCertificate.run(fingerprint));
-    this.certificates.delete(fingerprint);
-  }
-
-  certificateFingerprints(): IterableIterator<string> {
-    return this.certificates.keys();
-  }
-
-  get certificateCount(): number {
-    return this.certificates.size;
+    super.deleteCertificate(fingerprint);
   }
 
   /** One transaction; a full disk is the peer's storage being full, as the storer sees it. */
@@ -173,13 +156,13 @@ export class SqliteBackend implements StorageBackend {
       const what = `the generation of kind ${row.kind_id} at ${row.resource}`;
       if (!isHexId(row.resource)) throw corrupt(what, 'not a Resource-ID');
       if (!/^\d{1,20}$/.test(row.generation) || BigInt(row.generation) > MAX_U64) throw corrupt(what, `${row.generation} is not a u64`);
-      let state = this.resources.get(row.resource);
-      if (!state) this.resources.set(row.resource, (state = { resource: idFromHex(row.resource), kinds: new Map() }));
+      let state = this.get(row.resource);
+      if (!state) super.put(row.resource, (state = { resource: idFromHex(row.resource), kinds: new Map() }));
       state.kinds.set(row.kind_id, { generation: BigInt(row.generation), entries: new Map() });
     }
     for (const row of this.db.sqlite.prepare('SELECT * FROM storage_values').iterate() as IterableIterator<ValueRow>) {
       const what = `the value ${row.entry_key} of kind ${row.kind_id} at ${row.resource}`;
-      const slot = this.resources.get(row.resource)?.kinds.get(row.kind_id);
+      const slot = this.get(row.resource)?.kinds.get(row.kind_id);
       if (!slot) throw corrupt(what, 'its kind has no generation row');
       let entry: Entry;
       try {
@@ -193,10 +176,10 @@ export class SqliteBackend implements StorageBackend {
       if (!Number.isSafeInteger(row.expires_at_ms)) throw corrupt(what, 'its expiry is not a time');
       slot.entries.set(row.entry_key, entry);
     }
-    for (const [hex, state] of this.resources) this.written.set(hex, snapshot(state));
+    for (const [hex, state] of this.entries()) this.written.set(hex, snapshot(state));
     for (const row of this.db.sqlite.prepare('SELECT fingerprint, der FROM storage_certificates').iterate() as IterableIterator<{ fingerprint: string; der: Uint8Array }>) {
       if (fingerprintOf(row.der) !== row.fingerprint) throw corrupt(`the certificate ${row.fingerprint}`, 'its DER has another fingerprint');
-      this.certificates.set(row.fingerprint, Uint8Array.from(row.der));
+      super.putCertificate(row.fingerprint, Uint8Array.from(row.der));
     }
   }
 }
