@@ -38,6 +38,12 @@ interface Entry {
   readonly offset: bigint;
   /** The finger slot whose interval holds this peer, 1..fingerCount, or 0 when it lies in none. */
   readonly slot: number;
+  /**
+   * Believed to have no unknown node between it and self: it entered the neighbour lists and never
+   * left them, or the peer itself said self is its nearest neighbour (confirm). A finger that moves
+   * up when the neighbours before it leave is not: the ring between it and self is unknown.
+   */
+  adjacent: boolean;
 }
 
 /**
@@ -55,6 +61,9 @@ interface Entry {
  * returns false), which bounds the table at 2·neighbourCount + fingerCount entries, O(log N) work
  * per call whatever the overlay size. Fed only add()s, the table therefore equals the table built
  * from the set of every peer ever added, whatever the order.
+ *
+ * Like the RFC's separate successor list, the table remembers which neighbours are known to be
+ * contiguous with self (see Entry.adjacent): routing trusts the neighbour lists only that far.
  */
 export class ChordTable implements RoutingTable {
   /** Successors kept, and as many predecessors. */
@@ -87,10 +96,23 @@ export class ChordTable implements RoutingTable {
     const at = this.lowerBound(offset);
     const slot = this.slotOf(offset);
     if (!this.admits(offset, at, slot)) return false;
-    this.ring.splice(at, 0, { id: peer, offset, slot });
-    // The newcomer may push out the last successor, the last predecessor or the finger of its slot.
+    this.ring.splice(at, 0, { id: peer, offset, slot, adjacent: true });
+    // The newcomer may push out the last successor, the last predecessor or the finger of its slot;
+    // a neighbour pushed out that stays as a finger is no longer known to be contiguous.
     this.ring = this.ring.filter((e, j) => this.keeps(j, e.slot, this.ring.length));
+    this.ring.forEach((e, j) => {
+      if (!this.isNeighbour(j)) e.adjacent = false;
+    });
     return true;
+  }
+
+  /**
+   * `peer` says self is its nearest predecessor or successor: when it is among our neighbours, the
+   * ring between us holds no node either of us knows, so routing may trust it again.
+   */
+  confirm(peer: Id): void {
+    const at = this.indexOf(peer);
+    if (at >= 0 && this.isNeighbour(at)) this.ring[at]!.adjacent = true;
   }
 
   /**
@@ -126,10 +148,12 @@ export class ChordTable implements RoutingTable {
   /**
    * RFC 6940 §10.3, over neighbours and fingers (binary search, O(log log N)):
    * 1. `dest` is a known peer: send it there, the shortest path.
-   * 2. `dest` lies within the stretch our neighbour lists cover, (predecessor[last], successor[last]]:
-   *    those lists are contiguous, so the first peer at or after `dest` is the responsible node.
-   *    Sending it there directly, instead of to a peer before `dest`, keeps a message from going
-   *    round in a loop while a newcomer is known to us but not yet to the peer before it.
+   * 2. `dest` lies within the stretch our neighbour lists are known to cover without gaps (from the
+   *    farthest adjacent predecessor to the farthest adjacent successor, see Entry.adjacent): the
+   *    first peer at or after `dest` is the responsible node. Sending it there directly, instead of
+   *    to a peer before `dest`, keeps a message from going round in a loop while a newcomer is known
+   *    to us but not yet to the peer before it. Beyond that stretch the same jump could overshoot
+   *    unknown nodes (a finger that moved up when neighbours left) and send the message round again.
    * 3. Otherwise the known peer with the largest position in (self, dest): it never overshoots dest,
    *    so the responsible node is not skipped, and with fingers it at least halves the remaining
    *    distance, hence O(log N) hops.
@@ -141,9 +165,7 @@ export class ChordTable implements RoutingTable {
     const at = this.lowerBound(offset);
     const exact = this.ring[at];
     if (exact?.offset === offset) return exact.id;
-    const n = this.neighbourCount;
-    const lastSuccessor = this.ring[Math.min(n, this.ring.length) - 1]!.offset;
-    const lastPredecessor = this.ring[Math.max(0, this.ring.length - n)]!.offset;
+    const { lastSuccessor, lastPredecessor } = this.adjacentStretch();
     if (at < this.ring.length && (offset <= lastSuccessor || offset > lastPredecessor)) return this.ring[at]!.id;
     return this.ring[at === 0 ? 0 : at - 1]!.id;
   }
@@ -200,6 +222,19 @@ export class ChordTable implements RoutingTable {
    */
   fingerTargets(): { index: number; target: Id }[] {
     return this.targets.map(({ index, target }) => ({ index, target }));
+  }
+
+  /**
+   * Offsets of the farthest successor and predecessor reached from self over adjacent neighbours
+   * only; 0 and 2^128 when the nearest one is not adjacent, so the stretch is empty on that side.
+   */
+  private adjacentStretch(): { lastSuccessor: bigint; lastPredecessor: bigint } {
+    const n = Math.min(this.neighbourCount, this.ring.length);
+    let lastSuccessor = 0n;
+    for (let j = 0; j < n && this.ring[j]!.adjacent; j++) lastSuccessor = this.ring[j]!.offset;
+    let lastPredecessor = RING_SIZE;
+    for (let j = this.ring.length - 1; j >= this.ring.length - n && this.ring[j]!.adjacent; j--) lastPredecessor = this.ring[j]!.offset;
+    return { lastSuccessor, lastPredecessor };
   }
 
   /** Finger slot i holds offsets in [2^(128−i), 2^(129−i)), i.e. offsets of bit length 129 − i. */

@@ -101,7 +101,10 @@ export class ChordTopology implements Topology {
     const sender = from.signer.identity.nodeId;
     // Only an Update over the sender's own link proves it is up and reachable from here; a `full`
     // Update is a joining node asking for our table (send_update), not yet an announcement.
-    if (from.adjacent && update.type !== UPDATE_FULL) this.add(sender);
+    if (from.adjacent && update.type !== UPDATE_FULL) {
+      this.add(sender);
+      this.confirmIfNearest(sender, update);
+    }
     this.learn([...update.predecessors, ...update.successors, ...update.fingers], sender);
     return encodeNeighbours(this.neighbourLists());
   }
@@ -181,6 +184,7 @@ export class ChordTopology implements Topology {
     try {
       const answer = await this.host.request([node(peer)], MessageCode.UpdateReq, body, c.neighbourTimeoutMs);
       const theirs = parseNeighbours(answer.body);
+      this.confirmIfNearest(peer, theirs);
       this.learn([...theirs.predecessors, ...theirs.successors], peer);
       return true;
     } catch (e) {
@@ -192,6 +196,12 @@ export class ChordTopology implements Topology {
   private async updateNeighbours(type: number): Promise<void> {
     const results = await Promise.all(this.table.neighbourIds().map(async (n) => [n, await this.exchangeUpdate(n, type)] as const));
     for (const [peer, ok] of results) if (!ok && !this.stopped) this.fail(peer);
+  }
+
+  /** A peer whose own lists put self nearest to it is contiguous with us (ChordTable.confirm). */
+  private confirmIfNearest(peer: Id, lists: ChordNeighbours): void {
+    const nearest = [lists.predecessors[0], lists.successors[0]];
+    if (nearest.some((id) => id !== undefined && idEquals(id, this.host.self))) this.table.confirm(peer);
   }
 
   /** Peers named by a ring member: Attach to those that would improve our table. */

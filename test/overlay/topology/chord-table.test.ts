@@ -224,6 +224,54 @@ describe('overlay/topology/chord/chord-table', () => {
     expect(hop(RING_SIZE - 0x300n)).to.equal(1n << 127n);
   });
 
+  it('nextHop: after a successor leaves, a finger that moves up into the list is not trusted until it confirms', () => {
+    const table = new ChordTable(SELF, { neighbourCount: 3, fingerCount: 128 });
+    const finger = 1n << 100n;
+    for (const o of [0x10n, 0x20n, 0x40n, finger, RING_SIZE - 0x100n, RING_SIZE - 0x200n, RING_SIZE - 0x400n]) table.add(at(o));
+    const hop = (o: bigint) => ringDistance(SELF, table.nextHop(at(o))!);
+    expect(hop(0x1000n), 'beyond the successors: the closest preceding peer').to.equal(0x40n);
+    table.remove(at(0x10n));
+    expect(hex(table.successors())).to.deep.equal(hex([at(0x20n), at(0x40n), at(finger)]));
+    // The ring between 0x40 and the finger is unknown: jumping to the finger would pass its owner.
+    expect(hop(0x1000n), 'not past unknown nodes to the finger').to.equal(0x40n);
+    expect(hop(0x30n), 'still straight to an adjacent successor').to.equal(0x40n);
+    table.confirm(at(finger));
+    expect(hop(0x1000n), 'once the finger says it follows us').to.equal(finger);
+    // A successor pushed out of the list by a newcomer loses its standing too.
+    table.add(at(0x30n));
+    table.add(at(0x08n));
+    expect(hex(table.successors())).to.deep.equal(hex([at(0x08n), at(0x20n), at(0x30n)]));
+    table.remove(at(0x08n));
+    expect(hop(0x1000n), 'the finger pushed out and moved back up').to.equal(0x40n);
+    // The same on the predecessor side: a far peer that moves up is not trusted.
+    for (const o of [0x100n, 0x200n]) table.remove(at(RING_SIZE - o));
+    expect(hex(table.predecessors())).to.deep.equal(hex([at(RING_SIZE - 0x400n), at(finger), at(0x40n)]));
+    expect(hop(1n << 120n), 'not past unknown nodes to the last predecessor').to.equal(finger);
+  });
+
+  it('10 nodes leave a 64-node ring one after another: right after each, before anyone learns the leaver\'s lists, every lookup reaches the true owner without a loop', () => {
+    const seed = fuzzSeed();
+    const rng = new Prng(seed);
+    let ids = randomIds(rng, 64);
+    const tables = fullKnowledgeTables(rng, ids, (self) => new ChordTable(self, { fingerCount: 16 }));
+    for (let round = 0; round < 10; round++) {
+      const leaving = ids[rng.int(ids.length)]!;
+      const handedOver = [...tables.get(idToHex(leaving))!.neighbourIds()];
+      ids = ids.filter((id) => id !== leaving);
+      tables.delete(idToHex(leaving));
+      const neighbours = [...tables.values()].filter((t) => t.neighbourIds().some((id) => idToHex(id) === idToHex(leaving)));
+      for (const table of tables.values()) table.remove(leaving);
+      const ring = new SortedRing(ids);
+      for (const key of randomIds(rng, 200)) {
+        const start = ids[rng.int(ids.length)]!;
+        const where = `key ${idToHex(key)} from ${idToHex(start)}, round ${round}, seed ${seed}`;
+        expect(idToHex(route(tables, start, key, where).owner), where).to.equal(idToHex(ring.owner(key)));
+      }
+      // Then the Leave's lists arrive (ChordTopology.onLeave): its neighbours learn each other.
+      for (const table of neighbours) for (const id of handedOver) table.add(id);
+    }
+  });
+
   for (const n of [2, 3, 7, 64]) {
     it(`${n}-node ring, every node fed all other ids in random order: tables, responsibility and replica sets match brute force`, () => {
       const seed = fuzzSeed();
