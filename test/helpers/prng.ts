@@ -1,3 +1,6 @@
+import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 /**
  * A tiny seeded PRNG (mulberry32) for fuzz and property tests: the same seed gives the same
  * sequence on every machine, so a failing case is reproduced by its seed. Not for cryptography.
@@ -48,4 +51,17 @@ export function fuzzSeed(env: NodeJS.ProcessEnv = process.env): number {
   if (fromEnv === undefined || fromEnv === '') return Math.floor(Math.random() * 0x1_0000_0000);
   if (!/^\d{1,10}$/.test(fromEnv) || Number(fromEnv) > 0xffff_ffff) throw new RangeError(`FUZZ_SEED must be an integer from 0 to 4294967295, not "${fromEnv}"`);
   return Number(fromEnv);
+}
+
+/**
+ * Called inside a describe that draws from `seed`: when one of its tests fails, prints the seed and
+ * the command that runs that file again with it. Node-IDs come from fresh keys at each run, so the
+ * replay repeats the random choices (resources, victims, order), not the ring's shape.
+ */
+export function printReplayOnFailure(seed: number, moduleUrl: string): void {
+  afterEach(function () {
+    if (this.currentTest?.state !== 'failed') return;
+    const file = relative(process.cwd(), fileURLToPath(moduleUrl));
+    console.error(`      replay: FUZZ_SEED=${seed} npx mocha ${file} --fgrep ${JSON.stringify(this.currentTest.title)}`);
+  });
 }

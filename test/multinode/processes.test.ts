@@ -7,7 +7,7 @@ import { callApi } from '../../scripts/api-client.js';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
 import { RingTruth } from '../helpers/testnet.js';
 import { runCli } from '../helpers/cli.js';
-import { fuzzSeed, Prng } from '../helpers/prng.js';
+import { fuzzSeed, printReplayOnFailure, Prng } from '../helpers/prng.js';
 
 const PROCESSES = 8;
 const OVERLAY = 'processes.test';
@@ -33,6 +33,7 @@ describe(`the overlay: ${PROCESSES} reload-ppsp node processes`, function () {
   let truth: RingTruth;
   const nodes: NodeProcess[] = [];
   const seed = fuzzSeed();
+  printReplayOnFailure(seed, import.meta.url);
   const rng = new Prng(seed);
 
   before(async () => {

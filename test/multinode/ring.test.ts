@@ -3,7 +3,7 @@ import { idToHex, randomId } from '../../overlay/id.js';
 import type { Node } from '../../overlay/node.js';
 import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
 import { waitFor } from '../helpers/wait.js';
-import { fuzzSeed, Prng } from '../helpers/prng.js';
+import { fuzzSeed, printReplayOnFailure, Prng } from '../helpers/prng.js';
 
 const PEERS = 32;
 
@@ -62,6 +62,7 @@ describe(`the overlay: ${PEERS} peers over TLS`, function () {
   this.timeout(300_000);
   let net: Testnet;
   const seed = fuzzSeed();
+  printReplayOnFailure(seed, import.meta.url);
   const rng = new Prng(seed);
   const k = () => net.config.chord.neighbourCount;
   /**

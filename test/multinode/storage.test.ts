@@ -5,7 +5,7 @@ import { nodeMultipleResource } from '../../overlay/storage/access-control.js';
 import { encodeStoreReq } from '../../overlay/storage/codec.js';
 import { EncodedBody } from '../../overlay/wire/body.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
-import { fuzzSeed, Prng } from '../helpers/prng.js';
+import { fuzzSeed, printReplayOnFailure, Prng } from '../helpers/prng.js';
 import { rejection } from '../helpers/rejection.js';
 import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
 import { settleNodes } from '../helpers/settle.js';
@@ -26,6 +26,7 @@ interface Placed {
 describe(`storage: ${VALUES} values on ${PEERS} peers over TLS`, function () {
   this.timeout(600_000);
   const seed = fuzzSeed();
+  printReplayOnFailure(seed, import.meta.url);
   const rng = new Prng(seed);
   let net: Testnet;
   const placed: Placed[] = [];
