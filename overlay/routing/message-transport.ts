@@ -252,7 +252,11 @@ export class MessageTransport {
       body = encodeBody(result);
     } catch (e) {
       const error = isReloadError(e) ? e : new ReloadError(ErrorCode.Invalid_Message, 'the request could not be processed', 'handler_failed');
-      if (!isReloadError(e)) this.opts.log.error(`handler for ${messageCodeName(contents.code)} failed: ${(e as Error).stack ?? e}`);
+      if (!isReloadError(e)) {
+        // A handler bug, not the requester's bad input: counted like the forwarder's faults.
+        this.opts.metrics.countFault('handler');
+        this.opts.log.error(`handler for ${messageCodeName(contents.code)} failed: ${(e as Error).stack ?? e}`);
+      }
       this.opts.metrics.countError(error.code, 'answered');
       code = MessageCode.Error;
       body = errorBody(error);
