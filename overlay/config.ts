@@ -60,6 +60,22 @@ export interface StorageConfig {
   syncIntervalMs: number;
 }
 
+/** Limits on the links of one node, so no single source of connections can keep it out of the overlay. */
+export interface LinkLimitsConfig {
+  /** Links one Node-ID may hold at once: the one in use, and room for a second while it is judged. */
+  maxPerNode: number;
+  /** A TLS handshake not finished within this is abandoned, ms. */
+  handshakeTimeoutMs: number;
+  /** Connections still in their TLS handshake at once; further ones are refused. */
+  maxPendingHandshakes: number;
+  /** A peer that linked to us must answer our first Ping within this, or the link is closed, ms. */
+  greetingTimeoutMs: number;
+  /** Links to one application channel (AppAttach, e.g. the PPSP data channel) at once. */
+  maxApplicationLinks: number;
+  /** Links one Node-ID may hold to one application channel. */
+  maxApplicationLinksPerNode: number;
+}
+
 export interface OverlayConfig {
   overlay: string;
   /** Configuration sequence number carried in every forwarding header (RFC 6940 §6.3.2.1). */
@@ -87,6 +103,7 @@ export interface OverlayConfig {
   kinds: KindConfig[];
   chord: ChordConfig;
   storage: StorageConfig;
+  links: LinkLimitsConfig;
   /**
    * Requests carry a reference to the signer's certificate (its hash) instead of the certificate
    * once the node has stored it in the certificate store (RFC 6940 §8); receivers look it up.
@@ -117,6 +134,14 @@ export const CONFIG_DEFAULTS = {
     neighbourTimeoutMs: 5_000,
     attachConcurrency: 4,
   } satisfies ChordConfig,
+  links: {
+    maxPerNode: 2,
+    handshakeTimeoutMs: 10_000,
+    maxPendingHandshakes: 128,
+    greetingTimeoutMs: 10_000,
+    maxApplicationLinks: 256,
+    maxApplicationLinksPerNode: 16,
+  } satisfies LinkLimitsConfig,
   storage: {
     replicas: 3,
     maxBytes: 256 * 1024 * 1024,
@@ -186,7 +211,7 @@ function knownFieldsOnly(obj: Json, path: string, known: readonly string[]): voi
 /** The fields of the document's top level and of a kind block; `satisfies` keeps them in step with the types. */
 const TOP_FIELDS = Object.keys({
   overlay: 0, sequence: 0, rootCerts: 0, topology: 0, hash: 0, bootstrap: 0, maxMessageSize: 0, initialTtl: 0, requestTimeoutMs: 0,
-  reliabilityTimerMs: 0, maxTransmissions: 0, maxOutstandingRequests: 0, maxLinks: 0, linkQueueLimit: 0, kinds: 0, chord: 0, storage: 0,
+  reliabilityTimerMs: 0, maxTransmissions: 0, maxOutstandingRequests: 0, maxLinks: 0, linkQueueLimit: 0, kinds: 0, chord: 0, storage: 0, links: 0,
   certificateReferences: 0,
 } satisfies Record<keyof OverlayConfig, 0>);
 const KIND_FIELDS = Object.keys({ id: 0, name: 0, dataModel: 0, accessControl: 0, maxCount: 0, maxSize: 0, maxNodeMultiple: 0 } satisfies Record<keyof KindConfig, 0>);
@@ -261,6 +286,15 @@ const STORAGE_RANGES = {
   syncIntervalMs: [50, 3_600_000],
 } as const satisfies Record<keyof StorageConfig, readonly [number, number]>;
 
+const LINK_LIMIT_RANGES = {
+  maxPerNode: [1, 16],
+  handshakeTimeoutMs: [100, 600_000],
+  maxPendingHandshakes: [1, 100_000],
+  greetingTimeoutMs: [100, 600_000],
+  maxApplicationLinks: [1, 100_000],
+  maxApplicationLinksPerNode: [1, 100_000],
+} as const satisfies Record<keyof LinkLimitsConfig, readonly [number, number]>;
+
 /** Validates a parsed JSON document; throws ConfigError naming the first bad field. */
 export function parseOverlayConfig(doc: unknown): OverlayConfig {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError('overlay config: the document must be a JSON object');
@@ -308,6 +342,7 @@ export function parseOverlayConfig(doc: unknown): OverlayConfig {
     kinds,
     chord: integerSection<ChordConfig>(d, 'chord', CHORD_RANGES, CONFIG_DEFAULTS.chord),
     storage: integerSection<StorageConfig>(d, 'storage', STORAGE_RANGES, CONFIG_DEFAULTS.storage),
+    links: integerSection<LinkLimitsConfig>(d, 'links', LINK_LIMIT_RANGES, CONFIG_DEFAULTS.links),
     certificateReferences: boolean(d, 'certificateReferences', C.certificateReferences),
   };
 }

@@ -22,6 +22,7 @@ import { parsePingAnswer, PING_RESPONSE_ID_BYTES, pingHandler, pingRequestBody }
 import { parseRouteQueryAnswer, routeQueryHandler } from './methods/route-query.js';
 import { topologyHandlers } from './methods/topology-methods.js';
 import { admitSecondLink, duplicateNodeId, LINK_PROBE_TIMEOUT_MS } from './routing/link-admission.js';
+import { ApplicationLinkQuota } from './routing/application-link-quota.js';
 import { LinkTable } from './routing/link-table.js';
 import { MessageTransport, type Response } from './routing/message-transport.js';
 import { RoutingMetrics } from './routing/metrics.js';
@@ -119,11 +120,16 @@ export class Node {
     this.trust = new TrustStore(opts.config.rootCerts, opts.config.overlay);
     // Checked here, before any socket opens: every peer would refuse this certificate later.
     this.trust.verifyOwn(opts.identity.certDer, this.clock.now());
-    this.links = new LinkTable(
-      opts.config.maxLinks,
-      (bytes, link) => this.transport.receive(bytes, link),
-      (link, error) => this.linkClosed(link, error),
-    );
+    this.links = new LinkTable({
+      maxLinks: opts.config.maxLinks,
+      maxLinksPerNode: opts.config.links.maxPerNode,
+      now: () => this.clock.now(),
+      // The ring's neighbours and fingers: evicting one would tear the overlay the node is in.
+      isProtected: (link) => this.topology.table.has(link.remoteNodeId),
+      onMessage: (bytes, link) => this.transport.receive(bytes, link),
+      onClosed: (link, error) => this.linkClosed(link, error),
+      onDropped: (link, reason) => this.linkDropped(link.remoteNodeIdHex, link.remoteAddress, reason),
+    });
     this.topology = opts.client ? new ClientTopology(this.topologyHost()) : new ChordTopology(this.topologyHost());
     this.transport = new MessageTransport({
       identity: this.identity,
@@ -219,11 +225,10 @@ export class Node {
           clock: this.clock,
           maxMessageBytes: this.config.maxMessageSize,
           queueLimit: this.config.linkQueueLimit,
-          onLink: (link) => this.addLink(link),
-          onRefused: (addr, error) => {
-            this.metrics.countError(isReloadError(error) ? error.code : ErrorCode.Forbidden, 'link_refused');
-            this.log.warn(`refused a link from ${addr}: ${error.message}`);
-          },
+          handshakeTimeoutMs: this.config.links.handshakeTimeoutMs,
+          maxPendingHandshakes: this.config.links.maxPendingHandshakes,
+          onLink: (link) => this.addLink(link, 'inbound'),
+          onRefused: (addr, error) => this.connectionRefused(addr, error),
         });
         this.log.info(`listening on ${this.listenAddress}`);
       }
@@ -283,7 +288,7 @@ export class Node {
       link.close();
       throw duplicateNodeId(this.nodeIdHex);
     }
-    this.addLink(link);
+    if (!this.addLink(link, 'outbound')) throw new ReloadError(ErrorCode.Forbidden, `no room for a link to ${link.remoteNodeIdHex} in this node's connection table`, 'link_refused');
     return link;
   }
 
@@ -352,6 +357,7 @@ export class Node {
    */
   async serveApplication(app: number, opts: { host: string; port: number; maxMessageBytes: number; queueLimit: number; onLink(link: Link): void }): Promise<{ address: string; close(): Promise<void> }> {
     if (this.applications.has(app)) throw new Error(`application ${app} is served already`);
+    const quota = new ApplicationLinkQuota(this.config.links.maxApplicationLinks, this.config.links.maxApplicationLinksPerNode);
     const listener = await listenTls({
       host: opts.host,
       port: opts.port,
@@ -360,8 +366,15 @@ export class Node {
       clock: this.clock,
       maxMessageBytes: opts.maxMessageBytes,
       queueLimit: opts.queueLimit,
-      onLink: opts.onLink,
-      onRefused: (addr, error) => this.log.warn(`application ${app} refused ${addr}: ${error.message}`),
+      handshakeTimeoutMs: this.config.links.handshakeTimeoutMs,
+      maxPendingHandshakes: this.config.links.maxPendingHandshakes,
+      onLink: (link) => {
+        const refused = quota.admit(link);
+        if (!refused) return opts.onLink(link);
+        this.linkDropped(link.remoteNodeIdHex, link.remoteAddress, refused.reason!, `application ${app}`);
+        link.close(refused);
+      },
+      onRefused: (addr, error) => this.connectionRefused(addr, error, `application ${app}`),
     });
     this.applications.set(app, listener);
     return {
@@ -508,25 +521,60 @@ export class Node {
     this.log.info('back in the overlay: joined again');
   }
 
-  private addLink(link: Link): void {
+  /** Takes a new link into the table; false when it was refused (and closed). */
+  private addLink(link: Link, direction: 'inbound' | 'outbound'): boolean {
     if (this.stateValue === 'leaving' || this.stateValue === 'stopped') {
       link.close();
-      return;
+      return false;
     }
     if (idEquals(link.remoteNodeId, this.nodeId)) {
       this.metrics.countError(ErrorCode.Forbidden, 'duplicate_node_id');
       this.log.warn(`refused a link from ${link.remoteAddress} that authenticated as this node's own Node-ID (another process runs this identity?)`);
       link.close(duplicateNodeId(this.nodeIdHex));
-      return;
+      return false;
     }
     // The TLS handshake authenticated the peer's certificate: messages it signs may omit it.
     if ('peerCertificate' in link) this.transport.certificates.remember((link as TlsLink).peerCertificate.der);
     const current = this.links.get(link.remoteNodeId);
-    if (!this.links.add(link)) return;
+    if (!this.links.add(link)) return false;
     if (current) this.admitSecondLink(current, link);
-    else this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
+    else {
+      this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
+      if (direction === 'inbound') void this.greet(link);
+    }
     // A peer reached us while we were out: try to get back in through it now.
     if (this.stateValue === 'disconnected') this.reconnector.soon();
+    return true;
+  }
+
+  /**
+   * A peer that linked to us must answer a Ping: a connection that completed its handshake and
+   * then stays silent holds a slot for nothing. (A second link is probed by admitSecondLink.)
+   */
+  private async greet(link: Link): Promise<void> {
+    const timeoutMs = this.config.links.greetingTimeoutMs;
+    try {
+      await this.transport.requestOn(link, MessageCode.PingReq, pingRequestBody(), timeoutMs);
+    } catch (e) {
+      // An error answer is an answer; only silence, on a link still open, closes it.
+      if (!isReloadError(e) || e.code !== ErrorCode.Request_Timeout || !link.open || this.stateValue === 'stopped') return;
+      this.linkDropped(link.remoteNodeIdHex, link.remoteAddress, 'silent');
+      link.close(new ReloadError(ErrorCode.Request_Timeout, `no answer to a Ping within ${timeoutMs} ms of linking`, 'silent'));
+    }
+  }
+
+  /** A link refused or closed by a limit: counted by reason and logged. */
+  private linkDropped(nodeIdHex: string, address: string, reason: string, what = 'link'): void {
+    this.metrics.countLinkDrop(reason);
+    this.log.warn(`${what}: dropped a link from ${nodeIdHex} at ${address} (${reason})`);
+  }
+
+  /** A connection refused before it became a link (handshake, certificate, handshake limits). */
+  private connectionRefused(address: string, error: Error, what = 'overlay'): void {
+    const reloadError = isReloadError(error) ? error : undefined;
+    this.metrics.countError(reloadError?.code ?? ErrorCode.Forbidden, 'link_refused');
+    this.metrics.countLinkDrop(reloadError?.reason ?? 'tls_error');
+    this.log.warn(`${what}: refused a connection from ${address}: ${error.message}`);
   }
 
   /**

@@ -225,7 +225,8 @@ export interface ListenTlsOptions extends TlsLinkOptions {
   /**
    * A connection was refused: ReloadError(Forbidden) with the certificate reason (`no_certificate`,
    * `untrusted_certificate`, `certificate_expired`, `wrong_overlay`, ...), ReloadError
-   * (Request_Timeout, `handshake_timeout`), an Error when maxPendingHandshakes are in progress, or
+   * (Request_Timeout, `handshake_timeout`), ReloadError(Forbidden, `too_many_handshakes`) when
+   * maxPendingHandshakes are in progress, or
    * the TLS error of a failed handshake (e.g. `ERR_SSL_UNSUPPORTED_PROTOCOL`).
    */
   onRefused?(remoteAddress: string, error: Error): void;
@@ -275,7 +276,7 @@ export async function listenTls(opts: ListenTlsOptions): Promise<TlsListener> {
     const address = formatAddress(raw.remoteAddress, raw.remotePort);
     if (pending.size >= maxPending) {
       raw.destroy();
-      refuse(address, new Error(`too many TLS handshakes in progress (limit ${maxPending})`));
+      refuse(address, new ReloadError(ErrorCode.Forbidden, `too many TLS handshakes in progress (limit ${maxPending})`, 'too_many_handshakes'));
       return;
     }
     const timer = clock.after(handshakeTimeoutMs, () => {

@@ -30,6 +30,8 @@ export class RoutingMetrics {
   /** Throws inside this node that were not typed refusals, by stage: defects, not bad input. */
   private readonly faults = new Map<string, number>();
   private readonly byCode = new Map<string, number>();
+  /** Connections refused or closed by the link limits, by reason (a fixed set of our own reasons). */
+  private readonly linkDrops = new Map<string, number>();
   private rttCount = 0;
   private rttSumMs = 0;
   private readonly sources: (() => MetricFamily[])[] = [];
@@ -51,6 +53,14 @@ export class RoutingMetrics {
 
   countFault(stage: string): void {
     this.faults.set(stage, (this.faults.get(stage) ?? 0) + 1);
+  }
+
+  countLinkDrop(reason: string): void {
+    this.linkDrops.set(reason, (this.linkDrops.get(reason) ?? 0) + 1);
+  }
+
+  linkDropCount(reason: string): number {
+    return this.linkDrops.get(reason) ?? 0;
   }
 
   faultCount(): number {
@@ -101,6 +111,8 @@ export class RoutingMetrics {
     }
     family('reload_internal_faults_total', 'counter', 'Throws inside this node that were not typed refusals (defects), by stage.');
     for (const [stage, v] of this.faults) out.push(`reload_internal_faults_total{stage="${stage}"} ${v}`);
+    family('reload_links_dropped_total', 'counter', 'Connections refused or closed by the link limits, by reason.');
+    for (const [reason, v] of this.linkDrops) out.push(`reload_links_dropped_total{reason="${reason}"} ${v}`);
     family('reload_request_rtt_ms', 'summary', 'Round-trip time of requests this node originated, ms.');
     out.push(`reload_request_rtt_ms_sum ${this.rttSumMs}`, `reload_request_rtt_ms_count ${this.rttCount}`);
     for (const [name, v] of Object.entries(gauges)) {

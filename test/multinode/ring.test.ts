@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { idToHex, randomId } from '../../overlay/id.js';
 import type { Node } from '../../overlay/node.js';
 import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
+import { allPairsPing } from '../helpers/ping.js';
 import { waitFor } from '../helpers/wait.js';
 import { fuzzSeed, printReplayOnFailure, Prng } from '../helpers/prng.js';
 
@@ -16,25 +17,6 @@ function wrongNeighbours(nodes: Node[], k: number): string[] {
     const ok = JSON.stringify(s.successors) === JSON.stringify(want.successors) && JSON.stringify(s.predecessors) === JSON.stringify(want.predecessors);
     return ok ? [] : [`${n.nodeIdHex.slice(0, 8)} succ ${s.successors.map((x) => x.slice(0, 8))} want ${want.successors.map((x) => x.slice(0, 8))}; pred ${s.predecessors.map((x) => x.slice(0, 8))} want ${want.predecessors.map((x) => x.slice(0, 8))}`];
   });
-}
-
-/** Pings every ordered pair, 16 at a time; returns the failures. */
-async function allPairsPing(nodes: Node[]): Promise<string[]> {
-  const pairs = nodes.flatMap((a) => nodes.filter((b) => b !== a).map((b) => [a, b] as const));
-  const failures: string[] = [];
-  for (let i = 0; i < pairs.length; i += 16) {
-    await Promise.all(
-      pairs.slice(i, i + 16).map(async ([a, b]) => {
-        try {
-          const r = await a.ping(b.nodeId);
-          if (r.responder !== b.nodeIdHex) failures.push(`${a.nodeIdHex} -> ${b.nodeIdHex}: answered by ${r.responder}`);
-        } catch (e) {
-          failures.push(`${a.nodeIdHex} -> ${b.nodeIdHex}: ${(e as Error).message}`);
-        }
-      }),
-    );
-  }
-  return failures;
 }
 
 /** Routes random Resource-IDs from random nodes and compares with the ground-truth owner. */
