@@ -38,6 +38,12 @@ export interface ReplicatorHost {
   replicaSet(resource: Id): Id[];
   /** Sends a replica Store to a peer; rejects when it was not accepted. */
   push(peer: Id, request: StoreRequest): Promise<void>;
+  /**
+   * Does the peer responsible for `resource`, asked through the overlay, hold every kind of
+   * `request` at a generation at least as new? Far from this node's neighbourhood its table holds
+   * only fingers, so its own view of a replica set there can be wrong.
+   */
+  heldByResponsible(resource: Id, request: StoreRequest): Promise<boolean>;
   /** Runs after each expiry sweep (the engine's). */
   sweep(): void;
 }
@@ -103,6 +109,9 @@ export class Replicator {
     for (const h of holders) if (!set.some((p) => idToHex(p) === h)) holders.delete(h);
     const selfIn = set.some((p) => idEquals(p, this.host.self));
     const targets = set.filter((p) => !idEquals(p, this.host.self) && !holders.has(idToHex(p)));
+    // A store waits for its copies: they go before the periodic check's, or a store made during a
+    // long check would wait behind all of it and time out.
+    const priority = changed ? 1 : 0;
     await Promise.all(
       targets.map((peer) =>
         this.queue.add(async () => {
@@ -114,15 +123,30 @@ export class Replicator {
           } catch (e) {
             this.host.log.debug(`replica of ${key} to ${idToHex(peer)} failed: ${(e as Error).message}`);
           }
-        }),
+        }, { priority }),
       ),
     );
-    if (!selfIn && set.length > 0 && set.every((p) => holders.has(idToHex(p)))) {
-      // Pushed out of the set, and the whole set has a copy: ours is no longer needed.
+    if (!selfIn && set.length > 0 && (set.every((p) => holders.has(idToHex(p))) || (await this.heldElsewhere(resource)))) {
+      // Pushed out of the set, and the set has a copy: ours is no longer needed.
       this.source.drop(resource);
       this.holders.delete(key);
     }
     return set.filter((p) => holders.has(idToHex(p)));
+  }
+
+  /**
+   * A copy held outside the set whose members refuse ours (they do not see us as a replica
+   * source) would stay forever: it goes once the responsible peer is seen to hold the same or newer.
+   */
+  private async heldElsewhere(resource: Id): Promise<boolean> {
+    const request = this.source.exportResource(resource, 1);
+    if (!request) return true;
+    try {
+      return await this.host.heldByResponsible(resource, request);
+    } catch (e) {
+      this.host.log.debug(`could not ask who holds ${idToHex(resource)}: ${(e as Error).message}`);
+      return false;
+    }
   }
 
   private async syncAll(): Promise<void> {

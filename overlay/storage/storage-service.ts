@@ -100,6 +100,13 @@ export class StorageService {
       push: async (peer, request) => {
         await host.request([{ type: 'node', id: peer }], MessageCode.StoreReq, new EncodedBody(encodeStoreReq(request)));
       },
+      heldByResponsible: async (resource, request) => {
+        for (const kind of request.kinds) {
+          const answer = await this.stat(kind.kindId, resource);
+          if (answer.from === host.identity.nodeIdHex || answer.generation < kind.generation) return false;
+        }
+        return true;
+      },
       sweep: () => void this.engine.sweep(),
     });
   }
