@@ -540,7 +540,7 @@ export class Node {
     if (current) this.admitSecondLink(current, link);
     else {
       this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
-      if (direction === 'inbound') void this.greet(link);
+      if (direction === 'inbound') this.greet(link);
     }
     // A peer reached us while we were out: try to get back in through it now.
     if (this.stateValue === 'disconnected') this.reconnector.soon();
@@ -548,19 +548,23 @@ export class Node {
   }
 
   /**
-   * A peer that linked to us must answer a Ping: a connection that completed its handshake and
-   * then stays silent holds a slot for nothing. (A second link is probed by admitSecondLink.)
+   * A peer that linked to us must send a frame within the greeting timeout: a connection that
+   * completed its handshake and then stays silent holds a slot for nothing. Our Ping asks an
+   * honest dialer that has nothing to say yet for its answer; any frame will do, so a peer slow
+   * to answer under load but already talking is not taken for silent.
    */
-  private async greet(link: Link): Promise<void> {
+  private greet(link: Link): void {
     const timeoutMs = this.config.links.greetingTimeoutMs;
-    try {
-      await this.transport.requestOn(link, MessageCode.PingReq, pingRequestBody(), timeoutMs);
-    } catch (e) {
-      // An error answer is an answer; only silence, on a link still open, closes it.
-      if (!isReloadError(e) || e.code !== ErrorCode.Request_Timeout || !link.open || this.stateValue === 'stopped') return;
+    const timer = this.clock.after(timeoutMs, () => {
+      link.off('message', heard);
+      if (!link.open || this.stateValue === 'stopped' || this.stateValue === 'leaving') return;
       this.linkDropped(link.remoteNodeIdHex, link.remoteAddress, 'silent');
-      link.close(new ReloadError(ErrorCode.Request_Timeout, `no answer to a Ping within ${timeoutMs} ms of linking`, 'silent'));
-    }
+      link.close(new ReloadError(ErrorCode.Request_Timeout, `no frame within ${timeoutMs} ms of linking`, 'silent'));
+    });
+    const heard = () => timer.cancel();
+    link.once('message', heard);
+    link.once('close', () => timer.cancel());
+    this.transport.requestOn(link, MessageCode.PingReq, pingRequestBody(), timeoutMs).catch(() => {});
   }
 
   /** A link refused or closed by a limit: counted by reason and logged. */
@@ -582,7 +586,7 @@ export class Node {
    * first stays in use, so a second process with the same identity cannot take a node's place.
    */
   private admitSecondLink(old: Link, fresh: Link): void {
-    void admitSecondLink(old, fresh, {
+    const judged = admitSecondLink(old, fresh, {
       clock: this.clock,
       log: this.log,
       metrics: this.metrics,
@@ -590,6 +594,10 @@ export class Node {
       refuseLink: (link, error) => this.transport.refuseLink(link, error),
       refusalGraceMs: 2 * this.config.reliabilityTimerMs,
       running: () => this.stateValue !== 'leaving' && this.stateValue !== 'stopped',
+    });
+    // A newcomer that replaced a dead link may be as silent as the one it replaced.
+    void judged.then(() => {
+      if (!old.open && fresh.open) this.greet(fresh);
     });
   }
 }

@@ -31,9 +31,7 @@ export type SecondLinkVerdict =
   /** Another process with the same Node-ID: refuse the new link. */
   | 'refuse'
   /** The old link answers but the new one does not: close the new one. */
-  | 'drop'
-  /** Neither answers: a peer that links and then stays silent; close both. */
-  | 'silent';
+  | 'drop';
 
 /** Pings a link's remote end and resolves with its instance id; rejects when it does not answer in time. */
 export type LinkProbe = (link: Link) => Promise<Uint8Array>;
@@ -41,7 +39,7 @@ export type LinkProbe = (link: Link) => Promise<Uint8Array>;
 /** Probes both links at once and judges the new one. */
 export async function judgeSecondLink(old: Link, fresh: Link, probe: LinkProbe): Promise<SecondLinkVerdict> {
   const [before, now] = await Promise.allSettled([probe(old), probe(fresh)]);
-  if (before.status === 'rejected') return now.status === 'rejected' ? 'silent' : 'replace';
+  if (before.status === 'rejected') return 'replace';
   if (now.status === 'rejected') return 'drop';
   return Buffer.from(before.value).equals(now.value) ? 'keep' : 'refuse';
 }
@@ -86,13 +84,6 @@ export async function admitSecondLink(old: Link, fresh: Link, host: AdmissionHos
     case 'drop':
       fresh.close(new ReloadError(ErrorCode.Request_Timeout, 'a second link that does not answer', 'probe_timeout'));
       return;
-    case 'silent': {
-      host.metrics.countLinkDrop('silent');
-      host.log.warn(`closed both links of ${peer}: neither answers a Ping`);
-      const error = new ReloadError(ErrorCode.Request_Timeout, 'no answer to a Ping on either link of this Node-ID', 'silent');
-      for (const link of [old, fresh]) link.close(error);
-      return;
-    }
     case 'refuse': {
       host.metrics.countError(ErrorCode.Forbidden, 'duplicate_node_id');
       host.log.warn(`refused a link from ${peer}: another process runs this Node-ID, which is in the overlay already`);

@@ -41,10 +41,6 @@ describe('routing/link-admission: a second link for a Node-ID', () => {
     expect(await judgeSecondLink(old, fresh, probeAnswering(new Map<Link, Uint8Array | 'silent'>([[old, one], [fresh, 'silent']])))).to.equal('drop');
   });
 
-  it('is silent when neither link answers (a peer that links and says nothing): both are closed', async () => {
-    expect(await judgeSecondLink(old, fresh, probeAnswering(new Map<Link, Uint8Array | 'silent'>([[old, 'silent'], [fresh, 'silent']])))).to.equal('silent');
-  });
-
   it('the refusal is Forbidden, reason duplicate_node_id, naming the Node-ID', () => {
     const e = duplicateNodeId('ab'.repeat(16));
     expect(e.code).to.equal(ErrorCode.Forbidden);
@@ -104,13 +100,6 @@ describe('routing/link-admission: acting on the verdict', () => {
     expect(old.open).to.equal(false);
     expect(fresh.open).to.equal(true);
     expect(refused).to.deep.equal([]);
-  });
-
-  it('silent: neither link answers, both are closed and counted', async () => {
-    const { old, fresh, metrics, admitted } = setup(() => undefined);
-    await admitted;
-    expect([old.open, fresh.open]).to.deep.equal([false, false]);
-    expect(metrics.linkDropCount('silent')).to.equal(1);
   });
 
   it('keep: both links to one process stay open', async () => {
