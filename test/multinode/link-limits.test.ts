@@ -99,4 +99,24 @@ describe('link limits over TLS: an attacker cannot lock honest peers out', funct
     const honestIds = new Set(honest.map((n) => n.nodeIdHex));
     expect(target.linkList().filter((l) => honestIds.has(l.remoteNodeIdHex)), 'a link to every honest node').to.have.length(3);
   });
+
+  it('an application channel (as the PPSP data channel) takes at most maxApplicationLinksPerNode links from one certificate; the rest are refused and counted', async () => {
+    const cfg = config(256, { maxApplicationLinksPerNode: 4 });
+    const target = await startNode(cfg);
+    const accepted: string[] = [];
+    const served = await target.serveApplication(0xf00d, { host: '127.0.0.1', port: 0, maxMessageBytes: 1 << 16, queueLimit: 16, onLink: (l) => accepted.push(l.remoteNodeIdHex) });
+    try {
+      const port = Number(/:(\d+)$/.exec(served.address)![1]);
+      const links = await hold(await pki.enroll('mallory@test.reload'), port, 20, cfg);
+      expect(links).to.have.length(20);
+      await waitFor(() => target.metrics.linkDropCount('application_per_node_limit') === 16, 10_000, '16 refusals');
+      await waitFor(() => links.filter((l) => l.open).length === 4, 10_000, 'the 4 accepted links alone open');
+      expect(accepted).to.have.length(4);
+      const other = await hold(await pki.enroll(), port, 1, cfg);
+      await waitFor(() => accepted.length === 5, 10_000, 'another Node-ID still gets in');
+      expect(other[0]!.open).to.equal(true);
+    } finally {
+      await served.close();
+    }
+  });
 });
