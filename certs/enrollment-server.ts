@@ -21,6 +21,7 @@ import { ENROLL_MAX_BODY_BYTES, ENROLL_PATH, FORM_FIELDS, PKIX_CERT_MEDIA_TYPE }
 import { boundaryOf, MultipartError, parseMultipart, type FormPart } from './multipart.js';
 import { ensureServerCertificate } from './server-cert.js';
 import { authenticate, loadUsers } from './users.js';
+import { guardConnections } from '../overlay/util/http-connection-guard.js';
 
 /** Requests handled at once; each costs a scrypt (32 MiB) and an RSA signature. */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4;
@@ -209,9 +210,13 @@ export async function startEnrollmentServer(opts: EnrollmentServerOptions): Prom
       });
     },
   );
-  server.headersTimeout = headersTimeoutMs;
-  server.requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  server.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  // Stalled clients are evicted for newcomers rather than keeping them out (http-connection-guard.ts).
+  guardConnections(server, {
+    maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    headersTimeoutMs,
+    idleTimeoutMs: headersTimeoutMs,
+    requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+  });
   server.maxHeadersCount = MAX_HEADER_LINES;
   const connections = new Set<Socket>();
   server.on('connection', (socket: Socket) => {

@@ -11,6 +11,7 @@ import type { Node } from '../node.js';
 import { admit, type AccessPolicy, type Refusal } from './api-access.js';
 import { ReadCapabilities } from './capability.js';
 import { resourceIdFromText, STORAGE_ROUTES } from './storage-api.js';
+import { DEFAULT_HTTP_LIMITS, guardConnections, type HttpConnectionLimits } from '../util/http-connection-guard.js';
 
 /** Largest request body the API reads, bytes: room for a value of the largest message, in base64. */
 export const API_MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -133,6 +134,8 @@ export interface ApiAccessOptions {
 export interface ApiOptions extends ApiAccessOptions {
   host: string;
   port: number;
+  /** Connection bounds and timeouts; default DEFAULT_HTTP_LIMITS. */
+  limits?: Partial<HttpConnectionLimits>;
 }
 
 export interface ApiServer {
@@ -190,9 +193,7 @@ export async function bindApi(opts: ApiOptions): Promise<BoundApi> {
   const server: Server = createServer((req, res) => {
     void handle(state, req, res);
   });
-  server.requestTimeout = 60_000;
-  server.headersTimeout = 10_000;
-  server.maxConnections = 64;
+  const dropped = guardConnections(server, { ...DEFAULT_HTTP_LIMITS, ...opts.limits });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => reject(bindError(e, showAddress(opts.host, opts.port))));
     server.listen(opts.port, opts.host, () => {
@@ -207,6 +208,14 @@ export async function bindApi(opts: ApiOptions): Promise<BoundApi> {
     attach(node, extensions = []) {
       state.node = node;
       state.extensions = extensions;
+      node.metrics.addSource(() => [
+        {
+          name: 'reload_api_connections_dropped_total',
+          type: 'counter',
+          help: 'API connections closed to make room for a newcomer (stalled) or refused because every one was in a handler (all_busy).',
+          samples: Object.entries(dropped).map(([reason, value]) => ({ labels: { reason }, value })),
+        },
+      ]);
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
 import { connect } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import forge from 'node-forge';
@@ -221,6 +222,32 @@ describe('certs/enrollment-server (HTTPS on 127.0.0.1)', () => {
       expect(busy.status).to.equal(503);
       stalled.destroy();
     } finally {
+      await small.close();
+    }
+  });
+
+  it('stalled clients beyond maxConnections do not keep an enrollment out: they are evicted for it', async () => {
+    const small = await startEnrollmentServer({ dir: caDir, host: '127.0.0.1', port: 0, usersFile, maxConnections: 8 });
+    const stalled: TLSSocket[] = [];
+    try {
+      const port = Number(new URL(small.url).port);
+      await Promise.all(
+        Array.from({ length: 30 }, () =>
+          new Promise<void>((resolve) => {
+            const s = tlsConnect({ host: '127.0.0.1', port, ca: [caPem] }, () => {
+              s.write('POST /enroll HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+              resolve();
+            });
+            s.on('error', () => {}); // the evicted ones are cut off
+            s.once('close', () => resolve());
+            stalled.push(s);
+          }),
+        ),
+      );
+      const answer = await postForm(enrollForm(BOB, 'bobs password', csrs.bob!.csrPem), small.url);
+      expect(answer.status).to.equal(200);
+    } finally {
+      for (const s of stalled) s.destroy();
       await small.close();
     }
   });
