@@ -21,7 +21,7 @@ import { ENROLL_MAX_BODY_BYTES, ENROLL_PATH, FORM_FIELDS, PKIX_CERT_MEDIA_TYPE }
 import { boundaryOf, MultipartError, parseMultipart, type FormPart } from './multipart.js';
 import { ensureServerCertificate } from './server-cert.js';
 import { authenticate, loadUsers } from './users.js';
-import { guardConnections } from '../overlay/util/http-connection-guard.js';
+import { DEFAULT_HTTP_LIMITS, guardConnections } from '../overlay/util/http-connection-guard.js';
 
 /** Requests handled at once; each costs a scrypt (32 MiB) and an RSA signature. */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 4;
@@ -216,6 +216,7 @@ export async function startEnrollmentServer(opts: EnrollmentServerOptions): Prom
     headersTimeoutMs,
     idleTimeoutMs: headersTimeoutMs,
     requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    checkIntervalMs: DEFAULT_HTTP_LIMITS.checkIntervalMs,
   });
   server.maxHeadersCount = MAX_HEADER_LINES;
   const connections = new Set<Socket>();

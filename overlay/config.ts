@@ -68,7 +68,7 @@ export interface LinkLimitsConfig {
   handshakeTimeoutMs: number;
   /** Connections still in their TLS handshake at once; further ones are refused. */
   maxPendingHandshakes: number;
-  /** A peer that linked to us must answer our first Ping within this, or the link is closed, ms. */
+  /** A peer that linked to us must send a frame within this (we Ping it at once), or the link is closed, ms. */
   greetingTimeoutMs: number;
   /** Links to one application channel (AppAttach, e.g. the PPSP data channel) at once. */
   maxApplicationLinks: number;

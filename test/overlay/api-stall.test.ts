@@ -83,4 +83,13 @@ describe('overlay/api: stalled clients', function () {
     slow.write(body.slice(10));
     expect(await answer).to.match(/^HTTP\/1\.1 400 /);
   });
+
+  it('a stalled connection below the bound is closed once its header timeout runs out, not at Node\'s 30 s check', async () => {
+    api = await startApi(node, { host: '127.0.0.1', port: 0, token: TOKEN, limits: { headersTimeoutMs: 500, checkIntervalMs: 200 } });
+    await stall(1);
+    const socket = sockets[0]!;
+    socket.resume(); // read the server's answer, so that the close is seen
+    // Timeout plus one check round, with room for a loaded machine; the old 30 s round would miss it.
+    await waitFor(() => socket.destroyed || socket.readableEnded, 10_000, 'the stalled connection closed');
+  });
 });
