@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { NODE_DB_FILE, NodeDatabase } from '../overlay/persist/node-database.js';
 import { SqlitePeerCacheStore } from '../overlay/persist/sqlite-peer-cache-store.js';
 import { SqliteBackend } from '../overlay/storage/sqlite-backend.js';
-import { SqliteSwarmRecordStore } from '../usages/ppsp/sqlite-swarm-record-store.js';
+import { SqliteSwarmRecordStore } from '../usages/ppsp/store/sqlite-swarm-record-store.js';
 
 export interface NodeStores {
   storageBackend: SqliteBackend;

@@ -3,7 +3,7 @@
  * it registers its kinds, message codes and method handlers when it starts, and stops its own
  * work when the node stops. The PPSP usage (usages/ppsp/) is one.
  */
-import type { Node } from '../overlay/node.js';
+import type { Node } from '../overlay/index.js';
 
 export interface Usage {
   /** A short name for logs, e.g. "ppsp". */

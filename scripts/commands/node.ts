@@ -11,7 +11,7 @@ import { openNodeStores } from '../node-stores.js';
 import { NODE_API_OPTIONS, nodeApiSettings, openNodeApi } from '../node-api.js';
 import { ppspApi } from '../../usages/ppsp/ppsp-api.js';
 import { PpspUsage } from '../../usages/ppsp/ppsp-usage.js';
-import type { PeerProperties } from '../../usages/ppsp/properties.js';
+import type { PeerProperties } from '../../usages/ppsp/signalling/properties.js';
 
 /** What a node tells PPSP peers about itself until it is configurable (seed §4.2.3). */
 const DEFAULT_PROPERTIES: PeerProperties = { accessType: 'fixed', upKbps: 100_000, downKbps: 100_000, nat: 'unknown', uptimeSec: 0 };

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { API_CLIENT_OPTIONS, apiEndpoint, callApi, type ApiEndpoint } from '../api-client.js';
-import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../../usages/ppsp/swarm-id.js';
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../../usages/ppsp/content/swarm-id.js';
 import { integerOption, printResult, refuseToReplace, requireString, UsageError, type Command } from '../command.js';
 
 export const jsonOption = { type: 'boolean' as const, help: 'print JSON' };

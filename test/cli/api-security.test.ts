@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiRecordName } from '../../scripts/api-runtime.js';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
-import { hashFile } from '../../usages/ppsp/chunker.js';
+import { hashFile } from '../../usages/ppsp/content/chunker.js';
 import { freePort, runCli, startCli } from '../helpers/cli.js';
 import { httpRequest } from '../helpers/http.js';
 

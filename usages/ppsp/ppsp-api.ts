@@ -9,12 +9,11 @@
  * Paths are files on the node's machine; the node reads and writes them itself.
  */
 import { isAbsolute } from 'node:path';
-import { ErrorCode, ReloadError } from '../../overlay/errors.js';
-import type { ApiExtension } from '../../overlay/api/http-api.js';
-import { checkOutputPath } from './output-path.js';
+import { type ApiExtension, ErrorCode, ReloadError } from '../../overlay/index.js';
+import { checkOutputPath } from './store/output-path.js';
 import type { PpspUsage } from './ppsp-usage.js';
-import { parseSwarmId } from './swarm-id.js';
-import type { Swarm } from './swarm.js';
+import { parseSwarmId } from './content/swarm-id.js';
+import type { Swarm } from './data/swarm.js';
 
 function bad(message: string): ReloadError {
   return new ReloadError(ErrorCode.Invalid_Message, message, 'bad_request');

@@ -2,8 +2,8 @@
  * The PPSP usage's families for `GET /metrics`, computed at each render from the swarms held: one
  * label value per swarm held (its ID), so the label set is bounded by what the node holds.
  */
-import type { MetricFamily } from '../../overlay/routing/metrics.js';
-import type { Swarm } from './swarm.js';
+import type { MetricFamily } from '../../overlay/index.js';
+import type { Swarm } from './data/swarm.js';
 
 export function swarmMetricFamilies(swarms: Swarm[]): MetricFamily[] {
   const family = (name: string, type: MetricFamily['type'], help: string, value: (s: Swarm) => number): MetricFamily => ({

@@ -9,21 +9,19 @@
  * downloaded) file that did not change is served again from its stored leaf hashes without being
  * read, a changed one is dropped with a warning, and a partial download resumes.
  */
-import type { Node } from '../../overlay/node.js';
+import { idFromHex, type Logger, type Node, silentLogger } from '../../overlay/index.js';
 import type { Usage } from '../usage.js';
-import { idFromHex } from '../../overlay/id.js';
-import { silentLogger, type Logger } from '../../overlay/log.js';
-import { OverlayRelay } from './overlay-relay.js';
-import { DEFAULT_MAX_FRAME_BYTES, PpspDataUsage, type PpspDataUsageOptions } from './ppsp-data-usage.js';
-import { PpspSignallingUsage } from './ppsp-signalling-usage.js';
-import type { PeerProperties } from './properties.js';
+import { OverlayRelay } from './data/overlay-relay.js';
+import { DEFAULT_MAX_FRAME_BYTES, PpspDataUsage, type PpspDataUsageOptions } from './data/ppsp-data-usage.js';
+import { PpspSignallingUsage } from './signalling/ppsp-signalling-usage.js';
+import type { PeerProperties } from './signalling/properties.js';
 import { swarmMetricFamilies } from './ppsp-metrics.js';
-import { fileIdentity, identityChange } from './seed-file-guard.js';
-import { decodeRecordMetadata, encodeRecordMetadata } from './swarm-record-codec.js';
-import type { SwarmRecord, SwarmRecordStore } from './swarm-record-store.js';
-import { parseSwarmId, type SwarmMetadata } from './swarm-id.js';
-import { SwarmOutputs, type SwarmOutput } from './swarm-outputs.js';
-import type { PeerRef, Swarm, SwarmOptions } from './swarm.js';
+import { fileIdentity, identityChange } from './store/seed-file-guard.js';
+import { decodeRecordMetadata, encodeRecordMetadata } from './store/swarm-record-codec.js';
+import type { SwarmRecord, SwarmRecordStore } from './store/swarm-record-store.js';
+import { parseSwarmId, type SwarmMetadata } from './content/swarm-id.js';
+import { SwarmOutputs, type SwarmOutput } from './store/swarm-outputs.js';
+import type { PeerRef, Swarm, SwarmOptions } from './data/swarm.js';
 
 /** Peers asked of each known member per peer-list request (seed §4.2.1). */
 export const PEER_LIST_COUNT = 16;

@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../overlay/log.js';
 import type { Node } from '../../../overlay/node.js';
-import { hashFile } from '../../../usages/ppsp/chunker.js';
+import { hashFile } from '../../../usages/ppsp/content/chunker.js';
 import { PpspUsage } from '../../../usages/ppsp/ppsp-usage.js';
 import { startTestnet, type Testnet } from '../../helpers/testnet.js';
 import { waitFor } from '../../helpers/wait.js';
-import { MemoryRecordStore } from './memory-record-store.js';
+import { MemoryRecordStore } from './store/memory-record-store.js';
 
 const PROPS = { accessType: 'fixed' as const, upKbps: 10_000, downKbps: 10_000, nat: 'unknown' as const, uptimeSec: 0 };
 const FAST = { tickIntervalMs: 50, rechokeIntervalMs: 300, requestTimeoutMs: 2000, redialIntervalMs: 300 };

@@ -1,0 +1,398 @@
+/**
+ * Chunk selection for downloading from several peers at once (seed §4.4.1; RFC 7574 §9.1 leaves the
+ * policy to the implementation): rarest first, no chunk asked of two peers at a time except in end
+ * game, and requests that fail, time out or belong to a departed peer become requestable again.
+ *
+ * Pure bookkeeping: no sockets, no timers, time passed in as milliseconds. The caller sends the
+ * REQUEST / CANCEL messages this class names and reports what came back.
+ *
+ * Memory: O(chunkCount) counters plus one bitmap (chunkCount bits) and the in-flight requests of
+ * each peer; nothing grows with time or with the number of requests made.
+ */
+import { invalidMessage } from '../../../overlay/index.js';
+
+/**
+ * Requests in flight to one peer at most, unless `next` is told otherwise: 1 MiB at 16 KiB chunks,
+ * enough to keep a loopback or LAN TLS channel busy while each side's event loop is busy too.
+ */
+export const DEFAULT_REQUESTS_PER_PEER = 64;
+/**
+ * Least number of chunks asked of a peer at once, unless fewer remain: a REQUEST for one chunk
+ * each time one arrives would make the uploader read and send them one by one.
+ */
+export const DEFAULT_REQUEST_BATCH = 16;
+/**
+ * End game starts when every missing chunk is in flight and at most this many are missing: late
+ * duplicates then cost little, and a slow last peer no longer holds the download up.
+ */
+export const DEFAULT_ENDGAME_CHUNKS = 32;
+
+export interface PiecePickerOptions {
+  /** Chunks already verified (a resumed download), as an availability bitmap; default none. */
+  have?: Uint8Array;
+  /** See DEFAULT_ENDGAME_CHUNKS (chunks). */
+  endgameChunks?: number;
+  /** Uniform in [0, 1), breaks ties between equally rare chunks; default Math.random. */
+  rng?: () => number;
+}
+
+/** Bounds on what one `next` call may add: in flight to this peer, and in flight overall. */
+export interface RequestLimits {
+  /** Default DEFAULT_REQUESTS_PER_PEER. */
+  perPeer?: number;
+  /** Default unbounded. */
+  total?: number;
+  /**
+   * Default DEFAULT_REQUEST_BATCH, at most a quarter of perPeer: with less room than this (for the
+   * peer or overall), pick nothing yet unless fewer chunks are left to request.
+   */
+  batch?: number;
+}
+
+/** A chunk asked of a peer at `issuedAtMs`. */
+export interface InFlightRequest<P> {
+  peer: P;
+  chunk: number;
+  issuedAtMs: number;
+}
+
+interface PeerState {
+  /** Never reused, so a stale `avoid` mark cannot point at a newcomer. */
+  serial: number;
+  bits: Uint8Array;
+  inFlight: Set<number>;
+  /** Where this peer's last run of picks ended (-1: none yet): the next pick continues there if it can. */
+  cursor: number;
+}
+
+/**
+ * Availability bitmaps here and in `setAvailability` are BitTorrent's: bit 7 of byte 0 is chunk 0,
+ * ceil(chunkCount / 8) bytes, spare bits zero.
+ */
+export function bitmapBytes(chunkCount: number): number {
+  return Math.ceil(chunkCount / 8);
+}
+
+const bit = (bits: Uint8Array, c: number) => (bits[c >> 3]! >> (7 - (c & 7))) & 1;
+
+/** Rarest-first chunk picker with end game; `P` identifies a peer (a Node-ID in hex, say). */
+export class PiecePicker<P = string> {
+  private readonly have: Uint8Array;
+  private haveCount = 0;
+  /** How many present peers hold each chunk. */
+  private readonly avail: Uint32Array;
+  /**
+   * Requestable chunks (missing, nothing in flight) grouped by availability, so the rarest are
+   * found without scanning chunks we hold or are fetching; `slot` is each one's index in its bucket.
+   */
+  private readonly buckets: number[][] = [[]];
+  private readonly slot: Int32Array;
+  private candidates = 0;
+  private readonly requests = new Map<number, { peer: P; issuedAtMs: number }[]>();
+  private totalInFlight = 0;
+  private readonly peers = new Map<P, PeerState>();
+  private nextSerial = 1;
+  /** The serial of the peer that last failed each chunk: others are asked first. */
+  private readonly avoid: Int32Array;
+  private readonly endgameChunks: number;
+  private readonly rng: () => number;
+
+  /** @param chunkCount chunks in the swarm (from its metadata, RFC 7574 §5) */
+  constructor(
+    readonly chunkCount: number,
+    options: PiecePickerOptions = {},
+  ) {
+    if (!Number.isInteger(chunkCount) || chunkCount < 0) throw new RangeError(`chunkCount must be a non-negative integer, got ${chunkCount}`);
+    this.endgameChunks = options.endgameChunks ?? DEFAULT_ENDGAME_CHUNKS;
+    this.rng = options.rng ?? Math.random;
+    this.have = new Uint8Array(chunkCount);
+    this.avail = new Uint32Array(chunkCount);
+    this.slot = new Int32Array(chunkCount).fill(-1);
+    this.avoid = new Int32Array(chunkCount);
+    const had = options.have ? this.checkBitmap(options.have) : undefined;
+    for (let c = 0; c < chunkCount; c++) {
+      if (had && bit(had, c)) {
+        this.have[c] = 1;
+        this.haveCount++;
+      } else this.insert(c);
+    }
+  }
+
+  /** Chunks still to fetch. */
+  get missing(): number {
+    return this.chunkCount - this.haveCount;
+  }
+
+  get complete(): boolean {
+    return this.haveCount === this.chunkCount;
+  }
+
+  /** Whether we hold `chunk` (verified). */
+  has(chunk: number): boolean {
+    return this.have[this.index(chunk, 'chunk')] === 1;
+  }
+
+  /** How many present peers hold `chunk`. */
+  availability(chunk: number): number {
+    return this.avail[this.index(chunk, 'chunk')]!;
+  }
+
+  /** Requests in flight to `peer`, or to anyone. */
+  inFlight(peer?: P): number {
+    return peer === undefined ? this.totalInFlight : (this.peers.get(peer)?.inFlight.size ?? 0);
+  }
+
+  /** Peers known to hold something (or announced by setAvailability / addHave). */
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
+  /**
+   * Replaces what `peer` holds by `bitmap` (see bitmapBytes), from an availability answer (seed
+   * §4.2.2). Throws ReloadError(Invalid_Message) for a bitmap of the wrong length or with spare
+   * bits set.
+   */
+  setAvailability(peer: P, bitmap: Uint8Array): void {
+    this.checkBitmap(bitmap);
+    const state = this.peer(peer);
+    for (let i = 0; i < bitmap.length; i++) {
+      let diff = bitmap[i]! ^ state.bits[i]!;
+      while (diff !== 0) {
+        const b = 31 - Math.clz32(diff);
+        diff &= ~(1 << b);
+        this.adjust(i * 8 + 7 - b, bitmap[i]! & (1 << b) ? 1 : -1);
+      }
+      state.bits[i] = bitmap[i]!;
+    }
+  }
+
+  /** Adds chunks first..last to what `peer` holds (a HAVE, RFC 7574 §8.3). */
+  addHave(peer: P, first: number, last: number): void {
+    this.index(first, 'have.first');
+    this.index(last, 'have.last');
+    if (first > last) throw invalidMessage(`have first ${first} is after last ${last}`);
+    const { bits } = this.peer(peer);
+    for (let c = first; c <= last; c++) {
+      if (bit(bits, c)) continue;
+      bits[c >> 3]! |= 1 << (7 - (c & 7));
+      this.adjust(c, 1);
+    }
+  }
+
+  /**
+   * Chunks to request from `peer` now, already recorded as in flight at `nowMs`: the rarest chunks
+   * it holds that we lack and nobody is fetching (ties broken by the rng), a chunk it failed last
+   * only if no other peer holds it or it has nothing else to fetch; then, in end game only, chunks
+   * already asked of other peers.
+   *
+   * Among equally rare chunks a peer gets runs of consecutive ones, continuing its previous run
+   * where it can: the uploader then reads a run from disk at once and the downloader writes it at
+   * once, instead of one system call per chunk. Runs start at random points, so peers still fetch
+   * different parts of the file.
+   */
+  next(peer: P, nowMs: number, limits: RequestLimits = {}): number[] {
+    const state = this.peers.get(peer);
+    if (!state) return [];
+    const perPeer = limits.perPeer ?? DEFAULT_REQUESTS_PER_PEER;
+    const room = Math.min(perPeer - state.inFlight.size, (limits.total ?? Infinity) - this.totalInFlight);
+    // A batch of at most a quarter of the window, so requests stay pipelined while a batch gathers.
+    // The overall bound counts too: with many peers, room freed one chunk at a time would
+    // otherwise go out as one-chunk requests.
+    const batch = Math.min(limits.batch ?? DEFAULT_REQUEST_BATCH, Math.ceil(perPeer / 4));
+    if (room <= 0 || (room < batch && room < this.candidates)) return [];
+    const picked: number[] = [];
+    const taken = new Set<number>();
+    const deferred: number[] = [];
+    /** Picks chunks from `from` on while each is requestable, in bucket `a`, held by the peer and not failed by it. */
+    const run = (from: number, a: number) => {
+      for (let c = from; picked.length < room && c < this.chunkCount; c++) {
+        if (this.slot[c]! < 0 || this.avail[c] !== a || !bit(state.bits, c) || taken.has(c) || (this.avoid[c] === state.serial && a > 1)) return;
+        picked.push(c);
+        taken.add(c);
+      }
+    };
+    for (let a = 1; a < this.buckets.length && picked.length < room; a++) {
+      const bucket = this.buckets[a]!;
+      if (bucket.length === 0) continue;
+      if (state.cursor >= 0) run(state.cursor, a);
+      const start = Math.floor(this.rng() * bucket.length);
+      for (let k = 0; k < bucket.length && picked.length < room; k++) {
+        const c = bucket[(start + k) % bucket.length]!;
+        if (taken.has(c) || !bit(state.bits, c)) continue;
+        if (this.avoid[c] === state.serial && a > 1) deferred.push(c);
+        else run(c, a);
+      }
+    }
+    // The peer that failed a chunk gets it back only when it has nothing else to fetch: never
+    // retrying it could stall a download whose other holder keeps us choked.
+    if (picked.length === 0) picked.push(...deferred.slice(0, room));
+    for (const c of picked) {
+      this.remove(c);
+      this.request(c, peer, state, nowMs);
+    }
+    if (picked.length > 0) {
+      // After the end of the last run, past chunks picked just now (a run may stop at one of them).
+      let cursor = picked[picked.length - 1]! + 1;
+      while (taken.has(cursor)) cursor++;
+      state.cursor = cursor;
+    }
+    if (picked.length < room && this.inEndgame()) picked.push(...this.duplicates(peer, state, nowMs, room - picked.length));
+    return picked;
+  }
+
+  /** End game (see DEFAULT_ENDGAME_CHUNKS): every missing chunk in flight and few missing. */
+  inEndgame(): boolean {
+    return this.candidates === 0 && this.missing > 0 && this.missing <= this.endgameChunks;
+  }
+
+  /** Peers other than `from` with `chunk` in flight: those to send CANCEL once it has arrived. */
+  cancelsFor(chunk: number, from?: P): P[] {
+    return (this.requests.get(this.index(chunk, 'chunk')) ?? []).map((r) => r.peer).filter((p) => p !== from);
+  }
+
+  /**
+   * Records a verified `chunk` (from `from`, if known) and returns the other peers it is still in
+   * flight to, to CANCEL (cancelsFor). A chunk we already hold changes nothing.
+   */
+  received(chunk: number, from?: P): P[] {
+    if (this.has(chunk)) return [];
+    const cancels = this.cancelsFor(chunk, from);
+    for (const r of this.requests.get(chunk) ?? []) this.peers.get(r.peer)?.inFlight.delete(chunk);
+    this.totalInFlight -= this.requests.get(chunk)?.length ?? 0;
+    this.requests.delete(chunk);
+    if (this.slot[chunk]! >= 0) this.remove(chunk);
+    this.have[chunk] = 1;
+    this.haveCount++;
+    return cancels;
+  }
+
+  /**
+   * `peer` did not deliver `chunk` (refused, bad hash): the chunk is requestable again, from
+   * another holder first.
+   */
+  failed(peer: P, chunk: number): void {
+    const state = this.peers.get(peer);
+    if (state && this.drop(chunk, peer, state)) this.avoid[chunk] = state.serial;
+  }
+
+  /** Removes and returns the requests issued at or before `nowMs - timeoutMs`, as `failed` does. */
+  expire(nowMs: number, timeoutMs: number): InFlightRequest<P>[] {
+    const late: InFlightRequest<P>[] = [];
+    for (const [chunk, list] of this.requests) {
+      for (const r of list) if (nowMs - r.issuedAtMs >= timeoutMs) late.push({ peer: r.peer, chunk, issuedAtMs: r.issuedAtMs });
+    }
+    for (const r of late) this.failed(r.peer, r.chunk);
+    return late;
+  }
+
+  /**
+   * Forgets the requests in flight to `peer` (it choked us, RFC 7574 §8.12: they will not be
+   * answered) and returns their chunks; what it holds is kept.
+   */
+  releaseRequests(peer: P): number[] {
+    const state = this.peers.get(peer);
+    if (!state) return [];
+    const chunks = [...state.inFlight];
+    for (const c of chunks) this.drop(c, peer, state);
+    return chunks;
+  }
+
+  /** Forgets `peer`: its requests become requestable again (returned) and its chunks no longer count. */
+  peerGone(peer: P): number[] {
+    const state = this.peers.get(peer);
+    if (!state) return [];
+    const released = this.releaseRequests(peer);
+    this.setAvailability(peer, new Uint8Array(state.bits.length));
+    this.peers.delete(peer);
+    return released;
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  private index(value: number, field: string): number {
+    if (!Number.isInteger(value) || value < 0 || value >= this.chunkCount) {
+      throw invalidMessage(`${field} ${value} is outside the swarm's ${this.chunkCount} chunks`, 'out_of_range');
+    }
+    return value;
+  }
+
+  private checkBitmap(bitmap: Uint8Array): Uint8Array {
+    const bytes = bitmapBytes(this.chunkCount);
+    if (bitmap.length !== bytes) throw invalidMessage(`availability bitmap must be ${bytes} bytes, got ${bitmap.length}`);
+    const spare = bytes * 8 - this.chunkCount;
+    if (spare > 0 && (bitmap[bytes - 1]! & ((1 << spare) - 1)) !== 0) throw invalidMessage('availability bitmap has bits set beyond the last chunk');
+    return bitmap;
+  }
+
+  private peer(peer: P): PeerState {
+    let state = this.peers.get(peer);
+    if (!state) {
+      state = { serial: this.nextSerial++, bits: new Uint8Array(bitmapBytes(this.chunkCount)), inFlight: new Set(), cursor: -1 };
+      this.peers.set(peer, state);
+    }
+    return state;
+  }
+
+  /** Changes a chunk's availability, moving it to its new bucket if it is requestable. */
+  private adjust(c: number, delta: 1 | -1): void {
+    const candidate = this.slot[c]! >= 0;
+    if (candidate) this.remove(c);
+    this.avail[c]! += delta;
+    if (candidate) this.insert(c);
+  }
+
+  private insert(c: number): void {
+    const a = this.avail[c]!;
+    while (this.buckets.length <= a) this.buckets.push([]);
+    const bucket = this.buckets[a]!;
+    this.slot[c] = bucket.length;
+    bucket.push(c);
+    this.candidates++;
+  }
+
+  /** Swap-remove from its bucket: O(1), and it also stirs the order that ties are scanned in. */
+  private remove(c: number): void {
+    const bucket = this.buckets[this.avail[c]!]!;
+    const at = this.slot[c]!;
+    const last = bucket.pop()!;
+    if (last !== c) {
+      bucket[at] = last;
+      this.slot[last] = at;
+    }
+    this.slot[c] = -1;
+    this.candidates--;
+  }
+
+  private request(c: number, peer: P, state: PeerState, nowMs: number): void {
+    let list = this.requests.get(c);
+    if (!list) this.requests.set(c, (list = []));
+    list.push({ peer, issuedAtMs: nowMs });
+    state.inFlight.add(c);
+    this.totalInFlight++;
+  }
+
+  /** Drops `peer`'s request for `c`; the chunk is requestable again once no request is left. */
+  private drop(c: number, peer: P, state: PeerState): boolean {
+    if (!state.inFlight.delete(c)) return false;
+    const list = this.requests.get(c)!.filter((r) => r.peer !== peer);
+    this.totalInFlight--;
+    if (list.length > 0) this.requests.set(c, list);
+    else {
+      this.requests.delete(c);
+      this.insert(c);
+    }
+    return true;
+  }
+
+  /** End-game picks: chunks `peer` holds that are in flight elsewhere, least duplicated first. */
+  private duplicates(peer: P, state: PeerState, nowMs: number, room: number): number[] {
+    const options: { c: number; n: number; tie: number }[] = [];
+    for (const [c, list] of this.requests) {
+      if (bit(state.bits, c) && !state.inFlight.has(c)) options.push({ c, n: list.length, tie: this.rng() });
+    }
+    options.sort((x, y) => x.n - y.n || x.tie - y.tie);
+    const picked = options.slice(0, room).map((o) => o.c);
+    for (const c of picked) this.request(c, peer, state, nowMs);
+    return picked;
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The data plane of the PPSP usage: a direct mutual-TLS data channel per peer pair, opened with
+ * AppAttach (RFC 6940 §6.5.2) under our own Application-ID, carrying the PPSP data messages
+ * (data-messages.ts). Incoming channels are routed to a Swarm by their HANDSHAKE; `seed` and
+ * `download` start swarms. Peer discovery is injected (`peers`), to be fed by the tracker kind.
+ */
+import { type Clock, idFromHex, invalidMessage, type Link, type Logger, type Node, silentLogger, systemClock } from '../../../overlay/index.js';
+import type { Usage } from '../../usage.js';
+import type { Availability } from '../content/availability.js';
+import { hashFile, type HashedFile } from '../content/chunker.js';
+import { fileIdentity, identityChange, type FileIdentity } from '../store/seed-file-guard.js';
+import { PeerSession } from './peer-session.js';
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, parseSwarmId, type SwarmMetadata } from '../content/swarm-id.js';
+import { Swarm, type PeerRef, type SwarmOptions } from './swarm.js';
+
+/** Our Application-ID for AppAttach, from the private range 61441..65534 (RFC 6940 §14.5). */
+export const PPSP_DATA_APP_ID = 61901;
+/** Largest data-channel frame: a 1 MiB chunk (the largest chunk size) plus header and proof. */
+export const DEFAULT_MAX_FRAME_BYTES = MAX_CHUNK_SIZE + 4096;
+/** Frames a channel queues while its socket is congested before it drops them. */
+export const DEFAULT_QUEUE_LIMIT = 1024;
+
+export interface PpspDataUsageOptions {
+  /** Address the data channel listens on; default 127.0.0.1. */
+  host?: string;
+  /** Port; default 0 (any free one). */
+  port?: number;
+  /** See DEFAULT_MAX_FRAME_BYTES. */
+  maxFrameBytes?: number;
+  /** See DEFAULT_QUEUE_LIMIT. */
+  queueLimit?: number;
+  clock?: Clock;
+  log?: Logger;
+  /** Defaults for every swarm this usage starts; per-call options override them. */
+  swarm?: SwarmOptions;
+  /** Serve a direct TLS data channel (default true); without it peers reach us by relay only. */
+  directChannel?: boolean;
+  /** Hashes a file to seed; default hashFile (tests count the calls). */
+  hasher?: (path: string, chunkSize: number) => Promise<HashedFile>;
+}
+
+/**
+ * Opens a data channel to a peer for a swarm; `direct` is the TLS channel by AppAttach. The PPSP
+ * usage plugs transport negotiation in here (seed §4.5).
+ */
+export type Dialer = (peer: string, swarmId: string, direct: () => Promise<Link>) => Promise<Link>;
+
+/** Options of `seed`. */
+export interface SeedOptions extends SwarmOptions {
+  /** Bytes per chunk; default DEFAULT_CHUNK_SIZE (16 KiB). */
+  chunkSize?: number;
+}
+
+/** Options of `download`. */
+export interface DownloadOptions extends SwarmOptions {
+  /** Where members come from (the tracker's list, or known Node-IDs). */
+  peers: () => Promise<PeerRef[]>;
+}
+
+export class PpspDataUsage implements Usage {
+  readonly name = 'ppsp-data';
+  private node: Node | undefined;
+  private served: { address: string; close(): Promise<void> } | undefined;
+  private readonly swarms = new Map<string, Swarm>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private dialer: Dialer | undefined;
+
+  constructor(private readonly options: PpspDataUsageOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.log = (options.log ?? silentLogger).child('ppsp:data');
+  }
+
+  attach(node: Node): void {
+    this.node = node;
+  }
+
+  /** How channels are opened; by default the direct TLS channel. */
+  setDialer(dialer: Dialer): void {
+    this.dialer = dialer;
+  }
+
+  /** A channel another transport (the overlay relay) accepted: handled like a TLS one. */
+  acceptLink(link: Link): void {
+    this.answer(link);
+  }
+
+  /** Serves the data channel (AppAttach answers name this listener). */
+  async start(): Promise<void> {
+    const node = this.requireNode();
+    if (this.options.directChannel === false) return;
+    this.served = await node.serveApplication(PPSP_DATA_APP_ID, {
+      host: this.options.host ?? '127.0.0.1',
+      port: this.options.port ?? 0,
+      maxMessageBytes: this.maxFrameBytes,
+      queueLimit: this.options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+      onLink: (link) => this.answer(link),
+    });
+    this.log.info(`data channel on ${this.served.address}`);
+  }
+
+  /** Stops every swarm (partial downloads stay resumable) and the listener. */
+  async stop(): Promise<void> {
+    const swarms = [...this.swarms.values()];
+    this.swarms.clear();
+    await Promise.all(swarms.map((s) => s.stop()));
+    await this.served?.close().catch(() => {});
+    this.served = undefined;
+  }
+
+  /** Where the data channel listens ("127.0.0.1:PORT"), once started. */
+  get address(): string | undefined {
+    return this.served?.address;
+  }
+
+  /** The swarm with this ID, if seeded or downloaded here. */
+  swarm(swarmId: string): Swarm | undefined {
+    return this.swarms.get(parseSwarmId(swarmId));
+  }
+
+  /** What we hold of a swarm, for the signalling usage's availability answers (setLocalAvailability). */
+  availability(swarmId: string): Availability | undefined {
+    return this.swarms.get(swarmId)?.availability();
+  }
+
+  /** What a peer told us it holds (setPeerHasChunk); undefined when we do not know. */
+  peerHasChunk(swarmId: string, peer: string, chunk: number): boolean | undefined {
+    return this.swarms.get(swarmId)?.peerHasChunk(peer, chunk);
+  }
+
+  /** Every swarm seeded or downloaded here (running; a stopped one is forgotten). */
+  list(): Swarm[] {
+    return [...this.swarms.values()];
+  }
+
+  /** Hashes the file at `path` and seeds it; returns the metadata a leecher needs (or just its ID). */
+  async seed(path: string, options: SeedOptions = {}): Promise<SwarmMetadata> {
+    const before = await fileIdentity(path);
+    const hashed = await (this.options.hasher ?? hashFile)(path, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+    // Leaf hashes of a file written to while it was read match neither its old nor its new content.
+    const change = identityChange(before, await fileIdentity(path));
+    if (change) throw invalidMessage(`${path} changed while it was hashed (${change}); seed it again once it is written`, 'file_changed');
+    await this.serve(path, hashed, before, options);
+    return hashed.metadata;
+  }
+
+  /**
+   * Seeds `path` from leaf hashes made earlier when the file had `identity` (a restart), without
+   * reading it; the caller checked the file still has that identity. Returns the swarm (the one
+   * running already if any).
+   */
+  async serve(path: string, hashed: HashedFile, identity: FileIdentity, options: SwarmOptions = {}): Promise<Swarm> {
+    const id = hashed.metadata.swarmId;
+    const running = this.swarms.get(id);
+    if (running) return running;
+    return this.track(await Swarm.seed(path, hashed, identity, this.context(id), { ...this.swarmDefaults(), ...options }));
+  }
+
+  /**
+   * Downloads a swarm into `out` (resuming `out.part` if present) from the peers `options.peers`
+   * names; from a bare swarm ID the metadata comes from the first answer, checked against the ID.
+   */
+  download(target: SwarmMetadata | string, out: string, options: DownloadOptions): Swarm {
+    const id = parseSwarmId(typeof target === 'string' ? target : target.swarmId);
+    if (this.swarms.has(id)) throw new Error(`swarm ${id} is running here already`);
+    const { peers, ...rest } = options;
+    return this.track(Swarm.download(target, out, this.context(id, peers), { ...this.swarmDefaults(), ...rest }));
+  }
+
+  /**
+   * Holds a swarm until it stops, however it stops (its owner, a download that failed, a seeded
+   * file that changed): a stopped swarm left here would answer for its ID and wedge every later
+   * seed or download of it until a restart.
+   */
+  private track(swarm: Swarm): Swarm {
+    this.swarms.set(swarm.swarmId, swarm);
+    swarm.once('stopped', () => {
+      if (this.swarms.get(swarm.swarmId) === swarm) this.swarms.delete(swarm.swarmId);
+    });
+    return swarm;
+  }
+
+  private answer(link: Link): void {
+    new PeerSession(
+      link,
+      {
+        role: 'answerer',
+        resolve: (swarmId, peer) => {
+          const swarm = this.swarms.get(swarmId);
+          return swarm?.accepts(peer) ? swarm : undefined;
+        },
+      },
+      { log: this.log },
+    );
+  }
+
+  private context(swarmId: string, peers?: () => Promise<PeerRef[]>) {
+    const node = this.requireNode();
+    const direct = (peer: string) => () =>
+      node.connectApplication(idFromHex(peer), PPSP_DATA_APP_ID, {
+        maxMessageBytes: this.maxFrameBytes,
+        queueLimit: this.options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+      });
+    return {
+      localNodeId: node.nodeIdHex,
+      peers,
+      dial: (peer: string) => (this.dialer ? this.dialer(peer, swarmId, direct(peer)) : direct(peer)()),
+    };
+  }
+
+  private swarmDefaults(): SwarmOptions {
+    return { clock: this.clock, log: this.options.log, ...this.options.swarm };
+  }
+
+  private get maxFrameBytes(): number {
+    return this.options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  }
+
+  private requireNode(): Node {
+    if (!this.node) throw new Error('the PPSP data usage is not attached to a node');
+    return this.node;
+  }
+}
