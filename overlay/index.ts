@@ -2,7 +2,8 @@
  * The overlay as usages see it: the one module a usage (usages/) imports. What is not exported here
  * is the overlay's own business and may change without a usage noticing.
  */
-export type { ApiExtension } from './api/http-api.js';
+export { HttpError, RawAnswer, type ApiExtension } from './api/http-api.js';
+export { PAGE_PATH } from './api/api-access.js';
 export { systemClock, type Clock, type Timer } from './clock.js';
 export * from './errors.js';
 export * from './id.js';

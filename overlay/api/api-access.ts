@@ -3,9 +3,12 @@
  * The rules are those of the tools users know (kubo's origin checks, Transmission's session token,
  * bitcoind's cookie file, Jupyter's token):
  *   - Host must be a loopback name or address, so a DNS-rebound name cannot reach the API;
- *   - a browser's Origin must be on the allow list (empty by default);
+ *   - a browser's Origin must be on the allow list (empty by default) or the API's own origin (the
+ *     page at `/`): Host is loopback then, and no other page can have a loopback origin and port;
  *   - every request carries `Authorization: Bearer <token>`, except GET /metrics when metrics are
- *     public and GET/HEAD under `/swarms/<id>` with that swarm's read capability (`?cap=`);
+ *     public, GET/HEAD under `/swarms/<id>` with that swarm's read capability (`?cap=`), and GET/HEAD
+ *     of the page at `/`, which holds no data: its script reads the token from the URL fragment
+ *     (never sent to a server) and calls the API with it like any client;
  *   - a POST body is `application/json`, which no cross-origin "simple" request can send without a
  *     CORS preflight.
  */
@@ -40,7 +43,7 @@ export interface RequestFacts {
 }
 
 /** How a request was let in. */
-export type Admitted = 'token' | 'capability' | 'public-metrics' | 'preflight';
+export type Admitted = 'token' | 'capability' | 'public-metrics' | 'preflight' | 'page';
 
 /** Why a request is refused: the HTTP status and the error name of the JSON answer. */
 export interface Refusal {
@@ -122,13 +125,21 @@ export function bearerMatches(authorization: string | undefined, token: string):
   return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
 }
 
+/** The path of the page for people (usages add it); it is static and holds no data. */
+export const PAGE_PATH = '/';
+
+/** Whether `origin` is the API's own (`http://` and the Host the request came to): the page at `/`. */
+function isOwnOrigin(origin: string, host: string | undefined): boolean {
+  return host !== undefined && origin === `http://${host.toLowerCase()}`;
+}
+
 const refuse = (status: Refusal['status'], error: Refusal['error'], message: string): Admission => ({ refused: { status, error, message } });
 
 /** Decides whether the API serves a request; the endpoint then checks the method it takes. */
 export function admit(req: RequestFacts, policy: AccessPolicy): Admission {
   const { host, origin } = req.headers;
   if (!hostAllowed(host, policy)) return refuse(403, 'Forbidden', `Host "${host}" is not a loopback name or address; use 127.0.0.1 or localhost`);
-  if (origin !== undefined && !policy.allowOrigins.has(origin)) {
+  if (origin !== undefined && !policy.allowOrigins.has(origin) && !isOwnOrigin(origin, host)) {
     return refuse(403, 'Forbidden', `requests from origin ${origin} are not allowed (the node allows the origins given with --api-allow-origin)`);
   }
   // A browser asks before a cross-origin request with a token; the question itself carries none.
@@ -137,6 +148,7 @@ export function admit(req: RequestFacts, policy: AccessPolicy): Admission {
   let admitted: Admitted;
   if (bearerMatches(req.headers.authorization, policy.token)) admitted = 'token';
   else if (policy.publicMetrics && readOnly && req.path === '/metrics') admitted = 'public-metrics';
+  else if (readOnly && req.path === PAGE_PATH && req.headers.authorization === undefined) admitted = 'page';
   else if (req.cap !== undefined && req.headers.authorization === undefined) {
     if (!policy.capabilities.grants(req.method, req.path, req.cap)) return refuse(401, 'Unauthorized', `the capability does not grant ${req.method} ${req.path}: it reads one swarm only`);
     admitted = 'capability';

@@ -16,7 +16,8 @@ import { DEFAULT_HTTP_LIMITS, guardConnections, type HttpConnectionLimits } from
 /** Largest request body the API reads, bytes: room for a value of the largest message, in base64. */
 export const API_MAX_BODY_BYTES = 2 * 1024 * 1024;
 
-class HttpError extends Error {
+/** An error answered with its own HTTP status (and headers), not a RELOAD error code. */
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly errorName: string,
@@ -116,6 +117,14 @@ const POST_ROUTES: Record<string, Route> = {
  * returns undefined when the path is not its own. `body` reads the JSON body (bounded).
  */
 export type ApiExtension = (method: string, path: string, body: () => Promise<Record<string, unknown>>) => Promise<unknown> | undefined;
+
+/**
+ * What an extension answers when it writes the response itself (media bytes, a page) instead of
+ * JSON. `respond` owns `res`; an error it throws before writing the head becomes a JSON error.
+ */
+export class RawAnswer {
+  constructor(readonly respond: (req: IncomingMessage, res: ServerResponse) => Promise<void>) {}
+}
 
 /** Who may use the API; see api-access.ts for the rules. */
 export interface ApiAccessOptions {
@@ -286,13 +295,18 @@ async function handle(state: ApiState, req: IncomingMessage, res: ServerResponse
     if (!route) {
       for (const extension of state.extensions) {
         const answer = extension(verb, path, () => readJson(req));
-        if (answer !== undefined) return send(res, 200, await answer);
+        if (answer === undefined) continue;
+        const result = await answer;
+        if (result instanceof RawAnswer) return await result.respond(req, res);
+        return send(res, 200, result);
       }
       throw new HttpError(404, 'Not_Found', `no endpoint ${method} ${path}`);
     }
     if (verb !== 'POST') throw methodNotAllowed(path, ['POST']);
     send(res, 200, await route(node, await readJson(req)));
   } catch (e) {
+    // A raw answer that fails after its head went out can only cut the body short.
+    if (res.headersSent) return void res.destroy();
     if (e instanceof HttpError) return send(res, e.status, { error: e.errorName, message: e.message }, 'application/json', e.headers);
     if (isReloadError(e)) return send(res, statusOf(e.code), { error: e.codeName, reason: e.reason, message: e.message });
     send(res, 500, { error: 'Internal', message: (e as Error).message });
@@ -308,6 +322,8 @@ function capabilityAnswer(state: ApiState, swarmId: string, host: string | undef
   return {
     swarmId,
     url: `http://${host ?? state.address}/swarms/${swarmId}?cap=${cap}`,
+    /** The swarm's bytes for a player or a `<video src>`: ranges, waits for chunks not yet here. */
+    streamUrl: `http://${host ?? state.address}/swarms/${swarmId}/stream?cap=${cap}`,
     cap,
     grants: `GET and HEAD on /swarms/${swarmId} and below`,
     expires: 'when the node stops',

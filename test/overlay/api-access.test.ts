@@ -108,6 +108,20 @@ describe('overlay/api/api-access', () => {
       expect(statusOf('GET', '/metrics', {}, policy())).to.equal(401);
     });
 
+    it('the page at /: GET and HEAD without the token (it holds no data), nothing else; its own origin may call the API with the token, no other', () => {
+      expect(admit({ method: 'GET', path: '/', headers: {} }, policy())).to.deep.equal({ admitted: 'page' });
+      expect(statusOf('HEAD', '/', {}), 'HEAD').to.equal(200);
+      expect(statusOf('GET', '/index.html', {})).to.equal(401);
+      expect(statusOf('POST', '/', { 'content-type': 'application/json' })).to.equal(401);
+      expect(statusOf('GET', '/', { authorization: 'Bearer wrong' }), 'a wrong token is not the page').to.equal(401);
+      expect(statusOf('GET', '/', { host: 'evil.example' }), 'a rebound name').to.equal(403);
+      const own = { origin: 'http://127.0.0.1:7085', 'content-type': 'application/json' };
+      expect(statusOf('POST', '/swarms', { ...own, ...bearer }), 'same-origin POST with the token').to.equal(200);
+      expect(statusOf('POST', '/swarms', own), 'same-origin POST without the token').to.equal(401);
+      expect(statusOf('POST', '/swarms', { ...own, ...bearer, origin: 'http://127.0.0.1:7086' }), 'another port is another origin').to.equal(403);
+      expect(statusOf('POST', '/swarms', { ...own, ...bearer, origin: 'https://127.0.0.1:7085' }), 'another scheme').to.equal(403);
+    });
+
     it('capability scope: its own swarm by GET or HEAD only; another swarm, another path or a POST is 401', () => {
       const p = policy();
       const cap = p.capabilities.mint(SWARM);
