@@ -3,6 +3,12 @@
  * policy to the implementation): rarest first, no chunk asked of two peers at a time except in end
  * game, and requests that fail, time out or belong to a departed peer become requestable again.
  *
+ * Streaming (in the spirit of BiToS): the caller names priority windows, most urgent first (a
+ * player's critical window right after its read position, then its read-ahead window). Chunks in
+ * them are picked in window order, before rarest first, and a critical chunk late at another peer
+ * is asked of a second holder. A chunk whose leaf hash is not known yet is never picked
+ * (`hashesKnown`), so a download can start before it has every hash.
+ *
  * Pure bookkeeping: no sockets, no timers, time passed in as milliseconds. The caller sends the
  * REQUEST / CANCEL messages this class names and reports what came back.
  *
@@ -26,6 +32,17 @@ export const DEFAULT_REQUEST_BATCH = 16;
  * duplicates then cost little, and a slow last peer no longer holds the download up.
  */
 export const DEFAULT_ENDGAME_CHUNKS = 32;
+/** A critical chunk in flight this long (ms) may be asked of a second holder. */
+export const DEFAULT_LATE_MS = 400;
+/** Chunks in all priority windows at most: windows are scanned on every pick. */
+export const MAX_PRIORITY_CHUNKS = 1024;
+
+/** Chunks first..last (inclusive) to fetch before the rest; `critical` ones may be asked twice when late. */
+export interface PriorityWindow {
+  first: number;
+  last: number;
+  critical: boolean;
+}
 
 export interface PiecePickerOptions {
   /** Chunks already verified (a resumed download), as an availability bitmap; default none. */
@@ -34,6 +51,10 @@ export interface PiecePickerOptions {
   endgameChunks?: number;
   /** Uniform in [0, 1), breaks ties between equally rare chunks; default Math.random. */
   rng?: () => number;
+  /** Whether every leaf hash is known from the start (default true); else see `hashesKnown`. */
+  hashesKnown?: boolean;
+  /** See DEFAULT_LATE_MS. */
+  lateMs?: number;
 }
 
 /** Bounds on what one `next` call may add: in flight to this peer, and in flight overall. */
@@ -96,6 +117,10 @@ export class PiecePicker<P = string> {
   private readonly avoid: Int32Array;
   private readonly endgameChunks: number;
   private readonly rng: () => number;
+  /** 1 for a chunk whose leaf hash is known: only those are ever requestable. */
+  private readonly known: Uint8Array;
+  private windows: PriorityWindow[] = [];
+  private readonly lateMs: number;
 
   /** @param chunkCount chunks in the swarm (from its metadata, RFC 7574 §5) */
   constructor(
@@ -109,12 +134,14 @@ export class PiecePicker<P = string> {
     this.avail = new Uint32Array(chunkCount);
     this.slot = new Int32Array(chunkCount).fill(-1);
     this.avoid = new Int32Array(chunkCount);
+    this.known = new Uint8Array(chunkCount).fill(options.hashesKnown === false ? 0 : 1);
+    this.lateMs = options.lateMs ?? DEFAULT_LATE_MS;
     const had = options.have ? this.checkBitmap(options.have) : undefined;
     for (let c = 0; c < chunkCount; c++) {
       if (had && bit(had, c)) {
         this.have[c] = 1;
         this.haveCount++;
-      } else this.insert(c);
+      } else if (this.known[c]) this.insert(c);
     }
   }
 
@@ -145,6 +172,53 @@ export class PiecePicker<P = string> {
   /** Peers known to hold something (or announced by setAvailability / addHave). */
   get peerCount(): number {
     return this.peers.size;
+  }
+
+  /** The leaf hashes of chunks first..last are verified now: those chunks may be requested. */
+  hashesKnown(first: number, last: number): void {
+    this.index(first, 'first');
+    this.index(last, 'last');
+    for (let c = first; c <= last; c++) {
+      if (this.known[c]) continue;
+      this.known[c] = 1;
+      if (!this.have[c] && !this.requests.has(c)) this.insert(c);
+    }
+  }
+
+  /**
+   * Replaces the priority windows (most urgent first); they are clipped to the swarm and, together,
+   * to MAX_PRIORITY_CHUNKS. An empty list is plain rarest first.
+   */
+  setPriority(windows: readonly PriorityWindow[]): void {
+    const kept: PriorityWindow[] = [];
+    let budget = MAX_PRIORITY_CHUNKS;
+    for (const w of windows) {
+      const first = Math.max(0, w.first);
+      const last = Math.min(this.chunkCount - 1, w.last, first + budget - 1);
+      if (last < first) continue;
+      kept.push({ first, last, critical: w.critical });
+      budget -= last - first + 1;
+      if (budget === 0) break;
+    }
+    this.windows = kept;
+  }
+
+  /**
+   * Makes room at `peer` for priority chunks it could serve: drops up to that many of its requests
+   * outside every window (newest first: the oldest are likely on the wire already) and returns them,
+   * for the caller to CANCEL. Nothing while no window has a requestable chunk the peer holds.
+   */
+  preempt(peer: P, perPeer = DEFAULT_REQUESTS_PER_PEER): number[] {
+    const state = this.peers.get(peer);
+    if (!state || this.windows.length === 0) return [];
+    const free = perPeer - state.inFlight.size;
+    let wanted = 0;
+    for (const w of this.windows) for (let c = w.first; c <= w.last; c++) if (this.slot[c]! >= 0 && bit(state.bits, c)) wanted++;
+    if (wanted <= free) return [];
+    const outside = [...state.inFlight].filter((c) => !this.inWindow(c));
+    const dropped = outside.slice(-(wanted - Math.max(0, free)));
+    for (const c of dropped) this.drop(c, peer, state);
+    return dropped;
   }
 
   /**
@@ -194,12 +268,13 @@ export class PiecePicker<P = string> {
     const state = this.peers.get(peer);
     if (!state) return [];
     const perPeer = limits.perPeer ?? DEFAULT_REQUESTS_PER_PEER;
-    const room = Math.min(perPeer - state.inFlight.size, (limits.total ?? Infinity) - this.totalInFlight);
+    let room = Math.min(perPeer - state.inFlight.size, (limits.total ?? Infinity) - this.totalInFlight);
     // A batch of at most a quarter of the window, so requests stay pipelined while a batch gathers.
     // The overall bound counts too: with many peers, room freed one chunk at a time would
     // otherwise go out as one-chunk requests.
     const batch = Math.min(limits.batch ?? DEFAULT_REQUEST_BATCH, Math.ceil(perPeer / 4));
-    if (room <= 0 || (room < batch && room < this.candidates)) return [];
+    // Priority chunks go out at once: a player waits on them.
+    if (room <= 0 || (room < batch && room < this.candidates && !this.hasPriorityFor(state))) return [];
     const picked: number[] = [];
     const taken = new Set<number>();
     const deferred: number[] = [];
@@ -211,6 +286,19 @@ export class PiecePicker<P = string> {
         taken.add(c);
       }
     };
+    for (const w of this.windows) {
+      for (let c = w.first; c <= w.last && picked.length < room; c++) {
+        if (this.slot[c]! < 0 || !bit(state.bits, c) || taken.has(c)) continue;
+        if (this.avoid[c] === state.serial && this.avail[c]! > 1) deferred.push(c);
+        else {
+          picked.push(c);
+          taken.add(c);
+        }
+      }
+    }
+    // A late critical chunk is worth a duplicate before any new chunk: a player is waiting on it.
+    const late = picked.length < room ? this.lateCritical(peer, state, nowMs, room - picked.length) : [];
+    room -= late.length;
     for (let a = 1; a < this.buckets.length && picked.length < room; a++) {
       const bucket = this.buckets[a]!;
       if (bucket.length === 0) continue;
@@ -237,7 +325,7 @@ export class PiecePicker<P = string> {
       state.cursor = cursor;
     }
     if (picked.length < room && this.inEndgame()) picked.push(...this.duplicates(peer, state, nowMs, room - picked.length));
-    return picked;
+    return [...late, ...picked];
   }
 
   /** End game (see DEFAULT_ENDGAME_CHUNKS): every missing chunk in flight and few missing. */
@@ -382,6 +470,31 @@ export class PiecePicker<P = string> {
       this.insert(c);
     }
     return true;
+  }
+
+  /** Whether a window has a requestable chunk that this peer holds. */
+  private hasPriorityFor(state: PeerState): boolean {
+    for (const w of this.windows) for (let c = w.first; c <= w.last; c++) if (this.slot[c]! >= 0 && bit(state.bits, c)) return true;
+    return false;
+  }
+
+  private inWindow(c: number): boolean {
+    return this.windows.some((w) => c >= w.first && c <= w.last);
+  }
+
+  /** Critical chunks `peer` holds that are in flight to one other peer only, for at least lateMs. */
+  private lateCritical(peer: P, state: PeerState, nowMs: number, room: number): number[] {
+    const picked: number[] = [];
+    for (const w of this.windows) {
+      if (!w.critical) continue;
+      for (let c = w.first; c <= w.last && picked.length < room; c++) {
+        const list = this.requests.get(c);
+        if (!list || list.length !== 1 || state.inFlight.has(c) || !bit(state.bits, c) || nowMs - list[0]!.issuedAtMs < this.lateMs) continue;
+        this.request(c, peer, state, nowMs);
+        picked.push(c);
+      }
+    }
+    return picked;
   }
 
   /** End-game picks: chunks `peer` holds that are in flight elsewhere, least duplicated first. */

@@ -327,4 +327,70 @@ describe('PiecePicker', () => {
     rest.setAvailability('a', all(3));
     expect(rest.next('a', 0, { perPeer: 64, batch: 16 })).to.have.length(3);
   });
+
+  describe('streaming', () => {
+    it('picks the priority windows first, in window order, ahead of rarer chunks, then rarest first', () => {
+      const n = 200;
+      const picker = new PiecePicker(n, { rng: () => 0 });
+      picker.setAvailability('a', all(n));
+      picker.setAvailability('b', bitmap(n, (c) => c < 100));
+      // Chunks 100..199 are rarer (one holder); the windows lie among the common ones.
+      picker.setPriority([{ first: 50, last: 53, critical: true }, { first: 10, last: 19, critical: false }]);
+      const picked = picker.next('a', 0, { perPeer: 64, batch: 1 });
+      expect(picked.slice(0, 14)).to.deep.equal([50, 51, 52, 53, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+      expect(picked.slice(14).every((c) => c >= 100), 'then the rarest').to.equal(true);
+    });
+
+    it('picks a priority chunk at once even with less room than a batch', () => {
+      const picker = new PiecePicker(100);
+      picker.setAvailability('a', all(100));
+      const first = picker.next('a', 0, { perPeer: 64, batch: 16 });
+      expect(first).to.have.length(64);
+      picker.received(first[0]!, 'a');
+      expect(picker.next('a', 1, { perPeer: 64, batch: 16 }), 'one free slot, no priority: wait for a batch').to.deep.equal([]);
+      const idle = Array.from({ length: 100 }, (_, c) => c).find((c) => !first.includes(c))!;
+      picker.setPriority([{ first: idle, last: idle, critical: true }]);
+      expect(picker.next('a', 2, { perPeer: 64, batch: 16 })).to.deep.equal([idle]);
+    });
+
+    it('picks no chunk whose leaf hash is unknown, and those of a range as soon as it is known', () => {
+      const picker = new PiecePicker(64, { hashesKnown: false });
+      picker.setAvailability('a', all(64));
+      expect(picker.next('a', 0, { batch: 1 })).to.deep.equal([]);
+      picker.hashesKnown(16, 31);
+      const picked = picker.next('a', 1, { batch: 1 });
+      expect([...picked].sort((x, y) => x - y)).to.deep.equal(Array.from({ length: 16 }, (_, i) => 16 + i));
+      // A failed or expired request is requestable again; its hash stays known.
+      picker.failed('a', 20);
+      expect(picker.next('a', 2, { batch: 1 })).to.deep.equal([20]);
+    });
+
+    it('preempt drops the newest requests outside the windows to make room for the window chunks the peer holds', () => {
+      const picker = new PiecePicker(200, { rng: () => 0 });
+      picker.setAvailability('a', all(200));
+      const first = picker.next('a', 0, { perPeer: 8, batch: 1 });
+      expect(first).to.have.length(8);
+      expect(picker.preempt('a', 8), 'no window yet').to.deep.equal([]);
+      const window = [150, 151, 152].filter((c) => !first.includes(c));
+      picker.setPriority([{ first: window[0]!, last: window[window.length - 1]!, critical: true }]);
+      const dropped = picker.preempt('a', 8);
+      expect(dropped).to.deep.equal(first.slice(-window.length));
+      expect(picker.inFlight('a')).to.equal(8 - window.length);
+      expect(picker.next('a', 1, { perPeer: 8, batch: 1 }).slice(0, window.length)).to.deep.equal(window);
+    });
+
+    it('asks a second holder for a critical chunk late at the first, and never a third', () => {
+      const picker = new PiecePicker(100, { lateMs: 400 });
+      for (const p of ['a', 'b', 'c']) picker.setAvailability(p, all(100));
+      picker.setPriority([{ first: 40, last: 40, critical: true }]);
+      expect(picker.next('a', 0, { perPeer: 1, batch: 1 })).to.deep.equal([40]);
+      expect(picker.next('b', 399, { perPeer: 1, batch: 1 }), 'not late yet: b gets another chunk').to.not.include(40);
+      picker.releaseRequests('b');
+      expect(picker.next('b', 400, { perPeer: 1, batch: 1 })).to.deep.equal([40]);
+      picker.releaseRequests('c');
+      expect(picker.next('c', 5000, { perPeer: 1, batch: 1 })).to.not.include(40);
+      expect(picker.received(40, 'b')).to.deep.equal(['a']);
+    });
+  });
 });
+
