@@ -71,8 +71,12 @@ export interface ErrorMessage { type: 'error'; code: number; text: string }
 export interface HashesRequestMessage { type: 'hashesRequest'; first: number; last: number }
 /** HASHES `[15, first u32, hashes bstr(32·n)]`: leaf hashes of chunks first..first+n-1, n ≥ 1. */
 export interface HashesMessage { type: 'hashes'; first: number; hashes: Uint8Array }
-/** METADATA `[16, rootHash bstr(32), contentLength uint, chunkSize u32]`: what the swarm ID commits to. */
-export interface MetadataMessage { type: 'metadata'; rootHash: Uint8Array; contentLength: number; chunkSize: number }
+/**
+ * METADATA `[16, rootHash bstr(32), contentLength uint, chunkSize u32, (name tstr / null, mediaType tstr / null)?]`:
+ * what the swarm ID commits to, then the seeder's file name and media type, hints for players that
+ * the ID does not cover (media-info.ts checks them).
+ */
+export interface MetadataMessage { type: 'metadata'; rootHash: Uint8Array; contentLength: number; chunkSize: number; name?: string; mediaType?: string }
 /** AVAILABILITY `[17, [tag, payload]]`: every chunk the sender holds (encodeAvailability's form). */
 export interface AvailabilityMessage { type: 'availability'; value: unknown }
 
@@ -138,6 +142,12 @@ function length(value: unknown): number {
   return n;
 }
 
+/** A METADATA hint: a short text, or null (or absent on encode) for none. */
+function hint(value: unknown, field: string): string | null {
+  if (value === undefined || value === null) return null;
+  return text(value, field);
+}
+
 function text(value: unknown, field: string): string {
   if (typeof value !== 'string') fail(field, 'must be a text string');
   if (Buffer.byteLength(value, 'utf8') > MAX_ERROR_TEXT_BYTES) fail(field, `is longer than ${MAX_ERROR_TEXT_BYTES} bytes`);
@@ -199,7 +209,11 @@ export function encodeDataMessage(m: PpspDataMessage): Buffer {
     case 'hashes':
       return cbor([DATA_MESSAGE_TYPE.hashes, u32(m.first, 'hashes.first'), packedHashes(m.hashes)]);
     case 'metadata':
-      return cbor([DATA_MESSAGE_TYPE.metadata, hash(m.rootHash, 'metadata.rootHash'), length(m.contentLength), u32(m.chunkSize, 'metadata.chunkSize')]);
+    {
+      const head = [DATA_MESSAGE_TYPE.metadata, hash(m.rootHash, 'metadata.rootHash'), length(m.contentLength), u32(m.chunkSize, 'metadata.chunkSize')];
+      const hints = m.name === undefined && m.mediaType === undefined ? [] : [hint(m.name, 'metadata.name'), hint(m.mediaType, 'metadata.mediaType')];
+      return cbor([...head, ...hints]);
+    }
     case 'availability':
       return cbor([DATA_MESSAGE_TYPE.availability, m.value]);
     default:
@@ -254,9 +268,13 @@ export function decodeDataMessage(frame: Uint8Array, bounds: SwarmBounds): PpspD
       chunkIndex(first + hashes.length / HASH_BYTES - 1, 'hashes.last', bounds);
       return { type: 'hashes', first, hashes };
     }
-    case DATA_MESSAGE_TYPE.metadata:
-      arity(4);
-      return { type: 'metadata', rootHash: hash(a, 'metadata.rootHash'), contentLength: length(b), chunkSize: u32(items[3], 'metadata.chunkSize') };
+    case DATA_MESSAGE_TYPE.metadata: {
+      if (items.length !== 4) arity(6);
+      const m: MetadataMessage = { type: 'metadata', rootHash: hash(a, 'metadata.rootHash'), contentLength: length(b), chunkSize: u32(items[3], 'metadata.chunkSize') };
+      const name = hint(items[4], 'metadata.name');
+      const mediaType = hint(items[5], 'metadata.mediaType');
+      return { ...m, ...(name === null ? {} : { name }), ...(mediaType === null ? {} : { mediaType }) };
+    }
     case DATA_MESSAGE_TYPE.availability:
       arity(2);
       // The payload is checked by decodeAvailability against the swarm's chunk count.

@@ -27,6 +27,7 @@ import {
   type SwarmBounds,
 } from './data-messages.js';
 import { chunkCountOf, chunkRange, verifySwarmMetadata, type SwarmMetadata } from '../content/swarm-id.js';
+import { mediaInfoFromHints, type MediaInfo } from '../content/media-info.js';
 
 /** Chunks a peer may have asked of us and not yet received; more is an error (`too_many_requests`). */
 export const DEFAULT_MAX_QUEUED_UPLOADS = 256;
@@ -42,6 +43,8 @@ export const MAX_UPLOAD_RUN_CHUNKS = 16;
 export interface SessionHost {
   /** The swarm's metadata, once known (a dialler may learn it from the answer). */
   readonly metadata: SwarmMetadata | undefined;
+  /** The file name and media type we announce with the metadata. */
+  readonly media: MediaInfo;
   /** The handshake is done and the metadata verified; the session may be used. */
   attach(session: PeerSession, metadata: SwarmMetadata): void;
   /** A message after the handshake; throwing a ReloadError answers ERROR and closes. */
@@ -92,6 +95,8 @@ export class PeerSession {
   chokedByRemote = false;
   /** Chunks we asked of this peer and have neither received nor cancelled. */
   readonly requested = new Set<number>();
+  /** The file name and media type the answering peer announced (checked hints; a dialler's only). */
+  remoteMedia: MediaInfo = {};
   private host: SessionHost | undefined;
   private metadata: SwarmMetadata | undefined;
   private bounds: SwarmBounds = BEFORE_HANDSHAKE;
@@ -225,6 +230,7 @@ export class PeerSession {
         return this.onHandshake(Buffer.from(m.swarmId).toString('hex'));
       case 'metadata':
         if (m.type !== 'metadata') throw invalidMessage(`${m.type} before METADATA`, 'before_handshake');
+        this.remoteMedia = mediaInfoFromHints(m.name, m.mediaType);
         return this.onMetadata(m.rootHash, m.contentLength, m.chunkSize);
       case 'ready':
         return this.onReady(m);
@@ -242,7 +248,7 @@ export class PeerSession {
     if (!host || !metadata) throw new ReloadError(ErrorCode.Not_Found, `swarm ${swarmId.slice(0, 16)}… is not served here`, 'unknown_swarm');
     this.host = host;
     this.send({ type: 'handshake', swarmId: Buffer.from(swarmId, 'hex'), version: PPSP_DATA_VERSION });
-    this.send({ type: 'metadata', rootHash: metadata.rootHash, contentLength: metadata.contentLength, chunkSize: metadata.chunkSize });
+    this.send({ type: 'metadata', rootHash: metadata.rootHash, contentLength: metadata.contentLength, chunkSize: metadata.chunkSize, name: host.media.name, mediaType: host.media.type });
     this.becomeReady(metadata);
   }
 

@@ -24,7 +24,10 @@ import type { PpspDataMessage } from './data-messages.js';
 import { DEFAULT_HASHES_PER_FRAME, hashRanges, LeafHashCollector, LeafHashes } from '../content/leaf-hashes.js';
 import { PeerSession, type SessionHost } from './peer-session.js';
 import { DEFAULT_REQUESTS_PER_PEER, PiecePicker } from './piece-picker.js';
+import { mediaInfoOfFile, type MediaInfo } from '../content/media-info.js';
+import { ChunkWaiters } from './chunk-waiters.js';
 import { RateWindow } from './rate-window.js';
+import { StreamReaders, type StreamReader } from './stream-readers.js';
 import { fileIdentity, SeedFileGuard, type FileIdentity } from '../store/seed-file-guard.js';
 import { chunkRange, parseSwarmId, type SwarmMetadata } from '../content/swarm-id.js';
 
@@ -51,6 +54,8 @@ export const DEFAULT_MAX_PEERS = 32;
 export const DEFAULT_MAX_STRIKES = 1;
 /** Verified chunks waiting for the disk at most before no more are requested (64 x 16 KiB = 1 MiB). */
 export const MAX_PENDING_WRITES = 64;
+/** A stream reader waits this long (ms) for a chunk, or for the metadata, before it gives up. */
+export const DEFAULT_STREAM_WAIT_MS = 60_000;
 /** Peers whose last ERROR a swarm remembers (for the user: why they left), at most. */
 export const MAX_PEER_ERRORS = 16;
 
@@ -79,6 +84,8 @@ export interface SwarmOptions {
   hashesPerFrame?: number;
   /** Discard a partial download instead of resuming it. Default false. */
   restart?: boolean;
+  /** Longest wait (ms) of a stream reader for one chunk; default DEFAULT_STREAM_WAIT_MS. */
+  streamWaitMs?: number;
   /** Chunk-store sync batch (chunks); default the store's. */
   syncEveryChunks?: number;
   /** Test-only: see PeerSessionOptions.tamperData (a corrupting peer). */
@@ -144,6 +151,8 @@ type Phase = 'metadata' | 'opening' | 'hashes' | 'running' | 'finishing' | 'comp
 export class Swarm extends EventEmitter implements SessionHost {
   readonly swarmId: string;
   metadata: SwarmMetadata | undefined;
+  /** File name and media type: a seeder's own, a downloader's from the first peer that names them. */
+  media: MediaInfo = {};
   readonly stats: SwarmStats = {
     chunksReceived: 0,
     duplicates: 0,
@@ -196,6 +205,10 @@ export class Swarm extends EventEmitter implements SessionHost {
   private lastRechokeMs: number;
   private readonly clock: Clock;
   private readonly log: Logger;
+  /** Players reading the content while it downloads: their windows steer the picker. */
+  private readers: StreamReaders | undefined;
+  private readonly waiters: ChunkWaiters;
+  private readonly metadataWaits = new Set<() => void>();
 
   private constructor(
     swarmId: string,
@@ -212,6 +225,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     this.choker = new Choker({ slots: options.uploadSlots });
     this.phase = 'metadata';
     this.lastRechokeMs = this.clock.now();
+    this.waiters = new ChunkWaiters(this.clock);
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -224,11 +238,13 @@ export class Swarm extends EventEmitter implements SessionHost {
    * Seeds the complete file at `path`, hashed already (hashFile) when it had `identity`: uploads
    * stop if the file no longer has it.
    */
-  static async seed(path: string, hashed: HashedFile, identity: FileIdentity, ctx: SwarmContext, options: SwarmOptions = {}): Promise<Swarm> {
+  static async seed(path: string, hashed: HashedFile, identity: FileIdentity, ctx: SwarmContext, options: SwarmOptions = {}, media = mediaInfoOfFile(path)): Promise<Swarm> {
     const { metadata } = hashed;
     const swarm = new Swarm(metadata.swarmId, ctx, options, path, 'seed');
+    swarm.media = media;
     swarm.guard = new SeedFileGuard(path, identity, swarm.clock, options.seedCheckIntervalMs);
     swarm.metadata = metadata;
+    swarm.readers = new StreamReaders(metadata.chunkSize, () => {});
     swarm.leaves = LeafHashes.verified(metadata, hashed.leafHashes);
     const store = await ChunkStore.openComplete(path, { chunkSize: metadata.chunkSize, contentLength: metadata.contentLength });
     swarm.store = store;
@@ -336,9 +352,60 @@ export class Swarm extends EventEmitter implements SessionHost {
     this.timers = [];
     for (const s of [...this.sessions.values()]) s.close();
     if (!wasComplete) this.rejectDone(new ReloadError(ErrorCode.Request_Timeout, 'the swarm was stopped before the download completed', 'stopped'));
+    const stopped = new ReloadError(ErrorCode.Not_Found, `swarm ${this.swarmId} was stopped${this.stoppedBecause ? `: ${this.stoppedBecause}` : ''}`, 'stopped');
+    this.waiters.failAll(stopped);
+    for (const wake of this.metadataWaits) wake();
     this.emit('stopped');
     const store = await this.storeReady.catch(() => undefined);
     await (store ?? this.store)?.close().catch(() => {});
+  }
+
+  // ---- streaming readers -----------------------------------------------------------------------
+
+  /** Resolves once the metadata is known (at once for a seed), false if the swarm stopped or `timeoutMs` passed. */
+  async whenMetadata(timeoutMs = this.options.streamWaitMs ?? DEFAULT_STREAM_WAIT_MS): Promise<boolean> {
+    if (this.metadata || this.phase === 'stopped') return this.metadata !== undefined;
+    await new Promise<void>((resolve) => {
+      const timer = this.clock.after(timeoutMs, wake);
+      function wake() {
+        timer.cancel();
+        resolve();
+      }
+      this.metadataWaits.add(wake);
+    });
+    return this.metadata !== undefined;
+  }
+
+  /** A reader at chunk `chunk`: its windows steer the picker until it is closed. Needs the metadata. */
+  openReader(chunk: number): StreamReader {
+    if (!this.readers) throw new ReloadError(ErrorCode.Not_Found, 'the swarm has no metadata yet', 'not_ready');
+    return this.readers.open(chunk);
+  }
+
+  /** Whether chunk `index` is verified and stored, so it can be read. */
+  isReadable(index: number): boolean {
+    return this.leaves !== undefined && this.have?.has(index) === true;
+  }
+
+  /** Resolves once chunk `index` can be read (at once if it can); Request_Timeout after the stream wait. */
+  whenReadable(index: number, signal?: AbortSignal): Promise<void> {
+    if (this.isReadable(index)) return Promise.resolve();
+    if (this.phase === 'stopped') return Promise.reject(new ReloadError(ErrorCode.Not_Found, `swarm ${this.swarmId} was stopped`, 'stopped'));
+    const why = () => `${this.sessions.size} peer(s) connected, ${this.have?.count ?? 0} of ${this.metadata?.chunkCount ?? '?'} chunks held`;
+    return this.waiters.wait(index, this.options.streamWaitMs ?? DEFAULT_STREAM_WAIT_MS, why, signal);
+  }
+
+  /** Takes a peer's name and type hints for what we do not know yet; a download's own file name comes last. */
+  private learnMedia(hints: MediaInfo): void {
+    const own = mediaInfoOfFile(this.path);
+    this.media = { name: this.media.name ?? hints.name ?? own.name, type: this.media.type ?? hints.type ?? own.type };
+  }
+
+  /** Hands the readers' windows to the picker and asks for them at once. */
+  private steer(): void {
+    if (!this.picker || !this.readers || !this.metadata) return;
+    this.picker.setPriority(this.readers.windows(this.metadata.chunkCount, this.clock.now()));
+    this.pump();
   }
 
   // ---- sessions (SessionHost) ------------------------------------------------------------------
@@ -355,6 +422,7 @@ export class Swarm extends EventEmitter implements SessionHost {
       return;
     }
     if (!this.metadata) this.setMetadata(metadata);
+    this.learnMedia(session.remoteMedia);
     const existing = this.sessions.get(peer);
     if (existing) {
       // Both sides dialled: keep the channel dialled by the smaller Node-ID, on both ends alike.
@@ -536,6 +604,9 @@ export class Swarm extends EventEmitter implements SessionHost {
   private setMetadata(metadata: SwarmMetadata): void {
     if (metadata.swarmId !== this.swarmId) throw invalidMessage('metadata of another swarm', 'wrong_swarm');
     this.metadata = metadata;
+    this.readers = new StreamReaders(metadata.chunkSize, () => this.steer());
+    for (const wake of this.metadataWaits) wake();
+    this.metadataWaits.clear();
     this.phase = 'opening';
     void this.open(metadata);
   }
@@ -615,6 +686,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     this.storeReady = Promise.resolve(this.store);
     this.picker = new PiecePicker<string>(metadata.chunkCount, { have: this.have!.toBitmap() });
     this.phase = 'running';
+    this.steer();
     for (const s of this.sessions.values()) {
       if (s.remote) this.picker.setAvailability(s.remoteNodeId, s.remote.toBitmap());
       s.sendAvailability(this.have!);
@@ -653,6 +725,7 @@ export class Swarm extends EventEmitter implements SessionHost {
       () => {
         if (this.phase === 'stopped' || !this.have) return;
         this.have.set(index);
+        this.waiters.notify(index);
         this.announce(index);
         this.emitProgress();
         this.maybeFinish();
@@ -728,8 +801,12 @@ export class Swarm extends EventEmitter implements SessionHost {
     if (this.pendingWrites >= MAX_PENDING_WRITES) return;
     const now = this.clock.now();
     const limits = { perPeer: this.options.requestsPerPeer ?? DEFAULT_REQUESTS_PER_PEER, total: this.options.maxRequestsInFlight ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT };
-    for (const s of this.sessions.values()) {
+    const streaming = (this.readers?.size ?? 0) > 0;
+    // While a player waits, the fastest holders get the first pick of its windows.
+    const sessions = streaming ? [...this.sessions.values()].sort((a, b) => this.downloadedFrom(b.remoteNodeId) - this.downloadedFrom(a.remoteNodeId)) : this.sessions.values();
+    for (const s of sessions) {
       if (!s.ready || s.chokedByRemote || !s.remote) continue;
+      if (streaming) for (const c of picker.preempt(s.remoteNodeId, limits.perPeer)) s.cancel(c);
       const chunks = picker.next(s.remoteNodeId, now, limits);
       if (chunks.length > 0) s.request(chunks);
     }
@@ -757,6 +834,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     if (this.phase === 'stopped') return;
     const now = this.clock.now();
     if (this.picker && this.phase === 'running') {
+      if ((this.readers?.size ?? 0) > 0) this.steer();
       for (const late of this.picker.expire(now, this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS)) {
         this.stats.timeouts++;
         this.sessions.get(late.peer)?.cancel(late.chunk);

@@ -41,6 +41,9 @@ const GOLDEN: [PpspDataMessage, string][] = [
   [{ type: 'unchoke' }, '810b'],
   [{ type: 'error', code: ErrorCode.Forbidden, text: 'choked' }, '8318fe0266' + hex(Buffer.from('choked'))],
   [data({ index: 0x3c, chunk: Uint8Array.from([0xde, 0xad]) }), '01' + '0000003c' + 'dead'],
+  [{ type: 'metadata', rootHash: hash(0xcd), contentLength: 1000, chunkSize: 1024 }, '8410' + '5820' + 'cd'.repeat(32) + '1903e8' + '190400'],
+  [{ type: 'metadata', rootHash: hash(0xcd), contentLength: 1000, chunkSize: 1024, name: 'a.mp4' }, '8610' + '5820' + 'cd'.repeat(32) + '1903e8' + '190400' + '65' + hex(Buffer.from('a.mp4')) + 'f6'],
+  [{ type: 'metadata', rootHash: hash(0xcd), contentLength: 1, chunkSize: 1024, name: 'x', mediaType: 'video/mp4' }, '8610' + '5820' + 'cd'.repeat(32) + '01' + '190400' + '6178' + '69' + hex(Buffer.from('video/mp4'))],
 ];
 
 describe('PPSP data messages', () => {
@@ -147,6 +150,8 @@ describe('PPSP data messages', () => {
       invalid(() => decode(encodeCbor([11, null])), /type 11 must have 0 fields/);
       invalid(() => decode(encodeCbor([0, hash(0)])), /type 0 must have 2 fields/);
       invalid(() => decode(encodeCbor([254, 1])), /type 254 must have 2 fields/);
+      invalid(() => decode(encodeCbor([16, hash(1), 1, 1024, 'a.mp4'])), /type 16 must have 5 fields, got 4/);
+      invalid(() => decode(encodeCbor([16, hash(1), 1, 1024, 7, null])), /metadata.name must be a text string/);
     });
 
     it('refuses fields of the wrong type or size, naming them', () => {

@@ -13,6 +13,7 @@ import { MAX_UPLOAD_RUN_CHUNKS, PeerSession, type PeerSessionOptions, type Sessi
 import { swarmMetadataOf, type SwarmMetadata } from '../../../../usages/ppsp/content/swarm-id.js';
 import { fuzzSeed, Prng } from '../../../helpers/prng.js';
 import { waitFor } from '../../../helpers/wait.js';
+import type { MediaInfo } from '../../../../usages/ppsp/content/media-info.js';
 
 const CHUNK = 1024;
 
@@ -37,6 +38,7 @@ const BIG = swarmOf(40, 300);
  * while it is set. With `serve`, a REQUEST is queued for upload at once, as the swarm would.
  */
 class FakeHost implements SessionHost {
+  media: MediaInfo = { name: "clip.mp4", type: "video/mp4" };
   attached: SwarmMetadata | undefined;
   detached = false;
   readonly messages: PpspDataMessage[] = [];
@@ -121,6 +123,7 @@ describe('PPSP peer session', () => {
     const answerer = new PeerSession(b, { role: 'answerer', resolve: (id) => (id === META.swarmId ? answerHost : undefined) }, { log: silentLogger });
     await waitFor(() => dialHost.attached !== undefined && answerHost.attached !== undefined);
     expect(dialHost.attached).to.deep.equal(META);
+    expect(dialler.remoteMedia, 'the name and type hints of the answer').to.deep.equal({ name: 'clip.mp4', type: 'video/mp4' });
     expect(dialler.remoteNodeId).to.equal(idToHex(a.remoteNodeId));
     const have = new Availability(META.chunkCount);
     have.setRange({ first: 2, last: 4 });
