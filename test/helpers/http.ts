@@ -8,6 +8,8 @@ export interface HttpAnswer {
   status: number;
   headers: IncomingHttpHeaders;
   text: string;
+  /** The body as bytes. */
+  body: Buffer;
 }
 
 export interface HttpRequestOptions {
@@ -24,7 +26,10 @@ export function httpRequest(base: string, path: string, { method = 'GET', header
     const req = request({ host: u.hostname, port: u.port, method, path, headers, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: bytes.toString('utf8'), body: bytes });
+      });
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer to ${method} ${path} from ${base} within ${timeoutMs} ms`)));

@@ -1,15 +1,19 @@
 /**
  * The PPSP endpoints of the node API:
- *   POST   /swarms {"path", "chunkSize"?}               seed a file -> its metadata (swarmId to share)
+ *   POST   /swarms {"path", "chunkSize"?, "type"?}      seed a file -> its metadata (swarmId to share); "type"
+ *                                                       is the media type players get (default: by extension)
  *   GET    /swarms                                      every swarm held: id, role, path, complete, percent
  *   POST   /swarms/<id>/download {"out", "force"?}     write the swarm to a file: download it, or copy a
  *                                                       swarm held here already, verified chunk by chunk
  *   GET    /swarms/<id>                                 progress, peers, rates, counters, outputs written
  *   DELETE /swarms/<id>                                 stop a swarm (a partial download stays for a resume)
+ *   GET    /swarms/<id>/stream                          the swarm's bytes for players: ranges, waits for chunks (media-endpoint.ts)
  * Paths are files on the node's machine; the node reads and writes them itself.
  */
 import { isAbsolute } from 'node:path';
-import { type ApiExtension, ErrorCode, ReloadError } from '../../overlay/index.js';
+import { type ApiExtension, ErrorCode, HttpError, RawAnswer, ReloadError } from '../../overlay/index.js';
+import { isMediaType } from './content/media-info.js';
+import { serveStream } from './stream/media-endpoint.js';
 import { checkOutputPath } from './store/output-path.js';
 import type { PpspUsage } from './ppsp-usage.js';
 import { parseSwarmId } from './content/swarm-id.js';
@@ -45,6 +49,10 @@ export function swarmJson(swarm: Swarm, usage: PpspUsage) {
     percent: percentOf(swarm),
     bytesPerSec: Math.round(p.bytesPerSec),
     peers: swarm.peerIds(),
+    /** Players reading the stream now. */
+    readers: swarm.readerCount,
+    name: swarm.media.name ?? null,
+    type: swarm.media.type ?? null,
     uploadedBytes: swarm.bytesUploaded,
     downloadedBytes: swarm.bytesDownloaded,
     chunksReceived: s.chunksReceived,
@@ -69,11 +77,20 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
       return (async () => {
         const b = await body();
         const chunkSize = b.chunkSize === undefined ? undefined : Number(b.chunkSize);
-        const meta = await usage.seed(absolutePath(b.path, 'path'), { chunkSize });
+        if (b.type !== undefined && !isMediaType(b.type)) throw bad('"type" must be a media type like video/mp4');
+        const meta = await usage.seed(absolutePath(b.path, 'path'), { chunkSize, mediaType: b.type });
         return { ...meta, rootHash: Buffer.from(meta.rootHash).toString('hex') };
       })();
     }
     if (path === '/swarms' && method === 'GET') return Promise.resolve({ swarms: usage.list().map(swarmSummary) });
+    const stream = /^\/swarms\/([^/]+)\/stream$/.exec(path);
+    if (stream) {
+      return (async () => {
+        if (method !== 'GET') throw new HttpError(405, 'Method_Not_Allowed', `${path} takes GET and HEAD`, { allow: 'GET, HEAD' });
+        const swarm = held(usage, parseSwarmId(stream[1]));
+        return new RawAnswer((req, res) => serveStream(swarm, req, res));
+      })();
+    }
     const m = /^\/swarms\/([^/]+)(\/download)?$/.exec(path);
     if (!m) return undefined;
     return (async () => {

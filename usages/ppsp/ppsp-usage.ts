@@ -12,7 +12,7 @@
 import { idFromHex, type Logger, type Node, silentLogger } from '../../overlay/index.js';
 import type { Usage } from '../usage.js';
 import { OverlayRelay } from './data/overlay-relay.js';
-import { DEFAULT_MAX_FRAME_BYTES, PpspDataUsage, type PpspDataUsageOptions } from './data/ppsp-data-usage.js';
+import { DEFAULT_MAX_FRAME_BYTES, PpspDataUsage, type PpspDataUsageOptions, type SeedOptions } from './data/ppsp-data-usage.js';
 import { PpspSignallingUsage } from './signalling/ppsp-signalling-usage.js';
 import type { PeerProperties } from './signalling/properties.js';
 import { swarmMetricFamilies } from './ppsp-metrics.js';
@@ -100,7 +100,7 @@ export class PpspUsage implements Usage {
   }
 
   /** Seeds a file and announces the swarm in the tracker; returns its metadata (the ID to share). */
-  async seed(path: string, opts: SwarmOptions & { chunkSize?: number } = {}): Promise<SwarmMetadata> {
+  async seed(path: string, opts: SeedOptions = {}): Promise<SwarmMetadata> {
     const meta = await this.data.seed(path, opts);
     const swarm = this.data.swarm(meta.swarmId)!;
     this.watch(swarm);

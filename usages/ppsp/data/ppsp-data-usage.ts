@@ -8,6 +8,7 @@ import { type Clock, idFromHex, invalidMessage, type Link, type Logger, type Nod
 import type { Usage } from '../../usage.js';
 import type { Availability } from '../content/availability.js';
 import { hashFile, type HashedFile } from '../content/chunker.js';
+import { mediaInfoOfFile } from '../content/media-info.js';
 import { fileIdentity, identityChange, type FileIdentity } from '../store/seed-file-guard.js';
 import { PeerSession } from './peer-session.js';
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, parseSwarmId, type SwarmMetadata } from '../content/swarm-id.js';
@@ -49,6 +50,8 @@ export type Dialer = (peer: string, swarmId: string, direct: () => Promise<Link>
 export interface SeedOptions extends SwarmOptions {
   /** Bytes per chunk; default DEFAULT_CHUNK_SIZE (16 KiB). */
   chunkSize?: number;
+  /** The media type players are told (Content-Type); default the one the file's extension names. */
+  mediaType?: string;
 }
 
 /** Options of `download`. */
@@ -135,12 +138,13 @@ export class PpspDataUsage implements Usage {
 
   /** Hashes the file at `path` and seeds it; returns the metadata a leecher needs (or just its ID). */
   async seed(path: string, options: SeedOptions = {}): Promise<SwarmMetadata> {
+    const media = mediaInfoOfFile(path, options.mediaType);
     const before = await fileIdentity(path);
     const hashed = await (this.options.hasher ?? hashFile)(path, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
     // Leaf hashes of a file written to while it was read match neither its old nor its new content.
     const change = identityChange(before, await fileIdentity(path));
     if (change) throw invalidMessage(`${path} changed while it was hashed (${change}); seed it again once it is written`, 'file_changed');
-    await this.serve(path, hashed, before, options);
+    await this.serve(path, hashed, before, options, media);
     return hashed.metadata;
   }
 
@@ -149,11 +153,11 @@ export class PpspDataUsage implements Usage {
    * reading it; the caller checked the file still has that identity. Returns the swarm (the one
    * running already if any).
    */
-  async serve(path: string, hashed: HashedFile, identity: FileIdentity, options: SwarmOptions = {}): Promise<Swarm> {
+  async serve(path: string, hashed: HashedFile, identity: FileIdentity, options: SwarmOptions = {}, media = mediaInfoOfFile(path)): Promise<Swarm> {
     const id = hashed.metadata.swarmId;
     const running = this.swarms.get(id);
     if (running) return running;
-    return this.track(await Swarm.seed(path, hashed, identity, this.context(id), { ...this.swarmDefaults(), ...options }));
+    return this.track(await Swarm.seed(path, hashed, identity, this.context(id), { ...this.swarmDefaults(), ...options }, media));
   }
 
   /**

@@ -27,8 +27,8 @@ export const EDGE_CHUNKS = 2;
 export interface StreamReader {
   /** The chunk the reader will read next. */
   moveTo(chunk: number): void;
-  /** Counts bytes handed to the reader at `nowMs` (its read rate). */
-  delivered(bytes: number, nowMs: number): void;
+  /** Counts bytes handed to the reader (its read rate). */
+  delivered(bytes: number): void;
   close(): void;
 }
 
@@ -43,6 +43,7 @@ export class StreamReaders {
   /** @param changed called when the windows may have moved (a reader opened, moved or closed) */
   constructor(
     private readonly chunkSize: number,
+    private readonly now: () => number,
     private readonly changed: () => void,
   ) {}
 
@@ -60,7 +61,7 @@ export class StreamReaders {
         state.chunk = c;
         this.changed();
       },
-      delivered: (bytes, nowMs) => state.rate.add(bytes, nowMs),
+      delivered: (bytes) => state.rate.add(bytes, this.now()),
       close: () => {
         if (this.readers.delete(state)) this.changed();
       },

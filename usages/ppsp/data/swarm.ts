@@ -244,7 +244,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     swarm.media = media;
     swarm.guard = new SeedFileGuard(path, identity, swarm.clock, options.seedCheckIntervalMs);
     swarm.metadata = metadata;
-    swarm.readers = new StreamReaders(metadata.chunkSize, () => {});
+    swarm.readers = new StreamReaders(metadata.chunkSize, () => swarm.clock.now(), () => {});
     swarm.leaves = LeafHashes.verified(metadata, hashed.leafHashes);
     const store = await ChunkStore.openComplete(path, { chunkSize: metadata.chunkSize, contentLength: metadata.contentLength });
     swarm.store = store;
@@ -361,6 +361,11 @@ export class Swarm extends EventEmitter implements SessionHost {
   }
 
   // ---- streaming readers -----------------------------------------------------------------------
+
+  /** Stream readers open now (players reading through the media endpoint). */
+  get readerCount(): number {
+    return this.readers?.size ?? 0;
+  }
 
   /** Resolves once the metadata is known (at once for a seed), false if the swarm stopped or `timeoutMs` passed. */
   async whenMetadata(timeoutMs = this.options.streamWaitMs ?? DEFAULT_STREAM_WAIT_MS): Promise<boolean> {
@@ -604,7 +609,7 @@ export class Swarm extends EventEmitter implements SessionHost {
   private setMetadata(metadata: SwarmMetadata): void {
     if (metadata.swarmId !== this.swarmId) throw invalidMessage('metadata of another swarm', 'wrong_swarm');
     this.metadata = metadata;
-    this.readers = new StreamReaders(metadata.chunkSize, () => this.steer());
+    this.readers = new StreamReaders(metadata.chunkSize, () => this.clock.now(), () => this.steer());
     for (const wake of this.metadataWaits) wake();
     this.metadataWaits.clear();
     this.phase = 'opening';
