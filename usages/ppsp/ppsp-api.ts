@@ -8,12 +8,16 @@
  *   GET    /swarms/<id>                                 progress, peers, rates, counters, outputs written
  *   DELETE /swarms/<id>                                 stop a swarm (a partial download stays for a resume)
  *   GET    /swarms/<id>/stream                          the swarm's bytes for players: ranges, waits for chunks (media-endpoint.ts)
+ *   POST   /swarms/<id>/limits {"uploadLimit"?, "downloadLimit"?}   a swarm's rate limits, bytes/s (0: none)
+ *   GET    /limits, POST /limits {...}                  the node's rate limits, over all its swarms
+ * Seeding and downloading take "uploadLimit" and "downloadLimit" too.
  * Paths are files on the node's machine; the node reads and writes them itself.
  */
 import { isAbsolute } from 'node:path';
 import { type ApiExtension, ErrorCode, HttpError, RawAnswer, ReloadError } from '../../overlay/index.js';
 import { isMediaType } from './content/media-info.js';
 import { serveStream } from './stream/media-endpoint.js';
+import { isRateLimit, MAX_RATE_LIMIT } from './data/rate-limit.js';
 import { checkOutputPath } from './store/output-path.js';
 import type { PpspUsage } from './ppsp-usage.js';
 import { parseSwarmId } from './content/swarm-id.js';
@@ -26,6 +30,18 @@ function bad(message: string): ReloadError {
 function absolutePath(value: unknown, field: string): string {
   if (typeof value !== 'string' || !isAbsolute(value)) throw bad(`"${field}" must be an absolute path on the node's machine`);
   return value;
+}
+
+/** The rate limits a body names (bytes/s, 0: none); 400 for a value that is not one. */
+function limitsOf(b: Record<string, unknown>): { uploadLimit?: number; downloadLimit?: number } {
+  const out: { uploadLimit?: number; downloadLimit?: number } = {};
+  for (const field of ['uploadLimit', 'downloadLimit'] as const) {
+    const v = b[field];
+    if (v === undefined) continue;
+    if (!isRateLimit(v)) throw bad(`"${field}" must be bytes per second: an integer from 0 (no limit) to ${MAX_RATE_LIMIT}`);
+    out[field] = v;
+  }
+  return out;
 }
 
 function percentOf(swarm: Swarm): number {
@@ -49,6 +65,7 @@ export function swarmJson(swarm: Swarm, usage: PpspUsage) {
     percent: percentOf(swarm),
     bytesPerSec: Math.round(p.bytesPerSec),
     peers: swarm.peerIds(),
+    ...swarm.limits,
     /** Players reading the stream now. */
     readers: swarm.readerCount,
     name: swarm.media.name ?? null,
@@ -78,11 +95,18 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
         const b = await body();
         const chunkSize = b.chunkSize === undefined ? undefined : Number(b.chunkSize);
         if (b.type !== undefined && !isMediaType(b.type)) throw bad('"type" must be a media type like video/mp4');
-        const meta = await usage.seed(absolutePath(b.path, 'path'), { chunkSize, mediaType: b.type });
+        const meta = await usage.seed(absolutePath(b.path, 'path'), { chunkSize, mediaType: b.type, ...limitsOf(b) });
         return { ...meta, rootHash: Buffer.from(meta.rootHash).toString('hex') };
       })();
     }
     if (path === '/swarms' && method === 'GET') return Promise.resolve({ swarms: usage.list().map(swarmSummary) });
+    if (path === '/limits') {
+      return (async () => {
+        if (method === 'POST') usage.data.setLimits(limitsOf(await body()));
+        else if (method !== 'GET') throw bad(`${method} /limits: use GET or POST`);
+        return usage.data.limits;
+      })();
+    }
     const stream = /^\/swarms\/([^/]+)\/stream$/.exec(path);
     if (stream) {
       return (async () => {
@@ -91,15 +115,20 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
         return new RawAnswer((req, res) => serveStream(swarm, req, res));
       })();
     }
-    const m = /^\/swarms\/([^/]+)(\/download)?$/.exec(path);
+    const m = /^\/swarms\/([^/]+)(\/download|\/limits)?$/.exec(path);
     if (!m) return undefined;
     return (async () => {
       const id = parseSwarmId(m[1]);
-      if (m[2] && method === 'POST') {
+      if (m[2] === '/limits' && method === 'POST') {
+        const swarm = held(usage, id);
+        swarm.setLimits(limitsOf(await body()));
+        return { swarmId: id, ...swarm.limits };
+      }
+      if (m[2] === '/download' && method === 'POST') {
         const b = await body();
         if (b.force !== undefined && typeof b.force !== 'boolean') throw bad('"force" must be true or false');
         const force = b.force === true;
-        const { swarm, started } = await usage.writeTo(id, await checkOutputPath(b.out, force), force);
+        const { swarm, started } = await usage.writeTo(id, await checkOutputPath(b.out, force), force, limitsOf(b));
         return { ...swarmJson(swarm, usage), started };
       }
       if (!m[2] && method === 'GET') return swarmJson(held(usage, id), usage);
@@ -107,7 +136,7 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
         if (!(await usage.stopSwarm(id))) held(usage, id);
         return { swarmId: id, stopped: true };
       }
-      throw bad(`${method} ${path} is not an endpoint (POST /swarms, GET /swarms, POST /swarms/<id>/download, GET or DELETE /swarms/<id>)`);
+      throw bad(`${method} ${path} is not an endpoint (POST /swarms, GET /swarms, POST /swarms/<id>/download, POST /swarms/<id>/limits, GET or DELETE /swarms/<id>)`);
     })();
   };
 }

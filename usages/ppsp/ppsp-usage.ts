@@ -130,7 +130,7 @@ export class PpspUsage implements Usage {
    * to another path) is copied from what we hold, each chunk checked against its leaf hash, once
    * complete; any other is downloaded. `started` says whether this call started a download.
    */
-  async writeTo(swarmId: string, out: string, force: boolean): Promise<{ swarm: Swarm; started: boolean }> {
+  async writeTo(swarmId: string, out: string, force: boolean, opts: SwarmOptions = {}): Promise<{ swarm: Swarm; started: boolean }> {
     const id = parseSwarmId(swarmId);
     // A download being started (its tracker join is under way) is held already for a second writer.
     let held = this.swarm(id) ?? (await this.starting.get(id)?.catch(() => undefined));
@@ -138,7 +138,7 @@ export class PpspUsage implements Usage {
     // a changed one stops the swarm (as serving it would) and is downloaded again.
     if (held?.complete && held.path === out && !(await held.fileUnchanged())) held = undefined;
     if (!held) {
-      const starting = this.download(id, out);
+      const starting = this.download(id, out, opts);
       this.starting.set(id, starting);
       try {
         return { swarm: await starting, started: true };
@@ -147,6 +147,7 @@ export class PpspUsage implements Usage {
       }
     }
     if (held.path !== out) this.outputs.add(held, out, force);
+    held.setLimits(opts);
     return { swarm: held, started: false };
   }
 

@@ -51,6 +51,8 @@ export interface SessionHost {
   onMessage(session: PeerSession, message: PpspDataMessage): void;
   /** The channel closed (once, for an attached session). */
   detach(session: PeerSession): void;
+  /** Takes `bytes` of upload from the rate limits; resolves when they may be sent (undefined: at once). */
+  uploadPermit(bytes: number): Promise<void> | undefined;
   /** Reads held chunks `first`, `first + 1`, ... into `targets`, one each, exactly its length; rejects if they cannot be read. */
   readChunksInto(first: number, targets: Uint8Array[]): Promise<void>;
   /**
@@ -368,6 +370,10 @@ export class PeerSession {
     for (const [i, frame] of frames.entries()) {
       const c = first + i;
       // Cancelled, choked or closed while reading.
+      if (!this.uploads.has(c) || this.state !== 'ready') continue;
+      const permit = this.host!.uploadPermit(frame.length - DATA_HEADER_BYTES);
+      if (permit) await permit;
+      // ... or while waiting for the rate limit.
       if (!this.uploads.delete(c) || this.state !== 'ready') continue;
       this.host!.tamperData?.(c, frame);
       if (!this.link.send(frame)) return;

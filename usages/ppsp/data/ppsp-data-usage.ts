@@ -9,6 +9,7 @@ import type { Usage } from '../../usage.js';
 import type { Availability } from '../content/availability.js';
 import { hashFile, type HashedFile } from '../content/chunker.js';
 import { mediaInfoOfFile } from '../content/media-info.js';
+import { TokenBucket, type NodeRateLimits } from './rate-limit.js';
 import { fileIdentity, identityChange, type FileIdentity } from '../store/seed-file-guard.js';
 import { PeerSession } from './peer-session.js';
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, parseSwarmId, type SwarmMetadata } from '../content/swarm-id.js';
@@ -38,6 +39,10 @@ export interface PpspDataUsageOptions {
   directChannel?: boolean;
   /** Hashes a file to seed; default hashFile (tests count the calls). */
   hasher?: (path: string, chunkSize: number) => Promise<HashedFile>;
+  /** Upload limit of the whole node, bytes/s; default 0 (none). */
+  uploadLimit?: number;
+  /** Download limit of the whole node, bytes/s; default 0 (none). */
+  downloadLimit?: number;
 }
 
 /**
@@ -66,12 +71,14 @@ export class PpspDataUsage implements Usage {
   private served: { address: string; close(): Promise<void> } | undefined;
   private readonly swarms = new Map<string, Swarm>();
   private readonly clock: Clock;
+  private readonly nodeLimits: NodeRateLimits;
   private readonly log: Logger;
   private dialer: Dialer | undefined;
 
   constructor(private readonly options: PpspDataUsageOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.log = (options.log ?? silentLogger).child('ppsp:data');
+    this.nodeLimits = { upload: new TokenBucket(options.uploadLimit ?? 0, this.clock), download: new TokenBucket(options.downloadLimit ?? 0, this.clock) };
   }
 
   attach(node: Node): void {
@@ -208,8 +215,20 @@ export class PpspDataUsage implements Usage {
     return {
       localNodeId: node.nodeIdHex,
       peers,
+      nodeLimits: this.nodeLimits,
       dial: (peer: string) => (this.dialer ? this.dialer(peer, swarmId, direct(peer)) : direct(peer)()),
     };
+  }
+
+  /** The node-wide rate limits (bytes/s, 0: none). */
+  get limits(): { uploadLimit: number; downloadLimit: number } {
+    return { uploadLimit: this.nodeLimits.upload.rate, downloadLimit: this.nodeLimits.download.rate };
+  }
+
+  /** Changes the node-wide rate limits at once, for every swarm. */
+  setLimits(limits: { uploadLimit?: number; downloadLimit?: number }): void {
+    if (limits.uploadLimit !== undefined) this.nodeLimits.upload.rate = limits.uploadLimit;
+    if (limits.downloadLimit !== undefined) this.nodeLimits.download.rate = limits.downloadLimit;
   }
 
   private swarmDefaults(): SwarmOptions {

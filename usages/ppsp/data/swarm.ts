@@ -26,6 +26,7 @@ import { PeerSession, type SessionHost } from './peer-session.js';
 import { DEFAULT_REQUESTS_PER_PEER, PiecePicker } from './piece-picker.js';
 import { mediaInfoOfFile, type MediaInfo } from '../content/media-info.js';
 import { ChunkWaiters } from './chunk-waiters.js';
+import { RateLimit, TokenBucket, type NodeRateLimits } from './rate-limit.js';
 import { RateWindow } from './rate-window.js';
 import { StreamReaders, type StreamReader } from './stream-readers.js';
 import { fileIdentity, SeedFileGuard, type FileIdentity } from '../store/seed-file-guard.js';
@@ -84,6 +85,10 @@ export interface SwarmOptions {
   hashesPerFrame?: number;
   /** Discard a partial download instead of resuming it. Default false. */
   restart?: boolean;
+  /** Upload limit of this swarm, bytes/s; 0 or undefined: none (the node's may still apply). */
+  uploadLimit?: number;
+  /** Download limit of this swarm, bytes/s; 0 or undefined: none. */
+  downloadLimit?: number;
   /** Longest wait (ms) of a stream reader for one chunk; default DEFAULT_STREAM_WAIT_MS. */
   streamWaitMs?: number;
   /** Chunk-store sync batch (chunks); default the store's. */
@@ -101,6 +106,8 @@ export interface SwarmContext {
   dial(nodeId: string): Promise<Link>;
   /** Members to try; a seeder may have none and only answer. */
   peers?: () => Promise<PeerRef[]>;
+  /** The node's rate limits, shared by its swarms. */
+  nodeLimits?: NodeRateLimits;
 }
 
 /** A progress event: chunks held, chunks in all, download rate (bytes/s), connected peers. */
@@ -208,6 +215,12 @@ export class Swarm extends EventEmitter implements SessionHost {
   /** Players reading the content while it downloads: their windows steer the picker. */
   private readers: StreamReaders | undefined;
   private readonly waiters: ChunkWaiters;
+  private readonly uploadBucket: TokenBucket;
+  private readonly downloadBucket: TokenBucket;
+  private readonly uploadLimit: RateLimit;
+  private readonly downloadLimit: RateLimit;
+  /** The pump that runs once the download limit allows more requests. */
+  private throttled: Timer | undefined;
   private readonly metadataWaits = new Set<() => void>();
 
   private constructor(
@@ -226,6 +239,11 @@ export class Swarm extends EventEmitter implements SessionHost {
     this.phase = 'metadata';
     this.lastRechokeMs = this.clock.now();
     this.waiters = new ChunkWaiters(this.clock);
+    this.uploadBucket = new TokenBucket(options.uploadLimit ?? 0, this.clock);
+    this.downloadBucket = new TokenBucket(options.downloadLimit ?? 0, this.clock);
+    const node = ctx.nodeLimits;
+    this.uploadLimit = new RateLimit(node ? [this.uploadBucket, node.upload] : [this.uploadBucket]);
+    this.downloadLimit = new RateLimit(node ? [this.downloadBucket, node.download] : [this.downloadBucket]);
     this.done = new Promise<void>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -350,6 +368,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     this.phase = 'stopped';
     for (const t of this.timers) t.cancel();
     this.timers = [];
+    this.throttled?.cancel();
     for (const s of [...this.sessions.values()]) s.close();
     if (!wasComplete) this.rejectDone(new ReloadError(ErrorCode.Request_Timeout, 'the swarm was stopped before the download completed', 'stopped'));
     const stopped = new ReloadError(ErrorCode.Not_Found, `swarm ${this.swarmId} was stopped${this.stoppedBecause ? `: ${this.stoppedBecause}` : ''}`, 'stopped');
@@ -804,6 +823,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     // Backpressure from the disk: chunks verified but not yet written are held in memory, so ask
     // for no more while too many wait (memory stays bounded whatever the file size or peer count).
     if (this.pendingWrites >= MAX_PENDING_WRITES) return;
+    if (this.waitForDownloadLimit()) return;
     const now = this.clock.now();
     const limits = { perPeer: this.options.requestsPerPeer ?? DEFAULT_REQUESTS_PER_PEER, total: this.options.maxRequestsInFlight ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT };
     const streaming = (this.readers?.size ?? 0) > 0;
@@ -813,8 +833,38 @@ export class Swarm extends EventEmitter implements SessionHost {
       if (!s.ready || s.chokedByRemote || !s.remote) continue;
       if (streaming) for (const c of picker.preempt(s.remoteNodeId, limits.perPeer)) s.cancel(c);
       const chunks = picker.next(s.remoteNodeId, now, limits);
-      if (chunks.length > 0) s.request(chunks);
+      if (chunks.length === 0) continue;
+      s.request(chunks);
+      if (this.downloadLimit.charge(chunks.length * this.metadata!.chunkSize) > 0) return void this.waitForDownloadLimit();
     }
+  }
+
+  /** True while the download limit is in debt; the pump then runs again once it is not. */
+  private waitForDownloadLimit(): boolean {
+    const wait = this.downloadLimit.delay();
+    if (wait === 0) return false;
+    this.throttled ??= this.clock.after(wait, () => {
+      this.throttled = undefined;
+      this.pump();
+    });
+    return true;
+  }
+
+  /** The rate limits of this swarm (bytes/s, 0: none); the node's apply as well. */
+  get limits(): { uploadLimit: number; downloadLimit: number } {
+    return { uploadLimit: this.uploadBucket.rate, downloadLimit: this.downloadBucket.rate };
+  }
+
+  /** Changes this swarm's rate limits at once. */
+  setLimits(limits: { uploadLimit?: number; downloadLimit?: number }): void {
+    if (limits.uploadLimit !== undefined) this.uploadBucket.rate = limits.uploadLimit;
+    if (limits.downloadLimit !== undefined) this.downloadBucket.rate = limits.downloadLimit;
+    this.pump();
+  }
+
+  uploadPermit(bytes: number): Promise<void> | undefined {
+    const wait = this.uploadLimit.charge(bytes);
+    return wait === 0 ? undefined : new Promise((resolve) => this.clock.after(wait, resolve));
   }
 
   private retire(session: PeerSession): void {

@@ -38,7 +38,10 @@ const BIG = swarmOf(40, 300);
  * while it is set. With `serve`, a REQUEST is queued for upload at once, as the swarm would.
  */
 class FakeHost implements SessionHost {
-  media: MediaInfo = { name: "clip.mp4", type: "video/mp4" };
+  uploadPermit(): undefined {
+    return undefined;
+  }
+  media: MediaInfo = { name: 'clip.mp4', type: 'video/mp4' };
   attached: SwarmMetadata | undefined;
   detached = false;
   readonly messages: PpspDataMessage[] = [];
