@@ -22,24 +22,29 @@ export class ChunkWaiters {
       if (signal?.aborted) return reject(signal.reason as Error);
       let set = this.waits.get(chunk);
       if (!set) this.waits.set(chunk, (set = new Set()));
+      const onAbort = () => {
+        wait.timer.cancel();
+        this.remove(chunk, wait);
+        reject(signal!.reason as Error);
+      };
+      const done = () => signal?.removeEventListener('abort', onAbort);
       const wait: Wait = {
-        resolve,
-        reject,
+        resolve: () => {
+          done();
+          resolve();
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
         timer: this.clock.after(timeoutMs, () => {
+          done();
           this.remove(chunk, wait);
           reject(new ReloadError(ErrorCode.Request_Timeout, `chunk ${chunk} did not arrive within ${Math.round(timeoutMs / 1000)} s: ${why()}`, 'chunk_timeout'));
         }),
       };
       set.add(wait);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          wait.timer.cancel();
-          this.remove(chunk, wait);
-          reject(signal.reason as Error);
-        },
-        { once: true },
-      );
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

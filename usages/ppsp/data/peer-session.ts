@@ -15,7 +15,7 @@
  * refuses, is answered with ERROR (the RELOAD code and reason) and the channel is closed.
  */
 import { ErrorCode, invalidMessage, type Link, type Logger, ReloadError } from '../../../overlay/index.js';
-import { Availability, consecutiveRuns, decodeAvailability, encodeAvailability } from '../content/availability.js';
+import { Availability, decodeAvailability, encodeAvailability } from '../content/availability.js';
 import {
   BEFORE_HANDSHAKE,
   decodeDataMessage,
@@ -53,6 +53,8 @@ export interface SessionHost {
   detach(session: PeerSession): void;
   /** Takes `bytes` of upload from the rate limits; resolves when they may be sent (undefined: at once). */
   uploadPermit(bytes: number): Promise<void> | undefined;
+  /** Chunks one upload run may take: fewer under a rate limit, so a run does not hold a read slot for long. */
+  uploadRunChunks(): number;
   /** Reads held chunks `first`, `first + 1`, ... into `targets`, one each, exactly its length; rejects if they cannot be read. */
   readChunksInto(first: number, targets: Uint8Array[]): Promise<void>;
   /**
@@ -156,9 +158,18 @@ export class PeerSession {
     this.send({ type: 'availability', value: encodeAvailability(have) });
   }
 
-  /** REQUEST for `chunks`, one message per run of consecutive indices; recorded in `requested`. */
+  /**
+   * REQUEST for `chunks`, one message per run of consecutive indices, in the order given (the
+   * uploader serves requests in the order they come, and the picker names the most urgent first);
+   * recorded in `requested`.
+   */
   request(chunks: number[]): void {
-    for (const range of consecutiveRuns([...chunks].sort((a, b) => a - b))) this.send({ type: 'request', ...range });
+    for (let i = 0; i < chunks.length; ) {
+      let j = i;
+      while (j + 1 < chunks.length && chunks[j + 1] === chunks[j]! + 1) j++;
+      this.send({ type: 'request', first: chunks[i]!, last: chunks[j]! });
+      i = j + 1;
+    }
     for (const c of chunks) this.requested.add(c);
   }
 
@@ -345,7 +356,8 @@ export class PeerSession {
     for (const first of this.uploads) {
       if (this.reading.has(first)) continue;
       let last = first;
-      while (last - first + 1 < MAX_UPLOAD_RUN_CHUNKS && this.uploads.has(last + 1) && !this.reading.has(last + 1)) last++;
+      const most = Math.min(MAX_UPLOAD_RUN_CHUNKS, this.host!.uploadRunChunks());
+      while (last - first + 1 < most && this.uploads.has(last + 1) && !this.reading.has(last + 1)) last++;
       return { first, last };
     }
     return undefined;
@@ -360,6 +372,9 @@ export class PeerSession {
       writeDataHeader(frame, c);
       frames.push(frame);
     }
+    // The rate limit is taken before the read: a run waits without holding chunks read long ago.
+    const permit = this.host!.uploadPermit(frames.reduce((sum, f) => sum + f.length - DATA_HEADER_BYTES, 0));
+    if (permit) await permit;
     try {
       await this.host!.readChunksInto(first, frames.map((f) => f.subarray(DATA_HEADER_BYTES)));
     } catch (e) {
@@ -369,11 +384,7 @@ export class PeerSession {
     }
     for (const [i, frame] of frames.entries()) {
       const c = first + i;
-      // Cancelled, choked or closed while reading.
-      if (!this.uploads.has(c) || this.state !== 'ready') continue;
-      const permit = this.host!.uploadPermit(frame.length - DATA_HEADER_BYTES);
-      if (permit) await permit;
-      // ... or while waiting for the rate limit.
+      // Cancelled, choked or closed while waiting or reading.
       if (!this.uploads.delete(c) || this.state !== 'ready') continue;
       this.host!.tamperData?.(c, frame);
       if (!this.link.send(frame)) return;

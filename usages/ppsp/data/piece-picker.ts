@@ -204,21 +204,47 @@ export class PiecePicker<P = string> {
   }
 
   /**
-   * Makes room at `peer` for priority chunks it could serve: drops up to that many of its requests
-   * outside every window (newest first: the oldest are likely on the wire already) and returns them,
-   * for the caller to CANCEL. Nothing while no window has a requestable chunk the peer holds.
+   * Makes way at `peer` for its most urgent window, returning the requests dropped for the caller
+   * to CANCEL. The most urgent window is the first one with a chunk in flight at the peer or a
+   * requestable chunk it holds. An uploader serves requests in the order they came, so requests for
+   * less urgent chunks (a later window, or none) sent before that window's last request there are
+   * dropped, but the oldest `onTheWire` (likely sent already); and if the peer holds more of that
+   * window's requestable chunks than it has room for, its newest less urgent requests make room.
    */
-  preempt(peer: P, perPeer = DEFAULT_REQUESTS_PER_PEER): number[] {
+  preempt(peer: P, perPeer = DEFAULT_REQUESTS_PER_PEER, onTheWire = 2): number[] {
     const state = this.peers.get(peer);
     if (!state || this.windows.length === 0) return [];
-    const free = perPeer - state.inFlight.size;
+    const inFlight = [...state.inFlight].map((c) => ({ c, rank: this.rankOf(c), at: this.requests.get(c)!.find((r) => r.peer === peer)!.issuedAtMs }));
+    let best = Infinity;
+    for (const r of inFlight) best = Math.min(best, r.rank);
+    const wantedIn = (rank: number) => {
+      const w = this.windows[rank]!;
+      let n = 0;
+      for (let c = w.first; c <= w.last; c++) if (this.slot[c]! >= 0 && bit(state.bits, c)) n++;
+      return n;
+    };
     let wanted = 0;
-    for (const w of this.windows) for (let c = w.first; c <= w.last; c++) if (this.slot[c]! >= 0 && bit(state.bits, c)) wanted++;
-    if (wanted <= free) return [];
-    const outside = [...state.inFlight].filter((c) => !this.inWindow(c));
-    const dropped = outside.slice(-(wanted - Math.max(0, free)));
+    for (let rank = 0; rank < Math.min(best, this.windows.length); rank++) {
+      wanted = wantedIn(rank);
+      if (wanted > 0) {
+        best = rank;
+        break;
+      }
+    }
+    if (best === Infinity) return [];
+    if (wanted === 0) wanted = wantedIn(best);
+    let lastUrgent = -Infinity;
+    for (const r of inFlight) if (r.rank === best) lastUrgent = Math.max(lastUrgent, r.at);
+    const lessUrgent = inFlight.filter((r) => r.rank > best).sort((x, y) => x.at - y.at);
+    const dropped = new Set(lessUrgent.slice(onTheWire).filter((r) => r.at < lastUrgent).map((r) => r.c));
+    let free = perPeer - state.inFlight.size + dropped.size;
+    for (let i = lessUrgent.length - 1; i >= 0 && wanted > free; i--) {
+      if (dropped.has(lessUrgent[i]!.c)) continue;
+      dropped.add(lessUrgent[i]!.c);
+      free++;
+    }
     for (const c of dropped) this.drop(c, peer, state);
-    return dropped;
+    return [...dropped];
   }
 
   /**
@@ -478,8 +504,10 @@ export class PiecePicker<P = string> {
     return false;
   }
 
-  private inWindow(c: number): boolean {
-    return this.windows.some((w) => c >= w.first && c <= w.last);
+  /** The index of the first window holding `c` (0: most urgent), or Infinity outside every window. */
+  private rankOf(c: number): number {
+    const rank = this.windows.findIndex((w) => c >= w.first && c <= w.last);
+    return rank < 0 ? Infinity : rank;
   }
 
   /** Critical chunks `peer` holds that are in flight to one other peer only, for at least lateMs. */

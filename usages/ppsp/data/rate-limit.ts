@@ -81,6 +81,12 @@ export class RateLimit {
   delay(): number {
     return Math.max(0, ...this.buckets.map((b) => b.delay()));
   }
+
+  /** The tightest rate, bytes/s; 0 when none is limited. */
+  get rate(): number {
+    const limited = this.buckets.map((b) => b.rate).filter((r) => r > 0);
+    return limited.length === 0 ? 0 : Math.min(...limited);
+  }
 }
 
 /** The node's own buckets, shared by all its swarms. */

@@ -13,6 +13,11 @@ import type { PriorityWindow } from './piece-picker.js';
 
 /** Chunks in a critical window at least, whatever the measured rate. */
 export const MIN_CRITICAL_CHUNKS = 4;
+/**
+ * Chunks in a critical window at most (1 MiB at 16 KiB chunks): a reader catching up on chunks
+ * held already reads far faster than it plays, and its rate says so for a while.
+ */
+export const MAX_CRITICAL_CHUNKS = 64;
 /** Seconds of reading a critical window covers. */
 export const CRITICAL_SECONDS = 2;
 /** Chunks in a read-ahead window at least. */
@@ -35,10 +40,13 @@ export interface StreamReader {
 interface ReaderState {
   chunk: number;
   rate: RateWindow;
+  /** Order of opening: a newer reader is a seek, what the player waits for now. */
+  serial: number;
 }
 
 export class StreamReaders {
   private readonly readers = new Set<ReaderState>();
+  private opened = 0;
 
   /** @param changed called when the windows may have moved (a reader opened, moved or closed) */
   constructor(
@@ -52,7 +60,7 @@ export class StreamReaders {
   }
 
   open(chunk: number): StreamReader {
-    const state: ReaderState = { chunk, rate: new RateWindow() };
+    const state: ReaderState = { chunk, rate: new RateWindow(), serial: this.opened++ };
     this.readers.add(state);
     this.changed();
     return {
@@ -68,15 +76,19 @@ export class StreamReaders {
     };
   }
 
-  /** The priority windows over `chunkCount` chunks: every critical window, then read-ahead, then the file's ends. */
+  /**
+   * The priority windows over `chunkCount` chunks: every critical window, then read-ahead, then the
+   * file's ends; the newest reader's first (a player that seeks opens a new connection, and often
+   * leaves the old one open a while).
+   */
   windows(chunkCount: number, nowMs: number): PriorityWindow[] {
     if (chunkCount === 0) return [];
     const critical: PriorityWindow[] = [];
     const ahead: PriorityWindow[] = [];
-    const byPosition = [...this.readers].sort((a, b) => a.chunk - b.chunk);
-    for (const r of byPosition) {
+    const newestFirst = [...this.readers].sort((a, b) => b.serial - a.serial);
+    for (const r of newestFirst) {
       const perSecond = r.rate.perSecond(nowMs) / this.chunkSize;
-      const criticalChunks = Math.min(MAX_READER_WINDOW_CHUNKS, Math.max(MIN_CRITICAL_CHUNKS, Math.ceil(perSecond * CRITICAL_SECONDS)));
+      const criticalChunks = Math.min(MAX_CRITICAL_CHUNKS, Math.max(MIN_CRITICAL_CHUNKS, Math.ceil(perSecond * CRITICAL_SECONDS)));
       const aheadChunks = Math.min(MAX_READER_WINDOW_CHUNKS, Math.max(MIN_READ_AHEAD_CHUNKS, Math.ceil(perSecond * READ_AHEAD_SECONDS)));
       const last = r.chunk + criticalChunks - 1;
       critical.push({ first: r.chunk, last, critical: true });

@@ -55,6 +55,18 @@ export const DEFAULT_MAX_PEERS = 32;
 export const DEFAULT_MAX_STRIKES = 1;
 /** Verified chunks waiting for the disk at most before no more are requested (64 x 16 KiB = 1 MiB). */
 export const MAX_PENDING_WRITES = 64;
+/**
+ * Seconds of a peer's measured rate its requests in flight cover, while a player reads: REQUESTs
+ * queue at the uploader in the order sent, so a short queue lets a seek's chunks come next. Without
+ * a reader, a longer queue keeps a long-latency path busy. Either way at least
+ * MIN_REQUESTS_PER_PEER and at most `requestsPerPeer`.
+ */
+export const STREAMING_QUEUE_SECONDS = 1;
+export const DOWNLOAD_QUEUE_SECONDS = 4;
+export const MIN_REQUESTS_PER_PEER = 4;
+export const INITIAL_REQUESTS_PER_PEER = 16;
+/** Seconds of the upload limit one upload run takes at most. */
+export const UPLOAD_RUN_SECONDS = 0.1;
 /** A stream reader waits this long (ms) for a chunk, or for the metadata, before it gives up. */
 export const DEFAULT_STREAM_WAIT_MS = 60_000;
 /** Peers whose last ERROR a swarm remembers (for the user: why they left), at most. */
@@ -215,6 +227,8 @@ export class Swarm extends EventEmitter implements SessionHost {
   /** Players reading the content while it downloads: their windows steer the picker. */
   private readers: StreamReaders | undefined;
   private readonly waiters: ChunkWaiters;
+  /** Each connected peer's recent delivery rate, which sizes its request queue. */
+  private readonly peerRates = new Map<string, RateWindow>();
   private readonly uploadBucket: TokenBucket;
   private readonly downloadBucket: TokenBucket;
   private readonly uploadLimit: RateLimit;
@@ -469,6 +483,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     if (this.sessions.get(peer) !== session) return;
     if (session.remoteError !== undefined) this.rememberPeerError(peer, session.remoteError);
     this.sessions.delete(peer);
+    this.peerRates.delete(peer);
     this.retire(session);
     this.emit('peerGone', peer);
     this.picker?.peerGone(peer);
@@ -739,6 +754,9 @@ export class Swarm extends EventEmitter implements SessionHost {
     for (const other of picker.received(index, session.remoteNodeId)) this.sessions.get(other)?.cancel(index);
     this.stats.chunksReceived++;
     this.rate.add(chunk.length, this.clock.now());
+    let peerRate = this.peerRates.get(session.remoteNodeId);
+    if (!peerRate) this.peerRates.set(session.remoteNodeId, (peerRate = new RateWindow()));
+    peerRate.add(chunk.length, this.clock.now());
     this.emit('chunk', index);
     const store = this.store as DownloadChunkStore;
     this.pendingWrites++;
@@ -825,18 +843,29 @@ export class Swarm extends EventEmitter implements SessionHost {
     if (this.pendingWrites >= MAX_PENDING_WRITES) return;
     if (this.waitForDownloadLimit()) return;
     const now = this.clock.now();
-    const limits = { perPeer: this.options.requestsPerPeer ?? DEFAULT_REQUESTS_PER_PEER, total: this.options.maxRequestsInFlight ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT };
     const streaming = (this.readers?.size ?? 0) > 0;
+    const maxPerPeer = this.options.requestsPerPeer ?? DEFAULT_REQUESTS_PER_PEER;
+    const total = this.options.maxRequestsInFlight ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT;
     // While a player waits, the fastest holders get the first pick of its windows.
     const sessions = streaming ? [...this.sessions.values()].sort((a, b) => this.downloadedFrom(b.remoteNodeId) - this.downloadedFrom(a.remoteNodeId)) : this.sessions.values();
     for (const s of sessions) {
       if (!s.ready || s.chokedByRemote || !s.remote) continue;
+      const limits = { perPeer: this.requestQueue(s.remoteNodeId, maxPerPeer, streaming, now), total };
       if (streaming) for (const c of picker.preempt(s.remoteNodeId, limits.perPeer)) s.cancel(c);
       const chunks = picker.next(s.remoteNodeId, now, limits);
       if (chunks.length === 0) continue;
       s.request(chunks);
       if (this.downloadLimit.charge(chunks.length * this.metadata!.chunkSize) > 0) return void this.waitForDownloadLimit();
     }
+  }
+
+  /** Requests in flight `peer` is given: its rate times the queue time, bounded (see STREAMING_QUEUE_SECONDS). */
+  private requestQueue(peer: string, max: number, streaming: boolean, now: number): number {
+    const rate = this.peerRates.get(peer)?.perSecond(now);
+    // Until a peer has delivered, a middling queue: the rate shows with the first chunks.
+    if (!rate) return Math.min(max, INITIAL_REQUESTS_PER_PEER);
+    const seconds = streaming ? STREAMING_QUEUE_SECONDS : DOWNLOAD_QUEUE_SECONDS;
+    return Math.max(MIN_REQUESTS_PER_PEER, Math.min(max, Math.ceil((rate * seconds) / this.metadata!.chunkSize)));
   }
 
   /** True while the download limit is in debt; the pump then runs again once it is not. */
@@ -860,6 +889,12 @@ export class Swarm extends EventEmitter implements SessionHost {
     if (limits.uploadLimit !== undefined) this.uploadBucket.rate = limits.uploadLimit;
     if (limits.downloadLimit !== undefined) this.downloadBucket.rate = limits.downloadLimit;
     this.pump();
+  }
+
+  uploadRunChunks(): number {
+    const rate = this.uploadLimit.rate;
+    // About a tenth of a second of the limit per run: a seek's request waits behind little.
+    return rate === 0 ? Infinity : Math.max(1, Math.floor((rate * UPLOAD_RUN_SECONDS) / this.metadata!.chunkSize));
   }
 
   uploadPermit(bytes: number): Promise<void> | undefined {

@@ -51,10 +51,11 @@ export async function serveStream(swarm: Swarm, req: IncomingMessage, res: Serve
   const closed = new AbortController();
   res.once('close', () => closed.abort(new HttpError(499, 'Client_Closed', 'the client went away')));
   const head = req.method === 'HEAD';
-  // A wait that fails before the head is sent can still be answered with a status that says why.
-  if (!head && ranges.length > 0) await waitOrGatewayTimeout(swarm, chunkOf(swarm, ranges[0]!.start), closed.signal);
-  const reader = ranges.length > 0 ? swarm.openReader(chunkOf(swarm, ranges[0]!.start)) : undefined;
+  // Open at once, so the chunks this response waits for are fetched first.
+  const reader = ranges.length > 0 && !head ? swarm.openReader(chunkOf(swarm, ranges[0]!.start)) : undefined;
   try {
+    // A wait that fails before the head is sent can still be answered with a status that says why.
+    if (reader) await waitOrGatewayTimeout(swarm, chunkOf(swarm, ranges[0]!.start), closed.signal);
     if (wanted.kind !== 'ranges') {
       res.writeHead(200, { ...common, 'content-type': type, 'content-length': size });
       if (!head) for (const r of ranges) await sendRange(swarm, r, res, reader!, closed.signal);

@@ -38,6 +38,9 @@ const BIG = swarmOf(40, 300);
  * while it is set. With `serve`, a REQUEST is queued for upload at once, as the swarm would.
  */
 class FakeHost implements SessionHost {
+  uploadRunChunks(): number {
+    return Infinity;
+  }
   uploadPermit(): undefined {
     return undefined;
   }

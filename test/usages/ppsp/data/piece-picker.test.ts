@@ -374,9 +374,25 @@ describe('PiecePicker', () => {
       const window = [150, 151, 152].filter((c) => !first.includes(c));
       picker.setPriority([{ first: window[0]!, last: window[window.length - 1]!, critical: true }]);
       const dropped = picker.preempt('a', 8);
-      expect(dropped).to.deep.equal(first.slice(-window.length));
+      expect([...dropped].sort((x, y) => x - y)).to.deep.equal(first.slice(-window.length).sort((x, y) => x - y));
       expect(picker.inFlight('a')).to.equal(8 - window.length);
       expect(picker.next('a', 1, { perPeer: 8, batch: 1 }).slice(0, window.length)).to.deep.equal(window);
+    });
+
+    it('preempt drops the less urgent requests sent before the most urgent window\'s, but the oldest two, and nothing sent after', () => {
+      const picker = new PiecePicker(100, { rng: () => 0 });
+      picker.setAvailability('a', all(100));
+      // An older reader's window is served; its requests go out at 0 ms and 10 ms.
+      picker.setPriority([{ first: 10, last: 19, critical: true }]);
+      expect(picker.next('a', 0, { perPeer: 20, batch: 1 })).to.deep.equal([10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      // A seek: a new reader's window comes first; its chunks are requested at 20 ms behind the rest.
+      picker.setPriority([{ first: 60, last: 61, critical: true }, { first: 10, last: 19, critical: true }]);
+      for (const c of [5, 6, 7, 8]) picker.received(c, 'a');
+      expect(picker.next('a', 20, { perPeer: 20, batch: 1 }).slice(0, 2)).to.deep.equal([60, 61]);
+      const dropped = picker.preempt('a', 20);
+      // Everything but 60, 61 was sent before them; the two oldest (10, 11) are likely on the wire.
+      expect([...dropped].sort((x, y) => x - y)).to.deep.equal([0, 1, 2, 3, 4, 9, 12, 13, 14, 15, 16, 17, 18, 19]);
+      expect(picker.preempt('a', 20), 'nothing more: what is asked next goes behind the window').to.deep.equal([]);
     });
 
     it('asks a second holder for a critical chunk late at the first, and never a third', () => {
