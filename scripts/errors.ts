@@ -13,8 +13,9 @@ import { ApiError } from './api-client.js';
 import { ApiBindError } from '../overlay/api/http-api.js';
 import { NodeProcessError } from './node-process.js';
 import { OutputError, StalledError } from './commands/swarm.js';
+import { PlayerError } from './commands/watch.js';
 
-const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, ApiBindError, NodeProcessError, StalledError, OutputError, DatabaseError];
+const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, ApiBindError, NodeProcessError, StalledError, OutputError, PlayerError, DatabaseError];
 
 export function errorMessage(e: unknown): string {
   if (USER_FACING.some((cls) => e instanceof cls) || isReloadError(e)) return (e as Error).message;

@@ -16,6 +16,8 @@ export interface NodeProcessOptions {
   bootstrap?: string[];
   /** The data directory (--data); default the node's own, NODEDIR/data. */
   data?: string;
+  /** More flags of `reload-ppsp node` (e.g. --upload-limit 200k). */
+  extraArgs?: string[];
   /** Gets every stderr line (logs); default: dropped. */
   onLog?: (line: string) => void;
   /** How long to wait for `ready`, ms. */
@@ -61,6 +63,7 @@ export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodePr
   const argv = [...args, 'node', '--config', opts.config, '--identity', opts.identity, '--listen', opts.listen ?? '127.0.0.1:0', '--api', opts.api ?? '127.0.0.1:0'];
   for (const b of opts.bootstrap ?? []) argv.push('--bootstrap', b);
   if (opts.data) argv.push('--data', opts.data);
+  argv.push(...(opts.extraArgs ?? []));
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {

@@ -4,6 +4,7 @@ import { loadOverlayConfig, parseHostPort } from '../../overlay/config.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
 import { Node } from '../../overlay/node.js';
 import { optionalString, requireString, stringList, UsageError, type Command } from '../command.js';
+import { rateOption } from '../rate-option.js';
 import { untilStopSignal } from '../signals.js';
 import { LOG_OPTIONS, logLevelOf } from '../log-options.js';
 import { dataDirPath, openDataDir } from '../data-dir.js';
@@ -35,6 +36,8 @@ export const nodeCommand: Command = {
     bootstrap: { type: 'string', multiple: true, help: 'a node to link to at start, besides the config\'s', valueName: 'HOST:PORT' },
     client: { type: 'boolean', help: 'run as a client: no routing or storing for others, one link to the responsible peer (needs --bootstrap)' },
     data: { type: 'string', help: 'data directory: stored values, swarms, peer cache, API token (default NODEDIR/data)', valueName: 'DIR' },
+    'upload-limit': { type: 'string', help: 'upload rate limit of the node over all swarms: bytes/s with k, M, G (500k, 2M) or bits/s ending in "bit" (20Mbit); 0 for none (default)', valueName: 'RATE' },
+    'download-limit': { type: 'string', help: 'download rate limit of the node, as --upload-limit', valueName: 'RATE' },
     ...LOG_OPTIONS,
   },
   async run(args) {
@@ -43,6 +46,7 @@ export const nodeCommand: Command = {
     const listenText = optionalString(args, 'listen') ?? (client ? undefined : '127.0.0.1:0');
     const listen = listenText === undefined ? undefined : hostPort(listenText, '--listen', true);
     const apiSettings = nodeApiSettings(args);
+    const limits = { uploadLimit: rateOption(args, 'upload-limit'), downloadLimit: rateOption(args, 'download-limit') };
     const bootstrap = stringList(args, 'bootstrap').map((b) => hostPort(b, '--bootstrap'));
     const config = await loadOverlayConfig(requireString(args, 'config'));
     const identityDir = requireString(args, 'identity');
@@ -54,7 +58,7 @@ export const nodeCommand: Command = {
     const stores = openNodeStores(dataDir);
     const node = new Node({ config, identity, listen, bootstrap, logger, client, storageBackend: stores.storageBackend, peerCacheStore: stores.peerCacheStore });
     // The PPSP usage: its kinds, codes and handlers go on before the node joins.
-    const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, records: stores.swarmRecordStore, data: { host: listen?.host ?? '127.0.0.1', log: logger } });
+    const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, records: stores.swarmRecordStore, data: { host: listen?.host ?? '127.0.0.1', log: logger, ...limits } });
     ppsp.attach(node);
     // The API port is taken before the node joins: a port in use fails here, before any overlay traffic.
     const api = await openNodeApi(apiSettings, dataDir, logger).catch((e) => {

@@ -7,7 +7,9 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { API_CLIENT_OPTIONS, apiEndpoint, callApi, type ApiEndpoint } from '../api-client.js';
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../../usages/ppsp/content/swarm-id.js';
-import { integerOption, printResult, refuseToReplace, requireString, UsageError, type Command } from '../command.js';
+import { integerOption, optionalString, printResult, refuseToReplace, requireString, UsageError, type Command } from '../command.js';
+import { isMediaType } from '../../usages/ppsp/content/media-info.js';
+import { rateOption } from '../rate-option.js';
 
 export const jsonOption = { type: 'boolean' as const, help: 'print JSON' };
 
@@ -85,6 +87,8 @@ export const seedCommand: Command = {
   options: {
     ...API_CLIENT_OPTIONS,
     'chunk-size': { type: 'string', help: 'bytes per chunk, a power of two from 1024 to 1048576 (default 16384)', valueName: 'BYTES' },
+    type: { type: 'string', help: 'media type players are told, e.g. video/mp4 (default: by the file name\'s extension)', valueName: 'TYPE' },
+    'upload-limit': { type: 'string', help: 'upload rate limit of this swarm (500k, 2M, 20Mbit; 0 for none)', valueName: 'RATE' },
     json: jsonOption,
   },
   async run(args) {
@@ -92,7 +96,10 @@ export const seedCommand: Command = {
     const info = await stat(path).catch(() => undefined);
     if (!info?.isFile()) throw new UsageError(`${path} is not a readable file`);
     const chunkSize = integerOption(args, 'chunk-size', { min: MIN_CHUNK_SIZE, max: MAX_CHUNK_SIZE });
-    const meta = (await callApi(apiEndpoint(args), 'POST', '/swarms', { path, chunkSize }, 3_600_000)) as {
+    const type = optionalString(args, 'type');
+    if (type !== undefined && !isMediaType(type)) throw new UsageError(`--type ${type} is not a media type like video/mp4`);
+    const uploadLimit = rateOption(args, 'upload-limit');
+    const meta = (await callApi(apiEndpoint(args), 'POST', '/swarms', { path, chunkSize, type, uploadLimit }, 3_600_000)) as {
       swarmId: string;
       contentLength: number;
       chunkCount: number;
@@ -179,7 +186,7 @@ export const getCommand: Command = {
  * Ctrl-C on `get`: stops the download this command started on the node (unless --detach, or the
  * node held the swarm already: its seeding is not ours to stop), then exits 130 like a shell does.
  */
-function interruptHandler(api: ApiEndpoint, swarmId: string, stopDownload: boolean, tty: boolean): () => void {
+export function interruptHandler(api: ApiEndpoint, swarmId: string, stopDownload: boolean, tty: boolean): () => void {
   return () => {
     void (async () => {
       if (tty) process.stderr.write('\n');

@@ -26,7 +26,7 @@ const SOURCES = (seconds: number) => [
 /** An H.264 + AAC MP4 of `seconds`, its moov box after mdat (no faststart). */
 export async function makeMp4(dir: string, seconds = 10, name = 'clip.mp4'): Promise<string> {
   const out = join(dir, name);
-  await run('ffmpeg', ['-v', 'error', '-y', ...SOURCES(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '25', '-b:v', '600k', '-c:a', 'aac', '-shortest', out]);
+  await run('ffmpeg', ['-v', 'error', '-y', ...SOURCES(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '25', '-b:v', '600k', '-c:a', 'aac', '-shortest', '-f', 'mp4', out]);
   return out;
 }
 

@@ -68,6 +68,8 @@ export function swarmJson(swarm: Swarm, usage: PpspUsage) {
     ...swarm.limits,
     /** Players reading the stream now. */
     readers: swarm.readerCount,
+    /** Bytes ready without a gap after the newest reader's position (null: nobody reads). */
+    bufferedAhead: swarm.bufferedAhead ?? null,
     name: swarm.media.name ?? null,
     type: swarm.media.type ?? null,
     uploadedBytes: swarm.bytesUploaded,

@@ -59,6 +59,13 @@ export class StreamReaders {
     return this.readers.size;
   }
 
+  /** The position of the newest reader (the player's latest seek or read), if any. */
+  newestPosition(): number | undefined {
+    let newest: ReaderState | undefined;
+    for (const r of this.readers) if (!newest || r.serial > newest.serial) newest = r;
+    return newest?.chunk;
+  }
+
   open(chunk: number): StreamReader {
     const state: ReaderState = { chunk, rate: new RateWindow(), serial: this.opened++ };
     this.readers.add(state);

@@ -65,6 +65,8 @@ export const STREAMING_QUEUE_SECONDS = 1;
 export const DOWNLOAD_QUEUE_SECONDS = 4;
 export const MIN_REQUESTS_PER_PEER = 4;
 export const INITIAL_REQUESTS_PER_PEER = 16;
+/** Chunks `bufferedAhead` looks at, at most (64 MiB at 16 KiB chunks). */
+export const BUFFER_SCAN_CHUNKS = 4096;
 /** Seconds of the upload limit one upload run takes at most. */
 export const UPLOAD_RUN_SECONDS = 0.1;
 /** A stream reader waits this long (ms) for a chunk, or for the metadata, before it gives up. */
@@ -394,6 +396,19 @@ export class Swarm extends EventEmitter implements SessionHost {
   }
 
   // ---- streaming readers -----------------------------------------------------------------------
+
+  /**
+   * Bytes held without a gap from the newest reader's position on: how far a player can read
+   * before it waits. Undefined while nobody reads.
+   */
+  get bufferedAhead(): number | undefined {
+    const at = this.readers?.newestPosition();
+    if (at === undefined || !this.metadata) return undefined;
+    let c = at;
+    // Bounded scan: beyond BUFFER_SCAN_CHUNKS a player is far from waiting anyway.
+    while (c < this.metadata.chunkCount && c - at < BUFFER_SCAN_CHUNKS && this.isReadable(c)) c++;
+    return Math.max(0, Math.min(this.metadata.contentLength, c * this.metadata.chunkSize) - at * this.metadata.chunkSize);
+  }
 
   /** Stream readers open now (players reading through the media endpoint). */
   get readerCount(): number {
