@@ -81,6 +81,16 @@ function unauthorizedMessage(api: ApiEndpoint, found: FoundToken, nodeTokenFile:
   return `the node API at ${api.address} ${what}: pass --api-token-file ${file}, or run the command as the user who runs the node`;
 }
 
+/**
+ * The address of the node's page for people, with the token in the fragment (browsers never send a
+ * fragment; the page reads it and forgets it); undefined when no token is found.
+ */
+export async function pageUrl(api: ApiEndpoint): Promise<string | undefined> {
+  const target = parseHostPort(api.address, '--api');
+  const { token } = await findToken(api, target.host, target.port);
+  return token === undefined ? undefined : `http://${api.address}/#token=${encodeURIComponent(token)}`;
+}
+
 export async function callApi(api: string | ApiEndpoint, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs = 60_000): Promise<unknown> {
   const endpoint = typeof api === 'string' ? { address: api } : api;
   let target;

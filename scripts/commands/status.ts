@@ -1,5 +1,5 @@
 /** `reload-ppsp status` and `reload-ppsp ping`: ask a running node through its API. */
-import { API_CLIENT_OPTIONS, apiEndpoint, callApi } from '../api-client.js';
+import { API_CLIENT_OPTIONS, apiEndpoint, callApi, pageUrl } from '../api-client.js';
 import { printResult, UsageError, type Command } from '../command.js';
 
 const jsonOption = { type: 'boolean' as const, help: 'print JSON' };
@@ -21,7 +21,9 @@ export const statusCommand: Command = {
   summary: 'Show a running node\'s identity, state, neighbours and links.',
   options: { ...API_CLIENT_OPTIONS, json: jsonOption },
   async run(args) {
-    const s = (await callApi(apiEndpoint(args), 'GET', '/status')) as Status;
+    const api = apiEndpoint(args);
+    const s = (await callApi(api, 'GET', '/status')) as Status;
+    const page = await pageUrl(api);
     const rows: [string, string][] = [
       ['node', `${s.nodeId} (${s.user})`],
       ['overlay', s.overlay],
@@ -31,9 +33,10 @@ export const statusCommand: Command = {
       ['predecessors', s.predecessors.join(' ') || '-'],
       ['fingers', `${s.fingers.filter((f) => f.peer).length} of ${s.fingers.length} filled`],
       ['links', String(s.links.length)],
+      ['page', page ?? '-'],
     ];
     const lines = [...rows.map(([k, v]) => `${k.padEnd(13)}${v}`), ...s.links.map((l) => `  ${l.nodeId}  ${l.address}  ${l.user}`)];
-    printResult(args, s, lines.join('\n'));
+    printResult(args, { ...s, page: page ?? null }, lines.join('\n'));
     return 0;
   },
 };

@@ -7,6 +7,7 @@
  *                                                       swarm held here already, verified chunk by chunk
  *   GET    /swarms/<id>                                 progress, peers, rates, counters, outputs written
  *   DELETE /swarms/<id>                                 stop a swarm (a partial download stays for a resume)
+ *   GET    /                                            the page for people (web/page.ts)
  *   GET    /swarms/<id>/stream                          the swarm's bytes for players: ranges, waits for chunks (media-endpoint.ts)
  *   POST   /swarms/<id>/limits {"uploadLimit"?, "downloadLimit"?}   a swarm's rate limits, bytes/s (0: none)
  *   GET    /limits, POST /limits {...}                  the node's rate limits, over all its swarms
@@ -14,7 +15,8 @@
  * Paths are files on the node's machine; the node reads and writes them itself.
  */
 import { isAbsolute } from 'node:path';
-import { type ApiExtension, ErrorCode, HttpError, RawAnswer, ReloadError } from '../../overlay/index.js';
+import { type ApiExtension, ErrorCode, HttpError, PAGE_PATH, RawAnswer, ReloadError } from '../../overlay/index.js';
+import { servePage } from './web/page.js';
 import { isMediaType } from './content/media-info.js';
 import { serveStream } from './stream/media-endpoint.js';
 import { isRateLimit, MAX_RATE_LIMIT } from './data/rate-limit.js';
@@ -101,6 +103,7 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
         return { ...meta, rootHash: Buffer.from(meta.rootHash).toString('hex') };
       })();
     }
+    if (path === PAGE_PATH && method === 'GET') return Promise.resolve(new RawAnswer(servePage));
     if (path === '/swarms' && method === 'GET') return Promise.resolve({ swarms: usage.list().map(swarmSummary) });
     if (path === '/limits') {
       return (async () => {
