@@ -15,7 +15,7 @@
  * refuses, is answered with ERROR (the RELOAD code and reason) and the channel is closed.
  */
 import { ErrorCode, invalidMessage, type Link, type Logger, ReloadError } from '../../../overlay/index.js';
-import { Availability, decodeAvailability, encodeAvailability } from '../content/availability.js';
+import { Availability, decodeAvailability, encodeAvailability, type HaveRange } from '../content/availability.js';
 import {
   BEFORE_HANDSHAKE,
   decodeDataMessage,
@@ -47,8 +47,19 @@ export interface SessionHost {
   readonly media: MediaInfo;
   /** The handshake is done and the metadata verified; the session may be used. */
   attach(session: PeerSession, metadata: SwarmMetadata): void;
-  /** A message after the handshake; throwing a ReloadError answers ERROR and closes. */
-  onMessage(session: PeerSession, message: PpspDataMessage): void;
+  // Each message after the handshake, once the session has done its own part (throwing a
+  // ReloadError answers ERROR and closes):
+  /** AVAILABILITY replaced, or a HAVE (`added`) extended, what the peer holds (`session.remote`). */
+  onAvailability(session: PeerSession, added?: HaveRange): void;
+  /** CHOKE: outstanding requests will not be answered; UNCHOKE: requests are welcome again. */
+  onChoke(session: PeerSession): void;
+  onUnchoke(session: PeerSession): void;
+  /** REQUEST first..last (already bounded by the session's upload queue). */
+  onRequest(session: PeerSession, first: number, last: number): void;
+  onHashesRequest(session: PeerSession, first: number, last: number): void;
+  onHashes(session: PeerSession, first: number, hashes: Uint8Array): void;
+  /** DATA for a chunk we asked this peer for. */
+  onData(session: PeerSession, index: number, chunk: Uint8Array): void;
   /** The channel closed (once, for an attached session). */
   detach(session: PeerSession): void;
   /** Takes `bytes` of upload from the rate limits; resolves when they may be sent (undefined: at once). */
@@ -57,11 +68,6 @@ export interface SessionHost {
   uploadRunChunks(): number;
   /** Reads held chunks `first`, `first + 1`, ... into `targets`, one each, exactly its length; rejects if they cannot be read. */
   readChunksInto(first: number, targets: Uint8Array[]): Promise<void>;
-  /**
-   * Test-only fault injection: called with each outgoing DATA frame (a fresh buffer, safe to
-   * modify) before it is sent, e.g. to flip a byte and play a corrupting peer.
-   */
-  readonly tamperData?: (index: number, frame: Buffer) => void;
 }
 
 export type SessionRole =
@@ -282,33 +288,38 @@ export class PeerSession {
     this.host!.attach(this, metadata);
   }
 
+  /** Every message after the handshake: the session's own part, then the swarm's, each once. */
   private onReady(m: PpspDataMessage): void {
+    const host = this.host!;
     switch (m.type) {
       case 'handshake':
       case 'metadata':
         throw invalidMessage(`a second ${m.type}`, 'repeated_handshake');
       case 'availability':
         this.remote = decodeAvailability(m.value, this.metadata!.chunkCount);
-        break;
+        return host.onAvailability(this);
       case 'have':
         this.remote ??= new Availability(this.metadata!.chunkCount);
         this.remote.setRange(m);
-        break;
+        return host.onAvailability(this, m);
       case 'choke':
         this.chokedByRemote = true;
-        break;
+        return host.onChoke(this);
       case 'unchoke':
         this.chokedByRemote = false;
-        break;
+        return host.onUnchoke(this);
       case 'cancel':
-        this.dropUploads(m.first, m.last);
-        break;
+        return this.dropUploads(m.first, m.last);
       case 'request':
         // Checked before the swarm loops over the range: a REQUEST for millions of chunks costs nothing.
         if (m.last - m.first + 1 + this.uploads.size > this.maxQueuedUploads) {
           throw new ReloadError(ErrorCode.Forbidden, `more than ${this.maxQueuedUploads} chunks requested at once`, 'too_many_requests');
         }
-        break;
+        return host.onRequest(this, m.first, m.last);
+      case 'hashesRequest':
+        return host.onHashesRequest(this, m.first, m.last);
+      case 'hashes':
+        return host.onHashes(this, m.first, m.hashes);
       case 'data':
         if (!this.requested.delete(m.index)) {
           this.stats.unrequested++;
@@ -316,9 +327,11 @@ export class PeerSession {
         }
         this.stats.bytesDown += m.chunk.length;
         this.stats.chunksDown++;
-        break;
+        return host.onData(this, m.index, m.chunk);
+      case 'error':
+        // Handled before any state (handle): it closes the session.
+        return;
     }
-    this.host!.onMessage(this, m);
   }
 
   private closed(): void {
@@ -386,7 +399,6 @@ export class PeerSession {
       const c = first + i;
       // Cancelled, choked or closed while waiting or reading.
       if (!this.uploads.delete(c) || this.state !== 'ready') continue;
-      this.host!.tamperData?.(c, frame);
       if (!this.link.send(frame)) return;
       this.stats.bytesUp += frame.length - DATA_HEADER_BYTES;
       this.stats.chunksUp++;

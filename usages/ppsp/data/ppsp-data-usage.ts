@@ -11,7 +11,7 @@ import { hashFile, type HashedFile } from '../content/chunker.js';
 import { mediaInfoOfFile } from '../content/media-info.js';
 import { TokenBucket, type NodeRateLimits } from './rate-limit.js';
 import { fileIdentity, identityChange, type FileIdentity } from '../store/seed-file-guard.js';
-import { PeerSession } from './peer-session.js';
+import { PeerSession, type SessionHost, type SessionRole } from './peer-session.js';
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, parseSwarmId, type SwarmMetadata } from '../content/swarm-id.js';
 import { Swarm, type PeerRef, type SwarmOptions } from './swarm.js';
 
@@ -192,17 +192,18 @@ export class PpspDataUsage implements Usage {
   }
 
   private answer(link: Link): void {
-    new PeerSession(
-      link,
-      {
-        role: 'answerer',
-        resolve: (swarmId, peer) => {
-          const swarm = this.swarms.get(swarmId);
-          return swarm?.accepts(peer) ? swarm : undefined;
-        },
+    this.openSession(link, {
+      role: 'answerer',
+      resolve: (swarmId, peer) => {
+        const swarm = this.swarms.get(swarmId);
+        return swarm?.accepts(peer) ? swarm : undefined;
       },
-      { log: this.log },
-    );
+    });
+  }
+
+  /** The one place peer sessions are made, for channels we answer and those we dial. */
+  private openSession(link: Link, role: SessionRole): void {
+    new PeerSession(link, role, { log: this.log });
   }
 
   private context(swarmId: string, peers?: () => Promise<PeerRef[]>) {
@@ -216,7 +217,10 @@ export class PpspDataUsage implements Usage {
       localNodeId: node.nodeIdHex,
       peers,
       nodeLimits: this.nodeLimits,
-      dial: (peer: string) => (this.dialer ? this.dialer(peer, swarmId, direct(peer)) : direct(peer)()),
+      connect: async (peer: string, host: SessionHost) => {
+        const link = await (this.dialer ? this.dialer(peer, swarmId, direct(peer)) : direct(peer)());
+        this.openSession(link, { role: 'dialler', swarmId, host });
+      },
     };
   }
 

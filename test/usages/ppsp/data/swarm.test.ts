@@ -14,6 +14,7 @@ import type { Node } from '../../../../overlay/node.js';
 import { hashFile } from '../../../../usages/ppsp/content/chunker.js';
 import {
   BEFORE_HANDSHAKE,
+  DATA_MESSAGE_TYPE,
   DATA_HEADER_BYTES,
   decodeDataMessage,
   encodeDataMessage,
@@ -27,6 +28,7 @@ import type { SwarmMetadata } from '../../../../usages/ppsp/content/swarm-id.js'
 import type { Swarm, SwarmOptions } from '../../../../usages/ppsp/data/swarm.js';
 import { startTestnet, type Testnet } from '../../../helpers/testnet.js';
 import { waitFor } from '../../../helpers/wait.js';
+import { TamperingLink } from '../../../helpers/tampering-link.js';
 
 const MiB = 1024 * 1024;
 const LINK = { maxMessageBytes: DEFAULT_MAX_FRAME_BYTES, queueLimit: DEFAULT_QUEUE_LIMIT };
@@ -167,15 +169,19 @@ describe('PPSP data plane over TLS', function () {
     const { path, content } = await randomFile(3 * MiB);
     const [goodNode, badNode, leechNode] = net.nodes.slice(0, 3) as [Node, Node, Node];
     const good = await usageOn(goodNode);
-    const bad = await usageOn(badNode, {
-      tamperData: (_index, frame) => {
-        frame[frame.length - 1]! ^= 0x01;
-      },
-    });
+    const bad = await usageOn(badNode);
     const meta = await good.seed(path);
     await bad.seed(path);
     const leecher = await usageOn(leechNode);
     const badId = badNode.nodeIdHex;
+    // Every DATA frame from the bad peer arrives with its last byte flipped.
+    const flipDataTail = (bytes: Uint8Array) => {
+      if (bytes[0] !== DATA_MESSAGE_TYPE.data) return bytes;
+      const copy = Uint8Array.from(bytes);
+      copy[copy.length - 1]! ^= 0x01;
+      return copy;
+    };
+    leecher.setDialer((peer, _swarmId, direct) => (peer === badId ? direct().then((link) => new TamperingLink(link, flipDataTail)) : direct()));
     let swarm: Swarm | undefined;
     // The corrupting peer comes first, alone, so that it is certainly asked; the good one after it is dropped.
     const peers = async () => (swarm?.stats.banned.has(badId) ? [goodNode, badNode] : [badNode]).map((n) => ({ nodeId: n.nodeIdHex }));

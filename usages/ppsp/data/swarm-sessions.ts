@@ -1,0 +1,162 @@
+/**
+ * The data sessions of one swarm: finding members (the injected peer source, asked at most every
+ * redial interval) and dialling them (at most `maxPeers` at once, a failed one not again before the
+ * redial interval), one session per peer (when both sides dial, the channel dialled by the smaller
+ * Node-ID stays, on both ends alike), and what each peer sent and received over the swarm's life,
+ * closed sessions included.
+ */
+import type { Clock, Logger } from '../../../overlay/index.js';
+import type { PeerSession, SessionHost } from './peer-session.js';
+import { DEFAULT_MAX_PEERS, DEFAULT_REDIAL_INTERVAL_MS, MAX_PEER_ERRORS, type SwarmContext, type SwarmOptions, type SwarmStats } from './swarm-options.js';
+
+export class SwarmSessions {
+  private readonly sessions = new Map<string, PeerSession>();
+  private readonly dialling = new Set<string>();
+  private readonly dialFailedAt = new Map<string, number>();
+  private lastPeersAsk = -Infinity;
+  private asking = false;
+
+  constructor(
+    private readonly ctx: SwarmContext,
+    private readonly host: SessionHost,
+    private readonly stats: SwarmStats,
+    private readonly options: SwarmOptions,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    /** A peer could not be reached: the tracker may forget it. */
+    private readonly unreachable: (peer: string) => void,
+  ) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  get(peer: string): PeerSession | undefined {
+    return this.sessions.get(peer);
+  }
+
+  values(): IterableIterator<PeerSession> {
+    return this.sessions.values();
+  }
+
+  ids(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /**
+   * Takes a session whose handshake is done, and returns the peer's earlier session it replaces
+   * (closed now), if any; undefined if it is a second channel that loses to the first (it is
+   * closed then).
+   */
+  add(session: PeerSession): { replaced?: PeerSession } | undefined {
+    const peer = session.remoteNodeId;
+    const existing = this.sessions.get(peer);
+    if (existing) {
+      const keeper = this.ctx.localNodeId < peer ? this.ctx.localNodeId : peer;
+      const newDialler = session.initiator ? this.ctx.localNodeId : peer;
+      if (newDialler !== keeper) {
+        session.close();
+        return undefined;
+      }
+      this.retire(existing);
+      existing.close();
+    }
+    this.sessions.set(peer, session);
+    return { replaced: existing };
+  }
+
+  /** Forgets a closed session; false if it was not the peer's current one. */
+  remove(session: PeerSession): boolean {
+    const peer = session.remoteNodeId;
+    if (this.sessions.get(peer) !== session) return false;
+    if (session.remoteError !== undefined) this.rememberPeerError(peer, session.remoteError);
+    this.sessions.delete(peer);
+    this.retire(session);
+    return true;
+  }
+
+  /** Closes every session (each with `error` if given). */
+  closeAll(error?: unknown): void {
+    for (const s of [...this.sessions.values()]) {
+      if (error === undefined) s.close();
+      else s.fail(error);
+    }
+  }
+
+  /** Per peer, bytes uploaded to it over the swarm's life. */
+  uploadedTo(peer: string): number {
+    return (this.stats.uploadedTo.get(peer) ?? 0) + (this.sessions.get(peer)?.stats.bytesUp ?? 0);
+  }
+
+  /** Per peer, bytes downloaded from it over the swarm's life. */
+  downloadedFrom(peer: string): number {
+    return (this.stats.downloadedFrom.get(peer) ?? 0) + (this.sessions.get(peer)?.stats.bytesDown ?? 0);
+  }
+
+  get bytesUploaded(): number {
+    let sum = 0;
+    for (const peer of this.everyone()) sum += this.uploadedTo(peer);
+    return sum;
+  }
+
+  get bytesDownloaded(): number {
+    let sum = 0;
+    for (const peer of this.everyone()) sum += this.downloadedFrom(peer);
+    return sum;
+  }
+
+  /** Asks the peer source (at most every redial interval) and dials members we have no channel to. */
+  discover(now: number): void {
+    const redial = this.options.redialIntervalMs ?? DEFAULT_REDIAL_INTERVAL_MS;
+    if (!this.ctx.peers || this.asking || now - this.lastPeersAsk < redial) return;
+    this.lastPeersAsk = now;
+    this.asking = true;
+    this.ctx
+      .peers()
+      .then((refs) => {
+        for (const { nodeId } of refs) {
+          const peer = nodeId.toLowerCase();
+          if (this.sessions.size + this.dialling.size >= (this.options.maxPeers ?? DEFAULT_MAX_PEERS)) break;
+          if (peer === this.ctx.localNodeId || this.sessions.has(peer) || this.dialling.has(peer) || this.stats.banned.has(peer)) continue;
+          if (now - (this.dialFailedAt.get(peer) ?? -Infinity) < redial) continue;
+          this.dial(peer);
+        }
+      })
+      .catch((e: Error) => this.log.debug(`peer source failed: ${e.message}`))
+      .finally(() => (this.asking = false));
+  }
+
+  private dial(peer: string): void {
+    this.dialling.add(peer);
+    this.ctx
+      .connect(peer, this.host)
+      .catch((e: Error) => {
+        this.dialFailedAt.set(peer, this.clock.now());
+        this.unreachable(peer);
+        this.log.debug(`cannot reach ${peer.slice(0, 8)}: ${e.message}`);
+      })
+      .finally(() => this.dialling.delete(peer));
+  }
+
+  private everyone(): Set<string> {
+    return new Set([...this.stats.uploadedTo.keys(), ...this.stats.downloadedFrom.keys(), ...this.sessions.keys()]);
+  }
+
+  /** Moves a closing session's byte counts into the swarm's totals. */
+  private retire(session: PeerSession): void {
+    const peer = session.remoteNodeId;
+    this.stats.uploadedTo.set(peer, (this.stats.uploadedTo.get(peer) ?? 0) + session.stats.bytesUp);
+    this.stats.downloadedFrom.set(peer, (this.stats.downloadedFrom.get(peer) ?? 0) + session.stats.bytesDown);
+    // Its stats now live in the totals; zero them so a replaced session is not counted twice.
+    session.stats.bytesUp = 0;
+    session.stats.bytesDown = 0;
+  }
+
+  private rememberPeerError(peer: string, text: string): void {
+    // Why a seeder left for good outlives what its later answers say ("unknown swarm" once it stopped).
+    if (this.stats.peerErrors.get(peer)?.startsWith('seed_changed')) return;
+    this.stats.peerErrors.delete(peer);
+    this.stats.peerErrors.set(peer, text);
+    if (this.stats.peerErrors.size > MAX_PEER_ERRORS) this.stats.peerErrors.delete(this.stats.peerErrors.keys().next().value!);
+  }
+}
