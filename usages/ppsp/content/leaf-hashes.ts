@@ -1,42 +1,39 @@
 /**
- * The leaf hashes of a static swarm, 32 B per chunk, shared between peers: once a peer holds the
- * whole list checked against the root, every leaf is a trusted node of the tree, so a chunk is
- * verified by its own SHA-256 alone (RFC 7574 §5.3 verifies "up to an already trusted node", and a
- * sender omits the hashes its receiver has). DATA therefore carries no uncle hashes, and a chunk
- * costs one hash to check instead of one per tree level.
+ * The leaf hashes of a static swarm, 32 B per chunk: once a peer holds a chunk's leaf hash checked
+ * against the root, the chunk is verified by its own SHA-256 alone (RFC 7574 §5.3 verifies "up to an
+ * already trusted node", and a sender omits the hashes its receiver has). DATA therefore carries no
+ * uncle hashes, and a chunk costs one hash to check instead of one per tree level.
  *
- * A leecher asks one peer for all of them with HASHES_REQUEST, in ranges of at most
- * `hashesPerFrame` so no answer outgrows a frame, collects the HASHES answers in a
- * LeafHashCollector and accepts the list only if the tree it rebuilds has the swarm's root
- * (`verifiedLeafHashes`). A peer whose list does not rebuild the root sent a lie and is dropped.
+ * A leecher does not wait for the whole list: it asks for the leaf hashes of an aligned subtree
+ * (HASHES_REQUEST), gets them with the uncle hashes up to the root (HASHES), checks them on their
+ * own (merkle-proof.ts) and may request those chunks at once; the ranges a player reads come first
+ * and the rest follow (leaf-hash-fetch.ts), so the time to the first byte does not grow with the
+ * file. A peer whose range does not lead to the root sent a lie and is dropped.
  */
-import { invalidMessage, ReloadError, ErrorCode } from '../../../overlay/index.js';
 import { timingSafeEqual } from 'node:crypto';
+import { invalidMessage } from '../../../overlay/index.js';
 import { HASH_BYTES, hashChunk, rootOfLeafHashes } from './merkle.js';
+import { MerkleLevels, verifySubtree } from './merkle-proof.js';
 import type { SwarmMetadata } from './swarm-id.js';
 
 /** Leaf hashes in one HASHES frame at most: 16,384 × 32 B = 512 KiB, well inside a 1 MiB frame. */
 export const DEFAULT_HASHES_PER_FRAME = 16_384;
 
-/** CBOR overhead of a HASHES frame beyond its hashes: type, first (u32) and a byte-string head. */
-const HASHES_FRAME_OVERHEAD = 16;
+/** CBOR overhead of a HASHES frame beyond its hashes: type, first (u32), two byte-string heads, and up to 32 uncles. */
+const HASHES_FRAME_OVERHEAD = 32 + 32 * HASH_BYTES;
 
-/** Leaf hashes per HASHES frame for frames of at most `maxFrameBytes`, capped at DEFAULT_HASHES_PER_FRAME. */
+/** Leaf hashes per HASHES frame for frames of at most `maxFrameBytes`: a power of two (a whole subtree), at most DEFAULT_HASHES_PER_FRAME. */
 export function hashesPerFrame(maxFrameBytes: number): number {
   const fit = Math.floor((maxFrameBytes - HASHES_FRAME_OVERHEAD) / HASH_BYTES);
   if (fit < 1) throw new RangeError(`a frame of ${maxFrameBytes} bytes holds no leaf hash`);
-  return Math.min(fit, DEFAULT_HASHES_PER_FRAME);
+  return Math.min(2 ** Math.floor(Math.log2(fit)), DEFAULT_HASHES_PER_FRAME);
 }
 
-/** The HASHES_REQUEST ranges (inclusive) covering chunks 0..chunkCount-1, `perFrame` at a time. */
-export function hashRanges(chunkCount: number, perFrame: number): { first: number; last: number }[] {
-  const out: { first: number; last: number }[] = [];
-  for (let first = 0; first < chunkCount; first += perFrame) out.push({ first, last: Math.min(chunkCount, first + perFrame) - 1 });
-  return out;
-}
-
-/** A swarm's verified leaf hashes: to check chunks, and to answer HASHES_REQUEST. */
+/** A swarm's complete, verified leaf hashes: to check chunks, and to answer HASHES_REQUEST with proofs. */
 export class LeafHashes {
+  /** Built at the first proof asked of us: a leecher that never serves hashes never pays for it. */
+  private levels: MerkleLevels | undefined;
+
   private constructor(
     /** Packed leaf hashes, 32 B per chunk. */
     readonly packed: Uint8Array,
@@ -63,46 +60,59 @@ export class LeafHashes {
   slice(first: number, last: number): Uint8Array {
     return this.packed.subarray(first * HASH_BYTES, (last + 1) * HASH_BYTES);
   }
+
+  /** The uncle hashes proving chunks first..last (an aligned subtree; Invalid_Message if not). */
+  uncles(first: number, last: number): Uint8Array {
+    const count = this.packed.length / HASH_BYTES;
+    this.levels ??= new MerkleLevels(this.packed, count);
+    return this.levels.uncles(first, last, count);
+  }
 }
 
-/**
- * Collects HASHES answers from one peer: each must continue exactly where the last ended (the
- * requests are sent in order over an ordered channel), and nothing may run past the swarm.
- */
-export class LeafHashCollector {
+/** The leaf hashes a leecher has checked so far, range by range. */
+export class PartialLeafHashes {
   private readonly packed: Uint8Array;
-  private filled = 0;
+  private readonly known: Uint8Array;
+  private knownCount = 0;
 
   constructor(readonly metadata: SwarmMetadata) {
     this.packed = new Uint8Array(metadata.chunkCount * HASH_BYTES);
-  }
-
-  /** Chunks whose leaf hash has arrived. */
-  get received(): number {
-    return this.filled;
+    this.known = new Uint8Array(metadata.chunkCount);
   }
 
   get complete(): boolean {
-    return this.filled === this.metadata.chunkCount;
+    return this.knownCount === this.metadata.chunkCount;
+  }
+
+  /** Whether chunk `index`'s leaf hash is known. */
+  has(index: number): boolean {
+    return this.known[index] === 1;
   }
 
   /**
-   * Adds the hashes of chunks first..first+n-1 (n = hashes.length / 32). Invalid_Message
-   * (`unexpected_hashes`) if they do not start where the previous answer ended or run past the end.
+   * Takes the leaf hashes of chunks first.. with their uncle hashes if they lead to the root;
+   * returns the range. Invalid_Message (`unaligned_hashes`, `bad_hashes`) otherwise.
    */
-  add(first: number, hashes: Uint8Array): void {
-    const n = hashes.length / HASH_BYTES;
-    if (!Number.isInteger(n) || n < 1) throw invalidMessage('leaf hashes must be a non-empty multiple of 32 bytes', 'unexpected_hashes');
-    if (first !== this.filled || first + n > this.metadata.chunkCount) {
-      throw invalidMessage(`leaf hashes ${first}..${first + n - 1} do not follow ${this.filled} within ${this.metadata.chunkCount}`, 'unexpected_hashes');
-    }
+  add(first: number, hashes: Uint8Array, uncles: Uint8Array): { first: number; last: number } {
+    const { rootHash, chunkCount } = this.metadata;
+    if (!verifySubtree(rootHash, chunkCount, first, hashes, uncles)) throw invalidMessage(`leaf hashes from chunk ${first} do not lead to the swarm root`, 'bad_hashes');
+    const last = first + hashes.length / HASH_BYTES - 1;
     this.packed.set(hashes, first * HASH_BYTES);
-    this.filled += n;
+    for (let c = first; c <= last; c++) {
+      if (this.known[c]) continue;
+      this.known[c] = 1;
+      this.knownCount++;
+    }
+    return { first, last };
   }
 
-  /** The verified list (LeafHashes.verified); Not_Found (`incomplete`) before every hash arrived. */
-  finish(): LeafHashes {
-    if (!this.complete) throw new ReloadError(ErrorCode.Not_Found, `${this.metadata.chunkCount - this.filled} leaf hashes missing`, 'incomplete');
+  /** Whether `chunk` is chunk `index` by its leaf hash; false while that hash is unknown. */
+  verifyChunk(index: number, chunk: Uint8Array): boolean {
+    return this.has(index) && timingSafeEqual(hashChunk(chunk), this.packed.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES));
+  }
+
+  /** The whole list, once complete (it is checked against the root once more). */
+  toLeafHashes(): LeafHashes {
     return LeafHashes.verified(this.metadata, this.packed);
   }
 }

@@ -49,6 +49,8 @@ export const DATA_HEADER_BYTES = 5;
 /** Longest ERROR text, in UTF-8 bytes: a reason tag and a short explanation, not a document. */
 export const MAX_ERROR_TEXT_BYTES = 512;
 const MAX_U32 = 0xffffffff;
+/** Uncle hashes in one HASHES at most: one per level of a tree of 2^32 chunks. */
+const MAX_UNCLES = 32;
 
 /** HANDSHAKE `[0, swarmId bstr(32), version u8]`: opens the channel for one swarm (RFC 7574 §8.4). */
 export interface HandshakeMessage { type: 'handshake'; swarmId: Uint8Array; version: number }
@@ -69,8 +71,12 @@ export interface ErrorMessage { type: 'error'; code: number; text: string }
 
 /** HASHES_REQUEST `[14, first u32, last u32]`: asks for the leaf hashes of chunks first..last. */
 export interface HashesRequestMessage { type: 'hashesRequest'; first: number; last: number }
-/** HASHES `[15, first u32, hashes bstr(32·n)]`: leaf hashes of chunks first..first+n-1, n ≥ 1. */
-export interface HashesMessage { type: 'hashes'; first: number; hashes: Uint8Array }
+/**
+ * HASHES `[15, first u32, hashes bstr(32·n), uncles bstr(32·m)]`: leaf hashes of chunks
+ * first..first+n-1 (n ≥ 1, an aligned subtree), and the m uncle hashes from that subtree up to the
+ * root, lowest first (merkle-proof.ts), so the range is checked on its own.
+ */
+export interface HashesMessage { type: 'hashes'; first: number; hashes: Uint8Array; uncles: Uint8Array }
 /**
  * METADATA `[16, rootHash bstr(32), contentLength uint, chunkSize u32, (name tstr / null, mediaType tstr / null)?]`:
  * what the swarm ID commits to, then the seeder's file name and media type, hints for players that
@@ -132,6 +138,14 @@ function hash(value: unknown, field: string): Uint8Array {
 /** Packed leaf hashes: a non-empty byte string whose length is a multiple of 32. */
 function packedHashes(value: unknown): Uint8Array {
   if (!(value instanceof Uint8Array) || value.length === 0 || value.length % HASH_BYTES !== 0) fail('hashes.hashes', `must be a non-empty multiple of ${HASH_BYTES} bytes`);
+  return value;
+}
+
+/** Uncle hashes: a multiple of 32 bytes, possibly none (a range that is the whole tree), at most one per tree level. */
+function uncleHashes(value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array) || value.length % HASH_BYTES !== 0 || value.length > MAX_UNCLES * HASH_BYTES) {
+    fail('hashes.uncles', `must be a multiple of ${HASH_BYTES} bytes, at most ${MAX_UNCLES} hashes`);
+  }
   return value;
 }
 
@@ -207,7 +221,7 @@ export function encodeDataMessage(m: PpspDataMessage): Buffer {
       return cbor([DATA_MESSAGE_TYPE.hashesRequest, first, last]);
     }
     case 'hashes':
-      return cbor([DATA_MESSAGE_TYPE.hashes, u32(m.first, 'hashes.first'), packedHashes(m.hashes)]);
+      return cbor([DATA_MESSAGE_TYPE.hashes, u32(m.first, 'hashes.first'), packedHashes(m.hashes), uncleHashes(m.uncles)]);
     case 'metadata':
     {
       const head = [DATA_MESSAGE_TYPE.metadata, hash(m.rootHash, 'metadata.rootHash'), length(m.contentLength), u32(m.chunkSize, 'metadata.chunkSize')];
@@ -262,11 +276,11 @@ export function decodeDataMessage(frame: Uint8Array, bounds: SwarmBounds): PpspD
       arity(3);
       return { type: 'hashesRequest', ...range(a, b, 'hashesRequest', bounds) };
     case DATA_MESSAGE_TYPE.hashes: {
-      arity(3);
+      arity(4);
       const first = u32(a, 'hashes.first');
       const hashes = packedHashes(b);
       chunkIndex(first + hashes.length / HASH_BYTES - 1, 'hashes.last', bounds);
-      return { type: 'hashes', first, hashes };
+      return { type: 'hashes', first, hashes, uncles: uncleHashes(items[3]) };
     }
     case DATA_MESSAGE_TYPE.metadata: {
       if (items.length !== 4) arity(6);

@@ -1,84 +1,182 @@
 /**
- * Fetching a download's leaf hashes (leaf-hashes.ts): every leaf hash is asked of one peer that
- * advertised availability (so it holds them), in HASHES_REQUEST ranges of at most
- * `hashesPerFrame`, and the list is accepted only if it rebuilds the swarm's root. A peer whose list
- * does not is a liar (`lied`), one that stops answering is dropped after the request timeout; either
- * way the next peer is asked.
+ * Fetching a download's leaf hashes range by range (leaf-hashes.ts), so chunks can be requested as
+ * soon as their own range is checked: ranges a player needs (`urgent`) first, in small subtrees,
+ * then the whole list in order, in large ones. Each range is asked of a peer that holds every chunk
+ * (so every hash; a partial peer may not, and is asked only when no complete one is connected), at
+ * most MAX_HASH_REQUESTS_IN_FLIGHT at a time. A peer
+ * whose range does not lead to the root is a liar (`lied`), one that does not answer within the
+ * request timeout is dropped; either way the range is asked again elsewhere.
  */
 import { ErrorCode, invalidMessage, ReloadError, type Clock } from '../../../overlay/index.js';
-import { DEFAULT_HASHES_PER_FRAME, hashRanges, LeafHashCollector, LeafHashes } from '../content/leaf-hashes.js';
+import { DEFAULT_HASHES_PER_FRAME, PartialLeafHashes, type LeafHashes } from '../content/leaf-hashes.js';
+import { HASH_BYTES } from '../content/merkle.js';
 import type { SwarmMetadata } from '../content/swarm-id.js';
 import type { PeerSession } from './peer-session.js';
 
+/** Leaf hashes in a range asked for a player: 256 (8 KiB, 4 MiB of content at 16 KiB chunks). */
+export const URGENT_HASH_SPAN = 256;
+/**
+ * Leaf hashes in a background range at most: 4,096 (128 KiB), so a player's range asked later does
+ * not wait long behind one on the same channel.
+ */
+export const BACKGROUND_HASH_SPAN = 4096;
+/** HASHES_REQUESTs in flight at once, at most; one of them for the background. */
+export const MAX_HASH_REQUESTS_IN_FLIGHT = 4;
+/** Urgent ranges remembered at most (each player's windows name a few). */
+const MAX_URGENT = 64;
+
 export interface LeafHashFetchEvents {
-  /** The whole list, checked against the root. */
-  verified(leaves: LeafHashes): void;
-  /** `session` sent a list that does not rebuild the root. */
+  /** Chunks first..last have known leaf hashes now. */
+  known(first: number, last: number): void;
+  /** The whole list is known (and checked against the root once more). */
+  complete(leaves: LeafHashes): void;
+  /** `session` sent hashes that do not lead to the root. */
   lied(session: PeerSession, why: unknown): void;
 }
 
+interface Asked {
+  last: number;
+  session: PeerSession;
+  atMs: number;
+  background: boolean;
+}
+
 export class LeafHashFetch {
-  private source: PeerSession | undefined;
-  private collector: LeafHashCollector | undefined;
-  private askedAtMs = 0;
+  readonly partial: PartialLeafHashes;
+  private readonly inFlight = new Map<number, Asked>();
+  /** First chunks of urgent ranges, most urgent first. */
+  private urgentRanges: number[] = [];
+  /** Where the next background range starts. */
+  private cursor = 0;
+  /** No chunk before this one lacks its leaf hash (known ranges only grow). */
+  private missingFrom = 0;
+  private readonly backgroundSpan: number;
+  private readonly urgentSpan: number;
   private done = false;
+  /** Leaf hashes received and checked so far (a range may repeat some). */
+  received = 0;
 
   constructor(
     private readonly metadata: SwarmMetadata,
     private readonly options: { hashesPerFrame?: number; timeoutMs: number },
     private readonly clock: Clock,
     private readonly events: LeafHashFetchEvents,
-  ) {}
-
-  /** Asks one of `sessions` that advertised availability, unless a peer is asked already or all is known. */
-  ask(sessions: Iterable<PeerSession>): void {
-    if (this.done || this.source) return;
-    if (this.metadata.chunkCount === 0) return this.finish(LeafHashes.verified(this.metadata, new Uint8Array(0)));
-    const source = [...sessions].find((s) => s.ready && s.remote !== undefined);
-    if (!source) return;
-    this.source = source;
-    this.askedAtMs = this.clock.now();
-    this.collector = new LeafHashCollector(this.metadata);
-    for (const r of hashRanges(this.metadata.chunkCount, this.options.hashesPerFrame ?? DEFAULT_HASHES_PER_FRAME)) source.send({ type: 'hashesRequest', ...r });
+  ) {
+    this.partial = new PartialLeafHashes(metadata);
+    const perFrame = options.hashesPerFrame ?? DEFAULT_HASHES_PER_FRAME;
+    // Ranges are whole subtrees: powers of two.
+    this.backgroundSpan = Math.min(BACKGROUND_HASH_SPAN, 2 ** Math.floor(Math.log2(Math.max(1, perFrame))));
+    this.urgentSpan = Math.min(URGENT_HASH_SPAN, this.backgroundSpan);
   }
 
-  onHashes(session: PeerSession, first: number, hashes: Uint8Array, sessions: Iterable<PeerSession>): void {
-    if (session !== this.source || !this.collector) throw invalidMessage('leaf hashes that were not asked for', 'unexpected_hashes');
-    this.collector.add(first, hashes);
-    this.askedAtMs = this.clock.now();
-    if (!this.collector.complete) return;
-    const collector = this.collector;
-    this.source = undefined;
-    this.collector = undefined;
-    let leaves: LeafHashes;
+  /** The ranges holding these chunks come next (most urgent first), before the background ones. */
+  urgent(chunks: readonly number[]): void {
+    const firsts: number[] = [];
+    for (const c of chunks) {
+      if (c < 0 || c >= this.metadata.chunkCount || this.partial.has(c)) continue;
+      const first = c - (c % this.urgentSpan);
+      if (!firsts.includes(first)) firsts.push(first);
+      if (firsts.length === MAX_URGENT) break;
+    }
+    this.urgentRanges = firsts;
+  }
+
+  /** Asks for the next ranges, of peers in `sessions` that hold everything. */
+  ask(sessions: Iterable<PeerSession>): void {
+    if (this.done) return;
+    if (this.metadata.chunkCount === 0) return this.finish();
+    // Peers with every chunk have every hash; others may have them all too, and are asked only when no such peer is here.
+    const ready = [...sessions].filter((s) => s.ready && s.remote !== undefined);
+    const complete = ready.filter((s) => s.remote!.isComplete);
+    const sources = complete.length > 0 ? complete : ready;
+    if (sources.length === 0) return;
+    while (this.inFlight.size < MAX_HASH_REQUESTS_IN_FLIGHT) {
+      const range = this.nextRange();
+      if (!range) return;
+      // Spread over the sources: the one with the fewest of our requests.
+      const source = sources.reduce((best, s) => (this.askedOf(s) < this.askedOf(best) ? s : best));
+      this.inFlight.set(range.first, { last: range.last, session: source, atMs: this.clock.now(), background: range.background });
+      source.send({ type: 'hashesRequest', first: range.first, last: range.last });
+    }
+  }
+
+  onHashes(session: PeerSession, first: number, hashes: Uint8Array, uncles: Uint8Array, sessions: Iterable<PeerSession>): void {
+    const asked = this.inFlight.get(first);
+    if (!asked || asked.session !== session || first + hashes.length / HASH_BYTES - 1 !== asked.last) throw invalidMessage('leaf hashes that were not asked for', 'unexpected_hashes');
+    this.inFlight.delete(first);
+    let range: { first: number; last: number };
     try {
-      leaves = collector.finish();
+      range = this.partial.add(first, hashes, uncles);
     } catch (e) {
-      // A list that does not rebuild the root is a lie: the peer is dropped like one with a bad chunk.
+      // Hashes that do not lead to the root are a lie: the peer is dropped like one with a bad chunk.
       this.events.lied(session, e);
       this.ask(sessions);
       return;
     }
-    this.finish(leaves);
-  }
-
-  /** A peer that stops answering for the leaf hashes is dropped (its departure asks another). */
-  tick(now: number): void {
-    if (this.source && now - this.askedAtMs >= this.options.timeoutMs) {
-      this.source.fail(new ReloadError(ErrorCode.Request_Timeout, 'no leaf hashes in time', 'hashes_timeout'));
-    }
-  }
-
-  /** `session` closed: if it was being asked, ask another of `sessions`. */
-  gone(session: PeerSession, sessions: Iterable<PeerSession>): void {
-    if (this.source !== session) return;
-    this.source = undefined;
-    this.collector = undefined;
+    this.received += hashes.length / HASH_BYTES;
+    this.events.known(range.first, range.last);
+    if (this.partial.complete) return this.finish();
     this.ask(sessions);
   }
 
-  private finish(leaves: LeafHashes): void {
+  /** A peer that does not answer for its range within the timeout is dropped (its departure asks another). */
+  tick(now: number): void {
+    for (const asked of this.inFlight.values()) {
+      if (now - asked.atMs >= this.options.timeoutMs) asked.session.fail(new ReloadError(ErrorCode.Request_Timeout, 'no leaf hashes in time', 'hashes_timeout'));
+    }
+  }
+
+  /** `session` closed: its ranges are asked again, of the others in `sessions`. */
+  gone(session: PeerSession, sessions: Iterable<PeerSession>): void {
+    for (const [first, asked] of this.inFlight) if (asked.session === session) this.inFlight.delete(first);
+    this.ask(sessions);
+  }
+
+  /** The next range to ask: an urgent one not known or asked, else the next background one (one at a time). */
+  private nextRange(): { first: number; last: number; background: boolean } | undefined {
+    while (this.urgentRanges.length > 0) {
+      const first = this.urgentRanges.shift()!;
+      const last = Math.min(first + this.urgentSpan, this.metadata.chunkCount) - 1;
+      if (!this.known(first, last) && !this.overlapsInFlight(first, last)) return { first, last, background: false };
+    }
+    if ([...this.inFlight.values()].some((a) => a.background)) return undefined;
+    while (this.cursor < this.metadata.chunkCount) {
+      const first = this.cursor;
+      const last = Math.min(first + this.backgroundSpan, this.metadata.chunkCount) - 1;
+      this.cursor = last + 1;
+      if (!this.known(first, last) && !this.overlapsInFlight(first, last)) return { first, last, background: true };
+    }
+    // Every range was asked once; any left unknown (its peer left) is asked again from the start.
+    const missing = this.firstMissing();
+    if (missing === undefined) return undefined;
+    const first = missing - (missing % this.urgentSpan);
+    const last = Math.min(first + this.urgentSpan, this.metadata.chunkCount) - 1;
+    return this.overlapsInFlight(first, last) ? undefined : { first, last, background: true };
+  }
+
+  private known(first: number, last: number): boolean {
+    for (let c = first; c <= last; c++) if (!this.partial.has(c)) return false;
+    return true;
+  }
+
+  private overlapsInFlight(first: number, last: number): boolean {
+    for (const [f, asked] of this.inFlight) if (first <= asked.last && f <= last) return true;
+    return false;
+  }
+
+  private firstMissing(): number | undefined {
+    while (this.missingFrom < this.metadata.chunkCount && this.partial.has(this.missingFrom)) this.missingFrom++;
+    return this.missingFrom < this.metadata.chunkCount ? this.missingFrom : undefined;
+  }
+
+  private askedOf(session: PeerSession): number {
+    let n = 0;
+    for (const asked of this.inFlight.values()) if (asked.session === session) n++;
+    return n;
+  }
+
+  private finish(): void {
     this.done = true;
-    this.events.verified(leaves);
+    this.events.complete(this.partial.toLeafHashes());
   }
 }

@@ -57,7 +57,7 @@ export interface SessionHost {
   /** REQUEST first..last (already bounded by the session's upload queue). */
   onRequest(session: PeerSession, first: number, last: number): void;
   onHashesRequest(session: PeerSession, first: number, last: number): void;
-  onHashes(session: PeerSession, first: number, hashes: Uint8Array): void;
+  onHashes(session: PeerSession, first: number, hashes: Uint8Array, uncles: Uint8Array): void;
   /** DATA for a chunk we asked this peer for. */
   onData(session: PeerSession, index: number, chunk: Uint8Array): void;
   /** The channel closed (once, for an attached session). */
@@ -319,7 +319,7 @@ export class PeerSession {
       case 'hashesRequest':
         return host.onHashesRequest(this, m.first, m.last);
       case 'hashes':
-        return host.onHashes(this, m.first, m.hashes);
+        return host.onHashes(this, m.first, m.hashes, m.uncles);
       case 'data':
         if (!this.requested.delete(m.index)) {
           this.stats.unrequested++;

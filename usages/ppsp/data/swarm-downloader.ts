@@ -42,6 +42,8 @@ export interface DownloaderHost {
   ban(session: PeerSession, why: unknown): void;
   /** A new chunk was verified (before it is written). */
   received(index: number): void;
+  /** The players' windows moved: these chunks are wanted first (their leaf hashes, too). */
+  wanted(chunks: number[]): void;
 }
 
 export class SwarmDownloader {
@@ -86,11 +88,20 @@ export class SwarmDownloader {
     this.readers = new StreamReaders(chunkSize, () => this.clock.now(), () => this.steer());
   }
 
-  /** Starts picking: `have` is what is held already (a resumed download), as a bitmap. */
+  /**
+   * Starts picking: `have` is what is held already (a resumed download), as a bitmap. Chunks are
+   * requested only once their leaf hashes are known (`hashesKnown`).
+   */
   start(have: Uint8Array): void {
-    this.picker = new PiecePicker<string>(this.chunkCount, { have });
+    this.picker = new PiecePicker<string>(this.chunkCount, { have, hashesKnown: false });
     this.steer();
     for (const s of this.sessions.values()) if (s.remote) this.picker.setAvailability(s.remoteNodeId, s.remote.toBitmap());
+  }
+
+  /** The leaf hashes of chunks first..last are checked: they may be requested now. */
+  hashesKnown(first: number, last: number): void {
+    this.picker?.hashesKnown(first, last);
+    this.pump();
   }
 
   stop(why: Error): void {
@@ -240,7 +251,9 @@ export class SwarmDownloader {
   /** Hands the readers' windows to the picker and asks for them at once. */
   private steer(): void {
     if (!this.picker || !this.readers) return;
-    this.picker.setPriority(this.readers.windows(this.chunkCount, this.clock.now()));
+    const windows = this.readers.windows(this.chunkCount, this.clock.now());
+    this.picker.setPriority(windows);
+    this.host.wanted(windows.flatMap((w) => (w.first === w.last ? [w.first] : [w.first, w.last])));
     this.pump();
   }
 

@@ -50,7 +50,9 @@ export class SwarmUploader {
     // One answer per request, so a peer cannot make us queue the whole list with one message.
     const per = this.options.hashesPerFrame ?? DEFAULT_HASHES_PER_FRAME;
     if (last - first + 1 > per) throw new ReloadError(ErrorCode.Forbidden, `at most ${per} leaf hashes per request`, 'too_many_hashes');
-    session.send({ type: 'hashes', first, hashes: leaves.slice(first, last) });
+    // An unaligned range is refused (Invalid_Message): its proof would not be one subtree's.
+    const uncles = leaves.uncles(first, last);
+    session.send({ type: 'hashes', first, hashes: leaves.slice(first, last), uncles });
   }
 
   /** A peer that holds everything we could give it no longer needs an upload slot. */

@@ -34,7 +34,7 @@ import { SwarmUploader } from './swarm-uploader.js';
 
 export * from './swarm-options.js';
 
-type Phase = 'metadata' | 'opening' | 'hashes' | 'running' | 'finishing' | 'complete' | 'stopped';
+type Phase = 'metadata' | 'opening' | 'running' | 'finishing' | 'complete' | 'stopped';
 
 /**
  * A swarm being seeded or downloaded. Events: `chunk` (index: a new chunk verified, before it is
@@ -153,17 +153,23 @@ export class Swarm extends EventEmitter implements SessionHost {
     return this.guard?.identity;
   }
 
-  /** Whether `chunk` is chunk `index` of this swarm (its length and its leaf hash); false before the hashes are known. */
+  /** Whether `chunk` is chunk `index` of this swarm (its length and its leaf hash); false while its leaf hash is unknown. */
   verifyChunk(index: number, chunk: Uint8Array): boolean {
     const metadata = this.metadata;
-    if (!this.leaves || !metadata) return false;
+    if (!metadata) return false;
     const { start, end } = chunkRange(index, metadata.contentLength, metadata.chunkSize);
-    return chunk.length === end - start && this.leaves.verifyChunk(index, chunk);
+    if (chunk.length !== end - start) return false;
+    return this.leaves ? this.leaves.verifyChunk(index, chunk) : (this.hashes?.partial.verifyChunk(index, chunk) ?? false);
   }
 
   /** The chunks we hold and can serve (a copy), for availability answers; undefined before the store is open. */
   availability(): Availability | undefined {
-    return this.have && this.leaves ? Availability.fromBitmap(this.have.chunkCount, this.have.toBitmap()) : undefined;
+    return this.serving ? Availability.fromBitmap(this.have!.chunkCount, this.have!.toBitmap()) : undefined;
+  }
+
+  /** Whether the store is open and what it holds is verified: we serve it and say so. */
+  private get serving(): boolean {
+    return this.have !== undefined && (this.phase === 'running' || this.phase === 'finishing' || this.phase === 'complete');
   }
 
   /** Whether `peer` told us it holds `chunk`; undefined if we have no session with it or no availability from it. */
@@ -239,6 +245,11 @@ export class Swarm extends EventEmitter implements SessionHost {
     return Math.max(0, Math.min(this.metadata.contentLength, c * this.metadata.chunkSize) - at * this.metadata.chunkSize);
   }
 
+  /** Leaf hashes this download has received and checked (0 for a seed). */
+  get leafHashesReceived(): number {
+    return this.hashes?.received ?? 0;
+  }
+
   /** Stream readers open now (players reading through the media endpoint). */
   get readerCount(): number {
     return this.downloader.readerCount;
@@ -267,7 +278,7 @@ export class Swarm extends EventEmitter implements SessionHost {
 
   /** Whether chunk `index` is verified and stored, so it can be read. */
   isReadable(index: number): boolean {
-    return this.leaves !== undefined && this.have?.has(index) === true;
+    return this.serving && this.have!.has(index);
   }
 
   /** Resolves once chunk `index` can be read (at once if it can); Request_Timeout after the stream wait. */
@@ -295,7 +306,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     const added = this.sessions.add(session);
     if (!added) return;
     if (added.replaced) this.downloader.released(added.replaced, false);
-    if (this.leaves && this.have) session.sendAvailability(this.have);
+    if (this.serving) session.sendAvailability(this.have!);
     this.emitProgress();
   }
 
@@ -311,7 +322,7 @@ export class Swarm extends EventEmitter implements SessionHost {
 
   onAvailability(session: PeerSession, added?: HaveRange): void {
     this.uploader.checkInterest(session);
-    if (this.phase === 'hashes') this.hashes?.ask(this.sessions.values());
+    if (this.phase === 'running') this.hashes?.ask(this.sessions.values());
     this.downloader.availabilityChanged(session, added);
   }
 
@@ -325,16 +336,16 @@ export class Swarm extends EventEmitter implements SessionHost {
   }
 
   onRequest(session: PeerSession, first: number, last: number): void {
-    this.uploader.onRequest(session, first, last, this.leaves ? this.have : undefined);
+    this.uploader.onRequest(session, first, last, this.serving ? this.have : undefined);
   }
 
   onHashesRequest(session: PeerSession, first: number, last: number): void {
     this.uploader.onHashesRequest(session, first, last, this.leaves);
   }
 
-  onHashes(session: PeerSession, first: number, hashes: Uint8Array): void {
+  onHashes(session: PeerSession, first: number, hashes: Uint8Array, uncles: Uint8Array): void {
     if (!this.hashes) throw invalidMessage('leaf hashes that were not asked for', 'unexpected_hashes');
-    this.hashes.onHashes(session, first, hashes, this.sessions.values());
+    this.hashes.onHashes(session, first, hashes, uncles, this.sessions.values());
   }
 
   onData(session: PeerSession, index: number, chunk: Uint8Array): void {
@@ -351,7 +362,7 @@ export class Swarm extends EventEmitter implements SessionHost {
 
   async readChunksInto(first: number, targets: Uint8Array[]): Promise<void> {
     const store = await this.storeReady;
-    if (!store || !this.leaves) throw new ReloadError(ErrorCode.Not_Found, 'no chunks to serve yet', 'not_ready');
+    if (!store || !this.serving) throw new ReloadError(ErrorCode.Not_Found, 'no chunks to serve yet', 'not_ready');
     // The stat (when one is due) runs beside the read; what was read is sent only if the file still matches.
     const [change] = await Promise.all([this.guard?.check() ?? '', store.readChunksInto(first, targets)]);
     if (change) {
@@ -431,23 +442,22 @@ export class Swarm extends EventEmitter implements SessionHost {
     for (let c = 0; c < metadata.chunkCount; c++) if (store.has(c)) have.set(c);
     this.have = have;
     this.stats.resumedChunks = have.count;
-    this.phase = 'hashes';
     this.hashes = new LeafHashFetch(metadata, { hashesPerFrame: this.options.hashesPerFrame, timeoutMs: this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS }, this.clock, {
-      verified: (leaves) => this.startRunning(leaves),
+      known: (first, last) => this.downloader.hashesKnown(first, last),
+      complete: (leaves) => {
+        this.leaves = leaves;
+        this.maybeFinish();
+      },
       lied: (session, why) => this.ban(session, why),
     });
-    this.hashes.ask(this.sessions.values());
-  }
-
-  private startRunning(leaves: LeafHashes): void {
-    this.leaves = leaves;
-    this.storeReady = Promise.resolve(this.store);
+    // Chunks are asked for as soon as their own range of leaf hashes is checked, not after all of them.
+    this.storeReady = Promise.resolve(store);
     this.phase = 'running';
-    this.downloader.start(this.have!.toBitmap());
-    for (const s of this.sessions.values()) s.sendAvailability(this.have!);
+    this.downloader.start(have.toBitmap());
+    for (const s of this.sessions.values()) s.sendAvailability(have);
+    this.hashes.ask(this.sessions.values());
     this.emitProgress();
     this.maybeFinish();
-    this.downloader.pump();
   }
 
   /** What the downloader is given of the swarm. */
@@ -457,6 +467,10 @@ export class Swarm extends EventEmitter implements SessionHost {
       verifyChunk: (index, chunk) => this.verifyChunk(index, chunk),
       ban: (session, why) => this.ban(session, why),
       received: (index) => this.emit('chunk', index),
+      wanted: (chunks) => {
+        this.hashes?.urgent(chunks);
+        this.hashes?.ask(this.sessions.values());
+      },
       storeChunk: async (index, chunk) => {
         await (this.store as DownloadChunkStore).write(index, chunk);
         if (this.phase === 'stopped' || !this.have) return false;
@@ -475,7 +489,8 @@ export class Swarm extends EventEmitter implements SessionHost {
   }
 
   private maybeFinish(): void {
-    if (this.phase !== 'running' || !this.have?.isComplete) return;
+    // Finished once every chunk is held and the whole list of leaf hashes known (to serve them).
+    if (this.phase !== 'running' || !this.have?.isComplete || !this.leaves) return;
     this.phase = 'finishing';
     const store = this.store as DownloadChunkStore;
     const reopened = (async () => {

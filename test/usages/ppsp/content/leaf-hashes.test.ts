@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../../../../overlay/errors.js';
 import { encodeCbor } from '../../../../overlay/wire/cbor.js';
 import { decodeDataMessage, encodeDataMessage, type PpspDataMessage } from '../../../../usages/ppsp/data/data-messages.js';
-import { hashRanges, hashesPerFrame, LeafHashCollector, LeafHashes } from '../../../../usages/ppsp/content/leaf-hashes.js';
+import { hashesPerFrame, LeafHashes, PartialLeafHashes } from '../../../../usages/ppsp/content/leaf-hashes.js';
 import { hashChunk, rootOfLeafHashes } from '../../../../usages/ppsp/content/merkle.js';
 import { swarmMetadataOf } from '../../../../usages/ppsp/content/swarm-id.js';
 import { expectReloadError } from '../../../helpers/expect-reload-error.js';
@@ -17,24 +17,26 @@ function content(chunks: number, chunkSize = 1024) {
 }
 
 describe('PPSP leaf hashes', () => {
-  it('splits the list into frame-sized ranges', () => {
-    expect(hashRanges(5, 2)).to.deep.equal([{ first: 0, last: 1 }, { first: 2, last: 3 }, { first: 4, last: 4 }]);
-    expect(hashRanges(0, 2)).to.deep.equal([]);
+  it('frames hold a power of two of leaf hashes (a whole subtree), at most 16,384', () => {
     expect(hashesPerFrame(1 << 20)).to.equal(16_384);
-    expect(hashesPerFrame(16 + 64)).to.equal(2);
+    expect(hashesPerFrame(32 + 32 * 32 + 3 * 32)).to.equal(2);
     expect(() => hashesPerFrame(40)).to.throw(RangeError);
   });
 
-  it('collects answers in order and accepts only a list that rebuilds the root', () => {
+  it('a leecher takes ranges in any order, each checked on its own with its uncles through the wire, and completes the list', () => {
     const { pieces, packed, metadata } = content(37);
-    const c = new LeafHashCollector(metadata);
-    for (const { first, last } of hashRanges(37, 8)) {
-      const wire = encodeDataMessage({ type: 'hashes', first, hashes: packed.subarray(first * 32, (last + 1) * 32) });
+    const seeder = LeafHashes.verified(metadata, packed);
+    const partial = new PartialLeafHashes(metadata);
+    const ranges: [number, number][] = [[32, 36], [8, 15], [0, 7], [16, 31]];
+    for (const [first, last] of ranges) {
+      const wire = encodeDataMessage({ type: 'hashes', first, hashes: seeder.slice(first, last), uncles: seeder.uncles(first, last) });
       const m = decodeDataMessage(wire, { chunkCount: 37, maxChunkBytes: 1024 }) as Extract<PpspDataMessage, { type: 'hashes' }>;
-      c.add(m.first, m.hashes);
+      expect(partial.verifyChunk(first, pieces[first]!), `chunk ${first} before its range`).to.equal(false);
+      expect(partial.add(m.first, m.hashes, m.uncles)).to.deep.equal({ first, last });
+      for (let c = first; c <= last; c++) expect(partial.verifyChunk(c, pieces[c]!), `chunk ${c}`).to.equal(true);
+      expect(partial.complete).to.equal(last === 31);
     }
-    const leaves = c.finish();
-    for (let i = 0; i < 37; i++) expect(leaves.verifyChunk(i, pieces[i]!), `chunk ${i}`).to.equal(true);
+    const leaves = partial.toLeafHashes();
     expect(Buffer.from(leaves.slice(3, 4))).to.deep.equal(packed.subarray(96, 160));
   });
 
@@ -60,17 +62,20 @@ describe('PPSP leaf hashes', () => {
     expect(leaves.verifyChunk(last, Buffer.concat([pieces[last]!, Buffer.alloc(7)]))).to.equal(false);
   });
 
-  it('refuses gaps, overruns, incomplete and forged lists', () => {
+  it('refuses forged ranges and lists, and ranges that are not whole subtrees', () => {
     const { packed, metadata } = content(9);
-    const c = new LeafHashCollector(metadata);
-    expectReloadError(() => c.add(1, packed.subarray(32, 64)), ErrorCode.Invalid_Message, { reason: 'unexpected_hashes' });
-    expectReloadError(() => c.add(0, packed.subarray(0, 40)), ErrorCode.Invalid_Message, { reason: 'unexpected_hashes' });
-    c.add(0, packed.subarray(0, 64));
-    expectReloadError(() => c.finish(), ErrorCode.Not_Found, { reason: 'incomplete' });
-    expectReloadError(() => c.add(2, new Uint8Array(8 * 32)), ErrorCode.Invalid_Message, { reason: 'unexpected_hashes' });
-    const forged = Buffer.from(packed);
-    forged[100]! ^= 1;
-    expectReloadError(() => LeafHashes.verified(metadata, forged), ErrorCode.Invalid_Message, { reason: 'bad_leaf_hashes' });
+    const seeder = LeafHashes.verified(metadata, packed);
+    const partial = new PartialLeafHashes(metadata);
+    const forged = Buffer.from(seeder.slice(0, 3));
+    forged[5]! ^= 1;
+    expectReloadError(() => partial.add(0, forged, seeder.uncles(0, 3)), ErrorCode.Invalid_Message, { reason: 'bad_hashes' });
+    expectReloadError(() => partial.add(4, seeder.slice(4, 7), seeder.uncles(0, 3)), ErrorCode.Invalid_Message, { reason: 'bad_hashes' });
+    expectReloadError(() => partial.add(1, seeder.slice(1, 2), new Uint8Array(0)), ErrorCode.Invalid_Message, { reason: 'unaligned_hashes' });
+    expectReloadError(() => seeder.uncles(2, 5), ErrorCode.Invalid_Message, { reason: 'unaligned_hashes' });
+    expect(partial.has(0)).to.equal(false);
+    const whole = Buffer.from(packed);
+    whole[100]! ^= 1;
+    expectReloadError(() => LeafHashes.verified(metadata, whole), ErrorCode.Invalid_Message, { reason: 'bad_leaf_hashes' });
     expectReloadError(() => LeafHashes.verified(metadata, packed.subarray(32)), ErrorCode.Invalid_Message, { reason: 'bad_leaf_hashes' });
   });
 
@@ -79,7 +84,8 @@ describe('PPSP leaf hashes', () => {
     const root = new Uint8Array(32).fill(7);
     const round: PpspDataMessage[] = [
       { type: 'hashesRequest', first: 0, last: 9 },
-      { type: 'hashes', first: 8, hashes: new Uint8Array(64).fill(1) },
+      { type: 'hashes', first: 8, hashes: new Uint8Array(64).fill(1), uncles: new Uint8Array(96).fill(2) },
+      { type: 'hashes', first: 0, hashes: new Uint8Array(320).fill(1), uncles: new Uint8Array(0) },
       { type: 'metadata', rootHash: root, contentLength: 2 ** 40, chunkSize: 1024 },
       { type: 'availability', value: [2, [[0, 3]]] },
     ];
@@ -91,9 +97,12 @@ describe('PPSP leaf hashes', () => {
       expectReloadError(() => decodeDataMessage(encodeCbor(items), bounds), ErrorCode.Invalid_Message, reason ? { reason } : {});
     bad([14, 0, 10], 'out_of_range');
     bad([14, 3, 2]);
-    bad([15, 9, new Uint8Array(64)], 'out_of_range');
-    bad([15, 0, new Uint8Array(33)]);
-    bad([15, 0, new Uint8Array(0)]);
+    bad([15, 9, new Uint8Array(64), new Uint8Array(0)], 'out_of_range');
+    bad([15, 0, new Uint8Array(33), new Uint8Array(0)]);
+    bad([15, 0, new Uint8Array(0), new Uint8Array(0)]);
+    bad([15, 0, new Uint8Array(32)]);
+    bad([15, 0, new Uint8Array(32), new Uint8Array(31)]);
+    bad([15, 0, new Uint8Array(32), new Uint8Array(33 * 32)]);
     bad([16, root, -1, 1024]);
     bad([16, root.subarray(1), 1, 1024]);
     bad([17]);

@@ -78,8 +78,8 @@ class FakeHost implements SessionHost {
   onHashesRequest(_s: PeerSession, first: number, last: number): void {
     this.messages.push({ type: 'hashesRequest', first, last });
   }
-  onHashes(_s: PeerSession, first: number, hashes: Uint8Array): void {
-    this.messages.push({ type: 'hashes', first, hashes });
+  onHashes(_s: PeerSession, first: number, hashes: Uint8Array, uncles: Uint8Array): void {
+    this.messages.push({ type: 'hashes', first, hashes, uncles });
   }
   onData(_s: PeerSession, index: number, chunk: Uint8Array): void {
     this.messages.push({ type: 'data', index, chunk });

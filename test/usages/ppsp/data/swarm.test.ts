@@ -12,6 +12,7 @@ import { ErrorCode } from '../../../../overlay/errors.js';
 import type { Link } from '../../../../overlay/link/link.js';
 import type { Node } from '../../../../overlay/node.js';
 import { hashFile } from '../../../../usages/ppsp/content/chunker.js';
+import { MerkleLevels } from '../../../../usages/ppsp/content/merkle-proof.js';
 import {
   BEFORE_HANDSHAKE,
   DATA_MESSAGE_TYPE,
@@ -127,10 +128,11 @@ describe('PPSP data plane over TLS', function () {
     // Two hand-driven members: one holding nothing, one claiming everything (and choking us, so
     // its claim is never tested by a request). AVAILABILITY says a peer can serve leaf hashes: both do.
     const { leafHashes } = await hashFile(path, meta.chunkSize);
+    const levels = new MerkleLevels(leafHashes, meta.chunkCount);
     const member = async (node: Node, holds: [number, number][]) => {
       const link = await node.connectApplication(leechNode.nodeId, PPSP_DATA_APP_ID, LINK);
       const peer = new RawPeer(link, boundsOf(meta), (m, self) => {
-        if (m.type === 'hashesRequest') self.send({ type: 'hashes', first: m.first, hashes: leafHashes.subarray(m.first * 32, (m.last + 1) * 32) });
+        if (m.type === 'hashesRequest') self.send({ type: 'hashes', first: m.first, hashes: leafHashes.subarray(m.first * 32, (m.last + 1) * 32), uncles: levels.uncles(m.first, m.last, meta.chunkCount) });
       });
       peer.send(handshake(meta.swarmId));
       await waitFor(() => peer.received.some((m) => m.type === 'metadata'), 5000, 'metadata');
@@ -163,6 +165,22 @@ describe('PPSP data plane over TLS', function () {
     expect(leechers[0]!.availability(meta.swarmId)?.isComplete).to.equal(true);
     const uploaders = swarms.filter((s) => leechNodes.some((n) => s.uploadedTo(n.nodeIdHex) > 0));
     expect(uploaders.length, 'leechers that uploaded to other leechers').to.be.greaterThan(1);
+  });
+
+  it('asks for chunks as soon as their own range of leaf hashes is checked, long before it has them all', async () => {
+    // 32,768 chunks of 1 KiB: the old start-up fetched all 32,768 leaf hashes before the first request.
+    const { path, content } = await randomFile(32 * MiB);
+    const [seedNode, leechNode] = [net.nodes[4]!, net.nodes[5]!];
+    const seeder = await (await usageOn(seedNode)).seed(path, { chunkSize: 1024 });
+    const leecher = await usageOn(leechNode);
+    const swarm = leecher.download(seeder.swarmId, join(dir, 'early.bin'), { peers: peersOf([seedNode]) });
+    const atFirstChunk = await new Promise<number>((resolve) => swarm.once('chunk', () => resolve(swarm.leafHashesReceived)));
+    expect(atFirstChunk, 'leaf hashes received when the first chunk arrived').to.be.greaterThan(0);
+    // The player's ranges (the first and last 256) and the background ranges asked before the chunk came.
+    expect(atFirstChunk).to.be.at.most(seeder.chunkCount / 3);
+    await swarm.done;
+    expect((await readFile(join(dir, 'early.bin'))).equals(content)).to.equal(true);
+    expect(swarm.leafHashes?.length, 'the whole list, for serving it later').to.equal(seeder.chunkCount * 32);
   });
 
   it('catches every corrupt chunk, drops the corrupting peer and still completes', async () => {
@@ -287,7 +305,7 @@ describe('PPSP data plane over TLS', function () {
           if (m.type === 'hashesRequest') {
             const hashes = Buffer.from(leafHashes.subarray(m.first * 32, (m.last + 1) * 32));
             if (mode === 'bad-hashes') hashes[0]! ^= 1;
-            peer.send({ type: 'hashes', first: m.first, hashes });
+            peer.send({ type: 'hashes', first: m.first, hashes, uncles: new MerkleLevels(leafHashes, meta.chunkCount).uncles(m.first, m.last, meta.chunkCount) });
           }
           if (m.type === 'request') {
             const frame = Buffer.alloc(DATA_HEADER_BYTES + meta.chunkSize + 1);
@@ -319,7 +337,7 @@ describe('PPSP data plane over TLS', function () {
       mode = 'bad-hashes';
       const forged = await usageOn(leechNode);
       const swarm2 = forged.download(meta.swarmId, join(dir, 'forged.bin'), { peers: peersOf([rawNode]) });
-      await waitFor(() => seen(/bad_leaf_hashes/), 10_000, 'ERROR for forged leaf hashes');
+      await waitFor(() => seen(/bad_hashes/), 10_000, 'ERROR for forged leaf hashes');
       expect(swarm2.stats.banned.has(rawNode.nodeIdHex), 'the forger is dropped').to.equal(true);
       expect(swarm2.progress.have).to.equal(0);
       await forged.stop();
