@@ -12,7 +12,7 @@ const SESSION_TIMEOUT_MS = 90_000;
 /** A graceful close that takes longer than this ends in a kill. */
 const CLOSE_TIMEOUT_MS = 5_000;
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Waits for `work` to settle, at most `ms`; true if it settled in time. Rejections count as settled. */
 async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
