@@ -2,8 +2,8 @@
  * The node's page for people, at `/` of the node API: the node's state, its swarms with progress,
  * peers and rates, and a player for any swarm. The page holds no data and is served without a
  * token; its script takes the API token from the URL fragment (`reload-ppsp status` prints the
- * link, and the node when it starts; a fragment never reaches a server), keeps it in sessionStorage, removes it from the address
- * bar, and uses the JSON API like any client. Everything shown is set as text, never as markup, and
+ * link, and the node when it starts; a fragment never reaches a server), keeps it in
+ * sessionStorage, removes it from the address bar, and uses the JSON API like any client. Everything shown is set as text, never as markup, and
  * a Content-Security-Policy with a fresh nonce lets only the page's own script and style run.
  */
 import { randomBytes } from 'node:crypto';
