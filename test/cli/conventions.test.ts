@@ -53,7 +53,7 @@ describe('CLI conventions', function () {
 
   it('an unknown command is named alone, without its arguments; a close one is suggested', async () => {
     await expectAll([
-      [['watch', SWARM], 2, /^reload-ppsp: unknown command "watch" \(see reload-ppsp --help\)\n$/],
+      [['broadcast', SWARM], 2, /^reload-ppsp: unknown command "broadcast" \(see reload-ppsp --help\)\n$/],
       [['ca', 'frob', 'x'], 2, /^reload-ppsp: unknown command "ca frob" \(see reload-ppsp --help\)\n$/],
       [['stauts', '--api', NO_API], 2, /^reload-ppsp: unknown command "stauts" \(did you mean "status"\?\) /],
     ]);

@@ -6,21 +6,14 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startApi, type ApiServer } from '../../../../overlay/api/http-api.js';
-import { ppspApi } from '../../../../usages/ppsp/ppsp-api.js';
-import { PpspUsage } from '../../../../usages/ppsp/ppsp-usage.js';
 import { httpRequest, type HttpAnswer } from '../../../helpers/http.js';
 import { parseMultipartByteranges } from '../../../helpers/multipart.js';
 import { fuzzSeed, Prng } from '../../../helpers/prng.js';
-import { startTestnet, type Testnet } from '../../../helpers/testnet.js';
+import { startPpspNet, type PpspNet } from '../../../helpers/ppsp-net.js';
 import { waitFor } from '../../../helpers/wait.js';
 
-const PROPS = { accessType: 'fixed' as const, upKbps: 10_000, downKbps: 10_000, nat: 'unknown' as const, uptimeSec: 0 };
-const TOKEN = randomBytes(32).toString('hex');
-const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 /** The parts of a multipart/byteranges body: each part's Content-Range and bytes. */
 function parseMultipart(answer: HttpAnswer): { range: string; type: string; bytes: Buffer }[] {
@@ -29,37 +22,24 @@ function parseMultipart(answer: HttpAnswer): { range: string; type: string; byte
 
 describe('media endpoint: GET /swarms/<id>/stream', function () {
   this.timeout(60_000);
-  let net: Testnet;
-  let dir: string;
-  let api: ApiServer;
+  let p: PpspNet;
   let content: Buffer;
   let swarmId: string;
-  const usages: PpspUsage[] = [];
+  const auth = () => ({ authorization: `Bearer ${p.token}` });
   const get = (range?: string, extra: Record<string, string> = {}, method = 'GET') =>
-    httpRequest(`http://${api.address}`, `/swarms/${swarmId}/stream`, { method, headers: { ...AUTH, ...(range ? { range } : {}), ...extra } });
+    httpRequest(`http://${p.api.address}`, `/swarms/${swarmId}/stream`, { method, headers: { ...auth(), ...(range ? { range } : {}), ...extra } });
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ppsp-stream-'));
-    net = await startTestnet(1, {
-      beforeStart: (node, i) => {
-        usages[i] = new PpspUsage({ properties: PROPS });
-        usages[i]!.attach(node);
-      },
-    });
-    for (const u of usages) await u.start();
-    api = await startApi(net.nodes[0]!, { host: '127.0.0.1', port: 0, token: TOKEN }, [ppspApi(usages[0]!)]);
+    p = await startPpspNet(1);
     // Not a multiple of the chunk size, so the last chunk is short.
     content = randomBytes(3 * 1024 * 1024 + 12_345);
-    const path = join(dir, 'clip "one".mp4');
+    const path = join(p.dir, 'clip "one".mp4');
     await writeFile(path, content);
-    swarmId = (await usages[0]!.seed(path)).swarmId;
+    swarmId = (await p.usages[0]!.seed(path)).swarmId;
   });
 
   after(async () => {
-    await api?.close();
-    for (const u of usages) await u.stop();
-    await net?.stopAll();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await p?.stop();
   });
 
   it('a plain GET is the whole file with its type, name, length and a strong ETag; If-None-Match is 304', async () => {
@@ -128,10 +108,10 @@ describe('media endpoint: GET /swarms/<id>/stream', function () {
   });
 
   it('a client that goes away mid-body ends its response and its reader; the endpoint serves on', async () => {
-    const swarm = usages[0]!.swarm(swarmId)!;
+    const swarm = p.usages[0]!.swarm(swarmId)!;
     await new Promise<void>((resolve, reject) => {
-      const u = new URL(`http://${api.address}`);
-      const req = request({ host: u.hostname, port: u.port, path: `/swarms/${swarmId}/stream`, headers: AUTH }, (res) => {
+      const u = new URL(`http://${p.api.address}`);
+      const req = request({ host: u.hostname, port: u.port, path: `/swarms/${swarmId}/stream`, headers: auth() }, (res) => {
         res.once('data', () => {
           req.destroy();
           resolve();
@@ -145,14 +125,14 @@ describe('media endpoint: GET /swarms/<id>/stream', function () {
   });
 
   it('a read capability URL opens the stream without the token, and only that swarm', async () => {
-    const minted = await httpRequest(`http://${api.address}`, `/swarms/${swarmId}/capability`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: '{}' });
+    const minted = await httpRequest(`http://${p.api.address}`, `/swarms/${swarmId}/capability`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: '{}' });
     const { streamUrl } = JSON.parse(minted.text) as { streamUrl: string };
     const u = new URL(streamUrl);
     expect(u.pathname).to.equal(`/swarms/${swarmId}/stream`);
-    const r = await httpRequest(`http://${api.address}`, `${u.pathname}${u.search}`, { headers: { range: 'bytes=0-99' } });
+    const r = await httpRequest(`http://${p.api.address}`, `${u.pathname}${u.search}`, { headers: { range: 'bytes=0-99' } });
     expect(r.status).to.equal(206);
     expect(r.body.equals(content.subarray(0, 100))).to.equal(true);
-    const other = await httpRequest(`http://${api.address}`, `/swarms/${'0'.repeat(64)}/stream${u.search}`);
+    const other = await httpRequest(`http://${p.api.address}`, `/swarms/${'0'.repeat(64)}/stream${u.search}`);
     expect(other.status).to.equal(401);
   });
 });

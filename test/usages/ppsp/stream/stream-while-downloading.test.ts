@@ -6,63 +6,33 @@
  * frames, while the download is still incomplete; ffmpeg then decodes every frame with no error.
  */
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startApi, type ApiServer } from '../../../../overlay/api/http-api.js';
-import { ppspApi } from '../../../../usages/ppsp/ppsp-api.js';
-import { PpspUsage } from '../../../../usages/ppsp/ppsp-usage.js';
-import { httpRequest } from '../../../helpers/http.js';
 import { decodeAll, makeMp4, makeTs, mp4Boxes, probe } from '../../../helpers/media.js';
-import { startTestnet, type Testnet } from '../../../helpers/testnet.js';
+import { startPpspNet, type PpspNet } from '../../../helpers/ppsp-net.js';
 import { waitFor } from '../../../helpers/wait.js';
 
-const PROPS = { accessType: 'fixed' as const, upKbps: 10_000, downKbps: 10_000, nat: 'unknown' as const, uptimeSec: 0 };
-const FAST = { tickIntervalMs: 50, rechokeIntervalMs: 300, requestTimeoutMs: 3000, redialIntervalMs: 300 };
-const TOKEN = randomBytes(32).toString('hex');
-const AUTH = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 /** Seconds the seeder's upload limit stretches each download to, about. */
 const DOWNLOAD_SECONDS = 6;
 
 describe('streaming a download in progress to ffprobe and ffmpeg', function () {
   this.timeout(120_000);
-  let net: Testnet;
-  let dir: string;
-  let api: ApiServer;
-  const usages: PpspUsage[] = [];
+  let p: PpspNet;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ppsp-watch-'));
-    net = await startTestnet(2, {
-      beforeStart: (node, i) => {
-        usages[i] = new PpspUsage({ properties: PROPS, data: { swarm: FAST } });
-        usages[i]!.attach(node);
-      },
-    });
-    for (const u of usages) await u.start();
-    api = await startApi(net.nodes[1]!, { host: '127.0.0.1', port: 0, token: TOKEN }, [ppspApi(usages[1]!)]);
+    p = await startPpspNet(2);
   });
 
   after(async () => {
-    await api?.close();
-    for (const u of usages) await u.stop();
-    await net?.stopAll();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await p?.stop();
   });
-
-  const post = async (path: string, body: unknown) => {
-    const r = await httpRequest(`http://${api.address}`, path, { method: 'POST', headers: AUTH, body: JSON.stringify(body) });
-    expect(r.status, r.text).to.equal(200);
-    return JSON.parse(r.text) as Record<string, unknown>;
-  };
 
   async function watch(source: string, name: string) {
     const bytes = await readFile(source);
-    const { swarmId } = await usages[0]!.seed(source, { uploadLimit: Math.round(bytes.length / DOWNLOAD_SECONDS) });
-    await post(`/swarms/${swarmId}/download`, { out: join(dir, `got-${name}`) });
-    const { streamUrl } = (await post(`/swarms/${swarmId}/capability`, {})) as { streamUrl: string };
-    const swarm = usages[1]!.swarm(swarmId)!;
+    const { swarmId } = await p.usages[0]!.seed(source, { uploadLimit: Math.round(bytes.length / DOWNLOAD_SECONDS) });
+    await p.post(`/swarms/${swarmId}/download`, { out: join(p.dir, `got-${name}`) });
+    const { streamUrl } = (await p.post(`/swarms/${swarmId}/capability`, {})) as { streamUrl: string };
+    const swarm = p.usages[1]!.swarm(swarmId)!;
     const percent = () => Math.round((100 * swarm.progress.have) / Math.max(1, swarm.progress.total));
     return { swarmId, swarm, streamUrl, bytes, percent };
   }
@@ -71,7 +41,7 @@ describe('streaming a download in progress to ffprobe and ffmpeg', function () {
     it(`${kind === 'mp4' ? 'an MP4 with its index at the end' : 'an MPEG-TS'}: probed and decoded while the download is incomplete, every frame, no error`, async () => {
       // ffprobe reads the first 5 s of a TS to find its streams: a longer one leaves most of it to stream.
       const seconds = kind === 'mp4' ? 10 : 30;
-      const source = kind === 'mp4' ? await makeMp4(dir, seconds, 'source.mp4') : await makeTs(dir, seconds, 'source.ts');
+      const source = kind === 'mp4' ? await makeMp4(p.dir, seconds, 'source.mp4') : await makeTs(p.dir, seconds, 'source.ts');
       if (kind === 'mp4') {
         const boxes = await mp4Boxes(source);
         expect(boxes.get('moov')!, 'the index comes after the media data').to.be.greaterThan(boxes.get('mdat')!);

@@ -7,17 +7,13 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startApi, type ApiServer } from '../../../../overlay/api/http-api.js';
-import { ppspApi } from '../../../../usages/ppsp/ppsp-api.js';
-import { PpspUsage } from '../../../../usages/ppsp/ppsp-usage.js';
 import { withBrowser } from '../../../helpers/browser.js';
 import { httpRequest } from '../../../helpers/http.js';
 import { makeMp4 } from '../../../helpers/media.js';
-import { startTestnet, type Testnet } from '../../../helpers/testnet.js';
+import { startPpspNet, type PpspNet } from '../../../helpers/ppsp-net.js';
 
 async function writeSmallFile(dir: string, name: string): Promise<string> {
   const path = join(dir, name);
@@ -33,47 +29,30 @@ type PageGlobal = {
 /** An element handle's node, typed by hand as above. */
 type Attached = { isConnected: boolean };
 
-const PROPS = { accessType: 'fixed' as const, upKbps: 10_000, downKbps: 10_000, nat: 'unknown' as const, uptimeSec: 0 };
-const TOKEN = randomBytes(32).toString('hex');
-
 describe('the page for people at /', function () {
   this.timeout(120_000);
-  let net: Testnet;
-  let dir: string;
-  let api: ApiServer;
+  let p: PpspNet;
   let foreign: Server;
   let swarmId: string;
-  const usages: PpspUsage[] = [];
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ppsp-page-'));
-    net = await startTestnet(1, {
-      beforeStart: (node, i) => {
-        usages[i] = new PpspUsage({ properties: PROPS });
-        usages[i]!.attach(node);
-      },
-    });
-    for (const u of usages) await u.start();
-    api = await startApi(net.nodes[0]!, { host: '127.0.0.1', port: 0, token: TOKEN }, [ppspApi(usages[0]!)]);
-    swarmId = (await usages[0]!.seed(await makeMp4(dir, 8, 'holiday.mp4'))).swarmId;
+    p = await startPpspNet(1);
+    swarmId = (await p.usages[0]!.seed(await makeMp4(p.dir, 8, 'holiday.mp4'))).swarmId;
     foreign = createServer((_req, res) => res.end('<!doctype html><title>elsewhere</title>'));
     await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
   });
 
   after(async () => {
     await new Promise((resolve) => foreign?.close(resolve));
-    await api?.close();
-    for (const u of usages) await u.stop();
-    await net?.stopAll();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await p?.stop();
   });
 
   it('is served without a token, holds no data, and sends a nonce-based Content-Security-Policy', async () => {
-    const r = await httpRequest(`http://${api.address}`, '/');
+    const r = await httpRequest(`http://${p.api.address}`, '/');
     expect(r.status).to.equal(200);
     expect(r.headers['content-type']).to.equal('text/html; charset=utf-8');
     expect(r.headers['content-security-policy']).to.match(/default-src 'none'; script-src 'nonce-[A-Za-z0-9+/=]+'/);
-    expect(r.text).not.to.include(net.nodes[0]!.nodeIdHex);
+    expect(r.text).not.to.include(p.net.nodes[0]!.nodeIdHex);
     expect(r.text).not.to.include(swarmId);
   });
 
@@ -84,17 +63,17 @@ describe('the page for people at /', function () {
       page.on('pageerror', (e) => errors.push(e.message));
       page.on('console', (m) => (m.type() === 'error' ? errors.push(m.text()) : undefined));
 
-      await page.goto(`http://${api.address}/`);
+      await page.goto(`http://${p.api.address}/`);
       expect(await page.isVisible('#login')).to.equal(true);
       expect(await page.isVisible('#app')).to.equal(false);
-      expect(await page.textContent('#login')).to.include(`reload-ppsp status --api ${api.address}`);
+      expect(await page.textContent('#login')).to.include(`reload-ppsp status --api ${p.api.address}`);
 
       // A new load, not a same-document fragment change.
       await page.goto('about:blank');
-      await page.goto(`http://${api.address}/#token=${TOKEN}`);
+      await page.goto(`http://${p.api.address}/#token=${p.token}`);
       await page.waitForSelector(`tr[data-swarm="${swarmId}"]`, { timeout: 30_000 });
-      expect(page.url(), 'the token left the address bar').to.equal(`http://${api.address}/`);
-      expect(await page.textContent('#node')).to.include(net.nodes[0]!.nodeIdHex);
+      expect(page.url(), 'the token left the address bar').to.equal(`http://${p.api.address}/`);
+      expect(await page.textContent('#node')).to.include(p.net.nodes[0]!.nodeIdHex);
       const row = (await page.textContent(`tr[data-swarm="${swarmId}"]`))!;
       expect(row).to.include('holiday.mp4');
       expect(row).to.include('seed');
@@ -107,7 +86,7 @@ describe('the page for people at /', function () {
 
       // A refresh that brings a new swarm keeps the rows already shown (and their Play buttons).
       const button = await page.$(`tr[data-swarm="${swarmId}"] button`);
-      const second = (await usages[0]!.seed(await writeSmallFile(dir, 'notes.txt'))).swarmId;
+      const second = (await p.usages[0]!.seed(await writeSmallFile(p.dir, 'notes.txt'))).swarmId;
       await page.waitForSelector(`tr[data-swarm="${second}"]`, { timeout: 30_000 });
       expect(await button!.evaluate((b) => (b as unknown as Attached).isConnected), 'the first Play button is still in the page').to.equal(true);
 
@@ -123,7 +102,7 @@ describe('the page for people at /', function () {
   it('forgets a token the node refuses (a link from before a restart) and shows the how-to, saying why', async () => {
     await withBrowser(async (browser) => {
       const page = await browser.newPage();
-      await page.goto(`http://${api.address}/#token=${randomBytes(32).toString('hex')}`);
+      await page.goto(`http://${p.api.address}/#token=${randomBytes(32).toString('hex')}`);
       await page.waitForSelector('#login', { state: 'visible', timeout: 30_000 });
       expect(await page.isVisible('#app')).to.equal(false);
       expect(await page.textContent('#login')).to.match(/refused this page's token.*reload-ppsp status --api/);
@@ -136,7 +115,7 @@ describe('the page for people at /', function () {
       const page = await browser.newPage();
       await page.goto(`http://127.0.0.1:${(foreign.address() as AddressInfo).port}/`);
       const outcome = await page.evaluate(
-        `fetch('http://${api.address}/status', { headers: { authorization: 'Bearer ${TOKEN}' } }).then((r) => 'read ' + r.status, (e) => 'blocked: ' + e.message)`,
+        `fetch('http://${p.api.address}/status', { headers: { authorization: 'Bearer ${p.token}' } }).then((r) => 'read ' + r.status, (e) => 'blocked: ' + e.message)`,
       );
       expect(outcome).to.match(/^blocked/);
     });

@@ -1,0 +1,63 @@
+/**
+ * Nodes over real TLS, each running the PPSP usage, one of them serving the node API over real
+ * HTTP, and a scratch directory: what the streaming tests start from. `stop` ends all of it.
+ */
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApi, type ApiServer } from '../../overlay/api/http-api.js';
+import type { SwarmOptions } from '../../usages/ppsp/data/swarm.js';
+import { ppspApi } from '../../usages/ppsp/ppsp-api.js';
+import { PpspUsage } from '../../usages/ppsp/ppsp-usage.js';
+import { httpRequest } from './http.js';
+import { startTestnet, type Testnet } from './testnet.js';
+
+const PROPS = { accessType: 'fixed' as const, upKbps: 10_000, downKbps: 10_000, nat: 'unknown' as const, uptimeSec: 0 };
+/** Swarm timers for tests: housekeeping every 50 ms, redial after 300 ms. */
+export const FAST_SWARM: SwarmOptions = { tickIntervalMs: 50, rechokeIntervalMs: 300, requestTimeoutMs: 3000, redialIntervalMs: 300 };
+
+export interface PpspNet {
+  net: Testnet;
+  usages: PpspUsage[];
+  /** The API of node `apiOn`. */
+  api: ApiServer;
+  token: string;
+  dir: string;
+  /** POST `body` as JSON with the token; expects 200 and returns the JSON answer. */
+  post(path: string, body: unknown): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export async function startPpspNet(nodes: number, { apiOn = nodes - 1, swarm = FAST_SWARM }: { apiOn?: number; swarm?: SwarmOptions } = {}): Promise<PpspNet> {
+  const dir = await mkdtemp(join(tmpdir(), 'ppsp-net-'));
+  const usages: PpspUsage[] = [];
+  const net = await startTestnet(nodes, {
+    beforeStart: (node, i) => {
+      usages[i] = new PpspUsage({ properties: PROPS, data: { swarm } });
+      usages[i]!.attach(node);
+    },
+  });
+  for (const u of usages) await u.start();
+  const token = randomBytes(32).toString('hex');
+  const api = await startApi(net.nodes[apiOn]!, { host: '127.0.0.1', port: 0, token }, [ppspApi(usages[apiOn]!)]);
+  return {
+    net,
+    usages,
+    api,
+    token,
+    dir,
+    async post(path, body) {
+      const r = await httpRequest(`http://${api.address}`, path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      expect(r.status, r.text).to.equal(200);
+      return JSON.parse(r.text) as Record<string, unknown>;
+    },
+    async stop() {
+      await api.close();
+      for (const u of usages) await u.stop();
+      await net.stopAll();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
