@@ -5,7 +5,7 @@
  * chunk range. Pure: no I/O. Every refusal of untrusted input is ReloadError(Invalid_Message).
  */
 import { invalidMessage } from '../../../overlay/index.js';
-import { ChunkBitmap } from './chunk-bitmap.js';
+import { ChunkBitmap, type ChunkRun } from './chunk-bitmap.js';
 import { MAX_CHUNK_COUNT } from './swarm-id.js';
 
 /** Tag of a bitmap payload: bytes, bit i = chunk i, most significant bit first, spare bits zero. */
@@ -14,10 +14,7 @@ export const AVAILABILITY_BITMAP = 1;
 export const AVAILABILITY_RANGES = 2;
 
 /** An inclusive chunk range: a HAVE update (RFC 7574 §3.2) or one entry of a ranges payload. */
-export interface HaveRange {
-  first: number;
-  last: number;
-}
+export type HaveRange = ChunkRun;
 
 /** Ascending chunk indices as maximal ranges of consecutive ones (duplicates fold in). */
 export function consecutiveRuns(sorted: readonly number[]): HaveRange[] {
