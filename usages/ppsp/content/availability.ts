@@ -5,6 +5,7 @@
  * chunk range. Pure: no I/O. Every refusal of untrusted input is ReloadError(Invalid_Message).
  */
 import { invalidMessage } from '../../../overlay/index.js';
+import { ChunkBitmap, type ChunkRun } from './chunk-bitmap.js';
 import { MAX_CHUNK_COUNT } from './swarm-id.js';
 
 /** Tag of a bitmap payload: bytes, bit i = chunk i, most significant bit first, spare bits zero. */
@@ -13,10 +14,7 @@ export const AVAILABILITY_BITMAP = 1;
 export const AVAILABILITY_RANGES = 2;
 
 /** An inclusive chunk range: a HAVE update (RFC 7574 §3.2) or one entry of a ranges payload. */
-export interface HaveRange {
-  first: number;
-  last: number;
-}
+export type HaveRange = ChunkRun;
 
 /** Ascending chunk indices as maximal ranges of consecutive ones (duplicates fold in). */
 export function consecutiveRuns(sorted: readonly number[]): HaveRange[] {
@@ -32,39 +30,41 @@ export function consecutiveRuns(sorted: readonly number[]): HaveRange[] {
 /** The CBOR-ready wire form of an Availability. */
 export type AvailabilityValue = [typeof AVAILABILITY_BITMAP, Uint8Array] | [typeof AVAILABILITY_RANGES, [number, number][]];
 
-/** The set of chunks a peer holds, over a swarm of `chunkCount` chunks (0..MAX_CHUNK_COUNT). */
+/**
+ * The set of chunks a peer holds, over a swarm of `chunkCount` chunks (0..MAX_CHUNK_COUNT). The bits
+ * live in a ChunkBitmap; this class adds the swarm's bounds and typed errors for untrusted input.
+ */
 export class Availability {
-  private readonly bits: Uint8Array;
-  private held = 0;
+  /** Replaced only by fromBitmap, right after construction. */
+  private bits: ChunkBitmap;
 
   constructor(readonly chunkCount: number) {
     if (!Number.isSafeInteger(chunkCount) || chunkCount < 0 || chunkCount > MAX_CHUNK_COUNT) {
       throw invalidMessage(`chunk count ${chunkCount} is outside 0..${MAX_CHUNK_COUNT}`, 'bad_chunk_count');
     }
-    this.bits = new Uint8Array(Math.ceil(chunkCount / 8));
+    this.bits = new ChunkBitmap(chunkCount);
   }
 
   /** Chunks held. */
   get count(): number {
-    return this.held;
+    return this.bits.count;
   }
 
   /** True once every chunk is held (also for a swarm of no chunks). */
   get isComplete(): boolean {
-    return this.held === this.chunkCount;
+    return this.bits.isComplete;
   }
 
+  /** Whether chunk `index` is held. Invalid_Message if out of range. */
   has(index: number): boolean {
     this.check(index);
-    return (this.bits[index >>> 3]! & (0x80 >>> (index & 7))) !== 0;
+    return this.bits.get(index);
   }
 
   /** Marks chunk `index` held; true if it was not already. Invalid_Message if out of range. */
   set(index: number): boolean {
-    if (this.has(index)) return false;
-    this.bits[index >>> 3]! |= 0x80 >>> (index & 7);
-    this.held++;
-    return true;
+    this.check(index);
+    return this.bits.set(index);
   }
 
   /** Marks every chunk of a range held (a HAVE); returns how many were new. */
@@ -72,9 +72,7 @@ export class Availability {
     this.check(first);
     this.check(last);
     if (first > last) throw invalidMessage(`range ${first}..${last} is reversed`, 'bad_range');
-    let added = 0;
-    for (let i = first; i <= last; i++) if (this.set(i)) added++;
-    return added;
+    return this.bits.setRange(first, last);
   }
 
   /** Whether every chunk of `range` is held (a peer told of it by HAVE would gain nothing). */
@@ -84,38 +82,14 @@ export class Availability {
     return true;
   }
 
-
   /** Chunks not held, ascending; skips full bytes, so cheap on a nearly complete bitmap. */
-  *missing(): IterableIterator<number> {
-    for (let byte = 0; byte < this.bits.length; byte++) {
-      if (this.bits[byte] === 0xff) continue;
-      for (let i = byte * 8; i < Math.min(byte * 8 + 8, this.chunkCount); i++) if (!this.has(i)) yield i;
-    }
+  missing(): IterableIterator<number> {
+    return this.bits.missing();
   }
 
   /** The held chunks as maximal inclusive ranges, ascending; whole empty or full bytes are skipped. */
-  *ranges(): IterableIterator<HaveRange> {
-    let first = -1;
-    for (let i = 0; i < this.chunkCount; ) {
-      const byte = this.bits[i >>> 3]!;
-      if ((i & 7) === 0 && (byte === 0 || byte === 0xff) && i + 8 <= this.chunkCount) {
-        if (byte === 0xff && first < 0) first = i;
-        if (byte === 0 && first >= 0) {
-          yield { first, last: i - 1 };
-          first = -1;
-        }
-        i += 8;
-        continue;
-      }
-      const held = (byte & (0x80 >>> (i & 7))) !== 0;
-      if (held && first < 0) first = i;
-      if (!held && first >= 0) {
-        yield { first, last: i - 1 };
-        first = -1;
-      }
-      i++;
-    }
-    if (first >= 0) yield { first, last: this.chunkCount - 1 };
+  ranges(): IterableIterator<HaveRange> {
+    return this.bits.runs();
   }
 
   /**
@@ -124,17 +98,15 @@ export class Availability {
    */
   static fromBitmap(chunkCount: number, bitmap: Uint8Array): Availability {
     const a = new Availability(chunkCount);
-    if (!(bitmap instanceof Uint8Array) || bitmap.length !== a.bits.length) throw invalidMessage(`an availability bitmap must be ${a.bits.length} bytes`, 'bad_availability');
-    const spare = a.bits.length * 8 - chunkCount;
-    if (spare > 0 && (bitmap[bitmap.length - 1]! & ((1 << spare) - 1)) !== 0) throw invalidMessage('an availability bitmap has bits set past the last chunk', 'bad_availability');
-    a.bits.set(bitmap);
-    for (let byte of bitmap) for (; byte !== 0; byte &= byte - 1) a.held++;
+    const why = ChunkBitmap.problemWith(chunkCount, bitmap);
+    if (why !== undefined) throw invalidMessage(`an availability bitmap: ${why}`, 'bad_availability');
+    a.bits = ChunkBitmap.fromBytes(chunkCount, bitmap);
     return a;
   }
 
   /** A copy of the bitmap (the tag 1 payload). */
   toBitmap(): Uint8Array {
-    return Uint8Array.from(this.bits);
+    return this.bits.toBytes();
   }
 
   private check(index: number): void {

@@ -1,14 +1,15 @@
 /**
- * The pure half of the chunk store: swarm geometry (how content is cut into chunks), the
- * verified-chunk bitmap, and the byte layout of the `.part.state` sidecar. No I/O here, so each
- * piece is tested on its own and the store in `chunk-store.ts` only moves bytes.
+ * The pure half of the chunk store: swarm geometry (how content is cut into chunks) and the byte
+ * layout of the `.part.state` sidecar (its bitmap is a ChunkBitmap, content/chunk-bitmap.ts). No
+ * I/O here, so each piece is tested on its own and the store's other files only move bytes.
  */
 
 import { ErrorCode, ReloadError, invalidMessage } from '../../../overlay/index.js';
+import { ChunkBitmap } from '../content/chunk-bitmap.js';
 
 /**
  * Largest chunk we accept, in bytes (16 MiB): a read allocates one chunk (a range read at most
- * MAX_CHUNKS_PER_IO of them, see chunk-store.ts), so this bounds memory per read.
+ * MAX_CHUNKS_PER_IO of them, see chunk-read-path.ts), so this bounds memory per read.
  */
 export const MAX_CHUNK_SIZE_BYTES = 16 * 1024 * 1024;
 
@@ -74,63 +75,6 @@ export function chunkNotFound(index: number): ReloadError {
   return new ReloadError(ErrorCode.Not_Found, `chunk ${index} is not stored`, 'not_found');
 }
 
-/**
- * One bit per chunk, most significant bit first within each byte (bit i is byte i>>3, mask
- * 0x80>>(i&7)), the order RFC 7574 bitmaps use. Memory is ceil(chunkCount/8) bytes.
- */
-export class ChunkBitmap {
-  readonly bytes: Buffer;
-  private setCount = 0;
-
-  constructor(
-    readonly size: number,
-    bytes?: Uint8Array,
-  ) {
-    const length = Math.ceil(size / 8);
-    if (bytes && bytes.length !== length) throw new RangeError(`bitmap of ${size} bits needs ${length} bytes, got ${bytes.length}`);
-    this.bytes = Buffer.alloc(length);
-    if (bytes) {
-      this.bytes.set(bytes);
-      // Bits past `size` in the last byte mean nothing; clear them so a stray bit cannot count.
-      const spare = length * 8 - size;
-      if (spare > 0) this.bytes[length - 1] = (this.bytes[length - 1] as number) & (0xff << spare) & 0xff;
-      for (const b of this.bytes) this.setCount += popcount(b);
-    }
-  }
-
-  /** Chunks whose bit is set. */
-  get count(): number {
-    return this.setCount;
-  }
-
-  has(index: number): boolean {
-    if (!Number.isSafeInteger(index) || index < 0 || index >= this.size) return false;
-    return ((this.bytes[index >> 3] as number) & (0x80 >> (index & 7))) !== 0;
-  }
-
-  /** Sets bit `index`; returns false if it was already set. */
-  set(index: number): boolean {
-    if (this.has(index)) return false;
-    this.bytes[index >> 3] = (this.bytes[index >> 3] as number) | (0x80 >> (index & 7));
-    this.setCount++;
-    return true;
-  }
-
-  /** Indices whose bit is clear, ascending; reads the live bitmap, so bits set meanwhile are skipped. */
-  *missing(): IterableIterator<number> {
-    for (let byte = 0; byte < this.bytes.length; byte++) {
-      if (this.bytes[byte] === 0xff) continue;
-      for (let i = byte * 8; i < Math.min(this.size, byte * 8 + 8); i++) if (!this.has(i)) yield i;
-    }
-  }
-}
-
-function popcount(b: number): number {
-  let n = 0;
-  for (let v = b; v !== 0; v &= v - 1) n++;
-  return n;
-}
-
 /** What a sidecar's header records: which swarm the partial file belongs to and its geometry. */
 export interface SidecarHeader {
   swarmId: string;
@@ -155,7 +99,7 @@ export function encodeSidecarHeader(header: SidecarHeader): Buffer {
 
 /** A whole sidecar: the header, then the bitmap's bytes. */
 export function encodeSidecar(header: SidecarHeader, bitmap: ChunkBitmap): Buffer {
-  return Buffer.concat([encodeSidecarHeader(header), bitmap.bytes]);
+  return Buffer.concat([encodeSidecarHeader(header), bitmap.toBytes()]);
 }
 
 /** A decoded sidecar, or why it is not one. */
@@ -180,7 +124,8 @@ export function decodeSidecar(bytes: Buffer): DecodedSidecar {
   const chunkCount = chunkCountOf(header.contentLength, chunkSize);
   const expected = headerLength + Math.ceil(chunkCount / 8);
   if (bytes.length !== expected) return { ok: false, why: `${bytes.length} bytes where the recorded geometry needs ${expected}` };
-  return { ok: true, header, headerLength, bitmap: new ChunkBitmap(chunkCount, bytes.subarray(headerLength)) };
+  // Bits past the last chunk mean nothing in a sidecar; they are dropped, so a stray one cannot count.
+  return { ok: true, header, headerLength, bitmap: ChunkBitmap.fromBytes(chunkCount, bytes.subarray(headerLength), { clearSpareBits: true }) };
 }
 
 /** A swarm ID as we record it: lowercase hex, non-empty, at most MAX_SWARM_ID_CHARS characters. */
