@@ -224,6 +224,12 @@ export class SwarmDownloader {
 
   set limitRate(bytesPerSec: number) {
     this.bucket.rate = bytesPerSec;
+  }
+
+  /** The pump waiting for the limits looks again (see Swarm.limitsChanged). */
+  limitsChanged(): void {
+    this.throttled?.cancel();
+    this.throttled = undefined;
     this.pump();
   }
 
@@ -270,6 +276,7 @@ export class SwarmDownloader {
   private waitForLimit(): boolean {
     const wait = this.limit.delay();
     if (wait === 0) return false;
+    if (!this.throttled) this.stats.downloadThrottledMs += wait;
     this.throttled ??= this.clock.after(wait, () => {
       this.throttled = undefined;
       this.pump();

@@ -132,6 +132,9 @@ export interface SwarmStats {
   chokedBy: Set<string>;
   /** The last ERROR text of peers that closed with one (at most MAX_PEER_ERRORS peers). */
   peerErrors: Map<string, string>;
+  /** Ms sessions waited for the upload limits (summed over sessions), and the request pump for the download limits. */
+  uploadThrottledMs: number;
+  downloadThrottledMs: number;
 }
 
 export function newSwarmStats(): SwarmStats {
@@ -144,6 +147,8 @@ export function newSwarmStats(): SwarmStats {
     chokesSent: 0,
     unchokesSent: 0,
     maxUnchoked: 0,
+    uploadThrottledMs: 0,
+    downloadThrottledMs: 0,
     uploadedTo: new Map(),
     downloadedFrom: new Map(),
     banned: new Set(),
