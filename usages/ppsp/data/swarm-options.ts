@@ -39,6 +39,12 @@ export const MAX_PENDING_WRITES = 64;
 export const STREAMING_QUEUE_SECONDS = 1;
 export const DOWNLOAD_QUEUE_SECONDS = 4;
 export const MIN_REQUESTS_PER_PEER = 4;
+/**
+ * Under a download limit, seconds of it a peer's requests in flight cover at most. Requests are
+ * charged to the limit as they go out, a batch whole, so a batch the size of the usual queue (up to
+ * 64 chunks, 1 MiB) would let a download run ahead of its limit by that much.
+ */
+export const LIMITED_QUEUE_SECONDS = 0.5;
 export const INITIAL_REQUESTS_PER_PEER = 16;
 /** Chunks `bufferedAhead` looks at, at most (64 MiB at 16 KiB chunks). */
 export const BUFFER_SCAN_CHUNKS = 4096;
