@@ -279,11 +279,13 @@ export class SwarmDownloader {
   private waitForLimit(): boolean {
     const wait = this.limit.delay();
     if (wait === 0) return false;
-    if (!this.throttled) this.stats.downloadThrottledMs += wait;
-    this.throttled ??= this.clock.after(wait, () => {
-      this.throttled = undefined;
-      this.pump();
-    });
+    if (!this.throttled) {
+      this.stats.downloadThrottledMs += wait;
+      this.throttled = this.clock.after(wait, () => {
+        this.throttled = undefined;
+        this.pump();
+      });
+    }
     return true;
   }
 
