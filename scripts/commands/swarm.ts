@@ -9,7 +9,7 @@ import { API_CLIENT_OPTIONS, apiEndpoint, callApi, type ApiEndpoint } from '../a
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../../usages/ppsp/content/swarm-id.js';
 import { integerOption, optionalString, printResult, refuseToReplace, requireString, UsageError, type Command } from '../command.js';
 import { isMediaType } from '../../usages/ppsp/content/media-info.js';
-import { rateOption } from '../rate-option.js';
+import { rateOption, SWARM_LIMIT_OPTIONS, SWARM_UPLOAD_LIMIT_OPTION, swarmLimits } from '../rate-option.js';
 
 export const jsonOption = { type: 'boolean' as const, help: 'print JSON' };
 
@@ -88,7 +88,7 @@ export const seedCommand: Command = {
     ...API_CLIENT_OPTIONS,
     'chunk-size': { type: 'string', help: 'bytes per chunk, a power of two from 1024 to 1048576 (default 16384)', valueName: 'BYTES' },
     type: { type: 'string', help: 'media type players are told, e.g. video/mp4 (default: by the file name\'s extension)', valueName: 'TYPE' },
-    'upload-limit': { type: 'string', help: 'upload rate limit of this swarm (500k, 2M, 20Mbit; 0 for none)', valueName: 'RATE' },
+    ...SWARM_UPLOAD_LIMIT_OPTION,
     json: jsonOption,
   },
   async run(args) {
@@ -119,6 +119,7 @@ export const getCommand: Command = {
     force: { type: 'boolean', help: 'replace FILE if it exists' },
     detach: { type: 'boolean', help: 'leave the download running on the node when this command ends early (Ctrl-C, a stall); by default it is stopped. `reload-ppsp stop` stops it later' },
     'stall-timeout': { type: 'string', help: 'give up after this many seconds without a new chunk (default 120)', valueName: 'S' },
+    ...SWARM_LIMIT_OPTIONS,
     json: jsonOption,
   },
   async run(args) {
@@ -129,6 +130,7 @@ export const getCommand: Command = {
     await refuseToReplace(out, force);
     const api = apiEndpoint(args);
     const stallSec = integerOption(args, 'stall-timeout', { min: 1, max: MAX_STALL_SEC }, DEFAULT_STALL_SEC);
+    const limits = swarmLimits(args);
     const tty = process.stderr.isTTY && !args.values.json;
     let lastHave = -1;
     let lastGain = Date.now();
@@ -141,7 +143,7 @@ export const getCommand: Command = {
     const sigint = () => onInterrupt();
     process.once('SIGINT', sigint);
     try {
-      const started = (await callApi(api, 'POST', `/swarms/${swarmId}/download`, { out, force })) as SwarmStatus & { started: boolean };
+      const started = (await callApi(api, 'POST', `/swarms/${swarmId}/download`, { out, force, ...limits })) as SwarmStatus & { started: boolean };
       // What this command started on the node ends with it (Ctrl-C, a stall, a failure), unless --detach.
       ownsDownload = started.started && args.values.detach !== true;
       onInterrupt = interruptHandler(api, swarmId, ownsDownload, tty);

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { API_CLIENT_OPTIONS, apiEndpoint, callApi } from '../api-client.js';
 import { optionalString, printResult, refuseToReplace, UsageError, type Command } from '../command.js';
 import { interruptHandler, jsonOption, oneArg, type SwarmStatus } from './swarm.js';
+import { SWARM_LIMIT_OPTIONS, swarmLimits } from '../rate-option.js';
 
 /** Players `--player` knows, and the flags that make them exit when the media ends. */
 const PLAYERS: Record<string, string[]> = {
@@ -68,6 +69,7 @@ export const watchCommand: Command = {
     player: { type: 'string', help: 'start this player on the URL: mpv, vlc or ffplay', valueName: 'NAME' },
     'player-command': { type: 'string', help: 'start this program on the URL (given as its last argument), e.g. "mpv --fs"', valueName: 'CMD' },
     detach: { type: 'boolean', help: 'leave the download running on the node when this command ends' },
+    ...SWARM_LIMIT_OPTIONS,
     json: jsonOption,
   },
   async run(args) {
@@ -77,10 +79,11 @@ export const watchCommand: Command = {
     const force = args.values.force === true;
     // Checked before anything starts on the node.
     playerCommand(optionalString(args, 'player'), optionalString(args, 'player-command'), 'URL');
+    const limits = swarmLimits(args);
     await refuseToReplace(out, force);
     const api = apiEndpoint(args);
     const tty = process.stderr.isTTY && !args.values.json;
-    const started = (await callApi(api, 'POST', `/swarms/${swarmId}/download`, { out, force })) as SwarmStatus & { started: boolean };
+    const started = (await callApi(api, 'POST', `/swarms/${swarmId}/download`, { out, force, ...limits })) as SwarmStatus & { started: boolean };
     const owns = started.started && args.values.detach !== true;
     const stop = interruptHandler(api, swarmId, owns, tty);
     process.once('SIGINT', stop);

@@ -96,6 +96,20 @@ describe('CLI conventions', function () {
     ]);
   });
 
+  it('a bad rate is a usage error naming the flag, in every command that takes one; a good one gets as far as the API', async () => {
+    const file = join(dir, 'seed-rate.bin');
+    await writeFile(file, 'some bytes');
+    const rate = /is not a rate: bytes\/s like 500k or 2M, or bits\/s like 20Mbit\n$/;
+    await expectAll([
+      [['node', '--config', 'x', '--identity', 'y', '--download-limit', '2Mb'], 2, rate],
+      [['seed', file, '--upload-limit', 'fast', '--api', NO_API], 2, /^reload-ppsp: --upload-limit fast /],
+      [['get', SWARM, '--out', join(dir, 'g'), '--api', NO_API, '--download-limit', '-5'], 2, /^reload-ppsp: --download-limit -5 /],
+      [['get', SWARM, '--out', join(dir, 'g'), '--api', NO_API, '--upload-limit', '20Tbit'], 2, /^reload-ppsp: --upload-limit 20Tbit /],
+      [['watch', SWARM, '--out', join(dir, 'w'), '--api', NO_API, '--download-limit', '1e6'], 2, /^reload-ppsp: --download-limit 1e6 /],
+      [['get', SWARM, '--out', join(dir, 'g'), '--api', NO_API, '--upload-limit', '500k', '--download-limit', '20Mbit'], 1, /cannot reach the node API at 127\.0\.0\.1:1/],
+    ]);
+  });
+
   it('fetch --out leaves an existing file alone without --force, and says so before fetching', async () => {
     const out = join(dir, 'mine.txt');
     await writeFile(out, 'precious');

@@ -72,7 +72,7 @@ export class PpspUsage implements Usage {
     this.signalling.attach(node);
     this.signalling.setLocalAvailability((id) => this.data.availability(id));
     this.signalling.setPeerHasChunk((id, peer, chunk) => this.data.peerHasChunk(id, peer, chunk));
-    node.metrics.addSource(() => swarmMetricFamilies(this.data.list()));
+    node.metrics.addSource(() => swarmMetricFamilies(this.data.list(), this.data.limits));
     const relay = (this.relay = new OverlayRelay(node, { maxFrameBytes: RELAY_MAX_FRAME_BYTES, onLink: (link) => this.data.acceptLink(link) }));
     // Transport negotiation (seed §4.5): the requesting peer chooses; a direct TLS channel when both
     // can, else frames relayed through the overlay.

@@ -14,7 +14,7 @@
  * Untrusted input never crashes the process: a frame that does not decode, or that the swarm
  * refuses, is answered with ERROR (the RELOAD code and reason) and the channel is closed.
  */
-import { ErrorCode, invalidMessage, type Link, type Logger, ReloadError } from '../../../overlay/index.js';
+import { ErrorCode, invalidMessage, systemClock, type Clock, type Link, type Logger, ReloadError, type Timer } from '../../../overlay/index.js';
 import { Availability, decodeAvailability, encodeAvailability, type HaveRange } from '../content/availability.js';
 import {
   BEFORE_HANDSHAKE,
@@ -62,8 +62,10 @@ export interface SessionHost {
   onData(session: PeerSession, index: number, chunk: Uint8Array): void;
   /** The channel closed (once, for an attached session). */
   detach(session: PeerSession): void;
-  /** Takes `bytes` of upload from the rate limits; resolves when they may be sent (undefined: at once). */
-  uploadPermit(bytes: number): Promise<void> | undefined;
+  /** Ms until the upload rate limits let the next run go (0: now). */
+  uploadWait(): number;
+  /** Takes `bytes` of upload from the rate limits (they may go into debt: uploadWait says for how long). */
+  chargeUpload(bytes: number): void;
   /** Chunks one upload run may take: fewer under a rate limit, so a run does not hold a read slot for long. */
   uploadRunChunks(): number;
   /** Reads held chunks `first`, `first + 1`, ... into `targets`, one each, exactly its length; rejects if they cannot be read. */
@@ -82,6 +84,8 @@ export interface PeerSessionOptions {
   /** See DEFAULT_READS_IN_FLIGHT. */
   readsInFlight?: number;
   log: Logger;
+  /** Times the wait for the upload rate limits (default: the system clock). */
+  clock?: Clock;
 }
 
 /** Counters of one session (bytes are chunk bytes only, not headers or proofs). */
@@ -118,6 +122,8 @@ export class PeerSession {
   /** Chunks being read for upload right now, and how many runs they make. */
   private readonly reading = new Set<number>();
   private runsReading = 0;
+  /** The one timer that resumes uploads once the rate limits allow (cancelled on close). */
+  private throttle: Timer | undefined;
   private readonly maxQueuedUploads: number;
   private readonly log: Logger;
 
@@ -190,6 +196,13 @@ export class PeerSession {
       if (this.uploads.size >= this.maxQueuedUploads) throw new ReloadError(ErrorCode.Forbidden, `more than ${this.maxQueuedUploads} chunks requested at once`, 'too_many_requests');
       this.uploads.add(c);
     }
+    this.pumpUploads();
+  }
+
+  /** The rate limits changed: a wait timed at the old rate ends now. */
+  resumeUploads(): void {
+    this.throttle?.cancel();
+    this.throttle = undefined;
     this.pumpUploads();
   }
 
@@ -339,6 +352,8 @@ export class PeerSession {
     const wasReady = this.state === 'ready';
     this.state = 'closed';
     this.uploads.clear();
+    this.throttle?.cancel();
+    this.throttle = undefined;
     if (wasReady) this.host!.detach(this);
   }
 
@@ -347,13 +362,25 @@ export class PeerSession {
   /**
    * Sends queued chunks, reading up to `readsInFlight` runs of consecutive ones from disk at once
    * (order is free: each DATA names its chunk), each chunk then one frame. A run is read straight
-   * into its frames, past their headers, so no chunk is copied on the way out.
+   * into its frames, past their headers, so no chunk is copied on the way out. Under a rate limit
+   * a run starts only when the limits are out of debt and is charged before it is read, so a run
+   * that waits holds no chunks read long ago; the wait is one timer.
    */
   private pumpUploads(): void {
     const limit = this.options.readsInFlight ?? DEFAULT_READS_IN_FLIGHT;
-    while (this.state === 'ready' && this.runsReading < limit) {
+    while (this.state === 'ready' && this.runsReading < limit && !this.throttle) {
       const run = this.nextRun();
       if (!run) return;
+      const wait = this.host!.uploadWait();
+      if (wait > 0) {
+        this.throttle = (this.options.clock ?? systemClock).after(wait, () => {
+          this.throttle = undefined;
+          this.pumpUploads();
+        });
+        return;
+      }
+      const { contentLength, chunkSize } = this.metadata!;
+      this.host!.chargeUpload(chunkRange(run.last, contentLength, chunkSize).end - chunkRange(run.first, contentLength, chunkSize).start);
       for (let c = run.first; c <= run.last; c++) this.reading.add(c);
       this.runsReading++;
       void this.uploadRun(run.first, run.last).finally(() => {
@@ -385,9 +412,6 @@ export class PeerSession {
       writeDataHeader(frame, c);
       frames.push(frame);
     }
-    // The rate limit is taken before the read: a run waits without holding chunks read long ago.
-    const permit = this.host!.uploadPermit(frames.reduce((sum, f) => sum + f.length - DATA_HEADER_BYTES, 0));
-    if (permit) await permit;
     try {
       await this.host!.readChunksInto(first, frames.map((f) => f.subarray(DATA_HEADER_BYTES)));
     } catch (e) {

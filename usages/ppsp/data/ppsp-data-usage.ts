@@ -203,7 +203,7 @@ export class PpspDataUsage implements Usage {
 
   /** The one place peer sessions are made, for channels we answer and those we dial. */
   private openSession(link: Link, role: SessionRole): void {
-    new PeerSession(link, role, { log: this.log });
+    new PeerSession(link, role, { log: this.log, clock: this.clock });
   }
 
   private context(swarmId: string, peers?: () => Promise<PeerRef[]>) {
@@ -233,6 +233,7 @@ export class PpspDataUsage implements Usage {
   setLimits(limits: { uploadLimit?: number; downloadLimit?: number }): void {
     if (limits.uploadLimit !== undefined) this.nodeLimits.upload.rate = limits.uploadLimit;
     if (limits.downloadLimit !== undefined) this.nodeLimits.download.rate = limits.downloadLimit;
+    for (const swarm of this.swarms.values()) swarm.limitsChanged();
   }
 
   private swarmDefaults(): SwarmOptions {

@@ -22,6 +22,7 @@ import {
   DEFAULT_STREAM_WAIT_MS,
   DOWNLOAD_QUEUE_SECONDS,
   INITIAL_REQUESTS_PER_PEER,
+  LIMITED_QUEUE_SECONDS,
   MAX_PENDING_WRITES,
   MIN_REQUESTS_PER_PEER,
   STREAMING_QUEUE_SECONDS,
@@ -194,11 +195,13 @@ export class SwarmDownloader {
     const streaming = (this.readers?.size ?? 0) > 0;
     const maxPerPeer = this.options.requestsPerPeer ?? DEFAULT_REQUESTS_PER_PEER;
     const total = this.options.maxRequestsInFlight ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT;
+    const limitRate = this.limit.rate;
+    const limited = limitRate === 0 ? Infinity : Math.max(1, Math.floor((limitRate * LIMITED_QUEUE_SECONDS) / this.chunkSize));
     // While a player waits, the fastest holders get the first pick of its windows.
     const sessions = streaming ? [...this.sessions.values()].sort((a, b) => this.sessions.downloadedFrom(b.remoteNodeId) - this.sessions.downloadedFrom(a.remoteNodeId)) : this.sessions.values();
     for (const s of sessions) {
       if (!s.ready || s.chokedByRemote || !s.remote) continue;
-      const limits = { perPeer: this.requestQueue(s.remoteNodeId, maxPerPeer, streaming, now), total };
+      const limits = { perPeer: Math.min(limited, this.requestQueue(s.remoteNodeId, maxPerPeer, streaming, now)), total };
       if (streaming) for (const c of picker.preempt(s.remoteNodeId, limits.perPeer)) s.cancel(c);
       const chunks = picker.next(s.remoteNodeId, now, limits);
       if (chunks.length === 0) continue;
@@ -224,6 +227,12 @@ export class SwarmDownloader {
 
   set limitRate(bytesPerSec: number) {
     this.bucket.rate = bytesPerSec;
+  }
+
+  /** The pump waiting for the limits looks again (see Swarm.limitsChanged). */
+  limitsChanged(): void {
+    this.throttled?.cancel();
+    this.throttled = undefined;
     this.pump();
   }
 
@@ -270,10 +279,13 @@ export class SwarmDownloader {
   private waitForLimit(): boolean {
     const wait = this.limit.delay();
     if (wait === 0) return false;
-    this.throttled ??= this.clock.after(wait, () => {
-      this.throttled = undefined;
-      this.pump();
-    });
+    if (!this.throttled) {
+      this.stats.downloadThrottledMs += wait;
+      this.throttled = this.clock.after(wait, () => {
+        this.throttled = undefined;
+        this.pump();
+      });
+    }
     return true;
   }
 

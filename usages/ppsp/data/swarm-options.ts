@@ -39,6 +39,12 @@ export const MAX_PENDING_WRITES = 64;
 export const STREAMING_QUEUE_SECONDS = 1;
 export const DOWNLOAD_QUEUE_SECONDS = 4;
 export const MIN_REQUESTS_PER_PEER = 4;
+/**
+ * Under a download limit, seconds of it a peer's requests in flight cover at most. Requests are
+ * charged to the limit as they go out, a batch whole, so a batch the size of the usual queue (up to
+ * 64 chunks, 1 MiB) would let a download run ahead of its limit by that much.
+ */
+export const LIMITED_QUEUE_SECONDS = 0.5;
 export const INITIAL_REQUESTS_PER_PEER = 16;
 /** Chunks `bufferedAhead` looks at, at most (64 MiB at 16 KiB chunks). */
 export const BUFFER_SCAN_CHUNKS = 4096;
@@ -132,6 +138,9 @@ export interface SwarmStats {
   chokedBy: Set<string>;
   /** The last ERROR text of peers that closed with one (at most MAX_PEER_ERRORS peers). */
   peerErrors: Map<string, string>;
+  /** Ms sessions waited for the upload limits (summed over sessions), and the request pump for the download limits. */
+  uploadThrottledMs: number;
+  downloadThrottledMs: number;
 }
 
 export function newSwarmStats(): SwarmStats {
@@ -144,6 +153,8 @@ export function newSwarmStats(): SwarmStats {
     chokesSent: 0,
     unchokesSent: 0,
     maxUnchoked: 0,
+    uploadThrottledMs: 0,
+    downloadThrottledMs: 0,
     uploadedTo: new Map(),
     downloadedFrom: new Map(),
     banned: new Set(),

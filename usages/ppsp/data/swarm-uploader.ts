@@ -90,16 +90,27 @@ export class SwarmUploader {
     this.bucket.rate = bytesPerSec;
   }
 
+  /** Sessions waiting for the limits look again (see Swarm.limitsChanged). */
+  limitsChanged(): void {
+    for (const s of this.sessions.values()) s.resumeUploads();
+  }
+
   /** Chunks one upload run may take: about UPLOAD_RUN_SECONDS of the limit, so a seek's request waits behind little. */
   runChunks(chunkSize: number): number {
     const rate = this.limit.rate;
     return rate === 0 ? Infinity : Math.max(1, Math.floor((rate * UPLOAD_RUN_SECONDS) / chunkSize));
   }
 
-  /** Takes `bytes` from the limits; resolves when they may be sent (undefined: at once). */
-  permit(bytes: number): Promise<void> | undefined {
-    const wait = this.limit.charge(bytes);
-    return wait === 0 ? undefined : new Promise((resolve) => this.clock.after(wait, resolve));
+  /** Ms until the limits let a session send again; a session waits that long on one timer (counted as throttled). */
+  wait(): number {
+    const ms = this.limit.delay();
+    this.stats.uploadThrottledMs += ms;
+    return ms;
+  }
+
+  /** Takes `bytes` about to be sent from the limits. */
+  charge(bytes: number): void {
+    this.limit.charge(bytes);
   }
 
   private apply(changes: ChokeChange<string>[]): void {

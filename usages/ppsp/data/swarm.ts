@@ -214,6 +214,13 @@ export class Swarm extends EventEmitter implements SessionHost {
   setLimits(limits: { uploadLimit?: number; downloadLimit?: number }): void {
     if (limits.uploadLimit !== undefined) this.uploader.rate = limits.uploadLimit;
     if (limits.downloadLimit !== undefined) this.downloader.limitRate = limits.downloadLimit;
+    this.limitsChanged();
+  }
+
+  /** A limit this swarm goes through changed (its own or the node's): waits timed at the old rate end now. */
+  limitsChanged(): void {
+    this.uploader.limitsChanged();
+    this.downloader.limitsChanged();
   }
 
   /** Stops timers, closes every session and the store (a partial download stays resumable). */
@@ -358,8 +365,12 @@ export class Swarm extends EventEmitter implements SessionHost {
     return this.uploader.runChunks(this.metadata!.chunkSize);
   }
 
-  uploadPermit(bytes: number): Promise<void> | undefined {
-    return this.uploader.permit(bytes);
+  uploadWait(): number {
+    return this.uploader.wait();
+  }
+
+  chargeUpload(bytes: number): void {
+    this.uploader.charge(bytes);
   }
 
   async readChunksInto(first: number, targets: Uint8Array[]): Promise<void> {

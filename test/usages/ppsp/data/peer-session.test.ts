@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { systemClock } from '../../../../overlay/clock.js';
+import { systemClock, VirtualClock } from '../../../../overlay/clock.js';
 import { ErrorCode } from '../../../../overlay/errors.js';
 import { idToHex, randomId } from '../../../../overlay/id.js';
 import { memoryLinkPair, type MemoryLink } from '../../../../overlay/link/memory-link.js';
@@ -9,6 +9,7 @@ import { Availability } from '../../../../usages/ppsp/content/availability.js';
 import { decodeDataMessage, encodeDataMessage, PPSP_DATA_VERSION, type PpspDataMessage } from '../../../../usages/ppsp/data/data-messages.js';
 import { LeafHashes } from '../../../../usages/ppsp/content/leaf-hashes.js';
 import { MerkleBuilder } from '../../../../usages/ppsp/content/merkle.js';
+import { RateLimit, TokenBucket } from '../../../../usages/ppsp/data/rate-limit.js';
 import { MAX_UPLOAD_RUN_CHUNKS, PeerSession, type PeerSessionOptions, type SessionHost } from '../../../../usages/ppsp/data/peer-session.js';
 import { swarmMetadataOf, type SwarmMetadata } from '../../../../usages/ppsp/content/swarm-id.js';
 import { fuzzSeed, Prng } from '../../../helpers/prng.js';
@@ -41,9 +42,10 @@ class FakeHost implements SessionHost {
   uploadRunChunks(): number {
     return Infinity;
   }
-  uploadPermit(): undefined {
-    return undefined;
+  uploadWait(): number {
+    return 0;
   }
+  chargeUpload(_bytes: number): void {}
   media: MediaInfo = { name: 'clip.mp4', type: 'video/mp4' };
   attached: SwarmMetadata | undefined;
   detached = false;
@@ -332,5 +334,57 @@ describe('PPSP peer session', () => {
       expect(session.isOpen).to.equal(true);
       expect(raw.isClosed()).to.equal(false);
     });
+
+    it('under an upload limit sends only what the limit allows, waits on one timer, resumes at once when the limit is lifted, and a close cancels the wait', async () => {
+      const clock = new VirtualClock(0);
+      // 10 chunks per second; the bucket starts full with its burst (MIN_BURST_BYTES = 16 chunks here).
+      const bucket = new TokenBucket(10 * CHUNK, clock);
+      const host = new LimitedHost(new RateLimit([bucket]), BIG.metadata, BIG.bytes);
+      host.serve = true;
+      const { raw, session, data } = await served(host, { clock });
+      raw.send({ type: 'request', first: 0, last: 39 });
+      // The burst and one run into debt go; then the session waits on its one timer, with the clock stopped.
+      await waitFor(() => clock.pendingCount === 1);
+      expect(data().length).to.equal(17);
+      expect(host.reads.length).to.equal(17);
+      // One second of the limit: 10 more chunks, then one timer again.
+      clock.advance(1000);
+      await waitFor(() => data().length === 27 && clock.pendingCount === 1);
+      clock.advance(500);
+      await waitFor(() => data().length === 32 && clock.pendingCount === 1);
+      // Lifting the limit ends the wait at once, without the clock moving.
+      bucket.rate = 0;
+      session.resumeUploads();
+      await waitFor(() => data().length === 40);
+      expect(clock.pendingCount).to.equal(0);
+      expect(data().map((m) => m.index)).to.have.members(range(0, 39));
+      for (const m of data()) checkData(m);
+      // Limited again and waiting: closing the channel cancels the timer.
+      bucket.rate = CHUNK;
+      raw.send({ type: 'request', first: 0, last: 19 });
+      await waitFor(() => clock.pendingCount === 1);
+      session.link.close();
+      await waitFor(() => !session.isOpen);
+      expect(clock.pendingCount).to.equal(0);
+    });
   });
 });
+
+/** A FakeHost whose uploads go through real rate limits, one chunk a run (as a slow limit gives). */
+class LimitedHost extends FakeHost {
+  constructor(
+    private readonly limit: RateLimit,
+    ...rest: ConstructorParameters<typeof FakeHost>
+  ) {
+    super(...rest);
+  }
+  override uploadRunChunks(): number {
+    return 1;
+  }
+  override uploadWait(): number {
+    return this.limit.delay();
+  }
+  override chargeUpload(bytes: number): void {
+    this.limit.charge(bytes);
+  }
+}
