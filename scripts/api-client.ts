@@ -88,7 +88,12 @@ function unauthorizedMessage(api: ApiEndpoint, found: FoundToken, nodeTokenFile:
 export async function pageUrl(api: ApiEndpoint): Promise<string | undefined> {
   const target = parseHostPort(api.address, '--api');
   const { token } = await findToken(api, target.host, target.port);
-  return token === undefined ? undefined : `http://${api.address}/#token=${encodeURIComponent(token)}`;
+  return token === undefined ? undefined : pageLink(api.address, token);
+}
+
+/** The page's address on an API at `address` ("host:port"), carrying `token` in its fragment. */
+export function pageLink(address: string, token: string): string {
+  return `http://${address}/#token=${encodeURIComponent(token)}`;
 }
 
 export async function callApi(api: string | ApiEndpoint, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs = 60_000): Promise<unknown> {

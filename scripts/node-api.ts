@@ -7,6 +7,7 @@ import { bindApi, type BoundApi } from '../overlay/api/http-api.js';
 import { isLoopbackHost, parseAllowedOrigin } from '../overlay/api/api-access.js';
 import { parseHostPort } from '../overlay/config.js';
 import type { Logger } from '../overlay/log.js';
+import { pageLink } from './api-client.js';
 import { removeApiRecord, writeApiRecord } from './api-runtime.js';
 import { apiTokenPath, newApiToken, removeApiToken, writeApiToken } from './api-token.js';
 import { optionalString, stringList, UsageError, type OptionSpec, type ParsedArgs } from './command.js';
@@ -53,6 +54,8 @@ export function nodeApiSettings(args: ParsedArgs): NodeApiSettings {
 /** The node's API, bound and holding its token; `attach` the node once it has joined. */
 export interface NodeApi {
   server: BoundApi;
+  /** The page for people with this run's token in its fragment (api-client.ts pageLink). */
+  page: string;
   /** Removes the API, the runtime record and the token file. */
   close(): Promise<void>;
 }
@@ -76,6 +79,7 @@ export async function openNodeApi(settings: NodeApiSettings, dataDir: string, lo
   logger.info(`API token in ${token.file}`);
   return {
     server,
+    page: pageLink(server.address, secret),
     async close() {
       await server.close();
       if (record) await removeApiRecord(record);

@@ -28,6 +28,8 @@ export interface NodeProcess {
   nodeId: string;
   listen: string;
   api: string;
+  /** The page link the node printed before "ready" (with its API token), if it printed one. */
+  page?: string;
   child: ChildProcess;
   /** SIGTERM, then wait for exit; resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -39,6 +41,7 @@ export class NodeProcessError extends Error {
 }
 
 const READY = /^ready ([0-9a-f]{32}) listen=(\S+) api=(\S+)$/;
+const PAGE = /^page: (\S+)$/;
 
 /**
  * V8 flags a node process runs with (also on the CLI's `#!` line; a test keeps the two alike).
@@ -77,9 +80,11 @@ export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodePr
     const [code] = await exited;
     return code;
   };
+  let page: string | undefined;
   const ready = new Promise<RegExpExecArray>((resolve, reject) => {
     const timer = setTimeout(() => reject(new NodeProcessError(`node did not print "ready" within ${opts.readyTimeoutMs ?? 30_000} ms`)), opts.readyTimeoutMs ?? 30_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      page = PAGE.exec(line)?.[1] ?? page;
       const m = READY.exec(line);
       if (m) {
         clearTimeout(timer);
@@ -93,7 +98,7 @@ export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodePr
   });
   try {
     const m = await ready;
-    return { nodeId: m[1]!, listen: m[2]!, api: m[3]!, child, stop };
+    return { nodeId: m[1]!, listen: m[2]!, api: m[3]!, page, child, stop };
   } catch (e) {
     await stop();
     throw e;

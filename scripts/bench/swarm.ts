@@ -37,7 +37,7 @@ async function rssOf(pid: number): Promise<{ peakMiB: number; nowMiB: number }> 
   return { peakMiB: Math.round(kib('VmHWM') / 1024), nowMiB: Math.round(kib('VmRSS') / 1024) };
 }
 
-async function generate(path: string, bytes: number): Promise<void> {
+export async function generate(path: string, bytes: number): Promise<void> {
   const out = createWriteStream(path);
   for (let left = bytes; left > 0; left -= 1 << 20) {
     if (!out.write(randomBytes(Math.min(left, 1 << 20)))) await new Promise<void>((r) => out.once('drain', () => r()));

@@ -20,6 +20,7 @@ const SUITES: Record<string, Suite> = {
   overlay: { load: async () => (await import('../bench/overlay.js')).benchOverlay, takes: ['durationMs', 'nodes'] },
   storage: { load: async () => (await import('../bench/storage.js')).benchStorage, takes: ['durationMs', 'nodes'] },
   swarm: { load: async () => (await import('../bench/swarm.js')).benchSwarm, takes: ['sizeMiB'] },
+  stream: { load: async () => (await import('../bench/stream.js')).benchStream, takes: ['sizeMiB'] },
 };
 
 /** Bounds of --nodes: an overlay needs two nodes, and all of them run in this one process. */
@@ -35,7 +36,7 @@ export const benchCommand: Command = {
   options: {
     duration: { type: 'string', help: 'milliseconds per measurement (overlay, storage: bound on the wait for the ring to settle)', valueName: 'MS' },
     nodes: { type: 'string', help: `nodes to run, ${BENCH_MIN_NODES}-${BENCH_MAX_NODES} (overlay, storage; default ${DEFAULT_BENCH_NODES})`, valueName: 'N' },
-    size: { type: 'string', help: 'MiB of the file to stream (swarm; default 256)', valueName: 'MIB' },
+    size: { type: 'string', help: 'MiB of the file to stream (swarm: default 256; stream: default 256 and 1024)', valueName: 'MIB' },
   },
   async run(args) {
     const [name] = args.positionals;

@@ -78,6 +78,9 @@ export const nodeCommand: Command = {
       });
     // Listening before "ready": a SIGTERM sent as soon as it is read would otherwise kill the process uncleanly.
     const stopSignal = untilStopSignal();
+    // Like Jupyter's startup link: the user who started the node opens its page in one click. Only
+    // on a terminal: a service's output goes to logs that others may read, and the link holds the token.
+    if (process.stdout.isTTY) process.stdout.write(`page: ${api.page}\n`);
     process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress ?? '-'} api=${api.server.address}\n`);
     logger.info(`stopping on ${await stopSignal}`);
     await api.close();

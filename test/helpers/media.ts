@@ -7,13 +7,15 @@ import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+/** A run of ffmpeg or ffprobe at most; making a 10 s clip takes under a second on one core. */
 const RUN_TIMEOUT_MS = 60_000;
 
 function run(command: string, args: string[], timeoutMs = RUN_TIMEOUT_MS): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(command, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${error.message}\n${stderr}`));
-      else resolve({ stdout, stderr });
+      if (!error) return resolve({ stdout, stderr });
+      const why = error.killed ? `timed out after ${timeoutMs} ms and was killed` : `failed (${error.message.split('\n')[0]})`;
+      reject(new Error(`${command} ${args.join(' ')} ${why}${stderr.trim() ? `: ${stderr.trim()}` : ''}`));
     });
   });
 }
@@ -60,20 +62,32 @@ export interface Probe {
 /** What ffprobe reads from `url`: duration and streams. */
 export async function probe(url: string, timeoutMs = RUN_TIMEOUT_MS): Promise<Probe> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', url], timeoutMs);
-  const json = JSON.parse(stdout) as { format: { duration: string }; streams: { codec_type: string; codec_name: string }[] };
-  return { durationSec: Number(json.format.duration), streams: json.streams.map((s) => ({ codec_type: s.codec_type, codec_name: s.codec_name })) };
+  let json: { format?: { duration?: string }; streams?: { codec_type: string; codec_name: string }[] };
+  try {
+    json = JSON.parse(stdout) as typeof json;
+  } catch {
+    throw new Error(`ffprobe ${url} printed no JSON: ${stdout.slice(0, 200)}`);
+  }
+  const durationSec = Number(json.format?.duration);
+  if (!Number.isFinite(durationSec) || !Array.isArray(json.streams)) throw new Error(`ffprobe ${url} found no duration or streams: ${stdout.slice(0, 200)}`);
+  return { durationSec, streams: json.streams.map((s) => ({ codec_type: s.codec_type, codec_name: s.codec_name })) };
 }
 
 /**
  * Decodes every frame of `url` with ffmpeg; `errors` is what it printed at level error (empty when
- * clean). `onFrames` hears the frame count as decoding goes (ffmpeg's -progress, twice a second).
+ * clean). `onFrames` hears the frame count as decoding goes (ffmpeg's -progress, every 0.2 s).
+ * Past `timeoutMs` ffmpeg is killed and the promise rejects saying so.
  */
 export function decodeAll(url: string, onFrames: (frames: number) => void = () => {}, timeoutMs = RUN_TIMEOUT_MS): Promise<{ frames: number; errors: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('ffmpeg', ['-v', 'error', '-nostdin', '-stats_period', '0.2', '-progress', 'pipe:1', '-i', url, '-f', 'null', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let frames = 0;
     let errors = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout.setEncoding('utf8').on('data', (text: string) => {
       for (const m of text.matchAll(/^frame=(\d+)/gm)) {
         frames = Number(m[1]);
@@ -81,10 +95,14 @@ export function decodeAll(url: string, onFrames: (frames: number) => void = () =
       }
     });
     child.stderr.setEncoding('utf8').on('data', (text: string) => (errors += text));
-    child.on('error', reject);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`ffmpeg could not start: ${e.message}`));
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve({ frames, errors: errors.trim() });
+      else if (timedOut) reject(new Error(`ffmpeg -i ${url} timed out after ${timeoutMs} ms (${frames} frames) and was killed${errors.trim() ? `: ${errors.trim()}` : ''}`));
       else reject(new Error(`ffmpeg -i ${url} exited with ${signal ?? code}: ${errors.trim()}`));
     });
   });

@@ -255,10 +255,9 @@ export class PpspUsage implements Usage {
     const known = new Map<string, PeerRef>();
     const add = (hex: string) => hex !== self && known.set(hex, { nodeId: hex });
     for (const m of await this.signalling.refreshMembers(swarmId).catch(() => this.signalling.knownPeers(swarmId))) add(m.nodeIdHex);
-    for (const m of [...this.signalling.knownPeers(swarmId)].slice(0, 4)) {
-      const more = await this.signalling.peerList(m.nodeId, swarmId, PEER_LIST_COUNT).catch(() => []);
-      for (const p of more) add(p.nodeIdHex);
-    }
+    // Peer exchange with a few members at once: one round trip, not one after another, before the first dial.
+    const lists = await Promise.all([...this.signalling.knownPeers(swarmId)].slice(0, 4).map((m) => this.signalling.peerList(m.nodeId, swarmId, PEER_LIST_COUNT).catch(() => [])));
+    for (const p of lists.flat()) add(p.nodeIdHex);
     return [...known.values()];
   }
 }

@@ -31,7 +31,7 @@ export function hashesPerFrame(maxFrameBytes: number): number {
 
 /** A swarm's complete, verified leaf hashes: to check chunks, and to answer HASHES_REQUEST with proofs. */
 export class LeafHashes {
-  /** Built at the first proof asked of us: a leecher that never serves hashes never pays for it. */
+  /** Built by prepareProofs, or at the first proof asked of us. */
   private levels: MerkleLevels | undefined;
 
   private constructor(
@@ -61,11 +61,18 @@ export class LeafHashes {
     return this.packed.subarray(first * HASH_BYTES, (last + 1) * HASH_BYTES);
   }
 
+  /**
+   * Builds the tree's levels now (O(n) hashing), so the first peer to ask for a proof does not wait
+   * for it: a player's first byte waits on that answer.
+   */
+  prepareProofs(): void {
+    this.levels ??= new MerkleLevels(this.packed, this.packed.length / HASH_BYTES);
+  }
+
   /** The uncle hashes proving chunks first..last (an aligned subtree; Invalid_Message if not). */
   uncles(first: number, last: number): Uint8Array {
-    const count = this.packed.length / HASH_BYTES;
-    this.levels ??= new MerkleLevels(this.packed, count);
-    return this.levels.uncles(first, last, count);
+    this.prepareProofs();
+    return this.levels!.uncles(first, last, this.packed.length / HASH_BYTES);
   }
 }
 

@@ -106,6 +106,8 @@ export class Swarm extends EventEmitter implements SessionHost {
     swarm.metadata = metadata;
     swarm.downloader.setGeometry(metadata.chunkCount, metadata.chunkSize);
     swarm.leaves = LeafHashes.verified(metadata, hashed.leafHashes);
+    // Off the caller's turn: seeding returns at once, and the levels are ready before most peers ask.
+    setImmediate(() => swarm.leaves?.prepareProofs());
     const store = await ChunkStore.openComplete(path, { chunkSize: metadata.chunkSize, contentLength: metadata.contentLength });
     swarm.store = store;
     swarm.storeReady = Promise.resolve(store);
@@ -446,6 +448,7 @@ export class Swarm extends EventEmitter implements SessionHost {
       known: (first, last) => this.downloader.hashesKnown(first, last),
       complete: (leaves) => {
         this.leaves = leaves;
+        setImmediate(() => leaves.prepareProofs());
         this.maybeFinish();
       },
       lied: (session, why) => this.ban(session, why),

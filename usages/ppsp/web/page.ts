@@ -2,8 +2,8 @@
  * The node's page for people, at `/` of the node API: the node's state, its swarms with progress,
  * peers and rates, and a player for any swarm. The page holds no data and is served without a
  * token; its script takes the API token from the URL fragment (`reload-ppsp status` prints the
- * link; a fragment never reaches a server), keeps it in sessionStorage, removes it from the address
- * bar, and uses the JSON API like any client. Everything shown is set as text, never as markup, and
+ * link, and the node when it starts; a fragment never reaches a server), keeps it in
+ * sessionStorage, removes it from the address bar, and uses the JSON API like any client. Everything shown is set as text, never as markup, and
  * a Content-Security-Policy with a fresh nonce lets only the page's own script and style run.
  */
 import { randomBytes } from 'node:crypto';
@@ -19,6 +19,8 @@ code { font-size: 12px; } video { max-width: 100%; background: #000; margin-top:
 const SCRIPT = `
 'use strict';
 const KEY = 'reload-ppsp-token';
+/** A call that takes longer is abandoned: a stuck node must not stop the refreshes for good. */
+const CALL_TIMEOUT_MS = 10000;
 const fragment = /(?:^#|&)token=([^&]+)/.exec(location.hash);
 if (fragment) {
   sessionStorage.setItem(KEY, decodeURIComponent(fragment[1]));
@@ -26,12 +28,21 @@ if (fragment) {
 }
 const token = sessionStorage.getItem(KEY);
 const $ = (id) => document.getElementById(id);
-function cell(row, text) { const td = document.createElement('td'); td.textContent = text; row.appendChild(td); return td; }
+/** The token was refused: the node has restarted since (it makes a new one at each start). */
+class Refused extends Error {}
 async function api(method, path, body) {
-  const r = await fetch(path, { method, headers: Object.assign({ authorization: 'Bearer ' + token }, body ? { 'content-type': 'application/json' } : {}), body: body ? JSON.stringify(body) : undefined });
-  const json = await r.json();
+  const headers = { authorization: 'Bearer ' + token };
+  if (body) headers['content-type'] = 'application/json';
+  const r = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined, signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+  const json = await r.json().catch(() => ({}));
+  if (r.status === 401) throw new Refused(json.message || 'HTTP 401');
   if (!r.ok) throw new Error(json.message || ('HTTP ' + r.status));
   return json;
+}
+function showLogin(why) {
+  $('app').hidden = true;
+  $('login').hidden = false;
+  $('why').textContent = why;
 }
 const mib = (n) => (n / 1048576).toFixed(1) + ' MiB';
 async function play(id) {
@@ -42,36 +53,54 @@ async function play(id) {
   $('playing').textContent = id;
   await video.play().catch(() => {});
 }
+/** One row per swarm, kept across refreshes so that a Play button does not vanish under a click. */
+const rows = new Map();
+function rowOf(id) {
+  let row = rows.get(id);
+  if (row) return row;
+  const tr = document.createElement('tr');
+  tr.dataset.swarm = id;
+  const cells = ['name', 'role', 'done', 'peers', 'rate'].map(() => tr.appendChild(document.createElement('td')));
+  const button = document.createElement('button');
+  button.textContent = 'Play';
+  button.addEventListener('click', () => play(id).catch((e) => ($('error').textContent = e.message)));
+  tr.appendChild(document.createElement('td')).appendChild(button);
+  row = { tr, cells };
+  rows.set(id, row);
+  return row;
+}
 async function refresh() {
   const s = await api('GET', '/status');
   $('node').textContent = s.nodeId + ' (' + s.user + ')';
   $('state').textContent = s.state + ', overlay ' + s.overlay + ', ' + s.links.length + ' links';
   const list = (await api('GET', '/swarms')).swarms;
-  const rows = [];
+  const shown = [];
   for (const summary of list) {
     const w = await api('GET', '/swarms/' + summary.swarmId);
-    const tr = document.createElement('tr');
-    tr.dataset.swarm = w.swarmId;
-    cell(tr, w.name || w.swarmId.slice(0, 16));
-    cell(tr, w.role);
-    cell(tr, w.percent.toFixed(1) + ' %');
-    cell(tr, String(w.peers.length));
-    cell(tr, mib(w.bytesPerSec) + '/s');
-    const button = document.createElement('button');
-    button.textContent = 'Play';
-    button.addEventListener('click', () => play(w.swarmId).catch((e) => ($('error').textContent = e.message)));
-    cell(tr, '').appendChild(button);
-    rows.push(tr);
+    const row = rowOf(w.swarmId);
+    const texts = [w.name || w.swarmId.slice(0, 16), w.role, w.percent.toFixed(1) + ' %', String(w.peers.length), mib(w.bytesPerSec) + '/s'];
+    texts.forEach((text, i) => (row.cells[i].textContent = text));
+    shown.push(row.tr);
   }
-  $('swarms').replaceChildren(...rows);
-  $('empty').hidden = rows.length > 0;
+  for (const id of [...rows.keys()]) if (!list.some((w) => w.swarmId === id)) rows.delete(id);
+  $('swarms').replaceChildren(...shown);
+  $('empty').hidden = shown.length > 0;
   $('error').textContent = '';
 }
 async function loop() {
-  try { await refresh(); } catch (e) { $('error').textContent = e.message; }
+  try {
+    await refresh();
+  } catch (e) {
+    if (e instanceof Refused) {
+      sessionStorage.removeItem(KEY);
+      return showLogin("The node refused this page's token: it makes a new one each time it starts. ");
+    }
+    $('error').textContent = e.message;
+  }
   setTimeout(loop, 2000);
 }
-if (token) { $('app').hidden = false; loop(); } else $('login').hidden = false;
+$('address').textContent = location.host;
+if (token) { $('app').hidden = false; loop(); } else showLogin('');
 `;
 
 function html(nonce: string): string {
@@ -81,7 +110,7 @@ function html(nonce: string): string {
 <style nonce="${nonce}">${STYLE}</style></head>
 <body>
 <h1>reload-ppsp node</h1>
-<p id="login" hidden>This page needs the node's API token. Open the link that <code>reload-ppsp status --api HOST:PORT</code> prints as <code>page</code>.</p>
+<p id="login" hidden><span id="why"></span>This page needs the node's API token. Open the link that <code>reload-ppsp status --api <span id="address"></span></code> prints as <code>page</code> (the node prints it too when it starts).</p>
 <div id="app" hidden>
 <p>Node <code id="node"></code><br><span id="state"></span></p>
 <h2>Swarms</h2>

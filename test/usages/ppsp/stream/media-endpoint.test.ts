@@ -13,6 +13,7 @@ import { startApi, type ApiServer } from '../../../../overlay/api/http-api.js';
 import { ppspApi } from '../../../../usages/ppsp/ppsp-api.js';
 import { PpspUsage } from '../../../../usages/ppsp/ppsp-usage.js';
 import { httpRequest, type HttpAnswer } from '../../../helpers/http.js';
+import { parseMultipartByteranges } from '../../../helpers/multipart.js';
 import { fuzzSeed, Prng } from '../../../helpers/prng.js';
 import { startTestnet, type Testnet } from '../../../helpers/testnet.js';
 import { waitFor } from '../../../helpers/wait.js';
@@ -23,22 +24,7 @@ const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 /** The parts of a multipart/byteranges body: each part's Content-Range and bytes. */
 function parseMultipart(answer: HttpAnswer): { range: string; type: string; bytes: Buffer }[] {
-  const boundary = /boundary=([^;]+)/.exec(String(answer.headers['content-type']))![1]!;
-  const body = answer.body;
-  const parts: { range: string; type: string; bytes: Buffer }[] = [];
-  const delimiter = Buffer.from(`--${boundary}`);
-  let at = body.indexOf(delimiter);
-  expect(at, 'the body starts with a delimiter').to.equal(0);
-  for (;;) {
-    const afterDelimiter = at + delimiter.length;
-    if (body.subarray(afterDelimiter, afterDelimiter + 2).toString() === '--') break;
-    const headEnd = body.indexOf('\r\n\r\n', afterDelimiter);
-    const head = body.subarray(afterDelimiter + 2, headEnd).toString();
-    const next = body.indexOf(Buffer.from(`\r\n--${boundary}`), headEnd);
-    parts.push({ range: /Content-Range: (.*)/i.exec(head)![1]!.trim(), type: /Content-Type: (.*)/i.exec(head)![1]!.trim(), bytes: body.subarray(headEnd + 4, next) });
-    at = next + 2;
-  }
-  return parts;
+  return parseMultipartByteranges(String(answer.headers['content-type']), answer.body).map((p) => ({ range: p.headers['content-range']!, type: p.headers['content-type']!, bytes: p.bytes }));
 }
 
 describe('media endpoint: GET /swarms/<id>/stream', function () {

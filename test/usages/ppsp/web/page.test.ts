@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,8 +19,19 @@ import { httpRequest } from '../../../helpers/http.js';
 import { makeMp4 } from '../../../helpers/media.js';
 import { startTestnet, type Testnet } from '../../../helpers/testnet.js';
 
+async function writeSmallFile(dir: string, name: string): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, randomBytes(40_000));
+  return path;
+}
+
 /** The page's document, typed by hand: the tests are compiled without the DOM's types. */
-type PageGlobal = { document: { getElementById(id: string): { currentTime: number; error: unknown } } };
+type PageGlobal = {
+  document: { getElementById(id: string): { currentTime: number; error: unknown } };
+  sessionStorage: { length: number };
+};
+/** An element handle's node, typed by hand as above. */
+type Attached = { isConnected: boolean };
 
 const PROPS = { accessType: 'fixed' as const, upKbps: 10_000, downKbps: 10_000, nat: 'unknown' as const, uptimeSec: 0 };
 const TOKEN = randomBytes(32).toString('hex');
@@ -76,6 +87,7 @@ describe('the page for people at /', function () {
       await page.goto(`http://${api.address}/`);
       expect(await page.isVisible('#login')).to.equal(true);
       expect(await page.isVisible('#app')).to.equal(false);
+      expect(await page.textContent('#login')).to.include(`reload-ppsp status --api ${api.address}`);
 
       // A new load, not a same-document fragment change.
       await page.goto('about:blank');
@@ -88,12 +100,34 @@ describe('the page for people at /', function () {
       expect(row).to.include('seed');
       expect(row).to.include('100.0 %');
 
-      await page.click(`tr[data-swarm="${swarmId}"] button`);
+      // A reload has no fragment: the token kept in sessionStorage serves it.
+      await page.reload();
+      await page.waitForSelector(`tr[data-swarm="${swarmId}"]`, { timeout: 30_000 });
+      expect(await page.isVisible('#login')).to.equal(false);
+
+      // A refresh that brings a new swarm keeps the rows already shown (and their Play buttons).
+      const button = await page.$(`tr[data-swarm="${swarmId}"] button`);
+      const second = (await usages[0]!.seed(await writeSmallFile(dir, 'notes.txt'))).swarmId;
+      await page.waitForSelector(`tr[data-swarm="${second}"]`, { timeout: 30_000 });
+      expect(await button!.evaluate((b) => (b as unknown as Attached).isConnected), 'the first Play button is still in the page').to.equal(true);
+
+      await button!.click();
       // Functions, not strings: the page's CSP forbids eval, which string predicates need.
-      await page.waitForFunction(() => (globalThis as unknown as PageGlobal).document.getElementById('player').currentTime > 1, undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => (globalThis as unknown as PageGlobal).document.getElementById('player').currentTime > 2, undefined, { timeout: 30_000 });
       expect(await page.evaluate(() => (globalThis as unknown as PageGlobal).document.getElementById('player').error)).to.equal(null);
       expect(await page.textContent('#error')).to.equal('');
       expect(errors, 'script errors and CSP violations').to.deep.equal([]);
+    });
+  });
+
+  it('forgets a token the node refuses (a link from before a restart) and shows the how-to, saying why', async () => {
+    await withBrowser(async (browser) => {
+      const page = await browser.newPage();
+      await page.goto(`http://${api.address}/#token=${randomBytes(32).toString('hex')}`);
+      await page.waitForSelector('#login', { state: 'visible', timeout: 30_000 });
+      expect(await page.isVisible('#app')).to.equal(false);
+      expect(await page.textContent('#login')).to.match(/refused this page's token.*reload-ppsp status --api/);
+      expect(await page.evaluate(() => (globalThis as unknown as PageGlobal).sessionStorage.length)).to.equal(0);
     });
   });
 
