@@ -152,7 +152,7 @@ export class LeafHashFetch {
     if ([...this.inFlight.values()].some((a) => a.background)) return undefined;
     const first = this.lowestUnasked();
     if (first === undefined) return undefined;
-    // The largest subtree starting at that chunk (so nothing known is asked again), up to the
+    // The largest subtree starting at that chunk (so nothing below it is asked again), up to the
     // background span, that overlaps no range asked already; one leaf always does.
     let span = this.backgroundSpan;
     while (first % span !== 0 || (span > 1 && this.overlapsInFlight(first, this.rangeLast(first, span)))) span /= 2;
