@@ -1,11 +1,11 @@
 /**
  * Fetching a download's leaf hashes range by range (leaf-hashes.ts), so chunks can be requested as
  * soon as their own range is checked: ranges a player needs (`urgent`) first, in small subtrees,
- * then the whole list in order, in large ones. Each range is asked of a peer that holds every chunk
- * (so every hash; a partial peer may not, and is asked only when no complete one is connected), at
- * most MAX_HASH_REQUESTS_IN_FLIGHT at a time. A peer
- * whose range does not lead to the root is a liar (`lied`), one that does not answer within the
- * request timeout is dropped; either way the range is asked again elsewhere.
+ * then the rest from the lowest chunk up, in large ones. Each range is asked of a peer that holds
+ * every chunk (so every hash; a partial peer may not, and is asked only when no complete one is
+ * connected), at most MAX_HASH_REQUESTS_IN_FLIGHT at a time, spread over those peers. A peer whose
+ * range does not lead to the root is a liar (`lied`), one that does not answer within the request
+ * timeout is dropped; either way its ranges are asked again of another.
  */
 import { ErrorCode, invalidMessage, ReloadError, type Clock } from '../../../overlay/index.js';
 import { DEFAULT_HASHES_PER_FRAME, PartialLeafHashes, type LeafHashes } from '../content/leaf-hashes.js';
@@ -41,13 +41,18 @@ interface Asked {
   background: boolean;
 }
 
+/** Chunks first..last (inclusive). */
+export interface ChunkSpan {
+  first: number;
+  last: number;
+}
+
 export class LeafHashFetch {
   readonly partial: PartialLeafHashes;
+  /** Ranges asked and not answered, by first chunk. */
   private readonly inFlight = new Map<number, Asked>();
-  /** First chunks of urgent ranges, most urgent first. */
+  /** First chunks of the urgent ranges not known yet, most urgent first (kept until known, so a range whose peer left is asked again). */
   private urgentRanges: number[] = [];
-  /** Where the next background range starts. */
-  private cursor = 0;
   /** No chunk before this one lacks its leaf hash (known ranges only grow). */
   private missingFrom = 0;
   private readonly backgroundSpan: number;
@@ -69,14 +74,19 @@ export class LeafHashFetch {
     this.urgentSpan = Math.min(URGENT_HASH_SPAN, this.backgroundSpan);
   }
 
-  /** The ranges holding these chunks come next (most urgent first), before the background ones. */
-  urgent(chunks: readonly number[]): void {
+  /**
+   * The ranges holding these chunks come next, most urgent first, before the background ones; they
+   * replace the urgent ranges named before. Every range a span touches counts (a player's read-ahead
+   * may cross several).
+   */
+  urgent(spans: readonly ChunkSpan[]): void {
     const firsts: number[] = [];
-    for (const c of chunks) {
-      if (c < 0 || c >= this.metadata.chunkCount || this.partial.has(c)) continue;
-      const first = c - (c % this.urgentSpan);
-      if (!firsts.includes(first)) firsts.push(first);
-      if (firsts.length === MAX_URGENT) break;
+    for (const { first, last } of spans) {
+      const from = Math.max(0, first);
+      const to = Math.min(last, this.metadata.chunkCount - 1);
+      for (let r = from - (from % this.urgentSpan); r <= to && firsts.length < MAX_URGENT; r += this.urgentSpan) {
+        if (!firsts.includes(r) && !this.known(r, this.rangeLast(r, this.urgentSpan))) firsts.push(r);
+      }
     }
     this.urgentRanges = firsts;
   }
@@ -104,7 +114,7 @@ export class LeafHashFetch {
     const asked = this.inFlight.get(first);
     if (!asked || asked.session !== session || first + hashes.length / HASH_BYTES - 1 !== asked.last) throw invalidMessage('leaf hashes that were not asked for', 'unexpected_hashes');
     this.inFlight.delete(first);
-    let range: { first: number; last: number };
+    let range: ChunkSpan;
     try {
       range = this.partial.add(first, hashes, uncles);
     } catch (e) {
@@ -132,26 +142,45 @@ export class LeafHashFetch {
     this.ask(sessions);
   }
 
-  /** The next range to ask: an urgent one not known or asked, else the next background one (one at a time). */
-  private nextRange(): { first: number; last: number; background: boolean } | undefined {
-    while (this.urgentRanges.length > 0) {
-      const first = this.urgentRanges.shift()!;
-      const last = Math.min(first + this.urgentSpan, this.metadata.chunkCount) - 1;
-      if (!this.known(first, last) && !this.overlapsInFlight(first, last)) return { first, last, background: false };
+  /** The next range to ask: the most urgent one not known nor asked, else a background one (one at a time). */
+  private nextRange(): (ChunkSpan & { background: boolean }) | undefined {
+    this.urgentRanges = this.urgentRanges.filter((r) => !this.known(r, this.rangeLast(r, this.urgentSpan)));
+    for (const first of this.urgentRanges) {
+      const last = this.rangeLast(first, this.urgentSpan);
+      if (!this.overlapsInFlight(first, last)) return { first, last, background: false };
     }
     if ([...this.inFlight.values()].some((a) => a.background)) return undefined;
-    while (this.cursor < this.metadata.chunkCount) {
-      const first = this.cursor;
-      const last = Math.min(first + this.backgroundSpan, this.metadata.chunkCount) - 1;
-      this.cursor = last + 1;
-      if (!this.known(first, last) && !this.overlapsInFlight(first, last)) return { first, last, background: true };
+    const first = this.lowestUnasked();
+    if (first === undefined) return undefined;
+    // The largest subtree starting at that chunk (so nothing below it is asked again), up to the
+    // background span, that overlaps no range asked already; one leaf always does.
+    let span = this.backgroundSpan;
+    while (first % span !== 0 || (span > 1 && this.overlapsInFlight(first, this.rangeLast(first, span)))) span /= 2;
+    return { first, last: this.rangeLast(first, span), background: true };
+  }
+
+  /** The lowest chunk whose leaf hash is neither known nor asked for. */
+  private lowestUnasked(): number | undefined {
+    while (this.missingFrom < this.metadata.chunkCount && this.partial.has(this.missingFrom)) this.missingFrom++;
+    let c = this.missingFrom;
+    while (c < this.metadata.chunkCount) {
+      const askedLast = this.inFlightAt(c);
+      if (askedLast !== undefined) c = askedLast + 1;
+      else if (this.partial.has(c)) c++;
+      else return c;
     }
-    // Every range was asked once; any left unknown (its peer left) is asked again from the start.
-    const missing = this.firstMissing();
-    if (missing === undefined) return undefined;
-    const first = missing - (missing % this.urgentSpan);
-    const last = Math.min(first + this.urgentSpan, this.metadata.chunkCount) - 1;
-    return this.overlapsInFlight(first, last) ? undefined : { first, last, background: true };
+    return undefined;
+  }
+
+  /** The last chunk of the range asked that holds chunk `c`, if one does. */
+  private inFlightAt(c: number): number | undefined {
+    for (const [first, asked] of this.inFlight) if (first <= c && c <= asked.last) return asked.last;
+    return undefined;
+  }
+
+  /** The last chunk of the aligned range of `span` leaves from `first`, clamped to the content. */
+  private rangeLast(first: number, span: number): number {
+    return Math.min(first + span, this.metadata.chunkCount) - 1;
   }
 
   private known(first: number, last: number): boolean {
@@ -162,11 +191,6 @@ export class LeafHashFetch {
   private overlapsInFlight(first: number, last: number): boolean {
     for (const [f, asked] of this.inFlight) if (first <= asked.last && f <= last) return true;
     return false;
-  }
-
-  private firstMissing(): number | undefined {
-    while (this.missingFrom < this.metadata.chunkCount && this.partial.has(this.missingFrom)) this.missingFrom++;
-    return this.missingFrom < this.metadata.chunkCount ? this.missingFrom : undefined;
   }
 
   private askedOf(session: PeerSession): number {

@@ -10,7 +10,7 @@ import { invalidMessage, type Clock, type Logger, type Timer } from '../../../ov
 import { consecutiveRuns } from '../content/availability.js';
 import { ChunkWaiters } from './chunk-waiters.js';
 import type { PeerSession } from './peer-session.js';
-import { DEFAULT_REQUESTS_PER_PEER, PiecePicker } from './piece-picker.js';
+import { DEFAULT_REQUESTS_PER_PEER, PiecePicker, type PriorityWindow } from './piece-picker.js';
 import { RateLimit, TokenBucket } from './rate-limit.js';
 import { RateWindow } from './rate-window.js';
 import { StreamReaders, type StreamReader } from './stream-readers.js';
@@ -43,8 +43,8 @@ export interface DownloaderHost {
   ban(session: PeerSession, why: unknown): void;
   /** A new chunk was verified (before it is written). */
   received(index: number): void;
-  /** The players' windows moved: these chunks are wanted first (their leaf hashes, too). */
-  wanted(chunks: number[]): void;
+  /** The players' windows moved: their chunks are wanted first (their leaf hashes, too). */
+  wanted(windows: readonly PriorityWindow[]): void;
 }
 
 export class SwarmDownloader {
@@ -262,7 +262,7 @@ export class SwarmDownloader {
     if (!this.picker || !this.readers) return;
     const windows = this.readers.windows(this.chunkCount, this.clock.now());
     this.picker.setPriority(windows);
-    this.host.wanted(windows.flatMap((w) => (w.first === w.last ? [w.first] : [w.first, w.last])));
+    this.host.wanted(windows);
     this.pump();
   }
 

@@ -481,8 +481,8 @@ export class Swarm extends EventEmitter implements SessionHost {
       verifyChunk: (index, chunk) => this.verifyChunk(index, chunk),
       ban: (session, why) => this.ban(session, why),
       received: (index) => this.emit('chunk', index),
-      wanted: (chunks) => {
-        this.hashes?.urgent(chunks);
+      wanted: (windows) => {
+        this.hashes?.urgent(windows);
         this.hashes?.ask(this.sessions.values());
       },
       storeChunk: async (index, chunk) => {

@@ -21,7 +21,7 @@ const BOUNDS: SwarmBounds[] = [
 
 function sample(rng: Prng): PpspDataMessage {
   const index = () => rng.pick([0, 1, 4, 99, rng.int(2 ** 20)]);
-  switch (rng.int(8)) {
+  switch (rng.int(10)) {
     case 0:
       return { type: 'handshake', swarmId: rng.bytes(32), version: rng.int(3) };
     case 1:
@@ -36,6 +36,13 @@ function sample(rng: Prng): PpspDataMessage {
       return { type: 'choke' };
     case 6:
       return { type: 'unchoke' };
+    case 7: {
+      const first = index();
+      return { type: 'hashesRequest', first, last: first + rng.int(5) };
+    }
+    case 8:
+      // Leaf hashes with none to 32 uncle hashes, the most a frame may carry (mutations make bad ones).
+      return { type: 'hashes', first: index(), hashes: rng.bytes(32 * (1 + rng.int(4))), uncles: rng.bytes(32 * rng.pick([0, 1, 5, 32])) };
     default:
       return { type: 'error', code: rng.int(256), text: rng.pick(['', 'out_of_range', 'x'.repeat(rng.int(500))]) };
   }
@@ -134,11 +141,16 @@ describe('PPSP data messages fuzz', () => {
         expect(Buffer.from(m.chunk).equals(Buffer.from(frame).subarray(DATA_HEADER_BYTES)), context()).to.equal(true);
         expect(m.index, context()).to.equal(Buffer.from(frame).readUInt32BE(1));
       }
-      if (m.type === 'request' || m.type === 'cancel' || m.type === 'have') expect(m.last, context()).to.be.below(bounds.chunkCount);
+      if (m.type === 'request' || m.type === 'cancel' || m.type === 'have' || m.type === 'hashesRequest') expect(m.last, context()).to.be.below(bounds.chunkCount);
+      if (m.type === 'hashes') {
+        expect(m.first + m.hashes.length / 32 - 1, context()).to.be.below(bounds.chunkCount);
+        expect(m.uncles.length % 32, context()).to.equal(0);
+        expect(m.uncles.length, context()).to.be.at.most(32 * 32);
+      }
       expect(decodeDataMessage(encodeDataMessage(m), bounds), context()).to.deep.equal(m);
     }
     // Every kind of outcome was exercised, not only one refusal path.
-    for (const type of ['handshake', 'data', 'request', 'cancel', 'have', 'choke', 'unchoke', 'error']) expect(accepted.get(type) ?? 0, type).to.be.above(0);
+    for (const type of ['handshake', 'data', 'request', 'cancel', 'have', 'choke', 'unchoke', 'error', 'hashesRequest', 'hashes']) expect(accepted.get(type) ?? 0, type).to.be.above(0);
     for (const reason of ['invalid_message', 'malformed_cbor', 'out_of_range', 'message_too_large']) expect(refused.get(reason) ?? 0, reason).to.be.above(0);
   });
 });

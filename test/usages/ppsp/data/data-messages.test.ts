@@ -41,6 +41,11 @@ const GOLDEN: [PpspDataMessage, string][] = [
   [{ type: 'unchoke' }, '810b'],
   [{ type: 'error', code: ErrorCode.Forbidden, text: 'choked' }, '8318fe0266' + hex(Buffer.from('choked'))],
   [data({ index: 0x3c, chunk: Uint8Array.from([0xde, 0xad]) }), '01' + '0000003c' + 'dead'],
+  [{ type: 'hashesRequest', first: 64, last: 95 }, '830e' + '1840' + '185f'],
+  // Two leaf hashes and the uncles of their subtree, lowest first.
+  [{ type: 'hashes', first: 8, hashes: Buffer.concat([hash(0x11), hash(0x22)]), uncles: Buffer.concat([hash(0x33), hash(0x44)]) }, '840f08' + '5840' + '11'.repeat(32) + '22'.repeat(32) + '5840' + '33'.repeat(32) + '44'.repeat(32)],
+  // A range that is the whole tree has no uncles: an empty byte string, not a missing field.
+  [{ type: 'hashes', first: 0, hashes: hash(0x11), uncles: new Uint8Array(0) }, '840f00' + '5820' + '11'.repeat(32) + '40'],
   [{ type: 'metadata', rootHash: hash(0xcd), contentLength: 1000, chunkSize: 1024 }, '8410' + '5820' + 'cd'.repeat(32) + '1903e8' + '190400'],
   [{ type: 'metadata', rootHash: hash(0xcd), contentLength: 1000, chunkSize: 1024, name: 'a.mp4' }, '8610' + '5820' + 'cd'.repeat(32) + '1903e8' + '190400' + '65' + hex(Buffer.from('a.mp4')) + 'f6'],
   [{ type: 'metadata', rootHash: hash(0xcd), contentLength: 1, chunkSize: 1024, name: 'x', mediaType: 'video/mp4' }, '8610' + '5820' + 'cd'.repeat(32) + '01' + '190400' + '6178' + '69' + hex(Buffer.from('video/mp4'))],
@@ -152,6 +157,7 @@ describe('PPSP data messages', () => {
       invalid(() => decode(encodeCbor([254, 1])), /type 254 must have 2 fields/);
       invalid(() => decode(encodeCbor([16, hash(1), 1, 1024, 'a.mp4'])), /type 16 must have 5 fields, got 4/);
       invalid(() => decode(encodeCbor([16, hash(1), 1, 1024, 7, null])), /metadata.name must be a text string/);
+      invalid(() => decode(encodeCbor([15, 0, hash(1)])), /type 15 must have 3 fields, got 2/);
     });
 
     it('refuses fields of the wrong type or size, naming them', () => {
@@ -166,6 +172,13 @@ describe('PPSP data messages', () => {
       invalid(() => decode(encodeCbor([254, 1, new Uint8Array(1)])), /error\.text must be a text string/);
       invalid(() => decode(encodeCbor([254, 1, 'x'.repeat(MAX_ERROR_TEXT_BYTES + 1)])), /error\.text is longer/);
       invalid(() => decode(encodeCbor([254, 256, ''])), /error\.code/);
+      invalid(() => decode(encodeCbor([15, 0, hash(1).subarray(1), new Uint8Array(0)])), /hashes\.hashes/);
+      invalid(() => decode(encodeCbor([15, 0, new Uint8Array(0), new Uint8Array(0)])), /hashes\.hashes/);
+      invalid(() => decode(encodeCbor([15, 0, hash(1), hash(2).subarray(1)])), /hashes\.uncles must be a multiple of 32 bytes/);
+      invalid(() => decode(encodeCbor([15, 0, hash(1), null])), /hashes\.uncles/);
+      // One uncle per level of a tree of 2^32 chunks at most.
+      expect(decode(encodeCbor([15, 0, hash(1), new Uint8Array(32 * HASH_BYTES)]))).to.have.property('type', 'hashes');
+      invalid(() => decode(encodeCbor([15, 0, hash(1), new Uint8Array(33 * HASH_BYTES)])), /hashes\.uncles .*at most 32 hashes/);
     });
 
     it('refuses chunk ranges beyond the swarm with reason out_of_range', () => {

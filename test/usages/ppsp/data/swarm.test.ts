@@ -214,6 +214,38 @@ describe('PPSP data plane over TLS', function () {
     expect(swarm.downloadedFrom(goodNode.nodeIdHex)).to.equal(content.length);
   });
 
+  it('drops a peer whose uncle hashes lie and completes from an honest one, taking no chunk from the liar', async () => {
+    // 1,024 chunks: every range asked (256 leaves for the edges first) has uncles.
+    const { path, content } = await randomFile(1 * MiB);
+    const [goodNode, badNode, leechNode] = [net.nodes[8]!, net.nodes[9]!, net.nodes[10]!];
+    const meta = await (await usageOn(goodNode)).seed(path, { chunkSize: 1024 });
+    await (await usageOn(badNode)).seed(path, { chunkSize: 1024 });
+    const leecher = await usageOn(leechNode);
+    const badId = badNode.nodeIdHex;
+    let forged = 0;
+    // Every HASHES from the bad peer arrives with its leaf hashes intact and one bit of its top uncle flipped.
+    const flipUncle = (bytes: Uint8Array) => {
+      if (bytes[0] === DATA_MESSAGE_TYPE.data) return bytes;
+      const m = decodeDataMessage(bytes, boundsOf(meta));
+      if (m.type !== 'hashes' || m.uncles.length === 0) return bytes;
+      const uncles = Buffer.from(m.uncles);
+      uncles[uncles.length - 1]! ^= 0x01;
+      forged++;
+      return encodeDataMessage({ ...m, uncles });
+    };
+    leecher.setDialer((peer, _swarmId, direct) => (peer === badId ? direct().then((link) => new TamperingLink(link, flipUncle)) : direct()));
+    let swarm: Swarm | undefined;
+    // The liar comes first, alone, so that it is certainly asked; the honest one after it is dropped.
+    const peers = async () => (swarm?.stats.banned.has(badId) ? [goodNode, badNode] : [badNode]).map((n) => ({ nodeId: n.nodeIdHex }));
+    swarm = leecher.download(meta, join(dir, 'out.bin'), { peers });
+    await swarm.done;
+    expect(forged, 'forged HASHES sent').to.be.greaterThan(0);
+    expect(swarm.stats.banned.has(badId)).to.equal(true);
+    expect(swarm.downloadedFrom(badId), 'no chunk requested on a lie').to.equal(0);
+    expect(swarm.downloadedFrom(goodNode.nodeIdHex)).to.equal(content.length);
+    expect((await readFile(join(dir, 'out.bin'))).equals(content)).to.equal(true);
+  });
+
   it('a seeder with 2 upload slots chokes 4 of 6 requesters, serves them later, all finish', async () => {
     const { path, content } = await randomFile(2 * MiB);
     const [seedNode, ...leechNodes] = net.nodes.slice(0, 7) as [Node, ...Node[]];
@@ -283,6 +315,16 @@ describe('PPSP data plane over TLS', function () {
     await waitFor(() => ranged.closed, 5000, 'close after an out-of-range request');
     expect(ranged.error()?.code).to.equal(ErrorCode.Invalid_Message);
     expect(ranged.error()?.text).to.match(/out_of_range/);
+
+    // A HASHES_REQUEST that is not a whole aligned subtree: it has no proof of its own.
+    const unaligned = new RawPeer(await rawNode.connectApplication(seedNode.nodeId, PPSP_DATA_APP_ID, LINK), boundsOf(meta));
+    unaligned.send(handshake(meta.swarmId));
+    await waitFor(() => unaligned.received.some((m) => m.type === 'availability'), 5000, 'availability');
+    unaligned.send({ type: 'hashesRequest', first: 1, last: 2 });
+    await waitFor(() => unaligned.closed, 5000, 'close after an unaligned hashes request');
+    expect(unaligned.error()?.code).to.equal(ErrorCode.Invalid_Message);
+    expect(unaligned.error()?.text).to.match(/unaligned_hashes.*leaf range 1\.\.2 is not a whole subtree/);
+    expect(unaligned.received.some((m) => m.type === 'hashes')).to.equal(false);
 
     // A fake seeder: wrong metadata, malformed availability, over-size DATA, then forged leaf hashes.
     const { leafHashes } = await hashFile(path, meta.chunkSize);
