@@ -16,6 +16,7 @@
  * each peer; nothing grows with time or with the number of requests made.
  */
 import { invalidMessage } from '../../../overlay/index.js';
+import { bitmapBytes, ChunkBitmap } from '../content/chunk-bitmap.js';
 
 /**
  * Requests in flight to one peer at most, unless `next` is told otherwise: 1 MiB at 16 KiB chunks,
@@ -80,21 +81,14 @@ export interface InFlightRequest<P> {
 interface PeerState {
   /** Never reused, so a stale `avoid` mark cannot point at a newcomer. */
   serial: number;
-  bits: Uint8Array;
+  bits: ChunkBitmap;
   inFlight: Set<number>;
   /** Where this peer's last run of picks ended (-1: none yet): the next pick continues there if it can. */
   cursor: number;
 }
 
-/**
- * Availability bitmaps here and in `setAvailability` are BitTorrent's: bit 7 of byte 0 is chunk 0,
- * ceil(chunkCount / 8) bytes, spare bits zero.
- */
-export function bitmapBytes(chunkCount: number): number {
-  return Math.ceil(chunkCount / 8);
-}
-
-const bit = (bits: Uint8Array, c: number) => (bits[c >> 3]! >> (7 - (c & 7))) & 1;
+/** Availability bitmaps here and in `setAvailability` are chunk-bitmap.ts's (BitTorrent's layout). */
+export { bitmapBytes };
 
 /** Rarest-first chunk picker with end game; `P` identifies a peer (a Node-ID in hex, say). */
 export class PiecePicker<P = string> {
@@ -136,9 +130,9 @@ export class PiecePicker<P = string> {
     this.avoid = new Int32Array(chunkCount);
     this.known = new Uint8Array(chunkCount).fill(options.hashesKnown === false ? 0 : 1);
     this.lateMs = options.lateMs ?? DEFAULT_LATE_MS;
-    const had = options.have ? this.checkBitmap(options.have) : undefined;
+    const had = options.have ? ChunkBitmap.fromBytes(chunkCount, this.checkBitmap(options.have)) : undefined;
     for (let c = 0; c < chunkCount; c++) {
-      if (had && bit(had, c)) {
+      if (had?.get(c)) {
         this.have[c] = 1;
         this.haveCount++;
       } else if (this.known[c]) this.insert(c);
@@ -220,7 +214,7 @@ export class PiecePicker<P = string> {
     const wantedIn = (rank: number) => {
       const w = this.windows[rank]!;
       let n = 0;
-      for (let c = w.first; c <= w.last; c++) if (this.slot[c]! >= 0 && bit(state.bits, c)) n++;
+      for (let c = w.first; c <= w.last; c++) if (this.slot[c]! >= 0 && state.bits.get(c)) n++;
       return n;
     };
     let wanted = 0;
@@ -255,15 +249,17 @@ export class PiecePicker<P = string> {
   setAvailability(peer: P, bitmap: Uint8Array): void {
     this.checkBitmap(bitmap);
     const state = this.peer(peer);
+    // Only the chunks that changed move between buckets: byte by byte, bit by bit of the difference.
+    const before = state.bits.toBytes();
     for (let i = 0; i < bitmap.length; i++) {
-      let diff = bitmap[i]! ^ state.bits[i]!;
+      let diff = bitmap[i]! ^ before[i]!;
       while (diff !== 0) {
         const b = 31 - Math.clz32(diff);
         diff &= ~(1 << b);
         this.adjust(i * 8 + 7 - b, bitmap[i]! & (1 << b) ? 1 : -1);
       }
-      state.bits[i] = bitmap[i]!;
     }
+    state.bits = ChunkBitmap.fromBytes(this.chunkCount, bitmap);
   }
 
   /** Adds chunks first..last to what `peer` holds (a HAVE, RFC 7574 §8.3). */
@@ -272,11 +268,7 @@ export class PiecePicker<P = string> {
     this.index(last, 'have.last');
     if (first > last) throw invalidMessage(`have first ${first} is after last ${last}`);
     const { bits } = this.peer(peer);
-    for (let c = first; c <= last; c++) {
-      if (bit(bits, c)) continue;
-      bits[c >> 3]! |= 1 << (7 - (c & 7));
-      this.adjust(c, 1);
-    }
+    for (let c = first; c <= last; c++) if (bits.set(c)) this.adjust(c, 1);
   }
 
   /**
@@ -307,14 +299,14 @@ export class PiecePicker<P = string> {
     /** Picks chunks from `from` on while each is requestable, in bucket `a`, held by the peer and not failed by it. */
     const run = (from: number, a: number) => {
       for (let c = from; picked.length < room && c < this.chunkCount; c++) {
-        if (this.slot[c]! < 0 || this.avail[c] !== a || !bit(state.bits, c) || taken.has(c) || (this.avoid[c] === state.serial && a > 1)) return;
+        if (this.slot[c]! < 0 || this.avail[c] !== a || !state.bits.get(c) || taken.has(c) || (this.avoid[c] === state.serial && a > 1)) return;
         picked.push(c);
         taken.add(c);
       }
     };
     for (const w of this.windows) {
       for (let c = w.first; c <= w.last && picked.length < room; c++) {
-        if (this.slot[c]! < 0 || !bit(state.bits, c) || taken.has(c)) continue;
+        if (this.slot[c]! < 0 || !state.bits.get(c) || taken.has(c)) continue;
         if (this.avoid[c] === state.serial && this.avail[c]! > 1) deferred.push(c);
         else {
           picked.push(c);
@@ -332,7 +324,7 @@ export class PiecePicker<P = string> {
       const start = Math.floor(this.rng() * bucket.length);
       for (let k = 0; k < bucket.length && picked.length < room; k++) {
         const c = bucket[(start + k) % bucket.length]!;
-        if (taken.has(c) || !bit(state.bits, c)) continue;
+        if (taken.has(c) || !state.bits.get(c)) continue;
         if (this.avoid[c] === state.serial && a > 1) deferred.push(c);
         else run(c, a);
       }
@@ -416,7 +408,7 @@ export class PiecePicker<P = string> {
     const state = this.peers.get(peer);
     if (!state) return [];
     const released = this.releaseRequests(peer);
-    this.setAvailability(peer, new Uint8Array(state.bits.length));
+    this.setAvailability(peer, new Uint8Array(bitmapBytes(this.chunkCount)));
     this.peers.delete(peer);
     return released;
   }
@@ -431,17 +423,15 @@ export class PiecePicker<P = string> {
   }
 
   private checkBitmap(bitmap: Uint8Array): Uint8Array {
-    const bytes = bitmapBytes(this.chunkCount);
-    if (bitmap.length !== bytes) throw invalidMessage(`availability bitmap must be ${bytes} bytes, got ${bitmap.length}`);
-    const spare = bytes * 8 - this.chunkCount;
-    if (spare > 0 && (bitmap[bytes - 1]! & ((1 << spare) - 1)) !== 0) throw invalidMessage('availability bitmap has bits set beyond the last chunk');
+    const why = ChunkBitmap.problemWith(this.chunkCount, bitmap);
+    if (why !== undefined) throw invalidMessage(`availability: ${why}`);
     return bitmap;
   }
 
   private peer(peer: P): PeerState {
     let state = this.peers.get(peer);
     if (!state) {
-      state = { serial: this.nextSerial++, bits: new Uint8Array(bitmapBytes(this.chunkCount)), inFlight: new Set(), cursor: -1 };
+      state = { serial: this.nextSerial++, bits: new ChunkBitmap(this.chunkCount), inFlight: new Set(), cursor: -1 };
       this.peers.set(peer, state);
     }
     return state;
@@ -500,7 +490,7 @@ export class PiecePicker<P = string> {
 
   /** Whether a window has a requestable chunk that this peer holds. */
   private hasPriorityFor(state: PeerState): boolean {
-    for (const w of this.windows) for (let c = w.first; c <= w.last; c++) if (this.slot[c]! >= 0 && bit(state.bits, c)) return true;
+    for (const w of this.windows) for (let c = w.first; c <= w.last; c++) if (this.slot[c]! >= 0 && state.bits.get(c)) return true;
     return false;
   }
 
@@ -517,7 +507,7 @@ export class PiecePicker<P = string> {
       if (!w.critical) continue;
       for (let c = w.first; c <= w.last && picked.length < room; c++) {
         const list = this.requests.get(c);
-        if (!list || list.length !== 1 || state.inFlight.has(c) || !bit(state.bits, c) || nowMs - list[0]!.issuedAtMs < this.lateMs) continue;
+        if (!list || list.length !== 1 || state.inFlight.has(c) || !state.bits.get(c) || nowMs - list[0]!.issuedAtMs < this.lateMs) continue;
         this.request(c, peer, state, nowMs);
         picked.push(c);
       }
@@ -529,7 +519,7 @@ export class PiecePicker<P = string> {
   private duplicates(peer: P, state: PeerState, nowMs: number, room: number): number[] {
     const options: { c: number; n: number; tie: number }[] = [];
     for (const [c, list] of this.requests) {
-      if (bit(state.bits, c) && !state.inFlight.has(c)) options.push({ c, n: list.length, tie: this.rng() });
+      if (state.bits.get(c) && !state.inFlight.has(c)) options.push({ c, n: list.length, tie: this.rng() });
     }
     options.sort((x, y) => x.n - y.n || x.tie - y.tie);
     const picked = options.slice(0, room).map((o) => o.c);

@@ -451,8 +451,7 @@ export class Swarm extends EventEmitter implements SessionHost {
       return;
     }
     this.store = store;
-    const have = new Availability(metadata.chunkCount);
-    for (let c = 0; c < metadata.chunkCount; c++) if (store.has(c)) have.set(c);
+    const have = Availability.fromBitmap(metadata.chunkCount, store.writtenBitmap());
     this.have = have;
     this.stats.resumedChunks = have.count;
     this.hashes = new LeafHashFetch(metadata, { hashesPerFrame: this.options.hashesPerFrame, timeoutMs: this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS }, this.clock, {

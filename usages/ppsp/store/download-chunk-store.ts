@@ -116,6 +116,11 @@ export class DownloadChunkStore extends ChunkReader {
     return this.written.get(index);
   }
 
+  /** The chunks written, as bitmap bytes (a copy): what a resumed download holds already. */
+  writtenBitmap(): Uint8Array {
+    return this.written.toBytes();
+  }
+
   /** Chunks written (and so readable); some of the latest may not be persisted yet. */
   get count(): number {
     return this.written.count;
