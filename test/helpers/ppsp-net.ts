@@ -1,6 +1,6 @@
 /**
- * Nodes over real TLS, each running the PPSP usage, one of them serving the node API over real
- * HTTP, and a scratch directory: what the streaming tests start from. `stop` ends all of it.
+ * Nodes over real TLS, each running the PPSP usage and serving the node API over real HTTP, and a
+ * scratch directory: what the PPSP API and streaming tests start from. `stop` ends all of it.
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
@@ -23,10 +23,14 @@ export interface PpspNet {
   usages: PpspUsage[];
   /** The API of node `apiOn`. */
   api: ApiServer;
+  /** Every node's API, by node index. */
+  apis: ApiServer[];
   token: string;
   dir: string;
-  /** POST `body` as JSON with the token; expects 200 and returns the JSON answer. */
+  /** POST `body` as JSON with the token to node `apiOn`; expects 200 and returns the JSON answer. */
   post(path: string, body: unknown): Promise<Record<string, unknown>>;
+  /** Any request with the token to node `i`'s API: its status and JSON answer. */
+  call(i: number, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }>;
   stop(): Promise<void>;
 }
 
@@ -41,20 +45,28 @@ export async function startPpspNet(nodes: number, { apiOn = nodes - 1, swarm = F
   });
   for (const u of usages) await u.start();
   const token = randomBytes(32).toString('hex');
-  const api = await startApi(net.nodes[apiOn]!, { host: '127.0.0.1', port: 0, token }, [ppspApi(usages[apiOn]!)]);
+  const apis: ApiServer[] = [];
+  for (const [i, node] of net.nodes.entries()) apis.push(await startApi(node, { host: '127.0.0.1', port: 0, token }, [ppspApi(usages[i]!)]));
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const call = async (i: number, method: string, path: string, body?: unknown) => {
+    const r = await httpRequest(`http://${apis[i]!.address}`, path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: r.status, json: JSON.parse(r.text) as Record<string, unknown> };
+  };
   return {
     net,
     usages,
-    api,
+    api: apis[apiOn]!,
+    apis,
     token,
     dir,
+    call,
     async post(path, body) {
-      const r = await httpRequest(`http://${api.address}`, path, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      expect(r.status, r.text).to.equal(200);
-      return JSON.parse(r.text) as Record<string, unknown>;
+      const { status, json } = await call(apiOn, 'POST', path, body);
+      expect(status, JSON.stringify(json)).to.equal(200);
+      return json;
     },
     async stop() {
-      await api.close();
+      await Promise.all(apis.map((a) => a.close()));
       for (const u of usages) await u.stop();
       await net.stopAll();
       await rm(dir, { recursive: true, force: true });

@@ -4,55 +4,28 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startApi, type ApiServer } from '../../../overlay/api/http-api.js';
-import { ppspApi } from '../../../usages/ppsp/ppsp-api.js';
-import { PpspUsage } from '../../../usages/ppsp/ppsp-usage.js';
-import { httpRequest } from '../../helpers/http.js';
-import { startTestnet, type Testnet } from '../../helpers/testnet.js';
+import { FAST_SWARM, startPpspNet, type PpspNet } from '../../helpers/ppsp-net.js';
 import { waitForAsync } from '../../helpers/wait.js';
-
-const PROPS = { accessType: 'fixed' as const, upKbps: 10_000, downKbps: 10_000, nat: 'unknown' as const, uptimeSec: 0 };
-const FAST = { tickIntervalMs: 50, rechokeIntervalMs: 300, requestTimeoutMs: 2000, redialIntervalMs: 300 };
-const TOKEN = randomBytes(32).toString('hex');
-const HEADERS = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
 describe('PPSP API extension', function () {
   this.timeout(60_000);
-  let net: Testnet;
-  let dir: string;
-  const usages: PpspUsage[] = [];
-  const apis: ApiServer[] = [];
+  let p: PpspNet;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ppsp-api-'));
-    net = await startTestnet(2, {
-      beforeStart: (node, i) => {
-        usages[i] = new PpspUsage({ properties: PROPS, data: { swarm: FAST } });
-        usages[i]!.attach(node);
-      },
-    });
-    for (const u of usages) await u.start();
-    for (const [i, node] of net.nodes.entries()) apis.push(await startApi(node, { host: '127.0.0.1', port: 0, token: TOKEN }, [ppspApi(usages[i]!)]));
+    p = await startPpspNet(2, { swarm: { ...FAST_SWARM, requestTimeoutMs: 2000 } });
   });
 
   after(async () => {
-    await Promise.all(apis.map((a) => a.close()));
-    for (const u of usages) await u.stop();
-    await net?.stopAll();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await p?.stop();
   });
 
-  const call = async (i: number, method: string, path: string, body?: unknown) => {
-    const r = await httpRequest(`http://${apis[i]!.address}`, path, { method, headers: HEADERS, body: body === undefined ? undefined : JSON.stringify(body) });
-    return { status: r.status, json: JSON.parse(r.text) as Record<string, unknown> };
-  };
+  const call = (i: number, method: string, path: string, body?: unknown) => p.call(i, method, path, body);
 
   it('seeds through one node, downloads through the other, lists and stops the swarm', async () => {
     const content = randomBytes(300_000);
-    const path = join(dir, 'file.bin');
+    const path = join(p.dir, 'file.bin');
     await writeFile(path, content);
     const seeded = await call(0, 'POST', '/swarms', { path });
     expect(seeded.status, JSON.stringify(seeded.json)).to.equal(200);
@@ -61,7 +34,7 @@ describe('PPSP API extension', function () {
     const listed = await call(0, 'GET', '/swarms');
     expect((listed.json.swarms as { swarmId: string; role: string }[]).map((s) => [s.swarmId, s.role])).to.deep.equal([[swarmId, 'seed']]);
 
-    const out = join(dir, 'out.bin');
+    const out = join(p.dir, 'out.bin');
     const get = await call(1, 'POST', `/swarms/${swarmId}/download`, { out });
     expect(get.status, JSON.stringify(get.json)).to.equal(200);
     await waitForAsync(async () => (await call(1, 'GET', `/swarms/${swarmId}`)).json.complete === true, 30_000, 'the download through the API');
@@ -83,7 +56,7 @@ describe('PPSP API extension', function () {
     const missing = await call(0, 'GET', `/swarms/${unknown}`);
     expect(missing.status).to.equal(404);
     expect(missing.json).to.include({ error: 'Not_Found', reason: 'unknown_swarm' });
-    const force = await call(0, 'POST', `/swarms/${unknown}/download`, { out: join(dir, 'x.bin'), force: 'yes' });
+    const force = await call(0, 'POST', `/swarms/${unknown}/download`, { out: join(p.dir, 'x.bin'), force: 'yes' });
     expect(force.status).to.equal(400);
     expect(force.json.message).to.match(/"force" must be true or false/);
     const put = await call(0, 'POST', `/swarms/${unknown}`, {});
@@ -93,7 +66,7 @@ describe('PPSP API extension', function () {
 
   it('sets rate limits on seeding, per swarm and node-wide at run time, shows them back (API and metrics), and refuses bad ones with 400 changing nothing', async () => {
     const content = randomBytes(50_000);
-    const path = join(dir, 'limited.bin');
+    const path = join(p.dir, 'limited.bin');
     await writeFile(path, content);
     const seeded = await call(0, 'POST', '/swarms', { path, uploadLimit: 250_000 });
     expect(seeded.status, JSON.stringify(seeded.json)).to.equal(200);
@@ -109,13 +82,13 @@ describe('PPSP API extension', function () {
     expect(await call(0, 'POST', '/limits', { uploadLimit: 2_500_000 })).to.deep.equal({ status: 200, json: { uploadLimit: 2_500_000, downloadLimit: 0 } });
     expect((await call(0, 'GET', '/limits')).json).to.deep.equal({ uploadLimit: 2_500_000, downloadLimit: 0 });
 
-    const metrics = net.nodes[0]!.metrics.render();
+    const metrics = p.net.nodes[0]!.metrics.render();
     expect(metrics).to.include(`reload_ppsp_download_limit_bytes_per_second{swarm="${id}"} 1000000`);
     expect(metrics).to.include(`reload_ppsp_upload_limit_bytes_per_second{swarm="${id}"} 0`);
     expect(metrics).to.match(/^reload_ppsp_node_upload_limit_bytes_per_second 2500000$/m);
 
     // A download started with limits carries them.
-    const got = await call(1, 'POST', `/swarms/${id}/download`, { out: join(dir, 'limited-out.bin'), downloadLimit: 400_000, uploadLimit: 100_000 });
+    const got = await call(1, 'POST', `/swarms/${id}/download`, { out: join(p.dir, 'limited-out.bin'), downloadLimit: 400_000, uploadLimit: 100_000 });
     expect(got.status, JSON.stringify(got.json)).to.equal(200);
     expect(got.json).to.include({ uploadLimit: 100_000, downloadLimit: 400_000 });
 
@@ -126,7 +99,7 @@ describe('PPSP API extension', function () {
         [`/swarms/${id}/limits`, { uploadLimit: 7, downloadLimit: bad }],
         ['/limits', { uploadLimit: bad, downloadLimit: 7 }],
         ['/swarms', { path, uploadLimit: bad }],
-        [`/swarms/${id}/download`, { out: join(dir, 'never.bin'), downloadLimit: bad }],
+        [`/swarms/${id}/download`, { out: join(p.dir, 'never.bin'), downloadLimit: bad }],
       ] as const) {
         const r = await call(endpoint.endsWith('/download') ? 1 : 0, 'POST', endpoint, body);
         expect(r.status, `${endpoint} ${JSON.stringify(body)}`).to.equal(400);

@@ -6,20 +6,11 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startApi, type ApiServer } from '../../../overlay/api/http-api.js';
-import { ppspApi } from '../../../usages/ppsp/ppsp-api.js';
-import { PpspUsage } from '../../../usages/ppsp/ppsp-usage.js';
-import { httpRequest } from '../../helpers/http.js';
-import { startTestnet, type Testnet } from '../../helpers/testnet.js';
+import { FAST_SWARM, startPpspNet, type PpspNet } from '../../helpers/ppsp-net.js';
 import { waitForAsync } from '../../helpers/wait.js';
 
-const PROPS = { accessType: 'fixed' as const, upKbps: 10_000, downKbps: 10_000, nat: 'unknown' as const, uptimeSec: 0 };
-const FAST = { tickIntervalMs: 50, rechokeIntervalMs: 300, requestTimeoutMs: 2000, redialIntervalMs: 300 };
-const TOKEN = randomBytes(32).toString('hex');
-const HEADERS = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 const MIB = 1 << 20;
 /** 200 KB/s: 1 MiB takes 5.2 s at the limit, 4.7 s less the bursts (0.25 s of rate at each end). */
 const LIMIT = 200_000;
@@ -27,45 +18,30 @@ const AT_LEAST_MS = 4000;
 
 describe('PPSP rate limits over TLS', function () {
   this.timeout(120_000);
-  let net: Testnet;
-  let dir: string;
-  const usages: PpspUsage[] = [];
-  const apis: ApiServer[] = [];
+  let p: PpspNet;
   let files = 0;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ppsp-rates-'));
-    net = await startTestnet(2, {
-      beforeStart: (node, i) => {
-        usages[i] = new PpspUsage({ properties: PROPS, data: { swarm: FAST } });
-        usages[i]!.attach(node);
-      },
-    });
-    for (const u of usages) await u.start();
-    for (const [i, node] of net.nodes.entries()) apis.push(await startApi(node, { host: '127.0.0.1', port: 0, token: TOKEN }, [ppspApi(usages[i]!)]));
+    p = await startPpspNet(2, { swarm: { ...FAST_SWARM, requestTimeoutMs: 2000 } });
   });
 
   after(async () => {
-    await Promise.all(apis.map((a) => a.close()));
-    for (const u of usages) await u.stop();
-    await net?.stopAll();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await p?.stop();
   });
 
   const call = async (i: number, method: string, path: string, body?: unknown) => {
-    const r = await httpRequest(`http://${apis[i]!.address}`, path, { method, headers: HEADERS, body: body === undefined ? undefined : JSON.stringify(body) });
-    const json = JSON.parse(r.text) as Record<string, unknown>;
-    expect(r.status, `${method} ${path}: ${r.text}`).to.equal(200);
+    const { status, json } = await p.call(i, method, path, body);
+    expect(status, `${method} ${path}: ${JSON.stringify(json)}`).to.equal(200);
     return json;
   };
 
   /** Seeds 1 MiB of fresh bytes on node 0 (with `seedBody`); returns the swarm ID, the bytes and where node 1 writes them. */
   async function seed(seedBody: Record<string, unknown> = {}) {
     const content = randomBytes(MIB);
-    const path = join(dir, `file-${++files}.bin`);
+    const path = join(p.dir, `file-${++files}.bin`);
     await writeFile(path, content);
     const { swarmId } = (await call(0, 'POST', '/swarms', { path, ...seedBody })) as { swarmId: string };
-    return { id: swarmId, content, out: join(dir, `out-${files}.bin`) };
+    return { id: swarmId, content, out: join(p.dir, `out-${files}.bin`) };
   }
 
   const complete = async (id: string) => (await call(1, 'GET', `/swarms/${id}`)).complete === true;
@@ -85,7 +61,7 @@ describe('PPSP rate limits over TLS', function () {
   };
 
   const sample = (i: number, name: string, id: string) => {
-    const m = new RegExp(`^${name}\\{swarm="${id}"\\} (\\S+)$`, 'm').exec(net.nodes[i]!.metrics.render());
+    const m = new RegExp(`^${name}\\{swarm="${id}"\\} (\\S+)$`, 'm').exec(p.net.nodes[i]!.metrics.render());
     return m ? Number(m[1]) : undefined;
   };
 
