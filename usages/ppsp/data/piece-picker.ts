@@ -305,13 +305,19 @@ export class PiecePicker<P = string> {
       }
     };
     for (const w of this.windows) {
-      for (let c = w.first; c <= w.last && picked.length < room; c++) {
+      if (picked.length >= room) break;
+      const inWindow: number[] = [];
+      for (let c = w.first; c <= w.last; c++) {
         if (this.slot[c]! < 0 || !state.bits.get(c) || taken.has(c)) continue;
         if (this.avoid[c] === state.serial && this.avail[c]! > 1) deferred.push(c);
-        else {
-          picked.push(c);
-          taken.add(c);
-        }
+        else inWindow.push(c);
+      }
+      // A critical window goes in play order; a read-ahead window rarest first (in the spirit of
+      // BiToS), so the chunks few peers hold spread while there is time.
+      if (!w.critical) inWindow.sort((x, y) => this.avail[x]! - this.avail[y]! || x - y);
+      for (const c of inWindow.slice(0, room - picked.length)) {
+        picked.push(c);
+        taken.add(c);
       }
     }
     // A late critical chunk is worth a duplicate before any new chunk: a player is waiting on it.

@@ -197,8 +197,9 @@ export class SwarmDownloader {
     const total = this.options.maxRequestsInFlight ?? DEFAULT_MAX_REQUESTS_IN_FLIGHT;
     const limitRate = this.limit.rate;
     const limited = limitRate === 0 ? Infinity : Math.max(1, Math.floor((limitRate * LIMITED_QUEUE_SECONDS) / this.chunkSize));
-    // While a player waits, the fastest holders get the first pick of its windows.
-    const sessions = streaming ? [...this.sessions.values()].sort((a, b) => this.sessions.downloadedFrom(b.remoteNodeId) - this.sessions.downloadedFrom(a.remoteNodeId)) : this.sessions.values();
+    // While a player waits, the fastest holders (by their recent rate) get the first pick of its windows.
+    const rate = (s: PeerSession) => this.peerRates.get(s.remoteNodeId)?.perSecond(now) ?? 0;
+    const sessions = streaming ? [...this.sessions.values()].sort((a, b) => rate(b) - rate(a)) : this.sessions.values();
     for (const s of sessions) {
       if (!s.ready || s.chokedByRemote || !s.remote) continue;
       const limits = { perPeer: Math.min(limited, this.requestQueue(s.remoteNodeId, maxPerPeer, streaming, now)), total };

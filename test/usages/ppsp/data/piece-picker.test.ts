@@ -341,6 +341,15 @@ describe('PiecePicker', () => {
       expect(picked.slice(14).every((c) => c >= 100), 'then the rarest').to.equal(true);
     });
 
+    it('inside a read-ahead window picks rarest first; a critical window stays in play order', () => {
+      const picker = new PiecePicker(100, { rng: () => 0 });
+      picker.setAvailability('a', all(100));
+      // 10..14 and 52..53 have a second holder, so 15..19 and 50..51 are rarer.
+      picker.setAvailability('b', bitmap(100, (c) => (c >= 10 && c <= 14) || c >= 52));
+      picker.setPriority([{ first: 50, last: 53, critical: true }, { first: 10, last: 19, critical: false }]);
+      expect(picker.next('a', 0, { perPeer: 14, batch: 1 })).to.deep.equal([50, 51, 52, 53, 15, 16, 17, 18, 19, 10, 11, 12, 13, 14]);
+    });
+
     it('picks a priority chunk at once even with less room than a batch', () => {
       const picker = new PiecePicker(100);
       picker.setAvailability('a', all(100));
