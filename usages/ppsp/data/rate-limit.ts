@@ -74,18 +74,24 @@ export class TokenBucket {
 export class RateLimit {
   constructor(private readonly buckets: readonly TokenBucket[]) {}
 
+  // Plain loops: these run for every request batch and upload run, and allocate nothing.
   charge(bytes: number): number {
-    return Math.max(0, ...this.buckets.map((b) => b.charge(bytes)));
+    let wait = 0;
+    for (const b of this.buckets) wait = Math.max(wait, b.charge(bytes));
+    return wait;
   }
 
   delay(): number {
-    return Math.max(0, ...this.buckets.map((b) => b.delay()));
+    let wait = 0;
+    for (const b of this.buckets) wait = Math.max(wait, b.delay());
+    return wait;
   }
 
   /** The tightest rate, bytes/s; 0 when none is limited. */
   get rate(): number {
-    const limited = this.buckets.map((b) => b.rate).filter((r) => r > 0);
-    return limited.length === 0 ? 0 : Math.min(...limited);
+    let tightest = 0;
+    for (const b of this.buckets) if (b.rate > 0 && (tightest === 0 || b.rate < tightest)) tightest = b.rate;
+    return tightest;
   }
 }
 

@@ -458,7 +458,6 @@ export class Swarm extends EventEmitter implements SessionHost {
       known: (first, last) => this.downloader.hashesKnown(first, last),
       complete: (leaves) => {
         this.leaves = leaves;
-        setImmediate(() => leaves.prepareProofs());
         this.maybeFinish();
       },
       lied: (session, why) => this.ban(session, why),
@@ -522,6 +521,8 @@ export class Swarm extends EventEmitter implements SessionHost {
         }
         this.store = complete;
         this.phase = 'complete';
+        // A seeder now: its tree's levels are built off this turn, as for a file seeded (not while downloading).
+        setImmediate(() => this.leaves?.prepareProofs());
         this.log.info(`complete: ${this.metadata!.chunkCount} chunks verified, ${this.stats.chunksReceived} fetched by this run`);
         this.resolveDone();
         this.emit('done');
