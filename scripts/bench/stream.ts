@@ -52,8 +52,9 @@ function timedRead(url: string, range: string, bytes: number, startedAt = perfor
   });
 }
 
+/** The nearest-rank percentile: the smallest value with at least p % of the values at or below it. */
 function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
