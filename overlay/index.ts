@@ -2,7 +2,7 @@
  * The overlay as usages see it: the one module a usage (usages/) imports. What is not exported here
  * is the overlay's own business and may change without a usage noticing.
  */
-export { HttpError, RawAnswer, type ApiExtension } from './api/http-api.js';
+export { HttpError, RawAnswer, readBody, type ApiExtension } from './api/http-api.js';
 export { PAGE_PATH } from './api/api-access.js';
 export { systemClock, type Clock, type Timer } from './clock.js';
 export * from './errors.js';
@@ -16,4 +16,4 @@ export type { MetricFamily } from './routing/metrics.js';
 export type { Kind } from './storage/types.js';
 export { decodeCbor, encodeCbor } from './wire/cbor.js';
 export { registerMessageCodes } from './wire/codes.js';
-export { bytes, fail, idField, list, MAX_U16, text, tuple, uint } from './wire/fields.js';
+export { bytes, fail, idField, list, MAX_U16, text, tuple, u64Item, u64Number, uint } from './wire/fields.js';

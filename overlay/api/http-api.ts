@@ -54,23 +54,28 @@ function statusOf(code: ErrorCode): number {
 }
 
 /** The rest of an over-size body is not read: the connection closes after the answer. */
-function tooLarge(): HttpError {
-  return new HttpError(413, 'Message_Too_Large', `request body above ${API_MAX_BODY_BYTES} bytes`, { connection: 'close' });
+function tooLarge(max: number): HttpError {
+  return new HttpError(413, 'Message_Too_Large', `request body above ${max} bytes`, { connection: 'close' });
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  // A declared size above the bound is refused before a byte of it is read.
-  if (Number(req.headers['content-length'] ?? 0) > API_MAX_BODY_BYTES) throw tooLarge();
+/** A request's body, at most `max` bytes (413 beyond, refused before a byte is read if its length says so). */
+export async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  if (Number(req.headers['content-length'] ?? 0) > max) throw tooLarge(max);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > API_MAX_BODY_BYTES) throw tooLarge();
+    if (size > max) throw tooLarge(max);
     chunks.push(chunk as Buffer);
   }
+  return Buffer.concat(chunks, size);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const body = await readBody(req, API_MAX_BODY_BYTES);
   let value: unknown;
   try {
-    value = size === 0 ? {} : JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    value = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
   } catch {
     throw new HttpError(400, 'Invalid_Message', 'the request body is not valid JSON');
   }

@@ -11,6 +11,10 @@
  *   GET    /swarms/<id>/stream                          the swarm's bytes for players: ranges, waits for chunks (media-endpoint.ts)
  *   POST   /swarms/<id>/limits {"uploadLimit"?, "downloadLimit"?}   a swarm's rate limits, bytes/s (0: none)
  *   GET    /limits, POST /limits {...}                  the node's rate limits, over all its swarms
+ *   POST   /swarms/<id>/watch {"out"?, "force"?, ...}   watch a swarm: a live channel's viewer, or a file's
+ *                                                       download into "out" (as /download)
+ *   POST   /live, /live/<id>/input, /live/<id>/end      broadcast a live channel (live/live-api.ts)
+ * A live channel answers GET and DELETE /swarms/<id> and its stream as a file does.
  * Seeding and downloading take "uploadLimit" and "downloadLimit" too.
  * Paths are files on the node's machine; the node reads and writes them itself.
  */
@@ -24,6 +28,8 @@ import { checkOutputPath } from './store/output-path.js';
 import type { PpspUsage } from './ppsp-usage.js';
 import { parseSwarmId } from './content/swarm-id.js';
 import type { Swarm } from './data/swarm.js';
+import { liveApi, liveJson } from './live/live-api.js';
+import { serveLiveStream } from './live/live-stream.js';
 
 function bad(message: string): ReloadError {
   return new ReloadError(ErrorCode.Invalid_Message, message, 'bad_request');
@@ -104,7 +110,12 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
       })();
     }
     if (path === PAGE_PATH && method === 'GET') return Promise.resolve(new RawAnswer(servePage));
-    if (path === '/swarms' && method === 'GET') return Promise.resolve({ swarms: usage.list().map(swarmSummary) });
+    if (path === '/swarms' && method === 'GET') {
+      const live = usage.live.list().map((l) => ({ swarmId: l.swarmId, role: l.role, name: l.descriptor?.name ?? null, newest: l.window.newest, ended: l.ended }));
+      return Promise.resolve({ swarms: [...usage.list().map(swarmSummary), ...live] });
+    }
+    const live = liveApi(usage.live, method, path, body);
+    if (live) return live;
     if (path === '/limits') {
       return (async () => {
         if (method === 'POST') usage.data.setLimits(limitsOf(await body()));
@@ -116,28 +127,45 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
     if (stream) {
       return (async () => {
         if (method !== 'GET') throw new HttpError(405, 'Method_Not_Allowed', `${path} takes GET and HEAD`, { allow: 'GET, HEAD' });
+        const channel = usage.live.get(parseSwarmId(stream[1]));
+        if (channel) return new RawAnswer((req, res) => serveLiveStream(channel, req, res));
         const swarm = held(usage, parseSwarmId(stream[1]));
         return new RawAnswer((req, res) => serveStream(swarm, req, res));
       })();
     }
-    const m = /^\/swarms\/([^/]+)(\/download|\/limits)?$/.exec(path);
+    const m = /^\/swarms\/([^/]+)(\/download|\/limits|\/watch)?$/.exec(path);
     if (!m) return undefined;
     return (async () => {
       const id = parseSwarmId(m[1]);
-      if (m[2] === '/limits' && method === 'POST') {
+      const channel = usage.live.get(id);
+      if (m[2] === '/watch' && method === 'POST') {
+        if (channel || (await usage.live.isLive(id))) {
+          const { swarm, started } = await usage.live.watch(id);
+          return { ...liveJson(swarm), started };
+        }
+      }
+      // Watching a file is downloading it (into "out"), with what the player reads first.
+      const action = m[2] === '/watch' ? '/download' : m[2];
+      if (channel && !m[2] && method === 'GET') return liveJson(channel);
+      if (channel && !m[2] && method === 'DELETE') {
+        await usage.live.stop(id);
+        return { swarmId: id, stopped: true };
+      }
+      if (channel) throw bad(`${method} ${path}: swarm ${id} is a live channel (GET or DELETE /swarms/<id>, its stream, or watch it)`);
+      if (action === '/limits' && method === 'POST') {
         const swarm = held(usage, id);
         swarm.setLimits(limitsOf(await body()));
         return { swarmId: id, ...swarm.limits };
       }
-      if (m[2] === '/download' && method === 'POST') {
+      if (action === '/download' && method === 'POST') {
         const b = await body();
         if (b.force !== undefined && typeof b.force !== 'boolean') throw bad('"force" must be true or false');
         const force = b.force === true;
         const { swarm, started } = await usage.writeTo(id, await checkOutputPath(b.out, force), force, limitsOf(b));
         return { ...swarmJson(swarm, usage), started };
       }
-      if (!m[2] && method === 'GET') return swarmJson(held(usage, id), usage);
-      if (!m[2] && method === 'DELETE') {
+      if (!action && method === 'GET') return swarmJson(held(usage, id), usage);
+      if (!action && method === 'DELETE') {
         if (!(await usage.stopSwarm(id))) held(usage, id);
         return { swarmId: id, stopped: true };
       }

@@ -22,6 +22,9 @@ import type { SwarmRecord, SwarmRecordStore } from './store/swarm-record-store.j
 import { parseSwarmId, type SwarmMetadata } from './content/swarm-id.js';
 import { SwarmOutputs, type SwarmOutput } from './store/swarm-outputs.js';
 import type { PeerRef, Swarm, SwarmOptions } from './data/swarm.js';
+import { LiveChannels } from './live/live-channels.js';
+import type { LiveSwarmOptions } from './live/live-swarm.js';
+import { liveMetricFamilies } from './live/live-metrics.js';
 
 /** Peers asked of each known member per peer-list request (seed §4.2.1). */
 export const PEER_LIST_COUNT = 16;
@@ -34,6 +37,8 @@ export interface PpspUsageOptions {
   data?: PpspDataUsageOptions;
   /** Where swarms are kept across restarts; without one they live in memory only. */
   records?: SwarmRecordStore;
+  /** Defaults for the live channels this node broadcasts or watches. */
+  live?: LiveSwarmOptions;
 }
 
 /** Data channels relayed through the overlay at once, and their largest frame. */
@@ -43,6 +48,8 @@ export class PpspUsage implements Usage {
   readonly name = 'ppsp';
   readonly data: PpspDataUsage;
   readonly signalling: PpspSignallingUsage;
+  /** Live channels broadcast or watched here. */
+  readonly live: LiveChannels;
   private node: Node | undefined;
   private relay: OverlayRelay | undefined;
   /** Channels opened by relay (for status and tests). */
@@ -64,6 +71,13 @@ export class PpspUsage implements Usage {
     this.signalling = new PpspSignallingUsage({ properties: opts.properties });
     this.records = opts.records;
     this.log = (opts.data?.log ?? silentLogger).child('ppsp');
+    const log = opts.data?.log;
+    this.live = new LiveChannels(() => this.requireNode(), this.data, this.signalling, (id) => this.peersOf(id), { ...(log ? { log } : {}), ...opts.live });
+  }
+
+  private requireNode(): Node {
+    if (!this.node) throw new Error('the PPSP usage is not attached to a node');
+    return this.node;
   }
 
   attach(node: Node): void {
@@ -73,6 +87,7 @@ export class PpspUsage implements Usage {
     this.signalling.setLocalAvailability((id) => this.data.availability(id));
     this.signalling.setPeerHasChunk((id, peer, chunk) => this.data.peerHasChunk(id, peer, chunk));
     node.metrics.addSource(() => swarmMetricFamilies(this.data.list(), this.data.limits));
+    node.metrics.addSource(() => liveMetricFamilies(this.live.list()));
     const relay = (this.relay = new OverlayRelay(node, { maxFrameBytes: RELAY_MAX_FRAME_BYTES, onLink: (link) => this.data.acceptLink(link) }));
     // Transport negotiation (seed §4.5): the requesting peer chooses; a direct TLS channel when both
     // can, else frames relayed through the overlay.
@@ -94,6 +109,7 @@ export class PpspUsage implements Usage {
   async stop(): Promise<void> {
     this.stoppingAll = true;
     for (const id of this.signalling.swarmIds()) await this.signalling.leaveSwarm(id).catch(() => undefined);
+    await this.live.stopAll();
     await this.signalling.stop();
     await this.data.stop();
     this.relay?.closeAll();

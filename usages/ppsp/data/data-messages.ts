@@ -36,6 +36,10 @@ export const DATA_MESSAGE_TYPE = {
   metadata: 16,
   /** Ours: the sender's whole availability, tagged as in availability.ts (seed §4.2.2). */
   availability: 17,
+  /** Ours: a live swarm's descriptor, answering a HANDSHAKE (live-descriptor.ts), and a start-point hint. */
+  liveMetadata: 18,
+  /** Ours, binary like DATA: one signed chunk of a live swarm (live-chunk.ts). */
+  liveData: 19,
   /** Ours, from the RFC's unassigned range 14..254: refusals are answered here, never dropped. */
   error: 254,
 } as const;
@@ -44,6 +48,12 @@ export const DATA_MESSAGE_TYPE = {
 export const PPSP_DATA_VERSION = 1;
 /** SHA-256: swarm ids and Merkle hashes (RFC 7574 §5 with hash function 2). */
 export const HASH_BYTES = 32;
+/** Bytes of LIVE_DATA before its signature: type, index, timestamp, flags, signature length. */
+export const LIVE_DATA_HEADER_BYTES = 1 + 4 + 8 + 1 + 2;
+/** Longest signature LIVE_DATA carries (RSA-8192). */
+export const MAX_LIVE_SIGNATURE_BYTES = 1024;
+/** Longest live descriptor (a certificate and a few fields). */
+const MAX_LIVE_DESCRIPTOR_BYTES = 10_000;
 /** Bytes of the DATA header: type u8, chunk index u32 big-endian. */
 export const DATA_HEADER_BYTES = 5;
 /** Longest ERROR text, in UTF-8 bytes: a reason tag and a short explanation, not a document. */
@@ -83,6 +93,17 @@ export interface HashesMessage { type: 'hashes'; first: number; hashes: Uint8Arr
  * the ID does not cover (media-info.ts checks them).
  */
 export interface MetadataMessage { type: 'metadata'; rootHash: Uint8Array; contentLength: number; chunkSize: number; name?: string; mediaType?: string }
+/**
+ * LIVE_METADATA `[18, descriptor bstr, chunksPerKilosecond u32]`: the live swarm's descriptor (the
+ * swarm ID is its hash) and the sender's measure of the channel's chunk rate, a hint where a new
+ * viewer starts (it only moves the start point, so it needs no signature).
+ */
+export interface LiveMetadataMessage { type: 'liveMetadata'; descriptor: Uint8Array; chunksPerKilosecond: number }
+/**
+ * LIVE_DATA `0x13 ‖ index u32be ‖ timestamp u64be (ms) ‖ flags u8 ‖ signature length u16be ‖
+ * signature ‖ chunk`: one chunk of a live swarm with the source's signature over it.
+ */
+export interface LiveDataMessage { type: 'liveData'; index: number; timestampMs: number; flags: number; signature: Uint8Array; chunk: Uint8Array }
 /** AVAILABILITY `[17, [tag, payload]]`: every chunk the sender holds (encodeAvailability's form). */
 export interface AvailabilityMessage { type: 'availability'; value: unknown }
 
@@ -99,7 +120,9 @@ export type PpspDataMessage =
   | HashesRequestMessage
   | HashesMessage
   | MetadataMessage
-  | AvailabilityMessage;
+  | AvailabilityMessage
+  | LiveMetadataMessage
+  | LiveDataMessage;
 
 /**
  * What the decoder checks chunk fields against: the swarm's chunk count and chunk size (bytes,
@@ -203,6 +226,10 @@ export function encodeDataMessage(m: PpspDataMessage): Buffer {
       frame.set(m.chunk, DATA_HEADER_BYTES);
       return frame;
     }
+    case 'liveData':
+      return encodeLiveData(m);
+    case 'liveMetadata':
+      return cbor([DATA_MESSAGE_TYPE.liveMetadata, liveDescriptor(m.descriptor), u32(m.chunksPerKilosecond, 'liveMetadata.chunksPerKilosecond')]);
     case 'handshake':
       return cbor([DATA_MESSAGE_TYPE.handshake, hash(m.swarmId, 'handshake.swarmId'), u8(m.version, 'handshake.version')]);
     case 'request':
@@ -235,6 +262,25 @@ export function encodeDataMessage(m: PpspDataMessage): Buffer {
   }
 }
 
+function encodeLiveData(m: LiveDataMessage): Buffer {
+  if (!(m.signature instanceof Uint8Array) || m.signature.length === 0 || m.signature.length > MAX_LIVE_SIGNATURE_BYTES) fail('liveData.signature', `must be 1..${MAX_LIVE_SIGNATURE_BYTES} bytes`);
+  const head = LIVE_DATA_HEADER_BYTES + m.signature.length;
+  const frame = Buffer.allocUnsafe(head + m.chunk.length);
+  frame.writeUInt8(DATA_MESSAGE_TYPE.liveData, 0);
+  frame.writeUInt32BE(u32(m.index, 'liveData.index'), 1);
+  frame.writeBigUInt64BE(BigInt(m.timestampMs), 5);
+  frame.writeUInt8(u8(m.flags, 'liveData.flags'), 13);
+  frame.writeUInt16BE(m.signature.length, 14);
+  frame.set(m.signature, LIVE_DATA_HEADER_BYTES);
+  frame.set(m.chunk, head);
+  return frame;
+}
+
+function liveDescriptor(value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array) || value.length === 0 || value.length > MAX_LIVE_DESCRIPTOR_BYTES) fail('liveMetadata.descriptor', `must be 1..${MAX_LIVE_DESCRIPTOR_BYTES} bytes`);
+  return value;
+}
+
 function cbor(items: unknown[]): Buffer {
   const bytes = encodeCbor(items);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -246,6 +292,7 @@ function cbor(items: unknown[]): Buffer {
 export function decodeDataMessage(frame: Uint8Array, bounds: SwarmBounds): PpspDataMessage {
   if (frame.length === 0) fail('type', 'missing: empty frame');
   if (frame[0] === DATA_MESSAGE_TYPE.data) return decodeData(frame, bounds);
+  if (frame[0] === DATA_MESSAGE_TYPE.liveData) return decodeLiveData(frame, bounds);
   const items = decodeCbor(frame);
   if (!Array.isArray(items) || items.length === 0) fail('type', 'must lead a non-empty array');
   const [type, a, b] = items;
@@ -289,6 +336,9 @@ export function decodeDataMessage(frame: Uint8Array, bounds: SwarmBounds): PpspD
       const mediaType = hint(items[5], 'metadata.mediaType');
       return { ...m, ...(name === null ? {} : { name }), ...(mediaType === null ? {} : { mediaType }) };
     }
+    case DATA_MESSAGE_TYPE.liveMetadata:
+      arity(3);
+      return { type: 'liveMetadata', descriptor: liveDescriptor(a), chunksPerKilosecond: u32(b, 'liveMetadata.chunksPerKilosecond') };
     case DATA_MESSAGE_TYPE.availability:
       arity(2);
       // The payload is checked by decodeAvailability against the swarm's chunk count.
@@ -309,4 +359,21 @@ function decodeData(frame: Uint8Array, bounds: SwarmBounds): DataMessage {
     throw new ReloadError(ErrorCode.Message_Too_Large, `data.chunk of ${size} bytes exceeds the chunk size ${bounds.maxChunkBytes}`);
   }
   return { type: 'data', index, chunk: frame.subarray(DATA_HEADER_BYTES) };
+}
+
+function decodeLiveData(frame: Uint8Array, bounds: SwarmBounds): LiveDataMessage {
+  if (frame.length < LIVE_DATA_HEADER_BYTES) fail('liveData.header', `needs ${LIVE_DATA_HEADER_BYTES} bytes, got ${frame.length}`);
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const index = chunkIndex(view.getUint32(1), 'liveData.index', bounds);
+  const timestamp = view.getBigUint64(5);
+  if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) fail('liveData.timestamp', `must be at most ${Number.MAX_SAFE_INTEGER}`);
+  const signatureLength = view.getUint16(14);
+  if (signatureLength === 0 || signatureLength > MAX_LIVE_SIGNATURE_BYTES) fail('liveData.signature', `must be 1..${MAX_LIVE_SIGNATURE_BYTES} bytes`);
+  const head = LIVE_DATA_HEADER_BYTES + signatureLength;
+  if (frame.length < head) fail('liveData.signature', `missing: frame of ${frame.length} bytes ends before it`);
+  const size = frame.length - head;
+  if (size > bounds.maxChunkBytes) {
+    throw new ReloadError(ErrorCode.Message_Too_Large, `liveData.chunk of ${size} bytes exceeds the chunk size ${bounds.maxChunkBytes}`);
+  }
+  return { type: 'liveData', index, timestampMs: Number(timestamp), flags: view.getUint8(13), signature: frame.subarray(LIVE_DATA_HEADER_BYTES, head), chunk: frame.subarray(head) };
 }

@@ -232,7 +232,8 @@ export class PeerSession {
 
   // ---- receiving -------------------------------------------------------------------------------
 
-  private receive(bytes: Uint8Array): void {
+  /** One frame from the peer (the link's messages; the first one may come from the usage's router). */
+  receive(bytes: Uint8Array): void {
     if (this.state === 'closed') return;
     let message: PpspDataMessage;
     try {
@@ -261,6 +262,7 @@ export class PeerSession {
         if (m.version !== PPSP_DATA_VERSION) throw new ReloadError(ErrorCode.Incompatible_with_Overlay, `version ${m.version} is not ${PPSP_DATA_VERSION}`, 'bad_version');
         return this.onHandshake(Buffer.from(m.swarmId).toString('hex'));
       case 'metadata':
+        if (m.type === 'liveMetadata') throw invalidMessage('the peer serves this swarm as a live channel, not as a file', 'live_swarm');
         if (m.type !== 'metadata') throw invalidMessage(`${m.type} before METADATA`, 'before_handshake');
         this.remoteMedia = mediaInfoFromHints(m.name, m.mediaType);
         return this.onMetadata(m.rootHash, m.contentLength, m.chunkSize);
@@ -344,6 +346,9 @@ export class PeerSession {
       case 'error':
         // Handled before any state (handle): it closes the session.
         return;
+      case 'liveMetadata':
+      case 'liveData':
+        throw invalidMessage(`${m.type} on a file's channel`, 'live_swarm');
     }
   }
 

@@ -12,6 +12,8 @@ import { mediaInfoOfFile } from '../content/media-info.js';
 import { TokenBucket, type NodeRateLimits } from './rate-limit.js';
 import { fileIdentity, identityChange, type FileIdentity } from '../store/seed-file-guard.js';
 import { PeerSession, type SessionHost, type SessionRole } from './peer-session.js';
+import { BEFORE_HANDSHAKE, decodeDataMessage } from './data-messages.js';
+import { LiveSession, type LiveSessionHost } from '../live/live-session.js';
 import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, parseSwarmId, type SwarmMetadata } from '../content/swarm-id.js';
 import { Swarm, type PeerRef, type SwarmOptions } from './swarm.js';
 
@@ -74,6 +76,7 @@ export class PpspDataUsage implements Usage {
   private readonly nodeLimits: NodeRateLimits;
   private readonly log: Logger;
   private dialer: Dialer | undefined;
+  private liveHosts: (swarmId: string, peer: string) => LiveSessionHost | undefined = () => undefined;
 
   constructor(private readonly options: PpspDataUsageOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -88,6 +91,18 @@ export class PpspDataUsage implements Usage {
   /** How channels are opened; by default the direct TLS channel. */
   setDialer(dialer: Dialer): void {
     this.dialer = dialer;
+  }
+
+  /** Where an answered channel that names a live swarm goes (the PPSP usage holds the live swarms). */
+  setLiveHosts(find: (swarmId: string, peer: string) => LiveSessionHost | undefined): void {
+    this.liveHosts = find;
+  }
+
+  /** Opens a data channel to `peer` for live swarm `host.swarmId`, by the same dialer as any other. */
+  async connectLive(peer: string, host: LiveSessionHost): Promise<void> {
+    const direct = this.directDial(peer);
+    const link = await (this.dialer ? this.dialer(peer, host.swarmId, direct) : direct());
+    new LiveSession(link, { role: 'dialler', host }, this.log, () => this.clock.now());
   }
 
   /** A channel another transport (the overlay relay) accepted: handled like a TLS one. */
@@ -191,8 +206,29 @@ export class PpspDataUsage implements Usage {
     return swarm;
   }
 
+  /**
+   * An answered channel: its first frame (HANDSHAKE) says which swarm it is for, and whether that is
+   * a live one (a live session) or a file (a peer session, which reads that frame itself).
+   */
   private answer(link: Link): void {
-    this.openSession(link, {
+    link.once('message', (first) => {
+      const live = this.liveHostFor(first, link.remoteNodeIdHex);
+      if (live) return void new LiveSession(link, { role: 'answerer', host: live }, this.log, () => this.clock.now());
+      this.answerStatic(link).receive(first);
+    });
+  }
+
+  private liveHostFor(first: Uint8Array, peer: string): LiveSessionHost | undefined {
+    try {
+      const m = decodeDataMessage(first, BEFORE_HANDSHAKE);
+      return m.type === 'handshake' ? this.liveHosts(Buffer.from(m.swarmId).toString('hex'), peer) : undefined;
+    } catch {
+      return undefined; // the peer session answers the bad frame with ERROR
+    }
+  }
+
+  private answerStatic(link: Link): PeerSession {
+    return this.openSession(link, {
       role: 'answerer',
       resolve: (swarmId, peer) => {
         const swarm = this.swarms.get(swarmId);
@@ -202,17 +238,21 @@ export class PpspDataUsage implements Usage {
   }
 
   /** The one place peer sessions are made, for channels we answer and those we dial. */
-  private openSession(link: Link, role: SessionRole): void {
-    new PeerSession(link, role, { log: this.log, clock: this.clock });
+  private openSession(link: Link, role: SessionRole): PeerSession {
+    return new PeerSession(link, role, { log: this.log, clock: this.clock });
+  }
+
+  private directDial(peer: string): () => Promise<Link> {
+    return () =>
+      this.requireNode().connectApplication(idFromHex(peer), PPSP_DATA_APP_ID, {
+        maxMessageBytes: this.maxFrameBytes,
+        queueLimit: this.options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
+      });
   }
 
   private context(swarmId: string, peers?: () => Promise<PeerRef[]>) {
     const node = this.requireNode();
-    const direct = (peer: string) => () =>
-      node.connectApplication(idFromHex(peer), PPSP_DATA_APP_ID, {
-        maxMessageBytes: this.maxFrameBytes,
-        queueLimit: this.options.queueLimit ?? DEFAULT_QUEUE_LIMIT,
-      });
+    const direct = (peer: string) => this.directDial(peer);
     return {
       localNodeId: node.nodeIdHex,
       peers,

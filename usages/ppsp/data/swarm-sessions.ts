@@ -6,21 +6,43 @@
  * closed sessions included.
  */
 import type { Clock, Logger } from '../../../overlay/index.js';
-import type { PeerSession, SessionHost } from './peer-session.js';
-import { DEFAULT_MAX_PEERS, DEFAULT_REDIAL_INTERVAL_MS, MAX_PEER_ERRORS, type SwarmContext, type SwarmOptions, type SwarmStats } from './swarm-options.js';
+import type { PeerSession } from './peer-session.js';
+import { DEFAULT_MAX_PEERS, DEFAULT_REDIAL_INTERVAL_MS, MAX_PEER_ERRORS, type PeerRef, type SwarmStats } from './swarm-options.js';
 
-export class SwarmSessions {
-  private readonly sessions = new Map<string, PeerSession>();
+/** What the sessions of a swarm, static or live, have in common here. */
+export interface ChannelSession {
+  readonly remoteNodeId: string;
+  /** We dialled it. */
+  readonly initiator: boolean;
+  readonly remoteError: string | undefined;
+  readonly stats: { bytesUp: number; bytesDown: number };
+  close(): void;
+  fail(error: unknown): void;
+}
+
+/** How a swarm's sessions find and reach members. */
+export interface SessionDialling {
+  localNodeId: string;
+  /** Opens a data channel to a Node-ID with a session of this swarm on it (rejects if it cannot be reached). */
+  connect(nodeId: string): Promise<void>;
+  /** Members to try; a seeder may have none and only answer. */
+  peers?: () => Promise<PeerRef[]>;
+}
+
+/** The counters the sessions keep, a part of a swarm's stats. */
+export type SessionStats = Pick<SwarmStats, 'uploadedTo' | 'downloadedFrom' | 'banned' | 'peerErrors'>;
+
+export class SwarmSessions<S extends ChannelSession = PeerSession> {
+  private readonly sessions = new Map<string, S>();
   private readonly dialling = new Set<string>();
   private readonly dialFailedAt = new Map<string, number>();
   private lastPeersAsk = -Infinity;
   private asking = false;
 
   constructor(
-    private readonly ctx: SwarmContext,
-    private readonly host: SessionHost,
-    private readonly stats: SwarmStats,
-    private readonly options: SwarmOptions,
+    private readonly ctx: SessionDialling,
+    private readonly stats: SessionStats,
+    private readonly options: { maxPeers?: number; redialIntervalMs?: number },
     private readonly clock: Clock,
     private readonly log: Logger,
     /** A peer could not be reached: the tracker may forget it. */
@@ -31,11 +53,11 @@ export class SwarmSessions {
     return this.sessions.size;
   }
 
-  get(peer: string): PeerSession | undefined {
+  get(peer: string): S | undefined {
     return this.sessions.get(peer);
   }
 
-  values(): IterableIterator<PeerSession> {
+  values(): IterableIterator<S> {
     return this.sessions.values();
   }
 
@@ -48,7 +70,7 @@ export class SwarmSessions {
    * (closed now), if any; undefined if it is a second channel that loses to the first (it is
    * closed then).
    */
-  add(session: PeerSession): { replaced?: PeerSession } | undefined {
+  add(session: S): { replaced?: S } | undefined {
     const peer = session.remoteNodeId;
     const existing = this.sessions.get(peer);
     if (existing) {
@@ -66,7 +88,7 @@ export class SwarmSessions {
   }
 
   /** Forgets a closed session; false if it was not the peer's current one. */
-  remove(session: PeerSession): boolean {
+  remove(session: S): boolean {
     const peer = session.remoteNodeId;
     if (this.sessions.get(peer) !== session) return false;
     if (session.remoteError !== undefined) this.rememberPeerError(peer, session.remoteError);
@@ -129,7 +151,7 @@ export class SwarmSessions {
   private dial(peer: string): void {
     this.dialling.add(peer);
     this.ctx
-      .connect(peer, this.host)
+      .connect(peer)
       .catch((e: Error) => {
         this.dialFailedAt.set(peer, this.clock.now());
         this.unreachable(peer);
@@ -143,7 +165,7 @@ export class SwarmSessions {
   }
 
   /** Moves a closing session's byte counts into the swarm's totals. */
-  private retire(session: PeerSession): void {
+  private retire(session: S): void {
     const peer = session.remoteNodeId;
     this.stats.uploadedTo.set(peer, (this.stats.uploadedTo.get(peer) ?? 0) + session.stats.bytesUp);
     this.stats.downloadedFrom.set(peer, (this.stats.downloadedFrom.get(peer) ?? 0) + session.stats.bytesDown);

@@ -57,6 +57,8 @@ export interface NegotiatedTransport {
 interface SwarmState {
   view: PeerView;
   haveCount?: number;
+  /** A live channel: said in the tracker entry. */
+  live?: boolean;
 }
 
 export class PpspSignallingUsage implements Usage {
@@ -163,9 +165,9 @@ export class PpspSignallingUsage implements Usage {
    * view, which it returns. Called again: re-announces and refreshes. The view is not refreshed
    * on a timer; the data plane calls refreshMembers when it wants more peers.
    */
-  async joinSwarm(swarmId: string, opts: { haveCount?: number } = {}): Promise<PeerEntry[]> {
+  async joinSwarm(swarmId: string, opts: { haveCount?: number; live?: boolean } = {}): Promise<PeerEntry[]> {
     const id = parseSwarmId(swarmId);
-    await this.announceOne(id, opts.haveCount);
+    await this.announceOne(id, opts.haveCount, opts.live);
     return this.refreshMembers(id);
   }
 
@@ -233,11 +235,13 @@ export class PpspSignallingUsage implements Usage {
 
   // ---- internals ------------------------------------------------------------------------------
 
-  private async announceOne(swarmId: string, haveCount?: number): Promise<void> {
+  private async announceOne(swarmId: string, haveCount?: number, live?: boolean): Promise<void> {
     const state = this.swarms.get(swarmId) ?? { view: new PeerView() };
     if (haveCount !== undefined) state.haveCount = haveCount;
+    if (live) state.live = true;
     this.swarms.set(swarmId, state);
-    await announce(this.node, swarmId, { properties: this.props, transports: this.offered, ...(state.haveCount === undefined ? {} : { haveCount: state.haveCount }) }, this.lifetimeSec);
+    const said = { ...(state.haveCount === undefined ? {} : { haveCount: state.haveCount }), ...(state.live ? { live: true } : {}) };
+    await announce(this.node, swarmId, { properties: this.props, transports: this.offered, ...said }, this.lifetimeSec);
   }
 
   private get node(): Node {

@@ -26,7 +26,10 @@ export const SWARM_KIND: Readonly<Kind> = Object.freeze({
 /** Seconds an announcement lives unless refreshed (the storer refreshes it at 3/4). */
 export const DEFAULT_ANNOUNCE_LIFETIME_SEC = 600;
 
-/** Version of the entry's wire form: `[1, properties, transports, have count / null]`. */
+/**
+ * Version of the entry's wire form: `[1, properties, transports, have count / null]`, and a fifth
+ * item `true` for a member of a live channel (one that says nothing is a static swarm's).
+ */
 const ENTRY_VERSION = 1;
 
 /** What a member says about itself in the tracker. */
@@ -35,6 +38,8 @@ export interface SwarmAnnouncement {
   transports: TransportDescriptor[];
   /** Chunks the member holds, if it says. */
   haveCount?: number;
+  /** The swarm is a live channel (live-swarm.ts), not a file. */
+  live?: boolean;
 }
 
 /** A swarm member as this node knows it (from the tracker or from exchanges with it). */
@@ -45,6 +50,7 @@ export interface PeerEntry {
   properties?: PeerProperties;
   transports: TransportDescriptor[];
   haveCount?: number;
+  live?: boolean;
 }
 
 /** Resource-ID of a swarm's member dictionary: the overlay hash of the swarm ID (lowercase hex). */
@@ -55,17 +61,20 @@ export function swarmResource(swarmId: string, hash: Node['config']['hash']): Id
 /** The dictionary value of an announcement; Data_Too_Large if it exceeds the Kind's maxSize. */
 export function encodeAnnouncement(a: SwarmAnnouncement): Uint8Array {
   const have = a.haveCount === undefined ? null : uint(a.haveCount, 'announcement.haveCount', 0, MAX_CHUNK_COUNT);
-  const bytes = encodeCbor([ENTRY_VERSION, encodeProperties(a.properties), encodeTransports(a.transports), have]);
+  const bytes = encodeCbor([ENTRY_VERSION, encodeProperties(a.properties), encodeTransports(a.transports), have, ...(a.live ? [true] : [])]);
   if (bytes.length > SWARM_KIND.maxSize) throw new ReloadError(ErrorCode.Data_Too_Large, `a swarm entry of ${bytes.length} bytes exceeds ${SWARM_KIND.maxSize}`, 'entry_too_large');
   return Uint8Array.from(bytes);
 }
 
 /** Parses a member's dictionary value strictly (Invalid_Message naming the field). */
 export function decodeAnnouncement(bytes: Uint8Array): SwarmAnnouncement {
-  const [version, properties, transports, have] = tuple(decodeCbor(bytes), 'announcement', 4);
+  const items = decodeCbor(bytes);
+  const [version, properties, transports, have, live] = tuple(items, 'announcement', Array.isArray(items) && items.length === 5 ? 5 : 4);
+  if (live !== undefined && live !== true) fail('announcement.live', 'must be true when present');
   if (version !== ENTRY_VERSION) fail('announcement.version', `${String(version)} is not ${ENTRY_VERSION}`);
   const out: SwarmAnnouncement = { properties: decodeProperties(properties, 'announcement.properties'), transports: decodeTransports(transports, 'announcement.transports') };
   if (have !== null) out.haveCount = uint(have, 'announcement.haveCount', 0, MAX_CHUNK_COUNT);
+  if (live === true) out.live = true;
   return out;
 }
 
@@ -110,7 +119,7 @@ export async function members(node: Node, swarmId: string): Promise<SwarmMembers
     try {
       const a = decodeAnnouncement(v.value.value);
       const nodeId = idFromBytes(Uint8Array.from(v.key));
-      peers.push({ nodeId, nodeIdHex: idToHex(nodeId), properties: a.properties, transports: a.transports, ...(a.haveCount === undefined ? {} : { haveCount: a.haveCount }) });
+      peers.push({ nodeId, nodeIdHex: idToHex(nodeId), properties: a.properties, transports: a.transports, ...(a.haveCount === undefined ? {} : { haveCount: a.haveCount }), ...(a.live ? { live: true } : {}) });
     } catch {
       rejected++;
     }

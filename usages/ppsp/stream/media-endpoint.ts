@@ -127,7 +127,7 @@ async function sendRange(swarm: Swarm, r: ByteRange, res: ServerResponse, reader
 }
 
 /** Writes and waits for the socket to take it (backpressure), or rejects once the client is gone. */
-async function write(res: ServerResponse, bytes: Uint8Array, signal: AbortSignal): Promise<void> {
+export async function write(res: ServerResponse, bytes: Uint8Array, signal: AbortSignal): Promise<void> {
   signal.throwIfAborted();
   if (res.write(bytes)) return;
   await once(res, 'drain', { signal });

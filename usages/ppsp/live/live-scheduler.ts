@@ -1,0 +1,101 @@
+/**
+ * Which chunks a live viewer asks for, and of whom: by deadline, closest to playback first, from the
+ * next chunk to play up to a bounded prefetch ahead of it (never past what peers hold). Each chunk
+ * goes to the holder with the least in flight to it (ties: the one that answers fastest); while the
+ * deadline is still far, a holder other than the source is preferred, so the source serves few
+ * viewers and viewers forward to each other. A request that is late against its peer's usual answer
+ * time is asked of a second holder only when the chunk's deadline is near (the only duplicates); a
+ * request unanswered for `requestTimeoutMs` is withdrawn and asked elsewhere.
+ */
+import type { LiveSession } from './live-session.js';
+
+export interface LiveSchedulerOptions {
+  /** Requests in flight to one peer at most. */
+  perPeerInFlight: number;
+  /** Chunks past the next one to play that are asked for at most. */
+  prefetchChunks: number;
+  /** Time to a chunk's deadline under which it is urgent: duplicates allowed, the source asked too. */
+  urgentMs: number;
+  /** A request older than this (at least) and older than 3x its peer's usual answer time is late. */
+  lateFloorMs: number;
+  requestTimeoutMs: number;
+}
+
+/** What the scheduler reads from its swarm. */
+export interface LiveSchedulerView {
+  has(index: number): boolean;
+  /** Local time chunk `index` is due, undefined before playback began. */
+  deadline(index: number): number | undefined;
+  /** Node-ID of the source (its sessions are asked last while there is time). */
+  readonly sourceId: string | undefined;
+}
+
+export class LiveScheduler {
+  /** Smoothed answer time per peer, ms. */
+  private readonly answerMs = new Map<string, number>();
+  /** Requests sent, re-sent as duplicates, and withdrawn after the timeout. */
+  readonly counts = { requests: 0, duplicates: 0, timeouts: 0 };
+
+  constructor(private readonly options: LiveSchedulerOptions) {}
+
+  /** A chunk came from `peer`, asked `ms` ago. */
+  answered(peer: string, ms: number): void {
+    const before = this.answerMs.get(peer);
+    this.answerMs.set(peer, before === undefined ? ms : before * 0.8 + ms * 0.2);
+  }
+
+  forget(peer: string): void {
+    this.answerMs.delete(peer);
+  }
+
+  /** Sends the requests that are due now over `sessions`, for chunks `from`..`newest`. */
+  schedule(now: number, from: number, newest: number, sessions: LiveSession[], view: LiveSchedulerView): void {
+    const o = this.options;
+    const open = sessions.filter((s) => s.ready && !s.chokedByRemote);
+    if (open.length === 0 || from > newest) return;
+    const batches = new Map<LiveSession, number[]>();
+    const load = (s: LiveSession) => s.requested.size + (batches.get(s)?.length ?? 0);
+    const to = Math.min(newest, from + o.prefetchChunks);
+    for (let c = from; c <= to; c++) {
+      if (view.has(c)) continue;
+      const deadline = view.deadline(c);
+      const urgent = deadline === undefined || deadline - now < o.urgentMs;
+      const askedOf = open.filter((s) => s.requested.has(c));
+      for (const s of askedOf) {
+        if (now - s.requested.get(c)! > o.requestTimeoutMs) {
+          s.cancel(c);
+          this.counts.timeouts++;
+        }
+      }
+      const pending = askedOf.filter((s) => s.requested.has(c));
+      if (pending.length >= 2) continue;
+      if (pending.length === 1 && !(urgent && this.isLate(pending[0]!, c, now))) continue;
+      const holders = open.filter((s) => s.remote.has(c) && !s.requested.has(c) && load(s) < o.perPeerInFlight);
+      const peer = this.best(holders, urgent, view.sourceId, load);
+      if (!peer) continue;
+      if (pending.length === 1) this.counts.duplicates++;
+      this.counts.requests++;
+      let batch = batches.get(peer);
+      if (!batch) batches.set(peer, (batch = []));
+      batch.push(c);
+    }
+    for (const [s, chunks] of batches) s.request(chunks);
+  }
+
+  private isLate(s: LiveSession, chunk: number, now: number): boolean {
+    const usual = this.answerMs.get(s.remoteNodeId) ?? this.options.lateFloorMs;
+    return now - s.requested.get(chunk)! > Math.max(this.options.lateFloorMs, 3 * usual);
+  }
+
+  private best(holders: LiveSession[], urgent: boolean, sourceId: string | undefined, load: (s: LiveSession) => number): LiveSession | undefined {
+    const others = urgent ? holders : holders.filter((s) => s.remoteNodeId !== sourceId);
+    const pool = others.length > 0 ? others : holders;
+    let best: LiveSession | undefined;
+    for (const s of pool) {
+      if (!best) best = s;
+      else if (load(s) !== load(best)) best = load(s) < load(best) ? s : best;
+      else if ((this.answerMs.get(s.remoteNodeId) ?? Infinity) < (this.answerMs.get(best.remoteNodeId) ?? Infinity)) best = s;
+    }
+    return best;
+  }
+}
