@@ -45,6 +45,11 @@ export interface PpspDataUsageOptions {
   uploadLimit?: number;
   /** Download limit of the whole node, bytes/s; default 0 (none). */
   downloadLimit?: number;
+  /**
+   * Wraps every data-channel link, answered or dialled, before a session uses it: how simulations
+   * and benchmarks put delay, jitter and loss on the data plane (FaultyLink).
+   */
+  wrapLink?: (link: Link) => Link;
 }
 
 /**
@@ -100,9 +105,8 @@ export class PpspDataUsage implements Usage {
 
   /** Opens a data channel to `peer` for live swarm `host.swarmId`, by the same dialer as any other. */
   async connectLive(peer: string, host: LiveSessionHost): Promise<void> {
-    const direct = this.directDial(peer);
-    const link = await (this.dialer ? this.dialer(peer, host.swarmId, direct) : direct());
-    new LiveSession(link, { role: 'dialler', host }, this.log, () => this.clock.now());
+    const link = await this.dial(peer, host.swarmId);
+    new LiveSession(link, { role: 'dialler', host }, this.log, this.clock);
   }
 
   /** A channel another transport (the overlay relay) accepted: handled like a TLS one. */
@@ -210,10 +214,11 @@ export class PpspDataUsage implements Usage {
    * An answered channel: its first frame (HANDSHAKE) says which swarm it is for, and whether that is
    * a live one (a live session) or a file (a peer session, which reads that frame itself).
    */
-  private answer(link: Link): void {
+  private answer(raw: Link): void {
+    const link = this.wrap(raw);
     link.once('message', (first) => {
       const live = this.liveHostFor(first, link.remoteNodeIdHex);
-      if (live) return void new LiveSession(link, { role: 'answerer', host: live }, this.log, () => this.clock.now());
+      if (live) return void new LiveSession(link, { role: 'answerer', host: live }, this.log, this.clock);
       this.answerStatic(link).receive(first);
     });
   }
@@ -242,6 +247,16 @@ export class PpspDataUsage implements Usage {
     return new PeerSession(link, role, { log: this.log, clock: this.clock });
   }
 
+  /** A data channel to `peer` for `swarmId`, by the dialer (transport negotiation) or directly. */
+  private async dial(peer: string, swarmId: string): Promise<Link> {
+    const direct = this.directDial(peer);
+    return this.wrap(await (this.dialer ? this.dialer(peer, swarmId, direct) : direct()));
+  }
+
+  private wrap(link: Link): Link {
+    return this.options.wrapLink ? this.options.wrapLink(link) : link;
+  }
+
   private directDial(peer: string): () => Promise<Link> {
     return () =>
       this.requireNode().connectApplication(idFromHex(peer), PPSP_DATA_APP_ID, {
@@ -252,13 +267,12 @@ export class PpspDataUsage implements Usage {
 
   private context(swarmId: string, peers?: () => Promise<PeerRef[]>) {
     const node = this.requireNode();
-    const direct = (peer: string) => this.directDial(peer);
     return {
       localNodeId: node.nodeIdHex,
       peers,
       nodeLimits: this.nodeLimits,
       connect: async (peer: string, host: SessionHost) => {
-        const link = await (this.dialer ? this.dialer(peer, swarmId, direct(peer)) : direct(peer)());
+        const link = await this.dial(peer, swarmId);
         this.openSession(link, { role: 'dialler', swarmId, host });
       },
     };

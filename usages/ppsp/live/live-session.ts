@@ -9,11 +9,13 @@
  * Untrusted input never crashes the process: a frame that does not decode, or that the swarm
  * refuses, is answered with ERROR (the RELOAD code and reason) and the channel is closed.
  */
-import { ErrorCode, invalidMessage, type Link, type Logger, ReloadError } from '../../../overlay/index.js';
+import { type Clock, ErrorCode, invalidMessage, type Link, type Logger, ReloadError, type Timer } from '../../../overlay/index.js';
 import { decodeDataMessage, encodeDataMessage, PPSP_DATA_VERSION, type PpspDataMessage, type SwarmBounds, BEFORE_HANDSHAKE } from '../data/data-messages.js';
 import type { LiveChunk } from './live-chunk.js';
 import { MAX_WINDOW_CHUNKS } from './live-descriptor.js';
 
+/** A dialled channel whose answer (HANDSHAKE and LIVE_METADATA) has not come in this long is closed (ms). */
+export const LIVE_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Chunks one REQUEST may name at most. */
 export const MAX_LIVE_REQUEST_CHUNKS = 64;
 
@@ -56,12 +58,13 @@ export class LiveSession {
   remoteError: string | undefined;
   private state: 'handshake' | 'metadata' | 'ready' | 'closed' = 'handshake';
   private bounds: SwarmBounds = BEFORE_HANDSHAKE;
+  private handshakeTimer: Timer | undefined;
 
   constructor(
     readonly link: Link,
     private readonly role: LiveSessionRole,
     private readonly log: Logger,
-    private readonly now: () => number,
+    private readonly clock: Clock,
   ) {
     this.remoteNodeId = link.remoteNodeIdHex;
     this.initiator = role.role === 'dialler';
@@ -69,6 +72,9 @@ export class LiveSession {
     link.on('close', () => this.closed());
     if (role.role === 'dialler') {
       this.send({ type: 'handshake', swarmId: Buffer.from(role.host.swarmId, 'hex'), version: PPSP_DATA_VERSION });
+      this.handshakeTimer = clock.after(LIVE_HANDSHAKE_TIMEOUT_MS, () => {
+        if (!this.ready) this.fail(new ReloadError(ErrorCode.Request_Timeout, `no answer to HANDSHAKE in ${LIVE_HANDSHAKE_TIMEOUT_MS / 1000} s`, 'handshake_timeout'));
+      });
     } else {
       // The router read the peer's HANDSHAKE already (ppsp-data-usage.ts): answer it.
       const host = role.host;
@@ -97,7 +103,7 @@ export class LiveSession {
 
   /** REQUEST for `chunks` (ascending), one message per run of consecutive indices. */
   request(chunks: number[]): void {
-    const at = this.now();
+    const at = this.clock.now();
     for (let i = 0; i < chunks.length; ) {
       let j = i;
       while (j + 1 < chunks.length && chunks[j + 1] === chunks[j]! + 1 && j - i + 1 < MAX_LIVE_REQUEST_CHUNKS) j++;
@@ -179,6 +185,7 @@ export class LiveSession {
   }
 
   private becomeReady(descriptor: Uint8Array, chunksPerKilosecond: number): void {
+    this.handshakeTimer?.cancel();
     this.state = 'ready';
     this.host.attach(this, descriptor, chunksPerKilosecond);
     // Any u32 index is a position in a live swarm; the swarm checks it against its window.
@@ -225,6 +232,7 @@ export class LiveSession {
     if (this.state === 'closed') return;
     const wasReady = this.state === 'ready';
     this.state = 'closed';
+    this.handshakeTimer?.cancel();
     if (wasReady) this.host.detach(this);
   }
 }
