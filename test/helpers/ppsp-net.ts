@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApi, type ApiServer } from '../../overlay/api/http-api.js';
 import type { SwarmOptions } from '../../usages/ppsp/data/swarm.js';
+import type { PpspDataUsageOptions } from '../../usages/ppsp/data/ppsp-data-usage.js';
+import type { LiveSwarmOptions } from '../../usages/ppsp/live/live-swarm.js';
 import { ppspApi } from '../../usages/ppsp/ppsp-api.js';
 import { PpspUsage } from '../../usages/ppsp/ppsp-usage.js';
 import { httpRequest } from './http.js';
@@ -34,12 +36,21 @@ export interface PpspNet {
   stop(): Promise<void>;
 }
 
-export async function startPpspNet(nodes: number, { apiOn = nodes - 1, swarm = FAST_SWARM }: { apiOn?: number; swarm?: SwarmOptions } = {}): Promise<PpspNet> {
+export interface PpspNetOptions {
+  /** Whose API `post` and `api` use (default the last node's). */
+  apiOn?: number;
+  swarm?: SwarmOptions;
+  /** More data-plane options for node `i` (e.g. a wrapLink that tampers with what a peer sends). */
+  data?: (i: number) => Omit<PpspDataUsageOptions, 'swarm'>;
+  live?: LiveSwarmOptions;
+}
+
+export async function startPpspNet(nodes: number, { apiOn = nodes - 1, swarm = FAST_SWARM, data, live }: PpspNetOptions = {}): Promise<PpspNet> {
   const dir = await mkdtemp(join(tmpdir(), 'ppsp-net-'));
   const usages: PpspUsage[] = [];
   const net = await startTestnet(nodes, {
     beforeStart: (node, i) => {
-      usages[i] = new PpspUsage({ properties: PROPS, data: { swarm } });
+      usages[i] = new PpspUsage({ properties: PROPS, data: { swarm, ...data?.(i) }, ...(live ? { live } : {}) });
       usages[i]!.attach(node);
     },
   });

@@ -94,7 +94,8 @@ export class LiveScheduler {
     for (const s of pool) {
       if (!best) best = s;
       else if (load(s) !== load(best)) best = load(s) < load(best) ? s : best;
-      else if ((this.answerMs.get(s.remoteNodeId) ?? Infinity) < (this.answerMs.get(best.remoteNodeId) ?? Infinity)) best = s;
+      // A peer not asked yet counts as fast: it gets a chance to show what it does.
+      else if ((this.answerMs.get(s.remoteNodeId) ?? 0) < (this.answerMs.get(best.remoteNodeId) ?? 0)) best = s;
     }
     return best;
   }
