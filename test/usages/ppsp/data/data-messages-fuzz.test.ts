@@ -21,7 +21,7 @@ const BOUNDS: SwarmBounds[] = [
 
 function sample(rng: Prng): PpspDataMessage {
   const index = () => rng.pick([0, 1, 4, 99, rng.int(2 ** 20)]);
-  switch (rng.int(10)) {
+  switch (rng.int(12)) {
     case 0:
       return { type: 'handshake', swarmId: rng.bytes(32), version: rng.int(3) };
     case 1:
@@ -43,6 +43,10 @@ function sample(rng: Prng): PpspDataMessage {
     case 8:
       // Leaf hashes with none to 32 uncle hashes, the most a frame may carry (mutations make bad ones).
       return { type: 'hashes', first: index(), hashes: rng.bytes(32 * (1 + rng.int(4))), uncles: rng.bytes(32 * rng.pick([0, 1, 5, 32])) };
+    case 9:
+      return { type: 'liveMetadata', descriptor: rng.bytes(rng.chance(0.1) ? 10_000 : 1 + rng.int(600)), chunksPerKilosecond: rng.int(100_000) };
+    case 10:
+      return { type: 'liveData', index: index(), timestampMs: rng.pick([0, 1_700_000_000_000, Number.MAX_SAFE_INTEGER]), flags: rng.int(2), signature: rng.bytes(rng.pick([1, 256, 1024])), chunk: rng.bytes(rng.int(rng.chance(0.1) ? 2000 : 70)) };
     default:
       return { type: 'error', code: rng.int(256), text: rng.pick(['', 'out_of_range', 'x'.repeat(rng.int(500))]) };
   }
@@ -120,7 +124,7 @@ describe('PPSP data messages fuzz', () => {
       else if (r === 1) frame = Buffer.concat([Buffer.of(1), rng.bytes(rng.int(300))]);
       else if (r === 2) frame = valid;
       else if (r < 6) frame = mutateBytes(rng, valid);
-      else if (valid[0] === 1) frame = forgeData(rng, valid, bounds);
+      else if (valid[0] === 1 || valid[0] === 0x13) frame = forgeData(rng, valid, bounds);
       else frame = mutateItems(rng, valid);
       const context = () => `seed ${seed}, frame #${i}, bounds ${JSON.stringify(bounds)}, ${Buffer.from(frame).toString('hex').slice(0, 160)}`;
       let m: PpspDataMessage;
