@@ -108,6 +108,11 @@ export function parseAllowedOrigin(text: string): string {
   return url.origin;
 }
 
+/** True if `headerValue` (a Content-Type) is application/octet-stream: raw bytes, e.g. a live channel's input. */
+function isBytesContentType(headerValue: string | undefined): boolean {
+  return headerValue?.split(';')[0]!.trim().toLowerCase() === 'application/octet-stream';
+}
+
 /** True if `headerValue` (a Content-Type) is application/json, in UTF-8 if a charset is named. */
 export function isJsonContentType(headerValue: string | undefined): boolean {
   if (headerValue === undefined) return false;
@@ -156,8 +161,9 @@ export function admit(req: RequestFacts, policy: AccessPolicy): Admission {
     const where = policy.tokenFile ? `the token in ${policy.tokenFile}` : 'the node\'s API token';
     return refuse(401, 'Unauthorized', `${req.headers.authorization ? 'wrong API token' : 'no API token'}: send ${where} as "Authorization: Bearer <token>"`);
   }
-  if (req.method === 'POST' && !isJsonContentType(req.headers['content-type'])) {
-    return refuse(415, 'Unsupported_Media_Type', `a POST body must be "Content-Type: application/json", not ${JSON.stringify(req.headers['content-type'] ?? '')}`);
+  // Neither type can be sent from another origin without a preflight, which names no token.
+  if (req.method === 'POST' && !isJsonContentType(req.headers['content-type']) && !isBytesContentType(req.headers['content-type'])) {
+    return refuse(415, 'Unsupported_Media_Type', `a POST body must be "Content-Type: application/json" (or application/octet-stream for raw bytes), not ${JSON.stringify(req.headers['content-type'] ?? '')}`);
   }
   return { admitted };
 }

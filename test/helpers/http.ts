@@ -15,7 +15,7 @@ export interface HttpAnswer {
 export interface HttpRequestOptions {
   method?: string;
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array;
   timeoutMs?: number;
 }
 

@@ -95,6 +95,8 @@ describe('overlay/api/api-access', () => {
     it('415 for a POST that is not JSON; a charset parameter is fine', () => {
       expect(statusOf('POST', '/swarms', { ...bearer, 'content-type': 'text/plain' })).to.equal(415);
       expect(statusOf('POST', '/swarms', bearer)).to.equal(415);
+      expect(statusOf('POST', '/live/x/input', { ...bearer, 'content-type': 'application/octet-stream' })).to.not.equal(415);
+      expect(statusOf('POST', '/live/x/input', { ...bearer, 'content-type': 'application/x-www-form-urlencoded' })).to.equal(415);
       expect(statusOf('POST', '/swarms', { ...bearer, 'content-type': 'application/json; charset=utf-8' })).to.equal(200);
       expect(statusOf('GET', '/status', { ...bearer, 'content-type': 'text/plain' })).to.equal(200);
     });

@@ -69,6 +69,12 @@ function rowOf(id) {
   rows.set(id, row);
   return row;
 }
+// A live channel has no end to be a share of: how far behind the source it plays instead.
+function done(w) {
+  if (!w.live) return w.percent.toFixed(1) + ' %';
+  const lag = w.playback && w.playback.lagMs !== null ? ', ' + (w.playback.lagMs / 1000).toFixed(1) + ' s behind' : '';
+  return (w.ended ? 'live, ended' : 'live') + lag;
+}
 async function refresh() {
   const s = await api('GET', '/status');
   $('node').textContent = s.nodeId + ' (' + s.user + ')';
@@ -78,7 +84,7 @@ async function refresh() {
   for (const summary of list) {
     const w = await api('GET', '/swarms/' + summary.swarmId);
     const row = rowOf(w.swarmId);
-    const texts = [w.name || w.swarmId.slice(0, 16), w.role, w.percent.toFixed(1) + ' %', String(w.peers.length), mib(w.bytesPerSec) + '/s'];
+    const texts = [w.name || w.swarmId.slice(0, 16), w.role, done(w), String(w.peers.length), w.live ? '' : mib(w.bytesPerSec) + '/s'];
     texts.forEach((text, i) => (row.cells[i].textContent = text));
     shown.push(row.tr);
   }
