@@ -36,6 +36,11 @@ export const DEFAULT_FLUSH_MS = 100;
 export const LIVE_TICK_MS = 50;
 /** Sessions a viewer dials at most, and answers at most (twice that). */
 export const DEFAULT_LIVE_MAX_PEERS = 8;
+/**
+ * Sessions the source answers at most: all but `sourceSlots` of them are choked and only hear of
+ * new chunks, which costs a HAVE each; refusing them would have them dial again and again.
+ */
+export const MAX_SOURCE_SESSIONS = 64;
 /** A broadcast whose input sent nothing this long ends, as if its input ended (its sender is gone). */
 export const DEFAULT_INPUT_IDLE_MS = 60_000;
 /** A stream that sees no new chunk this long ends (the channel stopped without a last chunk). */
@@ -215,7 +220,8 @@ export class LiveSwarm extends EventEmitter implements LiveSessionHost {
 
   /** Takes a session the usage answered for this swarm, unless its peer is banned or the swarm is full. */
   accepts(peer: string): boolean {
-    return !this.stopped && this.descriptorBytes !== undefined && !this.stats.banned.has(peer) && this.sessions.size < 2 * (this.options.maxPeers ?? DEFAULT_LIVE_MAX_PEERS);
+    const most = this.role === 'live-source' ? MAX_SOURCE_SESSIONS : 2 * (this.options.maxPeers ?? DEFAULT_LIVE_MAX_PEERS);
+    return !this.stopped && this.descriptorBytes !== undefined && !this.stats.banned.has(peer) && this.sessions.size < most;
   }
 
   attach(session: LiveSession, descriptor: Uint8Array, chunksPerKilosecond: number): void {
