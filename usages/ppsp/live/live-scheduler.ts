@@ -5,18 +5,20 @@
  * deadline is still far, a holder other than the source is preferred, so the source serves few
  * viewers and viewers forward to each other. A request that is late against its peer's usual answer
  * time is asked of a second holder only when the chunk's deadline is near (the only duplicates); a
- * request unanswered for `requestTimeoutMs` is withdrawn and asked elsewhere.
+ * request unanswered for `requestTimeoutMs` is withdrawn and asked elsewhere. A late request whose
+ * chunk no other peer holds is sent again to the same peer.
  */
 import type { LiveSession } from './live-session.js';
+
+/** Peers a chunk is asked of at once at most (the first request and late duplicates). */
+const MAX_ASKED = 3;
 
 export interface LiveSchedulerOptions {
   /** Requests in flight to one peer at most. */
   perPeerInFlight: number;
-  /** Chunks past the next one to play that are asked for at most. */
-  prefetchChunks: number;
   /** Time to a chunk's deadline under which it is urgent: duplicates allowed, the source asked too. */
   urgentMs: number;
-  /** A request older than this (at least) and older than 3x its peer's usual answer time is late. */
+  /** A request older than this (at least) and older than twice its peer's usual answer time is late. */
   lateFloorMs: number;
   requestTimeoutMs: number;
 }
@@ -48,14 +50,17 @@ export class LiveScheduler {
     this.answerMs.delete(peer);
   }
 
-  /** Sends the requests that are due now over `sessions`, for chunks `from`..`newest`. */
-  schedule(now: number, from: number, newest: number, sessions: LiveSession[], view: LiveSchedulerView): void {
+  /**
+   * Sends the requests that are due now over `sessions`, for chunks `from`..`newest` but at most
+   * `prefetchChunks` past `from`.
+   */
+  schedule(now: number, from: number, newest: number, prefetchChunks: number, sessions: LiveSession[], view: LiveSchedulerView): void {
     const o = this.options;
     const open = sessions.filter((s) => s.ready && !s.chokedByRemote);
     if (open.length === 0 || from > newest) return;
     const batches = new Map<LiveSession, number[]>();
     const load = (s: LiveSession) => s.requested.size + (batches.get(s)?.length ?? 0);
-    const to = Math.min(newest, from + o.prefetchChunks);
+    const to = Math.min(newest, from + prefetchChunks);
     for (let c = from; c <= to; c++) {
       if (view.has(c)) continue;
       const deadline = view.deadline(c);
@@ -68,12 +73,13 @@ export class LiveScheduler {
         }
       }
       const pending = askedOf.filter((s) => s.requested.has(c));
-      if (pending.length >= 2) continue;
-      if (pending.length === 1 && !(urgent && this.isLate(pending[0]!, c, now))) continue;
-      const holders = open.filter((s) => s.remote.has(c) && !s.requested.has(c) && load(s) < o.perPeerInFlight);
-      const peer = this.best(holders, urgent, view.sourceId, load);
+      // Asked already: again only near the deadline, once every request out is late, a few times at most.
+      if (pending.length > 0 && !(urgent && pending.length < MAX_ASKED && pending.every((s) => this.isLate(s, c, now)))) continue;
+      const holders = open.filter((s) => s.remote.has(c) && !s.requested.has(c));
+      // A late request with no other holder is asked again of the same peer: it may have been lost.
+      const peer = holders.length === 0 ? pending[0] : this.best(holders, urgent, view.sourceId, load);
       if (!peer) continue;
-      if (pending.length === 1) this.counts.duplicates++;
+      if (pending.length > 0) this.counts.duplicates++;
       this.counts.requests++;
       let batch = batches.get(peer);
       if (!batch) batches.set(peer, (batch = []));
@@ -84,12 +90,17 @@ export class LiveScheduler {
 
   private isLate(s: LiveSession, chunk: number, now: number): boolean {
     const usual = this.answerMs.get(s.remoteNodeId) ?? this.options.lateFloorMs;
-    return now - s.requested.get(chunk)! > Math.max(this.options.lateFloorMs, 3 * usual);
+    return now - s.requested.get(chunk)! > Math.max(this.options.lateFloorMs, 2 * usual);
   }
 
+  /**
+   * The holder to ask: the least loaded with room, fastest first on a tie. While the deadline is far
+   * the source is left out whenever a viewer holds the chunk, even one with no room now (it will have
+   * some soon); near the deadline anyone with room will do.
+   */
   private best(holders: LiveSession[], urgent: boolean, sourceId: string | undefined, load: (s: LiveSession) => number): LiveSession | undefined {
-    const others = urgent ? holders : holders.filter((s) => s.remoteNodeId !== sourceId);
-    const pool = others.length > 0 ? others : holders;
+    const others = holders.filter((s) => s.remoteNodeId !== sourceId);
+    const pool = (urgent || others.length === 0 ? holders : others).filter((s) => load(s) < this.options.perPeerInFlight);
     let best: LiveSession | undefined;
     for (const s of pool) {
       if (!best) best = s;
@@ -99,4 +110,5 @@ export class LiveScheduler {
     }
     return best;
   }
+
 }

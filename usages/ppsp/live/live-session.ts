@@ -202,11 +202,14 @@ export class LiveSession {
         return this.host.onHave(this, m.first, m.last);
       case 'request':
         if (m.last - m.first + 1 > MAX_LIVE_REQUEST_CHUNKS) throw new ReloadError(ErrorCode.Forbidden, `more than ${MAX_LIVE_REQUEST_CHUNKS} chunks in one request`, 'too_many_requests');
-        if (this.chokingRemote) return;
+        // A peer that asks while choked did not take our CHOKE in: say it again rather than drop in silence.
+        if (this.chokingRemote) return void this.send({ type: 'choke' });
         return this.host.onRequest(this, m.first, m.last);
       case 'cancel':
         return; // answered at once from memory: nothing queued to drop
       case 'choke':
+        // Outstanding requests will not be answered (RFC 7574 §8.12): they are free to go elsewhere.
+        this.requested.clear();
         this.chokedByRemote = true;
         return this.host.onChoke(this);
       case 'unchoke':

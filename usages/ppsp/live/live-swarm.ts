@@ -146,7 +146,6 @@ export class LiveSwarm extends EventEmitter implements LiveSessionHost {
     this.sessions = new SwarmSessions<LiveSession>(dialling, this.stats, { maxPeers: options.maxPeers ?? DEFAULT_LIVE_MAX_PEERS, redialIntervalMs: options.redialIntervalMs }, this.clock, this.log, () => {});
     this.scheduler = new LiveScheduler({
       perPeerInFlight: options.perPeerInFlight ?? 16,
-      prefetchChunks: Math.floor(windowChunks / 2),
       urgentMs: options.urgentMs ?? 1_000,
       lateFloorMs: 300,
       requestTimeoutMs: options.requestTimeoutMs ?? 3_000,
@@ -351,7 +350,9 @@ export class LiveSwarm extends EventEmitter implements LiveSessionHost {
       p.aim(p.startPoint(newest, this.chunksPerKilosecond()));
     }
     const msPerChunk = this.msPerChunk();
-    this.scheduler.schedule(this.clock.now(), Math.max(p.position, this.window.oldest), this.newestKnown(), [...this.sessions.values()], {
+    // Half the window ahead at most: what is further ahead is more than the window's time from playing.
+    const prefetch = Math.floor(this.window.windowChunks / 2);
+    this.scheduler.schedule(this.clock.now(), Math.max(p.position, this.window.oldest), this.newestKnown(), prefetch, [...this.sessions.values()], {
       has: (i) => this.window.has(i),
       deadline: (i) => p.deadline(i, msPerChunk),
       sourceId: this.sourceId,
