@@ -8,6 +8,7 @@ export { systemClock, type Clock, type Timer } from './clock.js';
 export * from './errors.js';
 export * from './id.js';
 export type { Link, LinkEvents } from './link/link.js';
+export { FaultyLink, type LinkFaults } from './link/faulty-link.js';
 export { silentLogger, type Logger } from './log.js';
 export type { MethodHandler, RequestContext } from './methods/dispatcher.js';
 export type { Node } from './node.js';
