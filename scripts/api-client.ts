@@ -96,6 +96,7 @@ export function pageLink(address: string, token: string): string {
   return `http://${address}/#token=${encodeURIComponent(token)}`;
 }
 
+/** Calls the node API: a POST body is JSON, or raw bytes (application/octet-stream) if given as bytes. */
 export async function callApi(api: string | ApiEndpoint, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, timeoutMs = 60_000): Promise<unknown> {
   const endpoint = typeof api === 'string' ? { address: api } : api;
   let target;
@@ -105,10 +106,11 @@ export async function callApi(api: string | ApiEndpoint, method: 'GET' | 'POST' 
     throw new UsageError((e as Error).message);
   }
   const found = await findToken(endpoint, target.host, target.port);
-  // Every POST is JSON, even without a body: the node refuses any other type (a browser's "simple" request).
-  const payload = method === 'POST' ? JSON.stringify(body ?? {}) : undefined;
+  // Every POST is JSON, even without a body, or bytes: the node refuses a browser's "simple" types.
+  const raw = body instanceof Uint8Array;
+  const payload = method === 'POST' ? (raw ? body : JSON.stringify(body ?? {})) : undefined;
   const headers: Record<string, string | number> = found.token ? { authorization: `Bearer ${found.token}` } : {};
-  if (payload !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+  if (payload !== undefined) Object.assign(headers, { 'content-type': raw ? 'application/octet-stream' : 'application/json', 'content-length': Buffer.byteLength(payload) });
   return new Promise((resolve, reject) => {
     const req = request(
       {

@@ -2,6 +2,7 @@
 import type { Command } from '../command.js';
 import { getCommand, seedCommand } from './swarm.js';
 import { watchCommand } from './watch.js';
+import { liveCommand } from './live.js';
 import { stopCommand, swarmsCommand } from './swarms.js';
 import { caAddUserCommand } from './ca-adduser.js';
 import { caInitCommand } from './ca-init.js';
@@ -14,4 +15,4 @@ import { routeCommand } from './route.js';
 import { pingCommand, statusCommand } from './status.js';
 import { STORAGE_COMMANDS } from './storage.js';
 
-export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand, nodeCommand, statusCommand, pingCommand, routeCommand, ...STORAGE_COMMANDS, seedCommand, getCommand, watchCommand, swarmsCommand, stopCommand, demoCommand, benchCommand];
+export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand, nodeCommand, statusCommand, pingCommand, routeCommand, ...STORAGE_COMMANDS, seedCommand, getCommand, watchCommand, liveCommand, swarmsCommand, stopCommand, demoCommand, benchCommand];

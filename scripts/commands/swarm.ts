@@ -188,7 +188,7 @@ export const getCommand: Command = {
  * Ctrl-C on `get`: stops the download this command started on the node (unless --detach, or the
  * node held the swarm already: its seeding is not ours to stop), then exits 130 like a shell does.
  */
-export function interruptHandler(api: ApiEndpoint, swarmId: string, stopDownload: boolean, tty: boolean): () => void {
+export function interruptHandler(api: ApiEndpoint, swarmId: string, stopDownload: boolean, tty: boolean, kind: 'download' | 'live' = 'download'): () => void {
   return () => {
     void (async () => {
       if (tty) process.stderr.write('\n');
@@ -197,7 +197,8 @@ export function interruptHandler(api: ApiEndpoint, swarmId: string, stopDownload
           () => true,
           () => false,
         );
-        process.stderr.write(stopped ? 'interrupted: stopped the download on the node; the partial file stays, run the same command to resume\n' : 'interrupted: could not stop the download on the node\n');
+        const done = kind === 'live' ? 'stopped watching the channel on the node' : 'stopped the download on the node; the partial file stays, run the same command to resume';
+        process.stderr.write(stopped ? `interrupted: ${done}\n` : `interrupted: could not stop the ${kind === 'live' ? 'viewer' : 'download'} on the node\n`);
       } else process.stderr.write(`interrupted: the node goes on with swarm ${swarmId} (reload-ppsp stop ${swarmId} stops it)\n`);
       process.exit(130);
     })();

@@ -24,10 +24,16 @@ const POLL_MS = 500;
 /** Plain status lines (no terminal) at most this often, ms. */
 const LINE_EVERY_MS = 2000;
 
-/** The status fields `watch` shows. */
-interface WatchStatus extends SwarmStatus {
-  bufferedAhead: number | null;
-  readers: number;
+/** The status fields `watch` shows: a file's download, or a live channel's playback. */
+type WatchStatus = (SwarmStatus & { live?: undefined; bufferedAhead: number | null; readers: number }) | LiveStatus;
+
+interface LiveStatus {
+  live: true;
+  peers: string[];
+  newest: number;
+  chunksPerSec: number;
+  ended: boolean;
+  playback: { state: string; position: number | null; lagMs: number | null; continuity: number | null; stalls: number; stallMs: number } | null;
 }
 
 /** A player that could not be started or failed; one line, exit 1. */
@@ -40,8 +46,19 @@ function mib(bytes: number): string {
 }
 
 export function watchLine(s: WatchStatus): string {
+  if (s.live) return liveLine(s);
   const buffer = s.bufferedAhead === null ? 'no player reading' : `${mib(s.bufferedAhead)} MiB buffered`;
   return `${buffer}  ${s.percent.toFixed(1)}%  ${mib(s.bytesPerSec)} MiB/s  ${s.peers.length} peers`;
+}
+
+/** A live channel: how far behind the source, how much is here ahead of playback, how smoothly. */
+function liveLine(s: LiveStatus): string {
+  const p = s.playback;
+  if (!p || p.state === 'joining' || p.position === null) return `live: joining  ${s.peers.length} peers`;
+  const ahead = s.chunksPerSec > 0 ? `${((s.newest - p.position + 1) / s.chunksPerSec).toFixed(1)} s buffered` : '';
+  const lag = p.lagMs === null ? '' : `${(p.lagMs / 1000).toFixed(1)} s behind`;
+  const continuity = p.continuity === null ? '' : `continuity ${(100 * p.continuity).toFixed(1)}%`;
+  return [`live${s.ended ? ' (ended)' : ''}:`, lag, ahead, continuity, `${p.stalls} stalls`, `${s.peers.length} peers`].filter(Boolean).join('  ');
 }
 
 /** The program and arguments to run on `url`, from --player or --player-command; undefined for none. */
@@ -60,7 +77,7 @@ function playerCommand(player: string | undefined, command: string | undefined, 
 
 export const watchCommand: Command = {
   name: 'watch',
-  summary: 'Stream a swarm while it downloads: print a URL for a player or a browser, or start a player on it.',
+  summary: 'Stream a swarm while it downloads, or a live channel: print a URL for a player or a browser, or start a player on it.',
   args: 'SWARM-ID',
   options: {
     ...API_CLIENT_OPTIONS,
@@ -83,13 +100,15 @@ export const watchCommand: Command = {
     await refuseToReplace(out, force);
     const api = apiEndpoint(args);
     const tty = process.stderr.isTTY && !args.values.json;
-    const started = (await callApi(api, 'POST', `/swarms/${swarmId}/download`, { out, force, ...limits })) as SwarmStatus & { started: boolean };
+    // A live channel is watched by a viewer; a file is downloaded into `out`, what the player reads first.
+    const started = (await callApi(api, 'POST', `/swarms/${swarmId}/watch`, { out, force, ...limits })) as SwarmStatus & { started: boolean; live?: true };
     const owns = started.started && args.values.detach !== true;
-    const stop = interruptHandler(api, swarmId, owns, tty);
+    const stop = interruptHandler(api, swarmId, owns, tty, started.live ? 'live' : 'download');
     process.once('SIGINT', stop);
     try {
       const { streamUrl } = (await callApi(api, 'POST', `/swarms/${swarmId}/capability`, {})) as { streamUrl: string };
-      printResult(args, { swarmId, url: streamUrl, out }, `stream: ${streamUrl}\nfile:   ${out}`);
+      if (started.live) printResult(args, { swarmId, url: streamUrl, live: true }, `stream: ${streamUrl}\nlive channel: nothing is written to a file`);
+      else printResult(args, { swarmId, url: streamUrl, out }, `stream: ${streamUrl}\nfile:   ${out}`);
       const argv = playerCommand(optionalString(args, 'player'), optionalString(args, 'player-command'), streamUrl);
       const player = argv ? startPlayer(argv) : undefined;
       let lastLine = 0;
