@@ -59,6 +59,27 @@ export interface Probe {
   streams: { codec_type: string; codec_name: string }[];
 }
 
+/**
+ * ffmpeg arguments for a live source: a test pattern with a tone, H.264 (a keyframe every second)
+ * and AAC in MPEG-TS on stdout, at real time (-re), for `seconds`.
+ */
+export function liveSourceArgs(seconds: number): string[] {
+  return [
+    ...['-v', 'error', '-nostdin', '-re'],
+    ...['-f', 'lavfi', '-i', `testsrc=size=320x240:rate=25`, '-f', 'lavfi', '-i', 'sine=frequency=440'],
+    ...['-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac'],
+    ...['-f', 'mpegts', '-'],
+  ];
+}
+
+/** The presentation time (s) of the first packet ffprobe reads from `url`. */
+export async function firstPts(url: string, timeoutMs = RUN_TIMEOUT_MS): Promise<number> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time', '-read_intervals', '%+#1', '-of', 'csv=p=0', url], timeoutMs);
+  const pts = Number(stdout.trim().split('\n')[0]!.split(',')[0]);
+  if (!Number.isFinite(pts)) throw new Error(`ffprobe ${url} printed no packet time: ${stdout.slice(0, 200)}`);
+  return pts;
+}
+
 /** What ffprobe reads from `url`: duration and streams. */
 export async function probe(url: string, timeoutMs = RUN_TIMEOUT_MS): Promise<Probe> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', url], timeoutMs);
@@ -74,13 +95,14 @@ export async function probe(url: string, timeoutMs = RUN_TIMEOUT_MS): Promise<Pr
 }
 
 /**
- * Decodes every frame of `url` with ffmpeg; `errors` is what it printed at level error (empty when
- * clean). `onFrames` hears the frame count as decoding goes (ffmpeg's -progress, every 0.2 s).
+ * Decodes every frame of `url` with ffmpeg (the first `seconds` of it, if given); `errors` is what
+ * it printed at level error (empty when clean). `onFrames` hears the frame count as decoding goes (ffmpeg's -progress, every 0.2 s).
  * Past `timeoutMs` ffmpeg is killed and the promise rejects saying so.
  */
-export function decodeAll(url: string, onFrames: (frames: number) => void = () => {}, timeoutMs = RUN_TIMEOUT_MS): Promise<{ frames: number; errors: string }> {
+export function decodeAll(url: string, onFrames: (frames: number) => void = () => {}, timeoutMs = RUN_TIMEOUT_MS, seconds?: number): Promise<{ frames: number; errors: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ffmpeg', ['-v', 'error', '-nostdin', '-stats_period', '0.2', '-progress', 'pipe:1', '-i', url, '-f', 'null', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const limit = seconds === undefined ? [] : ['-t', String(seconds)];
+    const child = spawn('ffmpeg', ['-v', 'error', '-nostdin', '-stats_period', '0.2', '-progress', 'pipe:1', '-i', url, ...limit, '-f', 'null', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let frames = 0;
     let errors = '';
     let timedOut = false;

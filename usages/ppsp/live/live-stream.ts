@@ -3,7 +3,8 @@
  * default) from the viewer's playback point on, chunk after chunk as they come, until the source's
  * last chunk. A viewer's stream starts where its playback is (the start-up distance behind the
  * newest chunk, so a late joiner starts at the live edge, not at the beginning); the source's own
- * stream starts that far behind its newest chunk. A chunk the playback gave up on is skipped; a
+ * stream starts that far behind its newest chunk. An MPEG-TS stream starts at the video random
+ * access point (mpeg-ts.ts) at or before that point, so a player's first picture decodes. A chunk the playback gave up on is skipped; a
  * client too slow to keep up with the window is moved on to the playback point. There are no byte
  * ranges: the channel has no length, and what is behind the window is gone.
  */
@@ -11,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError } from '../../../overlay/index.js';
 import { write } from '../stream/media-endpoint.js';
 import { LIVE_FLAG_LAST } from './live-chunk.js';
+import { videoRandomAccessOffset } from './mpeg-ts.js';
 import { LIVE_IDLE_END_MS, type LiveSwarm } from './live-swarm.js';
 
 /** How long a new stream waits for the channel's descriptor and a first playable chunk (ms). */
@@ -32,10 +34,28 @@ export async function serveLiveStream(swarm: LiveSwarm, req: IncomingMessage, re
   });
   if (req.method === 'HEAD') return void res.end();
   let pos = startPoint(swarm)!;
+  // MPEG-TS starts at a video random access point: the last one held at or before the playback
+  // point, else the first one after it (chunks before it are not sent), within a window at most.
+  let skip = 0;
+  let seekUntil = -1;
+  if (swarm.descriptor!.mediaType === 'video/mp2t') {
+    ({ pos, skip } = randomAccessStart(swarm, pos));
+    if (skip < 0) seekUntil = pos + swarm.window.windowChunks;
+  }
   while (!swarm.stopped) {
     const c = swarm.window.get(pos);
     if (c) {
-      if (c.bytes.length > 0) await write(res, c.bytes, closed.signal);
+      if (pos < seekUntil) {
+        skip = videoRandomAccessOffset(c.bytes);
+        if (skip < 0) {
+          if (c.flags & LIVE_FLAG_LAST) break;
+          pos++;
+          continue;
+        }
+        seekUntil = -1;
+      }
+      if (c.bytes.length > skip) await write(res, c.bytes.subarray(Math.max(0, skip)), closed.signal);
+      skip = 0;
       if (c.flags & LIVE_FLAG_LAST) break;
       pos++;
       continue;
@@ -46,6 +66,20 @@ export async function serveLiveStream(swarm: LiveSwarm, req: IncomingMessage, re
     else if (!(await waitUntil(swarm, () => swarm.window.has(pos) || pos < (swarm.playback?.position ?? 0) || pos < swarm.window.oldest, LIVE_IDLE_END_MS, closed.signal))) break;
   }
   res.end();
+}
+
+/**
+ * The newest held chunk at or before `pos` with a video random access point, and its offset there
+ * (back to a gap at most); else `pos` with skip -1: look for one from there on.
+ */
+function randomAccessStart(swarm: LiveSwarm, pos: number): { pos: number; skip: number } {
+  for (let i = pos; i >= swarm.window.oldest; i--) {
+    const c = swarm.window.get(i);
+    if (!c) break; // a gap: what is before it would not play on into `pos`
+    const at = videoRandomAccessOffset(c.bytes);
+    if (at >= 0) return { pos: i, skip: at };
+  }
+  return { pos, skip: -1 };
 }
 
 /** Where a new stream starts: the viewer's playback position once it plays; at the source, behind its newest chunk. */
