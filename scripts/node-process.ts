@@ -22,6 +22,8 @@ export interface NodeProcessOptions {
   onLog?: (line: string) => void;
   /** How long to wait for `ready`, ms. */
   readyTimeoutMs?: number;
+  /** A command the node runs under, e.g. `ip netns exec NS` to run it in a network namespace. */
+  launcher?: string[];
 }
 
 export interface NodeProcess {
@@ -67,7 +69,8 @@ export async function startNodeProcess(opts: NodeProcessOptions): Promise<NodePr
   for (const b of opts.bootstrap ?? []) argv.push('--bootstrap', b);
   if (opts.data) argv.push('--data', opts.data);
   argv.push(...(opts.extraArgs ?? []));
-  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [program, ...programArgs] = [...(opts.launcher ?? []), command, ...argv];
+  const child = spawn(program!, programArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {
     stderr.push(line);

@@ -19,6 +19,7 @@ import { runCli } from '../helpers/cli.js';
 import { decodeAll, firstPts, liveSourceArgs } from '../helpers/media.js';
 import { settleApis } from '../helpers/settle.js';
 import { waitForAsync } from '../helpers/wait.js';
+import { DEFAULT_STARTUP_MS } from '../../usages/ppsp/live/live-swarm.js';
 
 const VIEWERS = 10;
 
@@ -94,7 +95,7 @@ describe('CLI: live (ffmpeg into `live`, ten viewer processes)', function () {
     const lateStatus = await status(late, id);
     const p = lateStatus.playback!;
     const start = p.position! - p.chunksOnTime - p.chunksLate - p.chunksSkipped;
-    const startup = Math.ceil(2 * lateStatus.chunksPerSec) + 2;
+    const startup = Math.ceil((DEFAULT_STARTUP_MS / 1000) * lateStatus.chunksPerSec) + 2;
     expect(start).to.be.within(newestAtJoin - startup, newestAtJoin + startup);
     expect(start).to.be.greaterThan(startup * 5);
     const lateUrl = ((await callApi(nodes[late]!.api, 'POST', `/swarms/${id}/capability`, {})) as { streamUrl: string }).streamUrl;

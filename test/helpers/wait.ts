@@ -7,11 +7,14 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'con
   }
 }
 
-/** Like waitFor, for a condition that must ask something asynchronously (a node's API). */
-export async function waitForAsync(cond: () => Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+/**
+ * Like waitFor, for a condition that must ask something asynchronously (a node's API); `everyMs`
+ * spaces out asks that cost (one that starts processes).
+ */
+export async function waitForAsync(cond: () => Promise<boolean>, timeoutMs = 5000, what = 'condition', everyMs = 10): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }

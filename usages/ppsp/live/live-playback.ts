@@ -4,7 +4,7 @@
  * share of chunks present by their playback deadline).
  *
  * The viewer starts `startupMs` of the channel behind the newest chunk it hears of. Playback begins
- * when that first chunk is here (the start-up delay); from then on chunk i is due at
+ * when that first chunk and `prebufferMs` of the channel after it are here (the start-up delay); from then on chunk i is due at
  * `base + (timestamp(i) - timestamp(start))`, i.e. at the pace the source cut the chunks. A chunk
  * missing when due stalls playback until it comes (each stall moves `base` on by its length); one
  * missing for `maxStallMs` while later chunks are here is given up (skipped); and a viewer whose lag
@@ -21,6 +21,8 @@ export interface LivePlaybackOptions {
   maxStallMs: number;
   /** Lag behind the source past which the viewer jumps forward. */
   maxLagMs: number;
+  /** Of the channel, what must be here from the start point on before playback begins, ms (as a player buffers before it plays). */
+  prebufferMs?: number;
 }
 
 /** Lag samples kept for percentiles (one per played chunk). */
@@ -102,7 +104,7 @@ export class LivePlayback {
     if (this.state === 'ended') return;
     if (this.state === 'joining') {
       const first = this.position >= 0 ? this.window.get(this.position) : undefined;
-      if (!first) return;
+      if (!first || !this.prebuffered(msPerChunk)) return;
       this.state = 'playing';
       this.startedAt ??= now;
       this.restart(first.index, first.timestampMs, now);
@@ -114,17 +116,23 @@ export class LivePlayback {
       }
       const c = this.window.get(this.position);
       if (c) {
-        if (this.base + c.timestampMs - this.startTs > now) return;
+        const due = this.base + c.timestampMs - this.startTs;
         if (this.stalledSince !== undefined) {
-          this.stallMs += now - this.stalledSince;
-          this.base += now - this.stalledSince;
+          // The wait began at an estimate; the chunk's own timestamp says when it was really due. A
+          // chunk the source cut late (its input paused) was not late here: no stall after all.
+          const from = Math.max(this.stalledSince, due);
           this.stalledSince = undefined;
-          this.late++;
-        } else if (c.arrivedAt <= this.base + c.timestampMs - this.startTs) {
-          this.onTime++;
-        } else {
-          this.late++;
+          if (from < c.arrivedAt) this.standStill(c.arrivedAt - from);
+          else this.stalls--;
+        } else if (c.arrivedAt > due) {
+          // Came between two ticks, after its deadline: playback stood still until it came.
+          this.stalls++;
+          this.standStill(c.arrivedAt - due);
         }
+        const played = this.base + c.timestampMs - this.startTs;
+        if (played > now) return;
+        if (c.arrivedAt <= due) this.onTime++;
+        else this.late++;
         // Played at base + (its timestamp - the start's): its lag behind the source is the rest.
         this.recordLag(this.base - this.startTs);
         this.position++;
@@ -143,8 +151,7 @@ export class LivePlayback {
       const laterHere = this.window.newest > this.position;
       if (laterHere && now - this.stalledSince >= this.options.maxStallMs) {
         // Given up: playback goes on with the next chunk, the time stalled counted.
-        this.stallMs += now - this.stalledSince;
-        this.base += now - this.stalledSince;
+        this.standStill(now - this.stalledSince);
         this.stalledSince = undefined;
         this.skipped++;
         this.position++;
@@ -174,6 +181,20 @@ export class LivePlayback {
       lagP95Ms: pct(0.95),
       position: this.position >= 0 ? this.position : null,
     };
+  }
+
+  /** Playback stood still for `ms`: counted, and everything after is played that much later. */
+  private standStill(ms: number): void {
+    this.stallMs += ms;
+    this.base += ms;
+  }
+
+  /** The start point and the chunks after it that cover `prebufferMs` (up to the newest) are here. */
+  private prebuffered(msPerChunk: number): boolean {
+    const want = Math.ceil((this.options.prebufferMs ?? 0) / Math.max(1, msPerChunk));
+    const last = Math.min(this.window.newest, this.position + want);
+    for (let i = this.position; i <= last; i++) if (!this.window.has(i)) return false;
+    return true;
   }
 
   private restart(index: number, timestampMs: number, now: number): void {

@@ -29,11 +29,13 @@ const MPEG_TS_PACKET_BYTES = 188;
 /** Peers the source serves at once. */
 export const DEFAULT_SOURCE_SLOTS = 4;
 /** How far behind the newest chunk a viewer starts, ms of the channel. */
-export const DEFAULT_STARTUP_MS = 2_000;
+export const DEFAULT_STARTUP_MS = 3_000;
+/** Of the channel, what a viewer holds from its start point on before it begins to play, ms. */
+export const DEFAULT_PREBUFFER_MS = 1_000;
 /** A partial chunk goes out this long after its first byte came in (ms). */
 export const DEFAULT_FLUSH_MS = 100;
 /** Viewer housekeeping period: playback, requests, timeouts (ms). */
-export const LIVE_TICK_MS = 50;
+export const LIVE_TICK_MS = 100;
 /** Sessions a viewer dials at most, and answers at most (twice that). */
 export const DEFAULT_LIVE_MAX_PEERS = 8;
 /**
@@ -51,6 +53,7 @@ export interface LiveSwarmOptions {
   log?: Logger;
   sourceSlots?: number;
   startupMs?: number;
+  prebufferMs?: number;
   flushMs?: number;
   maxPeers?: number;
   redialIntervalMs?: number;
@@ -127,6 +130,8 @@ export class LiveSwarm extends EventEmitter implements LiveSessionHost {
   private sign: ((data: Uint8Array) => Uint8Array) | undefined;
   private lastTimestamp = 0;
   private scheduled = false;
+  /** Positions below this are forgotten in every session (prune). */
+  private prunedBelow = 0;
 
   private constructor(
     swarmId: string,
@@ -146,7 +151,7 @@ export class LiveSwarm extends EventEmitter implements LiveSessionHost {
     this.sessions = new SwarmSessions<LiveSession>(dialling, this.stats, { maxPeers: options.maxPeers ?? DEFAULT_LIVE_MAX_PEERS, redialIntervalMs: options.redialIntervalMs }, this.clock, this.log, () => {});
     this.scheduler = new LiveScheduler({
       perPeerInFlight: options.perPeerInFlight ?? 16,
-      urgentMs: options.urgentMs ?? 1_000,
+      urgentMs: options.urgentMs ?? 1_500,
       lateFloorMs: 300,
       requestTimeoutMs: options.requestTimeoutMs ?? 3_000,
     });
@@ -287,7 +292,7 @@ export class LiveSwarm extends EventEmitter implements LiveSessionHost {
     this.descriptor = d;
     this.descriptorBytes = Uint8Array.from(descriptor);
     this.window = this.newWindow(d.windowChunks);
-    this.playback = new LivePlayback(this.window, { startupMs: this.options.startupMs ?? DEFAULT_STARTUP_MS, maxStallMs: this.options.maxStallMs ?? 2_000, maxLagMs: this.options.maxLagMs ?? 15_000 }, this.clock.now());
+    this.playback = new LivePlayback(this.window, { startupMs: this.options.startupMs ?? DEFAULT_STARTUP_MS, maxStallMs: this.options.maxStallMs ?? 2_000, maxLagMs: this.options.maxLagMs ?? 15_000, prebufferMs: this.options.prebufferMs ?? DEFAULT_PREBUFFER_MS }, this.clock.now());
     this.emit('descriptor');
   }
 
@@ -362,10 +367,16 @@ export class LiveSwarm extends EventEmitter implements LiveSessionHost {
   /** Forgets what peers hold behind the window. */
   private prune(): void {
     const oldest = this.window.oldest;
+    if (oldest <= this.prunedBelow) return;
+    // Only the positions the window left since the last time: the cost follows the channel, not the window.
+    const from = Math.max(this.prunedBelow, oldest - this.window.windowChunks);
     for (const s of this.sessions.values()) {
-      for (const c of s.remote) if (c < oldest) s.remote.delete(c);
-      for (const c of s.requested.keys()) if (c < oldest) s.requested.delete(c);
+      for (let c = from; c < oldest; c++) {
+        s.remote.delete(c);
+        s.requested.delete(c);
+      }
     }
+    this.prunedBelow = oldest;
   }
 
   // ---- both --------------------------------------------------------------------------------------
@@ -374,8 +385,8 @@ export class LiveSwarm extends EventEmitter implements LiveSessionHost {
   private take(chunk: LiveChunk & { arrivedAt: number }): void {
     if (!this.window.add(chunk)) return;
     for (const s of this.sessions.values()) if (s.ready) s.send({ type: 'have', first: chunk.index, last: chunk.index });
-    // Viewers prune on their tick; the source has none and prunes every so many chunks.
-    if (this.role === 'live-source' && chunk.index % 64 === 0) this.prune();
+    // Viewers prune on their tick; the source has none.
+    if (this.role === 'live-source') this.prune();
   }
 
   /** A new session at the source: served if a slot is free, else choked until one is. */

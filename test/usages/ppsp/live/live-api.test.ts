@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { startPpspNet, type PpspNet } from '../../../helpers/ppsp-net.js';
 import { httpRequest } from '../../../helpers/http.js';
 import { waitFor } from '../../../helpers/wait.js';
-import type { LiveSwarm } from '../../../../usages/ppsp/live/live-swarm.js';
+import { DEFAULT_STARTUP_MS, type LiveSwarm } from '../../../../usages/ppsp/live/live-swarm.js';
 
 /** Input bytes whose every 4-byte word is its own offset: any run of them says where it came from. */
 function counting(from: number, length: number): Buffer {
@@ -85,15 +85,15 @@ describe('live channels through the node API', function () {
     const at = first.bytes.readUInt32BE(0);
     expect(first.bytes.equals(counting(at, first.bytes.length))).to.equal(true);
 
-    // A viewer that comes 4 s later starts the start-up distance (2 s) behind the newest chunk, not at 0.
-    await waitFor(() => offset >= 4 * 64 * 1024, 20_000, '4 s of channel');
+    // A viewer that comes 6 s later starts the start-up distance behind the newest chunk, not at 0.
+    await waitFor(() => offset >= 6 * 64 * 1024, 20_000, '6 s of channel');
     const source = net.usages[0]!.live.get(id)!;
     const newestAtJoin = source.window.newest;
     expect((await net.call(2, 'POST', `/swarms/${id}/watch`, {})).status).to.equal(200);
     const late = net.usages[2]!.live.get(id)!;
     await waitFor(() => late.playback?.state === 'playing', 20_000, 'viewer 2 plays');
     const startChunk = late.playback!.position!;
-    const startupChunks = Math.ceil(2 * source.figures().chunksPerSec);
+    const startupChunks = Math.ceil((DEFAULT_STARTUP_MS / 1000) * source.figures().chunksPerSec);
     expect(startChunk).to.be.within(newestAtJoin - startupChunks - 2, newestAtJoin + 2);
     const lateBytes = await readStream(`${base(2)}/swarms/${id}/stream`, auth, (b) => b.length >= 8192, 20_000);
     // The stream began at a chunk the playback was at while the request came: at or after its start.

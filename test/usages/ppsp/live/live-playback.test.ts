@@ -54,6 +54,23 @@ describe('LivePlayback', () => {
     expect(p.position).to.equal(3);
   });
 
+  it('a chunk the source cut late (its input paused) is not a stall here, though playback waited for it', () => {
+    const { p, window } = setup();
+    p.aim(0);
+    const add = (i: number, ts: number, at: number) => window.add({ index: i, timestampMs: ts, flags: 0, bytes: Buffer.alloc(1), signature: Buffer.alloc(1), arrivedAt: at });
+    add(0, T0, T0 + 1000); // playing 1 s behind the source
+    p.tick(T0 + 1000, MS, 10);
+    p.tick(T0 + 1500, MS, 10); // 1 was expected at T0 + 1,100
+    expect(p.figures(T0 + 1500).stalls).to.equal(1);
+    add(1, T0 + 600, T0 + 1550); // cut at T0 + 600, so due at T0 + 1,600: here in time
+    p.tick(T0 + 1600, MS, 10);
+    const f = p.figures(T0 + 1600);
+    expect(f.stalls).to.equal(0);
+    expect(f.stallMs).to.equal(0);
+    expect(f.chunksLate).to.equal(0);
+    expect(f.chunksOnTime).to.equal(2);
+  });
+
   it('gives up a chunk after maxStallMs when later ones are here, and counts it skipped', () => {
     const { p, arrive } = setup({ startupMs: 1000, maxStallMs: 500, maxLagMs: 15_000 });
     p.aim(0);
@@ -81,6 +98,20 @@ describe('LivePlayback', () => {
     const f = p.figures(T0 + 1000);
     expect(f.jumps).to.equal(1);
     expect(p.position).to.be.at.least(119);
+  });
+
+  it('begins only once the start point and prebufferMs of the channel after it are here', () => {
+    const window = new LiveWindow(64);
+    const p = new LivePlayback(window, { startupMs: 1000, maxStallMs: 2000, maxLagMs: 15_000, prebufferMs: 300 }, T0);
+    const arrive = (i: number, at: number) => window.add({ index: i, timestampMs: T0 + i * MS, flags: 0, bytes: Buffer.alloc(1), signature: Buffer.alloc(1), arrivedAt: at });
+    p.aim(10);
+    for (const i of [10, 11, 12, 14, 15]) arrive(i, T0 + 100);
+    p.tick(T0 + 100, MS, 10);
+    expect(p.state).to.equal('joining'); // 13 is missing
+    arrive(13, T0 + 250);
+    p.tick(T0 + 250, MS, 10);
+    expect(p.state).to.equal('playing');
+    expect(p.figures(T0 + 250).startupDelayMs).to.equal(250);
   });
 
   it('ends after the last chunk', () => {
