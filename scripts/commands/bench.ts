@@ -7,6 +7,7 @@ interface BenchOptions {
   durationMs?: number;
   nodes?: number;
   sizeMiB?: number;
+  viewers?: number;
 }
 
 interface Suite {
@@ -21,6 +22,7 @@ const SUITES: Record<string, Suite> = {
   storage: { load: async () => (await import('../bench/storage.js')).benchStorage, takes: ['durationMs', 'nodes'] },
   swarm: { load: async () => (await import('../bench/swarm.js')).benchSwarm, takes: ['sizeMiB'] },
   stream: { load: async () => (await import('../bench/stream.js')).benchStream, takes: ['sizeMiB'] },
+  live: { load: async () => (await import('../bench/live.js')).benchLive, takes: ['viewers', 'durationMs'] },
 };
 
 /** Bounds of --nodes: an overlay needs two nodes, and all of them run in this one process. */
@@ -34,9 +36,10 @@ export const benchCommand: Command = {
   summary: `Measure a layer against its raw baseline in the same run and print JSON (suites: ${Object.keys(SUITES).join(', ')}).`,
   args: 'SUITE',
   options: {
-    duration: { type: 'string', help: 'milliseconds per measurement (overlay, storage: bound on the wait for the ring to settle)', valueName: 'MS' },
+    duration: { type: 'string', help: 'milliseconds per measurement (overlay, storage: bound on the wait for the ring to settle; live: of channel per run)', valueName: 'MS' },
     nodes: { type: 'string', help: `nodes to run, ${BENCH_MIN_NODES}-${BENCH_MAX_NODES} (overlay, storage; default ${DEFAULT_BENCH_NODES})`, valueName: 'N' },
     size: { type: 'string', help: 'MiB of the file to stream (swarm: default 256; stream: default 256 and 1024)', valueName: 'MIB' },
+    viewers: { type: 'string', help: 'viewers of the live channel, 1-128 (live; default 32)', valueName: 'N' },
   },
   async run(args) {
     const [name] = args.positionals;
@@ -46,8 +49,9 @@ export const benchCommand: Command = {
       durationMs: integerOption(args, 'duration', { min: 100, max: BENCH_MAX_DURATION_MS }),
       nodes: integerOption(args, 'nodes', { min: BENCH_MIN_NODES, max: BENCH_MAX_NODES }),
       sizeMiB: integerOption(args, 'size', { min: 1, max: 4096 }),
+      viewers: integerOption(args, 'viewers', { min: 1, max: 128 }),
     };
-    const flag: Record<keyof BenchOptions, string> = { durationMs: 'duration', nodes: 'nodes', sizeMiB: 'size' };
+    const flag: Record<keyof BenchOptions, string> = { durationMs: 'duration', nodes: 'nodes', sizeMiB: 'size', viewers: 'viewers' };
     for (const key of Object.keys(opts) as (keyof BenchOptions)[]) {
       if (opts[key] === undefined) delete opts[key];
       else if (!suite.takes.includes(key)) throw new UsageError(`the ${name} suite takes no --${flag[key]}`);
