@@ -281,6 +281,19 @@ function liveDescriptor(value: unknown): Uint8Array {
   return value;
 }
 
+/** Longest text an ERROR we send carries (its reason, then what went wrong). */
+const ERROR_TEXT_SENT = 400;
+
+/**
+ * The ERROR a session sends when it refuses the peer: the RELOAD code and `reason: message` of a
+ * ReloadError, or Invalid_Message for anything else.
+ */
+export function errorMessageOf(error: unknown): ErrorMessage {
+  const e = error instanceof ReloadError ? error : new ReloadError(ErrorCode.Invalid_Message, String((error as Error)?.message ?? error));
+  const text = `${e.reason ?? 'error'}: ${e.message}`;
+  return { type: 'error', code: e.code, text: text.length > ERROR_TEXT_SENT ? text.slice(0, ERROR_TEXT_SENT) : text };
+}
+
 function cbor(items: unknown[]): Buffer {
   const bytes = encodeCbor(items);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -19,6 +19,7 @@ import { Availability, decodeAvailability, encodeAvailability, type HaveRange } 
 import {
   BEFORE_HANDSHAKE,
   decodeDataMessage,
+  errorMessageOf,
   DATA_HEADER_BYTES,
   encodeDataMessage,
   writeDataHeader,
@@ -217,10 +218,9 @@ export class PeerSession {
    */
   fail(error: unknown): void {
     if (this.state === 'closed') return;
-    const e = error instanceof ReloadError ? error : new ReloadError(ErrorCode.Invalid_Message, String((error as Error)?.message ?? error));
-    const text = `${e.reason ?? 'error'}: ${e.message}`;
-    this.log.debug(`session with ${this.remoteNodeId.slice(0, 8)} failed: ${text}`);
-    this.send({ type: 'error', code: e.code, text: text.length > 400 ? text.slice(0, 400) : text });
+    const message = errorMessageOf(error);
+    this.log.debug(`session with ${this.remoteNodeId.slice(0, 8)} failed: ${message.text}`);
+    this.send(message);
     this.close();
   }
 

@@ -10,7 +10,7 @@
  * refuses, is answered with ERROR (the RELOAD code and reason) and the channel is closed.
  */
 import { type Clock, ErrorCode, invalidMessage, type Link, type Logger, ReloadError, type Timer } from '../../../overlay/index.js';
-import { decodeDataMessage, encodeDataMessage, PPSP_DATA_VERSION, type PpspDataMessage, type SwarmBounds, BEFORE_HANDSHAKE } from '../data/data-messages.js';
+import { decodeDataMessage, encodeDataMessage, errorMessageOf, PPSP_DATA_VERSION, type PpspDataMessage, type SwarmBounds, BEFORE_HANDSHAKE } from '../data/data-messages.js';
 import type { LiveChunk } from './live-chunk.js';
 import { MAX_WINDOW_CHUNKS } from './live-descriptor.js';
 
@@ -140,10 +140,9 @@ export class LiveSession {
   /** Sends ERROR with the code and reason of `error` and closes. */
   fail(error: unknown): void {
     if (this.state === 'closed') return;
-    const e = error instanceof ReloadError ? error : new ReloadError(ErrorCode.Invalid_Message, String((error as Error)?.message ?? error));
-    const text = `${e.reason ?? 'error'}: ${e.message}`;
-    this.log.debug(`live session with ${this.remoteNodeId.slice(0, 8)} failed: ${text}`);
-    this.send({ type: 'error', code: e.code, text: text.length > 400 ? text.slice(0, 400) : text });
+    const message = errorMessageOf(error);
+    this.log.debug(`live session with ${this.remoteNodeId.slice(0, 8)} failed: ${message.text}`);
+    this.send(message);
     this.close();
   }
 
