@@ -36,6 +36,8 @@ down() {
     kill "$(cat "$PIDFILE")" 2>/dev/null || true
     rm -f "$PIDFILE"
   fi
+  rm -f "$RUN/${P}switch.log"
+  rmdir "$RUN" 2>/dev/null || true
   for ns in $(ours); do ip netns del "$ns" 2>/dev/null || true; done
 }
 
