@@ -14,8 +14,9 @@ import { ApiBindError } from '../overlay/api/http-api.js';
 import { NodeProcessError } from './node-process.js';
 import { OutputError, StalledError } from './commands/swarm.js';
 import { PlayerError } from './commands/watch.js';
+import { SourceError } from './commands/live.js';
 
-const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, ApiBindError, NodeProcessError, StalledError, OutputError, PlayerError, DatabaseError];
+const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, ApiBindError, NodeProcessError, StalledError, OutputError, PlayerError, SourceError, DatabaseError];
 
 export function errorMessage(e: unknown): string {
   if (USER_FACING.some((cls) => e instanceof cls) || isReloadError(e)) return (e as Error).message;

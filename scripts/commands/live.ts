@@ -16,6 +16,11 @@ import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../../usages/ppsp/content/swarm-
 import { MAX_WINDOW_CHUNKS, MIN_WINDOW_CHUNKS } from '../../usages/ppsp/live/live-descriptor.js';
 import { jsonOption } from './swarm.js';
 
+/** The source failed while it was broadcast (not a usage mistake); one line, exit 1. */
+export class SourceError extends Error {
+  override name = 'SourceError';
+}
+
 /** One input request carries at most this much (the node takes up to 4 MiB). */
 const MAX_REQUEST_BYTES = 1024 * 1024;
 /** Read ahead of what the node took at most; then the source waits (a pipe's writer blocks). */
@@ -63,7 +68,11 @@ export const liveCommand: Command = {
     const status = new StatusLine(api, id, process.stderr.isTTY === true && args.values.json !== true);
     try {
       const input = path ? followFile(path, idleMs, stop.signal) : readStdin(stop.signal);
-      const sent = await send(api, id, input, stop, (n) => status.update(n));
+      const sent = await send(api, id, input, stop, (n) => status.update(n)).catch(async (e: unknown) => {
+        // Viewers still hear the channel end, rather than wait for the node's input timeout.
+        await callApi(api, 'POST', `/live/${id}/end`, {}).catch(() => undefined);
+        throw e;
+      });
       const end = (await callApi(api, 'POST', `/live/${id}/end`, {})) as { newest: number };
       status.done(`ended ${id.slice(0, 16)}…: ${mib(sent)} MiB in ${end.newest + 1} chunks${stop.signal.aborted ? ' (interrupted)' : ''}`);
       return stop.signal.aborted ? 130 : 0;
@@ -123,6 +132,8 @@ async function send(api: ApiEndpoint, id: string, input: AsyncIterable<Buffer>, 
       sent += size;
       progress(sent);
     }
+    // The input may have ended in an error (a followed file that shrank): that is this command's failure.
+    await reader;
   } catch (e) {
     failed = e;
     stop.abort();
@@ -158,7 +169,7 @@ async function* followFile(path: string, idleMs: number, signal: AbortSignal): A
         yield piece.subarray(0, bytesRead);
         continue;
       }
-      if ((await file.stat()).size < position) throw new UsageError(`${path} shrank while it was broadcast; it must only grow`);
+      if ((await file.stat()).size < position) throw new SourceError(`${path} shrank while it was broadcast; a followed file must only grow`);
       if (Date.now() - grewAt >= idleMs) return;
       await sleep(FOLLOW_POLL_MS, undefined, { signal }).catch(() => undefined);
     }

@@ -143,6 +143,22 @@ describe('CLI: live (ffmpeg into `live`, ten viewer processes)', function () {
     const source = (await callApi(nodes[0]!.api, 'GET', `/swarms/${swarmId}`)) as { ended: boolean };
     expect(source.ended).to.equal(true);
 
+    // A followed file that shrinks is an error: one line, exit 1, and the channel ends.
+    const shrinking = join(dir, 'shrinking.ts');
+    await writeFile(shrinking, Buffer.alloc(188 * 100, 0x47));
+    const cut = spawn(command, [...args, 'live', '--source', shrinking, '--idle', '5', '--json', '--api', nodes[0]!.api], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(cut);
+    let cutErr = '';
+    cut.stderr.setEncoding('utf8').on('data', (t: string) => (cutErr += t));
+    const [cutLine] = (await once(createInterface({ input: cut.stdout }), 'line')) as [string];
+    const cutId = (JSON.parse(cutLine) as { swarmId: string }).swarmId;
+    await new Promise((r) => setTimeout(r, 500));
+    await writeFile(shrinking, Buffer.alloc(188, 0x47));
+    const [cutCode] = (await once(cut, 'exit')) as [number];
+    expect(cutCode, cutErr).to.equal(1);
+    expect(cutErr.trim().split('\n').at(-1)).to.match(/shrank while it was broadcast/);
+    expect(((await callApi(nodes[0]!.api, 'GET', `/swarms/${cutId}`)) as { ended: boolean }).ended).to.equal(true);
+
     const api = nodes[0]!.api;
     const cases: [string[], number, RegExp][] = [
       [['live', '--api', api], 2, /--source/],
