@@ -3,7 +3,9 @@
  * for tests of the real TLS path over a bad network. Each set has its own prefix, so runs never
  * collide; `down` removes every namespace and the switch, and is safe to call twice.
  */
-import { execFile, spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from './cli.js';
@@ -17,8 +19,16 @@ export interface NetemOptions {
   lossPercent: number;
 }
 
+interface Caller {
+  child: ChildProcessWithoutNullStreams;
+  waiting: Map<number, { resolve: (line: string) => void; reject: (e: Error) => void }>;
+}
+
 export class NetemHosts {
   readonly prefix = `rt${process.pid % 100000}-`;
+
+  private readonly callers = new Map<number, Caller>();
+  private nextCall = 0;
 
   private constructor(readonly count: number) {}
 
@@ -39,28 +49,58 @@ export class NetemHosts {
   }
 
   /**
-   * One request to an API listening inside host i (its loopback is not ours): run there by a short
-   * node program; resolves with the status and the JSON answer.
+   * One request to an API listening inside host i (its loopback is not ours), made by a small node
+   * program that runs in host i for the hosts' life: starting a process per request cost more CPU
+   * than the nodes under test. Resolves with the status and the JSON answer.
    */
   async call(i: number, api: string, tokenFile: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+    const caller = this.callers.get(i) ?? this.startCaller(i);
+    const id = this.nextCall++;
+    const answer = new Promise<string>((resolve, reject) => caller.waiting.set(id, { resolve, reject }));
+    caller.child.stdin.write(JSON.stringify({ id, api, tokenFile, method, path, body: body === undefined ? '' : JSON.stringify(body) }) + '\n');
+    const line = JSON.parse(await answer) as { error?: string; status: number; json: Record<string, unknown> };
+    if (line.error !== undefined) throw new Error(`h${i} ${method} ${path}: ${line.error}`);
+    return { status: line.status, json: line.json };
+  }
+
+  private startCaller(i: number): Caller {
     const program = `
-      const [api, tokenFile, method, path, body] = process.argv.slice(1);
-      const token = require('node:fs').readFileSync(tokenFile, 'utf8').trim();
-      fetch('http://' + api + path, { method, headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' }, body: body || undefined, signal: AbortSignal.timeout(20000) })
-        .then(async (r) => process.stdout.write(JSON.stringify({ status: r.status, json: JSON.parse(await r.text()) })))
-        .catch((e) => { process.stderr.write(String(e)); process.exit(1); });`;
-    const [cmd, ...args] = [...this.launcher(i), process.execPath, '-e', program, api, tokenFile, method, path, body === undefined ? '' : JSON.stringify(body)];
-    const { stdout } = await run(cmd!, args, { timeout: 30_000 });
-    return JSON.parse(stdout) as { status: number; json: Record<string, unknown> };
+      const fs = require('node:fs');
+      require('node:readline').createInterface({ input: process.stdin }).on('line', async (l) => {
+        const q = JSON.parse(l);
+        const out = (a) => process.stdout.write(JSON.stringify({ id: q.id, ...a }) + '\\n');
+        try {
+          const token = fs.readFileSync(q.tokenFile, 'utf8').trim();
+          const r = await fetch('http://' + q.api + q.path, { method: q.method, headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' }, body: q.body || undefined, signal: AbortSignal.timeout(20000) });
+          out({ status: r.status, json: JSON.parse(await r.text()) });
+        } catch (e) { out({ error: String(e) }); }
+      });`;
+    const child = this.spawnIn(i, process.execPath, ['-e', program]);
+    const caller: Caller = { child, waiting: new Map() };
+    createInterface({ input: child.stdout }).on('line', (l) => {
+      const { id } = JSON.parse(l) as { id: number };
+      caller.waiting.get(id)?.resolve(l);
+      caller.waiting.delete(id);
+    });
+    child.once('exit', (code) => {
+      this.callers.delete(i);
+      for (const w of caller.waiting.values()) w.reject(new Error(`the API caller in h${i} exited with ${code}`));
+    });
+    this.callers.set(i, caller);
+    return caller;
   }
 
   /** Starts a program in host i with piped stdio. */
-  spawnIn(i: number, command: string, args: string[]) {
+  spawnIn(i: number, command: string, args: string[]): ChildProcessWithoutNullStreams {
     const [cmd, ...rest] = [...this.launcher(i), command, ...args];
     return spawn(cmd!, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
   async down(): Promise<void> {
+    await Promise.all([...this.callers.values()].map(({ child }) => {
+      child.stdin.end();
+      return once(child, 'exit');
+    }));
     await this.script('down');
   }
 
