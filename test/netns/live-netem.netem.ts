@@ -8,6 +8,7 @@
  * network take about five minutes on two cores, which CI's time budget does not hold.
  */
 import { expect } from 'chai';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,7 @@ describe('live channel over a bad network (network namespaces, 100 ± 50 ms, 2 %
   let dir: string;
   let hosts: NetemHosts | undefined;
   const nodes = new Map<number, NodeProcess>();
+  const logs: WriteStream[] = [];
   const tokenFile = (name: string) => join(dir, name, 'data', 'api-token');
 
   before(async () => {
@@ -50,14 +52,19 @@ describe('live channel over a bad network (network namespaces, 100 ± 50 ms, 2 %
     hosts = await NetemHosts.up(VIEWERS + REPLACED + 1, { delayMs: 100, jitterMs: 50, lossPercent: 2 });
   });
 
-  after(async () => {
+  after(async function () {
     await Promise.all([...nodes.values()].map((n) => n.stop()));
+    for (const log of logs) log.end();
     await hosts?.down();
     if (hosts) expect(await hosts.namespaces()).to.deep.equal([]);
-    await rm(dir, { recursive: true, force: true });
+    // A failure's node logs (debug level) stay for reading; they are why it failed.
+    if (this.currentTest?.state === 'failed') console.log(`      node logs kept in ${dir}/h*.log`);
+    else await rm(dir, { recursive: true, force: true });
   });
 
   const start = async (i: number, bootstrap?: string) => {
+    const log = createWriteStream(join(dir, `h${i}.log`));
+    logs.push(log);
     const node = await startNodeProcess({
       config: join(dir, 'ca', 'overlay.json'),
       identity: join(dir, `h${i}`),
@@ -65,6 +72,8 @@ describe('live channel over a bad network (network namespaces, 100 ± 50 ms, 2 %
       bootstrap: bootstrap ? [bootstrap] : [],
       launcher: hosts!.launcher(i),
       readyTimeoutMs: 60_000,
+      extraArgs: ['--verbose'],
+      onLog: (line) => log.write(line + '\n'),
     });
     nodes.set(i, node);
     return node;
@@ -120,6 +129,8 @@ describe('live channel over a bad network (network namespaces, 100 ± 50 ms, 2 %
       for (const i of newcomers) await start(i, source.listen);
       await Promise.all(newcomers.map((i) => watch(i, id)));
       await new Promise((r) => setTimeout(r, 20_000));
+      const atSource = (await call(0, 'GET', `/swarms/${id}`)).json;
+      console.log(`      the source after the replacement: newest ${atSource.newest}, peers ${(atSource.peers as string[]).length}; live's stderr: ${liveErr.slice(-500)}`);
       const stayed = viewers.slice(REPLACED);
       const figures = await Promise.all(stayed.map(async (i) => ({ i, p: (await call(i, 'GET', `/swarms/${id}`)).json.playback as Playback })));
       const joined = await Promise.all(newcomers.map(async (i) => (await call(i, 'GET', `/swarms/${id}`)).json.playback as Playback));
