@@ -152,7 +152,8 @@ describe('CLI: live (ffmpeg into `live`, ten viewer processes)', function () {
     cut.stderr.setEncoding('utf8').on('data', (t: string) => (cutErr += t));
     const [cutLine] = (await once(createInterface({ input: cut.stdout }), 'line')) as [string];
     const cutId = (JSON.parse(cutLine) as { swarmId: string }).swarmId;
-    await new Promise((r) => setTimeout(r, 500));
+    // Shrink only once the node has cut a chunk of the file: then `live` has read past the new end.
+    await waitForAsync(async () => ((await callApi(nodes[0]!.api, 'GET', `/swarms/${cutId}`)) as { newest: number }).newest >= 0, 30_000, 'the first chunk of the followed file', 100);
     await writeFile(shrinking, Buffer.alloc(188, 0x47));
     const [cutCode] = (await once(cut, 'exit')) as [number];
     expect(cutCode, cutErr).to.equal(1);
