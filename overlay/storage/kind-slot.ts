@@ -3,7 +3,7 @@
  * and tombstones), each with the time it expires. Helpers to address, select and copy entries out
  * with their remaining lifetime. Internal to the storage engine.
  */
-import type { DataSelector, StoredData, StoredDataValue } from './types.js';
+import type { DataSelector, StatEntry, StoredData, StoredDataValue } from './types.js';
 
 /** A held value or tombstone (exists = false). */
 export interface Entry {
@@ -30,6 +30,21 @@ export function entryKey(value: StoredDataValue): string {
   if (value.model === 'single') return 's';
   if (value.model === 'array') return `a${value.index}`;
   return dictionaryEntryKey(value.key);
+}
+
+/** entryKey of the value a Stat answer describes. */
+function statEntryKey(entry: StatEntry): string {
+  if (entry.key) return dictionaryEntryKey(entry.key);
+  return entry.index === undefined ? 's' : `a${entry.index}`;
+}
+
+/**
+ * Does a peer whose Stat answer is `stat` hold each of `values`, or something newer in its place?
+ * Entry by entry: generation counters are each peer's own, so a higher one says nothing about them.
+ */
+export function statCovers(stat: StatEntry[], values: StoredData[]): boolean {
+  const held = new Map(stat.map((e) => [statEntryKey(e), e.storageTimeMs]));
+  return values.every((v) => (held.get(entryKey(v.value)) ?? -Infinity) >= v.storageTimeMs);
 }
 
 function dictionaryEntryKey(key: Uint8Array): string {

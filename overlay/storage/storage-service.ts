@@ -21,6 +21,7 @@ import {
   encodeFetchAns, encodeFetchReq, encodeFindAns, encodeFindReq, encodeStatAns, encodeStatReq, encodeStoreAns, encodeStoreReq,
 } from './codec.js';
 import { signStoredData, verifyStoredData } from './data-signature.js';
+import { statCovers } from './kind-slot.js';
 import type { KindRegistry } from './kinds.js';
 import { Replicator } from './replicator.js';
 import type { StorageBackend } from './storage-backend.js';
@@ -103,7 +104,7 @@ export class StorageService {
       heldByResponsible: async (resource, request) => {
         for (const kind of request.kinds) {
           const answer = await this.stat(kind.kindId, resource);
-          if (answer.from === host.identity.nodeIdHex || answer.generation < kind.generation) return false;
+          if (answer.from === host.identity.nodeIdHex || !statCovers(answer.values, kind.values)) return false;
         }
         return true;
       },

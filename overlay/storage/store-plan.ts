@@ -70,13 +70,13 @@ class Signers {
  * size (Data_Too_Large), signer certificate (Forbidden `unknown_signer` or a TrustStore reason),
  * signature (Forbidden `bad_data_signature`), the access policy for the value's signer and, for an
  * original store (replica number 0), for the request's signer too (Forbidden `access_denied`,
- * RFC 6940 §7.3); then storage times (Data_Too_Old), the generation (GenerationError) and the
+ * RFC 6940 §7.3); then storage times (Data_Too_Old, original stores only), the generation (GenerationError) and the
  * value count (Data_Too_Large `too_many_values`).
  *
  * Replica stores (replica number > 0) skip the request-signer policy: the replication code has
  * already checked that the sender is a plausible replica source for the resource. They must
  * carry the primary's array indexes (no appends), and never bump the generation: they adopt the
- * primary's when it is higher.
+ * primary's when it is higher. A replica value not newer than the one held is skipped, not refused.
  */
 export function planStore(req: StoreRequest, requestSigner: PeerCertificate, ctx: PlanContext): StorePlan {
   const isReplica = req.replicaNumber > 0;
@@ -135,6 +135,9 @@ function planKind(req: StoreRequest, kind: Kind, kindData: StoreKindData, signer
     const current = isLive(old, ctx.nowMs) ? old : undefined;
     const refresh = current !== undefined && sameValue(current.data, data);
     if (current && !refresh && data.storageTimeMs <= current.data.storageTimeMs) {
+      // A replica merges: a copy that is behind on one key still brings the keys this peer lacks
+      // (refusing all of it lost a dictionary's other entries when responsibility moved).
+      if (req.replicaNumber > 0) return;
       throw new ReloadError(
         ErrorCode.Data_Too_Old,
         `kind ${kind.name} values[${i}] has storage time ${data.storageTimeMs}, not newer than the held ${current.data.storageTimeMs}`,

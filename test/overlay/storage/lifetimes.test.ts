@@ -62,8 +62,10 @@ describe('StorageEngine lifetimes, tombstones and sweep', () => {
     store(value(undefined, 1, 5));
     s.clock.advance(50_000);
     expect(held().map((d) => d.value.value.exists), 'still a tombstone after its own 5 s').to.deep.equal([false]);
-    // A replica that missed the deletion sends its old copy back.
-    expectReloadError(() => store({ ...original, lifetimeSec: 40 }, 1), ErrorCode.Data_Too_Old);
+    // A replica that missed the deletion sends its old copy back: kept out, the tombstone stays.
+    store({ ...original, lifetimeSec: 40 }, 1);
+    expect(held().map((d) => d.value.value.exists), 'the old copy did not come back').to.deep.equal([false]);
+    expectReloadError(() => store({ ...original, lifetimeSec: 40 }), ErrorCode.Data_Too_Old);
     s.clock.advance(40_000);
     expect(held()).to.deep.equal([]);
     expect(s.engine.sweep()).to.equal(1);

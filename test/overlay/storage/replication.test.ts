@@ -4,6 +4,7 @@ import { idToHex } from '../../../overlay/id.js';
 import { userResource } from '../../../overlay/storage/access-control.js';
 import { decodeStoreReq, encodeStoreReq } from '../../../overlay/storage/codec.js';
 import { verifyStoredData } from '../../../overlay/storage/data-signature.js';
+import { statCovers } from '../../../overlay/storage/kind-slot.js';
 import { ARRAY_APPEND, type StoredDataSpecifier } from '../../../overlay/storage/types.js';
 import { expectReloadError } from '../../helpers/expect-reload-error.js';
 import { entry, HASH, keyed, KINDS, peer, setup, signed, single, snapshot, storeReq, type Setup } from './fixture.js';
@@ -73,6 +74,20 @@ describe('StorageEngine replication and fetcher-side verification', () => {
     const before = snapshot(replica, s.aliceAt);
     replica.engine.store(s.engine.exportResource(s.aliceAt, 2)!, peer(s.pki, s.carol));
     expect(snapshot(replica, s.aliceAt)).to.deep.equal(before);
+  });
+
+  it('a peer with a higher generation but without one of our dictionary keys does not cover our copy; after our replica it does', async () => {
+    const dict = (who: Setup) => who.engine.stat(s.aliceAt, [{ kindId: KINDS.userDict.id, generation: 0n, selector: { model: 'dictionary', keys: [] } }])[0]!;
+    const value = (key: string, at: number) => signed(s.alice, s.aliceAt, KINDS.userDict.id, keyed(key, key), { at });
+    s.engine.store(storeReq(s.aliceAt, [{ kindId: KINDS.userDict.id, values: [value('source', 1)] }], [s.alice]), peer(s.pki, s.alice));
+    const other = await setup();
+    for (const [i, key] of ['v1', 'v2', 'v3'].entries()) other.engine.store(storeReq(s.aliceAt, [{ kindId: KINDS.userDict.id, values: [value(key, 2 + i)] }], [s.alice]), peer(s.pki, s.alice));
+    const ours = s.engine.exportResource(s.aliceAt, 1)!.kinds[0]!;
+    expect(dict(other).generation > ours.generation, 'the other peer counts more stores').to.equal(true);
+    expect(statCovers(dict(other).values, ours.values)).to.equal(false);
+    other.engine.store(s.engine.exportResource(s.aliceAt, 1)!, peer(s.pki, s.carol));
+    expect(statCovers(dict(other).values, ours.values)).to.equal(true);
+    expect(statCovers(dict(s).values, other.engine.exportResource(s.aliceAt, 1)!.kinds[0]!.values), 'nor do we cover theirs').to.equal(false);
   });
 
   it('exports nothing for a resource not held', () => {

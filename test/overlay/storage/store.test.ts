@@ -147,6 +147,15 @@ describe('StorageEngine.store', () => {
       expectRefused(s, storeReq(s.aliceAt, [{ kindId: KINDS.userValue.id, values: [other] }], [s.alice]), alicePeer(), ErrorCode.Data_Too_Old);
       expect(s.engine.store(req, alicePeer())[0]!.generation, 'a refresh changes no data').to.equal(1n);
     });
+
+    it('a replica store merges: a key it is behind on keeps the newer held value, the keys it brings are added', () => {
+      const at = (key: string, text: string, ms: number) => signed(s.alice, s.aliceAt, KINDS.userDict.id, keyed(key, text), { at: ms });
+      const dict = () => s.engine.fetch(s.aliceAt, [{ kindId: KINDS.userDict.id, generation: 0n, selector: { model: 'dictionary', keys: [] } }]).kinds[0]!.values;
+      s.engine.store(storeReq(s.aliceAt, [{ kindId: KINDS.userDict.id, values: [at('a', 'new a', 50)] }], [s.alice]), alicePeer());
+      // The replica source is behind on "a" and holds "b", which this peer lacks.
+      s.engine.store(storeReq(s.aliceAt, [{ kindId: KINDS.userDict.id, values: [at('a', 'old a', 10), at('b', 'b', 20)] }], [s.alice], 1), bobPeer());
+      expect(dict().map((d) => Buffer.from(d.value.value.value).toString()).sort()).to.deep.equal(['b', 'held', 'new a']);
+    });
   });
 
   describe('generation counters (RFC 6940 §7.4.1)', () => {
