@@ -103,10 +103,13 @@ export class PpspDataUsage implements Usage {
     this.liveHosts = find;
   }
 
-  /** Opens a data channel to `peer` for live swarm `host.swarmId`, by the same dialer as any other. */
+  /**
+   * Opens a data channel to `peer` for live swarm `host.swarmId`, by the same dialer as any other;
+   * resolves once the peer answered the handshake, rejects if it refused.
+   */
   async connectLive(peer: string, host: LiveSessionHost): Promise<void> {
     const link = await this.dial(peer, host.swarmId);
-    new LiveSession(link, { role: 'dialler', host }, this.log, this.clock);
+    await new LiveSession(link, { role: 'dialler', host }, this.log, this.clock).handshake;
   }
 
   /** A channel another transport (the overlay relay) accepted: handled like a TLS one. */

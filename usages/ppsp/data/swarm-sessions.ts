@@ -1,7 +1,7 @@
 /**
  * The data sessions of one swarm: finding members (the injected peer source, asked at most every
- * redial interval) and dialling them (at most `maxPeers` at once, a failed one not again before the
- * redial interval), one session per peer (when both sides dial, the channel dialled by the smaller
+ * redial interval) and dialling them (at most `maxPeers` at once, in random order, a failed one not
+ * again before its backoff), one session per peer (when both sides dial, the channel dialled by the smaller
  * Node-ID stays, on both ends alike), and what each peer sent and received over the swarm's life,
  * closed sessions included.
  */
@@ -32,17 +32,33 @@ export interface SessionDialling {
 /** The counters the sessions keep, a part of a swarm's stats. */
 export type SessionStats = Pick<SwarmStats, 'uploadedTo' | 'downloadedFrom' | 'banned' | 'peerErrors'>;
 
+/** The longest a failing peer waits for its next dial (ms). */
+export const MAX_REDIAL_BACKOFF_MS = 30_000;
+/** Peers whose dial failures are remembered at most. */
+const MAX_DIAL_FAILURES_KEPT = 1024;
+
+/** A copy of `items` in random order (Fisher-Yates). */
+function shuffled<T>(items: readonly T[], rng: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
 export class SwarmSessions<S extends ChannelSession = PeerSession> {
   private readonly sessions = new Map<string, S>();
   private readonly dialling = new Set<string>();
-  private readonly dialFailedAt = new Map<string, number>();
+  /** Per peer: when our last dial failed and how many failed in a row (bounded, oldest dropped). */
+  private readonly dialFailures = new Map<string, { at: number; count: number }>();
   private lastPeersAsk = -Infinity;
   private asking = false;
 
   constructor(
     private readonly ctx: SessionDialling,
     private readonly stats: SessionStats,
-    private readonly options: { maxPeers?: number; redialIntervalMs?: number },
+    private readonly options: { maxPeers?: number; redialIntervalMs?: number; rng?: () => number },
     private readonly clock: Clock,
     private readonly log: Logger,
     /** A peer could not be reached: the tracker may forget it. */
@@ -136,11 +152,12 @@ export class SwarmSessions<S extends ChannelSession = PeerSession> {
     this.ctx
       .peers()
       .then((refs) => {
-        for (const { nodeId } of refs) {
+        // In random order: members all handed the same list must not all dial the same few first.
+        for (const { nodeId } of shuffled(refs, this.options.rng ?? Math.random)) {
           const peer = nodeId.toLowerCase();
           if (this.sessions.size + this.dialling.size >= (this.options.maxPeers ?? DEFAULT_MAX_PEERS)) break;
           if (peer === this.ctx.localNodeId || this.sessions.has(peer) || this.dialling.has(peer) || this.stats.banned.has(peer)) continue;
-          if (now - (this.dialFailedAt.get(peer) ?? -Infinity) < redial) continue;
+          if (now < this.redialAt(peer, redial)) continue;
           this.dial(peer);
         }
       })
@@ -152,12 +169,30 @@ export class SwarmSessions<S extends ChannelSession = PeerSession> {
     this.dialling.add(peer);
     this.ctx
       .connect(peer)
+      .then(() => this.dialFailures.delete(peer))
       .catch((e: Error) => {
-        this.dialFailedAt.set(peer, this.clock.now());
+        this.dialFailed(peer);
         this.unreachable(peer);
         this.log.debug(`cannot reach ${peer.slice(0, 8)}: ${e.message}`);
       })
       .finally(() => this.dialling.delete(peer));
+  }
+
+  /**
+   * A peer that failed or refused is dialled again after the redial interval, doubled for each
+   * failure in a row up to MAX_REDIAL_BACKOFF_MS: a member that keeps refusing (a viewer that has no
+   * descriptor yet) does not take the dials that would find one that serves.
+   */
+  private redialAt(peer: string, redial: number): number {
+    const f = this.dialFailures.get(peer);
+    return f ? f.at + Math.min(redial * 2 ** (f.count - 1), MAX_REDIAL_BACKOFF_MS) : -Infinity;
+  }
+
+  private dialFailed(peer: string): void {
+    const count = (this.dialFailures.get(peer)?.count ?? 0) + 1;
+    this.dialFailures.delete(peer);
+    this.dialFailures.set(peer, { at: this.clock.now(), count });
+    if (this.dialFailures.size > MAX_DIAL_FAILURES_KEPT) this.dialFailures.delete(this.dialFailures.keys().next().value!);
   }
 
   private everyone(): Set<string> {

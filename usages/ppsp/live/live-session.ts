@@ -59,6 +59,12 @@ export class LiveSession {
   private state: 'handshake' | 'metadata' | 'ready' | 'closed' = 'handshake';
   private bounds: SwarmBounds = BEFORE_HANDSHAKE;
   private handshakeTimer: Timer | undefined;
+  private settle: { ready(): void; refused(e: Error): void } | undefined;
+  /**
+   * Resolves when the handshake is done; rejects if the channel closed first (the peer refused,
+   * e.g. it has no descriptor yet), so a dialler can leave that peer alone for a while.
+   */
+  readonly handshake: Promise<void> = new Promise((ready, refused) => (this.settle = { ready, refused }));
 
   constructor(
     readonly link: Link,
@@ -186,6 +192,7 @@ export class LiveSession {
   private becomeReady(descriptor: Uint8Array, chunksPerKilosecond: number): void {
     this.handshakeTimer?.cancel();
     this.state = 'ready';
+    this.settle?.ready();
     this.host.attach(this, descriptor, chunksPerKilosecond);
     // Any u32 index is a position in a live swarm; the swarm checks it against its window.
     this.bounds = { chunkCount: 0x1_0000_0000, maxChunkBytes: this.host.chunkSize! };
@@ -235,6 +242,7 @@ export class LiveSession {
     const wasReady = this.state === 'ready';
     this.state = 'closed';
     this.handshakeTimer?.cancel();
+    this.settle?.refused(new ReloadError(ErrorCode.Not_Found, `the session closed before its handshake: ${this.remoteError ?? 'no reason given'}`, 'session_refused'));
     if (wasReady) this.host.detach(this);
   }
 }
