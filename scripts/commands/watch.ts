@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { API_CLIENT_OPTIONS, apiEndpoint, callApi } from '../api-client.js';
-import { optionalString, printResult, refuseToReplace, UsageError, type Command } from '../command.js';
+import { optionalString, printResult, UsageError, type Command } from '../command.js';
 import { interruptHandler, jsonOption, oneArg, type SwarmStatus } from './swarm.js';
 import { SWARM_LIMIT_OPTIONS, swarmLimits } from '../rate-option.js';
 
@@ -97,7 +97,8 @@ export const watchCommand: Command = {
     // Checked before anything starts on the node.
     playerCommand(optionalString(args, 'player'), optionalString(args, 'player-command'), 'URL');
     const limits = swarmLimits(args);
-    await refuseToReplace(out, force);
+    // No check of `out` here: a live channel writes no file, and for a file the node refuses one
+    // that exists without --force, on its own machine, where the file would be.
     const api = apiEndpoint(args);
     const tty = process.stderr.isTTY && !args.values.json;
     // A live channel is watched by a viewer; a file is downloaded into `out`, what the player reads first.

@@ -6,7 +6,7 @@
  * player one line and exit 1.
  */
 import { expect } from 'chai';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, callApi } from '../../scripts/api-client.js';
@@ -64,11 +64,14 @@ describe('CLI: watch', function () {
 
   it('refuses bad flags with one line (exit 2) and a missing player with one line (exit 1), starting nothing', async () => {
     const api = nodes[1]!.api;
+    const existing = join(dir, 'existing.mp4');
+    await writeFile(existing, 'keep me');
     const cases: [string[], number, RegExp][] = [
       [['watch', 'xyz', '--api', api], 2, /not a swarm ID/],
       [['watch', swarmId, '--player', 'winamp', '--out', join(dir, 'a.mp4'), '--api', api], 2, /--player must be one of mpv, vlc, ffplay/],
       [['watch', swarmId, '--player', 'mpv', '--player-command', 'x', '--out', join(dir, 'a.mp4'), '--api', api], 2, /not both/],
       [['watch', swarmId, '--player-command', 'no-such-player-here', '--out', join(dir, 'b.mp4'), '--api', api], 1, /no-such-player-here is not installed or not on PATH/],
+      [['watch', swarmId, '--out', existing, '--api', api], 1, /exists; .*--force/],
       [['node', '--upload-limit', 'fast', '--config', 'x', '--identity', 'y'], 2, /--upload-limit fast is not a rate/],
       [['seed', join(dir, 'movie.bin'), '--type', 'movie', '--api', api], 2, /--type movie is not a media type/],
     ];
@@ -78,5 +81,6 @@ describe('CLI: watch', function () {
       expect(r.stderr.trim().split('\n').at(-1), args.join(' ')).to.match(message);
       expect(r.stderr).not.to.match(/\n\s+at /);
     }
+    expect(await readFile(existing, 'utf8')).to.equal('keep me');
   });
 });

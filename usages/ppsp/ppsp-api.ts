@@ -159,6 +159,8 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
       }
       if (action === '/download' && method === 'POST') {
         const b = await body();
+        // A live channel has no end to download to a file: say so before any session refuses it.
+        if (m[2] === '/download' && (await usage.live.isLive(id))) throw new ReloadError(ErrorCode.Invalid_Message, `swarm ${id} is a live channel: watch it (POST /swarms/<id>/watch) or read its stream`, 'live_swarm');
         if (b.force !== undefined && typeof b.force !== 'boolean') throw bad('"force" must be true or false');
         const force = b.force === true;
         const { swarm, started } = await usage.writeTo(id, await checkOutputPath(b.out, force), force, limitsOf(b));

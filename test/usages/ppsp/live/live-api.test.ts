@@ -5,6 +5,7 @@
  * playback point and ends after the source's last chunk.
  */
 import { expect } from 'chai';
+import { join } from 'node:path';
 import { startPpspNet, type PpspNet } from '../../../helpers/ppsp-net.js';
 import { httpRequest } from '../../../helpers/http.js';
 import { waitFor } from '../../../helpers/wait.js';
@@ -127,7 +128,7 @@ describe('live channels through the node API', function () {
   });
 
   it('refuses bad requests with a clear error, and DELETE stops a channel', async () => {
-    net = await startPpspNet(1);
+    net = await startPpspNet(2, { apiOn: 0 });
     expect((await net.call(0, 'POST', '/live', { name: '' })).status).to.equal(400);
     expect((await net.call(0, 'POST', '/live', { windowChunks: 5 })).json.message).to.match(/windowChunks/);
     expect((await net.call(0, 'POST', '/live', { chunkSize: 1000 })).json.message).to.match(/chunkSize/);
@@ -139,6 +140,10 @@ describe('live channels through the node API', function () {
     const big = await httpRequest(`http://${net.apis[0]!.address}`, `/live/${id}/input`, { method: 'POST', headers: { authorization: `Bearer ${net.token}`, 'content-type': 'application/octet-stream' }, body: Buffer.alloc(4 * 1024 * 1024 + 1) });
     expect(big.status).to.equal(413);
     expect((await net.call(0, 'POST', `/swarms/${id}/download`, { out: '/tmp/x' })).status).to.equal(400);
+    // Another node: the tracker says it is live, so no file download starts.
+    const elsewhere = await net.call(1, 'POST', `/swarms/${id}/download`, { out: join(net.dir, 'live.out') });
+    expect([elsewhere.status, elsewhere.json.reason]).to.deep.equal([400, 'live_swarm']);
+    expect((await net.call(1, 'GET', `/swarms/${id}`)).status).to.equal(404);
     expect((await net.call(0, 'DELETE', `/swarms/${id}`)).json).to.include({ stopped: true });
     expect((await net.call(0, 'GET', `/swarms/${id}`)).status).to.equal(404);
   });
