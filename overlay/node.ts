@@ -13,7 +13,7 @@ import { idEquals, idFromHex, idToHex, isHexId, type Id } from './id.js';
 import { LruCache } from './util/lru.js';
 import { Reconnector } from './reconnector.js';
 import type { Link } from './link/link.js';
-import { connectTls, listenTls, type TlsLink, type TlsListener } from './link/tls-link.js';
+import { tlsLinks, type LinkEndpoint, type LinkFactory, type LinkListener } from './link/link-factory.js';
 import { silentLogger, type Logger } from './log.js';
 import { appAttachHandler, appAttachRequestBody, parseAppAttachAnswer } from './methods/app-attach.js';
 import { attachHandler, attachRequestBody, formatCandidate, parseAttachAnswer } from './methods/attach.js';
@@ -68,6 +68,8 @@ export interface NodeOptions {
   peerCacheStore?: PeerCacheStore;
   /** Keeps the values stored for others across restarts; without it they live in memory only. */
   storageBackend?: StorageBackend;
+  /** How this node makes links: TLS by default; MemoryNetwork.linksFor for tests and simulation. */
+  links?: (self: LinkEndpoint) => LinkFactory;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -91,7 +93,8 @@ export class Node {
   readonly storage: StorageService;
   private readonly links: LinkTable;
   private readonly transport: MessageTransport;
-  private listener: TlsListener | undefined;
+  private readonly linkFactory: LinkFactory;
+  private listener: LinkListener | undefined;
   /** The Node-ID each bootstrap address authenticated as, once linked ("host:port" -> id). */
   private readonly bootstrapIds = new Map<string, Id>();
   /** Addresses of peers this node has looked up, as spare bootstrap nodes (RFC 6940 §11.4). */
@@ -100,7 +103,7 @@ export class Node {
   /** This node's certificate is in the overlay's certificate store. */
   private certificatePublished = false;
   /** Application channels this node serves (AppAttach), by Application-ID. */
-  private readonly applications = new Map<number, TlsListener>();
+  private readonly applications = new Map<number, LinkListener>();
   /** Random per process: this node's Ping response_id, which tells it apart from another process with its Node-ID. */
   private readonly instanceId = randomBytes(PING_RESPONSE_ID_BYTES);
   /** Peers that sent Leave lately (hex): when their link closes they left, they did not fail. */
@@ -120,6 +123,8 @@ export class Node {
     this.trust = new TrustStore(opts.config.rootCerts, opts.config.overlay);
     // Checked here, before any socket opens: every peer would refuse this certificate later.
     this.trust.verifyOwn(opts.identity.certDer, this.clock.now());
+    const self = { identity: this.identity, trust: this.trust, clock: this.clock };
+    this.linkFactory = opts.links?.(self) ?? tlsLinks({ ...self, handshakeTimeoutMs: this.config.links.handshakeTimeoutMs, maxPendingHandshakes: this.config.links.maxPendingHandshakes });
     this.links = new LinkTable({
       maxLinks: opts.config.maxLinks,
       maxLinksPerNode: opts.config.links.maxPerNode,
@@ -218,15 +223,10 @@ export class Node {
     this.stateValue = 'joining';
     try {
       if (this.opts.listen) {
-        this.listener = await listenTls({
+        this.listener = await this.linkFactory.listen({
           ...this.opts.listen,
-          identity: this.identity,
-          trust: this.trust,
-          clock: this.clock,
           maxMessageBytes: this.config.maxMessageSize,
           queueLimit: this.config.linkQueueLimit,
-          handshakeTimeoutMs: this.config.links.handshakeTimeoutMs,
-          maxPendingHandshakes: this.config.links.maxPendingHandshakes,
           onLink: (link) => this.addLink(link, 'inbound'),
           onRefused: (addr, error) => this.connectionRefused(addr, error),
         });
@@ -270,14 +270,11 @@ export class Node {
     this.stateValue = 'stopped';
   }
 
-  /** Opens a TLS link to a node, optionally requiring its Node-ID. */
+  /** Opens a link to a node, optionally requiring its Node-ID. */
   async connect(host: string, port: number, expectedNodeId?: Id): Promise<Link> {
-    const link = await connectTls({
+    const link = await this.linkFactory.dial({
       host,
       port,
-      identity: this.identity,
-      trust: this.trust,
-      clock: this.clock,
       maxMessageBytes: this.config.maxMessageSize,
       queueLimit: this.config.linkQueueLimit,
       expectedNodeId,
@@ -358,16 +355,11 @@ export class Node {
   async serveApplication(app: number, opts: { host: string; port: number; maxMessageBytes: number; queueLimit: number; onLink(link: Link): void }): Promise<{ address: string; close(): Promise<void> }> {
     if (this.applications.has(app)) throw new Error(`application ${app} is served already`);
     const quota = new ApplicationLinkQuota(this.config.links.maxApplicationLinks, this.config.links.maxApplicationLinksPerNode);
-    const listener = await listenTls({
+    const listener = await this.linkFactory.listen({
       host: opts.host,
       port: opts.port,
-      identity: this.identity,
-      trust: this.trust,
-      clock: this.clock,
       maxMessageBytes: opts.maxMessageBytes,
       queueLimit: opts.queueLimit,
-      handshakeTimeoutMs: this.config.links.handshakeTimeoutMs,
-      maxPendingHandshakes: this.config.links.maxPendingHandshakes,
       onLink: (link) => {
         const refused = quota.admit(link);
         if (!refused) return opts.onLink(link);
@@ -392,12 +384,9 @@ export class Node {
     let last: Error = new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address for application ${app}`, 'no_candidates');
     for (const c of parseAppAttachAnswer(res.body, app)) {
       try {
-        return await connectTls({
+        return await this.linkFactory.dial({
           host: c.host,
           port: c.port,
-          identity: this.identity,
-          trust: this.trust,
-          clock: this.clock,
           maxMessageBytes: opts.maxMessageBytes,
           queueLimit: opts.queueLimit,
           expectedNodeId: peer,
@@ -533,8 +522,8 @@ export class Node {
       link.close(duplicateNodeId(this.nodeIdHex));
       return false;
     }
-    // The TLS handshake authenticated the peer's certificate: messages it signs may omit it.
-    if ('peerCertificate' in link) this.transport.certificates.remember((link as TlsLink).peerCertificate.der);
+    // The link's handshake authenticated the peer's certificate: messages it signs may omit it.
+    if (link.peerCertificate) this.transport.certificates.remember(link.peerCertificate.der);
     const current = this.links.get(link.remoteNodeId);
     if (!this.links.add(link)) return false;
     if (current) this.admitSecondLink(current, link);

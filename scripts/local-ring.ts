@@ -1,5 +1,6 @@
 /**
- * A ring of real nodes in this process, linked over mutual TLS on 127.0.0.1, and the ground truth
+ * A ring of real nodes in this process, linked over mutual TLS on 127.0.0.1 (or the links a
+ * MemoryNetwork makes, when given), and the ground truth
  * of a ring computed from nothing but the sorted Node-IDs. The overlay benchmark and the
  * multi-node tests both start their rings here, so that they measure and test the same thing.
  */
@@ -7,8 +8,9 @@ import { createCsr, issueNodeCertificate, type RootCa } from '../certs/ca.js';
 import { Identity } from '../certs/identity.js';
 import type { OverlayConfig } from '../overlay/config.js';
 import { compareIds, idFromHex, idToHex, ringDistance, type Id } from '../overlay/id.js';
+import type { Clock } from '../overlay/clock.js';
 import type { Logger } from '../overlay/log.js';
-import { Node } from '../overlay/node.js';
+import { Node, type NodeOptions } from '../overlay/node.js';
 
 /** Nodes that join at once after the first, when the caller does not say. */
 export const DEFAULT_JOIN_BATCH = 4;
@@ -27,6 +29,10 @@ export interface LocalRingOptions {
   beforeStart?: (node: Node, index: number) => void;
   /** Called when a node has joined, with the time its start() took, ms. */
   onJoined?: (node: Node, joinMs: number) => void;
+  /** How the nodes make links (default TLS on 127.0.0.1). */
+  links?: NodeOptions['links'];
+  /** The nodes' clock (default the system's). */
+  clock?: Clock;
 }
 
 export interface LocalRing {
@@ -65,6 +71,8 @@ export async function startLocalRing(opts: LocalRingOptions): Promise<LocalRing>
       listen: { host: '127.0.0.1', port: 0 },
       bootstrap: boot ? [{ host: '127.0.0.1', port: portOf(boot) }] : [],
       logger: opts.logger?.(nodes.length),
+      ...(opts.links ? { links: opts.links } : {}),
+      ...(opts.clock ? { clock: opts.clock } : {}),
     });
     opts.beforeStart?.(n, nodes.length);
     nodes.push(n);

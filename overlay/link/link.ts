@@ -26,6 +26,8 @@ export interface Link {
   readonly open: boolean;
   /** Messages waiting to be written. */
   readonly queuedMessages: number;
+  /** The certificate the remote end authenticated with, when the transport carries one. */
+  readonly peerCertificate?: { readonly der: Uint8Array };
 
   /**
    * Queues one message. Returns false, dropping it, when the link is closed or its send queue

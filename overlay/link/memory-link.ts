@@ -31,6 +31,10 @@ export function seededRandom(seed: number): () => number {
 export interface MemoryLinkEnd {
   nodeId: Id;
   user: string;
+  /** Its certificate, when the other end is to learn it from the link (as from a TLS handshake). */
+  certDer?: Uint8Array;
+  /** Where it is ("host:port"); default memory:<Node-ID>. */
+  address?: string;
 }
 
 /** Options of memoryLinkPair. */
@@ -39,6 +43,8 @@ export interface MemoryLinkPairOptions {
   clock: Clock;
   /** One-way delay, ms; default 0 (still asynchronous). */
   latencyMs?: number;
+  /** Bits per second each way: a message takes its size over this to leave; default no limit. */
+  bandwidthBps?: number;
   /** Probability in [0, 1] that a message is lost; default 0. Closes are never lost. */
   lossRate?: number;
   /** Draws for loss; default seededRandom(1), so runs repeat. Share one across links if wanted. */
@@ -51,6 +57,7 @@ export interface MemoryLinkPairOptions {
 interface Wire {
   clock: Clock;
   latencyMs: number;
+  bandwidthBps: number;
   lossRate: number;
   random: () => number;
   queueLimit: number;
@@ -81,12 +88,15 @@ export class MemoryLink extends EventEmitter implements Link {
   readonly remoteUser: string;
   readonly remoteAddress: string;
   readonly transport = 'memory';
+  readonly peerCertificate: { readonly der: Uint8Array } | undefined;
 
   private peer: MemoryLink;
   /** Sent by this end, not yet delivered (data and the close marker), in delivery order. */
   private readonly outbound: InFlight[] = [];
   private outboundMessages = 0;
   private timer: Timer | undefined;
+  /** When this end's sender is free again: messages leave one after another at the bandwidth. */
+  private busyUntil = 0;
   private isOpen = true;
   /** Bytes and messages through this link. */
   readonly counters = new LinkCounters();
@@ -103,7 +113,8 @@ export class MemoryLink extends EventEmitter implements Link {
     this.remoteNodeId = remote.nodeId;
     this.remoteNodeIdHex = idToHex(remote.nodeId);
     this.remoteUser = remote.user;
-    this.remoteAddress = `memory:${this.remoteNodeIdHex}`;
+    this.remoteAddress = remote.address ?? `memory:${this.remoteNodeIdHex}`;
+    this.peerCertificate = remote.certDer ? { der: remote.certDer } : undefined;
   }
 
   get open(): boolean {
@@ -114,10 +125,6 @@ export class MemoryLink extends EventEmitter implements Link {
   get queuedMessages(): number {
     return this.outboundMessages;
   }
-
-
-
-
 
   /** True while traffic between the two ends is dropped. */
   get partitioned(): boolean {
@@ -139,7 +146,12 @@ export class MemoryLink extends EventEmitter implements Link {
     this.counters.bytesOut += bytes.length;
     if (this.wire.partitioned || (this.wire.lossRate > 0 && this.wire.random() < this.wire.lossRate)) return true;
     this.outboundMessages++;
-    this.enqueue({ at: this.wire.clock.now() + this.wire.latencyMs, bytes: new Uint8Array(bytes) });
+    let sent = this.wire.clock.now();
+    if (Number.isFinite(this.wire.bandwidthBps)) {
+      sent = Math.max(sent, this.busyUntil) + (bytes.length * 8 * 1000) / this.wire.bandwidthBps;
+      this.busyUntil = sent;
+    }
+    this.enqueue({ at: sent + this.wire.latencyMs, bytes: new Uint8Array(bytes) });
     return true;
   }
 
@@ -150,14 +162,14 @@ export class MemoryLink extends EventEmitter implements Link {
   close(error?: Error): void {
     if (!this.isOpen) return;
     this.isOpen = false;
-    this.enqueue({ at: this.wire.clock.now() + this.wire.latencyMs, close: { reset: error !== undefined } });
+    this.enqueue({ at: Math.max(this.wire.clock.now(), this.busyUntil) + this.wire.latencyMs, close: { reset: error !== undefined } });
     this.emit('close', error);
   }
 
   private enqueue(item: InFlight): void {
     this.outbound.push(item);
-    // Latency is constant per pair, so items are due in the order they were queued: one timer,
-    // for the head, is enough.
+    // Latency is constant per pair and messages leave in order, so items are due in the order they
+    // were queued: one timer, for the head, is enough.
     this.timer ??= this.wire.clock.after(item.at - this.wire.clock.now(), () => this.deliverDue());
   }
 
@@ -206,9 +218,12 @@ export function memoryLinkPair(a: MemoryLinkEnd, b: MemoryLinkEnd, opts: MemoryL
   const latencyMs = opts.latencyMs ?? 0;
   if (!(lossRate >= 0 && lossRate <= 1)) throw new RangeError(`lossRate must be in [0, 1], got ${lossRate}`);
   if (!(latencyMs >= 0 && Number.isFinite(latencyMs))) throw new RangeError(`latencyMs must be >= 0, got ${latencyMs}`);
+  const bandwidthBps = opts.bandwidthBps ?? Infinity;
+  if (!(bandwidthBps > 0)) throw new RangeError(`bandwidthBps must be > 0, got ${bandwidthBps}`);
   const wire: Wire = {
     clock: opts.clock,
     latencyMs,
+    bandwidthBps,
     lossRate,
     random: opts.random ?? seededRandom(1),
     queueLimit: opts.queueLimit ?? DEFAULT_MEMORY_QUEUE_LIMIT,

@@ -1,9 +1,12 @@
 /**
- * A testnet of real nodes in this process, linked over real TLS on 127.0.0.1 (the shared
+ * A testnet of real nodes in this process, linked over real TLS on 127.0.0.1 or over in-process
+ * memory links (the shared
  * scripts/local-ring.ts), with the test PKI and maintenance intervals short enough for tests.
  * RingTruth, the ground truth computed from the sorted Node-IDs, comes from there too.
  */
+import { systemClock } from '../../overlay/clock.js';
 import { newOverlayConfig, type OverlayConfig } from '../../overlay/config.js';
+import { MemoryNetwork } from '../../overlay/link/memory-network.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
 import type { Node } from '../../overlay/node.js';
 import { startLocalRing, type LocalRing } from '../../scripts/local-ring.js';
@@ -26,7 +29,14 @@ export interface TestnetOptions {
   certificateReferences?: boolean;
   /** Called with each node before it starts (attach usages here). */
   beforeStart?: (node: Node, index: number) => void;
+  /** Real TLS on 127.0.0.1 (default), or in-process links of a MemoryNetwork (1 ms each way). */
+  transport?: Transport;
 }
+
+export type Transport = 'tls' | 'memory';
+
+/** Both transports, for tests that run their assertions over each. */
+export const TRANSPORTS: Transport[] = ['tls', 'memory'];
 
 /** Set TESTNET_TRACE=1 for each node's debug log on stderr and its join time on stdout. */
 const TRACE = Boolean(process.env.TESTNET_TRACE);
@@ -48,6 +58,7 @@ export async function startTestnet(count: number, opts: TestnetOptions = {}): Pr
     batch: opts.batch,
     enroll: () => pki.enroll(),
     beforeStart: opts.beforeStart,
+    ...(opts.transport === 'memory' ? { links: new MemoryNetwork({ clock: systemClock, path: () => ({ latencyMs: 1 }) }).linksFor } : {}),
     logger: TRACE ? (i) => createLogger(`n${i}`, stderrSink, 'debug') : undefined,
     onJoined: TRACE ? (n, ms) => console.log(`${n.nodeIdHex.slice(0, 8)} joined in ${Math.round(ms)} ms`) : undefined,
   });

@@ -75,6 +75,25 @@ describe('MemoryLink', () => {
     expect(clock.pendingCount).to.equal(0);
   });
 
+  it('sends at bandwidthBps: messages leave one after another, then take the latency; the close comes after them', () => {
+    const clock = new VirtualClock();
+    // 1,000 bytes at 80 kbit/s take 100 ms to leave.
+    const [a, b] = memoryLinkPair(alice, bob, { clock, latencyMs: 10, bandwidthBps: 80_000 });
+    const got = record(b);
+    a.send(new Uint8Array(1000));
+    a.send(new Uint8Array(1000));
+    a.close();
+    clock.advance(109);
+    expect(got.messages).to.have.length(0);
+    clock.advance(1);
+    expect(got.messages).to.have.length(1);
+    clock.advance(99);
+    expect(got.messages).to.have.length(1);
+    clock.advance(1);
+    expect([got.messages.length, got.closes.length]).to.deep.equal([2, 1]);
+    expect(() => memoryLinkPair(alice, bob, { clock, bandwidthBps: 0 })).to.throw(RangeError);
+  });
+
   it('copies bytes both ways: neither end can change what the other has', () => {
     const clock = new VirtualClock();
     const [a, b] = memoryLinkPair(alice, bob, { clock });
