@@ -39,11 +39,69 @@ interface Pending {
   cancelled: boolean;
 }
 
-/** Time that moves only when told to: `advance(ms)` fires due timers in order. */
+function earlier(a: Pending, b: Pending): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+/** Timers by due time, then by arming order: a binary heap, so firing one costs log n, not a sort. */
+class TimerHeap {
+  private readonly items: Pending[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): Pending | undefined {
+    return this.items[0];
+  }
+
+  push(p: Pending): void {
+    const a = this.items;
+    a.push(p);
+    for (let i = a.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!earlier(a[i]!, a[parent]!)) break;
+      [a[i], a[parent]] = [a[parent]!, a[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): Pending | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0 && last) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && earlier(a[l]!, a[m]!)) m = l;
+        if (r < a.length && earlier(a[r]!, a[m]!)) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m]!, a[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/** Resolves after every promise continuation queued so far has run (a turn of the event loop). */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Time that moves only when told to. `advance(ms)` fires due timers in order, synchronously;
+ * `run(ms)` does the same but lets promise continuations run after each timer, as the real event
+ * loop would, so that code which awaits between timers behaves as it does on the system clock.
+ */
 export class VirtualClock implements Clock {
   private nowMs: number;
   private seq = 0;
-  private pending: Pending[] = [];
+  private readonly heap = new TimerHeap();
+  private live = 0;
 
   constructor(startMs = 1_700_000_000_000) {
     this.nowMs = startMs;
@@ -63,27 +121,69 @@ export class VirtualClock implements Clock {
 
   /** Timers still armed. */
   get pendingCount(): number {
-    return this.pending.filter((p) => !p.cancelled).length;
+    return this.live;
   }
 
   advance(ms: number): void {
     const until = this.nowMs + ms;
-    for (;;) {
-      this.pending = this.pending.filter((p) => !p.cancelled);
-      this.pending.sort((a, b) => a.at - b.at || a.seq - b.seq);
-      const next = this.pending[0];
-      if (!next || next.at > until) break;
-      this.nowMs = next.at;
-      if (next.periodMs === undefined) next.cancelled = true;
-      else next.at += next.periodMs;
-      next.fn();
-    }
+    while (this.fireNext(until));
     this.nowMs = until;
+  }
+
+  /** Like advance, with a turn of the event loop before the first timer and after each one. */
+  async run(ms: number): Promise<void> {
+    const until = this.nowMs + ms;
+    await turn();
+    while (this.fireNext(until)) await turn();
+    this.nowMs = until;
+  }
+
+  /**
+   * Runs time forward in steps of `stepMs` until `work` settles, and settles as it did; rejects if
+   * it has not settled after `limitMs` of virtual time. For awaiting, in a test or a simulation,
+   * anything whose progress hangs on this clock's timers.
+   */
+  async until<T>(work: Promise<T>, limitMs: number, stepMs = 10): Promise<T> {
+    let settled = false;
+    const watched = work.finally(() => (settled = true));
+    watched.catch(() => {});
+    const end = this.nowMs + limitMs;
+    while (!settled && this.nowMs < end) await this.run(Math.min(stepMs, end - this.nowMs));
+    await turn();
+    if (!settled) throw new Error(`not settled within ${limitMs} ms of virtual time`);
+    return watched;
+  }
+
+  /** Fires the next timer due by `until`; false if there is none. */
+  private fireNext(until: number): boolean {
+    for (;;) {
+      const next = this.heap.peek();
+      if (!next || next.at > until) return false;
+      this.heap.pop();
+      if (next.cancelled) continue;
+      this.nowMs = next.at;
+      if (next.periodMs === undefined) {
+        next.cancelled = true;
+        this.live--;
+      } else {
+        next.at += next.periodMs;
+        this.heap.push(next);
+      }
+      next.fn();
+      return true;
+    }
   }
 
   private schedule(ms: number, fn: () => void, periodMs: number | undefined): Timer {
     const entry: Pending = { at: this.nowMs + Math.max(0, ms), seq: this.seq++, fn, periodMs, cancelled: false };
-    this.pending.push(entry);
-    return { cancel: () => void (entry.cancelled = true) };
+    this.heap.push(entry);
+    this.live++;
+    return {
+      cancel: () => {
+        if (entry.cancelled) return;
+        entry.cancelled = true;
+        this.live--;
+      },
+    };
   }
 }

@@ -4,10 +4,11 @@
  * scripts/local-ring.ts), with the test PKI and maintenance intervals short enough for tests.
  * RingTruth, the ground truth computed from the sorted Node-IDs, comes from there too.
  */
-import { systemClock } from '../../overlay/clock.js';
+import { systemClock, type Clock } from '../../overlay/clock.js';
 import { newOverlayConfig, type OverlayConfig } from '../../overlay/config.js';
 import { MemoryNetwork } from '../../overlay/link/memory-network.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
+import type { Identity } from '../../certs/identity.js';
 import type { Node } from '../../overlay/node.js';
 import { startLocalRing, type LocalRing } from '../../scripts/local-ring.js';
 import { sharedPki, TEST_OVERLAY } from './pki.js';
@@ -31,6 +32,12 @@ export interface TestnetOptions {
   beforeStart?: (node: Node, index: number) => void;
   /** Real TLS on 127.0.0.1 (default), or in-process links of a MemoryNetwork (1 ms each way). */
   transport?: Transport;
+  /** The nodes' (and the memory network's) clock; default the system's. */
+  clock?: Clock;
+  /** One-way delay of memory links, ms (default 1). */
+  latencyMs?: number;
+  /** Identities enrolled beforehand (on a virtual clock, key generation must not run while time does). */
+  identities?: Identity[];
 }
 
 export type Transport = 'tls' | 'memory';
@@ -51,14 +58,15 @@ export async function startTestnet(count: number, opts: TestnetOptions = {}): Pr
     kinds: [...base.kinds, ...(opts.kinds ?? [])],
     certificateReferences: opts.certificateReferences ?? base.certificateReferences,
   };
-  const identities = await Promise.all(Array.from({ length: count }, () => pki.enroll()));
+  const identities = opts.identities ?? (await Promise.all(Array.from({ length: count }, () => pki.enroll())));
   const ring = await startLocalRing({
     config,
     identities,
     batch: opts.batch,
     enroll: () => pki.enroll(),
     beforeStart: opts.beforeStart,
-    ...(opts.transport === 'memory' ? { links: new MemoryNetwork({ clock: systemClock, path: () => ({ latencyMs: 1 }) }).linksFor } : {}),
+    ...(opts.transport === 'memory' ? { links: new MemoryNetwork({ clock: opts.clock ?? systemClock, path: () => ({ latencyMs: opts.latencyMs ?? 1 }) }).linksFor } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
     logger: TRACE ? (i) => createLogger(`n${i}`, stderrSink, 'debug') : undefined,
     onJoined: TRACE ? (n, ms) => console.log(`${n.nodeIdHex.slice(0, 8)} joined in ${Math.round(ms)} ms`) : undefined,
   });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { idToHex, randomId } from '../../overlay/id.js';
 import type { Node } from '../../overlay/node.js';
-import { RingTruth, startTestnet, TRANSPORTS, type Testnet } from '../helpers/testnet.js';
+import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
 import { allPairsPing } from '../helpers/ping.js';
 import { waitFor } from '../helpers/wait.js';
 import { fuzzSeed, printReplayOnFailure, Prng } from '../helpers/prng.js';
@@ -40,68 +40,66 @@ async function misroutes(nodes: Node[], count: number, rng: Prng): Promise<strin
   return wrong;
 }
 
-for (const transport of TRANSPORTS) {
-  describe(`the overlay: ${PEERS} peers over ${transport} links`, function () {
-    this.timeout(300_000);
-    let net: Testnet;
-    const seed = fuzzSeed();
-    printReplayOnFailure(seed, import.meta.url);
-    const rng = new Prng(seed);
-    const k = () => net.config.chord.neighbourCount;
-    /**
-     * How long repair may take, from the config: stabilization rounds plus the failure timeout,
-     * generous for a loaded 2-core machine (waitFor returns as soon as the tables are right).
-     */
-    const repairBoundMs = () => 20 * net.config.chord.updateIntervalMs + net.config.chord.neighbourTimeoutMs;
+describe(`the overlay: ${PEERS} peers over TLS`, function () {
+  this.timeout(300_000);
+  let net: Testnet;
+  const seed = fuzzSeed();
+  printReplayOnFailure(seed, import.meta.url);
+  const rng = new Prng(seed);
+  const k = () => net.config.chord.neighbourCount;
+  /**
+   * How long repair may take, from the config: stabilization rounds plus the failure timeout,
+   * generous for a loaded 2-core machine (waitFor returns as soon as the tables are right).
+   */
+  const repairBoundMs = () => 20 * net.config.chord.updateIntervalMs + net.config.chord.neighbourTimeoutMs;
 
-    before(async () => {
-      net = await startTestnet(PEERS, { batch: 4, transport });
-    });
+  before(async () => {
+    net = await startTestnet(PEERS, { batch: 4 });
+  });
 
-    after(async () => net && (await net.stopAll()));
+  after(async () => net && (await net.stopAll()));
 
-    it('joins through one bootstrap node in batches; every neighbour table equals the ground truth', async () => {
-      expect(net.nodes.every((n) => n.state === 'joined')).to.equal(true);
-      await waitFor(() => wrongNeighbours(net.nodes, k()).length === 0, repairBoundMs(), 'neighbour tables').catch((e: Error) => {
-        throw new Error(`${e.message}:\n${wrongNeighbours(net.nodes, k()).join('\n')}`);
-      });
-    });
-
-    it(`every ordered pair pings (${PEERS * (PEERS - 1)} pings), zero failures`, async () => {
-      expect(await allPairsPing(net.nodes)).to.deep.equal([]);
-    });
-
-    it('500 random Resource-IDs route to the node the ground truth holds responsible', async () => {
-      expect(await misroutes(net.nodes, 500, rng), `seed ${seed}`).to.deep.equal([]);
-    });
-
-    it('10 peers killed abruptly: tables repair to the ground truth and survivors all ping each other', async () => {
-      const victims = [...net.nodes].sort(() => rng.next() - 0x80000000).slice(0, 10);
-      await Promise.all(victims.map((v) => v.stop({ leave: false })));
-      const survivors = net.nodes.filter((n) => !victims.includes(n));
-      await waitFor(() => wrongNeighbours(survivors, k()).length === 0, repairBoundMs(), 'repaired neighbour tables').catch((e: Error) => {
-        throw new Error(`${e.message} (seed ${seed}):\n${wrongNeighbours(survivors, k()).join('\n')}`);
-      });
-      expect(await allPairsPing(survivors)).to.deep.equal([]);
-      expect(await misroutes(survivors, 200, rng), `seed ${seed}`).to.deep.equal([]);
-      net.nodes.splice(0, net.nodes.length, ...survivors);
-    });
-
-    it('5 more leave gracefully, one after another: no failed route right after each', async () => {
-      const leaving = net.nodes.slice(1, 6);
-      let rest = net.nodes;
-      // Leave hands the neighbours over, so the ring is right without waiting for stabilization.
-      // One at a time: when adjacent nodes leave at once, each may hand over a neighbour that is
-      // itself on its way out, and only stabilization (tested above, after abrupt failures) can
-      // mend that.
-      for (const node of leaving) {
-        await node.stop({ leave: true });
-        rest = rest.filter((n) => n !== node);
-        expect(await misroutes(rest, 100, rng), `seed ${seed}, after ${node.nodeIdHex} left`).to.deep.equal([]);
-      }
-      expect(await allPairsPing(rest)).to.deep.equal([]);
-      await waitFor(() => wrongNeighbours(rest, k()).length === 0, repairBoundMs(), 'neighbour tables after leave');
-      net.nodes.splice(0, net.nodes.length, ...rest);
+  it('joins through one bootstrap node in batches; every neighbour table equals the ground truth', async () => {
+    expect(net.nodes.every((n) => n.state === 'joined')).to.equal(true);
+    await waitFor(() => wrongNeighbours(net.nodes, k()).length === 0, repairBoundMs(), 'neighbour tables').catch((e: Error) => {
+      throw new Error(`${e.message}:\n${wrongNeighbours(net.nodes, k()).join('\n')}`);
     });
   });
-}
+
+  it(`every ordered pair pings (${PEERS * (PEERS - 1)} pings), zero failures`, async () => {
+    expect(await allPairsPing(net.nodes)).to.deep.equal([]);
+  });
+
+  it('500 random Resource-IDs route to the node the ground truth holds responsible', async () => {
+    expect(await misroutes(net.nodes, 500, rng), `seed ${seed}`).to.deep.equal([]);
+  });
+
+  it('10 peers killed abruptly: tables repair to the ground truth and survivors all ping each other', async () => {
+    const victims = [...net.nodes].sort(() => rng.next() - 0x80000000).slice(0, 10);
+    await Promise.all(victims.map((v) => v.stop({ leave: false })));
+    const survivors = net.nodes.filter((n) => !victims.includes(n));
+    await waitFor(() => wrongNeighbours(survivors, k()).length === 0, repairBoundMs(), 'repaired neighbour tables').catch((e: Error) => {
+      throw new Error(`${e.message} (seed ${seed}):\n${wrongNeighbours(survivors, k()).join('\n')}`);
+    });
+    expect(await allPairsPing(survivors)).to.deep.equal([]);
+    expect(await misroutes(survivors, 200, rng), `seed ${seed}`).to.deep.equal([]);
+    net.nodes.splice(0, net.nodes.length, ...survivors);
+  });
+
+  it('5 more leave gracefully, one after another: no failed route right after each', async () => {
+    const leaving = net.nodes.slice(1, 6);
+    let rest = net.nodes;
+    // Leave hands the neighbours over, so the ring is right without waiting for stabilization.
+    // One at a time: when adjacent nodes leave at once, each may hand over a neighbour that is
+    // itself on its way out, and only stabilization (tested above, after abrupt failures) can
+    // mend that.
+    for (const node of leaving) {
+      await node.stop({ leave: true });
+      rest = rest.filter((n) => n !== node);
+      expect(await misroutes(rest, 100, rng), `seed ${seed}, after ${node.nodeIdHex} left`).to.deep.equal([]);
+    }
+    expect(await allPairsPing(rest)).to.deep.equal([]);
+    await waitFor(() => wrongNeighbours(rest, k()).length === 0, repairBoundMs(), 'neighbour tables after leave');
+    net.nodes.splice(0, net.nodes.length, ...rest);
+  });
+});
