@@ -27,8 +27,7 @@ import { LinkTable } from './routing/link-table.js';
 import { MessageTransport, type Response } from './routing/message-transport.js';
 import { RoutingMetrics } from './routing/metrics.js';
 import { topologyPolicy } from './routing/topology-policy.js';
-import { ChordTopology } from './topology/chord/chord-topology.js';
-import { ClientTopology } from './topology/client-topology.js';
+import { createTopology } from './topology/registry.js';
 import { KindRegistry } from './storage/kinds.js';
 import { fetchCertificates, publishCertificate } from './storage/certificate-store.js';
 import type { StorageBackend } from './storage/storage-backend.js';
@@ -135,7 +134,7 @@ export class Node {
       onClosed: (link, error) => this.linkClosed(link, error),
       onDropped: (link, reason) => this.linkDropped(link.remoteNodeIdHex, link.remoteAddress, reason),
     });
-    this.topology = opts.client ? new ClientTopology(this.topologyHost()) : new ChordTopology(this.topologyHost());
+    this.topology = createTopology(this.topologyHost(), opts.client === true);
     this.transport = new MessageTransport({
       identity: this.identity,
       trust: this.trust,
