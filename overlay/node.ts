@@ -3,10 +3,10 @@
  * method dispatcher and topology plugin from an overlay configuration and an identity, and runs
  * them: start = listen, link to bootstrap nodes, join; stop = leave (unless crashing), close.
  */
-import { randomBytes } from 'node:crypto';
 import type { Identity } from '../certs/identity.js';
 import { TrustStore } from '../certs/trust.js';
 import { systemClock, type Clock } from './clock.js';
+import { systemRandom, type Random } from './random.js';
 import type { BootstrapNode, OverlayConfig } from './config.js';
 import { ErrorCode, ReloadError, isReloadError } from './errors.js';
 import { idEquals, idFromHex, idToHex, isHexId, type Id } from './id.js';
@@ -67,6 +67,8 @@ export interface NodeOptions {
   peerCacheStore?: PeerCacheStore;
   /** Keeps the values stored for others across restarts; without it they live in memory only. */
   storageBackend?: StorageBackend;
+  /** Draws transaction ids, backoff jitter and the like; node:crypto's by default, a seeded one in simulation. */
+  random?: Random;
   /** How this node makes links: TLS by default; MemoryNetwork.linksFor for tests and simulation. */
   links?: (self: LinkEndpoint) => LinkFactory;
 }
@@ -84,6 +86,8 @@ export class Node {
   readonly metrics = new RoutingMetrics();
   readonly dispatcher = new Dispatcher();
   private readonly clock: Clock;
+  /** The node's random source, for usages too (a simulation seeds it). */
+  readonly random: Random;
   private readonly log: Logger;
   readonly topology: Topology;
   /** Kinds this overlay stores: the configuration's, the certificate store's, and usages'. */
@@ -104,7 +108,7 @@ export class Node {
   /** Application channels this node serves (AppAttach), by Application-ID. */
   private readonly applications = new Map<number, LinkListener>();
   /** Random per process: this node's Ping response_id, which tells it apart from another process with its Node-ID. */
-  private readonly instanceId = randomBytes(PING_RESPONSE_ID_BYTES);
+  private readonly instanceId: Uint8Array;
   /** Peers that sent Leave lately (hex): when their link closes they left, they did not fail. */
   private readonly leaves = new LruCache<string, true>(LEAVES_REMEMBERED);
   /** Gets the node back into the overlay once it has lost every link. */
@@ -117,6 +121,8 @@ export class Node {
       throw new ReloadError(ErrorCode.Incompatible_with_Overlay, `identity is enrolled in overlay "${opts.identity.overlay}", the config is for "${opts.config.overlay}"`);
     }
     this.clock = opts.clock ?? systemClock;
+    this.random = opts.random ?? systemRandom;
+    this.instanceId = this.random.bytes(PING_RESPONSE_ID_BYTES);
     this.log = (opts.logger ?? silentLogger).child('node');
     for (const p of opts.peerCacheStore?.load() ?? []) this.peerCache.set(p.nodeIdHex, p.address);
     this.trust = new TrustStore(opts.config.rootCerts, opts.config.overlay);
@@ -145,8 +151,9 @@ export class Node {
       dispatcher: this.dispatcher,
       policy: topologyPolicy(this.topology.table, this.links, !opts.client),
       includeCertificate: () => !(this.config.certificateReferences && this.certificatePublished),
+      random: this.random,
     });
-    this.reconnector = new Reconnector({ clock: this.clock, log: this.log, attempt: () => this.rejoin() });
+    this.reconnector = new Reconnector({ clock: this.clock, log: this.log, attempt: () => this.rejoin(), random: this.random.next });
     this.kinds = new KindRegistry(this.config.kinds);
     this.storage = new StorageService({
       serving: !opts.client,

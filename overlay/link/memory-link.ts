@@ -8,24 +8,10 @@ import { LinkCounters } from './link-counters.js';
 import type { Clock, Timer } from '../clock.js';
 import { idToHex, type Id } from '../id.js';
 import type { Link } from './link.js';
+import { seededRandom } from '../random.js';
 
 /** Messages one end may have in flight when `queueLimit` is not given. */
 export const DEFAULT_MEMORY_QUEUE_LIMIT = 1024;
-
-/**
- * A small deterministic generator in [0, 1) (mulberry32), so that a simulation with loss replays
- * exactly from its seed.
- */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** One end's identity, as its certificate would state it. */
 export interface MemoryLinkEnd {
@@ -47,7 +33,7 @@ export interface MemoryLinkPairOptions {
   bandwidthBps?: number;
   /** Probability in [0, 1] that a message is lost; default 0. Closes are never lost. */
   lossRate?: number;
-  /** Draws for loss; default seededRandom(1), so runs repeat. Share one across links if wanted. */
+  /** Draws for loss, uniform in [0, 1); default seededRandom(1), so runs repeat. Share one across links if wanted. */
   random?: () => number;
   /** Messages each end may have in flight; default DEFAULT_MEMORY_QUEUE_LIMIT. */
   queueLimit?: number;
@@ -225,7 +211,7 @@ export function memoryLinkPair(a: MemoryLinkEnd, b: MemoryLinkEnd, opts: MemoryL
     latencyMs,
     bandwidthBps,
     lossRate,
-    random: opts.random ?? seededRandom(1),
+    random: opts.random ?? seededRandom(1).next,
     queueLimit: opts.queueLimit ?? DEFAULT_MEMORY_QUEUE_LIMIT,
     partitioned: false,
   };

@@ -8,7 +8,8 @@
 import type { Clock } from '../clock.js';
 import type { Link } from './link.js';
 import type { DialOptions, LinkEndpoint, LinkFactory, LinkListener, ListenOptions } from './link-factory.js';
-import { memoryLinkPair, seededRandom } from './memory-link.js';
+import { memoryLinkPair } from './memory-link.js';
+import { seededRandom, type Random } from '../random.js';
 import { authenticatePeer } from './tls-options.js';
 
 /** The path between two addresses. */
@@ -26,7 +27,7 @@ export interface MemoryNetworkOptions {
   /** The path between a dialler's and a listener's address; default 0 ms, no limit, no loss. */
   path?: (from: string, to: string) => PathModel;
   /** Draws for loss; default seededRandom(1), so runs repeat. */
-  random?: () => number;
+  random?: Random;
 }
 
 
@@ -42,7 +43,7 @@ const FIRST_EPHEMERAL_PORT = 32768;
 export class MemoryNetwork {
   private readonly listeners = new Map<string, Bound>();
   private readonly nextPort = new Map<string, number>();
-  private readonly random: () => number;
+  private readonly random: Random;
 
   constructor(private readonly opts: MemoryNetworkOptions) {
     this.random = opts.random ?? seededRandom(1);
@@ -115,7 +116,7 @@ export class MemoryNetwork {
         const [here, there] = memoryLinkPair(
           { nodeId: endpoint.identity.nodeId, user: endpoint.identity.user, certDer: endpoint.identity.certDer, address: from },
           { nodeId: remote.identity.nodeId, user: remote.identity.user, certDer: remote.identity.certDer, address: to },
-          { clock, latencyMs: path.latencyMs, bandwidthBps: path.bandwidthBps, lossRate: path.lossRate ?? 0, random: this.random, queueLimit: opts.queueLimit },
+          { clock, latencyMs: path.latencyMs, bandwidthBps: path.bandwidthBps, lossRate: path.lossRate ?? 0, random: this.random.next, queueLimit: opts.queueLimit },
         );
         bound.links.add(there);
         there.once('close', () => bound.links.delete(there));

@@ -16,6 +16,7 @@ import type { Logger } from '../log.js';
 import type { Dispatcher } from '../methods/dispatcher.js';
 import { encodeBody } from '../wire/body.js';
 import { decodeCbor } from '../wire/cbor.js';
+import type { Random } from '../random.js';
 import { decodeErrorBody, decodeSecurity, encodeErrorBody, newTransactionId, overlayHash } from '../wire/codec.js';
 import { MessageCode, answerCodeOf, isRequestCode, messageCodeName } from '../wire/codes.js';
 import { type Destination, type ForwardingHeader, type MessageContents, type WireMessage } from '../wire/message.js';
@@ -58,6 +59,8 @@ export interface MessageTransportOptions {
   policy: RoutingPolicy;
   /** False once requests may carry only a reference to this node's certificate (RFC 6940 §8). */
   includeCertificate(): boolean;
+  /** Draws transaction ids. */
+  random: Random;
 }
 
 /** Answers remembered for duplicate requests. */
@@ -135,7 +138,7 @@ export class MessageTransport {
     if (!isRequestCode(code)) throw new RangeError(`${messageCodeName(code)} is not a request code`);
     if (this.closed) throw new ReloadError(ErrorCode.Request_Timeout, 'node is stopped', 'node_stopped');
     const { clock, config, metrics } = this.opts;
-    const header = this.newHeader(destinations, newTransactionId());
+    const header = this.newHeader(destinations, newTransactionId(this.opts.random));
     const msg = signMessage(header, { code, body: encodeBody(body), extensions: [] }, this.opts.identity, { includeCertificate: this.opts.includeCertificate() });
     const started = clock.now();
     const answer = this.transactions.begin(header.transactionId, timeoutMs);

@@ -23,7 +23,8 @@
  * byte fields (contents, security, bodies, option values, certificates, signatures) are views into
  * the input, not copies.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { systemRandom, type Random } from '../random.js';
 import { ErrorCode, ReloadError } from '../errors.js';
 import { ID_BYTES, idFromBytes } from '../id.js';
 import { decodeCbor, encodeCbor } from './cbor.js';
@@ -338,7 +339,7 @@ export function overlayHash(name: string): number {
   return createHash('sha1').update(name, 'utf8').digest().readUInt32BE(16);
 }
 
-/** A fresh random u64 transaction id (RFC 6940 §6.3.2), from node:crypto. */
-export function newTransactionId(): bigint {
-  return randomBytes(TRANSACTION_ID_BYTES).readBigUInt64BE(0);
+/** A fresh random u64 transaction id (RFC 6940 §6.3.2), from `random` (node:crypto by default). */
+export function newTransactionId(random: Random = systemRandom): bigint {
+  return Buffer.from(random.bytes(TRANSACTION_ID_BYTES)).readBigUInt64BE(0);
 }

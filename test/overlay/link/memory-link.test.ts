@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { systemClock, VirtualClock } from '../../../overlay/clock.js';
 import { idToHex, randomId } from '../../../overlay/id.js';
-import { memoryLinkPair, seededRandom, type MemoryLink } from '../../../overlay/link/memory-link.js';
+import { memoryLinkPair, type MemoryLink } from '../../../overlay/link/memory-link.js';
+import { seededRandom } from '../../../overlay/random.js';
 
 const alice = { nodeId: randomId(), user: 'alice@test.reload' };
 const bob = { nodeId: randomId(), user: 'bob@test.reload' };
@@ -199,7 +200,7 @@ describe('MemoryLink', () => {
   it('loses a seeded, repeatable share of messages', () => {
     const run = () => {
       const clock = new VirtualClock();
-      const [a, b] = memoryLinkPair(alice, bob, { clock, lossRate: 0.3, random: seededRandom(42) });
+      const [a, b] = memoryLinkPair(alice, bob, { clock, lossRate: 0.3, random: seededRandom(42).next });
       const got = record(b);
       for (let i = 0; i < 1000; i++) a.send(Uint8Array.of(i & 0xff));
       clock.advance(0);
