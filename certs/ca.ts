@@ -151,6 +151,8 @@ export interface IssueOptions {
   validityDays?: number;
   /** For tests of expiry; defaults to a minute ago (clock skew). */
   notBefore?: Date;
+  /** The Node-ID to assign (32 hex digits); default fresh and random. A simulation draws them from its seed. */
+  nodeIdHex?: string;
 }
 
 export interface IssuedCert {
@@ -158,7 +160,7 @@ export interface IssuedCert {
   nodeIdHex: string;
 }
 
-/** Issues a node certificate for a verified request; the Node-ID is fresh and random. */
+/** Issues a node certificate for a verified request; the Node-ID is fresh and random unless given. */
 export function issueNodeCertificate(ca: RootCa, csrPem: string, opts: IssueOptions): IssuedCert {
   const csr = parseCsr(csrPem);
   const named = requestedUsers(csr);
@@ -167,7 +169,8 @@ export function issueNodeCertificate(ca: RootCa, csrPem: string, opts: IssueOpti
   }
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const caKey = forge.pki.privateKeyFromPem(ca.keyPem) as forge.pki.rsa.PrivateKey;
-  const nodeIdHex = idToHex(randomId());
+  if (opts.nodeIdHex !== undefined && !/^[0-9a-f]{32}$/.test(opts.nodeIdHex)) throw new RangeError(`"${opts.nodeIdHex}" is not a Node-ID (32 lowercase hex digits)`);
+  const nodeIdHex = opts.nodeIdHex ?? idToHex(randomId());
   const cert = forge.pki.createCertificate();
   cert.publicKey = csr.publicKey!;
   cert.serialNumber = randomSerial();

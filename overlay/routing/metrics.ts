@@ -75,6 +75,11 @@ export class RoutingMetrics {
     this.byCode.set(key, (this.byCode.get(key) ?? 0) + 1);
   }
 
+  /** Messages with `code` this node sent (requests it made, answers it gave). */
+  messagesSent(code: number): number {
+    return this.byCode.get(`out\u0000${messageCodeName(code)}`) ?? 0;
+  }
+
   observeRtt(ms: number): void {
     this.rttCount++;
     this.rttSumMs += ms;

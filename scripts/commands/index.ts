@@ -12,7 +12,8 @@ import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
 import { nodeCommand } from './node.js';
 import { routeCommand } from './route.js';
+import { simulateCommand } from './simulate.js';
 import { pingCommand, statusCommand } from './status.js';
 import { STORAGE_COMMANDS } from './storage.js';
 
-export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand, nodeCommand, statusCommand, pingCommand, routeCommand, ...STORAGE_COMMANDS, seedCommand, getCommand, watchCommand, liveCommand, swarmsCommand, stopCommand, demoCommand, benchCommand];
+export const COMMANDS: Command[] = [caInitCommand, caAddUserCommand, caServeCommand, enrollCommand, nodeCommand, statusCommand, pingCommand, routeCommand, ...STORAGE_COMMANDS, seedCommand, getCommand, watchCommand, liveCommand, swarmsCommand, stopCommand, demoCommand, benchCommand, simulateCommand];

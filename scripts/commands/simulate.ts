@@ -1,0 +1,75 @@
+/**
+ * `reload-ppsp simulate`: an overlay of N nodes in this process (the same Node class as
+ * `reload-ppsp node`) over simulated links and virtual time, with churn and lookups; writes
+ * result.json (the same for the same seed) to --out and prints a summary.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { TOPOLOGIES, type TopologyName } from '../../overlay/config.js';
+import { integerOption, optionalString, printResult, UsageError, type Command } from '../command.js';
+import { runSimulation, type SimulationOptions } from '../simulation/simulation.js';
+
+const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "90s", "30m", "1h", "500ms" -> ms. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
+  if (!m) throw new UsageError(`--${flag} ${text} is not a duration (a number and ms, s, m or h, e.g. 30m)`);
+  const ms = Math.round(Number(m[1]) * UNITS_MS[m[2]!]!);
+  if (ms <= 0 || ms > 24 * 3_600_000) throw new UsageError(`--${flag} ${text}: give more than 0 and at most 24h`);
+  return ms;
+}
+
+export const simulateCommand: Command = {
+  name: 'simulate',
+  summary: 'Run an overlay of N nodes in this process on simulated links and virtual time, with churn and lookups; write result.json and print a summary.',
+  options: {
+    nodes: { type: 'string', help: 'nodes, 2-10000 (default 100)', valueName: 'N' },
+    topology: { type: 'string', help: `topology plugin (${TOPOLOGIES.join(', ')}; default ${TOPOLOGIES[0]})`, valueName: 'T' },
+    churn: { type: 'string', help: 'churn model: pareto (session and downtime lengths from a shifted Pareto); default none', valueName: 'MODEL' },
+    'mean-session': { type: 'string', help: 'mean session length under churn (default 1h)', valueName: 'DURATION' },
+    duration: { type: 'string', help: 'virtual time of the measured phase (default 10m)', valueName: 'DURATION' },
+    lookups: { type: 'string', help: 'lookups spread over the measured phase (default 1000)', valueName: 'L' },
+    values: { type: 'string', help: 'values stored before it, fetched after it (default 100)', valueName: 'V' },
+    seed: { type: 'string', help: 'seed of every draw: the same seed gives the same result.json (default 1)', valueName: 'X' },
+    out: { type: 'string', help: 'directory for result.json (default ./simulation)', valueName: 'DIR' },
+    json: { type: 'boolean', help: 'print the result as JSON' },
+  },
+  async run(args) {
+    if (args.positionals.length > 0) throw new UsageError(`simulate takes no arguments, got "${args.positionals[0]}"`);
+    const topology = (optionalString(args, 'topology') ?? TOPOLOGIES[0]) as TopologyName;
+    if (!TOPOLOGIES.includes(topology)) throw new UsageError(`--topology ${topology} is not one of ${TOPOLOGIES.join(', ')}`);
+    const churn = optionalString(args, 'churn');
+    if (churn !== undefined && churn !== 'pareto') throw new UsageError(`--churn ${churn}: the model is pareto`);
+    const meanSession = optionalString(args, 'mean-session');
+    if (meanSession !== undefined && churn === undefined) throw new UsageError('--mean-session needs --churn pareto');
+    const opts: SimulationOptions = {
+      nodes: integerOption(args, 'nodes', { min: 2, max: 10_000 }, 100),
+      topology,
+      seed: integerOption(args, 'seed', { min: 0, max: 2 ** 31 - 1 }, 1),
+      durationMs: parseDuration(optionalString(args, 'duration') ?? '10m', 'duration'),
+      lookups: integerOption(args, 'lookups', { min: 0, max: 10_000_000 }, 1000),
+      values: integerOption(args, 'values', { min: 0, max: 1_000_000 }, 100),
+      ...(churn ? { meanSessionMs: parseDuration(meanSession ?? '1h', 'mean-session') } : {}),
+    };
+    const out = resolve(optionalString(args, 'out') ?? 'simulation');
+    await mkdir(out, { recursive: true });
+    const started = performance.now();
+    const result = await runSimulation(opts, (line) => process.stderr.write(`simulate: ${line}\n`));
+    await writeFile(join(out, 'result.json'), JSON.stringify(result, null, 2) + '\n');
+    const l = result.lookups;
+    process.stderr.write(`simulate: ${Math.round((performance.now() - started) / 1000)} s of wall time, peak memory ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB\n`);
+    printResult(
+      args,
+      result,
+      [
+        `${opts.nodes} nodes, ${topology}, ${opts.durationMs / 60_000} min of virtual time${opts.meanSessionMs ? `, Pareto churn (mean session ${opts.meanSessionMs / 60_000} min)` : ''}`,
+        `lookups: ${l.lookups}, success ${(l.success * 100).toFixed(2)} %, mean hops ${l.meanHops}, latency p50 ${l.latencyMs.p50} ms, p95 ${l.latencyMs.p95} ms`,
+        `values: ${result.values.stored} stored, ${result.values.lost} lost`,
+        `maintenance: ${result.maintenance.messagesPerNodePerMinute} messages per node per minute`,
+        `written: ${join(out, 'result.json')}`,
+      ].join('\n'),
+    );
+    return 0;
+  },
+};
