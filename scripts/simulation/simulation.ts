@@ -1,0 +1,220 @@
+/**
+ * A simulated overlay: N nodes built from the same Node class as `reload-ppsp node`, over memory
+ * links between simulated hosts, on a virtual clock, with one seed for every draw. They join,
+ * store values, then live through churn (Pareto sessions; a peer that left comes back later with
+ * its identity and address) while lookups run; at the end every value is fetched. Only links,
+ * clock and random source are replaced; certificates, signatures and the protocol are the real ones.
+ */
+import { createCsr, createRootCa, issueNodeCertificate } from '../../certs/ca.js';
+import { Identity } from '../../certs/identity.js';
+import { VirtualClock } from '../../overlay/clock.js';
+import { newOverlayConfig, type OverlayConfig, type TopologyName } from '../../overlay/config.js';
+import { idToHex, type Id } from '../../overlay/id.js';
+import { MemoryNetwork } from '../../overlay/link/memory-network.js';
+import { Node } from '../../overlay/node.js';
+import { seededRandom, type Random } from '../../overlay/random.js';
+import { nodeMultipleResource } from '../../overlay/storage/access-control.js';
+import { MessageCode } from '../../overlay/wire/codes.js';
+import { RingTruth } from '../local-ring.js';
+import { paretoMs } from './churn.js';
+import { SIM_PORT, simHost, simPaths } from './sim-network.js';
+import { summarizeLookups, type LookupRecord, type LookupSummary } from './sim-report.js';
+
+export const SIM_OVERLAY = 'sim.reload';
+/** Values each node may store (NODE-MULTIPLE indexes). */
+const VALUES_PER_NODE = 1000;
+const SIM_KIND = { id: 0xf0000200, name: 'sim-value', dataModel: 'single' as const, accessControl: 'NODE-MULTIPLE' as const, maxCount: 1, maxSize: 256, maxNodeMultiple: VALUES_PER_NODE };
+/** Nodes that join at once, each through a bootstrap node. */
+const JOIN_BATCH = 16;
+/** Virtual time a lookup may take before it counts as failed. */
+const LOOKUP_TIMEOUT_MS = 10_000;
+/** The topology maintenance messages (what keeps the routing state), counted per node per minute. */
+const MAINTENANCE_CODES = [MessageCode.UpdateReq, MessageCode.UpdateAns, MessageCode.JoinReq, MessageCode.JoinAns, MessageCode.LeaveReq, MessageCode.LeaveAns, MessageCode.AttachReq, MessageCode.AttachAns, MessageCode.PingReq, MessageCode.PingAns, MessageCode.ProbeReq, MessageCode.ProbeAns];
+
+export interface SimulationOptions {
+  nodes: number;
+  topology: TopologyName;
+  seed: number;
+  /** Virtual time of the measured phase, ms. */
+  durationMs: number;
+  lookups: number;
+  values: number;
+  /** Mean session length under Pareto churn, ms; none: no churn. */
+  meanSessionMs?: number;
+  /** One-way delay bounds between hosts, ms. */
+  latencyMs?: { min: number; max: number };
+}
+
+export interface SimulationResult {
+  options: SimulationOptions;
+  nodeIds: { first: string; last: string };
+  lookups: LookupSummary;
+  values: { stored: number; lost: number };
+  churn: { departures: number; arrivals: number; liveAtEnd: number };
+  maintenance: { messagesPerNodePerMinute: number };
+}
+
+interface SimPeer {
+  index: number;
+  identity: Identity;
+  node: Node | undefined;
+  /** Virtual ms the peer has been up, over all its sessions. */
+  upMs: number;
+  upSince: number;
+  /** Maintenance messages of its earlier sessions' nodes. */
+  maintenance: number;
+}
+
+function maintenanceOf(node: Node): number {
+  return MAINTENANCE_CODES.reduce((s, code) => s + node.metrics.messagesSent(code), 0);
+}
+
+/** Enrolls `count` identities with Node-IDs drawn from `random`, two key pairs at a time. */
+async function enrollAll(count: number, random: Random, progress: (line: string) => void): Promise<{ config: OverlayConfig; identities: Identity[] }> {
+  const ca = await createRootCa({ overlay: SIM_OVERLAY });
+  const nodeIds = Array.from({ length: count }, () => idToHex(random.bytes(16) as Id));
+  const identities: Identity[] = [];
+  for (let i = 0; i < count; i += 2) {
+    const pair = await Promise.all(
+      nodeIds.slice(i, i + 2).map(async (nodeIdHex, k) => {
+        const user = `peer${i + k}@${SIM_OVERLAY}`;
+        const { keyPem, csrPem } = await createCsr(user);
+        return new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay: SIM_OVERLAY, user, nodeIdHex }).certPem + ca.certPem);
+      }),
+    );
+    identities.push(...pair);
+    if ((i + 2) % Math.max(2, Math.round(count / 10)) < 2) progress(`enrolled ${identities.length}/${count} identities`);
+  }
+  return { config: newOverlayConfig(SIM_OVERLAY, ca.certPem), identities };
+}
+
+export async function runSimulation(opts: SimulationOptions, progress: (line: string) => void): Promise<SimulationResult> {
+  const random = seededRandom(opts.seed);
+  const enrolled = await enrollAll(opts.nodes, random, progress);
+  const config: OverlayConfig = { ...enrolled.config, topology: opts.topology, kinds: [...enrolled.config.kinds, SIM_KIND] };
+  const clock = new VirtualClock(Date.now());
+  const latency = opts.latencyMs ?? { min: 10, max: 100 };
+  const network = new MemoryNetwork({ clock, random: seededRandom(opts.seed + 1), path: simPaths(opts.seed, latency.min, latency.max) });
+  const peers: SimPeer[] = enrolled.identities.map((identity, index) => ({ index, identity, node: undefined, upMs: 0, upSince: 0, maintenance: 0 }));
+  const bootstraps = peers.slice(0, Math.min(8, peers.length)).map((p) => ({ host: simHost(p.index), port: SIM_PORT }));
+  const live = () => peers.filter((p) => p.node?.state === 'joined');
+
+  const startPeer = async (p: SimPeer, first: boolean): Promise<void> => {
+    const node = new Node({
+      config,
+      identity: p.identity,
+      listen: { host: simHost(p.index), port: SIM_PORT },
+      bootstrap: first ? [] : bootstraps.filter((b) => b.host !== simHost(p.index)),
+      clock,
+      random: seededRandom(opts.seed * 7919 + p.index * 104_729 + p.upMs),
+      links: network.linksFor,
+    });
+    p.node = node;
+    p.upSince = clock.now();
+    await node.start();
+  };
+  const stopPeer = async (p: SimPeer): Promise<void> => {
+    const node = p.node!;
+    p.upMs += clock.now() - p.upSince;
+    p.maintenance += maintenanceOf(node);
+    p.node = undefined;
+    await node.stop({ leave: false });
+  };
+
+  await clock.until(startPeer(peers[0]!, true), 60_000);
+  for (let i = 1; i < peers.length; i += JOIN_BATCH) {
+    await clock.until(Promise.all(peers.slice(i, i + JOIN_BATCH).map((p) => startPeer(p, false))), 600_000);
+    if ((i + JOIN_BATCH) % Math.max(JOIN_BATCH, Math.round(opts.nodes / 10)) < JOIN_BATCH) progress(`joined ${Math.min(i + JOIN_BATCH, peers.length)}/${peers.length} nodes`);
+  }
+  await clock.run(3 * config.chord.updateIntervalMs);
+
+  const stored: { resource: Id; bytes: string }[] = [];
+  for (let i = 0; i < opts.values; i += 64) {
+    await clock.until(
+      Promise.all(
+        Array.from({ length: Math.min(64, opts.values - i) }, async (_, k) => {
+          const j = i + k;
+          const p = peers[j % peers.length]!;
+          const resource = nodeMultipleResource(p.identity.nodeId, 1 + Math.floor(j / peers.length), config.hash);
+          const bytes = `value ${j}`;
+          await p.node!.storage.store(SIM_KIND.name, resource, { model: 'single', value: { exists: true, value: Buffer.from(bytes) } });
+          stored.push({ resource, bytes });
+        }),
+      ),
+      600_000,
+    );
+  }
+  progress(`stored ${stored.length} values`);
+
+  // The measured phase: churn and lookups, all on the clock.
+  const phaseStart = clock.now();
+  const pending = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>) => {
+    const t = p.catch(() => {}).finally(() => pending.delete(t));
+    pending.add(t);
+  };
+  let departures = 0;
+  let arrivals = 0;
+  if (opts.meanSessionMs !== undefined) {
+    const mean = opts.meanSessionMs;
+    const scheduleDeparture = (p: SimPeer) =>
+      clock.after(paretoMs(mean, random), () => {
+        if (!p.node) return;
+        departures++;
+        track(stopPeer(p));
+        clock.after(paretoMs(mean, random), () => {
+          arrivals++;
+          track(startPeer(p, false).then(() => scheduleDeparture(p)));
+        });
+      });
+    for (const p of peers) scheduleDeparture(p);
+  }
+  const records: LookupRecord[] = [];
+  for (let i = 0; i < opts.lookups; i++) {
+    clock.after(Math.floor(((i + random.next()) * opts.durationMs) / opts.lookups), () => {
+      const from = live();
+      if (from.length === 0) return;
+      const origin = from[Math.floor(random.next() * from.length)]!.node!;
+      const key = random.bytes(16) as Id;
+      const at = clock.now() - phaseStart;
+      track(
+        origin.route(key, LOOKUP_TIMEOUT_MS).then(
+          (r) => {
+            const truth = new RingTruth(live().map((p) => p.identity.nodeId));
+            records.push({ at, ok: r.responsible === truth.responsible(key), hops: r.hops, latencyMs: r.rttMs });
+          },
+          () => records.push({ at, ok: false }),
+        ),
+      );
+    });
+  }
+  for (let minute = 1; clock.now() - phaseStart < opts.durationMs; minute++) {
+    await clock.run(Math.min(60_000, opts.durationMs - (clock.now() - phaseStart)));
+    progress(`minute ${minute}: ${live().length} nodes up, ${records.length}/${opts.lookups} lookups done`);
+  }
+  await clock.until(Promise.all([...pending]), 60_000);
+
+  let lost = 0;
+  for (const [i, v] of stored.entries()) {
+    const from = live();
+    const got = await clock.until(from[i % from.length]!.node!.storage.fetch(SIM_KIND.name, v.resource).catch(() => undefined), 60_000);
+    if (got?.values.length !== 1 || Buffer.from(got.values[0]!.data.value.value.value).toString() !== v.bytes) lost++;
+  }
+  const liveAtEnd = live().length;
+  let maintenance = 0;
+  let upMs = 0;
+  for (const p of peers) {
+    if (p.node) await clock.until(stopPeer(p), 60_000);
+    maintenance += p.maintenance;
+    upMs += p.upMs;
+  }
+  const sorted = [...peers].map((p) => p.identity.nodeIdHex).sort();
+  return {
+    options: opts,
+    nodeIds: { first: sorted[0]!, last: sorted.at(-1)! },
+    lookups: summarizeLookups(records.sort((a, b) => a.at - b.at)),
+    values: { stored: stored.length, lost },
+    churn: { departures, arrivals, liveAtEnd },
+    maintenance: { messagesPerNodePerMinute: upMs ? Math.round((maintenance / (upMs / 60_000)) * 100) / 100 : 0 },
+  };
+}
