@@ -28,7 +28,7 @@ function wrongNeighbours(nodes: Node[], k: number): string[] {
 
 describe(`the overlay on a virtual clock: ${PEERS} peers over memory links`, function () {
   this.timeout(120_000);
-  const clock = new VirtualClock(Date.now());
+  let clock: VirtualClock;
   let net: Testnet;
   /** Moves virtual time until `done` holds; fails after `limitMs` of it. */
   async function within(limitMs: number, what: string, done: () => boolean): Promise<void> {
@@ -43,6 +43,8 @@ describe(`the overlay on a virtual clock: ${PEERS} peers over memory links`, fun
   before(async () => {
     const pki = await sharedPki();
     const identities = await Promise.all(Array.from({ length: PEERS }, () => pki.enroll()));
+    // Started after the enrolment, not when this file loads: the certificates must be valid at its time.
+    clock = new VirtualClock(Date.now());
     net = await clock.until(startTestnet(PEERS, { batch: 4, transport: 'memory', clock, latencyMs: 20, identities, kinds: [VALUE_KIND], storage: { replicas: 3 } }), 120_000);
   });
 
