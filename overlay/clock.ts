@@ -66,6 +66,13 @@ class TimerHeap {
     }
   }
 
+  /** Keeps only the timers `keep` says, in heap order again. */
+  retain(keep: (p: Pending) => boolean): void {
+    const kept = this.items.filter(keep);
+    this.items.length = 0;
+    for (const p of kept) this.push(p);
+  }
+
   pop(): Pending | undefined {
     const a = this.items;
     const top = a[0];
@@ -87,6 +94,10 @@ class TimerHeap {
   }
 }
 
+const noop = () => {};
+/** Cancelled timers the heap may hold before it is compacted (when they also outnumber the live ones). */
+const COMPACT_AT = 1024;
+
 /** Resolves after every promise continuation queued so far has run (a turn of the event loop). */
 function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -102,6 +113,8 @@ export class VirtualClock implements Clock {
   private seq = 0;
   private readonly heap = new TimerHeap();
   private live = 0;
+  /** Cancelled timers still in the heap (they leave it when due, or at a compaction). */
+  private dead = 0;
 
   constructor(startMs = 1_700_000_000_000) {
     this.nowMs = startMs;
@@ -160,7 +173,10 @@ export class VirtualClock implements Clock {
       const next = this.heap.peek();
       if (!next || next.at > until) return false;
       this.heap.pop();
-      if (next.cancelled) continue;
+      if (next.cancelled) {
+        this.dead--;
+        continue;
+      }
       this.nowMs = next.at;
       if (next.periodMs === undefined) {
         next.cancelled = true;
@@ -182,7 +198,14 @@ export class VirtualClock implements Clock {
       cancel: () => {
         if (entry.cancelled) return;
         entry.cancelled = true;
+        // A cancelled timer due far ahead must not keep what its callback holds (a stopped node, say).
+        entry.fn = noop;
         this.live--;
+        this.dead++;
+        if (this.dead > COMPACT_AT && this.dead > this.live) {
+          this.heap.retain((p) => !p.cancelled);
+          this.dead = 0;
+        }
       },
     };
   }
