@@ -97,8 +97,14 @@ export class MemoryNetwork {
     const clock = this.opts.clock;
     const path = this.opts.path?.(from, to) ?? { latencyMs: 0 };
     return new Promise<Link>((resolve, reject) => {
-      const timeout = clock.after(opts.timeoutMs, () => reject(Object.assign(new Error(`cannot reach ${to}: connect timed out`), { code: 'ETIMEDOUT' })));
+      // A dial that timed out leaves nothing behind: no link at the listener, none half-open here.
+      let timedOut = false;
+      const timeout = clock.after(opts.timeoutMs, () => {
+        timedOut = true;
+        reject(Object.assign(new Error(`cannot reach ${to}: connect timed out`), { code: 'ETIMEDOUT' }));
+      });
       clock.after(path.latencyMs, () => {
+        if (timedOut) return;
         const bound = this.listeners.get(to);
         if (!bound) {
           timeout.cancel();
@@ -122,6 +128,7 @@ export class MemoryNetwork {
         there.once('close', () => bound.links.delete(there));
         bound.opts.onLink(there);
         clock.after(path.latencyMs, () => {
+          if (timedOut) return here.close();
           timeout.cancel();
           try {
             authenticatePeer(remote.identity.certDer, endpoint.trust, endpoint.clock.now(), opts.expectedNodeId);

@@ -86,5 +86,16 @@ describe('MemoryNetwork', () => {
       (e: Error) => expect(e.message).to.match(/closed by the peer during the handshake/),
     );
     expect(refused.map((e) => (isReloadError(e) ? e.reason : e.message))).to.deep.equal(['untrusted_certificate']);
+    // A dial slower than its timeout fails and leaves no link at the listener.
+    const slow = new MemoryNetwork({ clock, path: () => ({ latencyMs: 3000 }) });
+    const accepted: Link[] = [];
+    await slow.linksFor(bob).listen({ host: '10.0.0.3', port: 6084, ...LIMITS, onLink: (l) => accepted.push(l) });
+    const late = slow.linksFor(alice).dial({ host: '10.0.0.3', port: 6084, ...LIMITS, timeoutMs: 1000 });
+    clock.advance(10_000);
+    await late.then(
+      () => expect.fail('a dial past its timeout got a link'),
+      (e: NodeJS.ErrnoException) => expect(e.code).to.equal('ETIMEDOUT'),
+    );
+    expect(accepted).to.deep.equal([]);
   });
 });
