@@ -21,7 +21,7 @@ import {
   encodeFetchAns, encodeFetchReq, encodeFindAns, encodeFindReq, encodeStatAns, encodeStatReq, encodeStoreAns, encodeStoreReq,
 } from './codec.js';
 import { signStoredData, verifyStoredData } from './data-signature.js';
-import { statCovers } from './kind-slot.js';
+import { entryKey, statCovers } from './kind-slot.js';
 import type { KindRegistry } from './kinds.js';
 import { Replicator } from './replicator.js';
 import type { StorageBackend } from './storage-backend.js';
@@ -276,8 +276,7 @@ export class StorageService {
   }
 
   private ownKey(resource: Id, kindId: number, value: StoredDataValue): string {
-    const slot = value.model === 'array' ? `a${value.index}` : value.model === 'dictionary' ? `d${Buffer.from(value.key).toString('hex')}` : 's';
-    return `${idToHex(resource)}:${kindId}:${slot}`;
+    return `${idToHex(resource)}:${kindId}:${entryKey(value)}`;
   }
 
   private remember(resource: Id, kindId: number, value: StoredDataValue, lifetimeSec: number): void {
