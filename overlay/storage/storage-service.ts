@@ -219,7 +219,19 @@ export class StorageService {
     if (!Number.isInteger(lifetimeSec) || lifetimeSec < MIN_LIFETIME_SEC || lifetimeSec > MAX_LIFETIME_SEC) {
       throw invalidMessage(`a lifetime must be from ${MIN_LIFETIME_SEC} to ${MAX_LIFETIME_SEC} s, not ${lifetimeSec} (a delete is a tombstone)`, 'bad_lifetime');
     }
-    const answer = await this.storeSigned(kind.id, resource, value, lifetimeSec, opts.generation ?? 0n);
+    // A refresh that starts while this store is in flight would be signed later and so win over
+    // it (a withdrawn entry would come back): the slot's old value stops being refreshed first.
+    const key = this.ownKey(resource, kind.id, value);
+    const previous = this.own.get(key);
+    this.own.delete(key);
+    let answer: StoreKindAnswer & { responsible: string };
+    try {
+      answer = await this.storeSigned(kind.id, resource, value, lifetimeSec, opts.generation ?? 0n);
+    } catch (e) {
+      // Refused or unanswered: what was stored before is still there, so it is still refreshed.
+      if (previous && !this.own.has(key)) this.own.set(key, previous);
+      throw e;
+    }
     this.remember(resource, kind.id, value, lifetimeSec);
     return answer;
   }
