@@ -3,11 +3,13 @@
  * as `node.key` (mode 0600) and `node.crt` (the node certificate followed by the CA chain).
  * Parsed once; signing uses node:crypto with the parsed key.
  */
-import { createPrivateKey, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Id } from '../overlay/id.js';
 import { certIdentity } from './san.js';
+import { certificateSignatures, type SignatureAlgorithm, type SignatureScheme } from './signature-scheme.js';
+import { fingerprintOf } from './trust.js';
 
 export const NODE_KEY_FILE = 'node.key';
 export const NODE_CERT_FILE = 'node.crt';
@@ -30,15 +32,20 @@ export class Identity {
   readonly user: string;
   readonly overlay: string;
   readonly certDer: Buffer;
+  /** SHA-256 of certDer, lowercase hex (the cert_hash signer identity). */
+  readonly fingerprint: string;
   readonly privateKey: KeyObject;
+  readonly algorithm: SignatureAlgorithm;
 
   /**
-   * @param keyPem the private key (PKCS#8 or PKCS#1 PEM)
+   * @param keyPem the private key (PKCS#8 or PKCS#1 PEM): RSA, or EC on P-256
    * @param certPem the node certificate, optionally followed by CA certificates
+   * @param signatures the signature primitive (the simulator's stand-in; else the key's own)
    */
   constructor(
     readonly keyPem: string,
     readonly certPem: string,
+    readonly signatures: SignatureScheme = certificateSignatures,
   ) {
     const [leafPem] = splitPemCertificates(certPem);
     if (!leafPem) throw new IdentityFileError('the certificate file holds no PEM certificate');
@@ -57,11 +64,15 @@ export class Identity {
     this.user = id.user;
     this.overlay = id.overlay;
     this.certDer = leaf.raw;
+    this.fingerprint = fingerprintOf(leaf.raw);
+    const algorithm = signatures.algorithmOf(this.privateKey);
+    if (!algorithm) throw new IdentityFileError(`a ${this.privateKey.asymmetricKeyType} key cannot sign here: use RSA or EC on P-256`);
+    this.algorithm = algorithm;
   }
 
-  /** RSASSA-PKCS1-v1_5 with SHA-256 (RFC 6940's mandatory algorithm). */
-  sign(data: Uint8Array): Buffer {
-    return sign('sha256', data, this.privateKey);
+  /** Signs with this identity's algorithm (RSA or ECDSA with SHA-256 unless a stand-in was given). */
+  sign(data: Uint8Array): Uint8Array {
+    return this.signatures.sign(this, data);
   }
 }
 

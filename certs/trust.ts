@@ -8,6 +8,7 @@ import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { ErrorCode, ReloadError, isReloadError } from '../overlay/errors.js';
 import { LruCache } from '../overlay/util/lru.js';
 import { certIdentity, type CertIdentity } from './san.js';
+import { certificateSignatures, type SignatureAlgorithm, type SignatureScheme } from './signature-scheme.js';
 
 /** Certificates remembered after their chain was checked. */
 export const DEFAULT_CERT_CACHE_SIZE = 4096;
@@ -43,16 +44,19 @@ function forbidden(message: string, reason: string): ReloadError {
 export class TrustStore {
   private readonly roots: X509Certificate[];
   private readonly cache: LruCache<string, PeerCertificate>;
+  private readonly signatures: SignatureScheme;
 
   /**
    * @param rootPems the overlay's root certificates (PEM), from the configuration document
    * @param overlay the overlay name certificates must carry in their reload URI
+   * @param opts.signatures the signature primitive peers sign with (the same as the node's identity)
    */
   constructor(
     readonly rootPems: readonly string[],
     readonly overlay: string,
-    cacheSize = DEFAULT_CERT_CACHE_SIZE,
+    opts: { cacheSize?: number; signatures?: SignatureScheme } = {},
   ) {
+    this.signatures = opts.signatures ?? certificateSignatures;
     this.roots = rootPems.map((pem, i) => {
       let cert: X509Certificate;
       try {
@@ -64,7 +68,17 @@ export class TrustStore {
       return cert;
     });
     if (this.roots.length === 0) throw new Error('an overlay needs at least one root certificate');
-    this.cache = new LruCache(cacheSize);
+    this.cache = new LruCache(opts.cacheSize ?? DEFAULT_CERT_CACHE_SIZE);
+  }
+
+  /**
+   * Whether `value` is `signer`'s signature over `data`, made with the algorithm its key signs
+   * with (`algorithm`, when the signature names one, must be that one). Never throws.
+   */
+  verifySignature(signer: PeerCertificate, data: Uint8Array, value: Uint8Array, algorithm?: SignatureAlgorithm): boolean {
+    const expected = this.signatures.algorithmOf(signer.publicKey);
+    if (!expected || (algorithm !== undefined && algorithm !== expected)) return false;
+    return this.signatures.verify(signer, data, value);
   }
 
   /** The chain as PEM, for TLS `ca` options. */
@@ -131,6 +145,7 @@ export class TrustStore {
     if (identity.overlay !== this.overlay) {
       throw forbidden(`certificate is for overlay "${identity.overlay}", not "${this.overlay}"`, 'wrong_overlay');
     }
+    if (!this.signatures.algorithmOf(x509.publicKey)) throw forbidden(`a ${x509.publicKey.asymmetricKeyType} key cannot sign here (RSA or EC on P-256)`, 'bad_certificate');
     return {
       der,
       fingerprint,

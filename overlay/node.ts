@@ -125,7 +125,7 @@ export class Node {
     this.instanceId = this.random.bytes(PING_RESPONSE_ID_BYTES);
     this.log = (opts.logger ?? silentLogger).child('node');
     for (const p of opts.peerCacheStore?.load() ?? []) this.peerCache.set(p.nodeIdHex, p.address);
-    this.trust = new TrustStore(opts.config.rootCerts, opts.config.overlay);
+    this.trust = new TrustStore(opts.config.rootCerts, opts.config.overlay, { signatures: opts.identity.signatures });
     // Checked here, before any socket opens: every peer would refuse this certificate later.
     this.trust.verifyOwn(opts.identity.certDer, this.clock.now());
     const self = { identity: this.identity, trust: this.trust, clock: this.clock };

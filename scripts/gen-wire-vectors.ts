@@ -142,7 +142,7 @@ function wireVectors(): Record<string, WireVector> {
     'fail-contents-truncated': failing('MessageContents without its last byte', 'contents', encodeContents(ping).subarray(0, -1), ErrorCode.Invalid_Message),
     'fail-contents-code-range': failing('message code 0x10000', 'contents', edited(encodeContents(ping), (c) => (c[0] = 0x10000)), ErrorCode.Invalid_Message),
     'fail-security-unknown-signer-type': failing('SignerIdentity type 2 (cert_hash_node_id)', 'security', edited(encodeSecurity(security), (s) => ((s[1] as unknown[][])[1]![0] = 2)), ErrorCode.Invalid_Message),
-    'fail-security-unknown-algorithm': failing('signature algorithm [4, 3] (ecdsa-sha256)', 'security', edited(encodeSecurity(security), (s) => ((s[1] as unknown[])[0] = [4, 3])), ErrorCode.Invalid_Message),
+    'fail-security-unknown-algorithm': failing('signature algorithm [4, 2] (dsa)', 'security', edited(encodeSecurity(security), (s) => ((s[1] as unknown[])[0] = [4, 2])), ErrorCode.Invalid_Message),
     'fail-error-body-info-bytes': failing('error_info as a byte string', 'errorBody', encodeCbor([2, Uint8Array.of(0x61)]), ErrorCode.Invalid_Message),
   };
 }

@@ -251,7 +251,7 @@ export class StorageService {
         const der = certs.get(Buffer.from(data.signature.certHash).toString('hex'));
         if (!der) throw new ReloadError(ErrorCode.Forbidden, 'the answer lacks the signer\'s certificate', 'unknown_signer');
         const signer = this.host.trust.verify(der, this.host.clock.now());
-        verifyStoredData(resource, kind.id, data, signer);
+        verifyStoredData(resource, kind.id, data, signer, this.host.trust);
         values.push({ data, signer });
       } catch (e) {
         rejected++;

@@ -92,7 +92,7 @@ export function planStore(req: StoreRequest, requestSigner: PeerCertificate, ctx
       const field = `kind ${kind.name} values[${i}]`;
       checkShape(kind, data, field, isReplica);
       const signer = signers.get(data.signature.certHash, field);
-      verifyStoredData(req.resource, kind.id, data, signer);
+      verifyStoredData(req.resource, kind.id, data, signer, ctx.trust);
       checkAccess(kind, req.resource, data.value, signer, ctx.hash);
       if (!isReplica) checkAccess(kind, req.resource, data.value, requestSigner, ctx.hash);
       return signer.fingerprint;

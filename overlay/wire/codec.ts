@@ -42,6 +42,7 @@ import {
   type WireMessage,
 } from './message.js';
 import { bool, bytes as byteString, fail, list, MAX_U16, MAX_U32, MAX_U64, text, tuple, u16, u32, u8 } from './fields.js';
+import type { SignatureAlgorithm } from '../../certs/signature-scheme.js';
 
 /** "RELO" with the high bit set: the first field of every message (RFC 6940 §6.3.2). */
 export const RELO_TOKEN = 0xd2454c4f;
@@ -70,7 +71,9 @@ const DESTINATION_CODES = new Map<Destination['type'], number>([
 const DESTINATION_TYPES = new Map([...DESTINATION_CODES].map(([type, code]) => [code, type]));
 /** TLS SignatureAndHashAlgorithm of RSASSA-PKCS1-v1_5 + SHA-256: hash sha256(4), signature rsa(1) (RFC 5246 §7.4.1.4.1). */
 const HASH_SHA256 = 4;
-const SIGNATURE_RSA = 1;
+/** SignatureAlgorithm values (RFC 5246 §7.4.1.4.1; 224 is in the private-use range). */
+const SIGNATURE_CODES: Record<SignatureAlgorithm, number> = { 'rsa-sha256': 1, 'ecdsa-sha256': 3, 'keyed-sha256': 224 };
+const SIGNATURE_BY_CODE = new Map(Object.entries(SIGNATURE_CODES).map(([name, code]) => [code, name as SignatureAlgorithm]));
 /** RFC 6940 §6.3.4.1 SignerIdentityType cert_hash. */
 const SIGNER_CERT_HASH = 1;
 
@@ -289,17 +292,19 @@ export function signatureInput(
 }
 
 function signatureItem(signature: Signature): unknown[] {
-  if (signature.algorithm !== 'rsa-sha256') fail('security.signature.algorithm', 'must be rsa-sha256');
-  return [[HASH_SHA256, SIGNATURE_RSA], signerItem(signature.signer), byteString(signature.value, 'security.signature.value', 0, MAX_U16)];
+  const code = SIGNATURE_CODES[signature.algorithm];
+  if (code === undefined) fail('security.signature.algorithm', `${String(signature.algorithm)} is not one of ${Object.keys(SIGNATURE_CODES).join(', ')}`);
+  return [[HASH_SHA256, code], signerItem(signature.signer), byteString(signature.value, 'security.signature.value', 0, MAX_U16)];
 }
 
 function signatureFrom(value: unknown): Signature {
-  const [algorithm, signer, signatureValue] = tuple(value, 'security.signature', 3);
-  const [hash, sig] = tuple(algorithm, 'security.signature.algorithm', 2);
-  if (u8(hash, 'security.signature.algorithm.hash') !== HASH_SHA256 || u8(sig, 'security.signature.algorithm.signature') !== SIGNATURE_RSA) {
-    fail('security.signature.algorithm', `[${String(hash)}, ${String(sig)}] is not supported (only rsa-sha256 = [4, 1])`);
+  const [algorithmItem, signer, signatureValue] = tuple(value, 'security.signature', 3);
+  const [hash, sig] = tuple(algorithmItem, 'security.signature.algorithm', 2);
+  const algorithm = SIGNATURE_BY_CODE.get(u8(sig, 'security.signature.algorithm.signature'));
+  if (u8(hash, 'security.signature.algorithm.hash') !== HASH_SHA256 || !algorithm) {
+    fail('security.signature.algorithm', `[${String(hash)}, ${String(sig)}] is not supported (rsa-sha256 = [4, 1], ecdsa-sha256 = [4, 3])`);
   }
-  return { algorithm: 'rsa-sha256', signer: signerFrom(signer), value: byteString(signatureValue, 'security.signature.value', 0, MAX_U16) };
+  return { algorithm, signer: signerFrom(signer), value: byteString(signatureValue, 'security.signature.value', 0, MAX_U16) };
 }
 
 /** Encodes a SecurityBlock (RFC 6940 §6.3.4): certificates (DER, 1..65535 bytes each) and the signature. */

@@ -5,6 +5,7 @@
  * and never re-encoded on the way.
  */
 import type { Id } from '../id.js';
+import type { SignatureAlgorithm } from '../../certs/signature-scheme.js';
 
 /** RELOAD protocol version 1.0 (RFC 6940 §6.3.2). */
 export const PROTOCOL_VERSION = 0x0a;
@@ -67,8 +68,8 @@ export interface SignerIdentity {
 }
 
 export interface Signature {
-  /** RSASSA-PKCS1-v1_5 with SHA-256, the RFC's mandatory algorithm. */
-  algorithm: 'rsa-sha256';
+  /** The signer's key's algorithm: RSA (the RFC's mandatory one) or ECDSA P-256; keyed-sha256 only in the simulator. */
+  algorithm: SignatureAlgorithm;
   signer: SignerIdentity;
   value: Uint8Array;
 }

@@ -3,7 +3,7 @@
  * the encoded MessageContents and the SignerIdentity — not the via list, destinations or TTL,
  * which forwarders rewrite. RSASSA-PKCS1-v1_5 with SHA-256 via node:crypto, on keys parsed once.
  */
-import { createHash, verify } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Identity } from '../../certs/identity.js';
 import { fingerprintOf, type PeerCertificate, type TrustStore } from '../../certs/trust.js';
 import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
@@ -58,7 +58,7 @@ export function signMessage(
   const value = identity.sign(signatureInput(header, contentsBytes, encodedSigner));
   const securityBytes = encodeSecurity({
     certificates: opts.includeCertificate === false ? [] : [identity.certDer],
-    signature: { algorithm: 'rsa-sha256', signer, value },
+    signature: { algorithm: identity.algorithm, signer, value },
   });
   return { header, contentsBytes, securityBytes };
 }
@@ -90,20 +90,11 @@ export function verifyMessage(
   // A cache lookup keyed by hash could hand back any certificate: hold it to the hash it claims.
   if (signer.fingerprint !== certHashHex) throw forbidden(`the certificate found for ${certHashHex} has another hash`, 'unknown_signer');
   const input = signatureInput(msg.header, msg.contentsBytes, encodeSignerIdentity(signature.signer));
-  if (!verifySignature(input, signer, signature.value)) {
+  if (!trust.verifySignature(signer, input, signature.value, signature.algorithm)) {
     throw forbidden(`signature by ${signer.identity.nodeIdHex} does not verify`, 'bad_signature');
   }
   if (!idEquals(signer.identity.nodeId, origin.id)) {
     throw forbidden(`signed by ${signer.identity.nodeIdHex}, but the origin in via[0] is another node`, 'node_id_mismatch');
   }
   return { contents: decodeContents(msg.contentsBytes), signer };
-}
-
-function verifySignature(input: Uint8Array, signer: PeerCertificate, value: Uint8Array): boolean {
-  try {
-    return verify('sha256', input, signer.publicKey, value);
-  } catch {
-    // OpenSSL refuses some malformed signature values outright instead of returning false.
-    return false;
-  }
 }

@@ -32,7 +32,7 @@ describe('StorageEngine fetch, stat and find', () => {
         [1, 'b'],
         [2, 'c'],
       ]);
-      for (const v of values) verifyStoredData(s.aliceAt, KINDS.userList.id, v, peer(s.pki, s.alice));
+      for (const v of values) verifyStoredData(s.aliceAt, KINDS.userList.id, v, peer(s.pki, s.alice), s.pki.trust);
     });
 
     it('stores at explicit indexes (sparse), appends after the highest, and selects inclusive ranges', () => {

@@ -98,7 +98,7 @@ describe('StorageEngine replication and fetcher-side verification', () => {
     fill();
     const ans = s.engine.fetch(s.aliceAt, [{ kindId: KINDS.userList.id, generation: 0n, selector: { model: 'array', ranges: [] } }]);
     const signer = s.pki.trust.verify(ans.certificates[0]!, s.clock.now());
-    for (const v of ans.kinds[0]!.values) verifyStoredData(s.aliceAt, KINDS.userList.id, v, signer);
+    for (const v of ans.kinds[0]!.values) verifyStoredData(s.aliceAt, KINDS.userList.id, v, signer, s.pki.trust);
     // A storing peer that changes a value, its storage time or its deletion flag is caught.
     const [first] = ans.kinds[0]!.values;
     const altered = [
@@ -106,7 +106,7 @@ describe('StorageEngine replication and fetcher-side verification', () => {
       { ...first!, value: { ...first!.value, value: { exists: true, value: Uint8Array.from(Buffer.from('A')) } } },
       { ...first!, value: { ...first!.value, value: { exists: false, value: first!.value.value.value } } },
     ];
-    for (const v of altered) expectReloadError(() => verifyStoredData(s.aliceAt, KINDS.userList.id, v, signer), ErrorCode.Forbidden, { reason: 'bad_data_signature' });
-    expectReloadError(() => verifyStoredData(userResource(s.bob.user, HASH), KINDS.userList.id, first!, signer), ErrorCode.Forbidden, { reason: 'bad_data_signature' });
+    for (const v of altered) expectReloadError(() => verifyStoredData(s.aliceAt, KINDS.userList.id, v, signer, s.pki.trust), ErrorCode.Forbidden, { reason: 'bad_data_signature' });
+    expectReloadError(() => verifyStoredData(userResource(s.bob.user, HASH), KINDS.userList.id, first!, signer, s.pki.trust), ErrorCode.Forbidden, { reason: 'bad_data_signature' });
   });
 });

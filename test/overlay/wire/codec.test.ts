@@ -270,7 +270,7 @@ describe('wire codec', () => {
       ['an empty certificate', (s) => (s[0] = [new Uint8Array(0)]), /security\.certificates\[0\]/],
       ['17 certificates', (s) => (s[0] = Array.from({ length: MAX_CERTIFICATES + 1 }, () => bytesOf(1))), /security\.certificates has 17/],
       ['a certificate over 65535 bytes', (s) => (s[0] = [bytesOf(0x10000)]), /security\.certificates\[0\]/],
-      ['another signature algorithm', (s) => (s[1][0] = [4, 3]), /security\.signature\.algorithm/],
+      ['another signature algorithm (dsa)', (s) => (s[1][0] = [4, 2]), /security\.signature\.algorithm/],
       ['signer type cert_hash_node_id', (s) => (s[1][1][0] = 2), /security\.signature\.signer\.type/],
       ['signer hash sha1', (s) => (s[1][1][1] = 2), /security\.signature\.signer\.hashAlg/],
       ['a 31-byte certificate hash', (s) => (s[1][1][2] = bytesOf(31)), /security\.signature\.signer\.certHash/],

@@ -1,0 +1,69 @@
+/**
+ * The signature primitive behind message and value signatures (RFC 6940 §6.3.4, §7.1). Real
+ * overlays sign with the key of the node's certificate: RSASSA-PKCS1-v1_5 (the RFC's mandatory
+ * algorithm) or ECDSA P-256, each over SHA-256. The simulator swaps in a keyed stand-in that costs
+ * microseconds instead of a millisecond and still binds the signer's certificate and the bytes, so
+ * a forged or altered message is still refused; a real node never accepts it.
+ */
+import { createHmac, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+
+/** Signature algorithms a security block can name (the TLS SignatureAndHashAlgorithm values in codec.ts). */
+export type SignatureAlgorithm = 'rsa-sha256' | 'ecdsa-sha256' | 'keyed-sha256';
+
+/** Who signs: a private key and the certificate that vouches for it. */
+export interface SigningKey {
+  privateKey: KeyObject;
+  /** SHA-256 of the certificate's DER, lowercase hex. */
+  fingerprint: string;
+}
+
+/** Who signed: a certificate whose chain has been verified. */
+export interface VerifyingKey {
+  publicKey: KeyObject;
+  fingerprint: string;
+}
+
+export interface SignatureScheme {
+  /** The algorithm of signatures by the holder of `key`; undefined for a key this scheme cannot use. */
+  algorithmOf(key: KeyObject): SignatureAlgorithm | undefined;
+  sign(signer: SigningKey, data: Uint8Array): Uint8Array;
+  /** Whether `value` is `signer`'s signature over `data`; false (never a throw) for a malformed one. */
+  verify(signer: VerifyingKey, data: Uint8Array, value: Uint8Array): boolean;
+}
+
+/** The certificate's own key: RSA or ECDSA on P-256, both with SHA-256. */
+export const certificateSignatures: SignatureScheme = {
+  algorithmOf(key) {
+    if (key.asymmetricKeyType === 'rsa') return 'rsa-sha256';
+    if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ecdsa-sha256';
+    return undefined;
+  },
+  sign: (signer, data) => sign('sha256', data, signer.privateKey),
+  verify(signer, data, value) {
+    try {
+      return verify('sha256', data, signer.publicKey, value);
+    } catch {
+      // OpenSSL refuses some malformed signature values outright instead of returning false.
+      return false;
+    }
+  },
+};
+
+/**
+ * The simulator's stand-in: HMAC-SHA256 under a key derived from `secret` and the signer's
+ * certificate fingerprint. Every node of one simulation holds `secret`, so it proves nothing
+ * against a node of that simulation; it does bind signer and bytes, which is what the protocol
+ * code checks.
+ */
+export function keyedStandIn(secret: Uint8Array): SignatureScheme {
+  const keyOf = (fingerprint: string) => createHmac('sha256', secret).update(fingerprint).digest();
+  const mac = (fingerprint: string, data: Uint8Array) => createHmac('sha256', keyOf(fingerprint)).update(data).digest();
+  return {
+    algorithmOf: () => 'keyed-sha256',
+    sign: (signer, data) => mac(signer.fingerprint, data),
+    verify(signer, data, value) {
+      const expected = mac(signer.fingerprint, data);
+      return value.length === expected.length && timingSafeEqual(expected, value);
+    },
+  };
+}
