@@ -8,7 +8,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newOverlayConfig, overlayConfigToJson, parseOverlayConfig, type OverlayConfig } from '../overlay/config.js';
-import { createCsr, createRootCa, issueNodeCertificate, type RootCa } from './ca.js';
+import { createCsr, createRootCa, issueNodeCertificate, type KeyAlgorithm, type RootCa } from './ca.js';
 import { checkIdentitySlot, IdentityFileError, saveIdentity } from './identity.js';
 import { assertUserName } from './users.js';
 
@@ -124,11 +124,11 @@ export async function loadCaDir(dir: string): Promise<CaDir> {
  * Node-ID chosen by the CA (RFC 6940 §11.3), saved in `outDir` with the root appended. Refuses an
  * existing identity in `outDir` unless `force`.
  */
-export async function enrollLocal(caDir: string, user: string, outDir: string, { force = false } = {}): Promise<EnrollResult> {
+export async function enrollLocal(caDir: string, user: string, outDir: string, { force = false, key = 'rsa' as KeyAlgorithm } = {}): Promise<EnrollResult> {
   assertUserName(user);
   const { ca, config } = await loadCaDir(caDir);
   await checkIdentitySlot(outDir, force); // before the key is made, not after
-  const { keyPem, csrPem } = await createCsr(user);
+  const { keyPem, csrPem } = await createCsr(user, key);
   const { certPem, nodeIdHex } = issueNodeCertificate(ca, csrPem, { overlay: config.overlay, user });
   await saveIdentity(outDir, keyPem, certPem + ca.certPem, force);
   return { nodeIdHex, user, overlay: config.overlay, out: outDir };

@@ -2,13 +2,15 @@
  * The enrollment CA (RFC 6940 §11.3): a root certificate, and issuing a node certificate from a
  * PKCS#10 request. The CA, never the requester, picks the Node-ID, at random, so that nobody can
  * choose a position on the ring (Sybil / eclipse resistance). node-forge builds the structures;
- * keys come from node:crypto (native, fast).
+ * keys and the signatures of requests and node certificates come from node:crypto (x509-der.ts),
+ * so node keys may be RSA or EC P-256.
  */
-import { generateKeyPair as generateKeyPairCb, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPair as generateKeyPairCb, randomBytes, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
 import { idToHex, randomId } from '../overlay/id.js';
 import { reloadUri } from './san.js';
+import { PLACEHOLDER_KEY, requestInfo, signatureOidOf, signStructure, tbsCertificate, toPem, verifySelfSigned, withPlaceholderSpki } from './x509-der.js';
 
 const generateKeyPair = promisify(generateKeyPairCb);
 
@@ -45,6 +47,16 @@ export async function generateRsaKey(bits = RSA_KEY_BITS): Promise<KeyPairPem> {
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
   return { keyPem: privateKey, publicKeyPem: publicKey };
+}
+
+/** A node's key: RSA-2048 (RFC 6940's mandatory algorithm, the default) or ECDSA on P-256. */
+export type KeyAlgorithm = 'rsa' | 'ecdsa';
+export const KEY_ALGORITHMS: readonly KeyAlgorithm[] = ['rsa', 'ecdsa'];
+
+/** A fresh node key pair (PKCS#8 PEM and the key objects). */
+export async function generateNodeKey(algorithm: KeyAlgorithm = 'rsa'): Promise<{ keyPem: string; privateKey: KeyObject; publicKey: KeyObject }> {
+  const { privateKey, publicKey } = algorithm === 'rsa' ? await generateKeyPair('rsa', { modulusLength: RSA_KEY_BITS, publicExponent: 0x10001 }) : await generateKeyPair('ec', { namedCurve: 'P-256' });
+  return { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, privateKey, publicKey };
 }
 
 export interface RootCa {
@@ -103,15 +115,15 @@ export interface CsrResult {
 }
 
 /** A fresh key and a PKCS#10 request naming the user (rfc822Name). The Node-ID is the CA's choice. */
-export async function createCsr(user: string): Promise<CsrResult> {
-  const { keyPem, publicKeyPem } = await generateRsaKey();
+/** A key pair and a PKCS#10 request for it naming `user`, signed by it. */
+export async function createCsr(user: string, algorithm: KeyAlgorithm = 'rsa'): Promise<CsrResult> {
+  const { keyPem, privateKey, publicKey } = await generateNodeKey(algorithm);
   const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
+  csr.publicKey = PLACEHOLDER_KEY;
   csr.setAttributes([
     { name: 'extensionRequest', extensions: [{ name: 'subjectAltName', altNames: [{ type: 1, value: user }] }] },
   ]);
-  csr.sign(forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
-  return { keyPem, csrPem: forge.pki.certificationRequestToPem(csr) };
+  return { keyPem, csrPem: toPem(signStructure(requestInfo(csr, publicKey), privateKey), 'CERTIFICATE REQUEST') };
 }
 
 interface AltName {
@@ -125,23 +137,30 @@ function requestedUsers(csr: forge.pki.CertificateSigningRequest): string[] {
   return (san?.altNames ?? []).filter((a) => a.type === 1).map((a) => String(a.value));
 }
 
-/** Parses and checks a PEM PKCS#10 request; throws EnrollmentError('bad_CSR') for anything wrong. */
-export function parseCsr(csrPem: string): forge.pki.CertificateSigningRequest {
-  let csr: forge.pki.CertificateSigningRequest;
+/** A verified request: the key it is for and the user names it asks for. */
+export interface CertificateRequest {
+  publicKey: KeyObject;
+  users: string[];
+}
+
+/** Parses and checks a PEM PKCS#10 request (RSA or EC P-256); throws EnrollmentError('bad_CSR') for anything wrong. */
+export function parseCsr(csrPem: string): CertificateRequest {
+  let checked: ReturnType<typeof verifySelfSigned>;
   try {
-    csr = forge.pki.certificationRequestFromPem(csrPem);
+    const [block] = forge.pem.decode(csrPem);
+    if (block?.type !== 'CERTIFICATE REQUEST') throw new Error('no CERTIFICATE REQUEST block');
+    checked = verifySelfSigned(Buffer.from(block.body, 'binary'), 2);
   } catch (e) {
-    throw new EnrollmentError('bad_CSR', `not a PKCS#10 request: ${(e as Error).message}`);
+    throw new EnrollmentError('bad_CSR', `not a valid PKCS#10 request: ${(e as Error).message}`);
   }
-  let ok = false;
+  let users: string[];
   try {
-    ok = csr.verify();
-  } catch {
-    ok = false;
+    // forge reads attributes of RSA requests only: it sees the placeholder key, the real one is checked above.
+    users = requestedUsers(forge.pki.certificationRequestFromAsn1(withPlaceholderSpki(checked.whole, 2), false));
+  } catch (e) {
+    throw new EnrollmentError('bad_CSR', `not a valid PKCS#10 request: ${(e as Error).message}`);
   }
-  if (!ok) throw new EnrollmentError('bad_CSR', 'the request signature does not verify');
-  if (!csr.publicKey) throw new EnrollmentError('bad_CSR', 'the request has no public key');
-  return csr;
+  return { publicKey: checked.publicKey, users };
 }
 
 export interface IssueOptions {
@@ -160,19 +179,29 @@ export interface IssuedCert {
   nodeIdHex: string;
 }
 
+/** A CA's certificate and key, parsed once per CA object (issuing many certificates reuses them). */
+const parsedCas = new WeakMap<RootCa, { caCert: forge.pki.Certificate; caKey: KeyObject; keyIdentifier: string }>();
+function parsedCa(ca: RootCa): { caCert: forge.pki.Certificate; caKey: KeyObject; keyIdentifier: string } {
+  let parsed = parsedCas.get(ca);
+  if (!parsed) {
+    const caCert = forge.pki.certificateFromPem(ca.certPem);
+    parsed = { caCert, caKey: createPrivateKey(ca.keyPem), keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() };
+    parsedCas.set(ca, parsed);
+  }
+  return parsed;
+}
+
 /** Issues a node certificate for a verified request; the Node-ID is fresh and random unless given. */
 export function issueNodeCertificate(ca: RootCa, csrPem: string, opts: IssueOptions): IssuedCert {
-  const csr = parseCsr(csrPem);
-  const named = requestedUsers(csr);
-  if (named.some((u) => u !== opts.user)) {
-    throw new EnrollmentError('username_not_available', `the request names user "${named.join(', ')}", not "${opts.user}"`);
+  const request = parseCsr(csrPem);
+  if (request.users.some((u) => u !== opts.user)) {
+    throw new EnrollmentError('username_not_available', `the request names user "${request.users.join(', ')}", not "${opts.user}"`);
   }
-  const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem) as forge.pki.rsa.PrivateKey;
+  const { caCert, caKey, keyIdentifier } = parsedCa(ca);
   if (opts.nodeIdHex !== undefined && !/^[0-9a-f]{32}$/.test(opts.nodeIdHex)) throw new RangeError(`"${opts.nodeIdHex}" is not a Node-ID (32 lowercase hex digits)`);
   const nodeIdHex = opts.nodeIdHex ?? idToHex(randomId());
   const cert = forge.pki.createCertificate();
-  cert.publicKey = csr.publicKey!;
+  cert.publicKey = PLACEHOLDER_KEY;
   cert.serialNumber = randomSerial();
   const notBefore = opts.notBefore ?? new Date(Date.now() - 60_000);
   validity(cert, notBefore, new Date(notBefore.getTime() + (opts.validityDays ?? NODE_CERT_VALIDITY_DAYS) * DAY_MS));
@@ -181,7 +210,8 @@ export function issueNodeCertificate(ca: RootCa, csrPem: string, opts: IssueOpti
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    // An EC key signs (ECDHE does the key exchange); only an RSA key may also encipher keys.
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: request.publicKey.asymmetricKeyType === 'rsa', critical: true },
     { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
     {
       name: 'subjectAltName',
@@ -191,8 +221,8 @@ export function issueNodeCertificate(ca: RootCa, csrPem: string, opts: IssueOpti
         { type: 1, value: opts.user },
       ],
     },
-    { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
+    { name: 'authorityKeyIdentifier', keyIdentifier },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), nodeIdHex };
+  cert.siginfo.algorithmOid = signatureOidOf(caKey);
+  return { certPem: toPem(signStructure(tbsCertificate(cert, request.publicKey), caKey), 'CERTIFICATE'), nodeIdHex };
 }

@@ -7,7 +7,7 @@
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { request } from 'node:https';
-import { createCsr, EnrollmentError } from './ca.js';
+import { createCsr, EnrollmentError, type KeyAlgorithm } from './ca.js';
 import type { EnrollResult } from './ca-dir.js';
 import {
   ENROLL_MAX_RESPONSE_BYTES,
@@ -48,6 +48,8 @@ export interface EnrollRemoteOptions {
   outDir: string;
   /** Replace an identity already in `outDir`. */
   force?: boolean;
+  /** The node key's algorithm (default rsa). */
+  key?: KeyAlgorithm;
   /** Default DEFAULT_ENROLL_TIMEOUT_MS. */
   timeoutMs?: number;
 }
@@ -150,7 +152,7 @@ export async function enrollRemote(opts: EnrollRemoteOptions): Promise<EnrollRes
   }
   await checkIdentitySlot(opts.outDir, opts.force);
 
-  const { keyPem, csrPem } = await createCsr(opts.user);
+  const { keyPem, csrPem } = await createCsr(opts.user, opts.key);
   const form = encodeMultipart([
     { name: FORM_FIELDS.username, value: opts.user },
     { name: FORM_FIELDS.password, value: opts.password },

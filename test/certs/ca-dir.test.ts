@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { KEY_ALGORITHMS } from '../../certs/ca.js';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -101,11 +102,15 @@ describe('certs/ca-dir', () => {
     expect((await stat(join(tmp, 'a', NODE_KEY_FILE))).mode & 0o777).to.equal(0o600);
   });
 
-  it('openssl verifies the node certificate against ca.crt', async () => {
-    const out = join(tmp, 'ossl');
-    await enrollLocal(caDir, `bob@${OVERLAY}`, out);
-    const { stdout } = await promisify(execFile)('/usr/bin/openssl', ['verify', '-x509_strict', '-CAfile', join(caDir, CA_CERT_FILE), join(out, NODE_CERT_FILE)]);
-    expect(stdout.trim()).to.equal(`${join(out, NODE_CERT_FILE)}: OK`);
+  it('openssl verifies the node certificate against ca.crt, for an RSA and an ECDSA P-256 key', async () => {
+    for (const key of KEY_ALGORITHMS) {
+      const out = join(tmp, `ossl-${key}`);
+      await enrollLocal(caDir, `bob@${OVERLAY}`, out, { key });
+      const { stdout } = await promisify(execFile)('/usr/bin/openssl', ['verify', '-x509_strict', '-CAfile', join(caDir, CA_CERT_FILE), join(out, NODE_CERT_FILE)]);
+      expect(stdout.trim()).to.equal(`${join(out, NODE_CERT_FILE)}: OK`);
+      const text = (await promisify(execFile)('/usr/bin/openssl', ['x509', '-noout', '-text', '-in', join(out, NODE_CERT_FILE)])).stdout;
+      expect(text).to.contain(key === 'rsa' ? 'rsaEncryption' : 'id-ecPublicKey');
+    }
   });
 
   it('enrollLocal refuses to overwrite an identity unless forced, and refuses implausible user names', async () => {

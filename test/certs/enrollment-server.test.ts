@@ -136,7 +136,10 @@ describe('certs/enrollment-server (HTTPS on 127.0.0.1)', () => {
   it('answers 400 bad_CSR for a request that does not parse or whose signature fails', async () => {
     const tampered = forge.pki.certificationRequestFromPem(csrs.alice!.csrPem);
     tampered.signature = tampered.signature.slice(0, -1) + String.fromCharCode(tampered.signature.charCodeAt(tampered.signature.length - 1) ^ 1);
-    for (const csr of ['-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', Buffer.from([0x30, 0x03, 1, 2, 3]), forge.pki.certificationRequestToPem(tampered)]) {
+    // An ECDSA request whose signature's last byte was changed (forge cannot parse EC requests: work on the DER).
+    const ecDer = Buffer.from(forge.pem.decode((await createCsr(ALICE, 'ecdsa')).csrPem)[0]!.body, 'binary');
+    ecDer.writeUInt8(ecDer.readUInt8(ecDer.length - 1) ^ 1, ecDer.length - 1);
+    for (const csr of ['-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', Buffer.from([0x30, 0x03, 1, 2, 3]), forge.pki.certificationRequestToPem(tampered), ecDer]) {
       const res = await postForm(enrollForm(ALICE, PASSWORD, csr));
       expect(res.status).to.equal(400);
       expect(res.body.toString()).to.equal('bad_CSR');

@@ -56,6 +56,7 @@ describe('cli: ca init, ca adduser, ca serve, enroll (child processes)', () => {
     expect(m, r.stdout).to.not.equal(null);
     expect(m![2]).to.equal(out);
     expect((await loadIdentity(out)).nodeIdHex).to.equal(m![1]);
+    expect((await loadIdentity(out)).algorithm, 'the default key').to.equal('rsa-sha256');
 
     const j = await runCli(['enroll', '--ca', caDir, '--user', `bob@${OVERLAY}`, '--out', join(tmp, 'bob'), '--json']);
     expect(j.code, j.stderr).to.equal(0);
@@ -75,7 +76,7 @@ describe('cli: ca init, ca adduser, ca serve, enroll (child processes)', () => {
     expect((await loadIdentity(out)).nodeIdHex).to.equal(JSON.parse(forced.stdout).nodeId).and.not.equal(kept);
   });
 
-  it('ca adduser + ca serve + enroll --server, end to end; SIGTERM stops the server with exit 0', async () => {
+  it('ca adduser + ca serve + enroll --server --key ecdsa, end to end; SIGTERM stops the server with exit 0', async () => {
     const users = join(tmp, 'users.json');
     const pw = join(tmp, 'carol.pw');
     await writeFile(pw, 'carol secret\n');
@@ -92,9 +93,11 @@ describe('cli: ca init, ca adduser, ca serve, enroll (child processes)', () => {
       expect(url).to.equal(`https://127.0.0.1:${port}/enroll`);
       const config = join(caDir, 'overlay.json');
       const out = join(tmp, 'carol');
-      const r = await runCli(['enroll', '--server', url!, '--user', `carol@${OVERLAY}`, '--password-file', pw, '--config', config, '--out', out, '--json']);
+      const r = await runCli(['enroll', '--server', url!, '--user', `carol@${OVERLAY}`, '--password-file', pw, '--config', config, '--out', out, '--json', '--key', 'ecdsa']);
       expect(r.code, r.stderr).to.equal(0);
       const id = await loadIdentity(out);
+      expect(id.algorithm).to.equal('ecdsa-sha256');
+      expect(id.privateKey.asymmetricKeyDetails?.namedCurve).to.equal('prime256v1');
       expect(JSON.parse(r.stdout)).to.deep.equal({ nodeId: id.nodeIdHex, user: `carol@${OVERLAY}`, overlay: OVERLAY, out });
 
       const badPw = join(tmp, 'bad.pw');
@@ -113,6 +116,7 @@ describe('cli: ca init, ca adduser, ca serve, enroll (child processes)', () => {
   it('bad input: one line on stderr, non-zero exit, no stack trace', async () => {
     const cases: [string[], RegExp][] = [
       [['enroll', '--ca', caDir, '--out', join(tmp, 'x')], /missing --user/],
+      [['enroll', '--ca', caDir, '--user', `dan@${OVERLAY}`, '--out', join(tmp, 'x'), '--key', 'dsa'], /--key dsa is not one of rsa, ecdsa/],
       [['ca', 'init', '--dir', join(tmp, 'y'), '--overlay', OVERLAY, '--colour'], /Unknown option '--colour'/],
       [['enroll', '--ca', join(tmp, 'no-such-ca'), '--user', `dan@${OVERLAY}`, '--out', join(tmp, 'dan')], /no-such-ca\/ca\.crt.*reload-ppsp ca init/],
       [['ca', 'serve', '--dir', caDir, '--listen', 'localhost', '--users', join(tmp, 'users.json')], /--listen: "localhost" is not HOST:PORT/],

@@ -2,7 +2,7 @@
  * Test PKI: a root CA and enrolled identities made with the real enrollment code, memoised per
  * process so that the test run generates each RSA key once.
  */
-import { createCsr, createRootCa, issueNodeCertificate, type RootCa } from '../../certs/ca.js';
+import { createCsr, createRootCa, issueNodeCertificate, type KeyAlgorithm, type RootCa } from '../../certs/ca.js';
 import { Identity } from '../../certs/identity.js';
 import { TrustStore } from '../../certs/trust.js';
 
@@ -12,7 +12,7 @@ export interface TestPki {
   ca: RootCa;
   trust: TrustStore;
   /** Enrolls a fresh identity for `user` (default: a unique name). */
-  enroll(user?: string, opts?: { notBefore?: Date; validityDays?: number }): Promise<Identity>;
+  enroll(user?: string, opts?: { notBefore?: Date; validityDays?: number; key?: KeyAlgorithm }): Promise<Identity>;
 }
 
 let counter = 0;
@@ -22,8 +22,8 @@ export async function makePki(overlay = TEST_OVERLAY): Promise<TestPki> {
   return {
     ca,
     trust: new TrustStore([ca.certPem], overlay),
-    async enroll(user = `user${++counter}@${overlay}`, opts = {}) {
-      const { keyPem, csrPem } = await createCsr(user);
+    async enroll(user = `user${++counter}@${overlay}`, { key, ...opts } = {}) {
+      const { keyPem, csrPem } = await createCsr(user, key);
       const { certPem } = issueNodeCertificate(ca, csrPem, { overlay, user, ...opts });
       return new Identity(keyPem, certPem + ca.certPem);
     },
