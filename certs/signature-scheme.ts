@@ -6,6 +6,10 @@
  * a forged or altered message is still refused; a real node never accepts it.
  */
 import { createHmac, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { LruCache } from '../overlay/util/lru.js';
+
+/** Signers whose stand-in keys are kept derived (one per simulated node is enough). */
+const STAND_IN_KEYS = 16_384;
 
 /** Signature algorithms a security block can name (the TLS SignatureAndHashAlgorithm values in codec.ts). */
 export type SignatureAlgorithm = 'rsa-sha256' | 'ecdsa-sha256' | 'keyed-sha256';
@@ -56,7 +60,12 @@ export const certificateSignatures: SignatureScheme = {
  * code checks.
  */
 export function keyedStandIn(secret: Uint8Array): SignatureScheme {
-  const keyOf = (fingerprint: string) => createHmac('sha256', secret).update(fingerprint).digest();
+  const keys = new LruCache<string, Buffer>(STAND_IN_KEYS);
+  const keyOf = (fingerprint: string) => {
+    let key = keys.get(fingerprint);
+    if (!key) keys.set(fingerprint, (key = createHmac('sha256', secret).update(fingerprint).digest()));
+    return key;
+  };
   const mac = (fingerprint: string, data: Uint8Array) => createHmac('sha256', keyOf(fingerprint)).update(data).digest();
   return {
     algorithmOf: () => 'keyed-sha256',

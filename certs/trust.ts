@@ -7,6 +7,7 @@
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { ErrorCode, ReloadError, isReloadError } from '../overlay/errors.js';
 import { LruCache } from '../overlay/util/lru.js';
+import { ownBytes } from '../overlay/util/own-bytes.js';
 import { certIdentity, type CertIdentity } from './san.js';
 import { certificateSignatures, type SignatureAlgorithm, type SignatureScheme } from './signature-scheme.js';
 
@@ -95,7 +96,7 @@ export class TrustStore {
     const fingerprint = fingerprintOf(der);
     let peer = this.cache.get(fingerprint);
     if (!peer) {
-      peer = this.verifyChain(Buffer.from(der), fingerprint);
+      peer = this.verifyChain(ownBytes(der), fingerprint);
       this.cache.set(fingerprint, peer);
     }
     if (nowMs < peer.notBeforeMs) throw forbidden(`certificate of ${peer.identity.nodeIdHex} is not valid before ${peer.x509.validFrom}`, 'certificate_not_yet_valid');

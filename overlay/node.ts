@@ -71,6 +71,11 @@ export interface NodeOptions {
   random?: Random;
   /** How this node makes links: TLS by default; MemoryNetwork.linksFor for tests and simulation. */
   links?: (self: LinkEndpoint) => LinkFactory;
+  /**
+   * The certificate checks, shared by the nodes of one process (the simulator: a certificate's
+   * chain is checked once, not once per node). Default: the node's own, for the config's roots.
+   */
+  trust?: TrustStore;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -125,7 +130,7 @@ export class Node {
     this.instanceId = this.random.bytes(PING_RESPONSE_ID_BYTES);
     this.log = (opts.logger ?? silentLogger).child('node');
     for (const p of opts.peerCacheStore?.load() ?? []) this.peerCache.set(p.nodeIdHex, p.address);
-    this.trust = new TrustStore(opts.config.rootCerts, opts.config.overlay, { signatures: opts.identity.signatures });
+    this.trust = opts.trust ?? new TrustStore(opts.config.rootCerts, opts.config.overlay, { signatures: opts.identity.signatures });
     // Checked here, before any socket opens: every peer would refuse this certificate later.
     this.trust.verifyOwn(opts.identity.certDer, this.clock.now());
     const self = { identity: this.identity, trust: this.trust, clock: this.clock };

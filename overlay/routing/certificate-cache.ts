@@ -10,6 +10,7 @@ import type { Clock } from '../clock.js';
 import { ErrorCode, ReloadError } from '../errors.js';
 import type { Id } from '../id.js';
 import { LruCache } from '../util/lru.js';
+import { ownBytes } from '../util/own-bytes.js';
 
 /** Certificates remembered. */
 export const CERTIFICATE_CACHE_SIZE = 4096;
@@ -42,7 +43,7 @@ export class CertificateCache {
 
   /** Remembers a certificate already verified by the TrustStore. */
   remember(der: Uint8Array): void {
-    this.known.set(fingerprintOf(der), der);
+    this.known.set(fingerprintOf(der), ownBytes(der));
   }
 
   /**

@@ -7,6 +7,7 @@
 import type { Clock } from '../clock.js';
 import { LruCache } from '../util/lru.js';
 import type { WireMessage } from '../wire/message.js';
+import { ownBytes } from '../util/own-bytes.js';
 
 /** How long an answer is kept for duplicates: RFC 6940's longest request lifetime. */
 export const ANSWER_MEMORY_MS = 15_000;
@@ -29,6 +30,7 @@ export class RecentAnswers {
    */
   begin(key: string): 'new' | 'busy' | WireMessage {
     const now = this.clock.now();
+    this.expire(now);
     const seen = this.entries.get(key);
     if (seen && now - seen.at < ANSWER_MEMORY_MS) return seen.state === 'busy' ? 'busy' : seen.answer;
     this.entries.set(key, { state: 'busy', at: now });
@@ -36,6 +38,20 @@ export class RecentAnswers {
   }
 
   finish(key: string, answer: WireMessage): void {
-    this.entries.set(key, { state: 'done', at: this.clock.now(), answer });
+    // The answer's bytes may be views into a much larger encoder buffer: keep copies.
+    const kept = { header: answer.header, contentsBytes: ownBytes(answer.contentsBytes), securityBytes: ownBytes(answer.securityBytes) };
+    this.entries.set(key, { state: 'done', at: this.clock.now(), answer: kept });
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Forgets entries past ANSWER_MEMORY_MS from the least recently used end (a busy node holds only the last 15 s). */
+  private expire(now: number): void {
+    for (const [key, entry] of this.entries.entries()) {
+      if (now - entry.at < ANSWER_MEMORY_MS) break;
+      this.entries.delete(key);
+    }
   }
 }

@@ -3,10 +3,13 @@
  * links between simulated hosts, on a virtual clock, with one seed for every draw. They join,
  * store values, then live through churn (Pareto sessions; a peer that left comes back later with
  * its identity and address) while lookups run; at the end every value is fetched. Only links,
- * clock and random source are replaced; certificates, signatures and the protocol are the real ones.
+ * clock, random source and the signature primitive (a keyed stand-in, still checked on every
+ * message) are replaced; certificates and the protocol are the real ones.
  */
 import { createCsr, createRootCa, issueNodeCertificate } from '../../certs/ca.js';
 import { Identity } from '../../certs/identity.js';
+import { keyedStandIn } from '../../certs/signature-scheme.js';
+import { TrustStore } from '../../certs/trust.js';
 import { VirtualClock } from '../../overlay/clock.js';
 import { newOverlayConfig, type OverlayConfig, type TopologyName } from '../../overlay/config.js';
 import { idToHex, type Id } from '../../overlay/id.js';
@@ -24,8 +27,10 @@ export const SIM_OVERLAY = 'sim.reload';
 /** Values each node may store (NODE-MULTIPLE indexes). */
 const VALUES_PER_NODE = 1000;
 const SIM_KIND = { id: 0xf0000200, name: 'sim-value', dataModel: 'single' as const, accessControl: 'NODE-MULTIPLE' as const, maxCount: 1, maxSize: 256, maxNodeMultiple: VALUES_PER_NODE };
-/** Nodes that join at once, each through a bootstrap node. */
+/** Nodes that join at once at first, each through a bootstrap node... */
 const JOIN_BATCH = 16;
+/** ...and later up to this share of those already in, so that a large overlay forms in few rounds. */
+const JOIN_GROWTH = 0.25;
 /** Virtual time a lookup may take before it counts as failed. */
 const LOOKUP_TIMEOUT_MS = 10_000;
 /** The topology maintenance messages (what keeps the routing state), counted per node per minute. */
@@ -52,6 +57,8 @@ export interface SimulationResult {
   values: { stored: number; lost: number };
   churn: { departures: number; arrivals: number; liveAtEnd: number };
   maintenance: { messagesPerNodePerMinute: number };
+  /** Every message sent, per node per minute of uptime, by message name (maintenance, storage sync, lookups). */
+  sentPerNodePerMinute: Record<string, number>;
 }
 
 interface SimPeer {
@@ -61,29 +68,34 @@ interface SimPeer {
   /** Virtual ms the peer has been up, over all its sessions. */
   upMs: number;
   upSince: number;
-  /** Maintenance messages of its earlier sessions' nodes. */
-  maintenance: number;
+  /** Messages its earlier sessions' nodes sent, by code. */
+  sent: Map<number, number>;
 }
 
-function maintenanceOf(node: Node): number {
-  return MAINTENANCE_CODES.reduce((s, code) => s + node.metrics.messagesSent(code), 0);
+const CODES = Object.values(MessageCode).filter((c): c is MessageCode => typeof c === 'number');
+
+function addSent(node: Node, into: Map<number, number>): void {
+  for (const code of CODES) {
+    const n = node.metrics.messagesSent(code);
+    if (n > 0) into.set(code, (into.get(code) ?? 0) + n);
+  }
 }
 
-/** Enrolls `count` identities with Node-IDs drawn from `random`, two key pairs at a time. */
+/**
+ * Enrolls `count` identities with Node-IDs drawn from `random`: real P-256 keys and X.509
+ * certificates from a real CA, signing with the keyed stand-in (an RSA signature per message would
+ * cost more than everything else the simulation does).
+ */
 async function enrollAll(count: number, random: Random, progress: (line: string) => void): Promise<{ config: OverlayConfig; identities: Identity[] }> {
   const ca = await createRootCa({ overlay: SIM_OVERLAY });
+  const signatures = keyedStandIn(random.bytes(32));
   const nodeIds = Array.from({ length: count }, () => idToHex(random.bytes(16) as Id));
   const identities: Identity[] = [];
-  for (let i = 0; i < count; i += 2) {
-    const pair = await Promise.all(
-      nodeIds.slice(i, i + 2).map(async (nodeIdHex, k) => {
-        const user = `peer${i + k}@${SIM_OVERLAY}`;
-        const { keyPem, csrPem } = await createCsr(user);
-        return new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay: SIM_OVERLAY, user, nodeIdHex }).certPem + ca.certPem);
-      }),
-    );
-    identities.push(...pair);
-    if ((i + 2) % Math.max(2, Math.round(count / 10)) < 2) progress(`enrolled ${identities.length}/${count} identities`);
+  for (const [i, nodeIdHex] of nodeIds.entries()) {
+    const user = `peer${i}@${SIM_OVERLAY}`;
+    const { keyPem, csrPem } = await createCsr(user, 'ecdsa');
+    identities.push(new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay: SIM_OVERLAY, user, nodeIdHex }).certPem + ca.certPem, signatures));
+    if ((i + 1) % Math.max(1, Math.round(count / 10)) === 0) progress(`enrolled ${i + 1}/${count} identities`);
   }
   return { config: newOverlayConfig(SIM_OVERLAY, ca.certPem), identities };
 }
@@ -93,9 +105,10 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   const enrolled = await enrollAll(opts.nodes, random, progress);
   const config: OverlayConfig = { ...enrolled.config, topology: opts.topology, kinds: [...enrolled.config.kinds, SIM_KIND] };
   const clock = new VirtualClock(Date.now());
+  const trust = new TrustStore(config.rootCerts, config.overlay, { signatures: enrolled.identities[0]!.signatures, cacheSize: opts.nodes });
   const latency = opts.latencyMs ?? { min: 10, max: 100 };
   const network = new MemoryNetwork({ clock, random: seededRandom(opts.seed + 1), path: simPaths(opts.seed, latency.min, latency.max) });
-  const peers: SimPeer[] = enrolled.identities.map((identity, index) => ({ index, identity, node: undefined, upMs: 0, upSince: 0, maintenance: 0 }));
+  const peers: SimPeer[] = enrolled.identities.map((identity, index) => ({ index, identity, node: undefined, upMs: 0, upSince: 0, sent: new Map() }));
   const bootstraps = peers.slice(0, Math.min(8, peers.length)).map((p) => ({ host: simHost(p.index), port: SIM_PORT }));
   const live = () => peers.filter((p) => p.node?.state === 'joined');
 
@@ -108,6 +121,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
       clock,
       random: seededRandom(opts.seed * 7919 + p.index * 104_729 + p.upMs),
       links: network.linksFor,
+      trust,
     });
     p.node = node;
     p.upSince = clock.now();
@@ -116,15 +130,18 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   const stopPeer = async (p: SimPeer): Promise<void> => {
     const node = p.node!;
     p.upMs += clock.now() - p.upSince;
-    p.maintenance += maintenanceOf(node);
+    addSent(node, p.sent);
     p.node = undefined;
     await node.stop({ leave: false });
   };
 
   await clock.until(startPeer(peers[0]!, true), 60_000);
-  for (let i = 1; i < peers.length; i += JOIN_BATCH) {
-    await clock.until(Promise.all(peers.slice(i, i + JOIN_BATCH).map((p) => startPeer(p, false))), 600_000);
-    if ((i + JOIN_BATCH) % Math.max(JOIN_BATCH, Math.round(opts.nodes / 10)) < JOIN_BATCH) progress(`joined ${Math.min(i + JOIN_BATCH, peers.length)}/${peers.length} nodes`);
+  let reported = 0;
+  for (let i = 1; i < peers.length; ) {
+    const batch = Math.max(JOIN_BATCH, Math.floor(i * JOIN_GROWTH));
+    await clock.until(Promise.all(peers.slice(i, i + batch).map((p) => startPeer(p, false))), 600_000);
+    i = Math.min(i + batch, peers.length);
+    if (i - reported >= peers.length / 10 || i === peers.length) progress(`joined ${(reported = i)}/${peers.length} nodes`);
   }
   await clock.run(3 * config.chord.updateIntervalMs);
 
@@ -201,13 +218,15 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     if (got?.values.length !== 1 || Buffer.from(got.values[0]!.data.value.value.value).toString() !== v.bytes) lost++;
   }
   const liveAtEnd = live().length;
-  let maintenance = 0;
+  const sent = new Map<number, number>();
   let upMs = 0;
   for (const p of peers) {
     if (p.node) await clock.until(stopPeer(p), 60_000);
-    maintenance += p.maintenance;
+    for (const [code, n] of p.sent) sent.set(code, (sent.get(code) ?? 0) + n);
     upMs += p.upMs;
   }
+  const perNodeMinute = (n: number) => (upMs ? Math.round((n / (upMs / 60_000)) * 100) / 100 : 0);
+  const maintenance = MAINTENANCE_CODES.reduce((sum, code) => sum + (sent.get(code) ?? 0), 0);
   const sorted = [...peers].map((p) => p.identity.nodeIdHex).sort();
   return {
     options: opts,
@@ -215,6 +234,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     lookups: summarizeLookups(records.sort((a, b) => a.at - b.at)),
     values: { stored: stored.length, lost },
     churn: { departures, arrivals, liveAtEnd },
-    maintenance: { messagesPerNodePerMinute: upMs ? Math.round((maintenance / (upMs / 60_000)) * 100) / 100 : 0 },
+    maintenance: { messagesPerNodePerMinute: perNodeMinute(maintenance) },
+    sentPerNodePerMinute: Object.fromEntries([...sent].sort((a, b) => a[0] - b[0]).map(([code, n]) => [MessageCode[code], perNodeMinute(n)])),
   };
 }
