@@ -31,6 +31,11 @@ const SIM_KIND = { id: 0xf0000200, name: 'sim-value', dataModel: 'single' as con
 const JOIN_BATCH = 16;
 /** ...and later up to this share of those already in, so that a large overlay forms in few rounds. */
 const JOIN_GROWTH = 0.25;
+/** Values stored, and fetched at the end, at once. */
+const STORE_BATCH = 512;
+const FETCH_BATCH = 512;
+/** Tries to fetch each value at the end, each from another node. */
+const FETCH_ATTEMPTS = 3;
 /** Virtual time a lookup may take before it counts as failed. */
 const LOOKUP_TIMEOUT_MS = 10_000;
 /** The topology maintenance messages (what keeps the routing state), counted per node per minute. */
@@ -54,7 +59,8 @@ export interface SimulationResult {
   options: SimulationOptions;
   nodeIds: { first: string; last: string };
   lookups: LookupSummary;
-  values: { stored: number; lost: number };
+  /** lost: held by no node that is up at the end; unfetched: not fetched in FETCH_ATTEMPTS tries. */
+  values: { stored: number; lost: number; unfetched: number };
   churn: { departures: number; arrivals: number; liveAtEnd: number };
   maintenance: { messagesPerNodePerMinute: number };
   /** Every message sent, per node per minute of uptime, by message name (maintenance, storage sync, lookups). */
@@ -102,15 +108,25 @@ async function enrollAll(count: number, random: Random, progress: (line: string)
 
 export async function runSimulation(opts: SimulationOptions, progress: (line: string) => void): Promise<SimulationResult> {
   const random = seededRandom(opts.seed);
-  const enrolled = await enrollAll(opts.nodes, random, progress);
+  // Under churn as many peers again are down at the start and come up over time, so that about
+  // `nodes` are up throughout (sessions and downtimes have the same mean, as in OverSim's Pareto churn).
+  const population = opts.meanSessionMs === undefined ? opts.nodes : 2 * opts.nodes;
+  const enrolled = await enrollAll(population, random, progress);
   const config: OverlayConfig = { ...enrolled.config, topology: opts.topology, kinds: [...enrolled.config.kinds, SIM_KIND] };
   const clock = new VirtualClock(Date.now());
-  const trust = new TrustStore(config.rootCerts, config.overlay, { signatures: enrolled.identities[0]!.signatures, cacheSize: opts.nodes });
+  const trust = new TrustStore(config.rootCerts, config.overlay, { signatures: enrolled.identities[0]!.signatures, cacheSize: population });
   const latency = opts.latencyMs ?? { min: 10, max: 100 };
   const network = new MemoryNetwork({ clock, random: seededRandom(opts.seed + 1), path: simPaths(opts.seed, latency.min, latency.max) });
   const peers: SimPeer[] = enrolled.identities.map((identity, index) => ({ index, identity, node: undefined, upMs: 0, upSince: 0, sent: new Map() }));
   const bootstraps = peers.slice(0, Math.min(8, peers.length)).map((p) => ({ host: simHost(p.index), port: SIM_PORT }));
   const live = () => peers.filter((p) => p.node?.state === 'joined');
+  // The ground truth of who is responsible, rebuilt only after the membership changed.
+  let members = 0;
+  let truth: { members: number; ring: RingTruth } | undefined;
+  const currentTruth = (): RingTruth => {
+    if (truth?.members !== members) truth = { members, ring: new RingTruth(live().map((p) => p.identity.nodeId)) };
+    return truth.ring;
+  };
 
   const startPeer = async (p: SimPeer, first: boolean): Promise<void> => {
     const node = new Node({
@@ -126,40 +142,36 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     p.node = node;
     p.upSince = clock.now();
     await node.start();
+    members++;
   };
   const stopPeer = async (p: SimPeer): Promise<void> => {
     const node = p.node!;
     p.upMs += clock.now() - p.upSince;
     addSent(node, p.sent);
     p.node = undefined;
+    members++;
     await node.stop({ leave: false });
   };
 
   await clock.until(startPeer(peers[0]!, true), 60_000);
   let reported = 0;
-  for (let i = 1; i < peers.length; ) {
+  for (let i = 1; i < opts.nodes; ) {
     const batch = Math.max(JOIN_BATCH, Math.floor(i * JOIN_GROWTH));
-    await clock.until(Promise.all(peers.slice(i, i + batch).map((p) => startPeer(p, false))), 600_000);
-    i = Math.min(i + batch, peers.length);
-    if (i - reported >= peers.length / 10 || i === peers.length) progress(`joined ${(reported = i)}/${peers.length} nodes`);
+    await clock.until(Promise.all(peers.slice(i, Math.min(i + batch, opts.nodes)).map((p) => startPeer(p, false))), 600_000);
+    i = Math.min(i + batch, opts.nodes);
+    if (i - reported >= opts.nodes / 10 || i === opts.nodes) progress(`joined ${(reported = i)}/${opts.nodes} nodes`);
   }
   await clock.run(3 * config.chord.updateIntervalMs);
 
   const stored: { resource: Id; bytes: string }[] = [];
-  for (let i = 0; i < opts.values; i += 64) {
-    await clock.until(
-      Promise.all(
-        Array.from({ length: Math.min(64, opts.values - i) }, async (_, k) => {
-          const j = i + k;
-          const p = peers[j % peers.length]!;
-          const resource = nodeMultipleResource(p.identity.nodeId, 1 + Math.floor(j / peers.length), config.hash);
-          const bytes = `value ${j}`;
-          await p.node!.storage.store(SIM_KIND.name, resource, { model: 'single', value: { exists: true, value: Buffer.from(bytes) } });
-          stored.push({ resource, bytes });
-        }),
-      ),
-      600_000,
-    );
+  for (let i = 0; i < opts.values; i += STORE_BATCH) {
+    const batch = Array.from({ length: Math.min(STORE_BATCH, opts.values - i) }, (_, k) => {
+      const j = i + k;
+      const p = peers[j % opts.nodes]!;
+      return { p, resource: nodeMultipleResource(p.identity.nodeId, 1 + Math.floor(j / opts.nodes), config.hash), bytes: `value ${j}` };
+    });
+    await clock.until(Promise.all(batch.map(({ p, resource, bytes }) => p.node!.storage.store(SIM_KIND.name, resource, { model: 'single', value: { exists: true, value: Buffer.from(bytes) } }))), 600_000);
+    stored.push(...batch.map(({ resource, bytes }) => ({ resource, bytes })));
   }
   progress(`stored ${stored.length} values`);
 
@@ -172,19 +184,29 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   };
   let departures = 0;
   let arrivals = 0;
+  // Churn stops with the measured phase: the values are checked on the overlay as it is then.
+  let churning = true;
   if (opts.meanSessionMs !== undefined) {
     const mean = opts.meanSessionMs;
     const scheduleDeparture = (p: SimPeer) =>
       clock.after(paretoMs(mean, random), () => {
-        if (!p.node) return;
+        if (!p.node || !churning) return;
         departures++;
         track(stopPeer(p));
         clock.after(paretoMs(mean, random), () => {
+          if (!churning) return;
           arrivals++;
           track(startPeer(p, false).then(() => scheduleDeparture(p)));
         });
       });
-    for (const p of peers) scheduleDeparture(p);
+    for (const p of peers.slice(0, opts.nodes)) scheduleDeparture(p);
+    for (const p of peers.slice(opts.nodes)) {
+      clock.after(paretoMs(mean, random), () => {
+        if (!churning) return;
+        arrivals++;
+        track(startPeer(p, false).then(() => scheduleDeparture(p)));
+      });
+    }
   }
   const records: LookupRecord[] = [];
   for (let i = 0; i < opts.lookups; i++) {
@@ -196,10 +218,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
       const at = clock.now() - phaseStart;
       track(
         origin.route(key, LOOKUP_TIMEOUT_MS).then(
-          (r) => {
-            const truth = new RingTruth(live().map((p) => p.identity.nodeId));
-            records.push({ at, ok: r.responsible === truth.responsible(key), hops: r.hops, latencyMs: r.rttMs });
-          },
+          (r) => records.push({ at, ok: r.responsible === currentTruth().responsible(key), hops: r.hops, latencyMs: r.rttMs }),
           () => records.push({ at, ok: false }),
         ),
       );
@@ -209,19 +228,41 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     await clock.run(Math.min(60_000, opts.durationMs - (clock.now() - phaseStart)));
     progress(`minute ${minute}: ${live().length} nodes up, ${records.length}/${opts.lookups} lookups done`);
   }
+  churning = false;
   await clock.until(Promise.all([...pending]), 60_000);
 
+  // Every value fetched (a failed fetch is tried again, as a user would); a value is lost when
+  // no node that is up holds it, which is checked where fetching failed.
+  const up = live();
+  let unfetched = 0;
   let lost = 0;
-  for (const [i, v] of stored.entries()) {
-    const from = live();
-    const got = await clock.until(from[i % from.length]!.node!.storage.fetch(SIM_KIND.name, v.resource).catch(() => undefined), 60_000);
-    if (got?.values.length !== 1 || Buffer.from(got.values[0]!.data.value.value.value).toString() !== v.bytes) lost++;
+  for (let i = 0; i < stored.length; i += FETCH_BATCH) {
+    const found = await clock.until(
+      Promise.all(
+        stored.slice(i, i + FETCH_BATCH).map(async (v, k) => {
+          for (let attempt = 0; attempt < FETCH_ATTEMPTS; attempt++) {
+            const from = up[(i + k + attempt) % up.length]!.node!;
+            const got = await from.storage.fetch(SIM_KIND.name, v.resource).catch(() => undefined);
+            if (got?.values.length === 1 && Buffer.from(got.values[0]!.data.value.value.value).toString() === v.bytes) return true;
+          }
+          return false;
+        }),
+      ),
+      600_000,
+    );
+    for (const [k, ok] of found.entries()) {
+      if (ok) continue;
+      unfetched++;
+      const v = stored[i + k]!;
+      const held = up.some((p) => p.node!.storage.engine.fetch(v.resource, [{ kindId: SIM_KIND.id, generation: 0n, selector: { model: 'single' } }]).kinds[0]?.values.some((d) => d.value.value.exists && Buffer.from(d.value.value.value).toString() === v.bytes));
+      if (!held) lost++;
+    }
   }
   const liveAtEnd = live().length;
+  await clock.until(Promise.all(peers.filter((p) => p.node).map(stopPeer)), 60_000);
   const sent = new Map<number, number>();
   let upMs = 0;
   for (const p of peers) {
-    if (p.node) await clock.until(stopPeer(p), 60_000);
     for (const [code, n] of p.sent) sent.set(code, (sent.get(code) ?? 0) + n);
     upMs += p.upMs;
   }
@@ -232,7 +273,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     options: opts,
     nodeIds: { first: sorted[0]!, last: sorted.at(-1)! },
     lookups: summarizeLookups(records.sort((a, b) => a.at - b.at)),
-    values: { stored: stored.length, lost },
+    values: { stored: stored.length, lost, unfetched },
     churn: { departures, arrivals, liveAtEnd },
     maintenance: { messagesPerNodePerMinute: perNodeMinute(maintenance) },
     sentPerNodePerMinute: Object.fromEntries([...sent].sort((a, b) => a[0] - b[0]).map(([code, n]) => [MessageCode[code], perNodeMinute(n)])),

@@ -29,10 +29,10 @@ describe('CLI: simulate', function () {
     };
     const first = await run('a', 5);
     expect(await run('b', 5)).to.equal(first);
-    const result = JSON.parse(first) as { lookups: { lookups: number; success: number; meanHops: number }; values: { stored: number; lost: number } };
+    const result = JSON.parse(first) as { lookups: { lookups: number; success: number; meanHops: number }; values: { stored: number; lost: number; unfetched: number } };
     expect(result.lookups.success).to.equal(1);
     expect(result.lookups.meanHops).to.be.at.most(0.5 * Math.log2(NODES) + 0.5);
-    expect(result.values).to.deep.equal({ stored: 24, lost: 0 });
+    expect(result.values).to.deep.equal({ stored: 24, lost: 0, unfetched: 0 });
     expect(await run('c', 6), 'another seed, another run').to.not.equal(first);
   });
 
