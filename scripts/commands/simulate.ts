@@ -1,12 +1,14 @@
 /**
  * `reload-ppsp simulate`: an overlay of N nodes in this process (the same Node class as
  * `reload-ppsp node`) over simulated links and virtual time, with churn and lookups; writes
- * result.json (the same for the same seed) to --out and prints a summary.
+ * result.json (the same for the same seed), run.json (what the run cost) and SVG plots to --out,
+ * and prints a summary.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TOPOLOGIES, type TopologyName } from '../../overlay/config.js';
 import { integerOption, optionalString, printResult, UsageError, type Command } from '../command.js';
+import { writePlots } from '../simulation/sim-plots.js';
 import { runSimulation, type SimulationOptions } from '../simulation/simulation.js';
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -32,7 +34,7 @@ export const simulateCommand: Command = {
     lookups: { type: 'string', help: 'lookups spread over the measured phase (default 1000)', valueName: 'L' },
     values: { type: 'string', help: 'values stored before it, fetched after it (default 100)', valueName: 'V' },
     seed: { type: 'string', help: 'seed of every draw: the same seed gives the same result.json (default 1)', valueName: 'X' },
-    out: { type: 'string', help: 'directory for result.json (default ./simulation)', valueName: 'DIR' },
+    out: { type: 'string', help: 'directory for result.json, run.json (wall time, memory) and SVG plots (default ./simulation)', valueName: 'DIR' },
     json: { type: 'boolean', help: 'print the result as JSON' },
   },
   async run(args) {
@@ -57,8 +59,12 @@ export const simulateCommand: Command = {
     const started = performance.now();
     const result = await runSimulation(opts, (line) => process.stderr.write(`simulate: ${line}\n`));
     await writeFile(join(out, 'result.json'), JSON.stringify(result, null, 2) + '\n');
+    const plots = await writePlots(result, out);
+    // What the run cost differs from run to run, so it is kept apart from result.json.
+    const cost = { wallSeconds: Math.round((performance.now() - started) / 1000), peakMemoryMiB: Math.round(process.resourceUsage().maxRSS / 1024), node: process.version };
+    await writeFile(join(out, 'run.json'), JSON.stringify(cost, null, 2) + '\n');
     const l = result.lookups;
-    process.stderr.write(`simulate: ${Math.round((performance.now() - started) / 1000)} s of wall time, peak memory ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB\n`);
+    process.stderr.write(`simulate: ${cost.wallSeconds} s of wall time, peak memory ${cost.peakMemoryMiB} MiB\n`);
     printResult(
       args,
       result,
@@ -67,7 +73,7 @@ export const simulateCommand: Command = {
         `lookups: ${l.lookups}, success ${(l.success * 100).toFixed(2)} %, mean hops ${l.meanHops}, latency p50 ${l.latencyMs.p50} ms, p95 ${l.latencyMs.p95} ms`,
         `values: ${result.values.stored} stored, ${result.values.lost} lost (held by no node that is up), ${result.values.unfetched} not fetched in 3 tries`,
         `maintenance: ${result.maintenance.messagesPerNodePerMinute} messages per node per minute`,
-        `written: ${join(out, 'result.json')}`,
+        `written: ${[join(out, 'result.json'), join(out, 'run.json'), ...plots].join(', ')}`,
       ].join('\n'),
     );
     return 0;

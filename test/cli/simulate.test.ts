@@ -19,7 +19,7 @@ describe('CLI: simulate', function () {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  it('two runs with the same seed write the same result.json; lookups all succeed within the Chord path length; nothing lost', async () => {
+  it('two runs with the same seed write the same result.json; lookups all succeed within the Chord path length; nothing lost; SVG plots and run costs are written', async () => {
     const run = async (out: string, seed: number) => {
       const r = await runCli(['simulate', '--nodes', String(NODES), '--duration', '2m', '--lookups', '150', '--values', '24', '--seed', String(seed), '--out', join(dir, out)], { timeoutMs: 240_000 });
       expect(r.code, r.stderr).to.equal(0);
@@ -33,6 +33,13 @@ describe('CLI: simulate', function () {
     expect(result.lookups.success).to.equal(1);
     expect(result.lookups.meanHops).to.be.at.most(0.5 * Math.log2(NODES) + 0.5);
     expect(result.values).to.deep.equal({ stored: 24, lost: 0, unfetched: 0 });
+    for (const [file, title] of [['hops.svg', 'Hops per successful lookup'], ['latency-cdf.svg', 'Lookup latency, CDF'], ['success.svg', 'Lookup success per minute'], ['messages.svg', 'Messages sent per node per minute']]) {
+      const svg = await readFile(join(dir, 'a', file!), 'utf8');
+      expect(svg, file).to.match(/^<svg /).and.to.contain(title).and.to.contain('</svg>');
+    }
+    const cost = JSON.parse(await readFile(join(dir, 'a', 'run.json'), 'utf8')) as { wallSeconds: number; peakMemoryMiB: number };
+    expect(cost.wallSeconds).to.be.a('number').and.at.least(0);
+    expect(cost.peakMemoryMiB).to.be.above(0);
     expect(await run('c', 6), 'another seed, another run').to.not.equal(first);
   });
 
