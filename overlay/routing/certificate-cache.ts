@@ -41,9 +41,10 @@ export class CertificateCache {
     return this.known.get(fingerprint);
   }
 
-  /** Remembers a certificate already verified by the TrustStore. */
-  remember(der: Uint8Array): void {
-    this.known.set(fingerprintOf(der), ownBytes(der));
+  /** Remembers a certificate already verified by the TrustStore (its fingerprint if known). */
+  remember(der: Uint8Array, fingerprint = fingerprintOf(der)): void {
+    if (this.known.get(fingerprint)) return;
+    this.known.set(fingerprint, ownBytes(der));
   }
 
   /**

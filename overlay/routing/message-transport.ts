@@ -207,7 +207,7 @@ export class MessageTransport {
       log.debug(`dropped an unverifiable message: ${error.message}`);
       return;
     }
-    this.certificates.remember(verified.signer.der);
+    this.certificates.remember(verified.signer.der, verified.signer.fingerprint);
     const { contents, signer } = verified;
     metrics.countMessage('in', contents.code);
     if (!isRequestCode(contents.code)) {

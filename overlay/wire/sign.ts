@@ -84,7 +84,8 @@ export function verifyMessage(
   if (origin?.type !== 'node') throw invalidMessage('via[0] must be the Node-ID of the origin', 'no_origin');
   const { certificates, signature } = decodeSecurity(msg.securityBytes);
   const certHashHex = Buffer.from(signature.signer.certHash).toString('hex');
-  const der = certificates.find((c) => fingerprintOf(c) === certHashHex) ?? opts.knownCertificate?.(certHashHex);
+  // A certificate already known needs no hashing of the ones the message carries.
+  const der = opts.knownCertificate?.(certHashHex) ?? certificates.find((c) => fingerprintOf(c) === certHashHex);
   if (!der) throw forbidden(`no certificate with hash ${certHashHex} in the message or known`, 'unknown_signer');
   const signer = trust.verify(der, nowMs);
   // A cache lookup keyed by hash could hand back any certificate: hold it to the hash it claims.
