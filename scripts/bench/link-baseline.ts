@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { createCsr, createRootCa, issueNodeCertificate } from '../../certs/ca.js';
+import { createCsr, createRootCa, issueNodeCertificate, type KeyAlgorithm } from '../../certs/ca.js';
 import { Identity } from '../../certs/identity.js';
 import { TrustStore } from '../../certs/trust.js';
 import { systemClock } from '../../overlay/clock.js';
@@ -33,6 +33,8 @@ export interface RawTlsEchoOptions {
   durationMs: number;
   /** When given, each side signs every message it sends and verifies every one it receives. */
   sign?: EchoSigner;
+  /** The key type of the TLS certificates (default rsa). */
+  key?: KeyAlgorithm;
 }
 
 interface BenchPki {
@@ -41,20 +43,23 @@ interface BenchPki {
   trust: TrustStore;
 }
 
-let benchPki: Promise<BenchPki> | undefined;
+const benchPkis = new Map<KeyAlgorithm, Promise<BenchPki>>();
 
-/** A throwaway CA and two enrolled identities, made once per process (RSA keys are slow). */
-function pki(): Promise<BenchPki> {
-  benchPki ??= (async () => {
+/** A throwaway CA and two enrolled identities with `key` keys, made once per process (RSA keys are slow). */
+function pki(key: KeyAlgorithm): Promise<BenchPki> {
+  const made = benchPkis.get(key);
+  if (made) return made;
+  const making = (async () => {
     const ca = await createRootCa({ overlay: OVERLAY });
     const enroll = async (user: string) => {
-      const { keyPem, csrPem } = await createCsr(user);
+      const { keyPem, csrPem } = await createCsr(user, key);
       return new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay: OVERLAY, user }).certPem + ca.certPem);
     };
     const [server, client] = await Promise.all([enroll(`echo-server@${OVERLAY}`), enroll(`echo-client@${OVERLAY}`)]);
     return { server, client, trust: new TrustStore([ca.certPem], OVERLAY) };
   })();
-  return benchPki;
+  benchPkis.set(key, making);
+  return making;
 }
 
 /** Frame layout: the payload, or with signing `sigLength u16 | signature | payload`. */
@@ -102,7 +107,7 @@ export async function rawTlsEcho(opts: RawTlsEchoOptions): Promise<{ roundTripsP
     throw new RangeError(`messageBytes must be an integer > ${overhead}, got ${messageBytes}`);
   }
   const payload = Buffer.alloc(messageBytes - overhead, 0x5a);
-  const { server: serverId, client: clientId, trust } = await pki();
+  const { server: serverId, client: clientId, trust } = await pki(opts.key ?? 'rsa');
 
   let serverFailure: Error | undefined;
   const server = tls.createServer(

@@ -1,10 +1,11 @@
 /**
  * `npm run bench -- link`: Ping round trips per second over one TLS link between two nodes, with 1
- * and 32 requests in flight, beside a raw TLS echo of the same message size that does the same
+ * and 32 requests in flight, for RSA-2048 and ECDSA P-256 identities side by side, each beside a
+ * raw TLS echo (certificates of the same key type) of the same message size that does the same
  * signing and verifying, measured in the same run. The ratio is what holds on a noisy machine.
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { createCsr, createRootCa, issueNodeCertificate } from '../../certs/ca.js';
+import { createCsr, createRootCa, issueNodeCertificate, KEY_ALGORITHMS, type KeyAlgorithm, type RootCa } from '../../certs/ca.js';
 import { Identity } from '../../certs/identity.js';
 import { newOverlayConfig } from '../../overlay/config.js';
 import { Node } from '../../overlay/node.js';
@@ -19,8 +20,8 @@ import { rawTlsEcho } from './link-baseline.js';
 
 const OVERLAY = 'bench.reload';
 
-async function enroll(ca: Awaited<ReturnType<typeof createRootCa>>, user: string): Promise<Identity> {
-  const { keyPem, csrPem } = await createCsr(user);
+async function enroll(ca: Awaited<ReturnType<typeof createRootCa>>, user: string, key: KeyAlgorithm): Promise<Identity> {
+  const { keyPem, csrPem } = await createCsr(user, key);
   return new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay: OVERLAY, user }).certPem + ca.certPem);
 }
 
@@ -50,11 +51,10 @@ async function pingRate(a: Node, b: Node, inFlight: number, durationMs: number):
   return done / ((Date.now() - started) / 1000);
 }
 
-export async function benchLink(opts: { durationMs?: number } = {}): Promise<Record<string, unknown>> {
-  const durationMs = opts.durationMs ?? 3000;
-  const ca = await createRootCa({ overlay: OVERLAY });
+/** Ping rates over one TLS link between two nodes with `key` identities, beside the raw signed echo. */
+async function benchKey(ca: RootCa, key: KeyAlgorithm, durationMs: number): Promise<Record<string, unknown>> {
   const config = newOverlayConfig(OVERLAY, ca.certPem);
-  const [ida, idb] = await Promise.all([enroll(ca, `a@${OVERLAY}`), enroll(ca, `b@${OVERLAY}`)]);
+  const [ida, idb] = await Promise.all([enroll(ca, `a-${key}@${OVERLAY}`, key), enroll(ca, `b-${key}@${OVERLAY}`, key)]);
   const b = new Node({ config, identity: idb!, listen: { host: '127.0.0.1', port: 0 } });
   await b.start();
   const [, port] = /:(\d+)$/.exec(b.listenAddress!)!;
@@ -67,10 +67,10 @@ export async function benchLink(opts: { durationMs?: number } = {}): Promise<Rec
       sign: (data: Uint8Array) => ida!.sign(data),
       verify: (data: Uint8Array, sig: Uint8Array) => verify('sha256', data, publicKey, sig),
     };
-    const result: Record<string, unknown> = { bench: 'link', durationMs, messageBytes };
+    const result: Record<string, unknown> = { algorithm: ida!.algorithm, messageBytes };
     for (const inFlight of [1, 32]) {
       const ping = await pingRate(a, b, inFlight, durationMs);
-      const raw = await rawTlsEcho({ messageBytes, inFlight, durationMs, sign: signer });
+      const raw = await rawTlsEcho({ messageBytes, inFlight, durationMs, sign: signer, key });
       result[`inFlight${inFlight}`] = {
         pingRoundTripsPerSec: Math.round(ping),
         rawTlsEchoSignedPerSec: Math.round(raw.roundTripsPerSec),
@@ -82,4 +82,12 @@ export async function benchLink(opts: { durationMs?: number } = {}): Promise<Rec
     await a.stop();
     await b.stop();
   }
+}
+
+export async function benchLink(opts: { durationMs?: number } = {}): Promise<Record<string, unknown>> {
+  const durationMs = opts.durationMs ?? 3000;
+  const ca = await createRootCa({ overlay: OVERLAY });
+  const keys: Record<string, unknown> = {};
+  for (const key of KEY_ALGORITHMS) keys[key] = await benchKey(ca, key, durationMs);
+  return { bench: 'link', durationMs, keys };
 }

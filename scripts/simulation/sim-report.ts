@@ -4,6 +4,8 @@ export interface LookupRecord {
   /** Virtual ms since the measured phase began. */
   at: number;
   ok: boolean;
+  /** Why a lookup failed: another node answered than the ground truth's, or none did in time. */
+  failure?: 'wrong-node' | 'no-answer';
   hops?: number;
   latencyMs?: number;
 }
@@ -11,6 +13,7 @@ export interface LookupRecord {
 export interface LookupSummary {
   lookups: number;
   success: number;
+  failures: { wrongNode: number; noAnswer: number };
   meanHops: number;
   /** Successful lookups by hop count. */
   hops: Record<string, number>;
@@ -44,6 +47,7 @@ export function summarizeLookups(records: LookupRecord[]): LookupSummary {
   return {
     lookups: records.length,
     success: records.length ? round(ok.length / records.length) : 0,
+    failures: { wrongNode: records.filter((r) => r.failure === 'wrong-node').length, noAnswer: records.filter((r) => r.failure === 'no-answer').length },
     meanHops: ok.length ? round(ok.reduce((s, r) => s + r.hops!, 0) / ok.length) : 0,
     hops,
     latencyMs: { p50: quantile(latencies, 0.5), p95: quantile(latencies, 0.95), p99: quantile(latencies, 0.99), cdf },

@@ -218,8 +218,11 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
       const at = clock.now() - phaseStart;
       track(
         origin.route(key, LOOKUP_TIMEOUT_MS).then(
-          (r) => records.push({ at, ok: r.responsible === currentTruth().responsible(key), hops: r.hops, latencyMs: r.rttMs }),
-          () => records.push({ at, ok: false }),
+          (r) => {
+            const ok = r.responsible === currentTruth().responsible(key);
+            records.push({ at, ok, ...(ok ? {} : { failure: 'wrong-node' as const }), hops: r.hops, latencyMs: r.rttMs });
+          },
+          () => records.push({ at, ok: false, failure: 'no-answer' }),
         ),
       );
     });

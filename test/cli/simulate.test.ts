@@ -4,9 +4,11 @@
  * sorted Node-IDs) in about ½·log2 N hops, and no value is lost; bad flags are one line, exit 2.
  */
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { runCli } from '../helpers/cli.js';
 
 const NODES = 12;
@@ -19,7 +21,7 @@ describe('CLI: simulate', function () {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  it('two runs with the same seed write the same result.json; lookups all succeed within the Chord path length; nothing lost; SVG plots and run costs are written', async () => {
+  it('two runs with the same seed write the same result.json; lookups all succeed within the Chord path length; nothing lost; SVG plots and run costs are written; sim:scale tables and plots runs', async () => {
     const run = async (out: string, seed: number) => {
       const r = await runCli(['simulate', '--nodes', String(NODES), '--duration', '2m', '--lookups', '150', '--values', '24', '--seed', String(seed), '--out', join(dir, out)], { timeoutMs: 240_000 });
       expect(r.code, r.stderr).to.equal(0);
@@ -41,6 +43,13 @@ describe('CLI: simulate', function () {
     expect(cost.wallSeconds).to.be.a('number').and.at.least(0);
     expect(cost.peakMemoryMiB).to.be.above(0);
     expect(await run('c', 6), 'another seed, another run').to.not.equal(first);
+
+    // Runs side by side: one table row per run, and a plot of their cost.
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/simulation/scale-report.ts', join(dir, 'scale.svg'), join(dir, 'a'), join(dir, 'c')]);
+    const rows = stdout.trim().split('\n');
+    expect(rows).to.have.length(4);
+    for (const row of rows.slice(2)) expect(row).to.match(/^\| 12 \| 2 min \| .* \| 150 \| 100\.00 % \| .* \| 0 of 24 \|/);
+    expect(await readFile(join(dir, 'scale.svg'), 'utf8')).to.match(/^<svg /).and.to.contain('cost against overlay size');
   });
 
   it('refuses bad flags with one line and exit 2', async () => {

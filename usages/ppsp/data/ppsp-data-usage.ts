@@ -274,6 +274,7 @@ export class PpspDataUsage implements Usage {
       localNodeId: node.nodeIdHex,
       peers,
       nodeLimits: this.nodeLimits,
+      random: node.random.next,
       connect: async (peer: string, host: SessionHost) => {
         const link = await this.dial(peer, swarmId);
         this.openSession(link, { role: 'dialler', swarmId, host });

@@ -73,7 +73,7 @@ export class SwarmDownloader {
     private readonly sessions: SwarmSessions,
     private readonly stats: SwarmStats,
     private readonly options: SwarmOptions,
-    ctx: SwarmContext,
+    private readonly ctx: SwarmContext,
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {
@@ -94,7 +94,7 @@ export class SwarmDownloader {
    * requested only once their leaf hashes are known (`hashesKnown`).
    */
   start(have: Uint8Array): void {
-    this.picker = new PiecePicker<string>(this.chunkCount, { have, hashesKnown: false });
+    this.picker = new PiecePicker<string>(this.chunkCount, { have, hashesKnown: false, rng: this.ctx.random });
     this.steer();
     for (const s of this.sessions.values()) if (s.remote) this.picker.setAvailability(s.remoteNodeId, s.remote.toBitmap());
   }

@@ -101,6 +101,8 @@ export interface SwarmContext {
   peers?: () => Promise<PeerRef[]>;
   /** The node's rate limits, shared by its swarms. */
   nodeLimits?: NodeRateLimits;
+  /** Uniform in [0, 1): the node's random source (choker, piece picker, dial order); default Math.random. */
+  random?: () => number;
 }
 
 /** A progress event: chunks held, chunks in all, download rate (bytes/s), connected peers. */

@@ -27,7 +27,7 @@ export class SwarmUploader {
     ctx: SwarmContext,
     private readonly clock: Clock,
   ) {
-    this.choker = new Choker({ slots: options.uploadSlots });
+    this.choker = new Choker({ slots: options.uploadSlots, rng: ctx.random });
     this.lastRechokeMs = clock.now();
     this.bucket = new TokenBucket(options.uploadLimit ?? 0, clock);
     this.limit = new RateLimit(ctx.nodeLimits ? [this.bucket, ctx.nodeLimits.upload] : [this.bucket]);

@@ -83,7 +83,7 @@ export class Swarm extends EventEmitter implements SessionHost {
     this.swarmId = parseSwarmId(swarmId);
     this.clock = options.clock ?? systemClock;
     this.log = (options.log ?? silentLogger).child(`ppsp:swarm:${this.swarmId.slice(0, 8)}`);
-    this.sessions = new SwarmSessions({ localNodeId: ctx.localNodeId, peers: ctx.peers, connect: (peer) => ctx.connect(peer, this) }, this.stats, options, this.clock, this.log, (peer) => this.emit('peerGone', peer));
+    this.sessions = new SwarmSessions({ localNodeId: ctx.localNodeId, peers: ctx.peers, connect: (peer) => ctx.connect(peer, this) }, this.stats, { ...options, rng: ctx.random }, this.clock, this.log, (peer) => this.emit('peerGone', peer));
     this.uploader = new SwarmUploader(this.sessions, this.stats, options, ctx, this.clock);
     this.downloader = new SwarmDownloader(this.downloaderHost(), this.sessions, this.stats, options, ctx, this.clock, this.log);
     this.done = new Promise<void>((resolve, reject) => {

@@ -112,6 +112,7 @@ export class LiveChannels {
       localNodeId: node.nodeIdHex,
       peers: swarmId ? () => this.peers(swarmId) : undefined,
       connect: (peer, host) => this.data.connectLive(peer, host),
+      random: node.random.next,
       checkCertificate: (der) => {
         const cert = node.trust.verify(der, Date.now());
         return { publicKey: cert.publicKey, nodeIdHex: cert.identity.nodeIdHex };

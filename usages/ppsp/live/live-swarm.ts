@@ -81,6 +81,8 @@ export interface LiveContext {
   peers?: () => Promise<PeerRef[]>;
   /** Verifies a certificate against the overlay's root now (throws ReloadError Forbidden). */
   checkCertificate(der: Uint8Array): CheckedSource;
+  /** Uniform in [0, 1): the node's random source (dial order); default Math.random. */
+  random?: () => number;
 }
 
 /** The figures `GET /swarms/<id>` and /metrics show for a live swarm. */
@@ -148,7 +150,7 @@ export class LiveSwarm extends EventEmitter implements LiveSessionHost {
     this.log = (options.log ?? silentLogger).child(`ppsp:live:${swarmId.slice(0, 8)}`);
     this.window = this.newWindow(windowChunks);
     const dialling: SessionDialling = { localNodeId: ctx.localNodeId, peers: ctx.peers, connect: (peer) => ctx.connect(peer, this) };
-    this.sessions = new SwarmSessions<LiveSession>(dialling, this.stats, { maxPeers: options.maxPeers ?? DEFAULT_LIVE_MAX_PEERS, redialIntervalMs: options.redialIntervalMs }, this.clock, this.log, () => {});
+    this.sessions = new SwarmSessions<LiveSession>(dialling, this.stats, { maxPeers: options.maxPeers ?? DEFAULT_LIVE_MAX_PEERS, redialIntervalMs: options.redialIntervalMs, rng: ctx.random }, this.clock, this.log, () => {});
     this.scheduler = new LiveScheduler({
       perPeerInFlight: options.perPeerInFlight ?? 16,
       urgentMs: options.urgentMs ?? 1_500,

@@ -43,7 +43,7 @@ export interface PpspSignallingOptions {
   requestTimeoutMs?: number;
   /** Whether a peer's tls address can be dialled from here (default: always). */
   reachable?: ReachablePredicate;
-  /** Uniform in [0, 1) for tie-breaks (default Math.random); inject for reproducible tests. */
+  /** Uniform in [0, 1) for tie-breaks (default: the node's random source); inject for reproducible tests. */
   random?: () => number;
 }
 
@@ -70,14 +70,14 @@ export class PpspSignallingUsage implements Usage {
   private availabilityOf: (swarmId: string) => Availability | undefined = () => undefined;
   private holds: ((swarmId: string, peerHex: string, chunk: number) => boolean | undefined) | undefined;
   private readonly lifetimeSec: number;
-  private readonly random: () => number;
+  private readonly ownRandom?: () => number;
 
   constructor(private readonly opts: PpspSignallingOptions) {
     encodeProperties(opts.properties);
     this.props = opts.properties;
     this.offered = this.checkedTransports(opts.transports ?? [{ type: 'overlay' }]);
     this.lifetimeSec = opts.announceLifetimeSec ?? DEFAULT_ANNOUNCE_LIFETIME_SEC;
-    this.random = opts.random ?? Math.random;
+    this.ownRandom = opts.random;
   }
 
   // ---- Usage --------------------------------------------------------------------------------
@@ -98,7 +98,7 @@ export class PpspSignallingUsage implements Usage {
       // The data plane is the authority on what it holds, joined to the swarm's signalling or not.
       localAvailability: (swarmId) => this.availabilityOf(swarmId),
       peerHasChunk: (swarmId, peerHex, chunk) => this.holds?.(swarmId, peerHex, chunk),
-      random: () => this.random(),
+      random: this.ownRandom ?? node.random.next,
     };
     for (const handler of signallingHandlers(host)) node.registerMethod(handler);
   }
