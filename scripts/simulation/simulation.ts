@@ -30,7 +30,10 @@ const SIM_KIND = { id: 0xf0000200, name: 'sim-value', dataModel: 'single' as con
 /** Nodes that join at once at first, each through a bootstrap node... */
 const JOIN_BATCH = 16;
 /** ...and later up to this share of those already in, so that a large overlay forms in few rounds. */
-const JOIN_GROWTH = 0.25;
+const JOIN_GROWTH = 0.1;
+/** Tries to join before a peer stays down, and the virtual time between them. */
+const JOIN_ATTEMPTS = 3;
+const JOIN_RETRY_MS = 5_000;
 /** Values stored, and fetched at the end, at once. */
 const STORE_BATCH = 512;
 const FETCH_BATCH = 512;
@@ -61,7 +64,8 @@ export interface SimulationResult {
   lookups: LookupSummary;
   /** lost: held by no node that is up at the end; unfetched: not fetched in FETCH_ATTEMPTS tries. */
   values: { stored: number; lost: number; unfetched: number };
-  churn: { departures: number; arrivals: number; liveAtEnd: number };
+  /** joinFailures: joins that failed and were tried again (JOIN_ATTEMPTS in all). */
+  churn: { departures: number; arrivals: number; liveAtEnd: number; joinFailures: number };
   maintenance: { messagesPerNodePerMinute: number };
   /** Every message sent, per node per minute of uptime, by message name (maintenance, storage sync, lookups). */
   sentPerNodePerMinute: Record<string, number>;
@@ -128,7 +132,20 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     return truth.ring;
   };
 
+  let joinFailures = 0;
+  /** Starts a node for `p`; a join that fails is tried again later, as an operator's restart would. */
   const startPeer = async (p: SimPeer, first: boolean): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startNode(p, first);
+      } catch {
+        joinFailures++;
+        if (attempt === JOIN_ATTEMPTS) return;
+        await new Promise((resolve) => clock.after(JOIN_RETRY_MS, () => resolve(undefined)));
+      }
+    }
+  };
+  const startNode = async (p: SimPeer, first: boolean): Promise<void> => {
     const node = new Node({
       config,
       identity: p.identity,
@@ -141,7 +158,13 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     });
     p.node = node;
     p.upSince = clock.now();
-    await node.start();
+    try {
+      await node.start();
+    } catch (e) {
+      p.node = undefined;
+      await node.stop({ leave: false }).catch(() => {});
+      throw e;
+    }
     members++;
   };
   const stopPeer = async (p: SimPeer): Promise<void> => {
@@ -165,10 +188,11 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
 
   const stored: { resource: Id; bytes: string }[] = [];
   for (let i = 0; i < opts.values; i += STORE_BATCH) {
+    const up = live();
     const batch = Array.from({ length: Math.min(STORE_BATCH, opts.values - i) }, (_, k) => {
       const j = i + k;
-      const p = peers[j % opts.nodes]!;
-      return { p, resource: nodeMultipleResource(p.identity.nodeId, 1 + Math.floor(j / opts.nodes), config.hash), bytes: `value ${j}` };
+      const p = up[j % up.length]!;
+      return { p, resource: nodeMultipleResource(p.identity.nodeId, 1 + Math.floor(j / up.length), config.hash), bytes: `value ${j}` };
     });
     await clock.until(Promise.all(batch.map(({ p, resource, bytes }) => p.node!.storage.store(SIM_KIND.name, resource, { model: 'single', value: { exists: true, value: Buffer.from(bytes) } }))), 600_000);
     stored.push(...batch.map(({ resource, bytes }) => ({ resource, bytes })));
@@ -277,7 +301,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     nodeIds: { first: sorted[0]!, last: sorted.at(-1)! },
     lookups: summarizeLookups(records.sort((a, b) => a.at - b.at)),
     values: { stored: stored.length, lost, unfetched },
-    churn: { departures, arrivals, liveAtEnd },
+    churn: { departures, arrivals, liveAtEnd, joinFailures },
     maintenance: { messagesPerNodePerMinute: perNodeMinute(maintenance) },
     sentPerNodePerMinute: Object.fromEntries([...sent].sort((a, b) => a[0] - b[0]).map(([code, n]) => [MessageCode[code], perNodeMinute(n)])),
   };
