@@ -7,6 +7,9 @@
 import { readFile } from 'node:fs/promises';
 import { ID_HASHES, type IdHash } from './id.js';
 import { closestName } from './util/closest-name.js';
+import { CHORD_DEFAULTS, CHORD_RANGES, type ChordConfig } from './topology/chord/chord-config.js';
+
+export type { ChordConfig };
 
 /** Topology plugins this node implements (a Kademlia plugin is planned). */
 export const TOPOLOGIES = ['CHORD-RELOAD'] as const;
@@ -32,21 +35,6 @@ export interface BootstrapNode {
   port: number;
 }
 
-/** CHORD-RELOAD settings (RFC 6940 §10; intervals shorter than the RFC's because repair is reactive too). */
-export interface ChordConfig {
-  /** Successors and predecessors kept each (RFC 6940 §10.3: at least 3). */
-  neighbourCount: number;
-  /** Finger table entries (RFC 6940 §10.3: at least 16, up to 128). */
-  fingerCount: number;
-  /** Period of the Update exchange with neighbours (stabilization, §10.7.4), ms. */
-  updateIntervalMs: number;
-  /** Period of finger refresh, ms; each round checks a few fingers. */
-  fingerIntervalMs: number;
-  /** A neighbour that does not answer an Update within this time is treated as failed, ms. */
-  neighbourTimeoutMs: number;
-  /** Attaches a node runs at once while joining or repairing. */
-  attachConcurrency: number;
-}
 
 /** Storage settings (RFC 6940 §7, §10.4). */
 export interface StorageConfig {
@@ -126,14 +114,7 @@ export const CONFIG_DEFAULTS = {
   maxLinks: 256,
   linkQueueLimit: 1024,
   certificateReferences: false,
-  chord: {
-    neighbourCount: 3,
-    fingerCount: 16,
-    updateIntervalMs: 10_000,
-    fingerIntervalMs: 30_000,
-    neighbourTimeoutMs: 5_000,
-    attachConcurrency: 4,
-  } satisfies ChordConfig,
+  chord: CHORD_DEFAULTS,
   links: {
     maxPerNode: 2,
     handshakeTimeoutMs: 10_000,
@@ -269,15 +250,6 @@ function integerSection<T extends { [K in keyof T]: number }>(doc: Json, name: s
   }
   return out as T;
 }
-
-const CHORD_RANGES = {
-  neighbourCount: [1, 32],
-  fingerCount: [1, 128],
-  updateIntervalMs: [50, 3_600_000],
-  fingerIntervalMs: [50, 3_600_000],
-  neighbourTimeoutMs: [50, 600_000],
-  attachConcurrency: [1, 64],
-} as const satisfies Record<keyof ChordConfig, readonly [number, number]>;
 
 const STORAGE_RANGES = {
   replicas: [1, 16],
