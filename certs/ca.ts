@@ -114,8 +114,7 @@ export interface CsrResult {
   csrPem: string;
 }
 
-/** A fresh key and a PKCS#10 request naming the user (rfc822Name). The Node-ID is the CA's choice. */
-/** A key pair and a PKCS#10 request for it naming `user`, signed by it. */
+/** A fresh key and a PKCS#10 request naming the user (rfc822Name), signed by that key. The Node-ID is the CA's choice. */
 export async function createCsr(user: string, algorithm: KeyAlgorithm = 'rsa'): Promise<CsrResult> {
   const { keyPem, privateKey, publicKey } = await generateNodeKey(algorithm);
   const csr = forge.pki.createCertificationRequest();

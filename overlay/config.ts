@@ -35,7 +35,6 @@ export interface BootstrapNode {
   port: number;
 }
 
-
 /** Storage settings (RFC 6940 §7, §10.4). */
 export interface StorageConfig {
   /** Copies of each value: the responsible peer and its next successors (CHORD-RELOAD: 3). */

@@ -36,10 +36,10 @@ export function idFromHex(hex: string): Id {
   return Uint8Array.from(Buffer.from(hex, 'hex')) as Id;
 }
 
-/** Lowercase hex, the form used in certificates, logs and the API. */
 /** Two hex digits per byte value: ids are turned into map keys on every message, so this is hot. */
 const HEX_BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
+/** Lowercase hex, the form used in certificates, logs and the API. */
 export function idToHex(id: Uint8Array): string {
   let hex = '';
   for (let i = 0; i < id.length; i++) hex += HEX_BYTES[id[i]!];

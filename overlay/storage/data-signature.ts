@@ -46,7 +46,7 @@ export function signStoredData(
   kindId: number,
   data: { storageTimeMs: number; lifetimeSec: number; value: StoredDataValue },
 ): StoredData {
-  const certHash = Uint8Array.from(Buffer.from(identity.fingerprint, 'hex'));
+  const certHash = Buffer.from(identity.fingerprint, 'hex');
   const value = Uint8Array.from(identity.sign(signatureInput(resource, kindId, data.storageTimeMs, data.value, certHash)));
   return { storageTimeMs: data.storageTimeMs, lifetimeSec: data.lifetimeSec, value: data.value, signature: { certHash, value } };
 }

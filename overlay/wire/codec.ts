@@ -69,7 +69,7 @@ const DESTINATION_CODES = new Map<Destination['type'], number>([
   ['opaque', 3],
 ]);
 const DESTINATION_TYPES = new Map([...DESTINATION_CODES].map(([type, code]) => [code, type]));
-/** TLS SignatureAndHashAlgorithm of RSASSA-PKCS1-v1_5 + SHA-256: hash sha256(4), signature rsa(1) (RFC 5246 §7.4.1.4.1). */
+/** TLS HashAlgorithm sha256 (RFC 5246 §7.4.1.4.1): the hash of every signature here. */
 const HASH_SHA256 = 4;
 /** SignatureAlgorithm values (RFC 5246 §7.4.1.4.1; 224 is in the private-use range). */
 const SIGNATURE_CODES: Record<SignatureAlgorithm, number> = { 'rsa-sha256': 1, 'ecdsa-sha256': 3, 'keyed-sha256': 224 };

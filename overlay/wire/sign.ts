@@ -3,7 +3,6 @@
  * the encoded MessageContents and the SignerIdentity — not the via list, destinations or TTL,
  * which forwarders rewrite. RSASSA-PKCS1-v1_5 with SHA-256 via node:crypto, on keys parsed once.
  */
-import { createHash } from 'node:crypto';
 import type { Identity } from '../../certs/identity.js';
 import { fingerprintOf, type PeerCertificate, type TrustStore } from '../../certs/trust.js';
 import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
@@ -29,7 +28,7 @@ const signerCache = new WeakMap<Identity, SignerParts>();
 function signerPartsOf(identity: Identity): SignerParts {
   let parts = signerCache.get(identity);
   if (!parts) {
-    const signer: SignerIdentity = { type: 'cert_hash', hashAlg: 'sha256', certHash: createHash('sha256').update(identity.certDer).digest() };
+    const signer: SignerIdentity = { type: 'cert_hash', hashAlg: 'sha256', certHash: Buffer.from(identity.fingerprint, 'hex') };
     parts = { signer, encodedSigner: encodeSignerIdentity(signer) };
     signerCache.set(identity, parts);
   }

@@ -64,7 +64,7 @@ export interface SimulationResult {
   lookups: LookupSummary;
   /** lost: held by no node that is up at the end; unfetched: not fetched in FETCH_ATTEMPTS tries. */
   values: { stored: number; lost: number; unfetched: number };
-  /** joinFailures: joins that failed and were tried again (JOIN_ATTEMPTS in all). */
+  /** joinFailures: join attempts that failed (a peer tries JOIN_ATTEMPTS times before it stays down). */
   churn: { departures: number; arrivals: number; liveAtEnd: number; joinFailures: number };
   maintenance: { messagesPerNodePerMinute: number };
   /** Every message sent, per node per minute of uptime, by message name (maintenance, storage sync, lookups). */
@@ -212,25 +212,21 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   let churning = true;
   if (opts.meanSessionMs !== undefined) {
     const mean = opts.meanSessionMs;
-    const scheduleDeparture = (p: SimPeer) =>
-      clock.after(paretoMs(mean, random), () => {
-        if (!p.node || !churning) return;
-        departures++;
-        track(stopPeer(p));
-        clock.after(paretoMs(mean, random), () => {
-          if (!churning) return;
-          arrivals++;
-          track(startPeer(p, false).then(() => scheduleDeparture(p)));
-        });
-      });
-    for (const p of peers.slice(0, opts.nodes)) scheduleDeparture(p);
-    for (const p of peers.slice(opts.nodes)) {
+    const scheduleArrival = (p: SimPeer) =>
       clock.after(paretoMs(mean, random), () => {
         if (!churning) return;
         arrivals++;
         track(startPeer(p, false).then(() => scheduleDeparture(p)));
       });
-    }
+    const scheduleDeparture = (p: SimPeer) =>
+      clock.after(paretoMs(mean, random), () => {
+        if (!p.node || !churning) return;
+        departures++;
+        track(stopPeer(p));
+        scheduleArrival(p);
+      });
+    for (const p of peers.slice(0, opts.nodes)) scheduleDeparture(p);
+    for (const p of peers.slice(opts.nodes)) scheduleArrival(p);
   }
   const records: LookupRecord[] = [];
   for (let i = 0; i < opts.lookups; i++) {
