@@ -4,7 +4,8 @@
  * of a ring computed from nothing but the sorted Node-IDs. The overlay benchmark and the
  * multi-node tests both start their rings here, so that they measure and test the same thing.
  */
-import { createCsr, issueNodeCertificate, type RootCa } from '../certs/ca.js';
+import { createCsr, issueNodeCertificate, type KeyAlgorithm, type RootCa } from '../certs/ca.js';
+import type { SignatureScheme } from '../certs/signature-scheme.js';
 import { Identity } from '../certs/identity.js';
 import type { OverlayConfig } from '../overlay/config.js';
 import { compareIds, idFromHex, idToHex, ringDistance, type Id } from '../overlay/id.js';
@@ -50,10 +51,19 @@ export function portOf(n: Node): number {
   return Number(/:(\d+)$/.exec(n.listenAddress!)![1]);
 }
 
-/** A key and a certificate for `user` signed by `ca`, in memory (no files). */
-export async function enrollInMemory(ca: RootCa, overlay: string, user: string): Promise<Identity> {
-  const { keyPem, csrPem } = await createCsr(user);
-  return new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay, user }).certPem + ca.certPem);
+/**
+ * A key and a certificate for `user` signed by `ca`, in memory (no files). `key` picks the key
+ * type, `nodeIdHex` the Node-ID (default the CA's random choice), `signatures` a stand-in signer.
+ */
+export async function enrollInMemory(
+  ca: RootCa,
+  overlay: string,
+  user: string,
+  opts: { key?: KeyAlgorithm; nodeIdHex?: string; signatures?: SignatureScheme } = {},
+): Promise<Identity> {
+  const { keyPem, csrPem } = await createCsr(user, opts.key);
+  const { certPem } = issueNodeCertificate(ca, csrPem, { overlay, user, ...(opts.nodeIdHex ? { nodeIdHex: opts.nodeIdHex } : {}) });
+  return new Identity(keyPem, certPem + ca.certPem, opts.signatures);
 }
 
 /**

@@ -7,8 +7,9 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import { createCsr, createRootCa, issueNodeCertificate, type KeyAlgorithm } from '../../certs/ca.js';
-import { Identity } from '../../certs/identity.js';
+import { createRootCa, type KeyAlgorithm } from '../../certs/ca.js';
+import { enrollInMemory } from '../local-ring.js';
+import type { Identity } from '../../certs/identity.js';
 import { TrustStore } from '../../certs/trust.js';
 import { systemClock } from '../../overlay/clock.js';
 import { LINK_SOCKET_OPTIONS, authenticatePeer, tlsCredentials } from '../../overlay/link/tls-options.js';
@@ -51,11 +52,7 @@ function pki(key: KeyAlgorithm): Promise<BenchPki> {
   if (made) return made;
   const making = (async () => {
     const ca = await createRootCa({ overlay: OVERLAY });
-    const enroll = async (user: string) => {
-      const { keyPem, csrPem } = await createCsr(user, key);
-      return new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay: OVERLAY, user }).certPem + ca.certPem);
-    };
-    const [server, client] = await Promise.all([enroll(`echo-server@${OVERLAY}`), enroll(`echo-client@${OVERLAY}`)]);
+    const [server, client] = await Promise.all([enrollInMemory(ca, OVERLAY, `echo-server@${OVERLAY}`, { key }), enrollInMemory(ca, OVERLAY, `echo-client@${OVERLAY}`, { key })]);
     return { server, client, trust: new TrustStore([ca.certPem], OVERLAY) };
   })();
   benchPkis.set(key, making);

@@ -5,8 +5,8 @@
  * signing and verifying, measured in the same run. The ratio is what holds on a noisy machine.
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { createCsr, createRootCa, issueNodeCertificate, KEY_ALGORITHMS, type KeyAlgorithm, type RootCa } from '../../certs/ca.js';
-import { Identity } from '../../certs/identity.js';
+import { createRootCa, KEY_ALGORITHMS, type KeyAlgorithm, type RootCa } from '../../certs/ca.js';
+import type { Identity } from '../../certs/identity.js';
 import { newOverlayConfig } from '../../overlay/config.js';
 import { Node } from '../../overlay/node.js';
 import { pingRequestBody } from '../../overlay/methods/ping.js';
@@ -16,14 +16,10 @@ import { encodeMessage } from '../../overlay/wire/codec.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
 import { headerFrom } from '../../overlay/wire/header.js';
 import { signMessage } from '../../overlay/wire/sign.js';
+import { enrollInMemory } from '../local-ring.js';
 import { rawTlsEcho } from './link-baseline.js';
 
 const OVERLAY = 'bench.reload';
-
-async function enroll(ca: Awaited<ReturnType<typeof createRootCa>>, user: string, key: KeyAlgorithm): Promise<Identity> {
-  const { keyPem, csrPem } = await createCsr(user, key);
-  return new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay: OVERLAY, user }).certPem + ca.certPem);
-}
 
 /** The encoded size of the Ping request the benchmark sends, so the raw echo moves the same bytes. */
 function pingFrameBytes(identity: Identity, to: Id, overlay: string): number {
@@ -54,7 +50,7 @@ async function pingRate(a: Node, b: Node, inFlight: number, durationMs: number):
 /** Ping rates over one TLS link between two nodes with `key` identities, beside the raw signed echo. */
 async function benchKey(ca: RootCa, key: KeyAlgorithm, durationMs: number): Promise<Record<string, unknown>> {
   const config = newOverlayConfig(OVERLAY, ca.certPem);
-  const [ida, idb] = await Promise.all([enroll(ca, `a-${key}@${OVERLAY}`, key), enroll(ca, `b-${key}@${OVERLAY}`, key)]);
+  const [ida, idb] = await Promise.all([enrollInMemory(ca, OVERLAY, `a-${key}@${OVERLAY}`, { key }), enrollInMemory(ca, OVERLAY, `b-${key}@${OVERLAY}`, { key })]);
   const b = new Node({ config, identity: idb!, listen: { host: '127.0.0.1', port: 0 } });
   await b.start();
   const [, port] = /:(\d+)$/.exec(b.listenAddress!)!;

@@ -7,8 +7,8 @@
  * the signature operation itself.
  */
 import { sign, verify } from 'node:crypto';
-import { createCsr, createRootCa, issueNodeCertificate, KEY_ALGORITHMS, type KeyAlgorithm, type RootCa } from '../../certs/ca.js';
-import { Identity } from '../../certs/identity.js';
+import { createRootCa, KEY_ALGORITHMS, type KeyAlgorithm, type RootCa } from '../../certs/ca.js';
+import { enrollInMemory } from '../local-ring.js';
 import { TrustStore } from '../../certs/trust.js';
 import { systemClock } from '../../overlay/clock.js';
 import { idFromHex } from '../../overlay/id.js';
@@ -67,9 +67,7 @@ function measurePair(a: () => unknown, b: () => unknown, durationMs: number): [n
 
 /** Signing and verifying a message with one key type, each beside node:crypto on the same input and key. */
 async function benchKey(ca: RootCa, key: KeyAlgorithm, durationMs: number): Promise<{ record: Record<string, unknown>; bytes: Uint8Array }> {
-  const user = `bench-${key}@${OVERLAY}`;
-  const { keyPem, csrPem } = await createCsr(user, key);
-  const identity = new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay: OVERLAY, user }).certPem + ca.certPem);
+  const identity = await enrollInMemory(ca, OVERLAY, `bench-${key}@${OVERLAY}`, { key });
   const trust = new TrustStore([ca.certPem], OVERLAY);
   const header: ForwardingHeader = headerFrom({ overlay: OVERLAY, sequence: 1, initialTtl: 100 }, identity.nodeId, idFromHex('ffeeddccbbaa99887766554433221100'));
   const contents: MessageContents = { code: MessageCode.PingReq, body: encodeCbor(pingRequestBody()), extensions: [] };

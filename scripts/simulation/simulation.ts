@@ -6,8 +6,8 @@
  * clock, random source and the signature primitive (a keyed stand-in, still checked on every
  * message) are replaced; certificates and the protocol are the real ones.
  */
-import { createCsr, createRootCa, issueNodeCertificate } from '../../certs/ca.js';
-import { Identity } from '../../certs/identity.js';
+import { createRootCa } from '../../certs/ca.js';
+import type { Identity } from '../../certs/identity.js';
 import { keyedStandIn } from '../../certs/signature-scheme.js';
 import { TrustStore } from '../../certs/trust.js';
 import { VirtualClock } from '../../overlay/clock.js';
@@ -18,7 +18,7 @@ import { Node } from '../../overlay/node.js';
 import { seededRandom, type Random } from '../../overlay/random.js';
 import { nodeMultipleResource } from '../../overlay/storage/access-control.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
-import { RingTruth } from '../local-ring.js';
+import { enrollInMemory, RingTruth } from '../local-ring.js';
 import { paretoMs } from './churn.js';
 import { SIM_PORT, simHost, simPaths } from './sim-network.js';
 import { summarizeLookups, type LookupRecord, type LookupSummary } from './sim-report.js';
@@ -102,9 +102,7 @@ async function enrollAll(count: number, random: Random, progress: (line: string)
   const nodeIds = Array.from({ length: count }, () => idToHex(random.bytes(16) as Id));
   const identities: Identity[] = [];
   for (const [i, nodeIdHex] of nodeIds.entries()) {
-    const user = `peer${i}@${SIM_OVERLAY}`;
-    const { keyPem, csrPem } = await createCsr(user, 'ecdsa');
-    identities.push(new Identity(keyPem, issueNodeCertificate(ca, csrPem, { overlay: SIM_OVERLAY, user, nodeIdHex }).certPem + ca.certPem, signatures));
+    identities.push(await enrollInMemory(ca, SIM_OVERLAY, `peer${i}@${SIM_OVERLAY}`, { key: 'ecdsa', nodeIdHex, signatures }));
     if ((i + 1) % Math.max(1, Math.round(count / 10)) === 0) progress(`enrolled ${i + 1}/${count} identities`);
   }
   return { config: newOverlayConfig(SIM_OVERLAY, ca.certPem), identities };
