@@ -4,7 +4,7 @@ import { Node } from '../../overlay/node.js';
 import { sharedPki } from '../helpers/pki.js';
 import { settleNodes } from '../helpers/settle.js';
 import { portOf, RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, waitForAsync } from '../helpers/wait.js';
 
 describe('a client (RFC 6940 §3.2) beside a ring of 8 peers over TLS', function () {
   this.timeout(120_000);
@@ -77,6 +77,9 @@ describe('a client (RFC 6940 §3.2) beside a ring of 8 peers over TLS', function
     await waitFor(() => client.topologyStatus().successors[0] === truth.responsible(client.nodeId), 20 * net.config.chord.updateIntervalMs, 'client re-attached');
     // Every peer reaches the client through its new responsible peer once the peers' ring has closed the gap.
     await settleNodes(net.nodes);
+    // ...and once the new responsible peer holds the client's link (the client's side can be up first).
+    const reachable = async () => (await Promise.all(net.nodes.map((n) => n.ping(client.nodeId).then(() => true, () => false)))).every(Boolean);
+    await waitForAsync(reachable, 20 * net.config.chord.updateIntervalMs, 'every peer reaches the client', 100);
     for (const n of net.nodes) expect((await n.ping(client.nodeId)).responder).to.equal(client.nodeIdHex);
   });
 });
