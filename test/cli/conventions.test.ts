@@ -9,16 +9,15 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
+import { REPO_ROOT, runCli, runCliEach } from '../helpers/cli.js';
 
 const SWARM = 'ab'.repeat(32);
 /** An API address nothing listens on: a command that gets as far as calling it fails with exit 1. */
 const NO_API = '127.0.0.1:1';
 
-/** Runs the cases a few at a time (each is a tsx start-up) and checks exit code and the one stderr line. */
+/** Runs the cases and checks exit code and the one stderr line. */
 async function expectAll(cases: [string[], number, RegExp][]): Promise<void> {
-  const results: CliResult[] = [];
-  for (let i = 0; i < cases.length; i += 4) results.push(...(await Promise.all(cases.slice(i, i + 4).map(([args]) => runCli(args)))));
+  const results = await runCliEach(cases.map(([args]) => args));
   cases.forEach(([args, code, message], i) => {
     const r = results[i]!;
     const what = `reload-ppsp ${args.join(' ')}\n${r.stderr}`;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadIdentity } from '../../certs/identity.js';
 import { loadOverlayConfig } from '../../overlay/config.js';
-import { freePort, runCli, startCli, type CliResult } from '../helpers/cli.js';
+import { freePort, runCli, runCliEach, startCli, type CliResult } from '../helpers/cli.js';
 
 const OVERLAY = 'cli.test';
 
@@ -124,7 +124,7 @@ describe('cli: ca init, ca adduser, ca serve, enroll (child processes)', () => {
       [['enroll', '--server', 'https://127.0.0.1:1/enroll', '--user', `dan@${OVERLAY}`, '--password-file', join(tmp, 'none'), '--config', join(caDir, 'overlay.json'), '--out', join(tmp, 'dan')], /cannot read password file/],
       [['ca', 'adduser', '--users', join(tmp, 'u.json'), '--user', 'not a user', '--password-file', join(tmp, 'carol.pw')], /is not a user name/],
     ];
-    const results = await Promise.all(cases.map(([args]) => runCli(args)));
+    const results = await runCliEach(cases.map(([args]) => args));
     results.forEach((r, i) => expectOneLineError(r, cases[i]![1]));
   });
 });

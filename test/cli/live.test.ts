@@ -9,13 +9,13 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { callApi } from '../../scripts/api-client.js';
 import { cliCommand, startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
 import { runCli } from '../helpers/cli.js';
+import { createOverlayDir } from '../helpers/overlay-dir.js';
 import { decodeAll, firstPts, liveSourceArgs } from '../helpers/media.js';
 import { settleApis } from '../helpers/settle.js';
 import { waitForAsync } from '../helpers/wait.js';
@@ -40,11 +40,8 @@ describe('CLI: live (ffmpeg into `live`, ten viewer processes)', function () {
   const status = async (i: number, id: string) => (await callApi(nodes[i]!.api, 'GET', `/swarms/${id}`)) as LiveJson;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'reload-cli-live-'));
-    expect((await runCli(['ca', 'init', '--dir', join(dir, 'ca'), '--overlay', 'live.test'])).code).to.equal(0);
-    config = join(dir, 'ca', 'overlay.json');
     const names = ['source', ...Array.from({ length: VIEWERS + 1 }, (_, i) => `viewer${i}`)];
-    await Promise.all(names.map(async (name) => expect((await runCli(['enroll', '--ca', join(dir, 'ca'), '--user', `${name}@live.test`, '--out', join(dir, name)])).code).to.equal(0)));
+    ({ dir, config } = await createOverlayDir({ overlay: 'live.test', names }));
     nodes.push(await startNodeProcess({ config, identity: join(dir, 'source') }));
     nodes.push(...(await Promise.all(names.slice(1).map((name) => startNodeProcess({ config, identity: join(dir, name), bootstrap: [nodes[0]!.listen] })))));
     await settleApis(nodes.map((n) => n.api), 3, 60_000);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { idFromHex, idToHex, resourceIdOf } from '../../overlay/id.js';
 import { STORE_FILE_MAX_BYTES } from '../../scripts/commands/storage.js';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, runCliEach, type CliResult } from '../helpers/cli.js';
 import { settleApis } from '../helpers/settle.js';
 import { RingTruth } from '../helpers/testnet.js';
 
@@ -195,9 +195,7 @@ describe('CLI: store, fetch, stat, find', function () {
       [['find', '--api', n1.api, '--resource', 'x'], 2, /missing --kind/],
       [['fetch', 'positional', '--api', n1.api, '--kind', 'user-value', '--resource', 'x'], 2, /fetch takes no arguments; unexpected "positional"/],
     ];
-    // A few at a time: each is a tsx start-up, bounded by runCli's timeout.
-    const results: CliResult[] = [];
-    for (let i = 0; i < cases.length; i += 4) results.push(...(await Promise.all(cases.slice(i, i + 4).map(([args]) => runCli(args)))));
+    const results = await runCliEach(cases.map(([args]) => args));
     cases.forEach(([args, code, message], i) => expectFailure(results[i]!, code, message, args.join(' ')));
     // The refused stores changed nothing.
     const after = JSON.parse(await cli(['stat', '--api', n2.api, '--kind', 'user-value', '--resource', users[0]!, '--json'])) as { generation: number };

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root, where `scripts/cli.ts` lives. */
@@ -39,6 +40,17 @@ function spawnCli(args: readonly string[], cwd = REPO_ROOT, env: NodeJS.ProcessE
 export function runCli(args: readonly string[], { cwd, timeoutMs = DEFAULT_CLI_TIMEOUT_MS, env }: CliOptions = {}): Promise<CliResult> {
   const cli = startCli(args, { cwd, env });
   return cli.exited(timeoutMs).then((code) => ({ code, stdout: cli.stdout(), stderr: cli.stderr() }));
+}
+
+/**
+ * Runs the CLI once per argument list, as many at once as the machine has cores: each run is a tsx
+ * start-up, and a dozen at once on two cores can outlast the timeout. Results in the given order.
+ */
+export async function runCliEach(argvs: readonly (readonly string[])[], opts: CliOptions = {}): Promise<CliResult[]> {
+  const atOnce = availableParallelism();
+  const results: CliResult[] = [];
+  for (let i = 0; i < argvs.length; i += atOnce) results.push(...(await Promise.all(argvs.slice(i, i + atOnce).map((args) => runCli(args, opts)))));
+  return results;
 }
 
 /** A CLI process left running (a server), with bounded waits on its output and exit. */

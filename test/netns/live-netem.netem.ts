@@ -9,11 +9,10 @@
  */
 import { expect } from 'chai';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cliCommand, startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
-import { runCli } from '../helpers/cli.js';
+import { createOverlayDir } from '../helpers/overlay-dir.js';
 import { NetemHosts } from '../helpers/netem-hosts.js';
 import { waitForAsync } from '../helpers/wait.js';
 
@@ -42,13 +41,8 @@ describe('live channel over a bad network (network namespaces, 100 ± 50 ms, 2 %
   const tokenFile = (name: string) => join(dir, name, 'data', 'api-token');
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'reload-netem-'));
-    expect((await runCli(['ca', 'init', '--dir', join(dir, 'ca'), '--overlay', 'netem.test'])).code).to.equal(0);
     const names = Array.from({ length: VIEWERS + REPLACED + 1 }, (_, i) => `h${i}`);
-    // Two at a time: each makes an RSA key, and the machine has two cores.
-    for (let k = 0; k < names.length; k += 2) {
-      await Promise.all(names.slice(k, k + 2).map(async (n) => expect((await runCli(['enroll', '--ca', join(dir, 'ca'), '--user', `${n}@netem.test`, '--out', join(dir, n)], { timeoutMs: 60_000 })).code).to.equal(0)));
-    }
+    ({ dir } = await createOverlayDir({ overlay: 'netem.test', names }));
     hosts = await NetemHosts.up(VIEWERS + REPLACED + 1, { delayMs: 100, jitterMs: 50, lossPercent: 2 });
   });
 
