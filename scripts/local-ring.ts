@@ -8,7 +8,7 @@ import { createCsr, issueNodeCertificate, type KeyAlgorithm, type RootCa } from 
 import type { SignatureScheme } from '../certs/signature-scheme.js';
 import { Identity } from '../certs/identity.js';
 import type { OverlayConfig } from '../overlay/config.js';
-import { compareIds, idFromHex, idToHex, ringDistance, type Id } from '../overlay/id.js';
+import { idFromHex, idToHex, type Id } from '../overlay/id.js';
 import type { Clock } from '../overlay/clock.js';
 import type { Logger } from '../overlay/log.js';
 import { Node, type NodeOptions } from '../overlay/node.js';
@@ -117,24 +117,55 @@ export async function startLocalRing(opts: LocalRingOptions): Promise<LocalRing>
   return ring;
 }
 
-/** The ring as ground truth: who follows whom, who owns what, from the Node-IDs alone. */
+/**
+ * The ring as ground truth: who follows whom, who owns what, from the Node-IDs alone. Members can
+ * be added and removed as a simulated overlay churns; every query is a binary search.
+ */
 export class RingTruth {
-  private readonly sorted: Id[];
-  private readonly index = new Map<string, number>();
+  /** Node-IDs as hex, sorted: fixed-length lowercase hex sorts as the numbers do. */
+  private readonly sorted: string[];
 
   constructor(ids: Id[]) {
-    this.sorted = [...ids].sort(compareIds);
-    this.sorted.forEach((id, i) => this.index.set(idToHex(id), i));
+    this.sorted = ids.map(idToHex).sort();
   }
 
   /** The Node-IDs in ring order, from the smallest. */
   ids(): string[] {
-    return this.sorted.map(idToHex);
+    return [...this.sorted];
+  }
+
+  get size(): number {
+    return this.sorted.length;
+  }
+
+  add(id: Id): void {
+    const hex = idToHex(id);
+    const at = this.lowerBound(hex);
+    if (this.sorted[at] !== hex) this.sorted.splice(at, 0, hex);
+  }
+
+  remove(id: Id): void {
+    const hex = idToHex(id);
+    const at = this.lowerBound(hex);
+    if (this.sorted[at] === hex) this.sorted.splice(at, 1);
+  }
+
+  /** The first position whose id is at or after `hex`. */
+  private lowerBound(hex: string): number {
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.sorted[mid]! < hex) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   private indexOf(id: Id): number {
-    const i = this.index.get(idToHex(id));
-    if (i === undefined) throw new RangeError(`${idToHex(id)} is not in this ring`);
+    const hex = idToHex(id);
+    const i = this.lowerBound(hex);
+    if (this.sorted[i] !== hex) throw new RangeError(`${hex} is not in this ring`);
     return i;
   }
 
@@ -142,28 +173,20 @@ export class RingTruth {
   successors(id: Id, k: number): string[] {
     const i = this.indexOf(id);
     const n = this.sorted.length;
-    return Array.from({ length: Math.min(k, n - 1) }, (_, j) => idToHex(this.sorted[(i + 1 + j) % n]!));
+    return Array.from({ length: Math.min(k, n - 1) }, (_, j) => this.sorted[(i + 1 + j) % n]!);
   }
 
   /** The k nodes before `id` counter-clockwise (hex), not counting itself. */
   predecessors(id: Id, k: number): string[] {
     const i = this.indexOf(id);
     const n = this.sorted.length;
-    return Array.from({ length: Math.min(k, n - 1) }, (_, j) => idToHex(this.sorted[(i - 1 - j + n * 2) % n]!));
+    return Array.from({ length: Math.min(k, n - 1) }, (_, j) => this.sorted[(i - 1 - j + n * 2) % n]!);
   }
 
-  /** The node responsible for a key: the first at or after it (RFC 6940 §10.1). */
+  /** The node responsible for a key: the first at or after it, round the ring (RFC 6940 §10.1). */
   responsible(key: Id): string {
-    let best = this.sorted[0]!;
-    let bestDist: bigint | undefined;
-    for (const id of this.sorted) {
-      const d = ringDistance(key, id);
-      if (bestDist === undefined || d < bestDist) {
-        best = id;
-        bestDist = d;
-      }
-    }
-    return idToHex(best);
+    if (this.sorted.length === 0) throw new RangeError('an empty ring has no responsible node');
+    return this.sorted[this.lowerBound(idToHex(key)) % this.sorted.length]!;
   }
 
   /** The replica set of a key (RFC 6940 §10.4): its responsible node and the next `count - 1` (hex). */

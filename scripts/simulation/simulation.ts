@@ -18,7 +18,8 @@ import { Node } from '../../overlay/node.js';
 import { seededRandom, type Random } from '../../overlay/random.js';
 import { nodeMultipleResource } from '../../overlay/storage/access-control.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
-import { enrollInMemory, RingTruth } from '../local-ring.js';
+import { enrollInMemory } from '../local-ring.js';
+import { Membership } from './membership.js';
 import { paretoMs } from './churn.js';
 import { SIM_PORT, simHost, simPaths } from './sim-network.js';
 import { summarizeLookups, type LookupRecord, type LookupSummary } from './sim-report.js';
@@ -121,14 +122,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   const network = new MemoryNetwork({ clock, random: seededRandom(opts.seed + 1), path: simPaths(opts.seed, latency.min, latency.max) });
   const peers: SimPeer[] = enrolled.identities.map((identity, index) => ({ index, identity, node: undefined, upMs: 0, upSince: 0, sent: new Map() }));
   const bootstraps = peers.slice(0, Math.min(8, peers.length)).map((p) => ({ host: simHost(p.index), port: SIM_PORT }));
-  const live = () => peers.filter((p) => p.node?.state === 'joined');
-  // The ground truth of who is responsible, rebuilt only after the membership changed.
-  let members = 0;
-  let truth: { members: number; ring: RingTruth } | undefined;
-  const currentTruth = (): RingTruth => {
-    if (truth?.members !== members) truth = { members, ring: new RingTruth(live().map((p) => p.identity.nodeId)) };
-    return truth.ring;
-  };
+  const members = new Membership<SimPeer>();
 
   let joinFailures = 0;
   /** Starts a node for `p`; a join that fails is tried again later, as an operator's restart would. */
@@ -163,14 +157,14 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
       await node.stop({ leave: false }).catch(() => {});
       throw e;
     }
-    members++;
+    members.add(p);
   };
   const stopPeer = async (p: SimPeer): Promise<void> => {
     const node = p.node!;
     p.upMs += clock.now() - p.upSince;
     addSent(node, p.sent);
     p.node = undefined;
-    members++;
+    members.remove(p);
     await node.stop({ leave: false });
   };
 
@@ -186,7 +180,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
 
   const stored: { resource: Id; bytes: string }[] = [];
   for (let i = 0; i < opts.values; i += STORE_BATCH) {
-    const up = live();
+    const up = members.snapshot();
     const batch = Array.from({ length: Math.min(STORE_BATCH, opts.values - i) }, (_, k) => {
       const j = i + k;
       const p = up[j % up.length]!;
@@ -229,15 +223,14 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   const records: LookupRecord[] = [];
   for (let i = 0; i < opts.lookups; i++) {
     clock.after(Math.floor(((i + random.next()) * opts.durationMs) / opts.lookups), () => {
-      const from = live();
-      if (from.length === 0) return;
-      const origin = from[Math.floor(random.next() * from.length)]!.node!;
+      const origin = members.pick(random.next())?.node;
+      if (!origin) return;
       const key = random.bytes(16) as Id;
       const at = clock.now() - phaseStart;
       track(
         origin.route(key, LOOKUP_TIMEOUT_MS).then(
           (r) => {
-            const ok = r.responsible === currentTruth().responsible(key);
+            const ok = r.responsible === members.truth.responsible(key);
             records.push({ at, ok, ...(ok ? {} : { failure: 'wrong-node' as const }), hops: r.hops, latencyMs: r.rttMs });
           },
           () => records.push({ at, ok: false, failure: 'no-answer' }),
@@ -247,14 +240,14 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   }
   for (let minute = 1; clock.now() - phaseStart < opts.durationMs; minute++) {
     await clock.run(Math.min(60_000, opts.durationMs - (clock.now() - phaseStart)));
-    progress(`minute ${minute}: ${live().length} nodes up, ${records.length}/${opts.lookups} lookups done`);
+    progress(`minute ${minute}: ${members.size} nodes up, ${records.length}/${opts.lookups} lookups done`);
   }
   churning = false;
   await clock.until(Promise.all([...pending]), 60_000);
 
   // Every value fetched (a failed fetch is tried again, as a user would); a value is lost when
   // no node that is up holds it, which is checked where fetching failed.
-  const up = live();
+  const up = members.snapshot();
   let unfetched = 0;
   let lost = 0;
   for (let i = 0; i < stored.length; i += FETCH_BATCH) {
@@ -279,7 +272,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
       if (!held) lost++;
     }
   }
-  const liveAtEnd = live().length;
+  const liveAtEnd = members.size;
   await clock.until(Promise.all(peers.filter((p) => p.node).map(stopPeer)), 60_000);
   const sent = new Map<number, number>();
   let upMs = 0;

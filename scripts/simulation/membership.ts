@@ -1,0 +1,48 @@
+/**
+ * Who is in a simulated overlay right now: the peers whose node joined and has not stopped, and the
+ * ring they form as ground truth. Both change in O(log N) per arrival or departure, so that a
+ * lookup at 10,000 nodes neither scans every peer to pick its origin nor rebuilds the ring to
+ * check its answer.
+ */
+import type { Id } from '../../overlay/id.js';
+import { RingTruth } from '../local-ring.js';
+
+export class Membership<P extends { identity: { nodeId: Id } }> {
+  readonly truth = new RingTruth([]);
+  private readonly list: P[] = [];
+  private readonly position = new Map<P, number>();
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  add(peer: P): void {
+    if (this.position.has(peer)) return;
+    this.position.set(peer, this.list.length);
+    this.list.push(peer);
+    this.truth.add(peer.identity.nodeId);
+  }
+
+  remove(peer: P): void {
+    const at = this.position.get(peer);
+    if (at === undefined) return;
+    // The last one fills the gap: O(1), and the order still depends only on the events.
+    const last = this.list.pop()!;
+    if (last !== peer) {
+      this.list[at] = last;
+      this.position.set(last, at);
+    }
+    this.position.delete(peer);
+    this.truth.remove(peer.identity.nodeId);
+  }
+
+  /** The member at a uniformly drawn position, given a draw in [0, 1). */
+  pick(draw: number): P | undefined {
+    return this.list[Math.floor(draw * this.list.length)];
+  }
+
+  /** The members now, as a list that later changes leave alone. */
+  snapshot(): P[] {
+    return [...this.list];
+  }
+}
