@@ -104,7 +104,9 @@ describe('PPSP data plane over TLS', function () {
   it('1 seeder and 3 leechers finish byte-identical, and leechers upload to each other', async () => {
     const { path, content } = await randomFile(3 * MiB);
     const [seedNode, ...leechNodes] = net.nodes.slice(0, 4) as [Node, ...Node[]];
-    const seeder = await usageOn(seedNode);
+    // The seeder uploads 1 MiB/s, a third of what the leechers need in all: on a slow machine they
+    // could otherwise each take the whole file from it before they ever trade with one another.
+    const seeder = await usageOn(seedNode, { uploadLimit: MiB });
     const meta = await seeder.seed(path);
     const leechers = await Promise.all(leechNodes.map((n) => usageOn(n)));
     const all = net.nodes.slice(0, 4);
