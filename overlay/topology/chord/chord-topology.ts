@@ -5,9 +5,11 @@
  *   successor-to-be); an Update exchange with it teaches its neighbours, which we Attach to
  *   (source-routed through the peer that named them, §10.6); fingers are Attached through the
  *   overlay; then Join to the admitting peer and Update to every neighbour.
- * - stabilization: every `updateIntervalMs` an Update exchange with each neighbour. Our UpdateAns
- *   carries the answerer's neighbours, so every exchange both tells and learns; a neighbour that
- *   does not answer within `neighbourTimeoutMs` is treated as failed.
+ * - stabilization: every `updateIntervalMs` an Update exchange with each successor. Our UpdateAns
+ *   carries the answerer's neighbours, so every exchange both tells and learns, and each
+ *   predecessor's own round reaches us as its successor: a predecessor gets an exchange from us
+ *   only when it has had none with us for longer than STABILIZE_QUIET_ROUNDS rounds. A neighbour
+ *   that does not answer within `neighbourTimeoutMs` is treated as failed.
  * - repair: a lost link removes the peer at once (reactive recovery); lost neighbours trigger an
  *   immediate Update round, and a node left without successors looks for Resource-ID self+1
  *   through whatever links it still has.
@@ -35,6 +37,13 @@ import {
 /** Rounds over the bootstrap nodes when looking for the admitting peer. */
 export const JOIN_ROUNDS = 3;
 
+/**
+ * A predecessor with no Update exchange with us for this many stabilization rounds gets one from
+ * us: its own round should have reached us, so it may have failed silently (more than one round,
+ * so that timers of two nodes running slightly out of phase do not double the exchanges).
+ */
+export const STABILIZE_QUIET_ROUNDS = 1.5;
+
 /** Fingers looked up per refresh round, so a round costs a bounded number of requests. */
 export const FINGERS_PER_ROUND = 4;
 
@@ -50,6 +59,8 @@ export class ChordTopology implements Topology {
   private nextFinger = 0;
   private repairScheduled = false;
   private stopped = false;
+  /** Virtual or real time of the last Update exchange with each neighbour, either way round, by hex. */
+  private readonly exchangedAt = new Map<string, number>();
 
   constructor(private readonly host: TopologyHost) {
     const c = host.config.chord;
@@ -102,6 +113,7 @@ export class ChordTopology implements Topology {
     // Only an Update over the sender's own link proves it is up and reachable from here; a `full`
     // Update is a joining node asking for our table (send_update), not yet an announcement.
     if (from.adjacent && update.type !== UPDATE_FULL) {
+      this.exchangedAt.set(idToHex(sender), this.host.clock.now());
       this.add(sender);
       this.confirmIfNearest(sender, update);
     }
@@ -184,6 +196,7 @@ export class ChordTopology implements Topology {
     try {
       const answer = await this.host.request([node(peer)], MessageCode.UpdateReq, body, c.neighbourTimeoutMs);
       const theirs = parseNeighbours(answer.body);
+      this.exchangedAt.set(idToHex(peer), this.host.clock.now());
       this.confirmIfNearest(peer, theirs);
       this.learn([...theirs.predecessors, ...theirs.successors], peer);
       return true;
@@ -193,9 +206,21 @@ export class ChordTopology implements Topology {
     }
   }
 
-  private async updateNeighbours(type: number): Promise<void> {
-    const results = await Promise.all(this.table.neighbourIds().map(async (n) => [n, await this.exchangeUpdate(n, type)] as const));
+  private async updateNeighbours(type: number, peers = this.table.neighbourIds()): Promise<void> {
+    const results = await Promise.all(peers.map(async (n) => [n, await this.exchangeUpdate(n, type)] as const));
     for (const [peer, ok] of results) if (!ok && !this.stopped) this.fail(peer);
+  }
+
+  /** The periodic round (§10.7.4): successors, and predecessors that have gone quiet (see the header). */
+  private async stabilize(): Promise<void> {
+    const now = this.host.clock.now();
+    const quietMs = STABILIZE_QUIET_ROUNDS * this.host.config.chord.updateIntervalMs;
+    const neighbours = new Set(this.table.neighbourIds().map(idToHex));
+    for (const key of this.exchangedAt.keys()) if (!neighbours.has(key)) this.exchangedAt.delete(key);
+    const successors = this.table.successors();
+    const quiet = this.table.predecessors().filter((p) => !successors.some((s) => idEquals(s, p)) && now - (this.exchangedAt.get(idToHex(p)) ?? -Infinity) > quietMs);
+    await this.updateNeighbours(UPDATE_NEIGHBORS, [...successors, ...quiet]);
+    if (this.table.successors().length < this.table.neighbourCount) await this.findSuccessor();
   }
 
   /** A peer whose own lists put self nearest to it is contiguous with us (ChordTable.confirm). */
@@ -300,7 +325,7 @@ export class ChordTopology implements Topology {
     // A node that lost the overlay joins again: one set of timers, not one per join.
     for (const t of this.timers.splice(0)) t.cancel();
     this.timers.push(
-      this.host.clock.every(c.updateIntervalMs, () => void this.repair()),
+      this.host.clock.every(c.updateIntervalMs, () => void this.stabilize()),
       this.host.clock.every(c.fingerIntervalMs, () => void this.refreshFingers(FINGERS_PER_ROUND)),
     );
   }
