@@ -339,9 +339,13 @@ export function decodeErrorBody(bytes: Uint8Array): ErrorBody {
 
 // ---- header values --------------------------------------------------------------------------
 
+/** The last overlay hashed: every header of a node's messages carries the same one. */
+let lastOverlay: { name: string; hash: number } | undefined;
+
 /** The header's overlay field: the low 32 bits of SHA-1(overlay name), unsigned (RFC 6940 §6.3.2). */
 export function overlayHash(name: string): number {
-  return createHash('sha1').update(name, 'utf8').digest().readUInt32BE(16);
+  if (lastOverlay?.name !== name) lastOverlay = { name, hash: createHash('sha1').update(name, 'utf8').digest().readUInt32BE(16) };
+  return lastOverlay.hash;
 }
 
 /** A fresh random u64 transaction id (RFC 6940 §6.3.2), from `random` (node:crypto by default). */

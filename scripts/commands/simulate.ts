@@ -70,7 +70,7 @@ export const simulateCommand: Command = {
       result,
       [
         `${opts.nodes} nodes, ${topology}, ${opts.durationMs / 60_000} min of virtual time${opts.meanSessionMs ? `, Pareto churn (mean session ${opts.meanSessionMs / 60_000} min)` : ''}`,
-        `lookups: ${l.lookups}, success ${(l.success * 100).toFixed(2)} %, mean hops ${l.meanHops}, latency p50 ${l.latencyMs.p50} ms, p95 ${l.latencyMs.p95} ms`,
+        `lookups: ${l.lookups} (and ${l.abandoned} whose origin left first), success ${(l.success * 100).toFixed(2)} %, mean hops ${l.meanHops}, latency p50 ${l.latencyMs.p50} ms, p95 ${l.latencyMs.p95} ms`,
         `values: ${result.values.stored} stored, ${result.values.lost} lost (held by no node that is up), ${result.values.unfetched} not fetched in 3 tries`,
         `maintenance: ${result.maintenance.messagesPerNodePerMinute} messages per node per minute`,
         `written: ${[join(out, 'result.json'), join(out, 'run.json'), ...plots].join(', ')}`,

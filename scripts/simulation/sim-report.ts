@@ -4,14 +4,20 @@ export interface LookupRecord {
   /** Virtual ms since the measured phase began. */
   at: number;
   ok: boolean;
-  /** Why a lookup failed: another node answered than the ground truth's, or none did in time. */
-  failure?: 'wrong-node' | 'no-answer';
+  /**
+   * Why a lookup failed: another node answered than the ground truth's, or none did in time; or
+   * its origin left the overlay (churn) before an answer came, which is no routing outcome at all.
+   */
+  failure?: 'wrong-node' | 'no-answer' | 'origin-left';
   hops?: number;
   latencyMs?: number;
 }
 
 export interface LookupSummary {
+  /** Lookups with an outcome: all of them but those whose origin left first. */
   lookups: number;
+  /** Lookups whose origin left the overlay before an answer came: counted apart, not in success. */
+  abandoned: number;
   success: number;
   failures: { wrongNode: number; noAnswer: number };
   meanHops: number;
@@ -29,7 +35,8 @@ function quantile(sorted: number[], q: number): number {
 
 const round = (v: number, digits = 4) => Math.round(v * 10 ** digits) / 10 ** digits;
 
-export function summarizeLookups(records: LookupRecord[]): LookupSummary {
+export function summarizeLookups(all: LookupRecord[]): LookupSummary {
+  const records = all.filter((r) => r.failure !== 'origin-left');
   const ok = records.filter((r) => r.ok);
   const hops: Record<string, number> = {};
   for (const r of ok) hops[String(r.hops)] = (hops[String(r.hops)] ?? 0) + 1;
@@ -46,6 +53,7 @@ export function summarizeLookups(records: LookupRecord[]): LookupSummary {
   }
   return {
     lookups: records.length,
+    abandoned: all.length - records.length,
     success: records.length ? round(ok.length / records.length) : 0,
     failures: { wrongNode: records.filter((r) => r.failure === 'wrong-node').length, noAnswer: records.filter((r) => r.failure === 'no-answer').length },
     meanHops: ok.length ? round(ok.reduce((s, r) => s + r.hops!, 0) / ok.length) : 0,

@@ -233,7 +233,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
             const ok = r.responsible === members.truth.responsible(key);
             records.push({ at, ok, ...(ok ? {} : { failure: 'wrong-node' as const }), hops: r.hops, latencyMs: r.rttMs });
           },
-          () => records.push({ at, ok: false, failure: 'no-answer' }),
+          () => records.push({ at, ok: false, failure: origin.state === 'stopped' || origin.state === 'leaving' ? 'origin-left' : 'no-answer' }),
         ),
       );
     });
