@@ -219,7 +219,10 @@ export class MessageTransport {
     const key = `${signer.identity.nodeIdHex}:${msg.header.transactionId}`;
     const seen = this.recent.begin(key);
     if (seen === 'busy') return;
-    if (seen !== 'new') return this.send(seen, 'repeated answer');
+    // The same answer again, along the path this copy of the request took: the origin retransmits
+    // because the first answer did not arrive, perhaps because a node on the old path left. The
+    // signature does not cover the forwarding header (RFC 6940 §6.3.4), so re-addressing keeps it valid.
+    if (seen !== 'new') return this.send({ ...seen, header: this.newHeader([...msg.header.via].reverse(), msg.header.transactionId) }, 'repeated answer');
     this.answer(msg, contents, signer, from).then(
       (answer) => this.recent.finish(key, answer),
       (e: Error) => log.error(`could not answer ${messageCodeName(contents.code)}: ${e.message}`),
