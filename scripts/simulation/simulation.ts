@@ -40,6 +40,8 @@ const STORE_BATCH = 512;
 const FETCH_BATCH = 512;
 /** Tries to fetch each value at the end, each from another node. */
 const FETCH_ATTEMPTS = 3;
+/** Timers between two turns of the event loop (VirtualClockOptions): the nodes await only promises. */
+const SIM_TURN_EVERY = 256;
 /** Virtual time a lookup may take before it counts as failed. */
 const LOOKUP_TIMEOUT_MS = 10_000;
 /** The topology maintenance messages (what keeps the routing state), counted per node per minute. */
@@ -116,7 +118,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   const population = opts.meanSessionMs === undefined ? opts.nodes : 2 * opts.nodes;
   const enrolled = await enrollAll(population, random, progress);
   const config: OverlayConfig = { ...enrolled.config, topology: opts.topology, kinds: [...enrolled.config.kinds, SIM_KIND] };
-  const clock = new VirtualClock(Date.now());
+  const clock = new VirtualClock(Date.now(), { turnEvery: SIM_TURN_EVERY });
   const trust = new TrustStore(config.rootCerts, config.overlay, { signatures: enrolled.identities[0]!.signatures, cacheSize: population });
   const latency = opts.latencyMs ?? { min: 10, max: 100 };
   const network = new MemoryNetwork({ clock, random: seededRandom(opts.seed + 1), path: simPaths(opts.seed, latency.min, latency.max) });

@@ -87,4 +87,22 @@ describe('VirtualClock', () => {
     expect(again.now()).to.equal(100);
     void task;
   });
+
+  it('with turnEvery > 1, run() still lets a deep chain of continuations finish before the next timer', async () => {
+    for (const turnEvery of [1, 64]) {
+      const clock = new VirtualClock(0, { turnEvery });
+      const seen: string[] = [];
+      const deep = async (depth: number): Promise<void> => {
+        if (depth > 0) await deep(depth - 1);
+        else await Promise.resolve();
+      };
+      for (let i = 0; i < 100; i++) {
+        clock.after(10 * i, () => void deep(50).then(() => seen.push(`chain ${i} at ${clock.now()}`)));
+        clock.after(10 * i + 1, () => seen.push(`timer ${i} at ${clock.now()}`));
+      }
+      await clock.run(1000);
+      expect(seen, `turnEvery ${turnEvery}`).to.deep.equal(Array.from({ length: 100 }, (_, i) => [`chain ${i} at ${10 * i}`, `timer ${i} at ${10 * i + 1}`]).flat());
+    }
+    expect(() => new VirtualClock(0, { turnEvery: 0 })).to.throw(RangeError, /turnEvery/);
+  });
 });
