@@ -9,7 +9,7 @@ export interface ChordConfig {
   neighbourCount: number;
   /** Finger table entries (RFC 6940 §10.3: at least 16, up to 128). */
   fingerCount: number;
-  /** Period of the Update exchange with neighbours (stabilization, §10.7.4), ms. */
+  /** Period of the Update exchange with successors (stabilization, §10.7.4; quiet predecessors too), ms. */
   updateIntervalMs: number;
   /** Period of finger refresh, ms; each round checks a few fingers. */
   fingerIntervalMs: number;
