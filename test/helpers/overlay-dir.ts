@@ -5,9 +5,9 @@
  */
 import { expect } from 'chai';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from './cli.js';
+import { runCli, runCliEach } from './cli.js';
 
 export interface OverlayDir {
   dir: string;
@@ -28,17 +28,14 @@ export async function createOverlayDir(opts: { overlay: string; names: string[];
     await writeFile(config, JSON.stringify(doc));
   }
   const nodeIds: Record<string, string> = {};
-  // As many at once as there are cores: each process compiles the CLI and makes a key, and a
-  // dozen at once on two cores once took longer than a generous timeout.
-  const atOnce = availableParallelism();
-  for (let k = 0; k < opts.names.length; k += atOnce) {
-    await Promise.all(
-      opts.names.slice(k, k + atOnce).map(async (name) => {
-        const r = await runCli(['enroll', '--ca', join(dir, 'ca'), '--user', `${name}@${opts.overlay}`, '--out', join(dir, name), '--json'], { timeoutMs: 60_000 });
-        expect(r.code, r.stderr).to.equal(0);
-        nodeIds[name] = (JSON.parse(r.stdout) as { nodeId: string }).nodeId;
-      }),
-    );
-  }
+  const enrolled = await runCliEach(
+    opts.names.map((name) => ['enroll', '--ca', join(dir, 'ca'), '--user', `${name}@${opts.overlay}`, '--out', join(dir, name), '--json']),
+    { timeoutMs: 60_000 },
+  );
+  opts.names.forEach((name, i) => {
+    const r = enrolled[i]!;
+    expect(r.code, r.stderr).to.equal(0);
+    nodeIds[name] = (JSON.parse(r.stdout) as { nodeId: string }).nodeId;
+  });
   return { dir, config, nodeIds };
 }

@@ -7,37 +7,22 @@
 import { expect } from 'chai';
 import { VirtualClock } from '../../overlay/clock.js';
 import { idToHex, randomId } from '../../overlay/id.js';
-import type { Node } from '../../overlay/node.js';
 import { nodeMultipleResource } from '../../overlay/storage/access-control.js';
 import { allPairsPing } from '../helpers/ping.js';
 import { sharedPki } from '../helpers/pki.js';
+import { wrongNeighbours } from '../helpers/ring-check.js';
+import { waitForVirtual } from '../helpers/wait.js';
 import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
 
 const PEERS = 24;
 const KILLED = 6;
 const VALUE_KIND = { id: 0xf0000101, name: 'test-virtual', dataModel: 'single' as const, accessControl: 'NODE-MULTIPLE' as const, maxCount: 1, maxSize: 1024, maxNodeMultiple: 16 };
 
-/** Nodes whose successor or predecessor list differs from the ground truth of `nodes`. */
-function wrongNeighbours(nodes: Node[], k: number): string[] {
-  const truth = new RingTruth(nodes.map((n) => n.nodeId));
-  return nodes.filter((n) => {
-    const s = n.topologyStatus();
-    return JSON.stringify(s.successors) !== JSON.stringify(truth.successors(n.nodeId, k)) || JSON.stringify(s.predecessors) !== JSON.stringify(truth.predecessors(n.nodeId, k));
-  }).map((n) => n.nodeIdHex.slice(0, 8));
-}
-
 describe(`the overlay on a virtual clock: ${PEERS} peers over memory links`, function () {
   this.timeout(120_000);
   let clock: VirtualClock;
   let net: Testnet;
-  /** Moves virtual time until `done` holds; fails after `limitMs` of it. */
-  async function within(limitMs: number, what: string, done: () => boolean): Promise<void> {
-    const end = clock.now() + limitMs;
-    while (!done()) {
-      if (clock.now() >= end) throw new Error(`${what}: not within ${limitMs} ms of virtual time`);
-      await clock.run(50);
-    }
-  }
+  const within = (limitMs: number, what: string, done: () => boolean) => waitForVirtual(clock, done, limitMs, what);
   const k = () => net.config.chord.neighbourCount;
 
   before(async () => {

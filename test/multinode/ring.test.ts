@@ -4,20 +4,10 @@ import type { Node } from '../../overlay/node.js';
 import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
 import { allPairsPing } from '../helpers/ping.js';
 import { waitFor } from '../helpers/wait.js';
+import { wrongNeighbours } from '../helpers/ring-check.js';
 import { fuzzSeed, printReplayOnFailure, Prng } from '../helpers/prng.js';
 
 const PEERS = 32;
-
-/** Nodes whose successor or predecessor list differs from the ground truth of the live ring. */
-function wrongNeighbours(nodes: Node[], k: number): string[] {
-  const truth = new RingTruth(nodes.map((n) => n.nodeId));
-  return nodes.flatMap((n) => {
-    const s = n.topologyStatus();
-    const want = { successors: truth.successors(n.nodeId, k), predecessors: truth.predecessors(n.nodeId, k) };
-    const ok = JSON.stringify(s.successors) === JSON.stringify(want.successors) && JSON.stringify(s.predecessors) === JSON.stringify(want.predecessors);
-    return ok ? [] : [`${n.nodeIdHex.slice(0, 8)} succ ${s.successors.map((x) => x.slice(0, 8))} want ${want.successors.map((x) => x.slice(0, 8))}; pred ${s.predecessors.map((x) => x.slice(0, 8))} want ${want.predecessors.map((x) => x.slice(0, 8))}`];
-  });
-}
 
 /** Routes random Resource-IDs from random nodes and compares with the ground-truth owner. */
 async function misroutes(nodes: Node[], count: number, rng: Prng): Promise<string[]> {

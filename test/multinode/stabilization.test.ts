@@ -10,7 +10,9 @@ import type { Link } from '../../overlay/link/link.js';
 import type { Node } from '../../overlay/node.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
 import { sharedPki } from '../helpers/pki.js';
-import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
+import { wrongNeighbours } from '../helpers/ring-check.js';
+import { startTestnet, type Testnet } from '../helpers/testnet.js';
+import { waitForVirtual } from '../helpers/wait.js';
 
 const PEERS = 10;
 const ROUNDS = 20;
@@ -22,20 +24,8 @@ describe('Chord stabilization: successors each round, quiet predecessors only', 
   const k = () => net.config.chord.neighbourCount;
   const interval = () => net.config.chord.updateIntervalMs;
 
-  async function within(limitMs: number, what: string, done: () => boolean): Promise<void> {
-    const end = clock.now() + limitMs;
-    while (!done()) {
-      if (clock.now() >= end) throw new Error(`${what}: not within ${limitMs} ms of virtual time`);
-      await clock.run(50);
-    }
-  }
-  const agrees = (nodes: Node[]) => {
-    const truth = new RingTruth(nodes.map((n) => n.nodeId));
-    return nodes.every((n) => {
-      const s = n.topologyStatus();
-      return JSON.stringify(s.successors) === JSON.stringify(truth.successors(n.nodeId, k())) && JSON.stringify(s.predecessors) === JSON.stringify(truth.predecessors(n.nodeId, k()));
-    });
-  };
+  const within = (limitMs: number, what: string, done: () => boolean) => waitForVirtual(clock, done, limitMs, what);
+  const agrees = (nodes: Node[]) => wrongNeighbours(nodes, k()).length === 0;
 
   before(async () => {
     const pki = await sharedPki();
