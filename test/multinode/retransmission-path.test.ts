@@ -55,6 +55,7 @@ describe('a retransmitted request whose first path broke', function () {
       return serve(body, ctx);
     };
     let left: Node | undefined;
+    let leaving: Promise<void> | undefined;
     const answers: Destination[][] = [];
     for (const link of responsible.linkList()) {
       const send = link.send.bind(link) as Link['send'];
@@ -65,7 +66,7 @@ describe('a retransmitted request whose first path broke', function () {
           if (!left) {
             const via = paths.get(String(msg.header.transactionId))![0]!;
             left = net.nodes.find((n) => idEquals(n.nodeId, via.at(-1)!.id))!;
-            void left.stop({ leave: false });
+            leaving = left.stop({ leave: false });
             return true;
           }
         }
@@ -83,6 +84,7 @@ describe('a retransmitted request whose first path broke', function () {
     expect(hex(answers[0]!)).to.include(left!.nodeIdHex);
     expect(hex(answers.at(-1)!)).to.not.include(left!.nodeIdHex);
     expect(hex(answers.at(-1)!).at(-1)).to.equal(origin.nodeIdHex);
+    await clock.until(leaving!, 10_000);
     net.nodes.splice(net.nodes.indexOf(left!), 1);
   });
 });
