@@ -118,8 +118,8 @@ export interface VirtualClockOptions {
    * run() takes a full turn of the event loop after every `turnEvery`-th timer and only lets the
    * microtask queue drain after the others. 1 (the default) is a turn after each timer, for code
    * that uses setImmediate or I/O; the simulator, whose nodes await only promises, takes a turn
-   * every few hundred timers, which saves a sixth of its time and still lets its output and
-   * signals through.
+   * every few hundred timers, which saves a tenth to a sixth of its time and still lets its
+   * output and signals through.
    */
   turnEvery?: number;
 }

@@ -1,7 +1,8 @@
 /**
  * Signing and verifying messages (RFC 6940 §6.3.4). The signature covers overlay, transaction id,
  * the encoded MessageContents and the SignerIdentity — not the via list, destinations or TTL,
- * which forwarders rewrite. RSASSA-PKCS1-v1_5 with SHA-256 via node:crypto, on keys parsed once.
+ * which forwarders rewrite. The identity's signature scheme signs (RSA or ECDSA with SHA-256, or the
+ * simulator's keyed stand-in); the trust store's verifies.
  */
 import type { Identity } from '../../certs/identity.js';
 import { fingerprintOf, type PeerCertificate, type TrustStore } from '../../certs/trust.js';

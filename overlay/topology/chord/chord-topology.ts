@@ -220,7 +220,7 @@ export class ChordTopology implements Topology {
     const successors = this.table.successors();
     const quiet = this.table.predecessors().filter((p) => !successors.some((s) => idEquals(s, p)) && now - (this.exchangedAt.get(idToHex(p)) ?? -Infinity) > quietMs);
     await this.updateNeighbours(UPDATE_NEIGHBORS, [...successors, ...quiet]);
-    if (this.table.successors().length < this.table.neighbourCount) await this.findSuccessor();
+    await this.refillSuccessors();
   }
 
   /** A peer whose own lists put self nearest to it is contiguous with us (ChordTable.confirm). */
@@ -293,6 +293,10 @@ export class ChordTopology implements Topology {
 
   private async repair(): Promise<void> {
     await this.updateNeighbours(UPDATE_NEIGHBORS);
+    await this.refillSuccessors();
+  }
+
+  private async refillSuccessors(): Promise<void> {
     if (this.table.successors().length < this.table.neighbourCount) await this.findSuccessor();
   }
 
