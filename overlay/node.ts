@@ -330,6 +330,9 @@ export class Node {
    * `via` if given. Resolves with the existing link when there is one already.
    */
   async attach(destination: Destination, via?: Id): Promise<Link> {
+    // A node we hold a link to needs no Attach: that link is what the Attach would set up.
+    const linked = destination.type === 'node' ? this.links.get(destination.id) : undefined;
+    if (linked) return linked;
     const { peer, candidates } = await this.lookUp(destination, via);
     const existing = this.links.get(peer);
     if (existing) return existing;

@@ -126,7 +126,8 @@ export class MemoryNetwork {
         );
         bound.links.add(there);
         there.once('close', () => bound.links.delete(there));
-        bound.opts.onLink(there);
+        // The dialler's side is due first: whatever the listener sends at once arrives on a link
+        // the dialler already holds, as after a TLS handshake (timers due together run in order).
         clock.after(path.latencyMs, () => {
           if (timedOut) return here.close();
           timeout.cancel();
@@ -138,6 +139,7 @@ export class MemoryNetwork {
           }
           resolve(here);
         });
+        bound.opts.onLink(there);
       });
     });
   }

@@ -9,7 +9,8 @@
  * responsible (it sees the next successor as a new member and restores the replica count), and a
  * peer pushed out of the set by a newcomer (it hands the data to the set, then drops it).
  * Copies are idempotent at the receiver (same storage time, same bytes), so redundant pushes from
- * several holders cost bandwidth, never correctness.
+ * several holders cost bandwidth, never correctness. A peer that pushed us a copy counts as a holder
+ * too, so the members of a set do not push back to each other what they were just given.
  */
 import PQueue from 'p-queue';
 import type { Clock, Timer } from '../clock.js';
@@ -92,6 +93,14 @@ export class Replicator {
   /** Resolves when no check is running or queued (tests, shutdown). */
   async settled(): Promise<void> {
     while (this.running) await this.running;
+  }
+
+  /** `peer` sent us its copy of `resource`: it holds one, so it needs none from us. */
+  heldBy(resource: Id, peer: Id): void {
+    const key = idToHex(resource);
+    const holders = this.holders.get(key) ?? new Set<string>();
+    holders.add(idToHex(peer));
+    this.holders.set(key, holders);
   }
 
   /**

@@ -161,6 +161,7 @@ export class StorageService {
     const plausible = set.some((p) => idEquals(p, sender)) || this.host.neighbours().some((p) => idEquals(p, sender));
     if (!plausible) throw new ReloadError(ErrorCode.Forbidden, `${ctx.signer.identity.nodeIdHex} is not in the replica set of ${idToHex(req.resource)}`, 'not_a_replica_source');
     const generations = this.engine.store(req, ctx.signer);
+    this.replicator.heldBy(req.resource, sender);
     return new EncodedBody(encodeStoreAns(generations.map((g) => ({ ...g, replicas: [] }))));
   }
 

@@ -3,7 +3,11 @@
  * defaults and the ranges the configuration loader accepts. Kept with the plugin that reads them.
  */
 
-/** CHORD-RELOAD settings (RFC 6940 §10; intervals shorter than the RFC's because repair is reactive too). */
+/**
+ * CHORD-RELOAD settings (RFC 6940 §10). The periods are shorter than the RFC's suggested 600 s
+ * (Update) and 3600 s (finger ping), so that a peer that fails silently is found within a minute;
+ * a failure seen as a lost link is repaired at once whatever the periods.
+ */
 export interface ChordConfig {
   /** Successors and predecessors kept each (RFC 6940 §10.3: at least 3). */
   neighbourCount: number;
@@ -11,7 +15,7 @@ export interface ChordConfig {
   fingerCount: number;
   /** Period of the Update exchange with successors (stabilization, §10.7.4; quiet predecessors too), ms. */
   updateIntervalMs: number;
-  /** Period of finger refresh, ms; each round checks a few fingers. */
+  /** Period of finger refresh, ms; each round checks the next finger. */
   fingerIntervalMs: number;
   /** A neighbour that does not answer an Update within this time is treated as failed, ms. */
   neighbourTimeoutMs: number;
@@ -23,8 +27,8 @@ export interface ChordConfig {
 export const CHORD_DEFAULTS: Readonly<ChordConfig> = {
   neighbourCount: 3,
   fingerCount: 16,
-  updateIntervalMs: 10_000,
-  fingerIntervalMs: 30_000,
+  updateIntervalMs: 30_000,
+  fingerIntervalMs: 60_000,
   neighbourTimeoutMs: 5_000,
   attachConcurrency: 4,
 };

@@ -13,7 +13,8 @@
  * - repair: a lost link removes the peer at once (reactive recovery); lost neighbours trigger an
  *   immediate Update round, and a node left without successors looks for Resource-ID self+1
  *   through whatever links it still has.
- * - fingers: every `fingerIntervalMs` a few finger targets are looked up and Attached.
+ * - fingers: every `fingerIntervalMs` the next finger target is looked up and Attached; a finger
+ *   whose link is lost is looked up again at once.
  * - leave: Leave to every neighbour with our lists, so they can fill the gap at once.
  * - rejoin: a node that lost every link calls join() again once it has a bootstrap link back.
  *
@@ -44,8 +45,11 @@ export const JOIN_ROUNDS = 3;
  */
 export const STABILIZE_QUIET_ROUNDS = 1.5;
 
-/** Fingers looked up per refresh round, so a round costs a bounded number of requests. */
-export const FINGERS_PER_ROUND = 4;
+/**
+ * Fingers looked up per refresh round (Chord's fix_fingers: one per period). A lost finger is
+ * replaced at once, so the round only finds better fingers among peers that joined since.
+ */
+export const FINGERS_PER_ROUND = 1;
 
 const node = (id: Id): Destination => ({ type: 'node', id });
 
@@ -262,9 +266,13 @@ export class ChordTopology implements Topology {
 
   private forget(peer: Id): void {
     const wasNeighbour = this.table.neighbourIds().some((n) => idEquals(n, peer));
+    const slot = this.table.fingers().find((f) => f.peer !== undefined && idEquals(f.peer, peer));
     if (!this.table.remove(peer)) return;
     this.host.tableChanged();
     if (wasNeighbour) this.scheduleRepair();
+    // A lost finger is looked for again at once (§10.7.1), so the periodic refresh only has to
+    // catch better fingers that joined since.
+    else if (slot && !this.stopped && this.fingerWorthFinding(slot.target)) void this.attachTo({ type: 'resource', id: slot.target }, undefined);
   }
 
   /** Adds a peer to the table, telling the host when the table changed. */
@@ -316,12 +324,15 @@ export class ChordTopology implements Topology {
     const work: Promise<boolean>[] = [];
     for (let k = 0; k < Math.min(count, targets.length); k++) {
       const { target } = targets[this.nextFinger++ % targets.length]!;
-      // Targets we own, or up to our successor, have no better finger to find.
-      const successor = this.table.successors()[0];
-      if (this.table.isResponsible(target) || !successor || ringDistance(this.host.self, target) <= ringDistance(this.host.self, successor)) continue;
-      work.push(this.attachTo({ type: 'resource', id: target }, undefined));
+      if (this.fingerWorthFinding(target)) work.push(this.attachTo({ type: 'resource', id: target }, undefined));
     }
     await Promise.all(work);
+  }
+
+  /** Targets we own, or up to our successor, have no better finger to find. */
+  private fingerWorthFinding(target: Id): boolean {
+    const successor = this.table.successors()[0];
+    return !this.table.isResponsible(target) && successor !== undefined && ringDistance(this.host.self, target) > ringDistance(this.host.self, successor);
   }
 
   private startTimers(): void {
