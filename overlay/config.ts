@@ -43,7 +43,7 @@ export interface StorageConfig {
   maxBytes: number;
   /** Default lifetime of a stored value, s. */
   defaultLifetimeSec: number;
-  /** Period of the replica check and expiry sweep, ms. */
+  /** Period of the full replica check, the expiry sweep and refreshes, ms (a table change checks replica sets at once). */
   syncIntervalMs: number;
 }
 
@@ -126,7 +126,7 @@ export const CONFIG_DEFAULTS = {
     replicas: 3,
     maxBytes: 256 * 1024 * 1024,
     defaultLifetimeSec: 86_400,
-    syncIntervalMs: 5_000,
+    syncIntervalMs: 30_000,
   } satisfies StorageConfig,
 } as const;
 

@@ -14,7 +14,7 @@
  */
 import PQueue from 'p-queue';
 import type { Clock, Timer } from '../clock.js';
-import { idEquals, idToHex, type Id } from '../id.js';
+import { idToHex, type Id } from '../id.js';
 import type { Logger } from '../log.js';
 import type { StoreRequest } from './types.js';
 
@@ -112,12 +112,16 @@ export class Replicator {
     const key = idToHex(resource);
     if (changed) this.holders.delete(key);
     const set = this.host.replicaSet(resource);
+    const members = set.map(idToHex);
+    const selfHex = idToHex(this.host.self);
     const holders = this.holders.get(key) ?? new Set<string>();
     this.holders.set(key, holders);
     // Forget holders that left the set: if they come back they may have dropped the data.
-    for (const h of holders) if (!set.some((p) => idToHex(p) === h)) holders.delete(h);
-    const selfIn = set.some((p) => idEquals(p, this.host.self));
-    const targets = set.filter((p) => !idEquals(p, this.host.self) && !holders.has(idToHex(p)));
+    for (const h of holders) if (!members.includes(h)) holders.delete(h);
+    const selfIn = members.includes(selfHex);
+    const targets = set.filter((_, i) => members[i] !== selfHex && !holders.has(members[i]!));
+    // The common case after a table change: every member has a copy already.
+    if (selfIn && targets.length === 0) return set.filter((_, i) => holders.has(members[i]!));
     // A store waits for its copies: they go before the periodic check's, or a store made during a
     // long check would wait behind all of it and time out.
     const priority = changed ? 1 : 0;
@@ -135,12 +139,12 @@ export class Replicator {
         }, { priority }),
       ),
     );
-    if (!selfIn && set.length > 0 && (set.every((p) => holders.has(idToHex(p))) || (await this.heldElsewhere(resource)))) {
+    if (!selfIn && set.length > 0 && (members.every((m) => holders.has(m)) || (await this.heldElsewhere(resource)))) {
       // Pushed out of the set, and the set has a copy: ours is no longer needed.
       this.source.drop(resource);
       this.holders.delete(key);
     }
-    return set.filter((p) => holders.has(idToHex(p)));
+    return set.filter((_, i) => holders.has(members[i]!));
   }
 
   /**

@@ -8,6 +8,8 @@ import type { Identity } from '../../certs/identity.js';
 import { fingerprintOf, type PeerCertificate, type TrustStore } from '../../certs/trust.js';
 import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
 import { idEquals } from '../id.js';
+import { LruCache } from '../util/lru.js';
+import { ownBytes } from '../util/own-bytes.js';
 import { decodeContents, decodeSecurity, encodeContents, encodeSecurity, encodeSignerIdentity, signatureInput } from './codec.js';
 import type { ForwardingHeader, MessageContents, SignerIdentity, WireMessage } from './message.js';
 
@@ -34,6 +36,20 @@ function signerPartsOf(identity: Identity): SignerParts {
     signerCache.set(identity, parts);
   }
   return parts;
+}
+
+/** Encoded signer identities kept, by certificate hash: a node verifies the same signers again and again. */
+const ENCODED_SIGNERS_KEPT = 16_384;
+const encodedSigners = new LruCache<string, Uint8Array>(ENCODED_SIGNERS_KEPT);
+
+/** The SignerIdentity as the signature input encodes it; its only form is the certificate's hash. */
+function encodedSignerOf(signer: SignerIdentity, certHashHex: string): Uint8Array {
+  let encoded = encodedSigners.get(certHashHex);
+  if (!encoded) {
+    encoded = ownBytes(encodeSignerIdentity(signer));
+    encodedSigners.set(certHashHex, encoded);
+  }
+  return encoded;
 }
 
 function forbidden(message: string, reason: string): ReloadError {
@@ -90,7 +106,7 @@ export function verifyMessage(
   const signer = trust.verify(der, nowMs);
   // A cache lookup keyed by hash could hand back any certificate: hold it to the hash it claims.
   if (signer.fingerprint !== certHashHex) throw forbidden(`the certificate found for ${certHashHex} has another hash`, 'unknown_signer');
-  const input = signatureInput(msg.header, msg.contentsBytes, encodeSignerIdentity(signature.signer));
+  const input = signatureInput(msg.header, msg.contentsBytes, encodedSignerOf(signature.signer, certHashHex));
   if (!trust.verifySignature(signer, input, signature.value, signature.algorithm)) {
     throw forbidden(`signature by ${signer.identity.nodeIdHex} does not verify`, 'bad_signature');
   }

@@ -3,7 +3,7 @@
  * table with reversed indexing, as a pure data structure. Whom to Attach to, when to send Updates and
  * which finger to refresh (§10.5–§10.7) is decided by the Chord plugin around it.
  */
-import { addToId, ID_BYTES, ringDistance, RING_SIZE, type Id } from '../../id.js';
+import { addToId, ID_BYTES, idToBigInt, RING_SIZE, type Id } from '../../id.js';
 import type { RoutingTable } from '../routing-table.js';
 
 /** Successors kept, and as many predecessors, by default (RFC 6940 §10.3: at least 3). */
@@ -12,6 +12,8 @@ export const DEFAULT_NEIGHBOUR_COUNT = 3;
 export const DEFAULT_FINGER_COUNT = 16;
 /** One finger per bit of the identifier: finger 128 targets self + 1. */
 export const MAX_FINGER_COUNT = ID_BYTES * 8;
+
+const RING_MASK = RING_SIZE - 1n;
 
 /** Settings of a ChordTable; every field has a default. */
 export interface ChordTableOptions {
@@ -73,6 +75,8 @@ export class ChordTable implements RoutingTable {
   /** Kept peers sorted by clockwise offset from self: successors at the front, predecessors at the back. */
   private ring: Entry[] = [];
   private readonly targets: readonly { index: number; target: Id }[];
+  /** Self as a number, for offsetOf. */
+  private readonly selfValue: bigint;
 
   constructor(readonly self: Id, opts: ChordTableOptions = {}) {
     const neighbourCount = opts.neighbourCount ?? DEFAULT_NEIGHBOUR_COUNT;
@@ -84,6 +88,7 @@ export class ChordTable implements RoutingTable {
       throw new RangeError(`fingerCount must be an integer in 0..${MAX_FINGER_COUNT}, got ${fingerCount}`);
     }
     this.neighbourCount = neighbourCount;
+    this.selfValue = idToBigInt(self);
     this.fingerCount = fingerCount;
     this.targets = Array.from({ length: fingerCount }, (_, k) => ({
       index: k + 1,
@@ -92,7 +97,7 @@ export class ChordTable implements RoutingTable {
   }
 
   add(peer: Id): boolean {
-    const offset = ringDistance(this.self, peer);
+    const offset = this.offsetOf(peer);
     const at = this.lowerBound(offset);
     const slot = this.slotOf(offset);
     if (!this.admits(offset, at, slot)) return false;
@@ -120,7 +125,7 @@ export class ChordTable implements RoutingTable {
    * decide whether an Attach to a peer it has heard of is worth making before making it (§10.6).
    */
   wouldKeep(peer: Id): boolean {
-    const offset = ringDistance(this.self, peer);
+    const offset = this.offsetOf(peer);
     return this.admits(offset, this.lowerBound(offset), this.slotOf(offset));
   }
 
@@ -141,7 +146,7 @@ export class ChordTable implements RoutingTable {
   isResponsible(id: Id): boolean {
     const predecessor = this.ring.at(-1);
     if (!predecessor) return true;
-    const offset = ringDistance(this.self, id);
+    const offset = this.offsetOf(id);
     return offset === 0n || offset > predecessor.offset;
   }
 
@@ -161,7 +166,7 @@ export class ChordTable implements RoutingTable {
    */
   nextHop(dest: Id): Id | undefined {
     if (this.ring.length === 0) return undefined;
-    const offset = ringDistance(this.self, dest) || RING_SIZE;
+    const offset = this.offsetOf(dest) || RING_SIZE;
     const at = this.lowerBound(offset);
     const exact = this.ring[at];
     if (exact?.offset === offset) return exact.id;
@@ -178,7 +183,7 @@ export class ChordTable implements RoutingTable {
   replicaSet(id: Id, count: number): Id[] {
     // Positions 0..length−1 are the kept peers, position `length` is self (offset 2^128 ≡ 0).
     const length = this.ring.length;
-    const offset = ringDistance(this.self, id);
+    const offset = this.offsetOf(id);
     const start = offset === 0n ? length : this.lowerBound(offset);
     const out: Id[] = [];
     for (let k = 0; k < Math.min(count, length + 1); k++) {
@@ -237,6 +242,11 @@ export class ChordTable implements RoutingTable {
     return { lastSuccessor, lastPredecessor };
   }
 
+  /** Clockwise distance from self to `id`, in [0, 2^128) (ringDistance with self's half done once). */
+  private offsetOf(id: Id): bigint {
+    return (idToBigInt(id) - this.selfValue) & RING_MASK;
+  }
+
   /** Finger slot i holds offsets in [2^(128−i), 2^(129−i)), i.e. offsets of bit length 129 − i. */
   private slotOf(offset: bigint): number {
     const slot = MAX_FINGER_COUNT + 1 - offset.toString(2).length;
@@ -271,7 +281,7 @@ export class ChordTable implements RoutingTable {
   }
 
   private indexOf(peer: Id): number {
-    const offset = ringDistance(this.self, peer);
+    const offset = this.offsetOf(peer);
     const at = this.lowerBound(offset);
     return offset !== 0n && this.ring[at]?.offset === offset ? at : -1;
   }
