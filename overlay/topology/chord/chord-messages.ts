@@ -2,8 +2,9 @@
  * Bodies of the CHORD-RELOAD messages (RFC 6940 §10.4-10.7), in our CBOR encoding:
  *
  *   UpdateReq  = [uptime s, type (1 peer_ready, 2 neighbors, 3 full), predecessors, successors, fingers]
- *   UpdateAns  = [predecessors, successors]   (ours: the answerer's neighbours, so one exchange
- *                                              both tells and learns, like Chord's stabilize)
+ *   UpdateAns  = [predecessors, successors, fingers]   (ours: the answerer's neighbours, so one
+ *                exchange both tells and learns, like Chord's stabilize; its fingers only for a
+ *                `full` Update, a joining peer's request for the table, whose fingers it can borrow)
  *   JoinReq    = [joining_peer_id]            JoinAns = []
  *   LeaveReq   = [leaving_peer_id, predecessors, successors]   LeaveAns = []
  *
@@ -58,11 +59,16 @@ export function parseUpdate(body: unknown): ChordUpdate {
   return { uptimeSec, type, predecessors: idList(preds, 'predecessors'), successors: idList(succs, 'successors'), fingers: idList(fingers, 'fingers') };
 }
 
-export const encodeNeighbours = (n: ChordNeighbours): unknown[] => [n.predecessors, n.successors];
+/** UpdateAns: the answerer's neighbours, and its fingers when the Update was `full`. */
+export interface ChordUpdateAnswer extends ChordNeighbours {
+  fingers: Id[];
+}
 
-export function parseNeighbours(body: unknown): ChordNeighbours {
-  const [preds, succs] = arity(body, 2, 'UpdateAns');
-  return { predecessors: idList(preds, 'predecessors'), successors: idList(succs, 'successors') };
+export const encodeUpdateAnswer = (a: ChordUpdateAnswer): unknown[] => [a.predecessors, a.successors, a.fingers];
+
+export function parseUpdateAnswer(body: unknown): ChordUpdateAnswer {
+  const [preds, succs, fingers] = arity(body, 3, 'UpdateAns');
+  return { predecessors: idList(preds, 'predecessors'), successors: idList(succs, 'successors'), fingers: idList(fingers, 'fingers') };
 }
 
 export function parseJoin(body: unknown): Id {

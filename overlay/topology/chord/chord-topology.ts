@@ -3,7 +3,8 @@
  *
  * - join: Attach to Resource-ID self+1 through a bootstrap node reaches the admitting peer (our
  *   successor-to-be); an Update exchange with it teaches its neighbours, which we Attach to
- *   (source-routed through the peer that named them, §10.6); fingers are Attached through the
+ *   (source-routed through the peer that named them, §10.6); its answer to our `full` Update also
+ *   lends us its fingers, Attached the same way, and slots still empty are looked up through the
  *   overlay; then Join to the admitting peer and Update to every neighbour.
  * - stabilization: every `updateIntervalMs` an Update exchange with each successor. Our UpdateAns
  *   carries the answerer's neighbours, so every exchange both tells and learns, and each
@@ -31,7 +32,7 @@ import type { Destination } from '../../wire/message.js';
 import type { Topology, TopologyHost, TopologySender, TopologyStatus } from '../topology.js';
 import { ChordTable } from './chord-table.js';
 import {
-  encodeLeave, encodeNeighbours, encodeUpdate, parseJoin, parseLeave, parseNeighbours, parseUpdate,
+  encodeLeave, encodeUpdate, encodeUpdateAnswer, parseJoin, parseLeave, parseUpdate, parseUpdateAnswer,
   UPDATE_FULL, UPDATE_NEIGHBORS, type ChordNeighbours,
 } from './chord-messages.js';
 
@@ -44,12 +45,6 @@ export const JOIN_ROUNDS = 3;
  * so that timers of two nodes running slightly out of phase do not double the exchanges).
  */
 export const STABILIZE_QUIET_ROUNDS = 1.5;
-
-/**
- * Fingers looked up per refresh round (Chord's fix_fingers: one per period). A lost finger is
- * replaced at once, so the round only finds better fingers among peers that joined since.
- */
-export const FINGERS_PER_ROUND = 1;
 
 const node = (id: Id): Destination => ({ type: 'node', id });
 
@@ -85,7 +80,7 @@ export class ChordTopology implements Topology {
       await this.attaches.onIdle();
       log.debug(`join: Update exchange with ${idToHex(admitting)} ${exchanged ? 'done' : 'failed'}; ${this.table.successors().length} successors, ${this.table.predecessors().length} predecessors`);
       signal?.throwIfAborted();
-      await this.refreshFingers(this.table.fingerCount);
+      await this.fillEmptyFingers();
       // Join goes to our successor, which now hands over the range (self's predecessor, self].
       const successor = this.table.successors()[0] ?? admitting;
       log.debug(`join: Join sent to successor ${idToHex(successor)}`);
@@ -122,7 +117,7 @@ export class ChordTopology implements Topology {
       this.confirmIfNearest(sender, update);
     }
     this.learn([...update.predecessors, ...update.successors, ...update.fingers], sender);
-    return encodeNeighbours(this.neighbourLists());
+    return encodeUpdateAnswer({ ...this.neighbourLists(), fingers: update.type === UPDATE_FULL ? this.fingerPeers() : [] });
   }
 
   onJoin(body: unknown, from: TopologySender): unknown {
@@ -188,6 +183,10 @@ export class ChordTopology implements Topology {
     return { predecessors: this.table.predecessors(), successors: this.table.successors() };
   }
 
+  private fingerPeers(): Id[] {
+    return this.table.fingers().flatMap((f) => (f.peer ? [f.peer] : []));
+  }
+
   private uptimeSec(): number {
     return Math.floor((this.host.clock.now() - this.startedAtMs) / 1000);
   }
@@ -195,14 +194,14 @@ export class ChordTopology implements Topology {
   /** One Update exchange: tell `peer` our lists, learn its neighbours. False when it failed. */
   private async exchangeUpdate(peer: Id, type: number): Promise<boolean> {
     const c = this.host.config.chord;
-    const fingers = type === UPDATE_FULL ? this.table.fingers().flatMap((f) => (f.peer ? [f.peer] : [])) : [];
+    const fingers = type === UPDATE_FULL ? this.fingerPeers() : [];
     const body = encodeUpdate({ uptimeSec: this.uptimeSec(), type, ...this.neighbourLists(), fingers });
     try {
       const answer = await this.host.request([node(peer)], MessageCode.UpdateReq, body, c.neighbourTimeoutMs);
-      const theirs = parseNeighbours(answer.body);
+      const theirs = parseUpdateAnswer(answer.body);
       this.exchangedAt.set(idToHex(peer), this.host.clock.now());
       this.confirmIfNearest(peer, theirs);
-      this.learn([...theirs.predecessors, ...theirs.successors], peer);
+      this.learn([...theirs.predecessors, ...theirs.successors, ...theirs.fingers], peer);
       return true;
     } catch (e) {
       this.host.log.debug(`Update to ${idToHex(peer)} failed: ${(e as Error).message}`);
@@ -319,14 +318,22 @@ export class ChordTopology implements Topology {
     }
   }
 
-  private async refreshFingers(count: number): Promise<void> {
+  /** The periodic finger round (Chord's fix_fingers): the next target in turn is looked up. */
+  private async refreshNextFinger(): Promise<void> {
     const targets = this.table.fingerTargets();
-    const work: Promise<boolean>[] = [];
-    for (let k = 0; k < Math.min(count, targets.length); k++) {
-      const { target } = targets[this.nextFinger++ % targets.length]!;
-      if (this.fingerWorthFinding(target)) work.push(this.attachTo({ type: 'resource', id: target }, undefined));
-    }
-    await Promise.all(work);
+    if (targets.length === 0) return;
+    const { target } = targets[this.nextFinger++ % targets.length]!;
+    if (this.fingerWorthFinding(target)) await this.attachTo({ type: 'resource', id: target }, undefined);
+  }
+
+  /**
+   * Joining: the admitting peer's fingers, borrowed from its `full` UpdateAns, fill most slots (it
+   * is our neighbour, so its finger for a slot is at most a node or so past ours, §10.7.4 "from
+   * observed Updates"); the slots still empty are looked up through the overlay.
+   */
+  private async fillEmptyFingers(): Promise<void> {
+    const empty = this.table.fingers().filter((f) => f.peer === undefined && this.fingerWorthFinding(f.target));
+    await Promise.all(empty.map((f) => this.attachTo({ type: 'resource', id: f.target }, undefined)));
   }
 
   /** Targets we own, or up to our successor, have no better finger to find. */
@@ -341,7 +348,7 @@ export class ChordTopology implements Topology {
     for (const t of this.timers.splice(0)) t.cancel();
     this.timers.push(
       this.host.clock.every(c.updateIntervalMs, () => void this.stabilize()),
-      this.host.clock.every(c.fingerIntervalMs, () => void this.refreshFingers(FINGERS_PER_ROUND)),
+      this.host.clock.every(c.fingerIntervalMs, () => void this.refreshNextFinger()),
     );
   }
 }

@@ -1,0 +1,78 @@
+/**
+ * A joining node borrows its fingers from the admitting peer, which answers a `full` Update with
+ * its fingers as well as its neighbours (RFC 6940 §10.7.4 lets fingers come from observed Updates),
+ * instead of looking each target up through the overlay. Memory links, virtual clock; the finger
+ * slots are checked against the ground truth of the live Node-IDs.
+ */
+import { expect } from 'chai';
+import { VirtualClock } from '../../overlay/clock.js';
+import { idFromHex, ringDistance } from '../../overlay/id.js';
+import type { Node } from '../../overlay/node.js';
+import { encodeUpdate, parseUpdateAnswer, UPDATE_FULL, UPDATE_NEIGHBORS } from '../../overlay/topology/chord/chord-messages.js';
+import { MessageCode } from '../../overlay/wire/codes.js';
+import { sharedPki } from '../helpers/pki.js';
+import { wrongNeighbours } from '../helpers/ring-check.js';
+import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
+import { waitForVirtual } from '../helpers/wait.js';
+
+const PEERS = 40;
+
+describe('Chord join: fingers borrowed from the admitting peer', function () {
+  this.timeout(120_000);
+  let clock: VirtualClock;
+  let net: Testnet;
+
+  before(async () => {
+    const pki = await sharedPki();
+    const identities = await Promise.all(Array.from({ length: PEERS }, () => pki.enroll()));
+    clock = new VirtualClock(Date.now());
+    // No periodic finger round during the test: whatever fingers a newcomer has, its join gave it.
+    net = await clock.until(
+      startTestnet(PEERS, { batch: 8, transport: 'memory', clock, latencyMs: 20, identities, chord: { fingerIntervalMs: 3_600_000 } }),
+      120_000,
+    );
+    await waitForVirtual(clock, () => wrongNeighbours(net.nodes, net.config.chord.neighbourCount).length === 0, 30_000, 'neighbour tables');
+  });
+
+  after(async () => net && (await clock.until(net.stopAll(), 30_000)));
+
+  const update = (from: Node, to: Node, type: number) =>
+    clock.until(from.request([{ type: 'node', id: to.nodeId }], MessageCode.UpdateReq, encodeUpdate({ uptimeSec: 1, type, predecessors: [], successors: [], fingers: [] })), 10_000);
+
+  it('a full Update is answered with the fingers as well as the neighbours; a neighbors Update with the neighbours only', async () => {
+    const [asker, answerer] = [net.nodes[1]!, net.nodes[7]!];
+    const fingers = answerer.topologyStatus().fingers.flatMap((f) => (f.peer ? [f.peer] : []));
+    expect(fingers.length, 'the answerer has fingers to lend').to.be.greaterThan(2);
+    const full = parseUpdateAnswer((await update(asker, answerer, UPDATE_FULL)).body);
+    expect(full.fingers.map((f) => Buffer.from(f).toString('hex'))).to.deep.equal(fingers);
+    expect(full.successors.map((f) => Buffer.from(f).toString('hex'))).to.deep.equal(answerer.topologyStatus().successors);
+    const neighbours = parseUpdateAnswer((await update(asker, answerer, UPDATE_NEIGHBORS)).body);
+    expect(neighbours.fingers).to.deep.equal([]);
+  });
+
+  it('a newcomer fills every finger slot the live ring fills, each with a live node inside the slot', async () => {
+    const newcomer = await clock.until(net.add(net.nodes[5]), 60_000);
+    await clock.run(5_000);
+    const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
+    const self = newcomer.nodeId;
+    const slots = newcomer.topologyStatus().fingers;
+    let filled = 0;
+    for (const [k, slot] of slots.entries()) {
+      const start = ringDistance(self, idFromHex(slot.target));
+      // Slot i holds offsets [2^(128−i), 2^(129−i)): up to the previous slot's target (finger 1 up to a whole ring).
+      const end = k === 0 ? 1n << 128n : ringDistance(self, idFromHex(slots[k - 1]!.target));
+      const first = truth.responsible(idFromHex(slot.target));
+      const truthFills = first !== newcomer.nodeIdHex && ringDistance(self, idFromHex(first)) < end;
+      if (!truthFills) {
+        expect(slot.peer, `slot ${slot.index} has no live node in it`).to.equal(null);
+        continue;
+      }
+      filled++;
+      expect(slot.peer, `slot ${slot.index}: the ring has ${first.slice(0, 8)} there`).to.not.equal(null);
+      expect(truth.ids(), `slot ${slot.index}: a live node`).to.include(slot.peer);
+      const offset = ringDistance(self, idFromHex(slot.peer!));
+      expect(offset >= start && offset < end, `slot ${slot.index}: ${slot.peer!.slice(0, 8)} lies inside the slot`).to.equal(true);
+    }
+    expect(filled, 'a 41-node ring fills several slots').to.be.greaterThan(3);
+  });
+});
