@@ -12,6 +12,7 @@ import { ErrorCode, ReloadError, isReloadError } from './errors.js';
 import { idEquals, idFromHex, idToHex, isHexId, type Id } from './id.js';
 import { LruCache } from './util/lru.js';
 import { Reconnector } from './reconnector.js';
+import { joinWithRetries } from './join-retry.js';
 import type { Link } from './link/link.js';
 import { tlsLinks, type LinkEndpoint, type LinkFactory, type LinkListener } from './link/link-factory.js';
 import { silentLogger, type Logger } from './log.js';
@@ -228,8 +229,12 @@ export class Node {
     this.dispatcher.register(handler);
   }
 
-  /** Listens, links to the bootstrap nodes (skipping unreachable ones) and joins the overlay. */
-  async start(signal?: AbortSignal): Promise<void> {
+  /**
+   * Listens, links to the bootstrap nodes (skipping unreachable ones) and joins the overlay. With
+   * `retryJoin`, a join that failed for want of an answer is tried again with backoff until it
+   * works or `signal` aborts (see join-retry.ts).
+   */
+  async start(signal?: AbortSignal, { retryJoin = false }: { retryJoin?: boolean } = {}): Promise<void> {
     if (this.stateValue !== 'stopped') throw new Error(`node is ${this.stateValue}`);
     this.stateValue = 'joining';
     try {
@@ -243,13 +248,7 @@ export class Node {
         });
         this.log.info(`listening on ${this.listenAddress}`);
       }
-      const bootstraps = this.bootstrapAddresses();
-      const linked = await this.linkBootstraps();
-      if (bootstraps.length > 0 && linked.length === 0) {
-        throw new ReloadError(ErrorCode.Not_Found, `none of the ${bootstraps.length} bootstrap nodes could be reached`, 'no_bootstrap');
-      }
-      this.log.info(linked.length ? 'joining the overlay' : 'no bootstrap node: starting a new overlay');
-      await this.topology.join(signal);
+      await joinWithRetries(() => this.joinOnce(signal), { retry: retryJoin, clock: this.clock, log: this.log, random: this.random.next, signal });
       this.storage.start();
       this.stateValue = 'joined';
       void this.publishCertificate();
@@ -258,6 +257,16 @@ export class Node {
       await this.stop({ leave: false });
       throw e;
     }
+  }
+
+  private async joinOnce(signal?: AbortSignal): Promise<void> {
+    const bootstraps = this.bootstrapAddresses();
+    const linked = await this.linkBootstraps();
+    if (bootstraps.length > 0 && linked.length === 0) {
+      throw new ReloadError(ErrorCode.Not_Found, `none of the ${bootstraps.length} bootstrap nodes could be reached`, 'no_bootstrap');
+    }
+    this.log.info(linked.length ? 'joining the overlay' : 'no bootstrap node: starting a new overlay');
+    await this.topology.join(signal);
   }
 
   /**

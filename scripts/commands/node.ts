@@ -34,6 +34,7 @@ export const nodeCommand: Command = {
     listen: { type: 'string', help: 'address for overlay links (default 127.0.0.1:0, a free port; a client listens only if given)', valueName: 'HOST:PORT' },
     ...NODE_API_OPTIONS,
     bootstrap: { type: 'string', multiple: true, help: 'a node to link to at start, besides the config\'s', valueName: 'HOST:PORT' },
+    'retry-join': { type: 'boolean', help: 'when no bootstrap node answers or the join times out, try again (backoff from 1 s up to 30 s) until it works or the node is stopped' },
     client: { type: 'boolean', help: 'run as a client: no routing or storing for others, one link to the responsible peer (needs --bootstrap)' },
     data: { type: 'string', help: 'data directory: stored values, swarms, peer cache, API token (default NODEDIR/data)', valueName: 'DIR' },
     'upload-limit': { type: 'string', help: 'upload rate limit of the node over all swarms: bytes/s with k, M, G (500k, 2M) or bits/s ending in "bit" (20Mbit); 0 for none (default)', valueName: 'RATE' },
@@ -65,28 +66,33 @@ export const nodeCommand: Command = {
       stores.close();
       throw e;
     });
-    await node
-      .start()
-      .then(() => ppsp.start())
-      .then(() => api.server.attach(node, [ppspApi(ppsp)]))
-      .catch(async (e) => {
-        await api.close();
-        await ppsp.stop();
-        await node.stop();
-        stores.close();
-        throw e;
-      });
-    // Listening before "ready": a SIGTERM sent as soon as it is read would otherwise kill the process uncleanly.
+    const close = async () => {
+      await api.close();
+      await ppsp.stop();
+      await node.stop();
+      stores.close();
+    };
+    // Listening from before the join: a SIGTERM during it, between retries or as soon as "ready" is
+    // read stops the node cleanly instead of killing the process.
     const stopSignal = untilStopSignal();
+    const abort = new AbortController();
+    void stopSignal.then(() => abort.abort());
+    try {
+      await node.start(abort.signal, { retryJoin: args.values['retry-join'] === true });
+      await ppsp.start();
+      api.server.attach(node, [ppspApi(ppsp)]);
+    } catch (e) {
+      await close();
+      if (!abort.signal.aborted) throw e;
+      logger.info(`stopped on ${await stopSignal} before the node joined`);
+      return 0;
+    }
     // Like Jupyter's startup link: the user who started the node opens its page in one click. Only
     // on a terminal: a service's output goes to logs that others may read, and the link holds the token.
     if (process.stdout.isTTY) process.stdout.write(`page: ${api.page}\n`);
     process.stdout.write(`ready ${node.nodeIdHex} listen=${node.listenAddress ?? '-'} api=${api.server.address}\n`);
     logger.info(`stopping on ${await stopSignal}`);
-    await api.close();
-    await ppsp.stop();
-    await node.stop();
-    stores.close();
+    await close();
     return 0;
   },
 };
