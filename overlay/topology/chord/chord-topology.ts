@@ -328,9 +328,10 @@ export class ChordTopology implements Topology {
 
   /**
    * Joining: the admitting peer's fingers, borrowed from its `full` UpdateAns, fill most slots
-   * (§10.7.4 lets fingers come from observed Updates). It is our successor, so its finger targets
-   * lie just past ours and its finger for a slot is ours or the node after it. The slots still
-   * empty are looked up through the overlay.
+   * (§10.7.4 lets fingers come from observed Updates). It is our successor, so each of its finger
+   * targets lies past ours by the gap between us, which holds about one node on average: its
+   * finger for a slot is ours or one of the few nodes after it. The slots still empty are looked
+   * up through the overlay.
    */
   private async fillEmptyFingers(): Promise<void> {
     const empty = this.table.fingers().filter((f) => f.peer === undefined && this.fingerWorthFinding(f.target));
