@@ -40,8 +40,8 @@ export interface LocalRing {
   config: OverlayConfig;
   /** The nodes started so far, in start order. */
   nodes: Node[];
-  /** Starts one more node bootstrapping from `via` (default: the first node). */
-  add(via?: Node): Promise<Node>;
+  /** Starts one more node bootstrapping from `via` (default: the first node), as `identity` (default: a new one). */
+  add(via?: Node, identity?: Identity): Promise<Node>;
   /** Stops every node still running: a crash when `leave` is false. */
   stopAll(leave?: boolean): Promise<void>;
 }
@@ -94,7 +94,8 @@ export async function startLocalRing(opts: LocalRingOptions): Promise<LocalRing>
   const ring: LocalRing = {
     config,
     nodes,
-    add: async (via) => {
+    add: async (via, identity) => {
+      if (identity) return add(identity, via);
       if (!opts.enroll) throw new Error('this ring was started without an enroll function');
       return add(await opts.enroll(), via);
     },

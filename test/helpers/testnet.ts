@@ -4,7 +4,7 @@
  * scripts/local-ring.ts), with the test PKI and maintenance intervals short enough for tests.
  * RingTruth, the ground truth computed from the sorted Node-IDs, comes from there too.
  */
-import { systemClock, type Clock } from '../../overlay/clock.js';
+import { systemClock, VirtualClock, type Clock } from '../../overlay/clock.js';
 import { newOverlayConfig, type OverlayConfig } from '../../overlay/config.js';
 import { MemoryNetwork } from '../../overlay/link/memory-network.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
@@ -79,4 +79,25 @@ export async function startTestnet(count: number, opts: TestnetOptions = {}): Pr
     if (faulty.length > 0) throw new Error(`internal faults in ${faulty.map((n) => `${n.nodeIdHex.slice(0, 8)} (${n.metrics.faultCount()})`).join(', ')}: see reload_internal_faults_total; run with TESTNET_TRACE=1 for their stacks`);
   };
   return ring;
+}
+
+/** A testnet on memory links and a VirtualClock of its own, with `spares` identities for nodes added later. */
+export interface VirtualTestnet {
+  clock: VirtualClock;
+  net: Testnet;
+  spares: Identity[];
+}
+
+/**
+ * `count` nodes over memory links (20 ms each way unless `latencyMs` says otherwise) on a new
+ * VirtualClock. Every identity, spares included, is enrolled first and the clock started after:
+ * key generation must not run while virtual time does, and the certificates must be valid at the
+ * clock's time.
+ */
+export async function startVirtualTestnet(count: number, opts: Omit<TestnetOptions, 'transport' | 'clock' | 'identities'> & { spares?: number } = {}): Promise<VirtualTestnet> {
+  const pki = await sharedPki();
+  const identities = await Promise.all(Array.from({ length: count + (opts.spares ?? 0) }, () => pki.enroll()));
+  const clock = new VirtualClock(Date.now());
+  const net = await clock.until(startTestnet(count, { batch: 4, latencyMs: 20, ...opts, transport: 'memory', clock, identities: identities.slice(0, count) }), 120_000);
+  return { clock, net, spares: identities.slice(count) };
 }

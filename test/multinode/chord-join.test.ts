@@ -5,14 +5,14 @@
  * slots are checked against the ground truth of the live Node-IDs.
  */
 import { expect } from 'chai';
-import { VirtualClock } from '../../overlay/clock.js';
+import type { VirtualClock } from '../../overlay/clock.js';
 import { idFromHex, ringDistance } from '../../overlay/id.js';
+import type { Identity } from '../../certs/identity.js';
 import type { Node } from '../../overlay/node.js';
 import { encodeUpdate, parseUpdateAnswer, UPDATE_FULL, UPDATE_NEIGHBORS } from '../../overlay/topology/chord/chord-messages.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
-import { sharedPki } from '../helpers/pki.js';
 import { wrongNeighbours } from '../helpers/ring-check.js';
-import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
+import { RingTruth, startVirtualTestnet, type Testnet } from '../helpers/testnet.js';
 import { waitForVirtual } from '../helpers/wait.js';
 
 const PEERS = 40;
@@ -21,16 +21,13 @@ describe('Chord join: fingers borrowed from the admitting peer', function () {
   this.timeout(120_000);
   let clock: VirtualClock;
   let net: Testnet;
+  let newcomerIdentity: Identity;
 
   before(async () => {
-    const pki = await sharedPki();
-    const identities = await Promise.all(Array.from({ length: PEERS }, () => pki.enroll()));
-    clock = new VirtualClock(Date.now());
     // No periodic finger round during the test: whatever fingers a newcomer has, its join gave it.
-    net = await clock.until(
-      startTestnet(PEERS, { batch: 8, transport: 'memory', clock, latencyMs: 20, identities, chord: { fingerIntervalMs: 3_600_000 } }),
-      120_000,
-    );
+    let spares: Identity[];
+    ({ clock, net, spares } = await startVirtualTestnet(PEERS, { batch: 8, chord: { fingerIntervalMs: 3_600_000 }, spares: 1 }));
+    newcomerIdentity = spares[0]!;
     await waitForVirtual(clock, () => wrongNeighbours(net.nodes, net.config.chord.neighbourCount).length === 0, 30_000, 'neighbour tables');
   });
 
@@ -51,8 +48,8 @@ describe('Chord join: fingers borrowed from the admitting peer', function () {
   });
 
   it('a newcomer fills every finger slot the live ring fills, each with a live node inside the slot', async () => {
-    const newcomer = await clock.until(net.add(net.nodes[5]), 60_000);
-    await clock.run(5_000);
+    // Checked as soon as the join has finished: its fingers are what the join gave it.
+    const newcomer = await clock.until(net.add(net.nodes[5], newcomerIdentity), 60_000);
     const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
     const self = newcomer.nodeId;
     const slots = newcomer.topologyStatus().fingers;

@@ -5,15 +5,14 @@
  * virtual clock.
  */
 import { expect } from 'chai';
-import { VirtualClock } from '../../overlay/clock.js';
+import type { VirtualClock } from '../../overlay/clock.js';
 import { idEquals, idToHex, randomId, type Id } from '../../overlay/id.js';
 import type { Link } from '../../overlay/link/link.js';
 import type { Node } from '../../overlay/node.js';
 import { decodeContents, decodeMessage } from '../../overlay/wire/codec.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
 import type { Destination } from '../../overlay/wire/message.js';
-import { sharedPki } from '../helpers/pki.js';
-import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
+import { RingTruth, startVirtualTestnet, type Testnet } from '../helpers/testnet.js';
 
 const PEERS = 16;
 
@@ -23,10 +22,7 @@ describe('a retransmitted request whose first path broke', function () {
   let net: Testnet;
 
   before(async () => {
-    const pki = await sharedPki();
-    const identities = await Promise.all(Array.from({ length: PEERS }, () => pki.enroll()));
-    clock = new VirtualClock(Date.now());
-    net = await clock.until(startTestnet(PEERS, { batch: 4, transport: 'memory', clock, latencyMs: 20, identities }), 120_000);
+    ({ clock, net } = await startVirtualTestnet(PEERS));
     await clock.run(10_000);
   });
 

@@ -5,14 +5,13 @@
  * failures, and values that outlive 2 of their 3 holders (a value whose 3 holders all die is not expected back).
  */
 import { expect } from 'chai';
-import { VirtualClock } from '../../overlay/clock.js';
+import type { VirtualClock } from '../../overlay/clock.js';
 import { idToHex, randomId } from '../../overlay/id.js';
 import { nodeMultipleResource } from '../../overlay/storage/access-control.js';
 import { allPairsPing } from '../helpers/ping.js';
-import { sharedPki } from '../helpers/pki.js';
 import { wrongNeighbours } from '../helpers/ring-check.js';
 import { waitForVirtual } from '../helpers/wait.js';
-import { RingTruth, startTestnet, type Testnet } from '../helpers/testnet.js';
+import { RingTruth, startVirtualTestnet, type Testnet } from '../helpers/testnet.js';
 
 const PEERS = 24;
 const KILLED = 6;
@@ -26,11 +25,7 @@ describe(`the overlay on a virtual clock: ${PEERS} peers over memory links`, fun
   const k = () => net.config.chord.neighbourCount;
 
   before(async () => {
-    const pki = await sharedPki();
-    const identities = await Promise.all(Array.from({ length: PEERS }, () => pki.enroll()));
-    // Started after the enrolment, not when this file loads: the certificates must be valid at its time.
-    clock = new VirtualClock(Date.now());
-    net = await clock.until(startTestnet(PEERS, { batch: 4, transport: 'memory', clock, latencyMs: 20, identities, kinds: [VALUE_KIND], storage: { replicas: 3 } }), 120_000);
+    ({ clock, net } = await startVirtualTestnet(PEERS, { kinds: [VALUE_KIND], storage: { replicas: 3 } }));
   });
 
   after(async () => net && (await clock.until(net.stopAll(), 30_000)));

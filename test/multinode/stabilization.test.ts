@@ -5,13 +5,12 @@
  * open, nothing answered) is still noticed from both sides. Memory links, virtual clock.
  */
 import { expect } from 'chai';
-import { VirtualClock } from '../../overlay/clock.js';
+import type { VirtualClock } from '../../overlay/clock.js';
 import type { Link } from '../../overlay/link/link.js';
 import type { Node } from '../../overlay/node.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
-import { sharedPki } from '../helpers/pki.js';
 import { wrongNeighbours } from '../helpers/ring-check.js';
-import { startTestnet, type Testnet } from '../helpers/testnet.js';
+import { startVirtualTestnet, type Testnet } from '../helpers/testnet.js';
 import { waitForVirtual } from '../helpers/wait.js';
 
 const PEERS = 10;
@@ -28,10 +27,7 @@ describe('Chord stabilization: successors each round, quiet predecessors only', 
   const agrees = (nodes: Node[]) => wrongNeighbours(nodes, k()).length === 0;
 
   before(async () => {
-    const pki = await sharedPki();
-    const identities = await Promise.all(Array.from({ length: PEERS }, () => pki.enroll()));
-    clock = new VirtualClock(Date.now());
-    net = await clock.until(startTestnet(PEERS, { batch: 4, transport: 'memory', clock, latencyMs: 20, identities }), 120_000);
+    ({ clock, net } = await startVirtualTestnet(PEERS));
     await within(30_000, 'neighbour tables', () => agrees(net.nodes));
     // Past the join's reactive rounds and finger attaches.
     await clock.run(10 * interval());

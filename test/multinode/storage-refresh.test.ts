@@ -5,11 +5,10 @@
  * Memory links with a slow path and a virtual clock put the refresh timer inside that window.
  */
 import { expect } from 'chai';
-import { VirtualClock } from '../../overlay/clock.js';
+import type { VirtualClock } from '../../overlay/clock.js';
 import { nodeMultipleResource } from '../../overlay/storage/access-control.js';
 import { REFRESH_AT } from '../../overlay/storage/storage-service.js';
-import { sharedPki } from '../helpers/pki.js';
-import { startTestnet, type Testnet } from '../helpers/testnet.js';
+import { startVirtualTestnet, type Testnet } from '../helpers/testnet.js';
 
 const KIND = { id: 0xf0000102, name: 'test-refresh', dataModel: 'single' as const, accessControl: 'NODE-MULTIPLE' as const, maxCount: 1, maxSize: 64, maxNodeMultiple: 4 };
 const LIFETIME_SEC = 4;
@@ -22,10 +21,7 @@ describe('storage: refreshing what a node stored while it replaces it', function
   let net: Testnet;
 
   before(async () => {
-    const pki = await sharedPki();
-    const identities = await Promise.all(Array.from({ length: 3 }, () => pki.enroll()));
-    clock = new VirtualClock(Date.now());
-    net = await clock.until(startTestnet(3, { transport: 'memory', clock, latencyMs: LATENCY_MS, identities, kinds: [KIND], storage: { syncIntervalMs: SYNC_MS, replicas: 1 } }), 60_000);
+    ({ clock, net } = await startVirtualTestnet(3, { latencyMs: LATENCY_MS, kinds: [KIND], storage: { syncIntervalMs: SYNC_MS, replicas: 1 } }));
   });
 
   after(async () => net && (await clock.until(net.stopAll(), 30_000)));
