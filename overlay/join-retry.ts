@@ -31,8 +31,17 @@ export async function joinWithRetries(attempt: () => Promise<void>, opts: { retr
       const waitMs = backoff.next();
       opts.log.warn(`join attempt ${tries} failed: ${(e as Error).message}; trying again in ${(waitMs / 1000).toFixed(1)} s`);
       await new Promise<void>((resolve) => {
-        const timer = opts.clock.after(waitMs, resolve);
-        opts.signal?.addEventListener('abort', () => (timer.cancel(), resolve()), { once: true });
+        // The abort listener goes when the wait ends either way: a node retrying for hours must
+        // not pile one up on its signal per try.
+        const aborted = () => {
+          timer.cancel();
+          resolve();
+        };
+        const timer = opts.clock.after(waitMs, () => {
+          opts.signal?.removeEventListener('abort', aborted);
+          resolve();
+        });
+        opts.signal?.addEventListener('abort', aborted, { once: true });
       });
       opts.signal?.throwIfAborted();
     }

@@ -20,25 +20,19 @@ export interface VerifiedMessage {
   signer: PeerCertificate;
 }
 
-/** What an identity contributes to every message it signs; computed once per Identity. */
-interface SignerParts {
-  signer: SignerIdentity;
-  encodedSigner: Uint8Array;
-}
+/** The SignerIdentity an identity signs as (its certificate's hash); made once per Identity. */
+const signers = new WeakMap<Identity, SignerIdentity>();
 
-const signerCache = new WeakMap<Identity, SignerParts>();
-
-function signerPartsOf(identity: Identity): SignerParts {
-  let parts = signerCache.get(identity);
-  if (!parts) {
-    const signer: SignerIdentity = { type: 'cert_hash', hashAlg: 'sha256', certHash: Buffer.from(identity.fingerprint, 'hex') };
-    parts = { signer, encodedSigner: encodeSignerIdentity(signer) };
-    signerCache.set(identity, parts);
+function signerOf(identity: Identity): SignerIdentity {
+  let signer = signers.get(identity);
+  if (!signer) {
+    signer = { type: 'cert_hash', hashAlg: 'sha256', certHash: Buffer.from(identity.fingerprint, 'hex') };
+    signers.set(identity, signer);
   }
-  return parts;
+  return signer;
 }
 
-/** Encoded signer identities kept, by certificate hash: a node verifies the same signers again and again. */
+/** Encoded signer identities kept, by certificate hash: a node signs as one and verifies the same few again and again. */
 const ENCODED_SIGNERS_KEPT = 16_384;
 const encodedSigners = new LruCache<string, Uint8Array>(ENCODED_SIGNERS_KEPT);
 
@@ -69,7 +63,8 @@ export function signMessage(
   identity: Identity,
   opts: { includeCertificate?: boolean } = {},
 ): WireMessage {
-  const { signer, encodedSigner } = signerPartsOf(identity);
+  const signer = signerOf(identity);
+  const encodedSigner = encodedSignerOf(signer, identity.fingerprint);
   const contentsBytes = encodeContents(contents);
   const value = identity.sign(signatureInput(header, contentsBytes, encodedSigner));
   const securityBytes = encodeSecurity({

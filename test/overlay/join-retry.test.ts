@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { getEventListeners } from 'node:events';
 import { VirtualClock } from '../../overlay/clock.js';
 import { ErrorCode, ReloadError } from '../../overlay/errors.js';
 import { joinWithRetries } from '../../overlay/join-retry.js';
@@ -8,17 +9,20 @@ import { RECONNECT_MAX_MS } from '../../overlay/reconnector.js';
 const unreachable = () => new ReloadError(ErrorCode.Not_Found, 'none of the 1 bootstrap nodes could be reached', 'no_bootstrap');
 
 describe('joinWithRetries: a failed first join tried again', () => {
-  it('tries again after a backoff on the clock while nothing answers, and returns once a try succeeds', async () => {
+  it('tries again after a backoff on the clock while nothing answers, returns once a try succeeds, and leaves no listener on the signal', async () => {
     const clock = new VirtualClock(0);
+    const abort = new AbortController();
     const at: number[] = [];
     const done = joinWithRetries(
       async () => {
         at.push(clock.now());
         if (at.length < 4) throw at.length === 2 ? new ReloadError(ErrorCode.Request_Timeout, 'no answer') : unreachable();
       },
-      { retry: true, clock, log: silentLogger, random: () => 0.5 },
+      { retry: true, clock, log: silentLogger, random: () => 0.5, signal: abort.signal },
     );
     await clock.until(done, RECONNECT_MAX_MS * 4);
+    // Each wait took its abort listener away again.
+    expect(getEventListeners(abort.signal, 'abort')).to.have.length(0);
     expect(at).to.have.length(4);
     const waits = at.slice(1).map((t, i) => t - at[i]!);
     // Equal jitter at 0.5: three quarters of 1 s, 2 s, 4 s.
