@@ -5,11 +5,10 @@
  */
 
 /**
- * Runs `work` on every item, at most `limit()` at once (read again each time one ends, so it may
- * grow as the overlay does; at least one runs). Resolves with the results in item order once all
- * have ended; `work` should not reject (a rejection ends the pool with it).
+ * Runs `work` on every item, at most `limit` at once (at least one). Resolves with the results in
+ * item order once all have ended; `work` should not reject (a rejection ends the pool with it).
  */
-export function pooled<T, R>(items: readonly T[], limit: () => number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export function pooled<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   if (items.length === 0) return Promise.resolve(results);
   return new Promise<R[]>((resolve, reject) => {
@@ -17,7 +16,7 @@ export function pooled<T, R>(items: readonly T[], limit: () => number, work: (it
     let running = 0;
     let done = 0;
     const pump = () => {
-      while (next < items.length && running < Math.max(1, limit())) {
+      while (next < items.length && running < Math.max(1, limit)) {
         const index = next++;
         running++;
         work(items[index]!, index).then((result) => {

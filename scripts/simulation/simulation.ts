@@ -192,7 +192,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     const p = up[j % up.length]!;
     return { p, resource: nodeMultipleResource(p.identity.nodeId, 1 + Math.floor(j / up.length), config.hash), bytes: `value ${j}` };
   });
-  const storing = pooled(stored, () => STORES_AT_ONCE, ({ p, resource, bytes }) => p.node!.storage.store(SIM_KIND.name, resource, { model: 'single', value: { exists: true, value: Buffer.from(bytes) } }));
+  const storing = pooled(stored, STORES_AT_ONCE, ({ p, resource, bytes }) => p.node!.storage.store(SIM_KIND.name, resource, { model: 'single', value: { exists: true, value: Buffer.from(bytes) } }));
   await clock.until(storing, opts.values * STORE_MS_PER_VALUE);
   progress(`stored ${stored.length} values`);
 
@@ -255,7 +255,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   const live = members.snapshot();
   let unfetched = 0;
   let lost = 0;
-  const fetching = pooled(stored, () => FETCHES_AT_ONCE, async (v, i) => {
+  const fetching = pooled(stored, FETCHES_AT_ONCE, async (v, i) => {
     for (let attempt = 0; attempt < FETCH_ATTEMPTS; attempt++) {
       const from = live[(i + attempt) % live.length]!.node!;
       const got = await from.storage.fetch(SIM_KIND.name, v.resource).catch(() => undefined);

@@ -70,6 +70,7 @@ describe('CLI: node --retry-join', function () {
 
   it('stops cleanly with exit code 0 on SIGTERM while it waits to try again', async () => {
     const third = startCli(nodeArgs('third', await freePort(), '--retry-join'));
+    running.push(third);
     await stderrLine(third, /join attempt 1 failed/, 30_000);
     expect(await third.stop('SIGTERM', 15_000)).to.equal(0);
     expect(third.stderr()).to.match(/stopped on SIGTERM before the node joined/);
