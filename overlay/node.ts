@@ -5,13 +5,14 @@
  */
 import type { Identity } from '../certs/identity.js';
 import { TrustStore } from '../certs/trust.js';
-import { systemClock, type Clock } from './clock.js';
+import { systemClock, type Clock, type Timer } from './clock.js';
 import { systemRandom, type Random } from './random.js';
 import type { BootstrapNode, OverlayConfig } from './config.js';
 import { ErrorCode, ReloadError, isReloadError } from './errors.js';
 import { idEquals, idFromHex, idToHex, isHexId, type Id } from './id.js';
 import { LruCache } from './util/lru.js';
-import { Reconnector } from './reconnector.js';
+import { Backoff } from './util/backoff.js';
+import { RECONNECT_INITIAL_MS, RECONNECT_MAX_MS, Reconnector } from './reconnector.js';
 import { joinWithRetries } from './join-retry.js';
 import type { Link } from './link/link.js';
 import { tlsLinks, type LinkEndpoint, type LinkFactory, type LinkListener } from './link/link-factory.js';
@@ -25,7 +26,7 @@ import { topologyHandlers } from './methods/topology-methods.js';
 import { admitSecondLink, duplicateNodeId, LINK_PROBE_TIMEOUT_MS } from './routing/link-admission.js';
 import { ApplicationLinkQuota } from './routing/application-link-quota.js';
 import { LinkTable } from './routing/link-table.js';
-import { MessageTransport, type Response } from './routing/message-transport.js';
+import { MessageTransport, type Response, type SigningOptions } from './routing/message-transport.js';
 import { RoutingMetrics } from './routing/metrics.js';
 import { topologyPolicy } from './routing/topology-policy.js';
 import { createTopology } from './topology/registry.js';
@@ -111,6 +112,8 @@ export class Node {
   private stateValue: NodeState = 'stopped';
   /** This node's certificate is in the overlay's certificate store. */
   private certificatePublished = false;
+  /** The next try at storing it, after a failed one. */
+  private publishRetry: Timer | undefined;
   /** Application channels this node serves (AppAttach), by Application-ID. */
   private readonly applications = new Map<number, LinkListener>();
   /** Random per process: this node's Ping response_id, which tells it apart from another process with its Node-ID. */
@@ -171,7 +174,7 @@ export class Node {
       kinds: this.kinds,
       table: this.topology.table,
       neighbours: () => this.topology.neighbours(),
-      request: (dests, code, body, timeoutMs) => this.request(dests, code, body, timeoutMs),
+      request: (dests, code, body, timeoutMs, signing) => this.request(dests, code, body, timeoutMs, signing),
       backend: opts.storageBackend,
     });
     for (const handler of this.storage.handlers()) this.dispatcher.register(handler);
@@ -278,6 +281,8 @@ export class Node {
     const wasJoined = this.stateValue === 'joined';
     this.stateValue = 'leaving';
     this.reconnector.stop();
+    this.publishRetry?.cancel();
+    this.publishRetry = undefined;
     this.storage.stop();
     if (wasJoined && leave) await this.topology.leave();
     this.topology.stop();
@@ -319,11 +324,11 @@ export class Node {
    * Refused with Not_Found `not_in_overlay` while the node is disconnected: its emptied routing
    * table would deliver every Resource-ID to itself (a store would answer replicas=0 and be lost).
    */
-  async request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response> {
+  async request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number, signing?: SigningOptions): Promise<Response> {
     if (this.stateValue === 'disconnected') {
       throw new ReloadError(ErrorCode.Not_Found, 'this node is not in the overlay: it lost every link and is getting back in (state disconnected)', 'not_in_overlay');
     }
-    return this.transport.request(destinations, code, body, timeoutMs);
+    return this.transport.request(destinations, code, body, timeoutMs, signing);
   }
 
   /** Pings a Node-ID (hex or bytes) through the overlay. */
@@ -485,13 +490,19 @@ export class Node {
     };
   }
 
-  /** Stores this node's certificate in the certificate store (RFC 6940 §8), so others can look it up. */
-  private async publishCertificate(): Promise<void> {
+  /**
+   * Stores this node's certificate in the certificate store (RFC 6940 §8), so others can look it
+   * up; a failed store (the ring still settling) is tried again with backoff while the node runs.
+   */
+  private async publishCertificate(backoff = new Backoff({ initialMs: RECONNECT_INITIAL_MS, maxMs: RECONNECT_MAX_MS, random: this.random.next })): Promise<void> {
     try {
       await publishCertificate(this.storage, this.identity, this.config.hash);
       this.certificatePublished = true;
     } catch (e) {
-      this.log.warn(`could not store this node's certificate: ${(e as Error).message}`);
+      if (this.stateValue !== 'joined' && this.stateValue !== 'disconnected') return;
+      const waitMs = backoff.next();
+      this.log.warn(`could not store this node's certificate: ${(e as Error).message}; trying again in ${(waitMs / 1000).toFixed(1)} s`);
+      this.publishRetry = this.clock.after(waitMs, () => void this.publishCertificate(backoff));
     }
   }
 

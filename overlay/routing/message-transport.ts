@@ -63,6 +63,16 @@ export interface MessageTransportOptions {
   random: Random;
 }
 
+/** How one request is signed. */
+export interface SigningOptions {
+  /**
+   * Carry this node's certificate even where a reference would do. A certificate-store lookup
+   * asks for it: a lookup that needed one of its own at the node asked could, from node to node,
+   * come round to a lookup already waiting, and every one of them would wait out its timeout.
+   */
+  withCertificate?: boolean;
+}
+
 /** Answers remembered for duplicate requests. */
 export const RECENT_ANSWERS = 4096;
 
@@ -116,8 +126,8 @@ export class MessageTransport {
    * Sends a request and waits for its verified answer. A non-error answer to a Node-ID must be
    * signed by that node (RFC 6940 §6.3.4); an Error answer rejects with its ReloadError.
    */
-  request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response> {
-    return this.exchange(destinations, code, body, timeoutMs, (msg) => this.forwarder.originate(msg));
+  request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number, signing: SigningOptions = {}): Promise<Response> {
+    return this.exchange(destinations, code, body, timeoutMs, (msg) => this.forwarder.originate(msg), signing);
   }
 
   /**
@@ -134,12 +144,12 @@ export class MessageTransport {
   }
 
   /** Signs, sends with `put` (again every reliability timer) and waits for the verified answer. */
-  private async exchange(destinations: Destination[], code: number, body: unknown, timeoutMs: number | undefined, put: (msg: WireMessage) => void): Promise<Response> {
+  private async exchange(destinations: Destination[], code: number, body: unknown, timeoutMs: number | undefined, put: (msg: WireMessage) => void, signing: SigningOptions = {}): Promise<Response> {
     if (!isRequestCode(code)) throw new RangeError(`${messageCodeName(code)} is not a request code`);
     if (this.closed) throw new ReloadError(ErrorCode.Request_Timeout, 'node is stopped', 'node_stopped');
     const { clock, config, metrics } = this.opts;
     const header = this.newHeader(destinations, newTransactionId(this.opts.random));
-    const msg = signMessage(header, { code, body: encodeBody(body), extensions: [] }, this.opts.identity, { includeCertificate: this.opts.includeCertificate() });
+    const msg = signMessage(header, { code, body: encodeBody(body), extensions: [] }, this.opts.identity, { includeCertificate: signing.withCertificate === true || this.opts.includeCertificate() });
     const started = clock.now();
     const answer = this.transactions.begin(header.transactionId, timeoutMs);
     let sends = 0;

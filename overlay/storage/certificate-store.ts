@@ -21,8 +21,11 @@ export async function publishCertificate(storage: StorageService, identity: Iden
   await storage.store(CERTIFICATE_BY_USER.name, byUser, { model: 'array', index: identity.nodeId[0]! % CERTIFICATE_BY_USER.maxCount, value });
 }
 
-/** The certificates stored for a node (each value's signature already verified by the fetch). */
+/**
+ * The certificates stored for a node (each value's signature already verified by the fetch). The
+ * request carries the asker's own certificate, so the node asked never has to look one up first.
+ */
 export async function fetchCertificates(storage: StorageService, nodeId: Id, hash: IdHash): Promise<Uint8Array[]> {
-  const r = await storage.fetch(CERTIFICATE_BY_NODE.name, nodeResource(nodeId, hash));
+  const r = await storage.fetch(CERTIFICATE_BY_NODE.name, nodeResource(nodeId, hash), undefined, { withCertificate: true });
   return r.values.filter((v) => v.data.value.value.exists).map((v) => v.data.value.value.value);
 }

@@ -11,7 +11,7 @@ import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
 import { idEquals, idToHex, type Id } from '../id.js';
 import type { Logger } from '../log.js';
 import type { MethodHandler, RequestContext } from '../methods/dispatcher.js';
-import type { Response } from '../routing/message-transport.js';
+import type { Response, SigningOptions } from '../routing/message-transport.js';
 import type { RoutingTable } from '../topology/routing-table.js';
 import { EncodedBody } from '../wire/body.js';
 import { MessageCode } from '../wire/codes.js';
@@ -40,7 +40,7 @@ export interface StorageHost {
   table: RoutingTable;
   /** This node's neighbours (successors and predecessors): the peers that may push replicas. */
   neighbours(): Id[];
-  request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<Response>;
+  request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number, signing?: SigningOptions): Promise<Response>;
   /** Where the values held for others are kept; default in memory. */
   backend?: StorageBackend;
 }
@@ -238,10 +238,10 @@ export class StorageService {
   }
 
   /** Fetches values and verifies each one's signature against its signer's certificate. */
-  async fetch(kindRef: string | number, resource: Id, selector?: DataSelector): Promise<FetchResult> {
+  async fetch(kindRef: string | number, resource: Id, selector?: DataSelector, signing?: SigningOptions): Promise<FetchResult> {
     const kind = this.host.kinds.resolve(kindRef);
     const specifiers = [{ kindId: kind.id, generation: 0n, selector: selector ?? everything(kind) }];
-    const res = await this.host.request(resourceDest(resource), MessageCode.FetchReq, new EncodedBody(encodeFetchReq({ resource, specifiers })));
+    const res = await this.host.request(resourceDest(resource), MessageCode.FetchReq, new EncodedBody(encodeFetchReq({ resource, specifiers })), undefined, signing);
     const answer = decodeFetchAns(res.raw, this.host.config.maxMessageSize);
     const certs = new Map(answer.certificates.map((der) => [fingerprintOf(der), der]));
     const kindAnswer = answer.kinds.find((k) => k.kindId === kind.id) ?? { kindId: kind.id, generation: 0n, values: [] };
