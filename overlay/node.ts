@@ -572,22 +572,32 @@ export class Node {
 
   /**
    * A peer that linked to us must send a frame within the greeting timeout: a connection that
-   * completed its handshake and then stays silent holds a slot for nothing. Our Ping asks an
-   * honest dialer that has nothing to say yet for its answer; any frame will do, so a peer slow
-   * to answer under load but already talking is not taken for silent.
+   * completed its handshake and then stays silent holds a slot for nothing. A peer still silent
+   * halfway through gets our Ping, so an honest dialer that has nothing to say yet answers it; one
+   * that speaks first (nearly every dialer: it linked to send something) costs no Ping. Any frame
+   * will do, so a peer slow to answer under load but already talking is not taken for silent.
    */
   private greet(link: Link): void {
     const timeoutMs = this.config.links.greetingTimeoutMs;
-    const timer = this.clock.after(timeoutMs, () => {
-      link.off('message', heard);
-      if (!link.open || this.stateValue === 'stopped' || this.stateValue === 'leaving') return;
-      this.linkDropped(link.remoteNodeIdHex, link.remoteAddress, 'silent');
-      link.close(new ReloadError(ErrorCode.Request_Timeout, `no frame within ${timeoutMs} ms of linking`, 'silent'));
+    const halfMs = Math.floor(timeoutMs / 2);
+    let timer = this.clock.after(halfMs, () => {
+      if (!this.greeting(link)) return;
+      this.transport.requestOn(link, MessageCode.PingReq, pingRequestBody(), timeoutMs - halfMs).catch(() => {});
+      timer = this.clock.after(timeoutMs - halfMs, () => {
+        link.off('message', heard);
+        if (!this.greeting(link)) return;
+        this.linkDropped(link.remoteNodeIdHex, link.remoteAddress, 'silent');
+        link.close(new ReloadError(ErrorCode.Request_Timeout, `no frame within ${timeoutMs} ms of linking`, 'silent'));
+      });
     });
     const heard = () => timer.cancel();
     link.once('message', heard);
     link.once('close', () => timer.cancel());
-    this.transport.requestOn(link, MessageCode.PingReq, pingRequestBody(), timeoutMs).catch(() => {});
+  }
+
+  /** Is a link still worth greeting (open, and this node running)? */
+  private greeting(link: Link): boolean {
+    return link.open && this.stateValue !== 'stopped' && this.stateValue !== 'leaving';
   }
 
   /** A link refused or closed by a limit: counted by reason and logged. */
