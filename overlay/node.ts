@@ -14,6 +14,7 @@ import { LruCache } from './util/lru.js';
 import { Backoff } from './util/backoff.js';
 import { RECONNECT_INITIAL_MS, RECONNECT_MAX_MS, Reconnector } from './reconnector.js';
 import { joinWithRetries } from './join-retry.js';
+import { dialFirst } from './link/dial-first.js';
 import type { Link } from './link/link.js';
 import { tlsLinks, type LinkEndpoint, type LinkFactory, type LinkListener } from './link/link-factory.js';
 import { silentLogger, type Logger } from './log.js';
@@ -350,15 +351,7 @@ export class Node {
     const { peer, candidates } = await this.lookUp(destination, via);
     const existing = this.links.get(peer);
     if (existing) return existing;
-    let last: Error = new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address`, 'no_candidates');
-    for (const c of candidates) {
-      try {
-        return await this.connect(c.host, c.port, peer);
-      } catch (e) {
-        last = e as Error;
-      }
-    }
-    throw last;
+    return dialFirst(candidates, (c) => this.connect(c.host, c.port, peer), () => new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address`, 'no_candidates'));
   }
 
   /**
@@ -409,22 +402,19 @@ export class Node {
   /** Opens an application channel to a node: AppAttach through the overlay, then TLS to its answer. */
   async connectApplication(peer: Id, app: number, opts: { maxMessageBytes: number; queueLimit: number }): Promise<Link> {
     const res = await this.request([{ type: 'node', id: peer }], MessageCode.AppAttachReq, appAttachRequestBody(app, []));
-    let last: Error = new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address for application ${app}`, 'no_candidates');
-    for (const c of parseAppAttachAnswer(res.body, app)) {
-      try {
-        return await this.linkFactory.dial({
+    return dialFirst(
+      parseAppAttachAnswer(res.body, app),
+      (c) =>
+        this.linkFactory.dial({
           host: c.host,
           port: c.port,
           maxMessageBytes: opts.maxMessageBytes,
           queueLimit: opts.queueLimit,
           expectedNodeId: peer,
           timeoutMs: this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-        });
-      } catch (e) {
-        last = e as Error;
-      }
-    }
-    throw last;
+        }),
+      () => new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address for application ${app}`, 'no_candidates'),
+    );
   }
 
   /** Finds the node responsible for a Resource-ID (RouteQuery routed to it) and the hops to it. */
