@@ -171,7 +171,7 @@ describe('overlay/node over TLS', function () {
     peers.push(talker, silent);
     const linked = Date.now();
     expect(talker.errorOf(await talker.ping({ destinations: [node(a.nodeId)] }), pki).code).to.equal(0);
-    await waitFor(() => silent.received.length === 1, greetingTimeoutMs, 'the greeting Ping');
+    await waitFor(() => silent.received.length >= 1, 10_000, 'the greeting Ping');
     expect(Date.now() - linked, 'not before half the timeout').to.be.at.least(greetingTimeoutMs / 2 - 50);
     expect(decodeContents(silent.received[0]!.contentsBytes).code).to.equal(MessageCode.PingReq);
     await waitFor(() => !silent.link.open, 5000, 'the silent link closed');
