@@ -61,6 +61,12 @@ export interface LinkLimitsConfig {
   maxApplicationLinks: number;
   /** Links one Node-ID may hold to one application channel. */
   maxApplicationLinksPerNode: number;
+  /** Peers asked at join what address they see this node from and to dial it back (0: none; overlay/nat/). */
+  reachabilityPeers: number;
+  /** A reversed or punched link, or a dial-back, not made within this is given up, ms. */
+  traversalTimeoutMs: number;
+  /** Dial-backs this node runs for others at once; more are answered "not tried". */
+  maxDialBacks: number;
 }
 
 export interface OverlayConfig {
@@ -121,6 +127,9 @@ export const CONFIG_DEFAULTS = {
     greetingTimeoutMs: 10_000,
     maxApplicationLinks: 256,
     maxApplicationLinksPerNode: 16,
+    reachabilityPeers: 2,
+    traversalTimeoutMs: 10_000,
+    maxDialBacks: 8,
   } satisfies LinkLimitsConfig,
   storage: {
     replicas: 3,
@@ -264,6 +273,9 @@ const LINK_LIMIT_RANGES = {
   greetingTimeoutMs: [100, 600_000],
   maxApplicationLinks: [1, 100_000],
   maxApplicationLinksPerNode: [1, 100_000],
+  reachabilityPeers: [0, 16],
+  traversalTimeoutMs: [100, 120_000],
+  maxDialBacks: [1, 1024],
 } as const satisfies Record<keyof LinkLimitsConfig, readonly [number, number]>;
 
 /** Validates a parsed JSON document; throws ConfigError naming the first bad field. */

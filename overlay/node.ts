@@ -19,7 +19,7 @@ import type { Link } from './link/link.js';
 import { tlsLinks, type LinkEndpoint, type LinkFactory, type LinkListener } from './link/link-factory.js';
 import { silentLogger, type Logger } from './log.js';
 import { appAttachHandler, appAttachRequestBody, parseAppAttachAnswer } from './methods/app-attach.js';
-import { attachHandler, attachRequestBody, formatCandidate, parseAttachAnswer } from './methods/attach.js';
+import { attachHandler, attachRequestBody, formatCandidate, parseAttachAnswer, type AttachAnswer, type TraversalOffer } from './methods/attach.js';
 import { Dispatcher, type MethodHandler } from './methods/dispatcher.js';
 import { parsePingAnswer, PING_RESPONSE_ID_BYTES, pingHandler, pingRequestBody } from './methods/ping.js';
 import { parseRouteQueryAnswer, routeQueryHandler } from './methods/route-query.js';
@@ -40,6 +40,8 @@ import type { Topology, TopologyHost, TopologyStatus } from './topology/topology
 import { MessageCode } from './wire/codes.js';
 import type { PeerCacheStore } from './peer-cache-store.js';
 import type { Destination } from './wire/message.js';
+import { reachabilityHandler, type ReachabilityStatus } from './nat/reachability.js';
+import { Traversal, type LinkMechanism } from './nat/traversal.js';
 
 export type { Response } from './routing/message-transport.js';
 
@@ -123,6 +125,8 @@ export class Node {
   private readonly leaves = new LruCache<string, true>(LEAVES_REMEMBERED);
   /** Gets the node back into the overlay once it has lost every link. */
   private readonly reconnector: Reconnector;
+  /** Its reachability, and links through NATs (reversed, punched). */
+  private readonly traversal: Traversal;
 
   constructor(private readonly opts: NodeOptions) {
     this.config = opts.config;
@@ -182,7 +186,9 @@ export class Node {
     this.metrics.addSource(() => storageMetricFamilies(this.storage.engine, this.kinds, this.config.storage.maxBytes));
     this.transport.certificates.setLookup((nodeId) => fetchCertificates(this.storage, nodeId, this.config.hash));
     this.dispatcher.register(pingHandler(this.clock, this.instanceId));
-    this.dispatcher.register(attachHandler(() => (this.listener ? [this.listener.address] : [])));
+    this.traversal = this.newTraversal();
+    this.dispatcher.register(attachHandler((request, requester) => this.traversal.answer(request, requester)));
+    this.dispatcher.register(reachabilityHandler((target, peer) => this.traversal.dialBack(target, peer)));
     this.dispatcher.register(routeQueryHandler((id) => (this.topology.table.isResponsible(id) ? this.nodeId : (this.topology.table.nextHop(id) ?? this.nodeId))));
     for (const handler of topologyHandlers(() => this.topology, (peer) => this.leaves.set(idToHex(peer), true))) this.dispatcher.register(handler);
     this.dispatcher.register(appAttachHandler((app) => {
@@ -269,6 +275,8 @@ export class Node {
     if (bootstraps.length > 0 && linked.length === 0) {
       throw new ReloadError(ErrorCode.Not_Found, `none of the ${bootstraps.length} bootstrap nodes could be reached`, 'no_bootstrap');
     }
+    // Before the topology's Attaches: they say whether this node can be dialled.
+    await this.traversal.check(linked);
     this.log.info(linked.length ? 'joining the overlay' : 'no bootstrap node: starting a new overlay');
     await this.topology.join(signal);
   }
@@ -348,10 +356,11 @@ export class Node {
     // A node we hold a link to needs no Attach: that link is what the Attach would set up.
     const linked = destination.type === 'node' ? this.links.get(destination.id) : undefined;
     if (linked) return linked;
-    const { peer, candidates } = await this.lookUp(destination, via);
+    const prepared = await this.traversal.prepare();
+    const { peer, answer } = await this.attachRequest(destination, via, prepared.offer);
     const existing = this.links.get(peer);
     if (existing) return existing;
-    return dialFirst(candidates, (c) => this.connect(c.host, c.port, peer), () => new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address`, 'no_candidates'));
+    return this.traversal.link(peer, answer, prepared);
   }
 
   /**
@@ -359,13 +368,52 @@ export class Node {
    * keeps it in the peer cache (RFC 6940 §11.4) as a spare way back into the overlay.
    */
   async lookUp(destination: Destination, via?: Id): Promise<{ peer: Id; candidates: BootstrapNode[] }> {
+    const { peer, answer } = await this.attachRequest(destination, via, undefined);
+    return { peer, candidates: answer.candidates };
+  }
+
+  /** How a link was made: dialled, reversed or punched (overlay/nat/traversal.ts). */
+  linkMechanism(link: Link): LinkMechanism {
+    return this.traversal.mechanism(link);
+  }
+
+  /** What this node learned of its own reachability at join (overlay/nat/reachability.ts). */
+  get reachability(): ReachabilityStatus {
+    return this.traversal.status;
+  }
+
+  private async attachRequest(destination: Destination, via: Id | undefined, traversal: TraversalOffer | undefined): Promise<{ peer: Id; answer: AttachAnswer }> {
     const path: Destination[] = via ? [{ type: 'node', id: via }, destination] : [destination];
-    const res = await this.transport.request(path, MessageCode.AttachReq, attachRequestBody(this.listener ? [this.listener.address] : []));
+    const res = await this.transport.request(path, MessageCode.AttachReq, attachRequestBody(this.traversal.candidates(), traversal));
     const peer = res.signer.identity.nodeId;
     if (idEquals(peer, this.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'Attach reached this node itself', 'attach_to_self');
-    const candidates = parseAttachAnswer(res.body);
-    if (candidates[0]) this.rememberPeer(idToHex(peer), candidates[0]);
-    return { peer, candidates };
+    const answer = parseAttachAnswer(res.body);
+    if (answer.candidates[0]) this.rememberPeer(idToHex(peer), answer.candidates[0]);
+    return { peer, answer };
+  }
+
+  private newTraversal(): Traversal {
+    const limits = { maxMessageBytes: this.config.maxMessageSize, queueLimit: this.config.linkQueueLimit };
+    const punching = this.linkFactory.punching;
+    return new Traversal({
+      self: this.identity.nodeId,
+      clock: this.clock,
+      log: this.log.child('nat'),
+      config: this.config.links,
+      listenAddress: () => this.listener?.address,
+      linkTo: (peer) => this.links.get(peer),
+      connect: (host, port, peer) => this.connect(host, port, peer),
+      dialAndClose: async (target, peer) => {
+        const link = await this.linkFactory.dial({ ...target, ...limits, expectedNodeId: peer, timeoutMs: this.config.links.traversalTimeoutMs });
+        link.close();
+      },
+      adopt: (link) => this.addLink(link, 'outbound'),
+      punching: punching && {
+        reservePort: () => punching.reservePort(),
+        punch: (to, from, peer, tlsServer, timeoutMs) => punching.punch({ ...to, ...limits, localPort: from, expectedNodeId: peer, tlsServer, timeoutMs }),
+      },
+      ask: (link, code, body, timeoutMs) => this.transport.requestOn(link, code, body, timeoutMs),
+    });
   }
 
   /**
@@ -555,6 +603,7 @@ export class Node {
       this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
       if (direction === 'inbound') this.greet(link);
     }
+    this.traversal.linkAdded(link);
     // A peer reached us while we were out: try to get back in through it now.
     if (this.stateValue === 'disconnected') this.reconnector.soon();
     return true;

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ErrorCode, isReloadError } from '../errors.js';
-import type { Node } from '../node.js';
+import { parseNodeId, type Node } from '../node.js';
 import { admit, type AccessPolicy, type Refusal } from './api-access.js';
 import { ReadCapabilities } from './capability.js';
 import { resourceIdFromText, STORAGE_ROUTES } from './storage-api.js';
@@ -97,8 +97,9 @@ export function nodeStatus(node: Node) {
     overlay: node.config.overlay,
     state: node.state,
     listen: node.listenAddress ?? null,
+    reachability: node.reachability,
     ...node.topologyStatus(),
-    links: node.linkList().map((l) => ({ nodeId: l.remoteNodeIdHex, user: l.remoteUser, address: l.remoteAddress, transport: l.transport })),
+    links: node.linkList().map((l) => ({ nodeId: l.remoteNodeIdHex, user: l.remoteUser, address: l.remoteAddress, transport: l.transport, mechanism: node.linkMechanism(l) })),
   };
 }
 
@@ -109,6 +110,12 @@ const POST_ROUTES: Record<string, Route> = {
     return node.route(resourceIdFromText(body.resource, node.config.hash));
   },
   ...STORAGE_ROUTES,
+  '/attach': async (node, body) => {
+    if (typeof body.destination !== 'string') throw new HttpError(400, 'Invalid_Message', 'body needs "destination": a Node-ID (32 hex digits)');
+    const started = performance.now();
+    const link = await node.attach({ type: 'node', id: parseNodeId(body.destination) });
+    return { destination: link.remoteNodeIdHex, mechanism: node.linkMechanism(link), address: link.remoteAddress, ms: Math.round(performance.now() - started) };
+  },
   '/ping': async (node, body) => {
     if (typeof body.destination !== 'string') throw new HttpError(400, 'Invalid_Message', 'body needs "destination": a Node-ID (32 hex digits)');
     const { rttMs, hops, responder } = await node.ping(body.destination);

@@ -23,6 +23,9 @@ export abstract class LinkDecorator extends EventEmitter implements Link {
   get remoteAddress() {
     return this.inner.remoteAddress;
   }
+  get localAddress() {
+    return this.inner.localAddress;
+  }
   get transport() {
     return this.inner.transport;
   }

@@ -10,6 +10,7 @@ import type { Clock } from '../clock.js';
 import type { Id } from '../id.js';
 import type { Link } from './link.js';
 import { connectTls, listenTls } from './tls-link.js';
+import { punchTls, reservePort } from './tls-punch.js';
 
 export interface LinkListener {
   /** The bound address; the actual port when 0 was asked. */
@@ -40,9 +41,23 @@ export interface DialOptions {
   timeoutMs: number;
 }
 
+/** A TCP hole punch (tls-punch.ts): both ends connect from the port they announced. */
+export interface PunchDialOptions extends DialOptions {
+  expectedNodeId: Id;
+  /** The port we announced, from reservePort. */
+  localPort: number;
+  /** True for the end with the lower Node-ID. */
+  tlsServer: boolean;
+}
+
 export interface LinkFactory {
   listen(opts: ListenOptions): Promise<LinkListener>;
   dial(opts: DialOptions): Promise<Link>;
+  /**
+   * Present where links run on real sockets behind possible NATs: a free local port to announce,
+   * and the punch from it. A memory network has no NATs and leaves them out.
+   */
+  punching?: { reservePort(): Promise<number>; punch(opts: PunchDialOptions): Promise<Link> };
 }
 
 /** The node a factory makes links for: who it is, what it trusts, and its time (certificate validity). */
@@ -64,5 +79,9 @@ export function tlsLinks(settings: TlsLinkSettings): LinkFactory {
   return {
     listen: (opts) => listenTls({ ...opts, identity, trust, clock, handshakeTimeoutMs, maxPendingHandshakes }),
     dial: (opts) => connectTls({ ...opts, identity, trust, clock }),
+    punching: {
+      reservePort: () => reservePort(),
+      punch: (opts) => punchTls({ ...opts, identity, trust, clock }),
+    },
   };
 }

@@ -20,6 +20,11 @@ export interface Link {
   readonly remoteUser: string;
   /** Where the remote end is, e.g. "127.0.0.1:6084" (informational). */
   readonly remoteAddress: string;
+  /**
+   * This end's own address on a socket transport, e.g. "10.1.0.10:41234": compared with the
+   * address a peer sees us from, it tells whether a NAT keeps our ports (overlay/nat/).
+   */
+  readonly localAddress?: string;
   /** "tls" or "memory". */
   readonly transport: string;
   /** True until closed. */

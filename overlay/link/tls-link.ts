@@ -45,7 +45,7 @@ export interface TlsLinkOptions {
 }
 
 /** "ip:port", with brackets for IPv6. */
-function formatAddress(host: string | undefined, port: number | undefined): string {
+export function formatAddress(host: string | undefined, port: number | undefined): string {
   const h = host ?? 'unknown';
   return h.includes(':') ? `[${h}]:${port}` : `${h}:${port}`;
 }
@@ -60,6 +60,7 @@ export class TlsLink extends EventEmitter implements Link {
   readonly remoteNodeIdHex: string;
   readonly remoteUser: string;
   readonly remoteAddress: string;
+  readonly localAddress: string;
   readonly transport = 'tls';
   /** The peer's verified enrollment certificate (for checking its signatures without a lookup). */
   readonly peerCertificate: PeerCertificate;
@@ -87,6 +88,7 @@ export class TlsLink extends EventEmitter implements Link {
     this.remoteNodeIdHex = peer.identity.nodeIdHex;
     this.remoteUser = peer.identity.user;
     this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+    this.localAddress = formatAddress(socket.localAddress, socket.localPort);
     this.clock = opts.clock;
     this.maxMessageBytes = opts.maxMessageBytes;
     this.queueLimit = opts.queueLimit;
@@ -355,6 +357,8 @@ export interface ConnectTlsOptions extends TlsLinkOptions {
   /** Connect plus handshake, ms on `clock`; default DEFAULT_HANDSHAKE_TIMEOUT_MS. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** A TCP connection already open to host:port (a punched one): the handshake runs on it. */
+  socket?: Socket;
 }
 
 /** Why a dial failed, in words an operator can act on. */
@@ -390,6 +394,7 @@ export function connectTls(opts: ConnectTlsOptions): Promise<TlsLink> {
     const socket = tls.connect({
       host: opts.host,
       port: opts.port,
+      ...(opts.socket ? { socket: opts.socket } : {}),
       ...tlsCredentials(opts.identity, trust),
       // The default compares the host with DNS/IP SANs, which enrollment certificates do not
       // have; the identity to check is the Node-ID. An Error returned here aborts the handshake.

@@ -1,14 +1,23 @@
 /**
- * Attach (RFC 6940 §6.5.1), without ICE: the request reaches a node through the overlay, and the
- * answer carries the addresses that node accepts TLS links on (its host candidates). The
- * requester then dials one of them, requiring the answerer's Node-ID in the TLS handshake, so a
- * node cannot be impersonated by whoever answers on the address.
+ * Attach (RFC 6940 §6.5.1). RFC 6940 runs ICE here; we carry what ICE would decide with, in our
+ * own encoding: the requester's listen addresses (host candidates) and, when it wants a link
+ * through NATs, whether it can be dialled and the address it will punch from; the answerer's
+ * listen addresses and its choice of how the link is made (overlay/nat/traversal.ts):
+ * `direct` (the requester dials), `reverse` (the answerer dials), `punch` (both connect at once,
+ * at the answerer's punch address), `none` (no way without a relay). Whoever dials requires the
+ * other's Node-ID in the TLS handshake, so a node cannot be impersonated by whoever answers on an
+ * address.
  *
- *   AttachReq = [candidates ["host:port" ...], send_update bool]     AttachAns = [candidates]
+ *   AttachReq = [candidates ["host:port" ...], send_update bool, traversal?]
+ *     traversal = [dialable bool / null, punch "ip:port" / null]
+ *   AttachAns = [candidates, plan?]      plan = "direct" / "reverse" / "none" / ["punch", "ip:port"]
+ *
+ * A request without traversal (a lookup that wants only the address) gets a `direct` answer.
  */
 import { parseHostPort, type BootstrapNode } from '../config.js';
 import { invalidMessage } from '../errors.js';
 import { MessageCode } from '../wire/codes.js';
+import type { Id } from '../id.js';
 import type { MethodHandler } from './dispatcher.js';
 
 /** Candidates an Attach may list. */
@@ -30,23 +39,64 @@ export function parseCandidates(value: unknown): BootstrapNode[] {
   });
 }
 
-export function attachRequestBody(candidates: BootstrapNode[], sendUpdate = false): unknown[] {
-  return [candidates.map(formatCandidate), sendUpdate];
+/** What a requester tells about itself for a link through NATs. */
+export interface TraversalOffer {
+  dialable: boolean | null;
+  /** The public address and port it will punch from, when it may punch. */
+  punch: BootstrapNode | undefined;
 }
 
-export function parseAttachAnswer(body: unknown): BootstrapNode[] {
-  if (!Array.isArray(body) || body.length !== 1) throw invalidMessage('AttachAns must be [candidates]');
-  return parseCandidates(body[0]);
+export interface AttachRequest {
+  candidates: BootstrapNode[];
+  traversal: TraversalOffer | undefined;
 }
 
-/** @param candidates this node's own listen addresses (empty for a node that only dials out) */
-export function attachHandler(candidates: () => BootstrapNode[]): MethodHandler {
+export type AttachPlan = { kind: 'direct' } | { kind: 'reverse' } | { kind: 'none' } | { kind: 'punch'; at: BootstrapNode };
+
+export interface AttachAnswer {
+  candidates: BootstrapNode[];
+  plan: AttachPlan;
+}
+
+export function attachRequestBody(candidates: BootstrapNode[], traversal?: TraversalOffer): unknown[] {
+  const body: unknown[] = [candidates.map(formatCandidate), false];
+  if (traversal) body.push([traversal.dialable, traversal.punch ? formatCandidate(traversal.punch) : null]);
+  return body;
+}
+
+function parseOneCandidate(value: unknown, what: string): BootstrapNode {
+  if (typeof value !== 'string') throw invalidMessage(`${what} must be a "host:port" string`);
+  return parseCandidates([value])[0]!;
+}
+
+export function parseAttachRequest(body: unknown): AttachRequest {
+  if (!Array.isArray(body) || body.length < 2 || body.length > 3 || typeof body[1] !== 'boolean') throw invalidMessage('AttachReq must be [candidates, send_update, traversal?]');
+  const candidates = parseCandidates(body[0]);
+  if (body.length === 2) return { candidates, traversal: undefined };
+  const t: unknown = body[2];
+  if (!Array.isArray(t) || t.length !== 2 || !(t[0] === null || typeof t[0] === 'boolean')) throw invalidMessage('AttachReq traversal must be [dialable bool / null, punch "ip:port" / null]');
+  return { candidates, traversal: { dialable: t[0] as boolean | null, punch: t[1] === null ? undefined : parseOneCandidate(t[1], 'AttachReq punch address') } };
+}
+
+export function attachAnswerBody({ candidates, plan }: AttachAnswer): unknown[] {
+  return [candidates.map(formatCandidate), plan.kind === 'punch' ? ['punch', formatCandidate(plan.at)] : plan.kind];
+}
+
+export function parseAttachAnswer(body: unknown): AttachAnswer {
+  if (!Array.isArray(body) || body.length < 1 || body.length > 2) throw invalidMessage('AttachAns must be [candidates, plan?]');
+  const candidates = parseCandidates(body[0]);
+  const plan: unknown = body[1] ?? 'direct';
+  if (plan === 'direct' || plan === 'reverse' || plan === 'none') return { candidates, plan: { kind: plan } };
+  if (Array.isArray(plan) && plan.length === 2 && plan[0] === 'punch') return { candidates, plan: { kind: 'punch', at: parseOneCandidate(plan[1], 'AttachAns punch address') } };
+  throw invalidMessage('AttachAns plan must be "direct", "reverse", "none" or ["punch", "ip:port"]');
+}
+
+/** @param answer this node's candidates and plan for a request (overlay/nat/traversal.ts) */
+export function attachHandler(answer: (request: AttachRequest, requester: Id) => AttachAnswer | Promise<AttachAnswer>): MethodHandler {
   return {
     code: MessageCode.AttachReq,
-    handle(body) {
-      if (!Array.isArray(body) || body.length !== 2 || typeof body[1] !== 'boolean') throw invalidMessage('AttachReq must be [candidates, send_update]');
-      parseCandidates(body[0]);
-      return [candidates().map(formatCandidate)];
+    async handle(body, ctx) {
+      return attachAnswerBody(await answer(parseAttachRequest(body), ctx.signer.identity.nodeId));
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * RELOAD message codes (RFC 6940 §14.8). Requests are odd, the answer is request + 1, and 0xFFFF
  * is the error response. Usages register further codes at run time (see `registerMessageCodes`);
- * the RFC keeps no private range, so ours start at 0x4000, far from the assigned ones.
+ * the RFC keeps no private range, so ours start at 0x4000, far from the assigned ones, and
+ * 0x7f00-0x7ffe is kept for this project's own overlay methods (NAT traversal).
  */
 
 export enum MessageCode {
@@ -31,13 +32,16 @@ export enum MessageCode {
   AppAttachAns = 0x1e,
   ConfigUpdateReq = 0x21,
   ConfigUpdateAns = 0x22,
+  /** This project's own overlay methods, at the top of the range it keeps for itself (below). */
+  ReachabilityReq = 0x7f01,
+  ReachabilityAns = 0x7f02,
   Error = 0xffff,
 }
 
 /** First code a usage may register (this project's convention, documented in the README). */
 export const USAGE_CODE_MIN = 0x4000;
-/** Last code a usage may register; 0x8000-0xFFFE is reserved by RFC 6940. */
-export const USAGE_CODE_MAX = 0x7ffe;
+/** Last code a usage may register; 0x7f00-0x7ffe are the overlay's own, 0x8000-0xFFFE RFC 6940's. */
+export const USAGE_CODE_MAX = 0x7eff;
 
 export function isRequestCode(code: number): boolean {
   return code !== MessageCode.Error && code % 2 === 1;
@@ -53,7 +57,7 @@ const usageNames = new Map<number, string>();
 export function registerMessageCodes(names: Record<number, string>): void {
   for (const [codeText, name] of Object.entries(names)) {
     const code = Number(codeText);
-    if (code < USAGE_CODE_MIN || code > USAGE_CODE_MAX) throw new RangeError(`usage message code 0x${code.toString(16)} is outside 0x4000-0x7ffe`);
+    if (code < USAGE_CODE_MIN || code > USAGE_CODE_MAX) throw new RangeError(`usage message code 0x${code.toString(16)} is outside 0x4000-0x7eff`);
     usageNames.set(code, name);
   }
 }

@@ -41,7 +41,18 @@ describe('overlay/api', function () {
     expect(res.status).to.equal(200);
     const s = (await res.json()) as Record<string, unknown>;
     expect(s).to.include({ nodeId: b.nodeIdHex, overlay: TEST_OVERLAY, state: 'joined', listen: null, user: b.identity.user });
-    expect(s.links).to.deep.equal([{ nodeId: a.nodeIdHex, user: a.identity.user, address: `127.0.0.1:${/:(\d+)$/.exec(a.listenAddress!)![1]}`, transport: 'tls' }]);
+    expect(s.links).to.deep.equal([{ nodeId: a.nodeIdHex, user: a.identity.user, address: `127.0.0.1:${/:(\d+)$/.exec(a.listenAddress!)![1]}`, transport: 'tls', mechanism: 'direct' }]);
+    // b has no listener: whatever a sees it as, it cannot be dialled.
+    expect(s.reachability).to.deep.equal({ observed: b.linkList()[0]!.localAddress, dialable: false, mapping: 'none' });
+  });
+
+  it('POST /attach links to a node and says how', async () => {
+    const res = await fetch(`${base}/attach`, { method: 'POST', headers: json, body: JSON.stringify({ destination: a.nodeIdHex }) });
+    expect(res.status).to.equal(200);
+    const r = (await res.json()) as Record<string, unknown>;
+    expect(r).to.include({ destination: a.nodeIdHex, mechanism: 'direct', address: b.linkList()[0]!.remoteAddress });
+    const bad = await fetch(`${base}/attach`, { method: 'POST', headers: json, body: JSON.stringify({ destination: 7 }) });
+    expect(bad.status).to.equal(400);
   });
 
   it('POST /ping pings through the node', async () => {

@@ -1,6 +1,6 @@
 /**
  * The PPSP usage's signalling message codes. RFC 6940 keeps no private range of method codes, so
- * this project gives usages 0x4000-0x7ffe (overlay/wire/codes.ts); the PPSP signalling messages
+ * this project gives usages 0x4000-0x7eff (overlay/wire/codes.ts); the PPSP signalling messages
  * take the block 0x4100-0x41ff, leaving 0x4000-0x40ff to the PPSP data plane. As everywhere in
  * RELOAD, a request code is odd and its answer is the code + 1.
  *

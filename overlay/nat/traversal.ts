@@ -1,0 +1,242 @@
+/**
+ * Links through NATs: what a node knows of its own reachability (reachability.ts), what it offers
+ * in an Attach, and the ladder of ways a link is made, in the order ICE would prefer them:
+ *
+ * 1. direct: the requester dials the answerer's candidates (the answerer can be dialled, or does
+ *    not know that it cannot);
+ * 2. reversed: the answerer cannot be dialled but the requester can, so the answerer dials out,
+ *    asked by the Attach itself;
+ * 3. punched: neither can be dialled, both NATs keep ports: both connect at once (tls-punch.ts);
+ * 4. none: a relay would be needed.
+ *
+ * The answerer chooses, as it alone knows both sides; each end records how each link was made.
+ */
+import type { BootstrapNode, LinkLimitsConfig } from '../config.js';
+import type { Clock } from '../clock.js';
+import { ErrorCode, ReloadError } from '../errors.js';
+import { compareIds, idToHex, type Id } from '../id.js';
+import { dialFirst } from '../link/dial-first.js';
+import type { Link } from '../link/link.js';
+import type { Logger } from '../log.js';
+import type { AttachAnswer, AttachPlan, AttachRequest, TraversalOffer } from '../methods/attach.js';
+import type { Response } from '../routing/message-transport.js';
+import { MessageCode } from '../wire/codes.js';
+import { judgeReachability, parseReachabilityAnswer, reachabilityRequestBody, UNKNOWN_REACHABILITY, type ReachabilityAnswer, type ReachabilityStatus } from './reachability.js';
+
+export type LinkMechanism = 'direct' | 'reversed' | 'punched';
+
+export interface TraversalHost {
+  self: Id;
+  clock: Clock;
+  log: Logger;
+  config: LinkLimitsConfig;
+  /** The bound listen address, if the node listens. */
+  listenAddress(): BootstrapNode | undefined;
+  linkTo(peer: Id): Link | undefined;
+  /** Dials and adds the link (Node.connect). */
+  connect(host: string, port: number, peer: Id): Promise<Link>;
+  /** Dials only to prove an address works, and closes at once. */
+  dialAndClose(target: BootstrapNode, peer: Id): Promise<void>;
+  /** Adds a link made here other than by dialling (a punched one); false when refused. */
+  adopt(link: Link): boolean;
+  /** Hole punching, where links are sockets (LinkFactory.punching, with the node's link limits). */
+  punching: { reservePort(): Promise<number>; punch(to: BootstrapNode, from: number, peer: Id, tlsServer: boolean, timeoutMs: number): Promise<Link> } | undefined;
+  /** A request over one link (MessageTransport.requestOn). */
+  ask(link: Link, code: number, body: unknown, timeoutMs: number): Promise<Response>;
+}
+
+/** An offer made for one Attach, with the local port a punch would start from. */
+export interface PreparedOffer {
+  offer: TraversalOffer;
+  punchFrom: number | undefined;
+}
+
+const WILDCARDS = new Set(['0.0.0.0', '::']);
+
+export class Traversal {
+  private statusValue: ReachabilityStatus = UNKNOWN_REACHABILITY;
+  private readonly mechanisms = new WeakMap<Link, LinkMechanism>();
+  /** Requesters waiting for a peer to dial them (reversal), by peer hex. */
+  private readonly waiting = new Map<string, Set<(link: Link) => void>>();
+  private dialBacks = 0;
+
+  constructor(private readonly host: TraversalHost) {}
+
+  get status(): ReachabilityStatus {
+    return this.statusValue;
+  }
+
+  /** How a link was made; a link nobody recorded was dialled or accepted directly. */
+  mechanism(link: Link): LinkMechanism {
+    return this.mechanisms.get(link) ?? 'direct';
+  }
+
+  /**
+   * Asks up to `reachabilityPeers` of the links this node dialled what they see it as, and to
+   * dial it back. A node without a listener cannot be dialled whatever they say.
+   */
+  async check(dialled: Link[]): Promise<void> {
+    const { reachabilityPeers, traversalTimeoutMs } = this.host.config;
+    const asked = dialled.filter((l) => l.open).slice(0, reachabilityPeers);
+    if (asked.length === 0) return;
+    const listen = this.host.listenAddress();
+    // The peer's dial-back has traversalTimeoutMs; its answer comes after that.
+    const answers = await Promise.all(
+      asked.map(async (link) => {
+        try {
+          const res = await this.host.ask(link, MessageCode.ReachabilityReq, reachabilityRequestBody(listen?.port), 2 * traversalTimeoutMs);
+          return { answer: parseReachabilityAnswer(res.body), link };
+        } catch (e) {
+          this.host.log.debug(`reachability: ${link.remoteNodeIdHex} did not answer: ${(e as Error).message}`);
+          return undefined;
+        }
+      }),
+    );
+    const got = answers.filter((a): a is { answer: ReachabilityAnswer; link: Link } => a !== undefined);
+    const judged = judgeReachability(got);
+    this.statusValue = listen ? judged : { ...judged, dialable: false };
+    this.host.log.info(`reachability: seen as ${this.statusValue.observed ?? 'unknown'}, dialable ${this.statusValue.dialable ?? 'unknown'}, NAT ${this.statusValue.mapping ?? 'unknown'}`);
+  }
+
+  /**
+   * The addresses this node offers: its listen address, and before it the address peers reached
+   * it at when that differs (a forwarded port) or the listen address is a wildcard.
+   */
+  candidates(): BootstrapNode[] {
+    const listen = this.host.listenAddress();
+    if (!listen) return [];
+    const { observed, dialable } = this.statusValue;
+    const seenHost = observed?.replace(/^\[?(.*?)\]?:\d+$/, '$1');
+    if (seenHost && dialable === true && seenHost !== listen.host) {
+      const reflexive = { host: seenHost, port: listen.port };
+      return WILDCARDS.has(listen.host) ? [reflexive] : [reflexive, listen];
+    }
+    return [listen];
+  }
+
+  /** Serves a dial-back (ReachabilityReq): null when this node runs maxDialBacks already. */
+  async dialBack(target: BootstrapNode, peer: Id): Promise<boolean | null> {
+    if (this.dialBacks >= this.host.config.maxDialBacks) return null;
+    this.dialBacks++;
+    try {
+      await this.host.dialAndClose(target, peer);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      this.dialBacks--;
+    }
+  }
+
+  /** What a requester that wants a link offers: reachability, and a punch port when it may need one. */
+  async prepare(): Promise<PreparedOffer> {
+    const { dialable } = this.statusValue;
+    const from = dialable === false && this.canPunch() ? await this.host.punching!.reservePort() : undefined;
+    const at = from === undefined ? undefined : this.publicAt(from);
+    return { offer: { dialable, punch: at }, punchFrom: at ? from : undefined };
+  }
+
+  /** The answerer's side of an Attach: its candidates and plan, and the reversal or punch started. */
+  async answer(request: AttachRequest, requester: Id): Promise<AttachAnswer> {
+    const candidates = this.candidates();
+    const plan = await this.choose(request);
+    if (plan.kind === 'reverse') this.host.clock.after(0, () => void this.reverse(request.candidates, requester));
+    if (plan.kind === 'punch') {
+      const from = plan.from;
+      this.host.clock.after(0, () => void this.punch(request.traversal!.punch!, from, requester).catch((e: Error) => this.host.log.debug(`punch to ${idToHex(requester)} failed: ${e.message}`)));
+      return { candidates, plan: { kind: 'punch', at: plan.at } };
+    }
+    return { candidates, plan };
+  }
+
+  /** The requester's side once the answer came: the link, made as the answerer planned. */
+  async link(peer: Id, answer: AttachAnswer, prepared: PreparedOffer): Promise<Link> {
+    const timeoutMs = this.host.config.traversalTimeoutMs;
+    switch (answer.plan.kind) {
+      case 'direct':
+        return dialFirst(answer.candidates, (c) => this.host.connect(c.host, c.port, peer), () => new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address`, 'no_candidates'));
+      case 'reverse':
+        return this.mark(await this.dialledBy(peer, timeoutMs), 'reversed');
+      case 'punch':
+        if (prepared.punchFrom === undefined) throw new ReloadError(ErrorCode.Invalid_Message, `${idToHex(peer)} planned a punch this node did not offer`, 'bad_plan');
+        return this.punch(answer.plan.at, prepared.punchFrom, peer);
+      case 'none':
+        throw new ReloadError(ErrorCode.Not_Found, `no way to link to ${idToHex(peer)}: neither end can be dialled and a punch cannot be aimed (a relay is needed)`, 'no_traversal');
+    }
+  }
+
+  /** A link was added: it may be the reversal someone waits for. */
+  linkAdded(link: Link): void {
+    const waiters = this.waiting.get(link.remoteNodeIdHex);
+    if (!waiters) return;
+    this.waiting.delete(link.remoteNodeIdHex);
+    for (const resolve of waiters) resolve(link);
+  }
+
+  private async choose(request: AttachRequest): Promise<Exclude<AttachPlan, { kind: 'punch' }> | { kind: 'punch'; at: BootstrapNode; from: number }> {
+    const offer = request.traversal;
+    if (!offer || this.statusValue.dialable !== false) return { kind: 'direct' };
+    if (offer.dialable !== false && request.candidates.length > 0) return { kind: 'reverse' };
+    if (offer.punch && this.canPunch()) {
+      const from = await this.host.punching!.reservePort();
+      const at = this.publicAt(from);
+      if (at) return { kind: 'punch', at, from };
+    }
+    return { kind: 'none' };
+  }
+
+  /** A punch can be aimed at us: the links are sockets and our NAT, if any, keeps ports. */
+  private canPunch(): boolean {
+    const { mapping, observed } = this.statusValue;
+    return this.host.punching !== undefined && observed !== null && (mapping === 'none' || mapping === 'port-preserving');
+  }
+
+  /** Our public address with a given port (the NAT keeps it). */
+  private publicAt(port: number): BootstrapNode | undefined {
+    const seenHost = this.statusValue.observed?.replace(/^\[?(.*?)\]?:\d+$/, '$1');
+    return seenHost ? { host: seenHost, port } : undefined;
+  }
+
+  private async reverse(candidates: BootstrapNode[], requester: Id): Promise<void> {
+    if (this.host.linkTo(requester)) return;
+    try {
+      const link = await dialFirst(candidates, (c) => this.host.connect(c.host, c.port, requester), () => new Error('no candidates'));
+      this.mark(link, 'reversed');
+    } catch (e) {
+      this.host.log.debug(`reversal to ${idToHex(requester)} failed: ${(e as Error).message}`);
+    }
+  }
+
+  private async punch(to: BootstrapNode, from: number, peer: Id): Promise<Link> {
+    const link = await this.host.punching!.punch(to, from, peer, compareIds(this.host.self, peer) < 0, this.host.config.traversalTimeoutMs);
+    this.mark(link, 'punched');
+    if (!this.host.adopt(link)) throw new ReloadError(ErrorCode.Forbidden, `no room for a link to ${idToHex(peer)} in this node's connection table`, 'link_refused');
+    return link;
+  }
+
+  private mark(link: Link, how: LinkMechanism): Link {
+    this.mechanisms.set(link, how);
+    return link;
+  }
+
+  /** Resolves with the link `peer` dials to us (reversal), or rejects after timeoutMs. */
+  private dialledBy(peer: Id, timeoutMs: number): Promise<Link> {
+    const existing = this.host.linkTo(peer);
+    if (existing) return Promise.resolve(existing);
+    const key = idToHex(peer);
+    return new Promise<Link>((resolve, reject) => {
+      const waiters = this.waiting.get(key) ?? new Set();
+      this.waiting.set(key, waiters);
+      const done = (link: Link) => {
+        timer.cancel();
+        resolve(link);
+      };
+      const timer = this.host.clock.after(timeoutMs, () => {
+        waiters.delete(done);
+        if (waiters.size === 0) this.waiting.delete(key);
+        reject(new ReloadError(ErrorCode.Request_Timeout, `${key} did not dial back within ${timeoutMs} ms`, 'reversal_timeout'));
+      });
+      waiters.add(done);
+    });
+  }
+}

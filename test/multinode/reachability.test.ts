@@ -1,0 +1,81 @@
+/**
+ * Reachability and connection reversal over real TLS on loopback. A node that listens on
+ * 127.0.0.2 but dials out from 127.0.0.1 is, to its peers, what a node behind a NAT is: they see
+ * it at an address where nothing listens for it. (Hole punching needs real NATs:
+ * test/netns/nat-traversal.test.ts.)
+ */
+import { expect } from 'chai';
+import net from 'node:net';
+import { parseHostPort } from '../../overlay/config.js';
+import { Node } from '../../overlay/node.js';
+import { sharedPki } from '../helpers/pki.js';
+import { portOf, startTestnet, type Testnet } from '../helpers/testnet.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** Does a TCP connect to host:port succeed? The ground truth of "can be dialled". */
+function connects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+describe('reachability and connection reversal (TLS on loopback)', function () {
+  this.timeout(60_000);
+  let ring: Testnet;
+  const extra: Node[] = [];
+  const bootstrap = () => [{ host: '127.0.0.1', port: portOf(ring.nodes[0]!) }];
+  const start = async (opts: { host: string; client?: boolean }) => {
+    const node = new Node({ config: ring.config, identity: await (await sharedPki()).enroll(), listen: { host: opts.host, port: 0 }, bootstrap: bootstrap(), client: opts.client });
+    extra.push(node);
+    await node.start();
+    return node;
+  };
+
+  before(async () => {
+    ring = await startTestnet(3);
+  });
+  after(async () => {
+    await Promise.all(extra.map((n) => n.stop()));
+    await ring?.stopAll();
+  });
+
+  it('a node seen at its own address is dialable, and says so with the address its link comes from', async () => {
+    const node = ring.nodes[1]!;
+    const { observed, dialable, mapping } = node.reachability;
+    const toBootstrap = node.linkList().find((l) => l.remoteNodeIdHex === ring.nodes[0]!.nodeIdHex)!;
+    expect(observed).to.equal(toBootstrap.localAddress);
+    expect(dialable).to.equal(true);
+    expect(mapping).to.equal('none');
+    expect(await connects('127.0.0.1', portOf(node))).to.equal(true);
+  });
+
+  it('a node its peers see at an address it does not listen on is not dialable', async () => {
+    const hidden = await start({ host: '127.0.0.2' });
+    const seen = parseHostPort(hidden.reachability.observed!);
+    expect(seen.host).to.equal('127.0.0.1');
+    expect(hidden.reachability.dialable).to.equal(false);
+    expect(await connects('127.0.0.1', parseHostPort(hidden.listenAddress!).port)).to.equal(false);
+    // Still a full peer: every node of the ring holds a link to it (the ring is 4 nodes, all neighbours).
+    await waitFor(() => ring.nodes.every((n) => n.linkList().some((l) => l.remoteNodeIdHex === hidden.nodeIdHex)), 20_000, 'every peer linked to the hidden node');
+  });
+
+  it('an Attach to a node that cannot be dialled is answered by that node dialling back (reversal)', async () => {
+    const hidden = extra[0]!;
+    // A client is in no peer's table: only its own Attach links it to the hidden node (at join,
+    // when the hidden node is the peer responsible for the client's Node-ID, else here).
+    const client = await start({ host: '127.0.0.1', client: true });
+    const link = await client.attach({ type: 'node', id: hidden.nodeId });
+    expect(link.remoteNodeIdHex).to.equal(hidden.nodeIdHex);
+    expect(client.linkMechanism(link)).to.equal('reversed');
+    await waitFor(() => hidden.linkList().some((l) => l.remoteNodeIdHex === client.nodeIdHex), 10_000, 'the hidden node holds the link');
+    const theirs = hidden.linkList().find((l) => l.remoteNodeIdHex === client.nodeIdHex)!;
+    expect(hidden.linkMechanism(theirs)).to.equal('reversed');
+    // The link carries messages both ways.
+    expect((await client.ping(hidden.nodeId)).responder).to.equal(hidden.nodeIdHex);
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * Issue 16: peers behind real NATs (network namespaces with nftables, test/helpers/nat-hosts.ts)
+ * join one overlay from a public bootstrap node, as node processes over TLS. For every pair: a
+ * direct link between the two, made by the mechanism their NATs allow; overlay pings both ways; a
+ * value stored by one and fetched by the other. Ground truth for the mechanism is the pair's
+ * kinds: two public hosts dial; a public host and one that cannot be dialled get a direct or
+ * reversed link (whoever attached first); two that cannot be dialled, both keeping ports, punch.
+ */
+import { expect } from 'chai';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
+import { createOverlayDir } from '../helpers/overlay-dir.js';
+import { NatHosts, type NatKind } from '../helpers/nat-hosts.js';
+
+const OVERLAY = 'nat.test';
+const KINDS: NatKind[] = ['public', 'public', 'eim', 'eim', 'firewall'];
+
+interface Reachability {
+  observed: string | null;
+  dialable: boolean | null;
+  mapping: string | null;
+}
+
+/** The mechanisms a pair's link may have been made by, from the two hosts' kinds. */
+function allowedMechanisms(a: NatKind, b: NatKind): string[] {
+  const open = (k: NatKind) => k === 'public';
+  if (open(a) && open(b)) return ['direct'];
+  if (open(a) || open(b)) return ['direct', 'reversed'];
+  return ['punched'];
+}
+
+describe('peers behind NATs and firewalls join one overlay and link pairwise (network namespaces)', function () {
+  this.timeout(180_000);
+  let dir: string;
+  let hosts: NatHosts | undefined;
+  const nodes: NodeProcess[] = [];
+  const logs: WriteStream[] = [];
+  const names = KINDS.map((_, i) => `h${i}`);
+  const call = (i: number, method: string, path: string, body?: unknown) => hosts!.call(i, nodes[i]!.api, join(dir, names[i]!, 'data', 'api-token'), method, path, body);
+
+  before(async () => {
+    ({ dir } = await createOverlayDir({
+      overlay: OVERLAY,
+      names,
+      patch: (doc) => {
+        doc.chord = { updateIntervalMs: 1000, fingerIntervalMs: 2000, neighbourTimeoutMs: 3000 };
+      },
+    }));
+    hosts = await NatHosts.up(KINDS);
+    // One at a time: each newcomer's Attaches meet a settled ring.
+    for (const [i, name] of names.entries()) {
+      const log = createWriteStream(join(dir, `${name}.log`));
+      logs.push(log);
+      nodes.push(
+        await startNodeProcess({
+          config: join(dir, 'ca', 'overlay.json'),
+          identity: join(dir, name),
+          listen: `${hosts.address(i)}:0`,
+          bootstrap: i === 0 ? [] : [nodes[0]!.listen],
+          launcher: hosts.launcher(i),
+          readyTimeoutMs: 60_000,
+          extraArgs: ['--verbose'],
+          onLog: (line) => log.write(line + '\n'),
+        }),
+      );
+    }
+  });
+
+  after(async function () {
+    await Promise.all(nodes.map((n) => n.stop()));
+    for (const log of logs) log.end();
+    await hosts?.down();
+    if (hosts) expect(await hosts.namespaces()).to.deep.equal([]);
+    if (this.currentTest?.state !== 'passed') console.log(`      node logs kept in ${dir}/h*.log`);
+    else await rm(dir, { recursive: true, force: true });
+  });
+
+  it('each node knows whether it can be dialled and how its NAT maps ports', async () => {
+    for (const [i, kind] of KINDS.entries()) {
+      if (i === 0) continue; // the first node had nobody to ask
+      const r = (await call(i, 'GET', '/status')).json.reachability as Reachability;
+      expect(r.observed, `h${i}`).to.match(new RegExp(`^${hosts!.publicAddress(i).replace(/\./g, '\\.')}:\\d+$`));
+      expect(r.dialable, `h${i} (${kind})`).to.equal(kind === 'public');
+      expect(r.mapping, `h${i} (${kind})`).to.equal(kind === 'eim' ? 'port-preserving' : 'none');
+    }
+  });
+
+  it('every pair holds a direct link made by a mechanism its NATs allow, pings both ways, and shares stored values', async () => {
+    const table: string[] = [];
+    for (let i = 0; i < KINDS.length; i++) {
+      const stored = await call(i, 'POST', '/store', { kind: 'user-value', resource: `${names[i]}@${OVERLAY}`, value: `from ${names[i]}` });
+      expect(stored.status, JSON.stringify(stored.json)).to.equal(200);
+    }
+    for (let i = 0; i < KINDS.length; i++) {
+      for (let j = i + 1; j < KINDS.length; j++) {
+        const a = await call(i, 'POST', '/attach', { destination: nodes[j]!.nodeId });
+        expect(a.status, `h${i} -> h${j}: ${JSON.stringify(a.json)}`).to.equal(200);
+        const mechanism = a.json.mechanism as string;
+        table.push(`h${i} ${KINDS[i]} - h${j} ${KINDS[j]}: ${mechanism}`);
+        expect(allowedMechanisms(KINDS[i]!, KINDS[j]!), `h${i} ${KINDS[i]} - h${j} ${KINDS[j]}`).to.include(mechanism);
+        // The other end holds the same link and agrees on how it was made.
+        const theirs = ((await call(j, 'GET', '/status')).json.links as { nodeId: string; mechanism: string }[]).find((l) => l.nodeId === nodes[i]!.nodeId);
+        expect(theirs?.mechanism, `h${j}'s link to h${i}`).to.equal(mechanism);
+        for (const [from, to] of [
+          [i, j],
+          [j, i],
+        ] as const) {
+          const ping = await call(from, 'POST', '/ping', { destination: nodes[to]!.nodeId });
+          expect(ping.json.destination, `ping h${from} -> h${to}: ${JSON.stringify(ping.json)}`).to.equal(nodes[to]!.nodeId);
+          const fetched = await call(from, 'POST', '/fetch', { kind: 'user-value', resource: `${names[to]}@${OVERLAY}` });
+          expect((fetched.json.values as { value: string }[] | undefined)?.[0]?.value, `h${from} fetches h${to}'s value: ${JSON.stringify(fetched.json)}`).to.equal(`from ${names[to]}`);
+        }
+      }
+    }
+    console.log(`      links:\n${table.map((l) => `        ${l}`).join('\n')}`);
+  });
+});
