@@ -67,6 +67,14 @@ export interface LinkLimitsConfig {
   traversalTimeoutMs: number;
   /** Dial-backs this node runs for others at once; more are answered "not tried". */
   maxDialBacks: number;
+  /** Circuits this node relays at once for nodes nobody can dial (0: it relays for nobody). */
+  relayCircuits: number;
+  /** Nodes that may hold a reservation at this relay at once. */
+  relayReservations: number;
+  /** Bytes one relayed circuit carries before the relay closes it. */
+  relayCircuitBytes: number;
+  /** A relayed circuit is closed this long after it opened, ms. */
+  relayCircuitMs: number;
 }
 
 export interface OverlayConfig {
@@ -130,6 +138,10 @@ export const CONFIG_DEFAULTS = {
     reachabilityPeers: 2,
     traversalTimeoutMs: 10_000,
     maxDialBacks: 8,
+    relayCircuits: 16,
+    relayReservations: 64,
+    relayCircuitBytes: 256 * 1024 * 1024,
+    relayCircuitMs: 3_600_000,
   } satisfies LinkLimitsConfig,
   storage: {
     replicas: 3,
@@ -276,6 +288,10 @@ const LINK_LIMIT_RANGES = {
   reachabilityPeers: [0, 16],
   traversalTimeoutMs: [100, 120_000],
   maxDialBacks: [1, 1024],
+  relayCircuits: [0, 100_000],
+  relayReservations: [0, 100_000],
+  relayCircuitBytes: [1024, 2 ** 40],
+  relayCircuitMs: [1000, 86_400_000],
 } as const satisfies Record<keyof LinkLimitsConfig, readonly [number, number]>;
 
 /** Validates a parsed JSON document; throws ConfigError naming the first bad field. */

@@ -42,6 +42,8 @@ import type { PeerCacheStore } from './peer-cache-store.js';
 import type { Destination } from './wire/message.js';
 import { reachabilityHandler, type ReachabilityStatus } from './nat/reachability.js';
 import { Traversal, type LinkMechanism } from './nat/traversal.js';
+import { relayIncomingHandler, relayReserveHandler } from './nat/relay-methods.js';
+import { RelayServer } from './nat/relay-server.js';
 
 export type { Response } from './routing/message-transport.js';
 
@@ -125,8 +127,10 @@ export class Node {
   private readonly leaves = new LruCache<string, true>(LEAVES_REMEMBERED);
   /** Gets the node back into the overlay once it has lost every link. */
   private readonly reconnector: Reconnector;
-  /** Its reachability, and links through NATs (reversed, punched). */
+  /** Its reachability, and links through NATs (reversed, punched, relayed). */
   private readonly traversal: Traversal;
+  /** Relays for peers nobody can dial, where links are TCP and links.relayCircuits > 0. */
+  private relayServer: RelayServer | undefined;
 
   constructor(private readonly opts: NodeOptions) {
     this.config = opts.config;
@@ -189,6 +193,8 @@ export class Node {
     this.traversal = this.newTraversal();
     this.dispatcher.register(attachHandler((request, requester) => this.traversal.answer(request, requester)));
     this.dispatcher.register(reachabilityHandler((target, peer) => this.traversal.dialBack(target, peer)));
+    this.dispatcher.register(relayReserveHandler((link) => this.traversal.serveReservation(link)));
+    this.dispatcher.register(relayIncomingHandler((link, circuit, source) => this.traversal.acceptCircuit(link, circuit, source)));
     this.dispatcher.register(routeQueryHandler((id) => (this.topology.table.isResponsible(id) ? this.nodeId : (this.topology.table.nextHop(id) ?? this.nodeId))));
     for (const handler of topologyHandlers(() => this.topology, (peer) => this.leaves.set(idToHex(peer), true))) this.dispatcher.register(handler);
     this.dispatcher.register(appAttachHandler((app) => {
@@ -257,6 +263,7 @@ export class Node {
           onRefused: (addr, error) => this.connectionRefused(addr, error),
         });
         this.log.info(`listening on ${this.listenAddress}`);
+        if (this.linkFactory.sockets && this.config.links.relayCircuits > 0) await this.startRelay(this.opts.listen.host);
       }
       await joinWithRetries(() => this.joinOnce(signal), { retry: retryJoin, clock: this.clock, log: this.log, random: this.random.next, signal });
       this.storage.start();
@@ -300,6 +307,8 @@ export class Node {
     this.applications.clear();
     await this.listener?.close();
     this.listener = undefined;
+    await this.relayServer?.close();
+    this.relayServer = undefined;
     this.links.closeAll();
     this.stateValue = 'stopped';
   }
@@ -377,9 +386,29 @@ export class Node {
     return this.traversal.mechanism(link);
   }
 
-  /** What this node learned of its own reachability at join (overlay/nat/reachability.ts). */
-  get reachability(): ReachabilityStatus {
-    return this.traversal.status;
+  /** What this node learned of its own reachability at join, and the relay it reserved at if any (overlay/nat/). */
+  get reachability(): ReachabilityStatus & { relay: { nodeId: string; address: string } | null } {
+    return { ...this.traversal.status, relay: this.traversal.relayStatus };
+  }
+
+  /** Bytes this node's relay carried for others. */
+  get bytesRelayed(): number {
+    return this.relayServer?.bytesRelayed ?? 0;
+  }
+
+  private async startRelay(host: string): Promise<void> {
+    const relay = new RelayServer({
+      host,
+      clock: this.clock,
+      log: this.log.child('relay'),
+      limits: this.config.links,
+      notify: async (link, circuit, source) => {
+        await this.transport.requestOn(link, MessageCode.RelayIncomingReq, [circuit, source], this.config.links.traversalTimeoutMs);
+      },
+    });
+    await relay.listen();
+    this.relayServer = relay;
+    this.log.info(`relaying for peers behind NATs on port ${relay.port}`);
   }
 
   private async attachRequest(destination: Destination, via: Id | undefined, traversal: TraversalOffer | undefined): Promise<{ peer: Id; answer: AttachAnswer }> {
@@ -394,7 +423,7 @@ export class Node {
 
   private newTraversal(): Traversal {
     const limits = { maxMessageBytes: this.config.maxMessageSize, queueLimit: this.config.linkQueueLimit };
-    const punching = this.linkFactory.punching;
+    const sockets = this.linkFactory.sockets;
     return new Traversal({
       self: this.identity.nodeId,
       clock: this.clock,
@@ -408,10 +437,12 @@ export class Node {
         link.close();
       },
       adopt: (link) => this.addLink(link, 'outbound'),
-      punching: punching && {
-        reservePort: () => punching.reservePort(),
-        punch: (to, from, peer, tlsServer, timeoutMs) => punching.punch({ ...to, ...limits, localPort: from, expectedNodeId: peer, tlsServer, timeoutMs }),
+      sockets: sockets && {
+        reservePort: () => sockets.reservePort(),
+        punch: (to, from, peer, tlsServer, timeoutMs) => sockets.punch({ ...to, ...limits, localPort: from, expectedNodeId: peer, tlsServer, timeoutMs }),
+        secure: (raw, far, peer, tlsServer, timeoutMs) => sockets.secure(raw, { ...far, ...limits, expectedNodeId: peer, tlsServer, timeoutMs }),
       },
+      relay: () => this.relayServer,
       ask: (link, code, body, timeoutMs) => this.transport.requestOn(link, code, body, timeoutMs),
     });
   }

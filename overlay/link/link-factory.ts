@@ -4,13 +4,14 @@
  * the same two calls over in-process links for tests and simulation. The node does not know which
  * one it has; this file is the one place that turns a node's settings into TLS options.
  */
+import type { Socket } from 'node:net';
 import type { Identity } from '../../certs/identity.js';
 import type { TrustStore } from '../../certs/trust.js';
 import type { Clock } from '../clock.js';
 import type { Id } from '../id.js';
 import type { Link } from './link.js';
 import { connectTls, listenTls } from './tls-link.js';
-import { punchTls, reservePort } from './tls-punch.js';
+import { punchTls, reservePort, secureTcp } from './tls-punch.js';
 
 export interface LinkListener {
   /** The bound address; the actual port when 0 was asked. */
@@ -54,10 +55,15 @@ export interface LinkFactory {
   listen(opts: ListenOptions): Promise<LinkListener>;
   dial(opts: DialOptions): Promise<Link>;
   /**
-   * Present where links run on real sockets behind possible NATs: a free local port to announce,
-   * and the punch from it. A memory network has no NATs and leaves them out.
+   * Present where links run on TCP, behind possible NATs: a free local port to announce and the
+   * punch from it, and TLS on a connection made some other way (a relay's). A memory network has
+   * no NATs and leaves them out.
    */
-  punching?: { reservePort(): Promise<number>; punch(opts: PunchDialOptions): Promise<Link> };
+  sockets?: {
+    reservePort(): Promise<number>;
+    punch(opts: PunchDialOptions): Promise<Link>;
+    secure(raw: Socket, opts: Omit<PunchDialOptions, 'localPort'>): Promise<Link>;
+  };
 }
 
 /** The node a factory makes links for: who it is, what it trusts, and its time (certificate validity). */
@@ -79,9 +85,10 @@ export function tlsLinks(settings: TlsLinkSettings): LinkFactory {
   return {
     listen: (opts) => listenTls({ ...opts, identity, trust, clock, handshakeTimeoutMs, maxPendingHandshakes }),
     dial: (opts) => connectTls({ ...opts, identity, trust, clock }),
-    punching: {
+    sockets: {
       reservePort: () => reservePort(),
       punch: (opts) => punchTls({ ...opts, identity, trust, clock }),
+      secure: (raw, opts) => secureTcp(raw, { ...opts, identity, trust, clock }),
     },
   };
 }

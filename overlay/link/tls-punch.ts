@@ -23,21 +23,11 @@ import { authenticatePeer, LINK_SOCKET_OPTIONS, tlsCredentials } from './tls-opt
  */
 export const PUNCH_RETRY_MS = 200;
 
-export interface PunchOptions extends TlsLinkOptions {
+/** host:port: the peer's public address and the port it announced; tlsServer: we have the lower Node-ID. */
+export interface PunchOptions extends SecureOptions {
   /** Our end: the port we announced (and the address to bind, when not the default one). */
   localHost?: string;
   localPort: number;
-  /** The peer's end as it announced it: its public address and port. */
-  host: string;
-  port: number;
-  identity: Identity;
-  trust: TrustStore;
-  /** The peer must authenticate as this Node-ID. */
-  expectedNodeId: Id;
-  /** True: we are the TLS server (the lower Node-ID). */
-  tlsServer: boolean;
-  /** Connect plus handshake, ms on `clock`. */
-  timeoutMs: number;
 }
 
 /** A free TCP port on `host`, from the OS, for a punch to announce before it connects from it. */
@@ -92,8 +82,28 @@ class Punch {
 /** Connect errors that mean "not yet" during a punch. */
 const RETRIED = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EADDRINUSE', 'EADDRNOTAVAIL']);
 
+/** What TLS on a connection made without a listener needs (a punched or relayed one). */
+export interface SecureOptions extends TlsLinkOptions {
+  /** The far end's address, for messages. */
+  host: string;
+  port: number;
+  identity: Identity;
+  trust: TrustStore;
+  expectedNodeId: Id;
+  tlsServer: boolean;
+  timeoutMs: number;
+}
+
+/**
+ * Runs TLS on an open TCP connection, as server or client, and authenticates the peer to
+ * `expectedNodeId`: how a punched connection, or a relay's spliced one, becomes a link.
+ */
+export function secureTcp(raw: Socket, opts: SecureOptions): Promise<TlsLink> {
+  return opts.tlsServer ? acceptTlsOn(raw, opts) : connectTls({ ...opts, socket: raw });
+}
+
 /** The TLS server's half on a socket that no listener accepted. */
-function acceptTlsOn(raw: Socket, opts: PunchOptions): Promise<TlsLink> {
+function acceptTlsOn(raw: Socket, opts: SecureOptions): Promise<TlsLink> {
   return new Promise<TlsLink>((resolve, reject) => {
     const socket = new tls.TLSSocket(raw, {
       isServer: true,
@@ -145,7 +155,7 @@ export async function punchTls(opts: PunchOptions): Promise<TlsLink> {
   });
   const linked = (async () => {
     const raw = await punch.open();
-    const link = await (opts.tlsServer ? acceptTlsOn(raw, opts) : connectTls({ ...opts, socket: raw }));
+    const link = await secureTcp(raw, opts);
     // Authenticated just after the deadline: nobody waits for it any more.
     if (late) link.close();
     return link;

@@ -4,13 +4,14 @@
  * through NATs, whether it can be dialled and the address it will punch from; the answerer's
  * listen addresses and its choice of how the link is made (overlay/nat/traversal.ts):
  * `direct` (the requester dials), `reverse` (the answerer dials), `punch` (both connect at once,
- * at the answerer's punch address), `none` (no way without a relay). Whoever dials requires the
+ * at the answerer's punch address), `relay` (the requester connects through the answerer's relay),
+ * `none` (no way). Whoever dials requires the
  * other's Node-ID in the TLS handshake, so a node cannot be impersonated by whoever answers on an
  * address.
  *
  *   AttachReq = [candidates ["host:port" ...], send_update bool, traversal?]
  *     traversal = [dialable bool / null, punch "ip:port" / null]
- *   AttachAns = [candidates, plan?]      plan = "direct" / "reverse" / "none" / ["punch", "ip:port"]
+ *   AttachAns = [candidates, plan?]      plan = "direct" / "reverse" / "none" / ["punch" / "relay", "ip:port"]
  *
  * A request without traversal (a lookup that wants only the address) gets a `direct` answer.
  */
@@ -51,7 +52,7 @@ export interface AttachRequest {
   traversal: TraversalOffer | undefined;
 }
 
-export type AttachPlan = { kind: 'direct' } | { kind: 'reverse' } | { kind: 'none' } | { kind: 'punch'; at: BootstrapNode };
+export type AttachPlan = { kind: 'direct' } | { kind: 'reverse' } | { kind: 'none' } | { kind: 'punch' | 'relay'; at: BootstrapNode };
 
 export interface AttachAnswer {
   candidates: BootstrapNode[];
@@ -79,7 +80,7 @@ export function parseAttachRequest(body: unknown): AttachRequest {
 }
 
 export function attachAnswerBody({ candidates, plan }: AttachAnswer): unknown[] {
-  return [candidates.map(formatCandidate), plan.kind === 'punch' ? ['punch', formatCandidate(plan.at)] : plan.kind];
+  return [candidates.map(formatCandidate), 'at' in plan ? [plan.kind, formatCandidate(plan.at)] : plan.kind];
 }
 
 export function parseAttachAnswer(body: unknown): AttachAnswer {
@@ -87,8 +88,8 @@ export function parseAttachAnswer(body: unknown): AttachAnswer {
   const candidates = parseCandidates(body[0]);
   const plan: unknown = body[1] ?? 'direct';
   if (plan === 'direct' || plan === 'reverse' || plan === 'none') return { candidates, plan: { kind: plan } };
-  if (Array.isArray(plan) && plan.length === 2 && plan[0] === 'punch') return { candidates, plan: { kind: 'punch', at: parseOneCandidate(plan[1], 'AttachAns punch address') } };
-  throw invalidMessage('AttachAns plan must be "direct", "reverse", "none" or ["punch", "ip:port"]');
+  if (Array.isArray(plan) && plan.length === 2 && (plan[0] === 'punch' || plan[0] === 'relay')) return { candidates, plan: { kind: plan[0], at: parseOneCandidate(plan[1], `AttachAns ${plan[0]} address`) } };
+  throw invalidMessage('AttachAns plan must be "direct", "reverse", "none", ["punch", "ip:port"] or ["relay", "ip:port"]');
 }
 
 /** @param answer this node's candidates and plan for a request (overlay/nat/traversal.ts) */

@@ -12,12 +12,13 @@
  * punched from an announced port can be aimed at) from one that picks new ones (it cannot).
  */
 import { parseHostPort, type BootstrapNode } from '../config.js';
-import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
-import { idEquals, type Id } from '../id.js';
+import { invalidMessage } from '../errors.js';
+import type { Id } from '../id.js';
 import type { Link } from '../link/link.js';
 import type { MethodHandler } from '../methods/dispatcher.js';
 import { formatCandidate } from '../methods/attach.js';
 import { MessageCode } from '../wire/codes.js';
+import { directLink } from './relay-methods.js';
 
 /**
  * - `none`: the peers see the node at its own address;
@@ -73,10 +74,7 @@ export function reachabilityHandler(dialBack: (target: BootstrapNode, nodeId: Id
         throw invalidMessage('ReachabilityReq must be [listen_port 1-65535 / null]');
       }
       const asker = ctx.signer.identity.nodeId;
-      if (!ctx.link || !idEquals(ctx.link.remoteNodeId, asker) || ctx.header.via.length > 1) {
-        throw new ReloadError(ErrorCode.Forbidden, 'Reachability is answered only over the asker\'s own link', 'not_direct');
-      }
-      const observed = parseHostPort(ctx.link.remoteAddress);
+      const observed = parseHostPort(directLink(ctx, 'Reachability').remoteAddress);
       const port = body[0] as number | null;
       const dialledBack = port === null ? null : await dialBack({ host: observed.host, port }, asker);
       return [formatCandidate(observed), dialledBack];

@@ -7,23 +7,28 @@
  * 2. reversed: the answerer cannot be dialled but the requester can, so the answerer dials out,
  *    asked by the Attach itself;
  * 3. punched: neither can be dialled, both NATs keep ports: both connect at once (tls-punch.ts);
- * 4. none: a relay would be needed.
+ * 4. relayed: the requester connects through the relay the answerer reserved (relay-server.ts);
+ * 5. none: no way (the answerer found no relay).
  *
  * The answerer chooses, as it alone knows both sides; each end records how each link was made.
  */
 import type { BootstrapNode, LinkLimitsConfig } from '../config.js';
 import type { Clock } from '../clock.js';
 import { ErrorCode, ReloadError } from '../errors.js';
-import { compareIds, idToHex, type Id } from '../id.js';
+import { compareIds, idFromHex, idToHex, type Id } from '../id.js';
 import { dialFirst } from '../link/dial-first.js';
 import type { Link } from '../link/link.js';
 import type { Logger } from '../log.js';
 import type { AttachAnswer, AttachPlan, AttachRequest, TraversalOffer } from '../methods/attach.js';
 import type { Response } from '../routing/message-transport.js';
 import { MessageCode } from '../wire/codes.js';
+import type { Socket } from 'node:net';
+import { relayHandshake } from './relay-line.js';
+import { parseRelayReserveAnswer } from './relay-methods.js';
+import type { RelayServer } from './relay-server.js';
 import { judgeReachability, parseReachabilityAnswer, reachabilityRequestBody, UNKNOWN_REACHABILITY, type ReachabilityAnswer, type ReachabilityStatus } from './reachability.js';
 
-export type LinkMechanism = 'direct' | 'reversed' | 'punched';
+export type LinkMechanism = 'direct' | 'reversed' | 'punched' | 'relayed';
 
 export interface TraversalHost {
   self: Id;
@@ -39,8 +44,16 @@ export interface TraversalHost {
   dialAndClose(target: BootstrapNode, peer: Id): Promise<void>;
   /** Adds a link made here other than by dialling (a punched one); false when refused. */
   adopt(link: Link): boolean;
-  /** Hole punching, where links are sockets (LinkFactory.punching, with the node's link limits). */
-  punching: { reservePort(): Promise<number>; punch(to: BootstrapNode, from: number, peer: Id, tlsServer: boolean, timeoutMs: number): Promise<Link> } | undefined;
+  /** Where links are TCP (LinkFactory.sockets, with the node's link limits): punching, and TLS on a relayed connection. */
+  sockets:
+    | {
+        reservePort(): Promise<number>;
+        punch(to: BootstrapNode, from: number, peer: Id, tlsServer: boolean, timeoutMs: number): Promise<Link>;
+        secure(raw: Socket, far: BootstrapNode, peer: Id, tlsServer: boolean, timeoutMs: number): Promise<Link>;
+      }
+    | undefined;
+  /** This node's relay for others, when it runs one. */
+  relay(): RelayServer | undefined;
   /** A request over one link (MessageTransport.requestOn). */
   ask(link: Link, code: number, body: unknown, timeoutMs: number): Promise<Response>;
 }
@@ -59,6 +72,8 @@ export class Traversal {
   /** Requesters waiting for a peer to dial them (reversal), by peer hex. */
   private readonly waiting = new Map<string, Set<(link: Link) => void>>();
   private dialBacks = 0;
+  /** The relay this node reserved at, when nobody can dial it. */
+  private reservation: { link: Link; at: BootstrapNode } | undefined;
 
   constructor(private readonly host: TraversalHost) {}
 
@@ -96,6 +111,34 @@ export class Traversal {
     const judged = judgeReachability(got);
     this.statusValue = listen ? judged : { ...judged, dialable: false };
     this.host.log.info(`reachability: seen as ${this.statusValue.observed ?? 'unknown'}, dialable ${this.statusValue.dialable ?? 'unknown'}, NAT ${this.statusValue.mapping ?? 'unknown'}`);
+    if (this.statusValue.dialable === false && this.host.sockets) await this.reserveRelay(got.map((a) => a.link));
+  }
+
+  /** The relay this node holds a place at ("ip:port" and its Node-ID), for GET /status. */
+  get relayStatus(): { nodeId: string; address: string } | null {
+    const r = this.reservation;
+    return r?.link.open ? { nodeId: r.link.remoteNodeIdHex, address: `${r.at.host}:${r.at.port}` } : null;
+  }
+
+  /** Serves RelayReserveReq: only a node others can dial is any use as a relay. */
+  serveReservation(link: Link): BootstrapNode {
+    const relay = this.host.relay();
+    const host = this.candidates()[0]?.host;
+    if (!relay?.port || this.statusValue.dialable === false || !host) throw new ReloadError(ErrorCode.Forbidden, 'this node does not relay (it runs no relay, or cannot be dialled itself)', 'not_a_relay');
+    relay.reserve(link);
+    return { host, port: relay.port };
+  }
+
+  /** Serves RelayIncomingReq from the relay we reserved at: connect, and be the TLS server for `source`. */
+  acceptCircuit(link: Link, circuit: string, source: string): void {
+    const r = this.reservation;
+    if (!r || r.link !== link) throw new ReloadError(ErrorCode.Forbidden, 'no reservation of this node at that relay', 'not_reserved');
+    const { traversalTimeoutMs } = this.host.config;
+    void (async () => {
+      const raw = await relayHandshake(r.at, `ACCEPT ${circuit}`, this.host.clock, traversalTimeoutMs);
+      const relayed = this.mark(await this.host.sockets!.secure(raw, r.at, idFromHex(source), true, traversalTimeoutMs), 'relayed');
+      if (!this.host.adopt(relayed)) relayed.close();
+    })().catch((e: Error) => this.host.log.debug(`relayed link from ${source} failed: ${e.message}`));
   }
 
   /**
@@ -131,7 +174,7 @@ export class Traversal {
   /** What a requester that wants a link offers: reachability, and a punch port when it may need one. */
   async prepare(): Promise<PreparedOffer> {
     const { dialable } = this.statusValue;
-    const from = dialable === false && this.canPunch() ? await this.host.punching!.reservePort() : undefined;
+    const from = dialable === false && this.canPunch() ? await this.host.sockets!.reservePort() : undefined;
     const at = from === undefined ? undefined : this.publicAt(from);
     return { offer: { dialable, punch: at }, punchFrom: at ? from : undefined };
   }
@@ -160,6 +203,8 @@ export class Traversal {
       case 'punch':
         if (prepared.punchFrom === undefined) throw new ReloadError(ErrorCode.Invalid_Message, `${idToHex(peer)} planned a punch this node did not offer`, 'bad_plan');
         return this.punch(answer.plan.at, prepared.punchFrom, peer);
+      case 'relay':
+        return this.relayTo(peer, answer.plan.at, timeoutMs);
       case 'none':
         throw new ReloadError(ErrorCode.Not_Found, `no way to link to ${idToHex(peer)}: neither end can be dialled and a punch cannot be aimed (a relay is needed)`, 'no_traversal');
     }
@@ -173,22 +218,45 @@ export class Traversal {
     for (const resolve of waiters) resolve(link);
   }
 
-  private async choose(request: AttachRequest): Promise<Exclude<AttachPlan, { kind: 'punch' }> | { kind: 'punch'; at: BootstrapNode; from: number }> {
+  private async choose(request: AttachRequest): Promise<Exclude<AttachPlan, { kind: 'punch' | 'relay' }> | { kind: 'relay'; at: BootstrapNode } | { kind: 'punch'; at: BootstrapNode; from: number }> {
     const offer = request.traversal;
     if (!offer || this.statusValue.dialable !== false) return { kind: 'direct' };
     if (offer.dialable !== false && request.candidates.length > 0) return { kind: 'reverse' };
     if (offer.punch && this.canPunch()) {
-      const from = await this.host.punching!.reservePort();
+      const from = await this.host.sockets!.reservePort();
       const at = this.publicAt(from);
       if (at) return { kind: 'punch', at, from };
     }
+    if (this.reservation?.link.open) return { kind: 'relay', at: this.reservation.at };
     return { kind: 'none' };
+  }
+
+  /** Asks the peers we dialled, in turn, for a place at their relay. */
+  private async reserveRelay(dialled: Link[]): Promise<void> {
+    for (const link of dialled) {
+      try {
+        const res = await this.host.ask(link, MessageCode.RelayReserveReq, [], this.host.config.traversalTimeoutMs);
+        this.reservation = { link, at: parseRelayReserveAnswer(res.body) };
+        this.host.log.info(`reserved a place at the relay of ${link.remoteNodeIdHex} (${this.relayStatus?.address})`);
+        return;
+      } catch (e) {
+        this.host.log.debug(`no relay at ${link.remoteNodeIdHex}: ${(e as Error).message}`);
+      }
+    }
+    this.host.log.warn('cannot be dialled and found no relay: peers behind NATs that change ports will not reach this node');
+  }
+
+  private async relayTo(peer: Id, at: BootstrapNode, timeoutMs: number): Promise<Link> {
+    const raw = await relayHandshake(at, `CONNECT ${idToHex(peer)} ${idToHex(this.host.self)}`, this.host.clock, timeoutMs);
+    const link = this.mark(await this.host.sockets!.secure(raw, at, peer, false, timeoutMs), 'relayed');
+    if (!this.host.adopt(link)) throw new ReloadError(ErrorCode.Forbidden, `no room for a link to ${idToHex(peer)} in this node's connection table`, 'link_refused');
+    return link;
   }
 
   /** A punch can be aimed at us: the links are sockets and our NAT, if any, keeps ports. */
   private canPunch(): boolean {
     const { mapping, observed } = this.statusValue;
-    return this.host.punching !== undefined && observed !== null && (mapping === 'none' || mapping === 'port-preserving');
+    return this.host.sockets !== undefined && observed !== null && (mapping === 'none' || mapping === 'port-preserving');
   }
 
   /** Our public address with a given port (the NAT keeps it). */
@@ -208,7 +276,7 @@ export class Traversal {
   }
 
   private async punch(to: BootstrapNode, from: number, peer: Id): Promise<Link> {
-    const link = await this.host.punching!.punch(to, from, peer, compareIds(this.host.self, peer) < 0, this.host.config.traversalTimeoutMs);
+    const link = await this.host.sockets!.punch(to, from, peer, compareIds(this.host.self, peer) < 0, this.host.config.traversalTimeoutMs);
     this.mark(link, 'punched');
     if (!this.host.adopt(link)) throw new ReloadError(ErrorCode.Forbidden, `no room for a link to ${idToHex(peer)} in this node's connection table`, 'link_refused');
     return link;

@@ -35,6 +35,10 @@ export enum MessageCode {
   /** This project's own overlay methods, at the top of the range it keeps for itself (below). */
   ReachabilityReq = 0x7f01,
   ReachabilityAns = 0x7f02,
+  RelayReserveReq = 0x7f03,
+  RelayReserveAns = 0x7f04,
+  RelayIncomingReq = 0x7f05,
+  RelayIncomingAns = 0x7f06,
   Error = 0xffff,
 }
 

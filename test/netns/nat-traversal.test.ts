@@ -4,7 +4,8 @@
  * direct link between the two, made by the mechanism their NATs allow; overlay pings both ways; a
  * value stored by one and fetched by the other. Ground truth for the mechanism is the pair's
  * kinds: two public hosts dial; a public host and one that cannot be dialled get a direct or
- * reversed link (whoever attached first); two that cannot be dialled, both keeping ports, punch.
+ * reversed link (whoever attached first); two that cannot be dialled, both keeping ports, punch;
+ * with a NAT that changes ports on either side, the link goes through a public node's relay.
  */
 import { expect } from 'chai';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -15,12 +16,13 @@ import { createOverlayDir } from '../helpers/overlay-dir.js';
 import { NatHosts, type NatKind } from '../helpers/nat-hosts.js';
 
 const OVERLAY = 'nat.test';
-const KINDS: NatKind[] = ['public', 'public', 'eim', 'eim', 'firewall'];
+const KINDS: NatKind[] = ['public', 'public', 'eim', 'eim', 'firewall', 'symmetric', 'symmetric'];
 
 interface Reachability {
   observed: string | null;
   dialable: boolean | null;
   mapping: string | null;
+  relay: { nodeId: string; address: string } | null;
 }
 
 /** The mechanisms a pair's link may have been made by, from the two hosts' kinds. */
@@ -28,6 +30,8 @@ function allowedMechanisms(a: NatKind, b: NatKind): string[] {
   const open = (k: NatKind) => k === 'public';
   if (open(a) && open(b)) return ['direct'];
   if (open(a) || open(b)) return ['direct', 'reversed'];
+  // A NAT that picks a new port per destination cannot be aimed at: the pair needs a relay.
+  if (a === 'symmetric' || b === 'symmetric') return ['relayed'];
   return ['punched'];
 }
 
@@ -83,7 +87,9 @@ describe('peers behind NATs and firewalls join one overlay and link pairwise (ne
       const r = (await call(i, 'GET', '/status')).json.reachability as Reachability;
       expect(r.observed, `h${i}`).to.match(new RegExp(`^${hosts!.publicAddress(i).replace(/\./g, '\\.')}:\\d+$`));
       expect(r.dialable, `h${i} (${kind})`).to.equal(kind === 'public');
-      expect(r.mapping, `h${i} (${kind})`).to.equal(kind === 'eim' ? 'port-preserving' : 'none');
+      expect(r.mapping, `h${i} (${kind})`).to.equal({ eim: 'port-preserving', symmetric: 'port-changing' }[kind as string] ?? 'none');
+      // A node nobody can dial holds a place at a public node's relay.
+      if (kind !== 'public') expect(KINDS[nodes.findIndex((n) => n.nodeId === r.relay?.nodeId)], `h${i}'s relay`).to.equal('public');
     }
   });
 

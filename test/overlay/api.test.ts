@@ -43,7 +43,7 @@ describe('overlay/api', function () {
     expect(s).to.include({ nodeId: b.nodeIdHex, overlay: TEST_OVERLAY, state: 'joined', listen: null, user: b.identity.user });
     expect(s.links).to.deep.equal([{ nodeId: a.nodeIdHex, user: a.identity.user, address: `127.0.0.1:${/:(\d+)$/.exec(a.listenAddress!)![1]}`, transport: 'tls', mechanism: 'direct' }]);
     // b has no listener: whatever a sees it as, it cannot be dialled.
-    expect(s.reachability).to.deep.equal({ observed: b.linkList()[0]!.localAddress, dialable: false, mapping: 'none' });
+    expect(s.reachability).to.deep.equal({ observed: b.linkList()[0]!.localAddress, dialable: false, mapping: 'none', relay: null });
   });
 
   it('POST /attach links to a node and says how', async () => {
