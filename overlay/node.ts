@@ -14,18 +14,16 @@ import { LruCache } from './util/lru.js';
 import { Backoff } from './util/backoff.js';
 import { RECONNECT_INITIAL_MS, RECONNECT_MAX_MS, Reconnector } from './reconnector.js';
 import { joinWithRetries } from './join-retry.js';
-import { dialFirst } from './link/dial-first.js';
 import type { Link } from './link/link.js';
 import { tlsLinks, type LinkEndpoint, type LinkFactory, type LinkListener } from './link/link-factory.js';
 import { silentLogger, type Logger } from './log.js';
-import { appAttachHandler, appAttachRequestBody, parseAppAttachAnswer } from './methods/app-attach.js';
+import { appAttachHandler } from './methods/app-attach.js';
 import { attachHandler, attachRequestBody, formatCandidate, parseAttachAnswer, type AttachAnswer, type TraversalOffer } from './methods/attach.js';
 import { Dispatcher, type MethodHandler } from './methods/dispatcher.js';
 import { parsePingAnswer, PING_RESPONSE_ID_BYTES, pingHandler, pingRequestBody } from './methods/ping.js';
 import { parseRouteQueryAnswer, routeQueryHandler } from './methods/route-query.js';
 import { topologyHandlers } from './methods/topology-methods.js';
 import { admitSecondLink, duplicateNodeId, LINK_PROBE_TIMEOUT_MS } from './routing/link-admission.js';
-import { ApplicationLinkQuota } from './routing/application-link-quota.js';
 import { LinkTable } from './routing/link-table.js';
 import { MessageTransport, type Response, type SigningOptions } from './routing/message-transport.js';
 import { RoutingMetrics } from './routing/metrics.js';
@@ -41,8 +39,9 @@ import { MessageCode } from './wire/codes.js';
 import type { PeerCacheStore } from './peer-cache-store.js';
 import type { Destination } from './wire/message.js';
 import { reachabilityHandler, type ReachabilityStatus } from './nat/reachability.js';
-import { Traversal, type LinkMechanism } from './nat/traversal.js';
-import { relayIncomingHandler, relayReserveHandler } from './nat/relay-methods.js';
+import { Traversal, type Channel, type LinkMechanism } from './nat/traversal.js';
+import { ApplicationChannels, type ServeOptions } from './nat/application-channels.js';
+import { relayIncomingBody, relayIncomingHandler, relayReserveHandler } from './nat/relay-methods.js';
 import { RelayServer } from './nat/relay-server.js';
 
 export type { Response } from './routing/message-transport.js';
@@ -119,8 +118,8 @@ export class Node {
   private certificatePublished = false;
   /** The next try at storing it, after a failed one. */
   private publishRetry: Timer | undefined;
-  /** Application channels this node serves (AppAttach), by Application-ID. */
-  private readonly applications = new Map<number, LinkListener>();
+  /** Application channels this node serves and opens (AppAttach). */
+  private readonly applications: ApplicationChannels;
   /** Random per process: this node's Ping response_id, which tells it apart from another process with its Node-ID. */
   private readonly instanceId: Uint8Array;
   /** Peers that sent Leave lately (hex): when their link closes they left, they did not fail. */
@@ -129,6 +128,7 @@ export class Node {
   private readonly reconnector: Reconnector;
   /** Its reachability, and links through NATs (reversed, punched, relayed). */
   private readonly traversal: Traversal;
+  private overlayChannelValue: Channel | undefined;
   /** Relays for peers nobody can dial, where links are TCP and links.relayCircuits > 0. */
   private relayServer: RelayServer | undefined;
 
@@ -191,16 +191,28 @@ export class Node {
     this.transport.certificates.setLookup((nodeId) => fetchCertificates(this.storage, nodeId, this.config.hash));
     this.dispatcher.register(pingHandler(this.clock, this.instanceId));
     this.traversal = this.newTraversal();
-    this.dispatcher.register(attachHandler((request, requester) => this.traversal.answer(request, requester)));
+    this.dispatcher.register(attachHandler((request, requester) => this.traversal.answer(request, requester, this.overlayChannel)));
     this.dispatcher.register(reachabilityHandler((target, peer) => this.traversal.dialBack(target, peer)));
     this.dispatcher.register(relayReserveHandler((link) => this.traversal.serveReservation(link)));
-    this.dispatcher.register(relayIncomingHandler((link, circuit, source) => this.traversal.acceptCircuit(link, circuit, source)));
+    this.dispatcher.register(
+      relayIncomingHandler((link, circuit, source, app) => {
+        const channel = app === undefined ? this.overlayChannel : this.applications.servedChannel(app);
+        if (!channel) throw new ReloadError(ErrorCode.Not_Found, `application ${app} is not served here`, 'unknown_application');
+        this.traversal.acceptCircuit(link, circuit, source, channel);
+      }),
+    );
     this.dispatcher.register(routeQueryHandler((id) => (this.topology.table.isResponsible(id) ? this.nodeId : (this.topology.table.nextHop(id) ?? this.nodeId))));
     for (const handler of topologyHandlers(() => this.topology, (peer) => this.leaves.set(idToHex(peer), true))) this.dispatcher.register(handler);
-    this.dispatcher.register(appAttachHandler((app) => {
-      const served = this.applications.get(app);
-      return served ? [served.address] : undefined;
-    }));
+    this.applications = new ApplicationChannels({
+      config: this.config,
+      linkFactory: this.linkFactory,
+      traversal: this.traversal,
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      request: (dests, code, body) => this.request(dests, code, body),
+      dropped: (link, reason, what) => this.linkDropped(link.remoteNodeIdHex, link.remoteAddress, reason, what),
+      refused: (address, error, what) => this.connectionRefused(address, error, what),
+    });
+    this.dispatcher.register(appAttachHandler((app, request, requester) => this.applications.answer(app, request, requester)));
   }
 
   get nodeId(): Id {
@@ -303,8 +315,7 @@ export class Node {
     if (wasJoined && leave) await this.topology.leave();
     this.topology.stop();
     this.transport.close();
-    await Promise.all([...this.applications.values()].map((l) => l.close()));
-    this.applications.clear();
+    await this.applications.closeAll();
     await this.listener?.close();
     this.listener = undefined;
     await this.relayServer?.close();
@@ -315,6 +326,13 @@ export class Node {
 
   /** Opens a link to a node, optionally requiring its Node-ID. */
   async connect(host: string, port: number, expectedNodeId?: Id): Promise<Link> {
+    const link = await this.dialLink(host, port, expectedNodeId);
+    if (!this.addLink(link, 'outbound')) throw new ReloadError(ErrorCode.Forbidden, `no room for a link to ${link.remoteNodeIdHex} in this node's connection table`, 'link_refused');
+    return link;
+  }
+
+  /** Dials a node, refusing our own Node-ID at the far end; the link is not in the table yet. */
+  private async dialLink(host: string, port: number, expectedNodeId?: Id): Promise<Link> {
     const link = await this.linkFactory.dial({
       host,
       port,
@@ -328,7 +346,6 @@ export class Node {
       link.close();
       throw duplicateNodeId(this.nodeIdHex);
     }
-    if (!this.addLink(link, 'outbound')) throw new ReloadError(ErrorCode.Forbidden, `no room for a link to ${link.remoteNodeIdHex} in this node's connection table`, 'link_refused');
     return link;
   }
 
@@ -369,7 +386,7 @@ export class Node {
     const { peer, answer } = await this.attachRequest(destination, via, prepared.offer);
     const existing = this.links.get(peer);
     if (existing) return existing;
-    return this.traversal.link(peer, answer, prepared);
+    return this.traversal.link(peer, answer, prepared, this.overlayChannel);
   }
 
   /**
@@ -402,8 +419,8 @@ export class Node {
       clock: this.clock,
       log: this.log.child('relay'),
       limits: this.config.links,
-      notify: async (link, circuit, source) => {
-        await this.transport.requestOn(link, MessageCode.RelayIncomingReq, [circuit, source], this.config.links.traversalTimeoutMs);
+      notify: async (link, circuit, source, app) => {
+        await this.transport.requestOn(link, MessageCode.RelayIncomingReq, relayIncomingBody(circuit, source, app), this.config.links.traversalTimeoutMs);
       },
     });
     await relay.listen();
@@ -413,7 +430,7 @@ export class Node {
 
   private async attachRequest(destination: Destination, via: Id | undefined, traversal: TraversalOffer | undefined): Promise<{ peer: Id; answer: AttachAnswer }> {
     const path: Destination[] = via ? [{ type: 'node', id: via }, destination] : [destination];
-    const res = await this.transport.request(path, MessageCode.AttachReq, attachRequestBody(this.traversal.candidates(), traversal));
+    const res = await this.transport.request(path, MessageCode.AttachReq, attachRequestBody(this.traversal.candidates(this.overlayChannel), traversal));
     const peer = res.signer.identity.nodeId;
     if (idEquals(peer, this.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'Attach reached this node itself', 'attach_to_self');
     const answer = parseAttachAnswer(res.body);
@@ -421,26 +438,36 @@ export class Node {
     return { peer, answer };
   }
 
+  /** The overlay's links as a channel of the NAT ladder (overlay/nat/traversal.ts). */
+  private get overlayChannel(): Channel {
+    return (this.overlayChannelValue ??= {
+      app: undefined,
+      limits: { maxMessageBytes: this.config.maxMessageSize, queueLimit: this.config.linkQueueLimit },
+      listenAddress: () => this.listener?.address,
+      existing: (peer) => this.links.get(peer),
+      dial: (c, peer) => this.dialLink(c.host, c.port, peer),
+      adopt: (link) => this.addLink(link, 'outbound'),
+    });
+  }
+
   private newTraversal(): Traversal {
-    const limits = { maxMessageBytes: this.config.maxMessageSize, queueLimit: this.config.linkQueueLimit };
+    const limits = this.overlayChannel.limits;
+    const timeoutMs = this.config.links.traversalTimeoutMs;
     const sockets = this.linkFactory.sockets;
     return new Traversal({
       self: this.identity.nodeId,
       clock: this.clock,
       log: this.log.child('nat'),
       config: this.config.links,
-      listenAddress: () => this.listener?.address,
-      linkTo: (peer) => this.links.get(peer),
-      connect: (host, port, peer) => this.connect(host, port, peer),
+      overlay: this.overlayChannel,
       dialAndClose: async (target, peer) => {
-        const link = await this.linkFactory.dial({ ...target, ...limits, expectedNodeId: peer, timeoutMs: this.config.links.traversalTimeoutMs });
+        const link = await this.linkFactory.dial({ ...target, ...limits, expectedNodeId: peer, timeoutMs });
         link.close();
       },
-      adopt: (link) => this.addLink(link, 'outbound'),
       sockets: sockets && {
         reservePort: () => sockets.reservePort(),
-        punch: (to, from, peer, tlsServer, timeoutMs) => sockets.punch({ ...to, ...limits, localPort: from, expectedNodeId: peer, tlsServer, timeoutMs }),
-        secure: (raw, far, peer, tlsServer, timeoutMs) => sockets.secure(raw, { ...far, ...limits, expectedNodeId: peer, tlsServer, timeoutMs }),
+        punch: (to, from, peer, tlsServer, channelLimits) => sockets.punch({ ...to, ...channelLimits, localPort: from, expectedNodeId: peer, tlsServer, timeoutMs }),
+        secure: (raw, far, peer, tlsServer, channelLimits) => sockets.secure(raw, { ...far, ...channelLimits, expectedNodeId: peer, tlsServer, timeoutMs }),
       },
       relay: () => this.relayServer,
       ask: (link, code, body, timeoutMs) => this.transport.requestOn(link, code, body, timeoutMs),
@@ -452,48 +479,13 @@ export class Node {
    * certificate that accepts only enrolled nodes of this overlay, found by others with AppAttach.
    * Closed with the node.
    */
-  async serveApplication(app: number, opts: { host: string; port: number; maxMessageBytes: number; queueLimit: number; onLink(link: Link): void }): Promise<{ address: string; close(): Promise<void> }> {
-    if (this.applications.has(app)) throw new Error(`application ${app} is served already`);
-    const quota = new ApplicationLinkQuota(this.config.links.maxApplicationLinks, this.config.links.maxApplicationLinksPerNode);
-    const listener = await this.linkFactory.listen({
-      host: opts.host,
-      port: opts.port,
-      maxMessageBytes: opts.maxMessageBytes,
-      queueLimit: opts.queueLimit,
-      onLink: (link) => {
-        const refused = quota.admit(link);
-        if (!refused) return opts.onLink(link);
-        this.linkDropped(link.remoteNodeIdHex, link.remoteAddress, refused.reason!, `application ${app}`);
-        link.close(refused);
-      },
-      onRefused: (addr, error) => this.connectionRefused(addr, error, `application ${app}`),
-    });
-    this.applications.set(app, listener);
-    return {
-      address: formatCandidate(listener.address),
-      close: async () => {
-        this.applications.delete(app);
-        await listener.close();
-      },
-    };
+  serveApplication(app: number, opts: ServeOptions): Promise<{ address: string; close(): Promise<void> }> {
+    return this.applications.serve(app, opts);
   }
 
-  /** Opens an application channel to a node: AppAttach through the overlay, then TLS to its answer. */
-  async connectApplication(peer: Id, app: number, opts: { maxMessageBytes: number; queueLimit: number }): Promise<Link> {
-    const res = await this.request([{ type: 'node', id: peer }], MessageCode.AppAttachReq, appAttachRequestBody(app, []));
-    return dialFirst(
-      parseAppAttachAnswer(res.body, app),
-      (c) =>
-        this.linkFactory.dial({
-          host: c.host,
-          port: c.port,
-          maxMessageBytes: opts.maxMessageBytes,
-          queueLimit: opts.queueLimit,
-          expectedNodeId: peer,
-          timeoutMs: this.opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
-        }),
-      () => new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address for application ${app}`, 'no_candidates'),
-    );
+  /** Opens an application channel to a node: AppAttach through the overlay, then the NAT ladder. */
+  connectApplication(peer: Id, app: number, opts: { maxMessageBytes: number; queueLimit: number }): Promise<Link> {
+    return this.applications.connect(peer, app, opts);
   }
 
   /** Finds the node responsible for a Resource-ID (RouteQuery routed to it) and the hops to it. */
@@ -634,7 +626,7 @@ export class Node {
       this.log.info(`link up with ${link.remoteNodeIdHex} (${link.remoteUser}) at ${link.remoteAddress}`);
       if (direction === 'inbound') this.greet(link);
     }
-    this.traversal.linkAdded(link);
+    this.traversal.claim(link, undefined);
     // A peer reached us while we were out: try to get back in through it now.
     if (this.stateValue === 'disconnected') this.reconnector.soon();
     return true;

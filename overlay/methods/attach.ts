@@ -61,8 +61,12 @@ export interface AttachAnswer {
 
 export function attachRequestBody(candidates: BootstrapNode[], traversal?: TraversalOffer): unknown[] {
   const body: unknown[] = [candidates.map(formatCandidate), false];
-  if (traversal) body.push([traversal.dialable, traversal.punch ? formatCandidate(traversal.punch) : null]);
+  if (traversal) body.push(encodeTraversal(traversal));
   return body;
+}
+
+export function encodeTraversal(t: TraversalOffer): unknown[] {
+  return [t.dialable, t.punch ? formatCandidate(t.punch) : null];
 }
 
 function parseOneCandidate(value: unknown, what: string): BootstrapNode {
@@ -70,26 +74,35 @@ function parseOneCandidate(value: unknown, what: string): BootstrapNode {
   return parseCandidates([value])[0]!;
 }
 
+export function parseTraversal(t: unknown, method: string): TraversalOffer {
+  if (!Array.isArray(t) || t.length !== 2 || !(t[0] === null || typeof t[0] === 'boolean')) throw invalidMessage(`${method} traversal must be [dialable bool / null, punch "ip:port" / null]`);
+  return { dialable: t[0] as boolean | null, punch: t[1] === null ? undefined : parseOneCandidate(t[1], `${method} punch address`) };
+}
+
 export function parseAttachRequest(body: unknown): AttachRequest {
   if (!Array.isArray(body) || body.length < 2 || body.length > 3 || typeof body[1] !== 'boolean') throw invalidMessage('AttachReq must be [candidates, send_update, traversal?]');
-  const candidates = parseCandidates(body[0]);
-  if (body.length === 2) return { candidates, traversal: undefined };
-  const t: unknown = body[2];
-  if (!Array.isArray(t) || t.length !== 2 || !(t[0] === null || typeof t[0] === 'boolean')) throw invalidMessage('AttachReq traversal must be [dialable bool / null, punch "ip:port" / null]');
-  return { candidates, traversal: { dialable: t[0] as boolean | null, punch: t[1] === null ? undefined : parseOneCandidate(t[1], 'AttachReq punch address') } };
+  return { candidates: parseCandidates(body[0]), traversal: body.length === 3 ? parseTraversal(body[2], 'AttachReq') : undefined };
+}
+
+export function encodePlan(plan: AttachPlan): unknown {
+  return 'at' in plan ? [plan.kind, formatCandidate(plan.at)] : plan.kind;
+}
+
+/** A plan as it arrived; absent (an answerer that plans nothing) means direct. */
+export function parsePlan(plan: unknown, method: string): AttachPlan {
+  if (plan === undefined || plan === 'direct') return { kind: 'direct' };
+  if (plan === 'reverse' || plan === 'none') return { kind: plan };
+  if (Array.isArray(plan) && plan.length === 2 && (plan[0] === 'punch' || plan[0] === 'relay')) return { kind: plan[0], at: parseOneCandidate(plan[1], `${method} ${plan[0]} address`) };
+  throw invalidMessage(`${method} plan must be "direct", "reverse", "none", ["punch", "ip:port"] or ["relay", "ip:port"]`);
 }
 
 export function attachAnswerBody({ candidates, plan }: AttachAnswer): unknown[] {
-  return [candidates.map(formatCandidate), 'at' in plan ? [plan.kind, formatCandidate(plan.at)] : plan.kind];
+  return [candidates.map(formatCandidate), encodePlan(plan)];
 }
 
 export function parseAttachAnswer(body: unknown): AttachAnswer {
   if (!Array.isArray(body) || body.length < 1 || body.length > 2) throw invalidMessage('AttachAns must be [candidates, plan?]');
-  const candidates = parseCandidates(body[0]);
-  const plan: unknown = body[1] ?? 'direct';
-  if (plan === 'direct' || plan === 'reverse' || plan === 'none') return { candidates, plan: { kind: plan } };
-  if (Array.isArray(plan) && plan.length === 2 && (plan[0] === 'punch' || plan[0] === 'relay')) return { candidates, plan: { kind: plan[0], at: parseOneCandidate(plan[1], `AttachAns ${plan[0]} address`) } };
-  throw invalidMessage('AttachAns plan must be "direct", "reverse", "none", ["punch", "ip:port"] or ["relay", "ip:port"]');
+  return { candidates: parseCandidates(body[0]), plan: parsePlan(body[1], 'AttachAns') };
 }
 
 /** @param answer this node's candidates and plan for a request (overlay/nat/traversal.ts) */

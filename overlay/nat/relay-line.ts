@@ -1,7 +1,7 @@
 /**
  * The relay's handshake (relay-server.ts): one line each way before a circuit's bytes flow.
  *
- *   to the relay:   "CONNECT <target Node-ID hex> <source Node-ID hex>\n"   (the side that asks)
+ *   to the relay:   "CONNECT <target Node-ID hex> <source Node-ID hex> [<application>]\n"   (the side that asks)
  *                   "ACCEPT <circuit id hex>\n"                              (the reserved side)
  *   from the relay: "OK\n", then the other end's bytes; or "ERR <reason>\n" and the close.
  *

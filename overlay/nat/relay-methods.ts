@@ -3,11 +3,12 @@
  * nodes themselves:
  *
  *   RelayReserveReq  = []                          RelayReserveAns  = [relay "ip:port"]
- *   RelayIncomingReq = [circuit hex, source hex]   RelayIncomingAns = []
+ *   RelayIncomingReq = [circuit hex, source hex, application u16 / null]   RelayIncomingAns = []
  *
  * Reserve: a node nobody can dial asks a peer to relay for it. Incoming: the relay tells the
- * reserved node that `source` waits on circuit `circuit`; the node connects to the relay with
- * ACCEPT and runs TLS as the server, requiring `source`'s certificate.
+ * reserved node that `source` waits on circuit `circuit`, for an overlay link (null) or an
+ * application's channel; the node connects to the relay with ACCEPT and runs TLS as the server,
+ * requiring `source`'s certificate.
  */
 import { parseHostPort, type BootstrapNode } from '../config.js';
 import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
@@ -45,15 +46,27 @@ export function parseRelayReserveAnswer(body: unknown): BootstrapNode {
   }
 }
 
+export function relayIncomingBody(circuit: string, source: string, app: number | undefined): unknown[] {
+  return [circuit, source, app ?? null];
+}
+
 /** @param incoming starts the ACCEPT for a circuit announced over `link` (the relay's) */
-export function relayIncomingHandler(incoming: (link: Link, circuit: string, source: string) => void): MethodHandler {
+export function relayIncomingHandler(incoming: (link: Link, circuit: string, source: string, app: number | undefined) => void): MethodHandler {
   return {
     code: MessageCode.RelayIncomingReq,
     handle(body, ctx) {
-      if (!Array.isArray(body) || body.length !== 2 || typeof body[0] !== 'string' || !/^[0-9a-f]{16}$/.test(body[0]) || typeof body[1] !== 'string' || !isHexId(body[1])) {
-        throw invalidMessage('RelayIncomingReq must be [circuit (16 hex digits), source Node-ID (32 hex digits)]');
+      if (
+        !Array.isArray(body) ||
+        body.length !== 3 ||
+        typeof body[0] !== 'string' ||
+        !/^[0-9a-f]{16}$/.test(body[0]) ||
+        typeof body[1] !== 'string' ||
+        !isHexId(body[1]) ||
+        !(body[2] === null || (Number.isInteger(body[2]) && body[2] >= 0 && body[2] <= 0xffff))
+      ) {
+        throw invalidMessage('RelayIncomingReq must be [circuit (16 hex digits), source Node-ID (32 hex digits), application u16 / null]');
       }
-      incoming(directLink(ctx, 'RelayIncoming'), body[0], body[1].toLowerCase());
+      incoming(directLink(ctx, 'RelayIncoming'), body[0], body[1].toLowerCase(), body[2] ?? undefined);
       return [];
     },
   };

@@ -33,8 +33,8 @@ export interface RelayServerOptions {
   clock: Clock;
   log: Logger;
   limits: RelayLimits;
-  /** Tells the reserved node over its link to connect for `circuit`, asked by `source`. */
-  notify(link: Link, circuit: string, source: string): Promise<void>;
+  /** Tells the reserved node over its link to connect for `circuit`, asked by `source` (for an application's channel: `app`). */
+  notify(link: Link, circuit: string, source: string, app: number | undefined): Promise<void>;
 }
 
 interface PendingCircuit {
@@ -103,7 +103,7 @@ export class RelayServer {
       socket.destroy();
       return;
     }
-    const [verb, a, b] = line.split(' ');
+    const [verb, a, b, appText] = line.split(' ');
     if (verb === 'ACCEPT' && a !== undefined && /^[0-9a-f]{16}$/.test(a)) {
       const waiting = this.pending.get(a);
       if (!waiting) return refuse('unknown_circuit');
@@ -111,7 +111,8 @@ export class RelayServer {
       waiting.timer.cancel();
       return waiting.resolve(socket);
     }
-    if (verb !== 'CONNECT' || a === undefined || b === undefined || !isHexId(a) || !isHexId(b)) return refuse('bad_request');
+    const app = appText === undefined ? undefined : Number(appText);
+    if (verb !== 'CONNECT' || a === undefined || b === undefined || !isHexId(a) || !isHexId(b) || (app !== undefined && !(Number.isInteger(app) && app >= 0 && app <= 0xffff))) return refuse('bad_request');
     const target = this.reservations.get(a.toLowerCase());
     if (!target?.open) return refuse('not_reserved');
     if (this.circuits >= this.opts.limits.relayCircuits) return refuse('busy');
@@ -124,7 +125,7 @@ export class RelayServer {
       });
       this.pending.set(circuit, { asker: socket, timer, resolve });
     });
-    this.opts.notify(target, circuit, b.toLowerCase()).catch((e: Error) => this.opts.log.debug(`relay: could not tell ${a} of circuit ${circuit}: ${e.message}`));
+    this.opts.notify(target, circuit, b.toLowerCase(), app).catch((e: Error) => this.opts.log.debug(`relay: could not tell ${a} of circuit ${circuit}: ${e.message}`));
     const accepter = await accepted;
     if (!accepter || socket.destroyed) {
       this.circuits--;

@@ -35,27 +35,50 @@ export interface TraversalHost {
   clock: Clock;
   log: Logger;
   config: LinkLimitsConfig;
-  /** The bound listen address, if the node listens. */
-  listenAddress(): BootstrapNode | undefined;
-  linkTo(peer: Id): Link | undefined;
-  /** Dials and adds the link (Node.connect). */
-  connect(host: string, port: number, peer: Id): Promise<Link>;
+  /** The overlay's own links (the Channel below). */
+  overlay: Channel;
   /** Dials only to prove an address works, and closes at once. */
   dialAndClose(target: BootstrapNode, peer: Id): Promise<void>;
-  /** Adds a link made here other than by dialling (a punched one); false when refused. */
-  adopt(link: Link): boolean;
   /** Where links are TCP (LinkFactory.sockets, with the node's link limits): punching, and TLS on a relayed connection. */
   sockets:
     | {
         reservePort(): Promise<number>;
-        punch(to: BootstrapNode, from: number, peer: Id, tlsServer: boolean, timeoutMs: number): Promise<Link>;
-        secure(raw: Socket, far: BootstrapNode, peer: Id, tlsServer: boolean, timeoutMs: number): Promise<Link>;
+        punch(to: BootstrapNode, from: number, peer: Id, tlsServer: boolean, limits: LinkLimits): Promise<Link>;
+        secure(raw: Socket, far: BootstrapNode, peer: Id, tlsServer: boolean, limits: LinkLimits): Promise<Link>;
       }
     | undefined;
   /** This node's relay for others, when it runs one. */
   relay(): RelayServer | undefined;
   /** A request over one link (MessageTransport.requestOn). */
   ask(link: Link, code: number, body: unknown, timeoutMs: number): Promise<Response>;
+}
+
+/** A link's message bounds (the overlay's, or an application channel's). */
+export interface LinkLimits {
+  maxMessageBytes: number;
+  queueLimit: number;
+}
+
+/**
+ * Where a link goes: the overlay's connection table, or an application's channel (AppAttach).
+ * The ladder is the same; what differs is how a link is dialled and who takes it.
+ */
+export interface Channel {
+  /** Application-ID; undefined for overlay links. */
+  app: number | undefined;
+  limits: LinkLimits;
+  /** This node's listen address for the channel, if it listens. */
+  listenAddress(): BootstrapNode | undefined;
+  /** The link this node holds to `peer` on this channel already, if any. */
+  existing(peer: Id): Link | undefined;
+  /** Dials a peer's candidate, requiring its Node-ID; the link is taken with adopt. */
+  dial(candidate: BootstrapNode, peer: Id): Promise<Link>;
+  /**
+   * Takes a link this node made, whichever way: the overlay adds it to its table; an application's
+   * channel hands the answerer's to the application (the requester returns its own to the caller).
+   * False when refused.
+   */
+  adopt(link: Link, side: 'requester' | 'answerer'): boolean;
 }
 
 /** An offer made for one Attach, with the local port a punch would start from. */
@@ -94,7 +117,7 @@ export class Traversal {
     const { reachabilityPeers, traversalTimeoutMs } = this.host.config;
     const asked = dialled.filter((l) => l.open).slice(0, reachabilityPeers);
     if (asked.length === 0) return;
-    const listen = this.host.listenAddress();
+    const listen = this.host.overlay.listenAddress();
     // The peer's dial-back has traversalTimeoutMs; its answer comes after that.
     const answers = await Promise.all(
       asked.map(async (link) => {
@@ -123,30 +146,33 @@ export class Traversal {
   /** Serves RelayReserveReq: only a node others can dial is any use as a relay. */
   serveReservation(link: Link): BootstrapNode {
     const relay = this.host.relay();
-    const host = this.candidates()[0]?.host;
+    const host = this.candidates(this.host.overlay)[0]?.host;
     if (!relay?.port || this.statusValue.dialable === false || !host) throw new ReloadError(ErrorCode.Forbidden, 'this node does not relay (it runs no relay, or cannot be dialled itself)', 'not_a_relay');
     relay.reserve(link);
     return { host, port: relay.port };
   }
 
-  /** Serves RelayIncomingReq from the relay we reserved at: connect, and be the TLS server for `source`. */
-  acceptCircuit(link: Link, circuit: string, source: string): void {
+  /**
+   * Serves RelayIncomingReq from the relay we reserved at: connect to it and be the TLS server
+   * for `source`, on the channel asked for.
+   */
+  acceptCircuit(link: Link, circuit: string, source: string, channel: Channel): void {
     const r = this.reservation;
     if (!r || r.link !== link) throw new ReloadError(ErrorCode.Forbidden, 'no reservation of this node at that relay', 'not_reserved');
     const { traversalTimeoutMs } = this.host.config;
     void (async () => {
       const raw = await relayHandshake(r.at, `ACCEPT ${circuit}`, this.host.clock, traversalTimeoutMs);
-      const relayed = this.mark(await this.host.sockets!.secure(raw, r.at, idFromHex(source), true, traversalTimeoutMs), 'relayed');
-      if (!this.host.adopt(relayed)) relayed.close();
+      const relayed = this.mark(await this.host.sockets!.secure(raw, r.at, idFromHex(source), true, channel.limits), 'relayed');
+      if (!channel.adopt(relayed, 'answerer')) relayed.close();
     })().catch((e: Error) => this.host.log.debug(`relayed link from ${source} failed: ${e.message}`));
   }
 
   /**
-   * The addresses this node offers: its listen address, and before it the address peers reached
-   * it at when that differs (a forwarded port) or the listen address is a wildcard.
+   * The addresses this node offers on a channel: its listen address, and before it the address
+   * peers reached it at when that differs (a forwarded port) or the listen address is a wildcard.
    */
-  candidates(): BootstrapNode[] {
-    const listen = this.host.listenAddress();
+  candidates(channel: Channel): BootstrapNode[] {
+    const listen = channel.listenAddress();
     if (!listen) return [];
     const { observed, dialable } = this.statusValue;
     const seenHost = observed?.replace(/^\[?(.*?)\]?:\d+$/, '$1');
@@ -180,42 +206,49 @@ export class Traversal {
   }
 
   /** The answerer's side of an Attach: its candidates and plan, and the reversal or punch started. */
-  async answer(request: AttachRequest, requester: Id): Promise<AttachAnswer> {
-    const candidates = this.candidates();
+  async answer(request: AttachRequest, requester: Id, channel: Channel): Promise<AttachAnswer> {
+    const candidates = this.candidates(channel);
     const plan = await this.choose(request);
-    if (plan.kind === 'reverse') this.host.clock.after(0, () => void this.reverse(request.candidates, requester));
+    const failed = (how: string) => (e: Error) => this.host.log.debug(`${how} to ${idToHex(requester)} failed: ${e.message}`);
+    if (plan.kind === 'reverse') this.host.clock.after(0, () => void this.reverse(request.candidates, requester, channel).catch(failed('reversal')));
     if (plan.kind === 'punch') {
       const from = plan.from;
-      this.host.clock.after(0, () => void this.punch(request.traversal!.punch!, from, requester).catch((e: Error) => this.host.log.debug(`punch to ${idToHex(requester)} failed: ${e.message}`)));
+      this.host.clock.after(0, () => void this.punch(request.traversal!.punch!, from, requester, channel, 'answerer').catch(failed('punch')));
       return { candidates, plan: { kind: 'punch', at: plan.at } };
     }
     return { candidates, plan };
   }
 
   /** The requester's side once the answer came: the link, made as the answerer planned. */
-  async link(peer: Id, answer: AttachAnswer, prepared: PreparedOffer): Promise<Link> {
-    const timeoutMs = this.host.config.traversalTimeoutMs;
+  async link(peer: Id, answer: AttachAnswer, prepared: PreparedOffer, channel: Channel): Promise<Link> {
     switch (answer.plan.kind) {
-      case 'direct':
-        return dialFirst(answer.candidates, (c) => this.host.connect(c.host, c.port, peer), () => new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address`, 'no_candidates'));
+      case 'direct': {
+        const link = await dialFirst(answer.candidates, (c) => channel.dial(c, peer), () => new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address`, 'no_candidates'));
+        return this.take(link, channel, 'requester');
+      }
       case 'reverse':
-        return this.mark(await this.dialledBy(peer, timeoutMs), 'reversed');
+        return this.mark(await this.dialledBy(peer, channel), 'reversed');
       case 'punch':
         if (prepared.punchFrom === undefined) throw new ReloadError(ErrorCode.Invalid_Message, `${idToHex(peer)} planned a punch this node did not offer`, 'bad_plan');
-        return this.punch(answer.plan.at, prepared.punchFrom, peer);
+        return this.punch(answer.plan.at, prepared.punchFrom, peer, channel, 'requester');
       case 'relay':
-        return this.relayTo(peer, answer.plan.at, timeoutMs);
+        return this.relayTo(peer, answer.plan.at, channel);
       case 'none':
         throw new ReloadError(ErrorCode.Not_Found, `no way to link to ${idToHex(peer)}: neither end can be dialled and a punch cannot be aimed (a relay is needed)`, 'no_traversal');
     }
   }
 
-  /** A link was added: it may be the reversal someone waits for. */
-  linkAdded(link: Link): void {
-    const waiters = this.waiting.get(link.remoteNodeIdHex);
-    if (!waiters) return;
-    this.waiting.delete(link.remoteNodeIdHex);
+  /**
+   * A link came in on a channel: it may be the reversal a requester waits for, which then takes it
+   * (true); otherwise it is the channel's as usual.
+   */
+  claim(link: Link, app: number | undefined): boolean {
+    const key = waitKey(link.remoteNodeIdHex, app);
+    const waiters = this.waiting.get(key);
+    if (!waiters) return false;
+    this.waiting.delete(key);
     for (const resolve of waiters) resolve(link);
+    return true;
   }
 
   private async choose(request: AttachRequest): Promise<Exclude<AttachPlan, { kind: 'punch' | 'relay' }> | { kind: 'relay'; at: BootstrapNode } | { kind: 'punch'; at: BootstrapNode; from: number }> {
@@ -246,11 +279,17 @@ export class Traversal {
     this.host.log.warn('cannot be dialled and found no relay: peers behind NATs that change ports will not reach this node');
   }
 
-  private async relayTo(peer: Id, at: BootstrapNode, timeoutMs: number): Promise<Link> {
-    const raw = await relayHandshake(at, `CONNECT ${idToHex(peer)} ${idToHex(this.host.self)}`, this.host.clock, timeoutMs);
-    const link = this.mark(await this.host.sockets!.secure(raw, at, peer, false, timeoutMs), 'relayed');
-    if (!this.host.adopt(link)) throw new ReloadError(ErrorCode.Forbidden, `no room for a link to ${idToHex(peer)} in this node's connection table`, 'link_refused');
-    return link;
+  private async relayTo(peer: Id, at: BootstrapNode, channel: Channel): Promise<Link> {
+    const line = `CONNECT ${idToHex(peer)} ${idToHex(this.host.self)}${channel.app === undefined ? '' : ` ${channel.app}`}`;
+    const raw = await relayHandshake(at, line, this.host.clock, this.host.config.traversalTimeoutMs);
+    return this.take(this.mark(await this.host.sockets!.secure(raw, at, peer, false, channel.limits), 'relayed'), channel, 'requester');
+  }
+
+  /** Hands a link to its channel; closes it and rejects when the channel has no room. */
+  private take(link: Link, channel: Channel, side: 'requester' | 'answerer'): Link {
+    if (channel.adopt(link, side)) return link;
+    link.close();
+    throw new ReloadError(ErrorCode.Forbidden, `no room for a link to ${link.remoteNodeIdHex}`, 'link_refused');
   }
 
   /** A punch can be aimed at us: the links are sockets and our NAT, if any, keeps ports. */
@@ -265,21 +304,15 @@ export class Traversal {
     return seenHost ? { host: seenHost, port } : undefined;
   }
 
-  private async reverse(candidates: BootstrapNode[], requester: Id): Promise<void> {
-    if (this.host.linkTo(requester)) return;
-    try {
-      const link = await dialFirst(candidates, (c) => this.host.connect(c.host, c.port, requester), () => new Error('no candidates'));
-      this.mark(link, 'reversed');
-    } catch (e) {
-      this.host.log.debug(`reversal to ${idToHex(requester)} failed: ${(e as Error).message}`);
-    }
+  private async reverse(candidates: BootstrapNode[], requester: Id, channel: Channel): Promise<void> {
+    if (channel.existing(requester)) return;
+    const link = await dialFirst(candidates, (c) => channel.dial(c, requester), () => new Error('no candidates'));
+    this.take(this.mark(link, 'reversed'), channel, 'answerer');
   }
 
-  private async punch(to: BootstrapNode, from: number, peer: Id): Promise<Link> {
-    const link = await this.host.sockets!.punch(to, from, peer, compareIds(this.host.self, peer) < 0, this.host.config.traversalTimeoutMs);
-    this.mark(link, 'punched');
-    if (!this.host.adopt(link)) throw new ReloadError(ErrorCode.Forbidden, `no room for a link to ${idToHex(peer)} in this node's connection table`, 'link_refused');
-    return link;
+  private async punch(to: BootstrapNode, from: number, peer: Id, channel: Channel, side: 'requester' | 'answerer'): Promise<Link> {
+    const link = await this.host.sockets!.punch(to, from, peer, compareIds(this.host.self, peer) < 0, channel.limits);
+    return this.take(this.mark(link, 'punched'), channel, side);
   }
 
   private mark(link: Link, how: LinkMechanism): Link {
@@ -287,11 +320,12 @@ export class Traversal {
     return link;
   }
 
-  /** Resolves with the link `peer` dials to us (reversal), or rejects after timeoutMs. */
-  private dialledBy(peer: Id, timeoutMs: number): Promise<Link> {
-    const existing = this.host.linkTo(peer);
+  /** Resolves with the link `peer` dials to us on `channel` (reversal), or rejects after traversalTimeoutMs. */
+  private dialledBy(peer: Id, channel: Channel): Promise<Link> {
+    const existing = channel.existing(peer);
     if (existing) return Promise.resolve(existing);
-    const key = idToHex(peer);
+    const key = waitKey(idToHex(peer), channel.app);
+    const timeoutMs = this.host.config.traversalTimeoutMs;
     return new Promise<Link>((resolve, reject) => {
       const waiters = this.waiting.get(key) ?? new Set();
       this.waiting.set(key, waiters);
@@ -302,9 +336,13 @@ export class Traversal {
       const timer = this.host.clock.after(timeoutMs, () => {
         waiters.delete(done);
         if (waiters.size === 0) this.waiting.delete(key);
-        reject(new ReloadError(ErrorCode.Request_Timeout, `${key} did not dial back within ${timeoutMs} ms`, 'reversal_timeout'));
+        reject(new ReloadError(ErrorCode.Request_Timeout, `${idToHex(peer)} did not dial back within ${timeoutMs} ms`, 'reversal_timeout'));
       });
       waiters.add(done);
     });
   }
+}
+
+function waitKey(peerHex: string, app: number | undefined): string {
+  return app === undefined ? peerHex : `${peerHex}/${app}`;
 }
