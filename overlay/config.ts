@@ -63,8 +63,13 @@ export interface LinkLimitsConfig {
   maxApplicationLinksPerNode: number;
   /** Peers asked at join what address they see this node from and to dial it back (0: none; overlay/nat/). */
   reachabilityPeers: number;
-  /** A reversed or punched link, or a dial-back, not made within this is given up, ms. */
+  /** A reversed, punched or relayed link not made within this is given up, ms. */
   traversalTimeoutMs: number;
+  /**
+   * A dial-back not through within this counts as failed, ms. Short: a NAT drops the SYN without a
+   * word, and the node waits this long at join before its Attaches.
+   */
+  dialBackTimeoutMs: number;
   /** Dial-backs this node runs for others at once; more are answered "not tried". */
   maxDialBacks: number;
   /** Circuits this node relays at once for nodes nobody can dial (0: it relays for nobody). */
@@ -137,6 +142,7 @@ export const CONFIG_DEFAULTS = {
     maxApplicationLinksPerNode: 16,
     reachabilityPeers: 2,
     traversalTimeoutMs: 10_000,
+    dialBackTimeoutMs: 3_000,
     maxDialBacks: 8,
     relayCircuits: 16,
     relayReservations: 64,
@@ -287,6 +293,7 @@ const LINK_LIMIT_RANGES = {
   maxApplicationLinksPerNode: [1, 100_000],
   reachabilityPeers: [0, 16],
   traversalTimeoutMs: [100, 120_000],
+  dialBackTimeoutMs: [100, 120_000],
   maxDialBacks: [1, 1024],
   relayCircuits: [0, 100_000],
   relayReservations: [0, 100_000],

@@ -12,6 +12,7 @@ export { FaultyLink, type LinkFaults } from './link/faulty-link.js';
 export { silentLogger, type Logger } from './log.js';
 export type { MethodHandler, RequestContext } from './methods/dispatcher.js';
 export type { Node } from './node.js';
+export type { LinkMechanism } from './nat/traversal.js';
 export { DatabaseError, type NodeDatabase } from './persist/node-database.js';
 export type { MetricFamily } from './routing/metrics.js';
 export type { Kind } from './storage/types.js';

@@ -461,7 +461,7 @@ export class Node {
       config: this.config.links,
       overlay: this.overlayChannel,
       dialAndClose: async (target, peer) => {
-        const link = await this.linkFactory.dial({ ...target, ...limits, expectedNodeId: peer, timeoutMs });
+        const link = await this.linkFactory.dial({ ...target, ...limits, expectedNodeId: peer, timeoutMs: this.config.links.dialBackTimeoutMs });
         link.close();
       },
       sockets: sockets && {

@@ -114,15 +114,15 @@ export class Traversal {
    * dial it back. A node without a listener cannot be dialled whatever they say.
    */
   async check(dialled: Link[]): Promise<void> {
-    const { reachabilityPeers, traversalTimeoutMs } = this.host.config;
+    const { reachabilityPeers, traversalTimeoutMs, dialBackTimeoutMs } = this.host.config;
     const asked = dialled.filter((l) => l.open).slice(0, reachabilityPeers);
     if (asked.length === 0) return;
     const listen = this.host.overlay.listenAddress();
-    // The peer's dial-back has traversalTimeoutMs; its answer comes after that.
+    // The peer's dial-back has dialBackTimeoutMs; its answer comes after that.
     const answers = await Promise.all(
       asked.map(async (link) => {
         try {
-          const res = await this.host.ask(link, MessageCode.ReachabilityReq, reachabilityRequestBody(listen?.port), 2 * traversalTimeoutMs);
+          const res = await this.host.ask(link, MessageCode.ReachabilityReq, reachabilityRequestBody(listen?.port), dialBackTimeoutMs + traversalTimeoutMs);
           return { answer: parseReachabilityAnswer(res.body), link };
         } catch (e) {
           this.host.log.debug(`reachability: ${link.remoteNodeIdHex} did not answer: ${(e as Error).message}`);

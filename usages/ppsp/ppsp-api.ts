@@ -2,7 +2,8 @@
  * The PPSP endpoints of the node API:
  *   POST   /swarms {"path", "chunkSize"?, "type"?}      seed a file -> its metadata (swarmId to share); "type"
  *                                                       is the media type players get (default: by extension)
- *   GET    /swarms                                      every swarm held: id, role, path, complete, percent
+ *   GET    /swarms                                      every swarm held: id, role, path, complete, percent;
+ *                                                       data channels opened, by mechanism
  *   POST   /swarms/<id>/download {"out", "force"?}     write the swarm to a file: download it, or copy a
  *                                                       swarm held here already, verified chunk by chunk
  *   GET    /swarms/<id>                                 progress, peers, rates, counters, outputs written
@@ -112,7 +113,7 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
     if (path === PAGE_PATH && method === 'GET') return Promise.resolve(new RawAnswer(servePage));
     if (path === '/swarms' && method === 'GET') {
       const live = usage.live.list().map((l) => ({ swarmId: l.swarmId, role: l.role, name: l.descriptor?.name ?? null, newest: l.window.newest, ended: l.ended }));
-      return Promise.resolve({ swarms: [...usage.list().map(swarmSummary), ...live] });
+      return Promise.resolve({ swarms: [...usage.list().map(swarmSummary), ...live], channelsOpened: usage.channelsOpened });
     }
     const live = liveApi(usage.live, method, path, body);
     if (live) return live;

@@ -9,7 +9,7 @@
  * downloaded) file that did not change is served again from its stored leaf hashes without being
  * read, a changed one is dropped with a warning, and a partial download resumes.
  */
-import { idFromHex, type Logger, type Node, silentLogger } from '../../overlay/index.js';
+import { idFromHex, type LinkMechanism, type Logger, type Node, silentLogger } from '../../overlay/index.js';
 import type { Usage } from '../usage.js';
 import { OverlayRelay } from './data/overlay-relay.js';
 import { DEFAULT_MAX_FRAME_BYTES, PpspDataUsage, type PpspDataUsageOptions, type SeedOptions } from './data/ppsp-data-usage.js';
@@ -52,8 +52,8 @@ export class PpspUsage implements Usage {
   readonly live: LiveChannels;
   private node: Node | undefined;
   private relay: OverlayRelay | undefined;
-  /** Channels opened by relay (for status and tests). */
-  relayedChannels = 0;
+  /** Data channels this node opened, by how: the NAT ladder's mechanisms, or the overlay transport. */
+  readonly channelsOpened: Record<LinkMechanism | 'overlay', number> = { direct: 0, reversed: 0, punched: 0, relayed: 0, overlay: 0 };
   private readonly records: SwarmRecordStore | undefined;
   private readonly outputs = new SwarmOutputs();
   /** Swarm ID -> why it stopped without being asked to (newest last, at most MAX_REMEMBERED_FAILURES). */
@@ -89,12 +89,21 @@ export class PpspUsage implements Usage {
     node.metrics.addSource(() => swarmMetricFamilies(this.data.list(), this.data.limits));
     node.metrics.addSource(() => liveMetricFamilies(this.live.list()));
     const relay = (this.relay = new OverlayRelay(node, { maxFrameBytes: RELAY_MAX_FRAME_BYTES, onLink: (link) => this.data.acceptLink(link) }));
-    // Transport negotiation (seed §4.5): the requesting peer chooses; a direct TLS channel when both
-    // can, else frames relayed through the overlay.
+    // Transport negotiation (seed §4.5): the requesting peer chooses; a TLS channel when both can,
+    // made by the NAT ladder (dialled, reversed, punched or through a relay), else, or when the
+    // ladder fails, frames relayed through the overlay.
     this.data.setDialer(async (peer, swarmId, direct) => {
-      const { transport } = await this.signalling.negotiateTransport(idFromHex(peer), swarmId);
-      if (transport.type === 'tls') return direct();
-      this.relayedChannels++;
+      const { transport, theirs } = await this.signalling.negotiateTransport(idFromHex(peer), swarmId);
+      if (transport.type === 'tls') {
+        try {
+          const link = await direct();
+          this.channelsOpened[node.linkMechanism(link)]++;
+          return link;
+        } catch (e) {
+          if (!theirs.some((t) => t.type === 'overlay') || !this.signalling.offers('overlay')) throw e;
+        }
+      }
+      this.channelsOpened.overlay++;
       return relay.dial(idFromHex(peer));
     });
   }

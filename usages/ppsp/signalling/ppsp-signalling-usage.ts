@@ -226,6 +226,11 @@ export class PpspSignallingUsage implements Usage {
   }
 
   /** Steps 5-6: both sides report their transports; this node (the requester) chooses. */
+  /** Does this node offer a transport of this type? */
+  offers(type: TransportDescriptor['type']): boolean {
+    return this.offered.some((t) => t.type === type);
+  }
+
   async negotiateTransport(peer: Id, swarmId: string): Promise<NegotiatedTransport> {
     const id = parseSwarmId(swarmId);
     const theirs = await requestTransports(this.node, peer, id, this.offered, this.opts.requestTimeoutMs);

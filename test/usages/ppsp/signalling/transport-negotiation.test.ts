@@ -44,7 +44,7 @@ describe('PPSP transport negotiation end to end (seed §4.5)', function () {
     const swarm = await leecher.download(meta.swarmId, join(dir, 'out.bin'));
     await swarm.done;
     expect((await readFile(join(dir, 'out.bin'))).equals(content)).to.equal(true);
-    expect(leecher.relayedChannels, 'channels the leecher opened by relay').to.be.greaterThan(0);
+    expect(leecher.channelsOpened.overlay, 'channels the leecher opened by relay').to.be.greaterThan(0);
     expect(swarm.stats.corruptCaught).to.equal(0);
   });
 
@@ -56,6 +56,6 @@ describe('PPSP transport negotiation end to end (seed §4.5)', function () {
     const swarm = await leecher.download(meta.swarmId, join(dir, 'out2.bin'));
     await swarm.done;
     expect((await readFile(join(dir, 'out2.bin'))).equals(content)).to.equal(true);
-    expect(leecher.relayedChannels).to.equal(0);
+    expect(leecher.channelsOpened.overlay).to.equal(0);
   });
 });
