@@ -34,10 +34,8 @@ export function readLine(socket: Socket, clock: Clock, timeoutMs: number): Promi
     const onData = (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);
       const end = got.indexOf(0x0a);
-      if (end < 0) {
-        if (got.length > MAX_RELAY_LINE) done(new ReloadError(ErrorCode.Invalid_Message, `relay handshake line over ${MAX_RELAY_LINE} bytes`, 'relay_protocol'));
-        return;
-      }
+      if ((end < 0 ? got.length : end) > MAX_RELAY_LINE) return done(new ReloadError(ErrorCode.Invalid_Message, `relay handshake line over ${MAX_RELAY_LINE} bytes`, 'relay_protocol'));
+      if (end < 0) return;
       socket.pause();
       const rest = got.subarray(end + 1);
       if (rest.length > 0) socket.unshift(rest);
