@@ -398,9 +398,14 @@ export class Node {
     return { peer, candidates: answer.candidates };
   }
 
-  /** How a link was made: dialled, reversed or punched (overlay/nat/traversal.ts). */
+  /** How a link was made: dialled, reversed, punched or relayed (overlay/nat/traversal.ts). */
   linkMechanism(link: Link): LinkMechanism {
     return this.traversal.mechanism(link);
+  }
+
+  /** How long making a link this node asked for took, ms (undefined for links others made to it). */
+  linkSetupMs(link: Link): number | undefined {
+    return this.traversal.setupMs(link);
   }
 
   /** What this node learned of its own reachability at join, and the relay it reserved at if any (overlay/nat/). */

@@ -99,7 +99,7 @@ export function nodeStatus(node: Node) {
     listen: node.listenAddress ?? null,
     reachability: node.reachability,
     ...node.topologyStatus(),
-    links: node.linkList().map((l) => ({ nodeId: l.remoteNodeIdHex, user: l.remoteUser, address: l.remoteAddress, transport: l.transport, mechanism: node.linkMechanism(l) })),
+    links: node.linkList().map((l) => ({ nodeId: l.remoteNodeIdHex, user: l.remoteUser, address: l.remoteAddress, transport: l.transport, mechanism: node.linkMechanism(l), setupMs: node.linkSetupMs(l) ?? null })),
   };
 }
 

@@ -92,6 +92,7 @@ const WILDCARDS = new Set(['0.0.0.0', '::']);
 export class Traversal {
   private statusValue: ReachabilityStatus = UNKNOWN_REACHABILITY;
   private readonly mechanisms = new WeakMap<Link, LinkMechanism>();
+  private readonly setup = new WeakMap<Link, number>();
   /** Requesters waiting for a peer to dial them (reversal), by peer hex. */
   private readonly waiting = new Map<string, Set<(link: Link) => void>>();
   private dialBacks = 0;
@@ -219,8 +220,23 @@ export class Traversal {
     return { candidates, plan };
   }
 
-  /** The requester's side once the answer came: the link, made as the answerer planned. */
+  /**
+   * The requester's side once the answer came: the link, made as the answerer planned. How long
+   * that took is kept with the link (setupMs).
+   */
   async link(peer: Id, answer: AttachAnswer, prepared: PreparedOffer, channel: Channel): Promise<Link> {
+    const started = this.host.clock.now();
+    const link = await this.make(peer, answer, prepared, channel);
+    this.setup.set(link, this.host.clock.now() - started);
+    return link;
+  }
+
+  /** Milliseconds the ladder took to make a link this node asked for; undefined for others. */
+  setupMs(link: Link): number | undefined {
+    return this.setup.get(link);
+  }
+
+  private async make(peer: Id, answer: AttachAnswer, prepared: PreparedOffer, channel: Channel): Promise<Link> {
     switch (answer.plan.kind) {
       case 'direct': {
         const link = await dialFirst(answer.candidates, (c) => channel.dial(c, peer), () => new ReloadError(ErrorCode.Not_Found, `${idToHex(peer)} offers no address`, 'no_candidates'));

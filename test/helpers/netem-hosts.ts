@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { REPO_ROOT } from './cli.js';
-import { NamespaceHosts } from './namespace-hosts.js';
+import { NamespaceHosts } from '../../scripts/netns/namespace-hosts.js';
 
 const SCRIPT = join(REPO_ROOT, 'scripts', 'netem-hosts.sh');
 

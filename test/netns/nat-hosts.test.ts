@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { NatHosts } from '../helpers/nat-hosts.js';
+import { NatHosts } from '../../scripts/netns/nat-hosts.js';
 
 const PUB0 = 0;
 const PUB1 = 1;

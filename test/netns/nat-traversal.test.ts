@@ -15,7 +15,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startNodeProcess, type NodeProcess } from '../../scripts/node-process.js';
 import { createOverlayDir } from '../helpers/overlay-dir.js';
-import { NatHosts, type NatKind } from '../helpers/nat-hosts.js';
+import { NatHosts, type NatKind } from '../../scripts/netns/nat-hosts.js';
 import { waitForAsync } from '../helpers/wait.js';
 
 const OVERLAY = 'nat.test';

@@ -41,7 +41,7 @@ describe('overlay/api', function () {
     expect(res.status).to.equal(200);
     const s = (await res.json()) as Record<string, unknown>;
     expect(s).to.include({ nodeId: b.nodeIdHex, overlay: TEST_OVERLAY, state: 'joined', listen: null, user: b.identity.user });
-    expect(s.links).to.deep.equal([{ nodeId: a.nodeIdHex, user: a.identity.user, address: `127.0.0.1:${/:(\d+)$/.exec(a.listenAddress!)![1]}`, transport: 'tls', mechanism: 'direct' }]);
+    expect(s.links).to.deep.equal([{ nodeId: a.nodeIdHex, user: a.identity.user, address: `127.0.0.1:${/:(\d+)$/.exec(a.listenAddress!)![1]}`, transport: 'tls', mechanism: 'direct', setupMs: null }]);
     // b has no listener: whatever a sees it as, it cannot be dialled, so it holds a place at a's relay.
     const r = s.reachability as { relay: { nodeId: string; address: string } };
     expect(r).to.deep.include({ observed: b.linkList()[0]!.localAddress, dialable: false, mapping: 'none' });

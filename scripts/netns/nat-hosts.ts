@@ -3,13 +3,11 @@
  * (scripts/nat-hosts.sh, whose header has the address plan), for NAT-traversal tests. Each instance
  * has its own prefix, so runs (and two sets in one run) never collide; `down` removes every
  * namespace and is safe to call twice. Running programs in a host and calling an API inside one:
- * NamespaceHosts.
+ * NamespaceHosts. Used by the NAT tests and `reload-ppsp bench nat`.
  */
-import { join } from 'node:path';
-import { REPO_ROOT } from './cli.js';
-import { NamespaceHosts } from './namespace-hosts.js';
+import { labScript, NamespaceHosts } from './namespace-hosts.js';
 
-const SCRIPT = join(REPO_ROOT, 'scripts', 'nat-hosts.sh');
+const SCRIPT = labScript('nat-hosts.sh');
 
 /**
  * public: on the internet. firewall: on the internet, can dial out but cannot be dialled. eim: behind

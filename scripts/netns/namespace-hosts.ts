@@ -7,9 +7,24 @@
 import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+
+/**
+ * A shell script of scripts/ by name, found from this file whether it runs as TypeScript
+ * (scripts/netns/) or compiled (dist/scripts/netns/): the scripts are not compiled.
+ */
+export function labScript(name: string): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const candidate = join(dir, 'scripts', name);
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`scripts/${name} not found above ${fileURLToPath(import.meta.url)}`);
+}
 
 interface Caller {
   child: ChildProcessWithoutNullStreams;
