@@ -67,6 +67,12 @@ export interface NodeOptions {
   logger?: Logger;
   /** A client neither routes nor stores; it reaches the overlay through one peer (RFC 6940 §3.2). */
   client?: boolean;
+  /**
+   * Refuse to join as a peer when the node cannot be dialled and finds no relay (start rejects
+   * with Forbidden `unreachable_peer`), so that its owner can start it as a client instead: peers
+   * behind NATs that pick new ports could never link to it, and the ring would route to it in vain.
+   */
+  clientIfUnreachable?: boolean;
   /** TLS handshake / connect timeout, ms. */
   connectTimeoutMs?: number;
   /** Keeps the peer cache across restarts; without it the cache lives in memory only. */
@@ -227,6 +233,11 @@ export class Node {
     return this.stateValue;
   }
 
+  /** A peer routes and stores for others; a client does neither (RFC 6940 §3.2). */
+  get role(): 'peer' | 'client' {
+    return this.opts.client ? 'client' : 'peer';
+  }
+
   /** The bound listen address ("host:port"), once started. */
   get listenAddress(): string | undefined {
     return this.listener ? formatCandidate(this.listener.address) : undefined;
@@ -296,6 +307,9 @@ export class Node {
     }
     // Before the topology's Attaches: they say whether this node can be dialled.
     await this.traversal.check(linked);
+    if (this.opts.clientIfUnreachable && !this.opts.client && this.traversal.status.dialable === false && !this.traversal.relayStatus) {
+      throw new ReloadError(ErrorCode.Forbidden, 'this node cannot be dialled and found no relay: peers behind NATs could not link to it, so it can take part only as a client', 'unreachable_peer');
+    }
     this.log.info(linked.length ? 'joining the overlay' : 'no bootstrap node: starting a new overlay');
     await this.topology.join(signal);
   }
@@ -581,11 +595,13 @@ export class Node {
     this.log.info(`link to ${link.remoteNodeIdHex} closed${error ? `: ${error.message}` : ''}`);
     if (this.links.get(link.remoteNodeId) || this.stateValue === 'leaving' || this.stateValue === 'stopped') return;
     const failed = !this.leaves.delete(link.remoteNodeIdHex);
+    const inRing = this.topology.table.has(link.remoteNodeId);
     this.topology.onLinkDown(link.remoteNodeId);
     if (this.stateValue !== 'joined' || this.links.links().length > 0) return;
     // The last link is gone. A node that came in through bootstrap nodes, or whose last peer
-    // failed rather than left, has lost the overlay rather than become all of it.
-    if (!failed && this.bootstrapAddresses().length === 0) {
+    // failed rather than left, has lost the overlay rather than become all of it; a peer that was
+    // never in its ring (a newcomer that gave up its join, a client) takes no overlay with it.
+    if ((!failed || !inRing) && this.bootstrapAddresses().length === 0) {
       this.log.info('every peer has left: this node is the overlay now');
       return;
     }

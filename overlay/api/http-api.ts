@@ -96,6 +96,7 @@ export function nodeStatus(node: Node) {
     user: node.identity.user,
     overlay: node.config.overlay,
     state: node.state,
+    role: node.role,
     listen: node.listenAddress ?? null,
     reachability: node.reachability,
     ...node.topologyStatus(),

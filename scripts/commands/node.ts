@@ -2,6 +2,7 @@
 import { loadIdentity } from '../../certs/identity.js';
 import { loadOverlayConfig, parseHostPort } from '../../overlay/config.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
+import { isReloadError } from '../../overlay/errors.js';
 import { Node } from '../../overlay/node.js';
 import { optionalString, requireString, stringList, UsageError, type Command } from '../command.js';
 import { rateOption } from '../rate-option.js';
@@ -57,10 +58,14 @@ export const nodeCommand: Command = {
     // The database is locked to this process: a second node on the same data directory stops here,
     // before it could replace the first one's API token.
     const stores = openNodeStores(dataDir);
-    const node = new Node({ config, identity, listen, bootstrap, logger, client, storageBackend: stores.storageBackend, peerCacheStore: stores.peerCacheStore });
     // The PPSP usage: its kinds, codes and handlers go on before the node joins.
-    const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, records: stores.swarmRecordStore, data: { host: listen?.host ?? '127.0.0.1', log: logger, ...limits } });
-    ppsp.attach(node);
+    const build = (asClient: boolean) => {
+      const node = new Node({ config, identity, listen, bootstrap, logger, client: asClient, clientIfUnreachable: true, storageBackend: stores.storageBackend, peerCacheStore: stores.peerCacheStore });
+      const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, records: stores.swarmRecordStore, data: { host: listen?.host ?? '127.0.0.1', log: logger, ...limits } });
+      ppsp.attach(node);
+      return { node, ppsp };
+    };
+    let { node, ppsp } = build(client);
     // The API port is taken before the node joins: a port in use fails here, before any overlay traffic.
     const api = await openNodeApi(apiSettings, dataDir, logger).catch((e) => {
       stores.close();
@@ -78,7 +83,14 @@ export const nodeCommand: Command = {
     const abort = new AbortController();
     void stopSignal.then(() => abort.abort());
     try {
-      await node.start(abort.signal, { retryJoin: args.values['retry-join'] === true });
+      const join = () => node.start(abort.signal, { retryJoin: args.values['retry-join'] === true });
+      await join().catch(async (e: unknown) => {
+        // Nobody could reach it as a peer (Behind NATs in the README): it takes part as a client.
+        if (!isReloadError(e) || e.reason !== 'unreachable_peer') throw e;
+        logger.warn(`${e.message.replace(/^Forbidden: /, '')}: joining as a client (RFC 6940 §3.2)`);
+        ({ node, ppsp } = build(true));
+        await join();
+      });
       await ppsp.start();
       api.server.attach(node, [ppspApi(ppsp)]);
     } catch (e) {
