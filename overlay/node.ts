@@ -286,7 +286,8 @@ export class Node {
           onRefused: (addr, error) => this.connectionRefused(addr, error),
         });
         this.log.info(`listening on ${this.listenAddress}`);
-        if (this.linkFactory.sockets && this.config.links.relayCircuits > 0) await this.startRelay(this.opts.listen.host);
+        // A client serves nobody (RFC 6940 §3.2): no relaying either.
+        if (this.linkFactory.sockets && this.config.links.relayCircuits > 0 && !this.opts.client) await this.startRelay(this.opts.listen.host);
       }
       await joinWithRetries(() => this.joinOnce(signal), { retry: retryJoin, clock: this.clock, log: this.log, random: this.random.next, signal });
       this.storage.start();
@@ -323,6 +324,7 @@ export class Node {
     const wasJoined = this.stateValue === 'joined';
     this.stateValue = 'leaving';
     this.reconnector.stop();
+    this.traversal.stop();
     this.publishRetry?.cancel();
     this.publishRetry = undefined;
     this.storage.stop();
@@ -490,6 +492,7 @@ export class Node {
       },
       relay: () => this.relayServer,
       ask: (link, code, body, timeoutMs) => this.transport.requestOn(link, code, body, timeoutMs),
+      links: () => this.links.links(),
     });
   }
 

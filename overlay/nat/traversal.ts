@@ -49,6 +49,8 @@ export interface TraversalHost {
     | undefined;
   /** This node's relay for others, when it runs one. */
   relay(): RelayServer | undefined;
+  /** The overlay links this node holds now (a relay to reserve at again is looked for among them). */
+  links(): Link[];
   /** A request over one link (MessageTransport.requestOn). */
   ask(link: Link, code: number, body: unknown, timeoutMs: number): Promise<Response>;
 }
@@ -98,6 +100,7 @@ export class Traversal {
   private dialBacks = 0;
   /** The relay this node reserved at, when nobody can dial it. */
   private reservation: { link: Link; at: BootstrapNode } | undefined;
+  private stopped = false;
 
   constructor(private readonly host: TraversalHost) {}
 
@@ -115,6 +118,8 @@ export class Traversal {
    * dial it back. A node without a listener cannot be dialled whatever they say.
    */
   async check(dialled: Link[]): Promise<void> {
+    // A join starts the node (again): reservations may be made.
+    this.stopped = false;
     const { reachabilityPeers, traversalTimeoutMs, dialBackTimeoutMs } = this.host.config;
     const asked = dialled.filter((l) => l.open).slice(0, reachabilityPeers);
     if (asked.length === 0) return;
@@ -280,13 +285,28 @@ export class Traversal {
     return { kind: 'none' };
   }
 
-  /** Asks the peers we dialled, in turn, for a place at their relay. */
-  private async reserveRelay(dialled: Link[]): Promise<void> {
-    for (const link of dialled) {
+  /** No more reservations once the node stops (its links closing would start new ones). */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
+   * Asks the peers we dialled, in turn, for a place at their relay. A reservation ends with its
+   * link; then the node looks again among the links it holds.
+   */
+  private async reserveRelay(candidates: Link[]): Promise<void> {
+    for (const link of candidates) {
+      if (this.stopped || !link.open) continue;
       try {
         const res = await this.host.ask(link, MessageCode.RelayReserveReq, [], this.host.config.traversalTimeoutMs);
-        this.reservation = { link, at: parseRelayReserveAnswer(res.body) };
+        const reservation = { link, at: parseRelayReserveAnswer(res.body) };
+        this.reservation = reservation;
         this.host.log.info(`reserved a place at the relay of ${link.remoteNodeIdHex} (${this.relayStatus?.address})`);
+        link.once('close', () => {
+          if (this.reservation !== reservation || this.stopped) return;
+          this.reservation = undefined;
+          void this.reserveRelay(this.host.links());
+        });
         return;
       } catch (e) {
         this.host.log.debug(`no relay at ${link.remoteNodeIdHex}: ${(e as Error).message}`);

@@ -78,4 +78,14 @@ describe('reachability and connection reversal (TLS on loopback)', function () {
     // The link carries messages both ways.
     expect((await client.ping(hidden.nodeId)).responder).to.equal(hidden.nodeIdHex);
   });
+
+  it('a node that cannot be dialled holds a place at a relay, and takes another when its relay goes', async () => {
+    const hidden = extra[0]!;
+    const first = hidden.reachability.relay!;
+    expect(first.nodeId).to.equal(ring.nodes[0]!.nodeIdHex);
+    await ring.nodes[0]!.stop();
+    await waitFor(() => hidden.reachability.relay !== null && hidden.reachability.relay.nodeId !== first.nodeId, 20_000, 'a new relay');
+    const now = hidden.reachability.relay!;
+    expect(ring.nodes.slice(1).map((n) => n.nodeIdHex)).to.include(now.nodeId);
+  });
 });
