@@ -72,6 +72,8 @@ export interface LinkLimitsConfig {
   dialBackTimeoutMs: number;
   /** Dial-backs this node runs for others at once; more are answered "not tried". */
   maxDialBacks: number;
+  /** Sockets a side opens for a birthday punch, when one NAT picks new ports (0: never; overlay/link/tcp-spray.ts). */
+  punchSpraySockets: number;
   /** Circuits this node relays at once for nodes nobody can dial (0: it relays for nobody). */
   relayCircuits: number;
   /** Nodes that may hold a reservation at this relay at once. */
@@ -144,6 +146,7 @@ export const CONFIG_DEFAULTS = {
     traversalTimeoutMs: 10_000,
     dialBackTimeoutMs: 3_000,
     maxDialBacks: 8,
+    punchSpraySockets: 700,
     relayCircuits: 16,
     relayReservations: 64,
     relayCircuitBytes: 256 * 1024 * 1024,
@@ -295,6 +298,7 @@ const LINK_LIMIT_RANGES = {
   traversalTimeoutMs: [100, 120_000],
   dialBackTimeoutMs: [100, 120_000],
   maxDialBacks: [1, 1024],
+  punchSpraySockets: [0, 4096],
   relayCircuits: [0, 100_000],
   relayReservations: [0, 100_000],
   relayCircuitBytes: [1024, 2 ** 40],

@@ -487,7 +487,7 @@ export class Node {
       },
       sockets: sockets && {
         reservePort: () => sockets.reservePort(),
-        punch: (to, from, peer, tlsServer, channelLimits) => sockets.punch({ ...to, ...channelLimits, localPort: from, expectedNodeId: peer, tlsServer, timeoutMs }),
+        punch: (to, from, peer, tlsServer, channelLimits, spray) => sockets.punch({ ...to, ...channelLimits, localPort: from, expectedNodeId: peer, tlsServer, timeoutMs, ...(spray ? { spray } : {}) }),
         secure: (raw, far, peer, tlsServer, channelLimits) => sockets.secure(raw, { ...far, ...channelLimits, expectedNodeId: peer, tlsServer, timeoutMs }),
       },
       relay: () => this.relayServer,

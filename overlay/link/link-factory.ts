@@ -12,6 +12,7 @@ import type { Id } from '../id.js';
 import type { Link } from './link.js';
 import { connectTls, listenTls } from './tls-link.js';
 import { punchTls, reservePort, secureTcp } from './tls-punch.js';
+import type { SprayTarget } from './tcp-spray.js';
 
 export interface LinkListener {
   /** The bound address; the actual port when 0 was asked. */
@@ -47,8 +48,10 @@ export interface PunchDialOptions extends DialOptions {
   expectedNodeId: Id;
   /** The port we announced, from reservePort. */
   localPort: number;
-  /** True for the end with the lower Node-ID. */
+  /** True for the end with the lower Node-ID (for a birthday punch: the fixed side). */
   tlsServer: boolean;
+  /** A birthday punch (tcp-spray.ts) instead of a simultaneous open. */
+  spray?: SprayTarget;
 }
 
 export interface LinkFactory {

@@ -14,6 +14,7 @@ import type { Timer } from '../clock.js';
 import { ErrorCode, ReloadError } from '../errors.js';
 import type { Id } from '../id.js';
 import { connectTls, formatAddress, TlsLink, type TlsLinkOptions } from './tls-link.js';
+import { Spray, type SprayTarget } from './tcp-spray.js';
 import { authenticatePeer, LINK_SOCKET_OPTIONS, tlsCredentials } from './tls-options.js';
 
 /**
@@ -28,6 +29,8 @@ export interface PunchOptions extends SecureOptions {
   /** Our end: the port we announced (and the address to bind, when not the default one). */
   localHost?: string;
   localPort: number;
+  /** A birthday punch instead (tcp-spray.ts), when one side's NAT picks new ports. */
+  spray?: SprayTarget;
 }
 
 /** A free TCP port on `host`, from the OS, for a punch to announce before it connects from it. */
@@ -143,7 +146,7 @@ function acceptTlsOn(raw: Socket, opts: SecureOptions): Promise<TlsLink> {
  * (a NAT that changes ports, or a firewall that drops the SYNs), or with the TLS refusal.
  */
 export async function punchTls(opts: PunchOptions): Promise<TlsLink> {
-  const punch = new Punch(opts);
+  const punch = opts.spray ? new Spray(opts.spray) : new Punch(opts);
   let timer: Timer | undefined;
   let late = false;
   const deadline = new Promise<never>((_, reject) => {

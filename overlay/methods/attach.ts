@@ -4,17 +4,20 @@
  * through NATs, whether it can be dialled and the address it will punch from; the answerer's
  * listen addresses and its choice of how the link is made (overlay/nat/traversal.ts):
  * `direct` (the requester dials), `reverse` (the answerer dials), `punch` (both connect at once,
- * at the answerer's punch address), `relay` (the requester connects through the answerer's relay),
- * `none` (no way). Whoever dials requires the
+ * at the answerer's punch address), `spray` (a birthday punch, when one NAT picks new ports:
+ * overlay/link/tcp-spray.ts; the relay to use if it misses), `relay` (the requester connects
+ * through the answerer's relay), `none` (no way). Whoever dials requires the
  * other's Node-ID in the TLS handshake, so a node cannot be impersonated by whoever answers on an
  * address.
  *
  *   AttachReq = [candidates ["host:port" ...], send_update bool, traversal?]
- *     traversal = [dialable bool / null, punch "ip:port" / null]
+ *     traversal = [dialable bool / null, punch "ip:port" / null, spray "ip"?]
  *   AttachAns = [candidates, plan?]      plan = "direct" / "reverse" / "none" / ["punch" / "relay", "ip:port"]
+ *                                               / ["spray", "ip:port", relay "ip:port" / null]
  *
  * A request without traversal (a lookup that wants only the address) gets a `direct` answer.
  */
+import { isIP } from 'node:net';
 import { parseHostPort, type BootstrapNode } from '../config.js';
 import { invalidMessage } from '../errors.js';
 import { MessageCode } from '../wire/codes.js';
@@ -43,8 +46,10 @@ export function parseCandidates(value: unknown): BootstrapNode[] {
 /** What a requester tells about itself for a link through NATs. */
 export interface TraversalOffer {
   dialable: boolean | null;
-  /** The public address and port it will punch from, when it may punch. */
+  /** The public address and port it will punch from, when its NAT keeps ports. */
   punch: BootstrapNode | undefined;
+  /** Its public address, when its NAT picks new ports (a birthday punch can still reach it). */
+  spray?: string;
 }
 
 export interface AttachRequest {
@@ -52,7 +57,13 @@ export interface AttachRequest {
   traversal: TraversalOffer | undefined;
 }
 
-export type AttachPlan = { kind: 'direct' } | { kind: 'reverse' } | { kind: 'none' } | { kind: 'punch' | 'relay'; at: BootstrapNode };
+export type AttachPlan =
+  | { kind: 'direct' }
+  | { kind: 'reverse' }
+  | { kind: 'none' }
+  | { kind: 'punch' | 'relay'; at: BootstrapNode }
+  /** A birthday punch at the answerer's public address; `relay`: where to go if it misses. */
+  | { kind: 'spray'; at: BootstrapNode; relay: BootstrapNode | undefined };
 
 export interface AttachAnswer {
   candidates: BootstrapNode[];
@@ -66,17 +77,28 @@ export function attachRequestBody(candidates: BootstrapNode[], traversal?: Trave
 }
 
 export function encodeTraversal(t: TraversalOffer): unknown[] {
-  return [t.dialable, t.punch ? formatCandidate(t.punch) : null];
+  const body: unknown[] = [t.dialable, t.punch ? formatCandidate(t.punch) : null];
+  if (t.spray) body.push(t.spray);
+  return body;
 }
 
 function parseOneCandidate(value: unknown, what: string): BootstrapNode {
-  if (typeof value !== 'string') throw invalidMessage(`${what} must be a "host:port" string`);
-  return parseCandidates([value])[0]!;
+  if (typeof value !== 'string' || value.length > 300) throw invalidMessage(`${what} must be a "host:port" string`);
+  try {
+    return parseHostPort(value);
+  } catch {
+    throw invalidMessage(`${what} "${value.slice(0, 60)}" is not host:port`);
+  }
 }
 
 export function parseTraversal(t: unknown, method: string): TraversalOffer {
-  if (!Array.isArray(t) || t.length !== 2 || !(t[0] === null || typeof t[0] === 'boolean')) throw invalidMessage(`${method} traversal must be [dialable bool / null, punch "ip:port" / null]`);
-  return { dialable: t[0] as boolean | null, punch: t[1] === null ? undefined : parseOneCandidate(t[1], `${method} punch address`) };
+  if (!Array.isArray(t) || t.length < 2 || t.length > 3 || !(t[0] === null || typeof t[0] === 'boolean')) throw invalidMessage(`${method} traversal must be [dialable bool / null, punch "ip:port" / null, spray "ip"?]`);
+  const offer: TraversalOffer = { dialable: t[0] as boolean | null, punch: t[1] === null ? undefined : parseOneCandidate(t[1], `${method} punch address`) };
+  if (t.length === 3) {
+    if (typeof t[2] !== 'string' || isIP(t[2]) === 0) throw invalidMessage(`${method} spray address must be an IP address`);
+    offer.spray = t[2];
+  }
+  return offer;
 }
 
 export function parseAttachRequest(body: unknown): AttachRequest {
@@ -85,6 +107,7 @@ export function parseAttachRequest(body: unknown): AttachRequest {
 }
 
 export function encodePlan(plan: AttachPlan): unknown {
+  if (plan.kind === 'spray') return ['spray', formatCandidate(plan.at), plan.relay ? formatCandidate(plan.relay) : null];
   return 'at' in plan ? [plan.kind, formatCandidate(plan.at)] : plan.kind;
 }
 
@@ -93,7 +116,10 @@ export function parsePlan(plan: unknown, method: string): AttachPlan {
   if (plan === undefined || plan === 'direct') return { kind: 'direct' };
   if (plan === 'reverse' || plan === 'none') return { kind: plan };
   if (Array.isArray(plan) && plan.length === 2 && (plan[0] === 'punch' || plan[0] === 'relay')) return { kind: plan[0], at: parseOneCandidate(plan[1], `${method} ${plan[0]} address`) };
-  throw invalidMessage(`${method} plan must be "direct", "reverse", "none", ["punch", "ip:port"] or ["relay", "ip:port"]`);
+  if (Array.isArray(plan) && plan.length === 3 && plan[0] === 'spray') {
+    return { kind: 'spray', at: parseOneCandidate(plan[1], `${method} spray address`), relay: plan[2] === null ? undefined : parseOneCandidate(plan[2], `${method} spray's relay address`) };
+  }
+  throw invalidMessage(`${method} plan must be "direct", "reverse", "none", ["punch" / "relay", "ip:port"] or ["spray", "ip:port", relay "ip:port" / null]`);
 }
 
 export function attachAnswerBody({ candidates, plan }: AttachAnswer): unknown[] {

@@ -26,6 +26,10 @@ import type { Socket } from 'node:net';
 import { relayHandshake } from './relay-line.js';
 import { parseRelayReserveAnswer } from './relay-methods.js';
 import type { RelayServer } from './relay-server.js';
+import type { SprayTarget } from '../link/tcp-spray.js';
+
+/** Birthday punches a node runs at once, as requester and answerer together; more go to the relay. */
+export const SPRAYS_AT_ONCE = 2;
 import { judgeReachability, parseReachabilityAnswer, reachabilityRequestBody, UNKNOWN_REACHABILITY, type ReachabilityAnswer, type ReachabilityStatus } from './reachability.js';
 
 export type LinkMechanism = 'direct' | 'reversed' | 'punched' | 'relayed';
@@ -43,7 +47,7 @@ export interface TraversalHost {
   sockets:
     | {
         reservePort(): Promise<number>;
-        punch(to: BootstrapNode, from: number, peer: Id, tlsServer: boolean, limits: LinkLimits): Promise<Link>;
+        punch(to: BootstrapNode, from: number, peer: Id, tlsServer: boolean, limits: LinkLimits, spray?: SprayTarget): Promise<Link>;
         secure(raw: Socket, far: BootstrapNode, peer: Id, tlsServer: boolean, limits: LinkLimits): Promise<Link>;
       }
     | undefined;
@@ -98,6 +102,8 @@ export class Traversal {
   /** Requesters waiting for a peer to dial them (reversal), by peer hex. */
   private readonly waiting = new Map<string, Set<(link: Link) => void>>();
   private dialBacks = 0;
+  /** Birthday punches running (each holds punchSpraySockets sockets). */
+  private sprays = 0;
   /** The relay this node reserved at, when nobody can dial it. */
   private reservation: { link: Link; at: BootstrapNode } | undefined;
   private stopped = false;
@@ -203,12 +209,17 @@ export class Traversal {
     }
   }
 
-  /** What a requester that wants a link offers: reachability, and a punch port when it may need one. */
+  /**
+   * What a requester that wants a link offers: reachability, and when it cannot be dialled, a punch
+   * port (its NAT keeps ports) or its public address for a birthday punch (its NAT picks new ones).
+   */
   async prepare(): Promise<PreparedOffer> {
     const { dialable } = this.statusValue;
     const from = dialable === false && this.canPunch() ? await this.host.sockets!.reservePort() : undefined;
     const at = from === undefined ? undefined : this.publicAt(from);
-    return { offer: { dialable, punch: at }, punchFrom: at ? from : undefined };
+    const offer: TraversalOffer = { dialable, punch: at };
+    if (dialable === false && this.canBeSprayed()) offer.spray = this.publicHost();
+    return { offer, punchFrom: at ? from : undefined };
   }
 
   /** The answerer's side of an Attach: its candidates and plan, and the reversal or punch started. */
@@ -221,6 +232,13 @@ export class Traversal {
       const from = plan.from;
       this.host.clock.after(0, () => void this.punch(request.traversal!.punch!, from, requester, channel, 'answerer').catch(failed('punch')));
       return { candidates, plan: { kind: 'punch', at: plan.at } };
+    }
+    if (plan.kind === 'spray') {
+      const offer = request.traversal!;
+      // We keep ports: we spray from our announced port at its address; else at its punch port.
+      const target: SprayTarget = plan.from !== undefined ? { role: 'fixed', host: offer.spray!, port: 0, localPort: plan.from, sockets: this.host.config.punchSpraySockets } : { role: 'spread', host: offer.punch!.host, port: offer.punch!.port, sockets: this.host.config.punchSpraySockets };
+      this.host.clock.after(0, () => void this.spray(target, requester, channel, 'answerer').catch(failed('birthday punch')));
+      return { candidates, plan: { kind: 'spray', at: plan.at, relay: plan.relay } };
     }
     return { candidates, plan };
   }
@@ -252,6 +270,19 @@ export class Traversal {
       case 'punch':
         if (prepared.punchFrom === undefined) throw new ReloadError(ErrorCode.Invalid_Message, `${idToHex(peer)} planned a punch this node did not offer`, 'bad_plan');
         return this.punch(answer.plan.at, prepared.punchFrom, peer, channel, 'requester');
+      case 'spray': {
+        const { at, relay } = answer.plan;
+        const sockets = this.host.config.punchSpraySockets;
+        // Whichever side keeps ports offered a punch port: that side sprays from it.
+        const target: SprayTarget = prepared.punchFrom !== undefined ? { role: 'fixed', host: at.host, port: 0, localPort: prepared.punchFrom, sockets } : { role: 'spread', host: at.host, port: at.port, sockets };
+        try {
+          return await this.spray(target, peer, channel, 'requester');
+        } catch (e) {
+          if (!relay) throw e;
+          this.host.log.debug(`birthday punch to ${idToHex(peer)} missed (${(e as Error).message}); through its relay`);
+          return this.relayTo(peer, relay, channel);
+        }
+      }
       case 'relay':
         return this.relayTo(peer, answer.plan.at, channel);
       case 'none':
@@ -272,7 +303,9 @@ export class Traversal {
     return true;
   }
 
-  private async choose(request: AttachRequest): Promise<Exclude<AttachPlan, { kind: 'punch' | 'relay' }> | { kind: 'relay'; at: BootstrapNode } | { kind: 'punch'; at: BootstrapNode; from: number }> {
+  private async choose(
+    request: AttachRequest,
+  ): Promise<Exclude<AttachPlan, { kind: 'punch' | 'relay' | 'spray' }> | { kind: 'relay'; at: BootstrapNode } | { kind: 'punch'; at: BootstrapNode; from: number } | { kind: 'spray'; at: BootstrapNode; relay: BootstrapNode | undefined; from: number | undefined }> {
     const offer = request.traversal;
     if (!offer || this.statusValue.dialable !== false) return { kind: 'direct' };
     if (offer.dialable !== false && request.candidates.length > 0) return { kind: 'reverse' };
@@ -281,7 +314,17 @@ export class Traversal {
       const at = this.publicAt(from);
       if (at) return { kind: 'punch', at, from };
     }
-    if (this.reservation?.link.open) return { kind: 'relay', at: this.reservation.at };
+    const relay = this.reservation?.link.open ? this.reservation.at : undefined;
+    const host = this.publicHost();
+    if (host && this.sprays < SPRAYS_AT_ONCE && this.host.config.punchSpraySockets > 0) {
+      // One side keeps ports, the other picks new ones: a birthday punch, the relay if it misses.
+      if (offer.punch && this.canBeSprayed()) return { kind: 'spray', at: { host, port: offer.punch.port }, relay, from: undefined };
+      if (offer.spray && this.canPunch()) {
+        const from = await this.host.sockets!.reservePort();
+        return { kind: 'spray', at: { host, port: from }, relay, from };
+      }
+    }
+    if (relay) return { kind: 'relay', at: relay };
     return { kind: 'none' };
   }
 
@@ -328,6 +371,22 @@ export class Traversal {
     throw new ReloadError(ErrorCode.Forbidden, `no room for a link to ${link.remoteNodeIdHex}`, 'link_refused');
   }
 
+  /** Our NAT picks new ports, but a birthday punch (tcp-spray.ts) can still meet one of them. */
+  private canBeSprayed(): boolean {
+    const { mapping, observed } = this.statusValue;
+    return this.host.sockets !== undefined && observed !== null && mapping === 'port-changing' && this.host.config.punchSpraySockets > 0;
+  }
+
+  private async spray(target: SprayTarget, peer: Id, channel: Channel, side: 'requester' | 'answerer'): Promise<Link> {
+    this.sprays++;
+    try {
+      const link = await this.host.sockets!.punch({ host: target.host, port: target.port }, target.localPort ?? 0, peer, target.role === 'fixed', channel.limits, target);
+      return this.take(this.mark(link, 'punched'), channel, side);
+    } finally {
+      this.sprays--;
+    }
+  }
+
   /** A punch can be aimed at us: the links are sockets and our NAT, if any, keeps ports. */
   private canPunch(): boolean {
     const { mapping, observed } = this.statusValue;
@@ -336,8 +395,13 @@ export class Traversal {
 
   /** Our public address with a given port (the NAT keeps it). */
   private publicAt(port: number): BootstrapNode | undefined {
-    const seenHost = this.statusValue.observed?.replace(/^\[?(.*?)\]?:\d+$/, '$1');
-    return seenHost ? { host: seenHost, port } : undefined;
+    const host = this.publicHost();
+    return host ? { host, port } : undefined;
+  }
+
+  /** The address our peers see us at, without the port. */
+  private publicHost(): string | undefined {
+    return this.statusValue.observed?.replace(/^\[?(.*?)\]?:\d+$/, '$1');
   }
 
   private async reverse(candidates: BootstrapNode[], requester: Id, channel: Channel): Promise<void> {

@@ -6,7 +6,8 @@
  * other over a PPSP data channel made by the same ladder. Ground truth for the mechanism is the pair's
  * kinds: two public hosts dial; a public host and one that cannot be dialled get a direct or
  * reversed link (whoever attached first); two that cannot be dialled, both keeping ports, punch;
- * with a NAT that changes ports on either side, the link goes through a public node's relay.
+ * one keeping ports and one picking new ones punch by the birthday method (or, if it misses, go
+ * through the relay); two picking new ports go through a public node's relay.
  */
 import { expect } from 'chai';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -34,8 +35,10 @@ function allowedMechanisms(a: NatKind, b: NatKind): string[] {
   const open = (k: NatKind) => k === 'public';
   if (open(a) && open(b)) return ['direct'];
   if (open(a) || open(b)) return ['direct', 'reversed'];
-  // A NAT that picks a new port per destination cannot be aimed at: the pair needs a relay.
-  if (a === 'symmetric' || b === 'symmetric') return ['relayed'];
+  // Both NATs pick new ports: nothing can be aimed at, the pair needs a relay.
+  if (a === 'symmetric' && b === 'symmetric') return ['relayed'];
+  // One picks new ports: a birthday punch (overlay/link/tcp-spray.ts), the relay if it misses.
+  if (a === 'symmetric' || b === 'symmetric') return ['punched', 'relayed'];
   return ['punched'];
 }
 
@@ -125,6 +128,8 @@ describe('peers behind NATs and firewalls join one overlay and link pairwise (ne
       }
     }
     console.log(`      links:\n${table.map((l) => `        ${l}`).join('\n')}`);
+    // A birthday punch misses about 1 time in 2,000: of these six pairs, the relay may carry one, not all.
+    expect(table.filter((l) => /symmetric/.test(l) && !/symmetric.*symmetric/.test(l) && !/public/.test(l) && l.endsWith('punched')).length).to.be.at.least(1);
   });
 
   it('every pair moves a 16 MiB swarm each way over a data channel made the same way, and the copies are exact', async () => {

@@ -21,7 +21,18 @@ describe('NAT traversal fields (Attach, AppAttach, Reachability, relay)', () => 
     expect(parseAttachRequest(attachRequestBody(candidates, { dialable: null, punch: undefined }))).to.deep.equal({ candidates, traversal: { dialable: null, punch: undefined } });
     // A lookup wants no link: no traversal, and the answerer plans direct.
     expect(parseAttachRequest(attachRequestBody(candidates))).to.deep.equal({ candidates, traversal: undefined });
-    const plans: AttachPlan[] = [{ kind: 'direct' }, { kind: 'reverse' }, { kind: 'none' }, { kind: 'punch', at: offer.punch }, { kind: 'relay', at: { host: '203.0.113.10', port: 7000 } }];
+    const sprayed = { dialable: false, punch: undefined, spray: '203.0.113.105' };
+    expect(parseAttachRequest(attachRequestBody(candidates, sprayed))).to.deep.equal({ candidates, traversal: sprayed });
+    const relay = { host: '203.0.113.10', port: 7000 };
+    const plans: AttachPlan[] = [
+      { kind: 'direct' },
+      { kind: 'reverse' },
+      { kind: 'none' },
+      { kind: 'punch', at: offer.punch },
+      { kind: 'relay', at: relay },
+      { kind: 'spray', at: offer.punch, relay },
+      { kind: 'spray', at: offer.punch, relay: undefined },
+    ];
     for (const plan of plans) expect(parseAttachAnswer(attachAnswerBody({ candidates, plan }))).to.deep.equal({ candidates, plan });
     // An answer without a plan (an older answerer) is direct.
     expect(parseAttachAnswer([['1.2.3.4:5']]).plan).to.deep.equal({ kind: 'direct' });
@@ -39,6 +50,10 @@ describe('NAT traversal fields (Attach, AppAttach, Reachability, relay)', () => 
     invalid(() => parseAttachAnswer([[], 'teleport']), /plan must be/);
     invalid(() => parseAttachAnswer([[], ['punch']]), /plan must be/);
     invalid(() => parseAttachAnswer([[], ['relay', '1.2.3.4:99999']]), /not host:port/);
+    invalid(() => parseAttachAnswer([[], ['spray', '1.2.3.4:5']]), /plan must be/);
+    invalid(() => parseAttachAnswer([[], ['spray', '1.2.3.4:5', 'nowhere']]), /spray's relay address/);
+    invalid(() => parseAttachRequest([[], false, [false, null, 'not an address']]), /spray address/);
+    invalid(() => parseAttachRequest([[], false, [false, null, '1.2.3.4', 5]]), /traversal must be/);
     invalid(() => parseAppAttachAnswer([61500, [], 'reverse', 1], 61500), /AppAttachAns must be/);
     invalid(() => parseAppAttachAnswer([61501, []], 61500), /AppAttachAns must be/);
   });
