@@ -57,6 +57,8 @@ describe('peers behind NATs and firewalls join one overlay and link pairwise (ne
       names,
       patch: (doc) => {
         doc.chord = { updateIntervalMs: 1000, fingerIntervalMs: 2000, neighbourTimeoutMs: 3000 };
+        // A dropped dial-back costs each NATed node this much at join; the lab's round trip is under 1 ms.
+        doc.links = { dialBackTimeoutMs: 1000 };
       },
     }));
     hosts = await NatHosts.up(KINDS);
@@ -132,11 +134,12 @@ describe('peers behind NATs and firewalls join one overlay and link pairwise (ne
     expect(table.filter((l) => /symmetric/.test(l) && !/symmetric.*symmetric/.test(l) && !/public/.test(l) && l.endsWith('punched')).length).to.be.at.least(1);
   });
 
-  it('every pair moves a 16 MiB swarm each way over a data channel made the same way, and the copies are exact', async () => {
+  it('every pair moves a 16 MiB swarm over a data channel made the same way, and the copy is exact', async () => {
     const table: string[] = [];
-    for (let i = 0; i < KINDS.length; i++) {
-      for (let j = 0; j < KINDS.length; j++) {
-        if (i === j) continue;
+    // One way per pair, the later host seeding and the earlier downloading: public hosts come first,
+    // so a public node downloads from a NATed one (its channel is reversed) as well as NATed pairs punch.
+    for (let j = 0; j < KINDS.length; j++) {
+      for (let i = j + 1; i < KINDS.length; i++) {
         // Each pair its own file, so that the download can come only from the pair's seeder.
         const content = randomBytes(SWARM_BYTES);
         const file = join(dir, `pair-${i}-${j}.bin`);
