@@ -63,6 +63,8 @@ export interface LinkLimitsConfig {
   maxApplicationLinksPerNode: number;
   /** Peers asked at join what address they see this node from and to dial it back (0: none; overlay/nat/). */
   reachabilityPeers: number;
+  /** The same asked again this often while the node runs, ms (0: only at join). */
+  reachabilityIntervalMs: number;
   /** A reversed, punched or relayed link not made within this is given up, ms. */
   traversalTimeoutMs: number;
   /**
@@ -82,6 +84,8 @@ export interface LinkLimitsConfig {
   relayCircuitBytes: number;
   /** A relayed circuit is closed this long after it opened, ms. */
   relayCircuitMs: number;
+  /** The port the relay listens on, beside the overlay's (0: a free one, chosen at start). */
+  relayPort: number;
 }
 
 export interface OverlayConfig {
@@ -143,6 +147,7 @@ export const CONFIG_DEFAULTS = {
     maxApplicationLinks: 256,
     maxApplicationLinksPerNode: 16,
     reachabilityPeers: 2,
+    reachabilityIntervalMs: 600_000,
     traversalTimeoutMs: 10_000,
     dialBackTimeoutMs: 3_000,
     maxDialBacks: 8,
@@ -151,6 +156,7 @@ export const CONFIG_DEFAULTS = {
     relayReservations: 64,
     relayCircuitBytes: 256 * 1024 * 1024,
     relayCircuitMs: 3_600_000,
+    relayPort: 0,
   } satisfies LinkLimitsConfig,
   storage: {
     replicas: 3,
@@ -295,6 +301,7 @@ const LINK_LIMIT_RANGES = {
   maxApplicationLinks: [1, 100_000],
   maxApplicationLinksPerNode: [1, 100_000],
   reachabilityPeers: [0, 16],
+  reachabilityIntervalMs: [0, 86_400_000],
   traversalTimeoutMs: [100, 120_000],
   dialBackTimeoutMs: [100, 120_000],
   maxDialBacks: [1, 1024],
@@ -303,6 +310,7 @@ const LINK_LIMIT_RANGES = {
   relayReservations: [0, 100_000],
   relayCircuitBytes: [1024, 2 ** 40],
   relayCircuitMs: [1000, 86_400_000],
+  relayPort: [0, 65535],
 } as const satisfies Record<keyof LinkLimitsConfig, readonly [number, number]>;
 
 /** Validates a parsed JSON document; throws ConfigError naming the first bad field. */

@@ -124,6 +124,8 @@ export class Node {
   private certificatePublished = false;
   /** The next try at storing it, after a failed one. */
   private publishRetry: Timer | undefined;
+  /** Reachability asked again while the node runs (links.reachabilityIntervalMs). */
+  private reachabilityTimer: Timer | undefined;
   /** Application channels this node serves and opens (AppAttach). */
   private readonly applications: ApplicationChannels;
   /** Random per process: this node's Ping response_id, which tells it apart from another process with its Node-ID. */
@@ -292,6 +294,8 @@ export class Node {
       await joinWithRetries(() => this.joinOnce(signal), { retry: retryJoin, clock: this.clock, log: this.log, random: this.random.next, signal });
       this.storage.start();
       this.stateValue = 'joined';
+      const { reachabilityIntervalMs } = this.config.links;
+      if (reachabilityIntervalMs > 0) this.reachabilityTimer = this.clock.every(reachabilityIntervalMs, () => void this.traversal.recheck());
       void this.publishCertificate();
       this.log.info('joined');
     } catch (e) {
@@ -327,6 +331,8 @@ export class Node {
     this.traversal.stop();
     this.publishRetry?.cancel();
     this.publishRetry = undefined;
+    this.reachabilityTimer?.cancel();
+    this.reachabilityTimer = undefined;
     this.storage.stop();
     if (wasJoined && leave) await this.topology.leave();
     this.topology.stop();
@@ -437,6 +443,7 @@ export class Node {
   private async startRelay(host: string): Promise<void> {
     const relay = new RelayServer({
       host,
+      port: this.config.links.relayPort,
       clock: this.clock,
       log: this.log.child('relay'),
       limits: this.config.links,

@@ -5,15 +5,15 @@
  * listen addresses and its choice of how the link is made (overlay/nat/traversal.ts):
  * `direct` (the requester dials), `reverse` (the answerer dials), `punch` (both connect at once,
  * at the answerer's punch address), `spray` (a birthday punch, when one NAT picks new ports:
- * overlay/link/tcp-spray.ts; the relay to use if it misses), `relay` (the requester connects
- * through the answerer's relay), `none` (no way). Whoever dials requires the
+ * overlay/link/tcp-spray.ts), `relay` (the requester connects through the answerer's relay),
+ * `none` (no way). A punch names the relay to fall back on when it misses. Whoever dials requires the
  * other's Node-ID in the TLS handshake, so a node cannot be impersonated by whoever answers on an
  * address.
  *
  *   AttachReq = [candidates ["host:port" ...], send_update bool, traversal?]
  *     traversal = [dialable bool / null, punch "ip:port" / null, spray "ip"?]
- *   AttachAns = [candidates, plan?]      plan = "direct" / "reverse" / "none" / ["punch" / "relay", "ip:port"]
- *                                               / ["spray", "ip:port", relay "ip:port" / null]
+ *   AttachAns = [candidates, plan?]      plan = "direct" / "reverse" / "none" / ["relay", "ip:port"]
+ *                                               / ["punch" / "spray", "ip:port", relay "ip:port" / null]
  *
  * A request without traversal (a lookup that wants only the address) gets a `direct` answer.
  */
@@ -61,9 +61,9 @@ export type AttachPlan =
   | { kind: 'direct' }
   | { kind: 'reverse' }
   | { kind: 'none' }
-  | { kind: 'punch' | 'relay'; at: BootstrapNode }
-  /** A birthday punch at the answerer's public address; `relay`: where to go if it misses. */
-  | { kind: 'spray'; at: BootstrapNode; relay: BootstrapNode | undefined };
+  | { kind: 'relay'; at: BootstrapNode }
+  /** A punch (simultaneous open, or a birthday punch) at the answerer's public address; `relay`: where to go if it misses. */
+  | { kind: 'punch' | 'spray'; at: BootstrapNode; relay: BootstrapNode | undefined };
 
 export interface AttachAnswer {
   candidates: BootstrapNode[];
@@ -107,7 +107,7 @@ export function parseAttachRequest(body: unknown): AttachRequest {
 }
 
 export function encodePlan(plan: AttachPlan): unknown {
-  if (plan.kind === 'spray') return ['spray', formatCandidate(plan.at), plan.relay ? formatCandidate(plan.relay) : null];
+  if (plan.kind === 'spray' || plan.kind === 'punch') return [plan.kind, formatCandidate(plan.at), plan.relay ? formatCandidate(plan.relay) : null];
   return 'at' in plan ? [plan.kind, formatCandidate(plan.at)] : plan.kind;
 }
 
@@ -115,11 +115,11 @@ export function encodePlan(plan: AttachPlan): unknown {
 export function parsePlan(plan: unknown, method: string): AttachPlan {
   if (plan === undefined || plan === 'direct') return { kind: 'direct' };
   if (plan === 'reverse' || plan === 'none') return { kind: plan };
-  if (Array.isArray(plan) && plan.length === 2 && (plan[0] === 'punch' || plan[0] === 'relay')) return { kind: plan[0], at: parseOneCandidate(plan[1], `${method} ${plan[0]} address`) };
-  if (Array.isArray(plan) && plan.length === 3 && plan[0] === 'spray') {
-    return { kind: 'spray', at: parseOneCandidate(plan[1], `${method} spray address`), relay: plan[2] === null ? undefined : parseOneCandidate(plan[2], `${method} spray's relay address`) };
+  if (Array.isArray(plan) && plan.length === 2 && plan[0] === 'relay') return { kind: 'relay', at: parseOneCandidate(plan[1], `${method} relay address`) };
+  if (Array.isArray(plan) && plan.length === 3 && (plan[0] === 'punch' || plan[0] === 'spray')) {
+    return { kind: plan[0], at: parseOneCandidate(plan[1], `${method} ${plan[0]} address`), relay: plan[2] === null ? undefined : parseOneCandidate(plan[2], `${method} ${plan[0]}'s relay address`) };
   }
-  throw invalidMessage(`${method} plan must be "direct", "reverse", "none", ["punch" / "relay", "ip:port"] or ["spray", "ip:port", relay "ip:port" / null]`);
+  throw invalidMessage(`${method} plan must be "direct", "reverse", "none", ["relay", "ip:port"] or ["punch" / "spray", "ip:port", relay "ip:port" / null]`);
 }
 
 export function attachAnswerBody({ candidates, plan }: AttachAnswer): unknown[] {

@@ -30,6 +30,8 @@ export interface RelayLimits {
 
 export interface RelayServerOptions {
   host: string;
+  /** 0: a free port. */
+  port: number;
   clock: Clock;
   log: Logger;
   limits: RelayLimits;
@@ -62,7 +64,7 @@ export class RelayServer {
     const server = net.createServer((socket) => void this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(0, this.opts.host, () => resolve());
+      server.listen(this.opts.port, this.opts.host, () => resolve());
     });
     server.on('error', (e) => this.opts.log.warn(`relay: ${e.message}`));
     this.server = server;

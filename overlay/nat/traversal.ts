@@ -6,8 +6,10 @@
  *    not know that it cannot);
  * 2. reversed: the answerer cannot be dialled but the requester can, so the answerer dials out,
  *    asked by the Attach itself;
- * 3. punched: neither can be dialled, both NATs keep ports: both connect at once (tls-punch.ts);
- * 4. relayed: the requester connects through the relay the answerer reserved (relay-server.ts);
+ * 3. punched: neither can be dialled; both NATs keep ports: both connect at once (tls-punch.ts);
+ *    one keeps ports and the other picks new ones: a birthday punch (tcp-spray.ts);
+ * 4. relayed: the requester connects through the relay the answerer reserved (relay-server.ts),
+ *    when both NATs pick new ports or a birthday punch missed;
  * 5. none: no way (the answerer found no relay).
  *
  * The answerer chooses, as it alone knows both sides; each end records how each link was made.
@@ -21,16 +23,16 @@ import type { Link } from '../link/link.js';
 import type { Logger } from '../log.js';
 import type { AttachAnswer, AttachPlan, AttachRequest, TraversalOffer } from '../methods/attach.js';
 import type { Response } from '../routing/message-transport.js';
-import { MessageCode } from '../wire/codes.js';
 import type { Socket } from 'node:net';
+import type { SprayTarget } from '../link/tcp-spray.js';
+import { MessageCode } from '../wire/codes.js';
+import { judgeReachability, parseReachabilityAnswer, reachabilityRequestBody, UNKNOWN_REACHABILITY, type ReachabilityAnswer, type ReachabilityStatus } from './reachability.js';
 import { relayHandshake } from './relay-line.js';
 import { parseRelayReserveAnswer } from './relay-methods.js';
 import type { RelayServer } from './relay-server.js';
-import type { SprayTarget } from '../link/tcp-spray.js';
 
 /** Birthday punches a node runs at once, as requester and answerer together; more go to the relay. */
 export const SPRAYS_AT_ONCE = 2;
-import { judgeReachability, parseReachabilityAnswer, reachabilityRequestBody, UNKNOWN_REACHABILITY, type ReachabilityAnswer, type ReachabilityStatus } from './reachability.js';
 
 export type LinkMechanism = 'direct' | 'reversed' | 'punched' | 'relayed';
 
@@ -146,7 +148,20 @@ export class Traversal {
     const judged = judgeReachability(got);
     this.statusValue = listen ? judged : { ...judged, dialable: false };
     this.host.log.info(`reachability: seen as ${this.statusValue.observed ?? 'unknown'}, dialable ${this.statusValue.dialable ?? 'unknown'}, NAT ${this.statusValue.mapping ?? 'unknown'}`);
-    if (this.statusValue.dialable === false && this.host.sockets) await this.reserveRelay(got.map((a) => a.link));
+    if (this.statusValue.dialable === false && this.host.sockets && !this.reservation?.link.open) await this.reserveRelay(got.map((a) => a.link));
+  }
+
+  /**
+   * Asks again, over links this node dialled (their local port is not the listen port), so that a
+   * node whose network changed while it runs learns it: every links.reachabilityIntervalMs.
+   */
+  async recheck(): Promise<void> {
+    if (this.stopped) return;
+    const listenPort = this.host.overlay.listenAddress()?.port;
+    const dialled = this.host.links().filter((l) => l.localAddress === undefined || !l.localAddress.endsWith(`:${listenPort}`));
+    const before = JSON.stringify(this.statusValue);
+    await this.check(dialled);
+    if (JSON.stringify(this.statusValue) !== before) this.host.log.warn(`reachability changed while running: seen as ${this.statusValue.observed}, dialable ${this.statusValue.dialable}, NAT ${this.statusValue.mapping}`);
   }
 
   /** The relay this node holds a place at ("ip:port" and its Node-ID), for GET /status. */
@@ -231,7 +246,7 @@ export class Traversal {
     if (plan.kind === 'punch') {
       const from = plan.from;
       this.host.clock.after(0, () => void this.punch(request.traversal!.punch!, from, requester, channel, 'answerer').catch(failed('punch')));
-      return { candidates, plan: { kind: 'punch', at: plan.at } };
+      return { candidates, plan: { kind: 'punch', at: plan.at, relay: plan.relay } };
     }
     if (plan.kind === 'spray') {
       const offer = request.traversal!;
@@ -267,26 +282,34 @@ export class Traversal {
       }
       case 'reverse':
         return this.mark(await this.dialledBy(peer, channel), 'reversed');
-      case 'punch':
+      case 'punch': {
+        const { at, relay } = answer.plan;
         if (prepared.punchFrom === undefined) throw new ReloadError(ErrorCode.Invalid_Message, `${idToHex(peer)} planned a punch this node did not offer`, 'bad_plan');
-        return this.punch(answer.plan.at, prepared.punchFrom, peer, channel, 'requester');
+        const from = prepared.punchFrom;
+        return this.orRelay(() => this.punch(at, from, peer, channel, 'requester'), peer, relay, channel);
+      }
       case 'spray': {
         const { at, relay } = answer.plan;
         const sockets = this.host.config.punchSpraySockets;
         // Whichever side keeps ports offered a punch port: that side sprays from it.
         const target: SprayTarget = prepared.punchFrom !== undefined ? { role: 'fixed', host: at.host, port: 0, localPort: prepared.punchFrom, sockets } : { role: 'spread', host: at.host, port: at.port, sockets };
-        try {
-          return await this.spray(target, peer, channel, 'requester');
-        } catch (e) {
-          if (!relay) throw e;
-          this.host.log.debug(`birthday punch to ${idToHex(peer)} missed (${(e as Error).message}); through its relay`);
-          return this.relayTo(peer, relay, channel);
-        }
+        return this.orRelay(() => this.spray(target, peer, channel, 'requester'), peer, relay, channel);
       }
       case 'relay':
         return this.relayTo(peer, answer.plan.at, channel);
       case 'none':
         throw new ReloadError(ErrorCode.Not_Found, `no way to link to ${idToHex(peer)}: neither end can be dialled and a punch cannot be aimed (a relay is needed)`, 'no_traversal');
+    }
+  }
+
+  /** A punch, and the answerer's relay when it misses (a NAT or firewall no punch gets through). */
+  private async orRelay(punch: () => Promise<Link>, peer: Id, relay: BootstrapNode | undefined, channel: Channel): Promise<Link> {
+    try {
+      return await punch();
+    } catch (e) {
+      if (!relay) throw e;
+      this.host.log.debug(`punch to ${idToHex(peer)} missed (${(e as Error).message}); through its relay`);
+      return this.relayTo(peer, relay, channel);
     }
   }
 
@@ -305,16 +328,16 @@ export class Traversal {
 
   private async choose(
     request: AttachRequest,
-  ): Promise<Exclude<AttachPlan, { kind: 'punch' | 'relay' | 'spray' }> | { kind: 'relay'; at: BootstrapNode } | { kind: 'punch'; at: BootstrapNode; from: number } | { kind: 'spray'; at: BootstrapNode; relay: BootstrapNode | undefined; from: number | undefined }> {
+  ): Promise<Exclude<AttachPlan, { kind: 'punch' | 'relay' | 'spray' }> | { kind: 'relay'; at: BootstrapNode } | { kind: 'punch'; at: BootstrapNode; relay: BootstrapNode | undefined; from: number } | { kind: 'spray'; at: BootstrapNode; relay: BootstrapNode | undefined; from: number | undefined }> {
     const offer = request.traversal;
     if (!offer || this.statusValue.dialable !== false) return { kind: 'direct' };
     if (offer.dialable !== false && request.candidates.length > 0) return { kind: 'reverse' };
+    const relay = this.reservation?.link.open ? this.reservation.at : undefined;
     if (offer.punch && this.canPunch()) {
       const from = await this.host.sockets!.reservePort();
       const at = this.publicAt(from);
-      if (at) return { kind: 'punch', at, from };
+      if (at) return { kind: 'punch', at, relay, from };
     }
-    const relay = this.reservation?.link.open ? this.reservation.at : undefined;
     const host = this.publicHost();
     if (host && this.sprays < SPRAYS_AT_ONCE && this.host.config.punchSpraySockets > 0) {
       // One side keeps ports, the other picks new ones: a birthday punch, the relay if it misses.

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import net from 'node:net';
 import { parseHostPort } from '../../overlay/config.js';
 import { Node } from '../../overlay/node.js';
+import { MessageCode } from '../../overlay/wire/codes.js';
 import { sharedPki } from '../helpers/pki.js';
 import { portOf, startTestnet, type Testnet } from '../helpers/testnet.js';
 import { waitFor } from '../helpers/wait.js';
@@ -29,8 +30,9 @@ describe('reachability and connection reversal (TLS on loopback)', function () {
   let ring: Testnet;
   const extra: Node[] = [];
   const bootstrap = () => [{ host: '127.0.0.1', port: portOf(ring.nodes[0]!) }];
-  const start = async (opts: { host: string; client?: boolean }) => {
-    const node = new Node({ config: ring.config, identity: await (await sharedPki()).enroll(), listen: { host: opts.host, port: 0 }, bootstrap: bootstrap(), client: opts.client });
+  const start = async (opts: { host: string; client?: boolean; links?: Partial<Testnet['config']['links']> }) => {
+    const config = { ...ring.config, links: { ...ring.config.links, ...opts.links } };
+    const node = new Node({ config, identity: await (await sharedPki()).enroll(), listen: { host: opts.host, port: 0 }, bootstrap: bootstrap(), client: opts.client });
     extra.push(node);
     await node.start();
     return node;
@@ -77,6 +79,27 @@ describe('reachability and connection reversal (TLS on loopback)', function () {
     expect(hidden.linkMechanism(theirs)).to.equal('reversed');
     // The link carries messages both ways.
     expect((await client.ping(hidden.nodeId)).responder).to.equal(hidden.nodeIdHex);
+  });
+
+  it('two nodes that cannot be dialled, whose punch misses, link through the relay', async () => {
+    // On loopback nothing holds a SYN for the other side (a NAT would): the simultaneous open gets
+    // reset and misses, and the answerer's relay carries the link.
+    const hidden = extra[0]!;
+    const other = await start({ host: '127.0.0.3', links: { traversalTimeoutMs: 1000 } });
+    expect(other.reachability.dialable).to.equal(false);
+    await waitFor(() => other.linkList().some((l) => l.remoteNodeIdHex === hidden.nodeIdHex), 30_000, 'the two hidden nodes linked');
+    const link = other.linkList().find((l) => l.remoteNodeIdHex === hidden.nodeIdHex)!;
+    expect(['relayed', 'punched']).to.include(other.linkMechanism(link));
+    expect((await other.ping(hidden.nodeId)).hops).to.equal(1);
+  });
+
+  it('asks again while it runs, over links it dialled, and keeps the same answer while nothing changed', async () => {
+    const node = await start({ host: '127.0.0.1', links: { reachabilityIntervalMs: 300 } });
+    const asked = () => node.metrics.messagesSent(MessageCode.ReachabilityReq);
+    const atJoin = asked();
+    expect(atJoin).to.be.at.least(1);
+    await waitFor(() => asked() >= atJoin + 4, 10_000, 'two more rounds of asking');
+    expect(node.reachability).to.deep.include({ dialable: true, mapping: 'none' });
   });
 
   it('a node that cannot be dialled holds a place at a relay, and takes another when its relay goes', async () => {

@@ -44,6 +44,9 @@ describe('overlay/config', () => {
     expect(refused({ ...good, chord: { neighbourCount: 0 } })).to.match(/"chord\.neighbourCount"/);
     expect(refused({ ...good, chord: [] })).to.match(/"chord" must be an object/);
     expect(refused({ ...good, storage: { replicas: 'three' } })).to.match(/"storage\.replicas"/);
+    expect(refused({ ...good, links: { relayPort: 70000 } })).to.match(/"links\.relayPort"/);
+    expect(refused({ ...good, links: { punchSpraySockets: -1 } })).to.match(/"links\.punchSpraySockets"/);
+    expect(parseOverlayConfig({ ...good, links: { relayPort: 7000, reachabilityPeers: 0 } }).links).to.deep.include({ relayPort: 7000, reachabilityPeers: 0, relayCircuits: 16 });
     // A kind whose largest value could not travel in a Store request.
     expect(refused({ ...good, maxMessageSize: 65536, kinds: [{ ...USER_VALUE_KIND, maxSize: 65536 }] })).to.match(/"kinds\[0\]\.maxSize" is 65536, but values must fit a 65536-byte message/);
     expect(parseOverlayConfig({ ...good, maxMessageSize: 65536, kinds: [{ ...USER_VALUE_KIND, maxSize: 65536 - 8192 }] }).kinds[0]!.maxSize).to.equal(65536 - 8192);

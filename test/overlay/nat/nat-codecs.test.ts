@@ -28,7 +28,8 @@ describe('NAT traversal fields (Attach, AppAttach, Reachability, relay)', () => 
       { kind: 'direct' },
       { kind: 'reverse' },
       { kind: 'none' },
-      { kind: 'punch', at: offer.punch },
+      { kind: 'punch', at: offer.punch, relay },
+      { kind: 'punch', at: offer.punch, relay: undefined },
       { kind: 'relay', at: relay },
       { kind: 'spray', at: offer.punch, relay },
       { kind: 'spray', at: offer.punch, relay: undefined },
@@ -49,6 +50,7 @@ describe('NAT traversal fields (Attach, AppAttach, Reachability, relay)', () => 
     invalid(() => parseAttachRequest([[], false, null, 4]), /AttachReq must be/);
     invalid(() => parseAttachAnswer([[], 'teleport']), /plan must be/);
     invalid(() => parseAttachAnswer([[], ['punch']]), /plan must be/);
+    invalid(() => parseAttachAnswer([[], ['punch', '1.2.3.4:5']]), /plan must be/);
     invalid(() => parseAttachAnswer([[], ['relay', '1.2.3.4:99999']]), /not host:port/);
     invalid(() => parseAttachAnswer([[], ['spray', '1.2.3.4:5']]), /plan must be/);
     invalid(() => parseAttachAnswer([[], ['spray', '1.2.3.4:5', 'nowhere']]), /spray's relay address/);

@@ -56,7 +56,7 @@ describe('the relay (overlay/nat/relay-server.ts)', function () {
 
   beforeEach(async () => {
     notified.length = 0;
-    relay = new RelayServer({ host: '127.0.0.1', clock: systemClock, log: silentLogger, limits, notify: async (_link, circuit, source, app) => void notified.push({ circuit, source, app }) });
+    relay = new RelayServer({ host: '127.0.0.1', port: 0, clock: systemClock, log: silentLogger, limits, notify: async (_link, circuit, source, app) => void notified.push({ circuit, source, app }) });
     await relay.listen();
   });
   afterEach(async () => {
