@@ -136,7 +136,8 @@ export class Node {
   private readonly reconnector: Reconnector;
   /** Its reachability, and links through NATs (reversed, punched, relayed). */
   private readonly traversal: Traversal;
-  private overlayChannelValue: Channel | undefined;
+  /** The overlay's links as a channel of the NAT ladder (overlay/nat/traversal.ts). */
+  private readonly overlayChannel: Channel;
   /** Relays for peers nobody can dial, where links are TCP and links.relayCircuits > 0. */
   private relayServer: RelayServer | undefined;
 
@@ -198,6 +199,14 @@ export class Node {
     this.metrics.addSource(() => storageMetricFamilies(this.storage.engine, this.kinds, this.config.storage.maxBytes));
     this.transport.certificates.setLookup((nodeId) => fetchCertificates(this.storage, nodeId, this.config.hash));
     this.dispatcher.register(pingHandler(this.clock, this.instanceId));
+    this.overlayChannel = {
+      app: undefined,
+      limits: { maxMessageBytes: this.config.maxMessageSize, queueLimit: this.config.linkQueueLimit },
+      listenAddress: () => this.listener?.address,
+      existing: (peer) => this.links.get(peer),
+      dial: (c, peer) => this.dialLink(c.host, c.port, peer),
+      adopt: (link) => this.addLink(link, 'outbound'),
+    };
     this.traversal = this.newTraversal();
     this.dispatcher.register(attachHandler((request, requester) => this.traversal.answer(request, requester, this.overlayChannel)));
     this.dispatcher.register(reachabilityHandler((target, peer) => this.traversal.dialBack(target, peer)));
@@ -464,18 +473,6 @@ export class Node {
     const answer = parseAttachAnswer(res.body);
     if (answer.candidates[0]) this.rememberPeer(idToHex(peer), answer.candidates[0]);
     return { peer, answer };
-  }
-
-  /** The overlay's links as a channel of the NAT ladder (overlay/nat/traversal.ts). */
-  private get overlayChannel(): Channel {
-    return (this.overlayChannelValue ??= {
-      app: undefined,
-      limits: { maxMessageBytes: this.config.maxMessageSize, queueLimit: this.config.linkQueueLimit },
-      listenAddress: () => this.listener?.address,
-      existing: (peer) => this.links.get(peer),
-      dial: (c, peer) => this.dialLink(c.host, c.port, peer),
-      adopt: (link) => this.addLink(link, 'outbound'),
-    });
   }
 
   private newTraversal(): Traversal {

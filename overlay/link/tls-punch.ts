@@ -116,13 +116,17 @@ function acceptTlsOn(raw: Socket, opts: SecureOptions): Promise<TlsLink> {
     });
     socket.setNoDelay(LINK_SOCKET_OPTIONS.noDelay);
     socket.setKeepAlive(LINK_SOCKET_OPTIONS.keepAlive, LINK_SOCKET_OPTIONS.keepAliveInitialDelay);
+    // A client that never sends its hello must not hold the socket: connectTls bounds the other side.
+    const timer = opts.clock.after(opts.timeoutMs, () => fail(new ReloadError(ErrorCode.Request_Timeout, `no TLS handshake from ${formatAddress(opts.host, opts.port)} within ${opts.timeoutMs} ms`, 'handshake_timeout')));
     const fail = (e: Error) => {
+      timer.cancel();
       socket.destroy();
       reject(e);
     };
     socket.once('error', fail);
     socket.once('close', () => fail(new Error(`punched connection to ${formatAddress(opts.host, opts.port)} closed during the TLS handshake`)));
     socket.once('secure', () => {
+      timer.cancel();
       socket.removeAllListeners('error');
       socket.removeAllListeners('close');
       try {

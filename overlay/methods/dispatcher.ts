@@ -4,6 +4,7 @@
  */
 import type { PeerCertificate } from '../../certs/trust.js';
 import { ErrorCode, ReloadError } from '../errors.js';
+import { idEquals } from '../id.js';
 import type { Link } from '../link/link.js';
 import { isRequestCode, messageCodeName } from '../wire/codes.js';
 import type { ForwardingHeader } from '../wire/message.js';
@@ -18,6 +19,22 @@ export interface RequestContext {
   raw: Uint8Array;
   /** The request's message code. */
   code: number;
+}
+
+/**
+ * The link a request came straight over from the node that signed it (adjacency, RFC 6940
+ * §6.4.2.1): only then is the link's remote address the signer's, and no forwarder can have
+ * relayed it. Undefined for a request that was forwarded or that this node sent itself.
+ */
+export function adjacentLink(ctx: RequestContext): Link | undefined {
+  return ctx.link !== undefined && idEquals(ctx.link.remoteNodeId, ctx.signer.identity.nodeId) && ctx.header.via.length === 1 ? ctx.link : undefined;
+}
+
+/** The adjacent link (adjacentLink), or Forbidden `not_adjacent` naming the method. */
+export function requireAdjacent(ctx: RequestContext, method: string): Link {
+  const link = adjacentLink(ctx);
+  if (!link) throw new ReloadError(ErrorCode.Forbidden, `${method} must come directly from the peer that signed it`, 'not_adjacent');
+  return link;
 }
 
 export interface MethodHandler {

@@ -3,21 +3,18 @@
  * decides what they mean. Join and Leave must come straight over a link bound to the signer
  * (adjacency), never relayed: a relayed Join could place an impostor in the ring.
  */
-import { ErrorCode, ReloadError } from '../errors.js';
-import { idEquals, type Id } from '../id.js';
+import type { Id } from '../id.js';
 import type { Topology, TopologySender } from '../topology/topology.js';
 import { MessageCode } from '../wire/codes.js';
-import type { MethodHandler, RequestContext } from './dispatcher.js';
+import { adjacentLink, requireAdjacent, type MethodHandler, type RequestContext } from './dispatcher.js';
 
 function sender(ctx: RequestContext): TopologySender {
-  const adjacent = ctx.link !== undefined && idEquals(ctx.link.remoteNodeId, ctx.signer.identity.nodeId) && ctx.header.via.length === 1;
-  return { signer: ctx.signer, adjacent };
+  return { signer: ctx.signer, adjacent: adjacentLink(ctx) !== undefined };
 }
 
 function adjacentOnly(ctx: RequestContext, method: string): TopologySender {
-  const from = sender(ctx);
-  if (!from.adjacent) throw new ReloadError(ErrorCode.Forbidden, `${method} must come directly from the peer that signed it`, 'not_adjacent');
-  return from;
+  requireAdjacent(ctx, method);
+  return { signer: ctx.signer, adjacent: true };
 }
 
 /** @param left told of each peer whose Leave was accepted (so its link's close is not a failure) */

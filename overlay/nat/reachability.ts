@@ -15,10 +15,9 @@ import { parseHostPort, type BootstrapNode } from '../config.js';
 import { invalidMessage } from '../errors.js';
 import type { Id } from '../id.js';
 import type { Link } from '../link/link.js';
-import type { MethodHandler } from '../methods/dispatcher.js';
+import { requireAdjacent, type MethodHandler } from '../methods/dispatcher.js';
 import { formatCandidate } from '../methods/attach.js';
 import { MessageCode } from '../wire/codes.js';
-import { directLink } from './relay-methods.js';
 
 /**
  * - `none`: the peers see the node at its own address;
@@ -74,7 +73,7 @@ export function reachabilityHandler(dialBack: (target: BootstrapNode, nodeId: Id
         throw invalidMessage('ReachabilityReq must be [listen_port 1-65535 / null]');
       }
       const asker = ctx.signer.identity.nodeId;
-      const observed = parseHostPort(directLink(ctx, 'Reachability').remoteAddress);
+      const observed = parseHostPort(requireAdjacent(ctx, 'Reachability').remoteAddress);
       const port = body[0] as number | null;
       const dialledBack = port === null ? null : await dialBack({ host: observed.host, port }, asker);
       return [formatCandidate(observed), dialledBack];

@@ -11,20 +11,12 @@
  * requiring `source`'s certificate.
  */
 import { parseHostPort, type BootstrapNode } from '../config.js';
-import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
-import { idEquals, isHexId } from '../id.js';
+import { invalidMessage } from '../errors.js';
+import { isHexId } from '../id.js';
 import type { Link } from '../link/link.js';
-import type { MethodHandler, RequestContext } from '../methods/dispatcher.js';
+import { requireAdjacent, type MethodHandler } from '../methods/dispatcher.js';
 import { formatCandidate } from '../methods/attach.js';
 import { MessageCode } from '../wire/codes.js';
-
-/** The request came straight over the signer's own link: returns that link. */
-export function directLink(ctx: RequestContext, method: string): Link {
-  if (!ctx.link || !idEquals(ctx.link.remoteNodeId, ctx.signer.identity.nodeId) || ctx.header.via.length > 1) {
-    throw new ReloadError(ErrorCode.Forbidden, `${method} is answered only over the asker's own link`, 'not_direct');
-  }
-  return ctx.link;
-}
 
 /** @param reserve reserves for the link's node and returns the relay's address; throws to refuse */
 export function relayReserveHandler(reserve: (link: Link) => BootstrapNode): MethodHandler {
@@ -32,7 +24,7 @@ export function relayReserveHandler(reserve: (link: Link) => BootstrapNode): Met
     code: MessageCode.RelayReserveReq,
     handle(body, ctx) {
       if (!Array.isArray(body) || body.length !== 0) throw invalidMessage('RelayReserveReq must be []');
-      return [formatCandidate(reserve(directLink(ctx, 'RelayReserve')))];
+      return [formatCandidate(reserve(requireAdjacent(ctx, 'RelayReserve')))];
     },
   };
 }
@@ -66,7 +58,7 @@ export function relayIncomingHandler(incoming: (link: Link, circuit: string, sou
       ) {
         throw invalidMessage('RelayIncomingReq must be [circuit (16 hex digits), source Node-ID (32 hex digits), application u16 / null]');
       }
-      incoming(directLink(ctx, 'RelayIncoming'), body[0], body[1].toLowerCase(), body[2] ?? undefined);
+      incoming(requireAdjacent(ctx, 'RelayIncoming'), body[0], body[1].toLowerCase(), body[2] ?? undefined);
       return [];
     },
   };

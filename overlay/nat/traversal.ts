@@ -14,14 +14,14 @@
  *
  * The answerer chooses, as it alone knows both sides; each end records how each link was made.
  */
-import type { BootstrapNode, LinkLimitsConfig } from '../config.js';
+import { parseHostPort, type BootstrapNode, type LinkLimitsConfig } from '../config.js';
 import type { Clock } from '../clock.js';
 import { ErrorCode, ReloadError } from '../errors.js';
 import { compareIds, idFromHex, idToHex, type Id } from '../id.js';
 import { dialFirst } from '../link/dial-first.js';
 import type { Link } from '../link/link.js';
 import type { Logger } from '../log.js';
-import type { AttachAnswer, AttachPlan, AttachRequest, TraversalOffer } from '../methods/attach.js';
+import { formatCandidate, type AttachAnswer, type AttachPlan, type AttachRequest, type TraversalOffer } from '../methods/attach.js';
 import type { Response } from '../routing/message-transport.js';
 import type { Socket } from 'node:net';
 import type { SprayTarget } from '../link/tcp-spray.js';
@@ -167,7 +167,7 @@ export class Traversal {
   /** The relay this node holds a place at ("ip:port" and its Node-ID), for GET /status. */
   get relayStatus(): { nodeId: string; address: string } | null {
     const r = this.reservation;
-    return r?.link.open ? { nodeId: r.link.remoteNodeIdHex, address: `${r.at.host}:${r.at.port}` } : null;
+    return r?.link.open ? { nodeId: r.link.remoteNodeIdHex, address: formatCandidate(r.at) } : null;
   }
 
   /** Serves RelayReserveReq: only a node others can dial is any use as a relay. */
@@ -201,9 +201,8 @@ export class Traversal {
   candidates(channel: Channel): BootstrapNode[] {
     const listen = channel.listenAddress();
     if (!listen) return [];
-    const { observed, dialable } = this.statusValue;
-    const seenHost = observed?.replace(/^\[?(.*?)\]?:\d+$/, '$1');
-    if (seenHost && dialable === true && seenHost !== listen.host) {
+    const seenHost = this.publicHost();
+    if (seenHost && this.statusValue.dialable === true && seenHost !== listen.host) {
       const reflexive = { host: seenHost, port: listen.port };
       return WILDCARDS.has(listen.host) ? [reflexive] : [reflexive, listen];
     }
@@ -424,7 +423,8 @@ export class Traversal {
 
   /** The address our peers see us at, without the port. */
   private publicHost(): string | undefined {
-    return this.statusValue.observed?.replace(/^\[?(.*?)\]?:\d+$/, '$1');
+    const { observed } = this.statusValue;
+    return observed === null ? undefined : parseHostPort(observed).host;
   }
 
   private async reverse(candidates: BootstrapNode[], requester: Id, channel: Channel): Promise<void> {
