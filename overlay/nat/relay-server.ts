@@ -40,7 +40,6 @@ export interface RelayServerOptions {
 }
 
 interface PendingCircuit {
-  asker: Socket;
   timer: Timer;
   resolve(accepter: Socket): void;
 }
@@ -125,7 +124,7 @@ export class RelayServer {
         this.pending.delete(circuit);
         resolve(undefined);
       });
-      this.pending.set(circuit, { asker: socket, timer, resolve });
+      this.pending.set(circuit, { timer, resolve });
     });
     this.opts.notify(target, circuit, b.toLowerCase(), app).catch((e: Error) => this.opts.log.debug(`relay: could not tell ${a} of circuit ${circuit}: ${e.message}`));
     const accepter = await accepted;

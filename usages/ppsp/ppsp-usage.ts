@@ -101,6 +101,7 @@ export class PpspUsage implements Usage {
           return link;
         } catch (e) {
           if (!theirs.some((t) => t.type === 'overlay') || !this.signalling.offers('overlay')) throw e;
+          this.log.info(`no TLS data channel to ${peer} (${(e as Error).message}): relaying through the overlay`);
         }
       }
       this.channelsOpened.overlay++;
