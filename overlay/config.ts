@@ -8,11 +8,12 @@ import { readFile } from 'node:fs/promises';
 import { ID_HASHES, type IdHash } from './id.js';
 import { closestName } from './util/closest-name.js';
 import { CHORD_DEFAULTS, CHORD_RANGES, type ChordConfig } from './topology/chord/chord-config.js';
+import { KADEMLIA_DEFAULTS, KADEMLIA_RANGES, type KademliaConfig } from './topology/kademlia/kademlia-config.js';
 
-export type { ChordConfig };
+export type { ChordConfig, KademliaConfig };
 
-/** Topology plugins this node implements (a Kademlia plugin is planned). */
-export const TOPOLOGIES = ['CHORD-RELOAD'] as const;
+/** Topology plugins this node implements; each reads its own section (`chord`, `kademlia`). */
+export const TOPOLOGIES = ['CHORD-RELOAD', 'KADEMLIA'] as const;
 export type TopologyName = (typeof TOPOLOGIES)[number];
 
 export const DATA_MODELS = ['single', 'array', 'dictionary'] as const;
@@ -114,6 +115,7 @@ export interface OverlayConfig {
   linkQueueLimit: number;
   kinds: KindConfig[];
   chord: ChordConfig;
+  kademlia: KademliaConfig;
   storage: StorageConfig;
   links: LinkLimitsConfig;
   /**
@@ -139,6 +141,7 @@ export const CONFIG_DEFAULTS = {
   linkQueueLimit: 1024,
   certificateReferences: false,
   chord: CHORD_DEFAULTS,
+  kademlia: KADEMLIA_DEFAULTS,
   links: {
     maxPerNode: 2,
     handshakeTimeoutMs: 10_000,
@@ -227,7 +230,7 @@ function knownFieldsOnly(obj: Json, path: string, known: readonly string[]): voi
 /** The fields of the document's top level and of a kind block; `satisfies` keeps them in step with the types. */
 const TOP_FIELDS = Object.keys({
   overlay: 0, sequence: 0, rootCerts: 0, topology: 0, hash: 0, bootstrap: 0, maxMessageSize: 0, initialTtl: 0, requestTimeoutMs: 0,
-  reliabilityTimerMs: 0, maxTransmissions: 0, maxOutstandingRequests: 0, maxLinks: 0, linkQueueLimit: 0, kinds: 0, chord: 0, storage: 0, links: 0,
+  reliabilityTimerMs: 0, maxTransmissions: 0, maxOutstandingRequests: 0, maxLinks: 0, linkQueueLimit: 0, kinds: 0, chord: 0, kademlia: 0, storage: 0, links: 0,
   certificateReferences: 0,
 } satisfies Record<keyof OverlayConfig, 0>);
 const KIND_FIELDS = Object.keys({ id: 0, name: 0, dataModel: 0, accessControl: 0, maxCount: 0, maxSize: 0, maxNodeMultiple: 0 } satisfies Record<keyof KindConfig, 0>);
@@ -359,6 +362,7 @@ export function parseOverlayConfig(doc: unknown): OverlayConfig {
     linkQueueLimit: integer(d, 'linkQueueLimit', 1, 1_000_000, C.linkQueueLimit),
     kinds,
     chord: integerSection<ChordConfig>(d, 'chord', CHORD_RANGES, CONFIG_DEFAULTS.chord),
+    kademlia: integerSection<KademliaConfig>(d, 'kademlia', KADEMLIA_RANGES, CONFIG_DEFAULTS.kademlia),
     storage: integerSection<StorageConfig>(d, 'storage', STORAGE_RANGES, CONFIG_DEFAULTS.storage),
     links: integerSection<LinkLimitsConfig>(d, 'links', LINK_LIMIT_RANGES, CONFIG_DEFAULTS.links),
     certificateReferences: boolean(d, 'certificateReferences', C.certificateReferences),

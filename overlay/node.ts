@@ -562,6 +562,7 @@ export class Node {
       self: this.identity.nodeId,
       config: this.config,
       clock: this.clock,
+      random: this.random,
       log: this.log.child('topology'),
       // The topology's own messages, also while joining and getting back in.
       request: (dests, code, body, timeoutMs) => this.transport.request(dests, code, body, timeoutMs),

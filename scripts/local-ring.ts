@@ -8,10 +8,11 @@ import { createCsr, issueNodeCertificate, type KeyAlgorithm, type RootCa } from 
 import type { SignatureScheme } from '../certs/signature-scheme.js';
 import { Identity } from '../certs/identity.js';
 import type { OverlayConfig } from '../overlay/config.js';
-import { idFromHex, idToHex, type Id } from '../overlay/id.js';
 import type { Clock } from '../overlay/clock.js';
 import type { Logger } from '../overlay/log.js';
 import { Node, type NodeOptions } from '../overlay/node.js';
+
+export { RingTruth } from './topology-truth.js';
 
 /** Nodes that join at once after the first, when the caller does not say. */
 export const DEFAULT_JOIN_BATCH = 4;
@@ -116,83 +117,4 @@ export async function startLocalRing(opts: LocalRingOptions): Promise<LocalRing>
     throw e;
   }
   return ring;
-}
-
-/**
- * The ring as ground truth: who follows whom, who owns what, from the Node-IDs alone. Members can
- * be added and removed as a simulated overlay churns; every query is a binary search.
- */
-export class RingTruth {
-  /** Node-IDs as hex, sorted: fixed-length lowercase hex sorts as the numbers do. */
-  private readonly sorted: string[];
-
-  constructor(ids: Id[]) {
-    this.sorted = ids.map(idToHex).sort();
-  }
-
-  /** The Node-IDs in ring order, from the smallest. */
-  ids(): string[] {
-    return [...this.sorted];
-  }
-
-  get size(): number {
-    return this.sorted.length;
-  }
-
-  add(id: Id): void {
-    const hex = idToHex(id);
-    const at = this.lowerBound(hex);
-    if (this.sorted[at] !== hex) this.sorted.splice(at, 0, hex);
-  }
-
-  remove(id: Id): void {
-    const hex = idToHex(id);
-    const at = this.lowerBound(hex);
-    if (this.sorted[at] === hex) this.sorted.splice(at, 1);
-  }
-
-  /** The first position whose id is at or after `hex`. */
-  private lowerBound(hex: string): number {
-    let lo = 0;
-    let hi = this.sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.sorted[mid]! < hex) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  private indexOf(id: Id): number {
-    const hex = idToHex(id);
-    const i = this.lowerBound(hex);
-    if (this.sorted[i] !== hex) throw new RangeError(`${hex} is not in this ring`);
-    return i;
-  }
-
-  /** The k nodes after `id` clockwise (hex), not counting itself. */
-  successors(id: Id, k: number): string[] {
-    const i = this.indexOf(id);
-    const n = this.sorted.length;
-    return Array.from({ length: Math.min(k, n - 1) }, (_, j) => this.sorted[(i + 1 + j) % n]!);
-  }
-
-  /** The k nodes before `id` counter-clockwise (hex), not counting itself. */
-  predecessors(id: Id, k: number): string[] {
-    const i = this.indexOf(id);
-    const n = this.sorted.length;
-    return Array.from({ length: Math.min(k, n - 1) }, (_, j) => this.sorted[(i - 1 - j + n * 2) % n]!);
-  }
-
-  /** The node responsible for a key: the first at or after it, round the ring (RFC 6940 §10.1). */
-  responsible(key: Id): string {
-    if (this.sorted.length === 0) throw new RangeError('an empty ring has no responsible node');
-    return this.sorted[this.lowerBound(idToHex(key)) % this.sorted.length]!;
-  }
-
-  /** The replica set of a key (RFC 6940 §10.4): its responsible node and the next `count - 1` (hex). */
-  replicaSet(key: Id, count: number): string[] {
-    const owner = this.responsible(key);
-    return [owner, ...this.successors(idFromHex(owner), count - 1)];
-  }
 }

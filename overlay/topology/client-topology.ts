@@ -9,7 +9,7 @@ import { ErrorCode, ReloadError } from '../errors.js';
 import { addToId, idEquals, idToHex, type Id } from '../id.js';
 import type { Timer } from '../clock.js';
 import { ClientTable } from './client-table.js';
-import type { Topology, TopologyHost, TopologyStatus } from './topology.js';
+import type { RingStatus, Topology, TopologyHost } from './topology.js';
 
 export class ClientTopology implements Topology {
   readonly table: ClientTable;
@@ -57,9 +57,9 @@ export class ClientTopology implements Topology {
     if (this.table.remove(peer)) void this.followResponsibility();
   }
 
-  status(): TopologyStatus {
+  status(): RingStatus {
     const peer = this.table.attachedPeer;
-    return { successors: peer ? [idToHex(peer)] : [], predecessors: [], fingers: [] };
+    return { topology: 'client', successors: peer ? [idToHex(peer)] : [], predecessors: [], fingers: [] };
   }
 
   /** Attach to our own Node-ID as a Resource-ID through each of `vias` until one answers. */

@@ -6,10 +6,12 @@
 import type { TopologyName } from '../config.js';
 import { ChordTopology } from './chord/chord-topology.js';
 import { ClientTopology } from './client-topology.js';
+import { KademliaTopology } from './kademlia/kademlia-topology.js';
 import type { Topology, TopologyHost } from './topology.js';
 
 const PLUGINS: Record<TopologyName, (host: TopologyHost) => Topology> = {
   'CHORD-RELOAD': (host) => new ChordTopology(host),
+  KADEMLIA: (host) => new KademliaTopology(host),
 };
 
 /** The plugin `host.config.topology` names, or the client's when `client`. */

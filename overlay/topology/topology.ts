@@ -10,6 +10,7 @@ import type { OverlayConfig } from '../config.js';
 import type { Id } from '../id.js';
 import type { Link } from '../link/link.js';
 import type { Logger } from '../log.js';
+import type { Random } from '../random.js';
 import type { Destination } from '../wire/message.js';
 import type { RoutingTable } from './routing-table.js';
 
@@ -25,6 +26,7 @@ export interface TopologyHost {
   readonly self: Id;
   readonly config: OverlayConfig;
   readonly clock: Clock;
+  readonly random: Random;
   readonly log: Logger;
   /** Sends a signed request and waits for its verified answer (throws ReloadError). */
   request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number): Promise<HostResponse>;
@@ -44,12 +46,25 @@ export interface TopologyHost {
   tableChanged(): void;
 }
 
-/** The routing state a plugin shows in `GET /status`. */
-export interface TopologyStatus {
+/** The routing state CHORD-RELOAD (and a client, its one peer as successor) shows in `GET /status`. */
+export interface RingStatus {
+  topology: 'CHORD-RELOAD' | 'client';
   successors: string[];
   predecessors: string[];
   fingers: { index: number; target: string; peer: string | null }[];
 }
+
+/** The routing state the Kademlia plugin shows in `GET /status`. */
+export interface KademliaStatus {
+  topology: 'KADEMLIA';
+  /** The XOR-closest peers, closest first. */
+  siblings: string[];
+  /** k-buckets from the farthest (depth 1: the half of the id space without this node) to the node's own. */
+  buckets: { depth: number; contacts: string[] }[];
+}
+
+/** What a plugin shows in `GET /status`, told apart by `topology`. */
+export type TopologyStatus = RingStatus | KademliaStatus;
 
 /** Who sent a topology message, as the node verified it. */
 export interface TopologySender {
@@ -72,7 +87,7 @@ export interface Topology {
   onJoin(body: unknown, from: TopologySender): unknown;
   /** LeaveReq body -> LeaveAns body. */
   onLeave(body: unknown, from: TopologySender): unknown;
-  /** Successors and predecessors: the peers whose failure or arrival moves responsibility. */
+  /** The peers whose failure or arrival moves responsibility (Chord: successors and predecessors). */
   neighbours(): Id[];
   /** A link went down: the peer may have failed. */
   onLinkDown(peer: Id): void;

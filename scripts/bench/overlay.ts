@@ -1,16 +1,18 @@
 /**
- * `npm run bench -- overlay [--nodes N]`: N nodes in this process over real TLS on 127.0.0.1 join
- * one ring in batches; then RouteQuery to random Resource-IDs from random nodes, each checked
- * against the ground truth of the sorted Node-IDs. Beside the route latency per hop it measures a
+ * `npm run bench -- overlay [--nodes N] [--topology T]`: N nodes in this process over real TLS on
+ * 127.0.0.1 join one overlay in batches; then RouteQuery to random Resource-IDs from random nodes,
+ * each checked against the ground truth of the Node-IDs (the ring, or the XOR metric). Beside the route latency per hop it measures a
  * direct Ping between two linked nodes in the same run and under the same load, so the ratio holds
  * on a busy machine. All nodes share one event loop: latencies are CPU (signing, TLS), not wire.
  */
 import { randomInt } from 'node:crypto';
 import { createRootCa } from '../../certs/ca.js';
-import { newOverlayConfig } from '../../overlay/config.js';
+import { newOverlayConfig, TOPOLOGIES, type TopologyName } from '../../overlay/config.js';
 import { randomId, type Id } from '../../overlay/id.js';
 import type { Node } from '../../overlay/node.js';
-import { enrollInMemory, RingTruth, startLocalRing } from '../local-ring.js';
+import { enrollInMemory, startLocalRing } from '../local-ring.js';
+import { maintenanceSent } from '../maintenance.js';
+import { neighbourCount, topologyTruth, type TopologyTruth } from '../topology-truth.js';
 import { percentile, pool, round } from './measure.js';
 
 const OVERLAY = 'bench.reload';
@@ -35,12 +37,24 @@ const HOPS_NOTE =
   'predecessor and leaves out that last hop, but here any node whose neighbour lists hold the responsible node sends ' +
   'straight to it, which saves about as much, so hops.mean compares with halfLog2N as it is.';
 
-/** Nodes whose successor or predecessor list differs from the ground truth. */
-function wrongNeighbourTables(nodes: Node[], truth: RingTruth, k: number): number {
-  return nodes.filter((n) => {
-    const s = n.topologyStatus();
-    return s.successors.join() !== truth.successors(n.nodeId, k).join() || s.predecessors.join() !== truth.predecessors(n.nodeId, k).join();
-  }).length;
+/** Nodes whose neighbourhood (successors and predecessors, or siblings) differs from the ground truth. */
+function wrongNeighbourTables(nodes: Node[], truth: TopologyTruth, k: number): number {
+  return nodes.filter((n) => truth.neighbourhoodError({ nodeId: n.nodeIdHex, ...n.topologyStatus() }, k) !== undefined).length;
+}
+
+/**
+ * Waits (bounded) for every neighbour table to match the ground truth, so routing is measured on a
+ * settled overlay; says how many were wrong right after the joins and at the end of the wait.
+ */
+export async function settleTables(nodes: Node[], truth: TopologyTruth, k: number, boundMs: number): Promise<{ wrongAfterJoin: number; wrong: number; settleMs: number }> {
+  const started = performance.now();
+  let wrong = wrongNeighbourTables(nodes, truth, k);
+  const wrongAfterJoin = wrong;
+  while (wrong > 0 && performance.now() - started < boundMs) {
+    await new Promise((r) => setTimeout(r, 50));
+    wrong = wrongNeighbourTables(nodes, truth, k);
+  }
+  return { wrongAfterJoin, wrong, settleMs: performance.now() - started };
 }
 
 interface RouteSample {
@@ -56,7 +70,7 @@ interface RouteRun {
 }
 
 /** `count` RouteQueries to random Resource-IDs from random nodes, each compared with the ground truth. */
-async function routeRandom(nodes: Node[], truth: RingTruth, count: number, inFlight: number): Promise<RouteRun> {
+async function routeRandom(nodes: Node[], truth: TopologyTruth, count: number, inFlight: number): Promise<RouteRun> {
   const run: RouteRun = { samples: [], misroutes: [], failures: [] };
   await pool(count, inFlight, async () => {
     const key: Id = randomId();
@@ -90,12 +104,13 @@ async function pingTimes(a: Node, b: Node, count: number, inFlight: number): Pro
 /** p50 of each route's latency divided by its hops, ms. */
 const perHopP50 = (samples: RouteSample[]) => percentile(samples.filter((s) => s.hops > 0).map((s) => s.ms / s.hops), 50);
 
-export async function benchOverlay(opts: { durationMs?: number; nodes?: number } = {}): Promise<Record<string, unknown>> {
+export async function benchOverlay(opts: { durationMs?: number; nodes?: number; topology?: TopologyName } = {}): Promise<Record<string, unknown>> {
   const count = opts.nodes ?? DEFAULT_BENCH_NODES;
   if (!Number.isInteger(count) || count < 2) throw new RangeError('the overlay benchmark needs at least 2 nodes');
+  const topology = opts.topology ?? TOPOLOGIES[0];
   const settleBoundMs = opts.durationMs ?? DEFAULT_SETTLE_BOUND_MS;
   const ca = await createRootCa({ overlay: OVERLAY });
-  const config = newOverlayConfig(OVERLAY, ca.certPem);
+  const config = { ...newOverlayConfig(OVERLAY, ca.certPem), topology };
   const identities = await Promise.all(Array.from({ length: count }, (_, i) => enrollInMemory(ca, OVERLAY, `node${i}@${OVERLAY}`)));
 
   const joinTimes: number[] = [];
@@ -104,43 +119,40 @@ export async function benchOverlay(opts: { durationMs?: number; nodes?: number }
   const joinAllMs = performance.now() - joinStarted;
   try {
     const { nodes } = ring;
-    const truth = new RingTruth(nodes.map((n) => n.nodeId));
-    const k = config.chord.neighbourCount;
+    const truth = topologyTruth(config, nodes.map((n) => n.nodeId));
+    const k = neighbourCount(config);
 
-    // Routing is checked on a settled ring: wait (bounded) for every neighbour table to be right.
-    const settleStarted = performance.now();
-    let wrongTables = wrongNeighbourTables(nodes, truth, k);
-    const wrongTablesAfterJoin = wrongTables;
-    while (wrongTables > 0 && performance.now() - settleStarted < settleBoundMs) {
-      await new Promise((r) => setTimeout(r, 50));
-      wrongTables = wrongNeighbourTables(nodes, truth, k);
-    }
-    const settleMs = performance.now() - settleStarted;
+    const settled = await settleTables(nodes, truth, k, settleBoundMs);
+    // Maintenance from here on: the settled overlay's own upkeep, while the routes below run.
+    const maintenanceFrom = { at: performance.now(), sent: nodes.reduce((sum, n) => sum + maintenanceSent(n), 0) };
 
     const routed = await routeRandom(nodes, truth, BENCH_ROUTES, BENCH_IN_FLIGHT);
     const hops = routed.samples.map((s) => s.hops);
     const meanHops = hops.reduce((a, b) => a + b, 0) / hops.length;
 
-    // A directly linked pair: a node and its successor, which it always holds a link to.
+    // A directly linked pair: a node and its nearest neighbour, which it always holds a link to.
     const a = nodes[randomInt(nodes.length)]!;
-    const b = nodes.find((n) => n.nodeIdHex === truth.successors(a.nodeId, 1)[0])!;
-    if (!a.linkList().some((l) => l.remoteNodeIdHex === b.nodeIdHex)) throw new Error(`${a.nodeIdHex} holds no link to its successor ${b.nodeIdHex}`);
+    const b = nodes.find((n) => n.nodeIdHex === a.topology.neighbours().map((id) => Buffer.from(id).toString('hex'))[0]);
+    if (!b || !a.linkList().some((l) => l.remoteNodeIdHex === b.nodeIdHex)) throw new Error(`${a.nodeIdHex} holds no link to its nearest neighbour`);
     const direct = await pingTimes(a, b, BENCH_DIRECT_PINGS, BENCH_IN_FLIGHT);
     const directP50 = percentile(direct, 50);
 
     // The same comparison one request at a time, without queueing behind other requests.
     const sequentialRoutes = await routeRandom(nodes, truth, BENCH_SEQUENTIAL, 1);
     const sequentialDirect = await pingTimes(a, b, BENCH_SEQUENTIAL, 1);
+    const maintenanceMinutes = (performance.now() - maintenanceFrom.at) / 60_000;
+    const maintenance = nodes.reduce((sum, n) => sum + maintenanceSent(n), 0) - maintenanceFrom.sent;
 
     return {
       bench: 'overlay',
+      topology,
       nodes: count,
       joinBatch: BENCH_JOIN_BATCH,
       joinAllMs: Math.round(joinAllMs),
       joinMs: { p50: Math.round(percentile(joinTimes, 50)), max: Math.round(Math.max(...joinTimes)) },
-      wrongNeighbourTablesAfterJoin: wrongTablesAfterJoin,
-      settleMs: Math.round(settleMs),
-      wrongNeighbourTables: wrongTables,
+      wrongNeighbourTablesAfterJoin: settled.wrongAfterJoin,
+      settleMs: Math.round(settled.settleMs),
+      wrongNeighbourTables: settled.wrong,
       routes: BENCH_ROUTES,
       inFlight: BENCH_IN_FLIGHT,
       misroutes: routed.misroutes.length + sequentialRoutes.misroutes.length,
@@ -153,6 +165,7 @@ export async function benchOverlay(opts: { durationMs?: number; nodes?: number }
       perHopLatencyMs: { p50: round(perHopP50(routed.samples)) },
       directPingMs: { p50: round(directP50), p95: round(percentile(direct, 95)), pings: BENCH_DIRECT_PINGS, inFlight: BENCH_IN_FLIGHT },
       perHopVsDirect: round(perHopP50(routed.samples) / directP50),
+      maintenance: { messagesPerNodePerMinute: round(maintenance / count / maintenanceMinutes), overSeconds: round(maintenanceMinutes * 60) },
       oneInFlight: {
         routes: BENCH_SEQUENTIAL,
         routeLatencyMs: { p50: round(percentile(sequentialRoutes.samples.map((s) => s.ms), 50)) },

@@ -16,7 +16,7 @@ import { idToHex, randomId, type Id } from '../../overlay/id.js';
 import type { Node } from '../../overlay/node.js';
 import { nodeMultipleResource } from '../../overlay/storage/access-control.js';
 import { enrollInMemory, RingTruth, startLocalRing } from '../local-ring.js';
-import { BENCH_IN_FLIGHT, BENCH_JOIN_BATCH, DEFAULT_BENCH_NODES, DEFAULT_SETTLE_BOUND_MS } from './overlay.js';
+import { BENCH_IN_FLIGHT, BENCH_JOIN_BATCH, DEFAULT_BENCH_NODES, DEFAULT_SETTLE_BOUND_MS, settleTables } from './overlay.js';
 import { percentile, pool, round } from './measure.js';
 
 const OVERLAY = 'bench-storage.reload';
@@ -98,15 +98,7 @@ export async function benchStorage(opts: { durationMs?: number; nodes?: number }
   try {
     const { nodes } = ring;
     const truth = new RingTruth(nodes.map((n) => n.nodeId));
-    const k = config.chord.neighbourCount;
-    const wrongTables = () =>
-      nodes.filter((n) => {
-        const s = n.topologyStatus();
-        return s.successors.join() !== truth.successors(n.nodeId, k).join() || s.predecessors.join() !== truth.predecessors(n.nodeId, k).join();
-      }).length;
-    const settleStarted = performance.now();
-    while (wrongTables() > 0 && performance.now() - settleStarted < settleBoundMs) await new Promise((r) => setTimeout(r, 50));
-    const settleMs = performance.now() - settleStarted;
+    const { settleMs, wrong: wrongTables } = await settleTables(nodes, truth, config.chord.neighbourCount, settleBoundMs);
 
     // Store: node i % N writes its slot ⌊i / N⌋ + 1, so no two stores share a resource.
     const placed: Placed[] = [];
@@ -168,7 +160,7 @@ export async function benchStorage(opts: { durationMs?: number; nodes?: number }
       nodes: count,
       joinAllMs: Math.round(joinAllMs),
       settleMs: Math.round(settleMs),
-      wrongNeighbourTables: wrongTables(),
+      wrongNeighbourTables: wrongTables,
       replicationQuietMs: Math.round(replicationQuietMs),
       kind: { name: kind.name, accessControl: kind.accessControl, maxNodeMultiple: kind.maxNodeMultiple },
       valueBytes: BENCH_VALUE_BYTES,

@@ -1,6 +1,8 @@
 /** `reload-ppsp bench <suite>` (`npm run bench -- <suite>`): prints the suite's figures as JSON. */
 import { DEFAULT_BENCH_NODES } from '../bench/overlay.js';
+import { TOPOLOGIES, type TopologyName } from '../../overlay/config.js';
 import { integerOption, UsageError, type Command } from '../command.js';
+import { topologyOption } from '../topology-option.js';
 
 /** What a suite is given; each suite reads only the options it lists in `takes`. */
 interface BenchOptions {
@@ -8,6 +10,7 @@ interface BenchOptions {
   nodes?: number;
   sizeMiB?: number;
   viewers?: number;
+  topology?: TopologyName;
 }
 
 interface Suite {
@@ -18,7 +21,7 @@ interface Suite {
 const SUITES: Record<string, Suite> = {
   wire: { load: async () => (await import('../bench/wire.js')).benchWire, takes: ['durationMs'] },
   link: { load: async () => (await import('../bench/link.js')).benchLink, takes: ['durationMs'] },
-  overlay: { load: async () => (await import('../bench/overlay.js')).benchOverlay, takes: ['durationMs', 'nodes'] },
+  overlay: { load: async () => (await import('../bench/overlay.js')).benchOverlay, takes: ['durationMs', 'nodes', 'topology'] },
   storage: { load: async () => (await import('../bench/storage.js')).benchStorage, takes: ['durationMs', 'nodes'] },
   swarm: { load: async () => (await import('../bench/swarm.js')).benchSwarm, takes: ['sizeMiB'] },
   stream: { load: async () => (await import('../bench/stream.js')).benchStream, takes: ['sizeMiB'] },
@@ -41,6 +44,7 @@ export const benchCommand: Command = {
     nodes: { type: 'string', help: `nodes to run, ${BENCH_MIN_NODES}-${BENCH_MAX_NODES} (overlay, storage; default ${DEFAULT_BENCH_NODES})`, valueName: 'N' },
     size: { type: 'string', help: 'MiB of the file to stream (swarm: default 256; stream: default 256 and 1024; nat: default 16, per ordered pair)', valueName: 'MIB' },
     viewers: { type: 'string', help: 'viewers of the live channel, 1-128 (live; default 32)', valueName: 'N' },
+    topology: { type: 'string', help: `topology plugin (overlay; ${TOPOLOGIES.join(', ')}; default ${TOPOLOGIES[0]})`, valueName: 'T' },
   },
   async run(args) {
     const [name] = args.positionals;
@@ -51,8 +55,9 @@ export const benchCommand: Command = {
       nodes: integerOption(args, 'nodes', { min: BENCH_MIN_NODES, max: BENCH_MAX_NODES }),
       sizeMiB: integerOption(args, 'size', { min: 1, max: 4096 }),
       viewers: integerOption(args, 'viewers', { min: 1, max: 128 }),
+      topology: topologyOption(args),
     };
-    const flag: Record<keyof BenchOptions, string> = { durationMs: 'duration', nodes: 'nodes', sizeMiB: 'size', viewers: 'viewers' };
+    const flag: Record<keyof BenchOptions, string> = { durationMs: 'duration', nodes: 'nodes', sizeMiB: 'size', viewers: 'viewers', topology: 'topology' };
     for (const key of Object.keys(opts) as (keyof BenchOptions)[]) {
       if (opts[key] === undefined) delete opts[key];
       else if (!suite.takes.includes(key)) throw new UsageError(`the ${name} suite takes no --${flag[key]}`);

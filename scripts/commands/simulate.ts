@@ -6,10 +6,11 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { TOPOLOGIES, type TopologyName } from '../../overlay/config.js';
+import { TOPOLOGIES } from '../../overlay/config.js';
 import { integerOption, optionalString, printResult, UsageError, type Command } from '../command.js';
 import { writePlots } from '../simulation/sim-plots.js';
 import { runSimulation, type SimulationOptions } from '../simulation/simulation.js';
+import { topologyOption } from '../topology-option.js';
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -39,8 +40,7 @@ export const simulateCommand: Command = {
   },
   async run(args) {
     if (args.positionals.length > 0) throw new UsageError(`simulate takes no arguments, got "${args.positionals[0]}"`);
-    const topology = (optionalString(args, 'topology') ?? TOPOLOGIES[0]) as TopologyName;
-    if (!TOPOLOGIES.includes(topology)) throw new UsageError(`--topology ${topology} is not one of ${TOPOLOGIES.join(', ')}`);
+    const topology = topologyOption(args) ?? TOPOLOGIES[0];
     const churn = optionalString(args, 'churn');
     if (churn !== undefined && churn !== 'pareto') throw new UsageError(`--churn ${churn}: the model is pareto`);
     const meanSession = optionalString(args, 'mean-session');

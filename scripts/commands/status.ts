@@ -1,19 +1,33 @@
 /** `reload-ppsp status` and `reload-ppsp ping`: ask a running node through its API. */
 import { API_CLIENT_OPTIONS, apiEndpoint, callApi, pageUrl } from '../api-client.js';
+import type { TopologyStatus } from '../../overlay/topology/topology.js';
 import { printResult, UsageError, type Command } from '../command.js';
 
 const jsonOption = { type: 'boolean' as const, help: 'print JSON' };
 
-interface Status {
+type Status = TopologyStatus & {
   nodeId: string;
   user: string;
   overlay: string;
   state: string;
   listen: string | null;
-  successors: string[];
-  predecessors: string[];
-  fingers: { index: number; peer: string | null }[];
   links: { nodeId: string; user: string; address: string }[];
+};
+
+/** The rows that show the node's place in the overlay, as its topology plugin keeps it. */
+function topologyRows(s: TopologyStatus): [string, string][] {
+  if (s.topology === 'KADEMLIA') {
+    const contacts = s.buckets.reduce((sum, b) => sum + b.contacts.length, 0);
+    return [
+      ['siblings', s.siblings.join(' ') || '-'],
+      ['buckets', `${s.buckets.length}, ${contacts} contacts (${s.buckets.map((b) => b.contacts.length).join(' ')})`],
+    ];
+  }
+  return [
+    ['successors', s.successors.join(' ') || '-'],
+    ['predecessors', s.predecessors.join(' ') || '-'],
+    ['fingers', `${s.fingers.filter((f) => f.peer).length} of ${s.fingers.length} filled`],
+  ];
 }
 
 export const statusCommand: Command = {
@@ -29,9 +43,8 @@ export const statusCommand: Command = {
       ['overlay', s.overlay],
       ['state', s.state],
       ['listen', s.listen ?? '-'],
-      ['successors', s.successors.join(' ') || '-'],
-      ['predecessors', s.predecessors.join(' ') || '-'],
-      ['fingers', `${s.fingers.filter((f) => f.peer).length} of ${s.fingers.length} filled`],
+      ['topology', s.topology],
+      ...topologyRows(s),
       ['links', String(s.links.length)],
       ['page', page ?? '-'],
     ];

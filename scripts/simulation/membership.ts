@@ -1,16 +1,18 @@
 /**
  * Who is in a simulated overlay right now: the peers whose node joined and has not stopped, and the
- * ring they form as ground truth. An arrival or departure costs a binary search and one array
+ * ground truth of the topology they form (the ring, or the XOR metric). An arrival or departure costs a binary search and one array
  * splice, so that a lookup at 10,000 nodes neither scans every peer to pick its origin nor
  * rebuilds the ring to check its answer.
  */
 import type { Id } from '../../overlay/id.js';
-import { RingTruth } from '../local-ring.js';
+import type { TopologyTruth } from '../topology-truth.js';
 
 export class Membership<P extends { identity: { nodeId: Id } }> {
-  readonly truth = new RingTruth([]);
   private readonly list: P[] = [];
   private readonly position = new Map<P, number>();
+
+  /** @param truth the topology's ground truth, empty: members join it as they join the overlay */
+  constructor(readonly truth: TopologyTruth) {}
 
   get size(): number {
     return this.list.length;

@@ -19,6 +19,8 @@ import { seededRandom, type Random } from '../../overlay/random.js';
 import { nodeMultipleResource } from '../../overlay/storage/access-control.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
 import { enrollInMemory } from '../local-ring.js';
+import { MAINTENANCE_CODES } from '../maintenance.js';
+import { topologyTruth } from '../topology-truth.js';
 import { Membership } from './membership.js';
 import { pooled } from './pool.js';
 import { paretoMs } from './churn.js';
@@ -49,8 +51,6 @@ const FETCH_ATTEMPTS = 3;
 const SIM_TURN_EVERY = 256;
 /** Virtual time a lookup may take before it counts as failed. */
 const LOOKUP_TIMEOUT_MS = 10_000;
-/** The topology maintenance messages (what keeps the routing state), counted per node per minute. */
-const MAINTENANCE_CODES = [MessageCode.UpdateReq, MessageCode.UpdateAns, MessageCode.JoinReq, MessageCode.JoinAns, MessageCode.LeaveReq, MessageCode.LeaveAns, MessageCode.AttachReq, MessageCode.AttachAns, MessageCode.PingReq, MessageCode.PingAns, MessageCode.ProbeReq, MessageCode.ProbeAns];
 
 export interface SimulationOptions {
   nodes: number;
@@ -129,7 +129,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   const network = new MemoryNetwork({ clock, random: seededRandom(opts.seed + 1), path: simPaths(opts.seed, latency.min, latency.max) });
   const peers: SimPeer[] = enrolled.identities.map((identity, index) => ({ index, identity, node: undefined, upMs: 0, upSince: 0, sent: new Map() }));
   const bootstraps = peers.slice(0, Math.min(8, peers.length)).map((p) => ({ host: simHost(p.index), port: SIM_PORT }));
-  const members = new Membership<SimPeer>();
+  const members = new Membership<SimPeer>(topologyTruth(config, []));
 
   let joinFailures = 0;
   /** Starts a node for `p`; a join that fails is tried again later, as an operator's restart would. */

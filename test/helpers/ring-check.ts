@@ -1,17 +1,19 @@
 import type { Node } from '../../overlay/node.js';
-import { RingTruth } from '../../scripts/local-ring.js';
+import type { RingStatus } from '../../overlay/topology/topology.js';
+import { neighbourhoodDifferences, nodeViews } from './settle.js';
 
 /**
- * The nodes whose successor or predecessor list differs from the ground truth of `nodes` (the live
- * ring), each as a line saying what it has and what it should have; none when the ring agrees.
+ * The nodes whose neighbourhood (Chord's successor and predecessor lists, Kademlia's siblings)
+ * differs from the ground truth of `nodes` (the live overlay), each as a line saying what it has
+ * and what it should have; none when the overlay agrees. `k` neighbours each way.
  */
 export function wrongNeighbours(nodes: Node[], k: number): string[] {
-  const truth = new RingTruth(nodes.map((n) => n.nodeId));
-  const short = (ids: string[]) => ids.map((x) => x.slice(0, 8));
-  return nodes.flatMap((n) => {
-    const s = n.topologyStatus();
-    const want = { successors: truth.successors(n.nodeId, k), predecessors: truth.predecessors(n.nodeId, k) };
-    const ok = JSON.stringify(s.successors) === JSON.stringify(want.successors) && JSON.stringify(s.predecessors) === JSON.stringify(want.predecessors);
-    return ok ? [] : [`${n.nodeIdHex.slice(0, 8)} succ ${short(s.successors)} want ${short(want.successors)}; pred ${short(s.predecessors)} want ${short(want.predecessors)}`];
-  });
+  return neighbourhoodDifferences(nodeViews(nodes), k, nodes[0]?.config.topology);
+}
+
+/** A CHORD-RELOAD node's (or a client's) status; throws for a node of another topology. */
+export function ringStatus(node: Node): RingStatus {
+  const s = node.topologyStatus();
+  if (s.topology === 'KADEMLIA') throw new Error(`${node.nodeIdHex} runs ${s.topology}, not a ring`);
+  return s;
 }

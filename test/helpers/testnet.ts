@@ -5,7 +5,7 @@
  * RingTruth, the ground truth computed from the sorted Node-IDs, comes from there too.
  */
 import { systemClock, VirtualClock, type Clock } from '../../overlay/clock.js';
-import { newOverlayConfig, type OverlayConfig } from '../../overlay/config.js';
+import { newOverlayConfig, type OverlayConfig, type TopologyName } from '../../overlay/config.js';
 import { MemoryNetwork } from '../../overlay/link/memory-network.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
 import type { Identity } from '../../certs/identity.js';
@@ -19,11 +19,15 @@ export type Testnet = LocalRing;
 
 /** Settings that make maintenance fast enough for tests (production defaults are slower). */
 export const FAST_CHORD = { updateIntervalMs: 500, fingerIntervalMs: 1000, neighbourTimeoutMs: 2000 };
+export const FAST_KADEMLIA = { updateIntervalMs: 500, refreshIntervalMs: 5000, neighbourTimeoutMs: 2000 };
 export const FAST_STORAGE = { syncIntervalMs: 500 };
 
 export interface TestnetOptions {
   batch?: number;
+  /** The topology plugin (default the configuration's, CHORD-RELOAD). */
+  topology?: TopologyName;
   chord?: Partial<OverlayConfig['chord']>;
+  kademlia?: Partial<OverlayConfig['kademlia']>;
   storage?: Partial<OverlayConfig['storage']>;
   /** Kinds besides the configuration's default ones. */
   kinds?: OverlayConfig['kinds'];
@@ -53,7 +57,9 @@ export async function startTestnet(count: number, opts: TestnetOptions = {}): Pr
   const base = newOverlayConfig(TEST_OVERLAY, pki.ca.certPem);
   const config: OverlayConfig = {
     ...base,
+    topology: opts.topology ?? base.topology,
     chord: { ...base.chord, ...FAST_CHORD, ...opts.chord },
+    kademlia: { ...base.kademlia, ...FAST_KADEMLIA, ...opts.kademlia },
     storage: { ...base.storage, ...FAST_STORAGE, ...opts.storage },
     kinds: [...base.kinds, ...(opts.kinds ?? [])],
     certificateReferences: opts.certificateReferences ?? base.certificateReferences,

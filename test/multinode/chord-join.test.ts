@@ -11,7 +11,7 @@ import type { Identity } from '../../certs/identity.js';
 import type { Node } from '../../overlay/node.js';
 import { encodeUpdate, parseUpdateAnswer, UPDATE_FULL, UPDATE_NEIGHBORS } from '../../overlay/topology/chord/chord-messages.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
-import { wrongNeighbours } from '../helpers/ring-check.js';
+import { ringStatus, wrongNeighbours } from '../helpers/ring-check.js';
 import { RingTruth, startVirtualTestnet, type Testnet } from '../helpers/testnet.js';
 import { waitForVirtual } from '../helpers/wait.js';
 
@@ -38,11 +38,11 @@ describe('Chord join: fingers borrowed from the admitting peer', function () {
 
   it('a full Update is answered with the fingers as well as the neighbours; a neighbors Update with the neighbours only', async () => {
     const [asker, answerer] = [net.nodes[1]!, net.nodes[7]!];
-    const fingers = answerer.topologyStatus().fingers.flatMap((f) => (f.peer ? [f.peer] : []));
+    const fingers = ringStatus(answerer).fingers.flatMap((f) => (f.peer ? [f.peer] : []));
     expect(fingers.length, 'the answerer has fingers to lend').to.be.greaterThan(2);
     const full = parseUpdateAnswer((await update(asker, answerer, UPDATE_FULL)).body);
     expect(full.fingers.map((f) => Buffer.from(f).toString('hex'))).to.deep.equal(fingers);
-    expect(full.successors.map((f) => Buffer.from(f).toString('hex'))).to.deep.equal(answerer.topologyStatus().successors);
+    expect(full.successors.map((f) => Buffer.from(f).toString('hex'))).to.deep.equal(ringStatus(answerer).successors);
     const neighbours = parseUpdateAnswer((await update(asker, answerer, UPDATE_NEIGHBORS)).body);
     expect(neighbours.fingers).to.deep.equal([]);
   });
@@ -52,7 +52,7 @@ describe('Chord join: fingers borrowed from the admitting peer', function () {
     const newcomer = await clock.until(net.add(net.nodes[5], newcomerIdentity), 60_000);
     const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
     const self = newcomer.nodeId;
-    const slots = newcomer.topologyStatus().fingers;
+    const slots = ringStatus(newcomer).fingers;
     let filled = 0;
     for (const [k, slot] of slots.entries()) {
       const start = ringDistance(self, idFromHex(slot.target));

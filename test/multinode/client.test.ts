@@ -1,3 +1,4 @@
+import { ringStatus } from '../helpers/ring-check.js';
 import { expect } from 'chai';
 import { idToHex, randomId } from '../../overlay/id.js';
 import { Node } from '../../overlay/node.js';
@@ -28,9 +29,9 @@ describe('a client (RFC 6940 §3.2) beside a ring of 8 peers over TLS', function
   it('attaches to the peer responsible for its Node-ID, and to nothing else for routing', () => {
     const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
     expect(client.state).to.equal('joined');
-    expect(client.topologyStatus().successors).to.deep.equal([truth.responsible(client.nodeId)]);
+    expect(ringStatus(client).successors).to.deep.equal([truth.responsible(client.nodeId)]);
     for (const n of net.nodes) {
-      const s = n.topologyStatus();
+      const s = ringStatus(n);
       expect([...s.successors, ...s.predecessors, ...s.fingers.map((f) => f.peer)]).not.to.include(client.nodeIdHex);
     }
   });
@@ -59,7 +60,7 @@ describe('a client (RFC 6940 §3.2) beside a ring of 8 peers over TLS', function
 
   it('does not forward for others', async () => {
     // Through the client to its own responsible peer, the one node it has a link to: still refused.
-    const responsible = net.nodes.find((n) => n.nodeIdHex === client.topologyStatus().successors[0])!;
+    const responsible = net.nodes.find((n) => n.nodeIdHex === ringStatus(client).successors[0])!;
     const other = net.nodes.find((n) => n !== responsible)!;
     const err = await other.request([{ type: 'node', id: client.nodeId }, { type: 'node', id: responsible.nodeId }], 0x17, [new Uint8Array(0)]).then(
       () => undefined,
@@ -69,12 +70,12 @@ describe('a client (RFC 6940 §3.2) beside a ring of 8 peers over TLS', function
   });
 
   it('follows responsibility when its responsible peer leaves', async () => {
-    const before = client.topologyStatus().successors[0]!;
+    const before = ringStatus(client).successors[0]!;
     const leaving = net.nodes.find((n) => n.nodeIdHex === before)!;
     await leaving.stop({ leave: true });
     net.nodes.splice(net.nodes.indexOf(leaving), 1);
     const truth = new RingTruth(net.nodes.map((n) => n.nodeId));
-    await waitFor(() => client.topologyStatus().successors[0] === truth.responsible(client.nodeId), 20 * net.config.chord.updateIntervalMs, 'client re-attached');
+    await waitFor(() => ringStatus(client).successors[0] === truth.responsible(client.nodeId), 20 * net.config.chord.updateIntervalMs, 'client re-attached');
     // Every peer reaches the client through its new responsible peer once the peers' ring has closed the gap.
     await settleNodes(net.nodes);
     // ...and once the new responsible peer holds the client's link (the client's side can be up first).

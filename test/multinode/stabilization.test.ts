@@ -9,7 +9,7 @@ import type { VirtualClock } from '../../overlay/clock.js';
 import type { Link } from '../../overlay/link/link.js';
 import type { Node } from '../../overlay/node.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
-import { wrongNeighbours } from '../helpers/ring-check.js';
+import { ringStatus, wrongNeighbours } from '../helpers/ring-check.js';
 import { startVirtualTestnet, type Testnet } from '../helpers/testnet.js';
 import { waitForVirtual } from '../helpers/wait.js';
 
@@ -50,7 +50,7 @@ describe('Chord stabilization: successors each round, quiet predecessors only', 
     };
     mute();
     const others = net.nodes.filter((n) => n !== silent);
-    const lists = (n: Node) => [...n.topologyStatus().successors, ...n.topologyStatus().predecessors];
+    const lists = (n: Node) => [...ringStatus(n).successors, ...ringStatus(n).predecessors];
     const holders = () => others.filter((n) => lists(n).includes(silent.nodeIdHex));
     expect(holders().length, 'its neighbours list it before').to.equal(2 * k());
     // Its successors no longer hear it as their predecessor: within 1.5 rounds, the next round and the timeout.

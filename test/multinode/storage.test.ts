@@ -1,3 +1,4 @@
+import { ringStatus } from '../helpers/ring-check.js';
 import { expect } from 'chai';
 import { ErrorCode, ReloadError } from '../../overlay/errors.js';
 import { idFromHex, idToHex, resourceIdOf, type Id } from '../../overlay/id.js';
@@ -164,7 +165,7 @@ describe(`storage: ${VALUES} values on ${PEERS} peers over TLS`, function () {
       const p = placed[0]!;
       const set = truth.replicaSet(p.resource, REPLICAS);
       const holder = nodes.find((n) => n.nodeIdHex === set[1])!;
-      const outsider = nodes.find((n) => !set.includes(n.nodeIdHex) && !n.topologyStatus().successors.concat(n.topologyStatus().predecessors).some((x) => set.includes(x)))!;
+      const outsider = nodes.find((n) => !set.includes(n.nodeIdHex) && !ringStatus(n).successors.concat(ringStatus(n).predecessors).some((x) => set.includes(x)))!;
       const source = nodes.find((n) => n.nodeIdHex === set[0])!;
       const copy = source.storage!.engine.exportResource(p.resource, 1)!;
       const forged = { ...copy, kinds: copy.kinds.map((k) => ({ ...k, generation: k.generation + 100n })) };

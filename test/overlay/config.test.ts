@@ -23,6 +23,9 @@ describe('overlay/config', () => {
     expect(cfg.chord).to.deep.equal(CONFIG_DEFAULTS.chord);
     expect(cfg.storage).to.deep.equal(CONFIG_DEFAULTS.storage);
     expect(parseOverlayConfig({ overlay: 'x.org', rootCerts: [PEM], chord: { updateIntervalMs: 1000 } }).chord.updateIntervalMs).to.equal(1000);
+    expect(cfg.kademlia).to.deep.equal(CONFIG_DEFAULTS.kademlia);
+    const kademlia = parseOverlayConfig({ overlay: 'x.org', rootCerts: [PEM], topology: 'KADEMLIA', kademlia: { k: 16 } });
+    expect([kademlia.topology, kademlia.kademlia.k, kademlia.kademlia.alpha]).to.deep.equal(['KADEMLIA', 16, CONFIG_DEFAULTS.kademlia.alpha]);
     const again = parseOverlayConfig(JSON.parse(overlayConfigToJson({ ...cfg, bootstrap: [{ host: '::1', port: 7 }, { host: '127.0.0.1', port: 6084 }] })));
     expect(again.bootstrap).to.deep.equal([{ host: '::1', port: 7 }, { host: '127.0.0.1', port: 6084 }]);
   });
@@ -43,6 +46,8 @@ describe('overlay/config', () => {
     expect(refused({ ...good, kinds: [{ ...USER_VALUE_KIND, accessControl: 'USER-NODE-MATCH' }] })).to.match(/dictionary/);
     expect(refused({ ...good, chord: { neighbourCount: 0 } })).to.match(/"chord\.neighbourCount"/);
     expect(refused({ ...good, chord: [] })).to.match(/"chord" must be an object/);
+    expect(refused({ ...good, kademlia: { k: 0 } })).to.match(/"kademlia\.k"/);
+    expect(refused({ ...good, kademlia: { siblings: 4 } })).to.match(/unknown field kademlia\.siblings/);
     expect(refused({ ...good, storage: { replicas: 'three' } })).to.match(/"storage\.replicas"/);
     expect(refused({ ...good, links: { relayPort: 70000 } })).to.match(/"links\.relayPort"/);
     expect(refused({ ...good, links: { punchSpraySockets: -1 } })).to.match(/"links\.punchSpraySockets"/);

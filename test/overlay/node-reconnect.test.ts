@@ -1,3 +1,4 @@
+import { ringStatus } from '../helpers/ring-check.js';
 import { expect } from 'chai';
 import type { Identity } from '../../certs/identity.js';
 import { newOverlayConfig, type OverlayConfig } from '../../overlay/config.js';
@@ -79,7 +80,7 @@ describe('overlay/node: losing every link and getting back in', function () {
     // C comes back on its address, as a new overlay of its own; A never does.
     const c2 = await startNode(ic, { port: cPort });
     await waitFor(() => b.state === 'joined', BACK_BOUND_MS, 'B joined again');
-    await waitFor(() => b.topologyStatus().successors.join() === c2.nodeIdHex && c2.topologyStatus().successors.join() === b.nodeIdHex, 10_000, 'a ring of B and C');
+    await waitFor(() => ringStatus(b).successors.join() === c2.nodeIdHex && ringStatus(c2).successors.join() === b.nodeIdHex, 10_000, 'a ring of B and C');
     expect((await b.ping(c2.nodeId)).responder).to.equal(c2.nodeIdHex);
     expect((await c2.ping(b.nodeId)).responder).to.equal(b.nodeIdHex);
   });

@@ -29,15 +29,13 @@ import { addToId, idEquals, idToHex, ringDistance, type Id } from '../../id.js';
 import type { Timer } from '../../clock.js';
 import { MessageCode } from '../../wire/codes.js';
 import type { Destination } from '../../wire/message.js';
-import type { Topology, TopologyHost, TopologySender, TopologyStatus } from '../topology.js';
+import { findAdmittingPeer } from '../admitting-peer.js';
+import type { RingStatus, Topology, TopologyHost, TopologySender } from '../topology.js';
 import { ChordTable } from './chord-table.js';
 import {
   encodeLeave, encodeUpdate, encodeUpdateAnswer, parseJoin, parseLeave, parseUpdate, parseUpdateAnswer,
   UPDATE_FULL, UPDATE_NEIGHBORS, type ChordNeighbours,
 } from './chord-messages.js';
-
-/** Rounds over the bootstrap nodes when looking for the admitting peer. */
-export const JOIN_ROUNDS = 3;
 
 /**
  * A predecessor with no Update exchange with us for this many stabilization rounds gets one from
@@ -74,7 +72,7 @@ export class ChordTopology implements Topology {
     const log = this.host.log;
     if (boots.length > 0) {
       log.debug(`join: linked to bootstrap ${boots.map((l) => l.remoteNodeIdHex).join(', ')}; Attach to Resource-ID self+1 through it`);
-      const admitting = await this.findAdmittingPeer(boots.map((l) => l.remoteNodeId), signal);
+      const admitting = await findAdmittingPeer(this.host, addToId(this.host.self, 1n), boots.map((l) => l.remoteNodeId), signal);
       this.add(admitting);
       const exchanged = await this.exchangeUpdate(admitting, UPDATE_FULL);
       await this.attaches.onIdle();
@@ -144,39 +142,13 @@ export class ChordTopology implements Topology {
     this.forget(peer);
   }
 
-  status(): TopologyStatus {
+  status(): RingStatus {
     return {
+      topology: 'CHORD-RELOAD',
       successors: this.table.successors().map(idToHex),
       predecessors: this.table.predecessors().map(idToHex),
       fingers: this.table.fingers().map((f) => ({ index: f.index, target: idToHex(f.target), peer: f.peer ? idToHex(f.peer) : null })),
     };
-  }
-
-  /**
-   * Attach to Resource-ID self+1 through each bootstrap node in turn until one answers (§10.5 step
-   * 2). While other nodes join at the same moment a lookup can fail on tables still settling, so
-   * the bootstrap nodes are tried for JOIN_ROUNDS rounds, a reliability timer apart.
-   */
-  private async findAdmittingPeer(boots: Id[], signal?: AbortSignal): Promise<Id> {
-    const target: Destination = { type: 'resource', id: addToId(this.host.self, 1n) };
-    let last: unknown;
-    for (let round = 0; round < JOIN_ROUNDS; round++) {
-      if (round > 0) await new Promise<void>((resolve) => this.host.clock.after(this.host.config.reliabilityTimerMs, resolve));
-      for (const boot of boots) {
-        signal?.throwIfAborted();
-        try {
-          const link = await this.host.attach(target, boot);
-          this.host.log.info(`admitting peer is ${link.remoteNodeIdHex} (through bootstrap ${idToHex(boot)})`);
-          return link.remoteNodeId;
-        } catch (e) {
-          // Another process holds this Node-ID: no other bootstrap node or round changes that.
-          if (e instanceof ReloadError && e.reason === 'duplicate_node_id') throw e;
-          last = e;
-          this.host.log.warn(`bootstrap ${idToHex(boot)} could not reach an admitting peer: ${(e as Error).message}`);
-        }
-      }
-    }
-    throw last instanceof ReloadError ? last : new ReloadError(ErrorCode.Not_Found, `no admitting peer reachable: ${(last as Error)?.message}`, 'no_admitting_peer');
   }
 
   private neighbourLists(): ChordNeighbours {

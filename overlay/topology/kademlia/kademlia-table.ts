@@ -1,15 +1,16 @@
 /**
- * The Kademlia routing table (issue 15; the plugin around it comes next): the XOR metric over the
- * 128-bit Node-ID space, peers kept in k-buckets by the k-bucket package, which stores and splits
- * them. Every RoutingTable answer (responsibility, next hop, replica set) compares XOR distances
- * byte by byte: k-bucket's own `closest()` sorts by a JS number that folds the bytes and ties
- * beyond about 53 bits, so it is never used here.
+ * The Kademlia routing table (issue 15): the XOR metric over the 128-bit Node-ID space, peers kept
+ * in k-buckets by the k-bucket package, which stores and splits them, plus a sibling list
+ * (S/Kademlia): the `siblingCount` XOR-closest peers are kept even when their bucket is full, so
+ * that responsibility and replica sets near this node are exact. Every RoutingTable answer
+ * compares XOR distances byte by byte: k-bucket's own `closest()` sorts by a JS number that folds
+ * the bytes and ties beyond about 53 bits, so it is never used here.
  *
  * Liveness is the plugin's: a full bucket that cannot split refuses a newcomer and emits `ping`
  * with its oldest contacts, which `onFullBucket` passes on (ping-before-evict, bounded there).
  */
 import KBucket from 'k-bucket';
-import { ID_BYTES, idEquals, idFromBytes, type Id } from '../../id.js';
+import { ID_BYTES, idEquals, idFromBytes, idToHex, type Id } from '../../id.js';
 import type { RoutingTable } from '../routing-table.js';
 
 export interface KademliaTableOptions {
@@ -17,8 +18,20 @@ export interface KademliaTableOptions {
   k: number;
   /** Oldest contacts a full bucket names when a newcomer is refused. */
   pingCount: number;
+  /** XOR-closest peers kept whatever their bucket holds (0: buckets only). */
+  siblingCount?: number;
   /** A full bucket refused `newcomer`; `oldest` should be pinged and replaced if they fail. */
   onFullBucket?(oldest: Id[], newcomer: Id): void;
+}
+
+/** One k-bucket: the ids whose first `depth` bits equal `prefix`'s, and the contacts it holds. */
+export interface Bucket {
+  depth: number;
+  /** An id with the bucket's prefix (bits past `depth` are zero). */
+  prefix: Id;
+  contacts: Id[];
+  /** The bucket holding this node's own id (it splits when full; the others refuse). */
+  own: boolean;
 }
 
 /**
@@ -34,33 +47,90 @@ export function compareXorDistance(a: Uint8Array, b: Uint8Array, target: Uint8Ar
   return 0;
 }
 
+/** An id whose first `depth` bits are `prefix`'s and the rest from `randomBytes`: a point in that bucket. */
+export function idInBucket(prefix: Uint8Array, depth: number, randomBytes: Uint8Array): Id {
+  const out = Uint8Array.from(randomBytes.subarray(0, ID_BYTES));
+  for (let bit = 0; bit < depth; bit++) {
+    const mask = 0x80 >> (bit & 7);
+    out[bit >> 3] = (out[bit >> 3]! & ~mask) | (prefix[bit >> 3]! & mask);
+  }
+  return idFromBytes(out);
+}
+
+/** k-bucket's tree (its type declarations get the inner nodes wrong): a leaf has contacts, an inner node none. */
+interface Tree {
+  contacts: { id: Uint8Array }[] | null;
+  dontSplit: boolean;
+  left: Tree | null;
+  right: Tree | null;
+}
+
 export class KademliaTable implements RoutingTable {
   private readonly buckets: KBucket;
+  private readonly siblingCount: number;
+  /** Siblings their full bucket refused, by hex: kept for being among the closest. */
+  private readonly extra = new Map<string, Id>();
+  /** Every peer, rebuilt after a change: the forwarder asks for each message. */
+  private all: Id[] | undefined;
+  /** True while adding a sibling: its bucket being full is no reason to ping anyone. */
+  private addingSibling = false;
 
   constructor(
     readonly self: Id,
     opts: KademliaTableOptions,
   ) {
+    this.siblingCount = opts.siblingCount ?? 0;
     this.buckets = new KBucket({ localNodeId: self, numberOfNodesPerKBucket: opts.k, numberOfNodesToPing: opts.pingCount });
     const onFull = opts.onFullBucket;
-    if (onFull) this.buckets.on('ping', (oldest, newcomer) => onFull(oldest.map((c) => idFromBytes(c.id)), idFromBytes(newcomer.id)));
+    if (onFull) {
+      this.buckets.on('ping', (oldest, newcomer) => {
+        if (!this.addingSibling) onFull(oldest.map((c) => idFromBytes(c.id)), idFromBytes(newcomer.id));
+      });
+    }
   }
 
-  /** True when the peer is new and its bucket had room (or split to make some). */
+  /** True when the peer is new and its bucket had room (or split to make some), or it is a sibling. */
   add(peer: Id): boolean {
     if (idEquals(peer, this.self) || this.has(peer)) return false;
-    this.buckets.add({ id: idFromBytes(peer), vectorClock: 0 });
-    return this.has(peer);
+    const sibling = this.isSiblingCandidate(peer);
+    this.addingSibling = sibling;
+    try {
+      this.buckets.add({ id: idFromBytes(peer), vectorClock: 0 });
+    } finally {
+      this.addingSibling = false;
+    }
+    if (this.buckets.get(peer) === null) {
+      if (!sibling) return false;
+      this.extra.set(idToHex(peer), peer);
+    }
+    this.all = undefined;
+    this.pruneSiblings();
+    return true;
+  }
+
+  /** A contact was heard from: it moves to the end of its bucket (the last to be pinged). */
+  touch(peer: Id): void {
+    if (this.buckets.get(peer) !== null) this.buckets.add({ id: idFromBytes(peer), vectorClock: 0 });
+  }
+
+  /** Would add() keep `peer`: a sibling, or its bucket has room or can split. */
+  wouldKeep(peer: Id): boolean {
+    if (idEquals(peer, this.self) || this.has(peer)) return false;
+    if (this.isSiblingCandidate(peer)) return true;
+    const leaf = this.leafOf(peer);
+    return leaf.contacts!.length < this.buckets.numberOfNodesPerKBucket || !leaf.dontSplit;
   }
 
   remove(peer: Id): boolean {
     if (!this.has(peer)) return false;
     this.buckets.remove(peer);
+    this.extra.delete(idToHex(peer));
+    this.all = undefined;
     return true;
   }
 
   has(peer: Id): boolean {
-    return this.buckets.get(peer) !== null;
+    return this.buckets.get(peer) !== null || this.extra.has(idToHex(peer));
   }
 
   /** Self is XOR-closest to `id` among the nodes it knows. */
@@ -81,10 +151,64 @@ export class KademliaTable implements RoutingTable {
 
   /** The `count` known nodes XOR-closest to `id`, self included; the closest (responsible) first. */
   replicaSet(id: Id, count: number): Id[] {
-    return [this.self, ...this.peers()].sort((a, b) => compareXorDistance(a, b, id)).slice(0, count);
+    return this.closest(id, count, true);
+  }
+
+  /** The `count` known peers XOR-closest to `id`, closest first; self too when `withSelf`. */
+  closest(id: Id, count: number, withSelf = false): Id[] {
+    const candidates = withSelf ? [this.self, ...this.peers()] : [...this.peers()];
+    return candidates.sort((a, b) => compareXorDistance(a, b, id)).slice(0, count);
+  }
+
+  /** The `siblingCount` XOR-closest peers, closest first. */
+  siblings(): Id[] {
+    return this.closest(this.self, this.siblingCount);
   }
 
   peers(): Id[] {
-    return this.buckets.toArray().map((c) => idFromBytes(c.id));
+    if (!this.all) this.all = [...this.buckets.toArray().map((c) => idFromBytes(c.id)), ...this.extra.values()];
+    return this.all;
+  }
+
+  /** The k-buckets from the farthest (depth 0) to this node's own. */
+  bucketList(): Bucket[] {
+    const out: Bucket[] = [];
+    const walk = (node: Tree, depth: number, prefix: Uint8Array): void => {
+      if (node.contacts !== null) {
+        out.push({ depth, prefix: idFromBytes(prefix), contacts: node.contacts.map((c) => idFromBytes(c.id)), own: !node.dontSplit });
+        return;
+      }
+      const bit = 0x80 >> (depth & 7);
+      const high = Uint8Array.from(prefix);
+      high[depth >> 3]! |= bit;
+      walk(node.left!, depth + 1, prefix);
+      walk(node.right!, depth + 1, high);
+    };
+    walk(this.buckets.root as unknown as Tree, 0, new Uint8Array(ID_BYTES));
+    return out.sort((a, b) => a.depth - b.depth);
+  }
+
+  /** The leaf bucket `id` falls in (as k-bucket walks its tree). */
+  private leafOf(id: Id): Tree {
+    let node = this.buckets.root as unknown as Tree;
+    for (let bit = 0; node.contacts === null; bit++) node = (id[bit >> 3]! & (0x80 >> (bit & 7))) !== 0 ? node.right! : node.left!;
+    return node;
+  }
+
+  /** Fewer than `siblingCount` known peers are closer to self than `peer`. */
+  private isSiblingCandidate(peer: Id): boolean {
+    if (this.siblingCount === 0) return false;
+    let closer = 0;
+    for (const p of this.peers()) if (compareXorDistance(p, peer, this.self) < 0 && ++closer >= this.siblingCount) return false;
+    return true;
+  }
+
+  /** Siblings kept outside their bucket that a closer newcomer has pushed out of the list. */
+  private pruneSiblings(): void {
+    for (const [hex, id] of [...this.extra]) {
+      if (this.isSiblingCandidate(id)) continue;
+      this.extra.delete(hex);
+      this.all = undefined;
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { idFromHex, idToHex, type Id } from '../../../overlay/id.js';
-import { compareXorDistance, KademliaTable } from '../../../overlay/topology/kademlia/kademlia-table.js';
+import { idFromBytes, idFromHex, idToHex, type Id } from '../../../overlay/id.js';
+import { compareXorDistance, idInBucket, KademliaTable } from '../../../overlay/topology/kademlia/kademlia-table.js';
 import { fuzzSeed, Prng } from '../../helpers/prng.js';
 import { describeRoutingTableCompliance, randomIds } from './routing-table-compliance.js';
 
@@ -48,3 +48,55 @@ describe('KademliaTable', () => {
     expect(table.peers().map(idToHex).sort()).to.deep.equal([...far.slice(1, 5)].map(idToHex).sort());
   });
 });
+
+describe('KademliaTable siblings and buckets', () => {
+  const self = idFromHex('00'.repeat(16));
+
+  it('keeps the XOR-closest peers as siblings even when their bucket is full, and drops one a closer newcomer displaces', () => {
+    const seed = fuzzSeed();
+    const rng = new Prng(seed);
+    // k = 2 and every peer in the far half (top bit set): one bucket that cannot split holds 2 of them.
+    const far = randomIds(rng, 12).map((id) => {
+      const b = Uint8Array.from(id);
+      b[0]! |= 0x80;
+      return b as Id;
+    });
+    const table = new KademliaTable(self, { k: 2, pingCount: 1, siblingCount: 3 });
+    for (const id of far) table.add(id);
+    const byDistance = [...far].sort((a, b) => compareXorDistance(a, b, self)).map(idToHex);
+    expect(table.siblings().map(idToHex), `seed ${seed}`).to.deep.equal(byDistance.slice(0, 3));
+    // The bucket's two and the siblings it refused: no more.
+    expect(table.peers().length, `seed ${seed}`).to.be.at.most(2 + 3);
+    for (const hex of byDistance.slice(0, 3)) expect(table.has(idFromHex(hex)), `seed ${seed}`).to.equal(true);
+    // Responsibility near self follows the siblings: the closest peer owns ids next to it.
+    expect(table.isResponsible(self)).to.equal(true);
+    expect(idToHex(table.replicaSet(idFromHex(byDistance[0]!), 2)[0]!)).to.equal(byDistance[0]);
+  });
+
+  it('wouldKeep says what add would do, and the buckets cover the id space from the far half to the own one', () => {
+    const seed = fuzzSeed();
+    const rng = new Prng(seed);
+    const table = new KademliaTable(idFromBytes(rng.bytes(16)), { k: 4, pingCount: 1, siblingCount: 2 });
+    for (const id of randomIds(rng, 200)) {
+      const predicted = table.wouldKeep(id);
+      expect(table.add(id), `seed ${seed}`).to.equal(predicted);
+    }
+    const buckets = table.bucketList();
+    // One far bucket per depth (the half without self at depth 1, then each half of the rest), and
+    // the own bucket as deep as the deepest far one.
+    const far = buckets.filter((b) => !b.own).map((b) => b.depth);
+    expect(far, `seed ${seed}`).to.deep.equal(Array.from({ length: far.length }, (_, i) => i + 1));
+    expect(buckets.filter((b) => b.own).map((b) => b.depth), `seed ${seed}`).to.deep.equal([far.length]);
+    for (const b of buckets) {
+      expect(b.contacts.length, `seed ${seed}`).to.be.at.most(4);
+      // A random point drawn in a bucket falls in it: it shares the bucket's prefix.
+      const point = idInBucket(b.prefix, b.depth, rng.bytes(16));
+      for (const c of b.contacts) expect(commonPrefixBits(c, point), `seed ${seed}`).to.be.at.least(b.depth);
+    }
+  });
+});
+
+function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
+  for (let bit = 0; bit < 128; bit++) if ((a[bit >> 3]! ^ b[bit >> 3]!) & (0x80 >> (bit & 7))) return bit;
+  return 128;
+}

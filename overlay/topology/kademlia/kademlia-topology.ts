@@ -1,0 +1,293 @@
+/**
+ * The Kademlia plugin's protocol around KademliaTable, on RELOAD's recursive routing: messages
+ * still travel hop by hop through the same forwarder, each hop passing them to the XOR-closest
+ * peer it knows, and every table entry is a peer this node holds a link to.
+ *
+ * - join: Attach to Resource-ID self through a bootstrap node reaches the XOR-closest peer (the
+ *   admitting peer). Every peer we link to gets an Update exchange: `announce` asks it to add us,
+ *   and its answer names the peers it knows closest to us, which we link to in turn while their
+ *   buckets have room: the lookup of our own id. Then each far bucket is refreshed (below), a
+ *   Join goes to the closest peer, and the siblings are told.
+ * - refresh: every `refreshIntervalMs`, and at join, for each bucket but our own, a random id in
+ *   its range is looked up: the `alpha` known peers closest to it are asked (Update with that id
+ *   as `want`) for theirs, and those that fit are linked, for up to LOOKUP_ROUNDS rounds while
+ *   the answers come closer (Kademlia's FIND_NODE, one hop of asking per round).
+ * - stabilization: every `updateIntervalMs` an Update exchange with each sibling; a sibling that
+ *   does not answer within `neighbourTimeoutMs` has failed. A lost link removes the peer at once,
+ *   and a lost sibling starts an immediate round, whose answers bring the next closest.
+ * - ping-before-evict: a full bucket that refuses a newcomer names its oldest contacts; they are
+ *   pinged through a queue bounded by `pingQueue`, and each one that fails is dropped and the
+ *   newcomer added in its place.
+ * - leave: Leave to every sibling with our siblings, so they can fill the gap at once.
+ */
+import PQueue from 'p-queue';
+import { ErrorCode, ReloadError } from '../../errors.js';
+import { idEquals, idToHex, type Id } from '../../id.js';
+import type { Timer } from '../../clock.js';
+import { pingRequestBody } from '../../methods/ping.js';
+import { MessageCode } from '../../wire/codes.js';
+import type { Destination } from '../../wire/message.js';
+import { findAdmittingPeer } from '../admitting-peer.js';
+import type { KademliaStatus, Topology, TopologyHost, TopologySender } from '../topology.js';
+import { compareXorDistance, idInBucket, KademliaTable } from './kademlia-table.js';
+import { encodeLeave, encodeUpdate, encodeUpdateAnswer, parseJoin, parseLeave, parseUpdate, parseUpdateAnswer } from './kademlia-messages.js';
+
+/** Rounds of asking in one lookup: each asks the closest peers not yet asked. */
+export const LOOKUP_ROUNDS = 4;
+
+/** Oldest contacts a full bucket names for pinging when it refuses a newcomer. */
+const PING_COUNT = 1;
+
+const node = (id: Id): Destination => ({ type: 'node', id });
+
+export class KademliaTopology implements Topology {
+  readonly table: KademliaTable;
+  /** Attaches and lookups, `alpha` at once. */
+  private readonly work: PQueue;
+  private readonly pings: PQueue;
+  /** Attaches queued or running, by peer hex: one at a time per peer. */
+  private readonly attaching = new Map<string, Promise<boolean>>();
+  /** Contacts being pinged before an eviction, by hex. */
+  private readonly pinging = new Set<string>();
+  private timers: Timer[] = [];
+  private repairScheduled = false;
+  private stopped = false;
+
+  constructor(private readonly host: TopologyHost) {
+    const c = host.config.kademlia;
+    this.table = new KademliaTable(host.self, {
+      k: c.k,
+      pingCount: PING_COUNT,
+      siblingCount: c.siblingCount,
+      onFullBucket: (oldest, newcomer) => this.pingBeforeEvict(oldest, newcomer),
+    });
+    this.work = new PQueue({ concurrency: c.alpha });
+    this.pings = new PQueue({ concurrency: c.alpha });
+  }
+
+  async join(signal?: AbortSignal): Promise<void> {
+    const boots = await this.host.bootstrapLinks();
+    const log = this.host.log;
+    if (boots.length > 0) {
+      log.debug(`join: linked to bootstrap ${boots.map((l) => l.remoteNodeIdHex).join(', ')}; Attach to Resource-ID self through it`);
+      const admitting = await findAdmittingPeer(this.host, this.host.self, boots.map((l) => l.remoteNodeId), signal);
+      this.add(admitting);
+      await this.exchange(admitting, this.host.self, true);
+      await this.work.onIdle();
+      signal?.throwIfAborted();
+      log.debug(`join: own id looked up; ${this.table.peers().length} peers; refreshing the far buckets`);
+      await this.refreshBuckets();
+      signal?.throwIfAborted();
+      const closest = this.table.siblings()[0] ?? admitting;
+      await this.host.request([node(closest)], MessageCode.JoinReq, [this.host.self]);
+      log.debug(`join: Join answered by ${idToHex(closest)}; Update to ${this.table.siblings().length} siblings`);
+      await this.updateSiblings();
+    }
+    signal?.throwIfAborted();
+    this.startTimers();
+  }
+
+  async leave(): Promise<void> {
+    const siblings = this.table.siblings();
+    this.stop();
+    const body = encodeLeave({ leaving: this.host.self, siblings });
+    const timeout = this.host.config.kademlia.neighbourTimeoutMs;
+    await Promise.allSettled(siblings.map((n) => this.host.request([node(n)], MessageCode.LeaveReq, body, timeout)));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.splice(0)) t.cancel();
+    this.work.clear();
+    this.pings.clear();
+  }
+
+  onUpdate(body: unknown, from: TopologySender): unknown {
+    const update = parseUpdate(body);
+    const sender = from.signer.identity.nodeId;
+    // Only a request over the sender's own link proves it is up and reachable from here.
+    if (from.adjacent && update.announce) {
+      if (this.table.has(sender)) this.table.touch(sender);
+      else this.add(sender);
+    }
+    this.learn(update.siblings, sender);
+    return encodeUpdateAnswer(this.table.closest(update.want, this.host.config.kademlia.k, true));
+  }
+
+  onJoin(body: unknown, from: TopologySender): unknown {
+    const joining = parseJoin(body);
+    if (!idEquals(joining, from.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Forbidden, 'Join names another node than its signer', 'join_id_mismatch');
+    this.add(joining);
+    return [];
+  }
+
+  onLeave(body: unknown, from: TopologySender): unknown {
+    const leave = parseLeave(body);
+    if (!idEquals(leave.leaving, from.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Forbidden, 'Leave names another node than its signer', 'leave_id_mismatch');
+    this.host.log.info(`${idToHex(leave.leaving)} is leaving`);
+    this.forget(leave.leaving);
+    this.learn(leave.siblings, undefined);
+    return [];
+  }
+
+  neighbours(): Id[] {
+    return this.table.siblings();
+  }
+
+  onLinkDown(peer: Id): void {
+    this.forget(peer);
+  }
+
+  status(): KademliaStatus {
+    return {
+      topology: 'KADEMLIA',
+      siblings: this.table.siblings().map(idToHex),
+      buckets: this.table.bucketList().map((b) => ({ depth: b.depth, contacts: b.contacts.map(idToHex) })),
+    };
+  }
+
+  /**
+   * One Update exchange: tells `peer` our siblings (and, with `announce`, to add us), and links to
+   * the peers it names closest to `want` that our table would keep. False when it failed.
+   */
+  private async exchange(peer: Id, want: Id, announce: boolean): Promise<boolean> {
+    const body = encodeUpdate({ want, announce, siblings: this.table.siblings() });
+    try {
+      const answer = await this.host.request([node(peer)], MessageCode.UpdateReq, body, this.host.config.kademlia.neighbourTimeoutMs);
+      this.learn(parseUpdateAnswer(answer.body), peer);
+      return true;
+    } catch (e) {
+      this.host.log.debug(`Update to ${idToHex(peer)} failed: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /** Peers named by another: link to those the table would keep. */
+  private learn(ids: Id[], teller: Id | undefined): void {
+    for (const id of ids) if (this.table.wouldKeep(id)) void this.attachTo(id, teller);
+  }
+
+  /**
+   * Links to `peer` (deduplicated, `alpha` at once), adds it, and announces us to it: its answer
+   * names the peers it knows closest to us, which is how a join finds its neighbourhood.
+   */
+  private attachTo(peer: Id, via: Id | undefined): Promise<boolean> {
+    const key = idToHex(peer);
+    const pending = this.attaching.get(key);
+    if (pending) return pending;
+    const run = this.work
+      .add(async () => {
+        if (this.stopped || !this.table.wouldKeep(peer)) return false;
+        const link = await this.host.attach(node(peer), via);
+        if (!idEquals(link.remoteNodeId, peer) || !this.add(peer)) return false;
+        await this.exchange(peer, this.host.self, true);
+        return true;
+      })
+      .then(
+        (added) => added === true,
+        (e: Error) => {
+          this.host.log.debug(`Attach to ${key} failed: ${e.message}`);
+          return false;
+        },
+      )
+      .finally(() => this.attaching.delete(key));
+    this.attaching.set(key, run);
+    return run;
+  }
+
+  /**
+   * Looks up `target` (FIND_NODE): asks the `alpha` closest known peers not yet asked, links to
+   * what they name, and goes on while that brings peers closer to it.
+   */
+  private async lookUp(target: Id): Promise<void> {
+    const asked = new Set<string>();
+    const alpha = this.host.config.kademlia.alpha;
+    for (let round = 0; round < LOOKUP_ROUNDS && !this.stopped; round++) {
+      const ask = this.table.closest(target, alpha).filter((p) => !asked.has(idToHex(p)));
+      if (ask.length === 0) return;
+      for (const p of ask) asked.add(idToHex(p));
+      const before = this.table.closest(target, 1)[0];
+      await Promise.all(ask.map((p) => this.exchange(p, target, false)));
+      await this.work.onIdle();
+      const after = this.table.closest(target, 1)[0];
+      if (before && after && compareXorDistance(after, before, target) >= 0) return;
+    }
+  }
+
+  /** Looks up a random id in each bucket but our own, one bucket after another. */
+  private async refreshBuckets(): Promise<void> {
+    for (const b of this.table.bucketList().filter((x) => !x.own)) {
+      if (this.stopped) return;
+      await this.lookUp(idInBucket(b.prefix, b.depth, this.host.random.bytes(16)));
+    }
+  }
+
+  /** The stabilization round: an Update exchange with every sibling; one that does not answer has failed. */
+  private async updateSiblings(): Promise<void> {
+    const siblings = this.table.siblings();
+    const results = await Promise.all(siblings.map(async (s) => [s, await this.exchange(s, this.host.self, true)] as const));
+    for (const [peer, ok] of results) if (!ok && !this.stopped) this.fail(peer);
+  }
+
+  /** A full bucket refused `newcomer`: ping its oldest contacts, replace each that fails. */
+  private pingBeforeEvict(oldest: Id[], newcomer: Id): void {
+    const c = this.host.config.kademlia;
+    for (const old of oldest) {
+      const key = idToHex(old);
+      if (this.stopped || this.pinging.has(key) || this.pinging.size >= c.pingQueue) continue;
+      this.pinging.add(key);
+      void this.pings
+        .add(async () => {
+          try {
+            await this.host.request([node(old)], MessageCode.PingReq, pingRequestBody(), c.neighbourTimeoutMs);
+            this.table.touch(old);
+          } catch {
+            this.fail(old);
+            if (this.host.linkTo(newcomer)) this.add(newcomer);
+          }
+        })
+        .finally(() => this.pinging.delete(key));
+    }
+  }
+
+  private forget(peer: Id): void {
+    const wasSibling = this.table.siblings().some((s) => idEquals(s, peer));
+    if (!this.table.remove(peer)) return;
+    this.host.tableChanged();
+    if (wasSibling) this.scheduleRepair();
+  }
+
+  /** Adds a peer to the table, telling the host when the table changed. */
+  private add(peer: Id): boolean {
+    const changed = this.table.add(peer);
+    if (changed) this.host.tableChanged();
+    return changed;
+  }
+
+  /** A peer did not answer: drop its link, which removes it and starts repair. */
+  private fail(peer: Id): void {
+    const link = this.host.linkTo(peer);
+    if (link) link.close(new ReloadError(ErrorCode.Request_Timeout, 'peer stopped answering', 'neighbour_timeout'));
+    else this.forget(peer);
+  }
+
+  /** A sibling was lost: one immediate round, whose answers name the next closest peers. */
+  private scheduleRepair(): void {
+    if (this.repairScheduled || this.stopped) return;
+    this.repairScheduled = true;
+    this.host.clock.after(0, () => {
+      this.repairScheduled = false;
+      if (!this.stopped) void this.updateSiblings();
+    });
+  }
+
+  private startTimers(): void {
+    const c = this.host.config.kademlia;
+    // A node that lost the overlay joins again: one set of timers, not one per join.
+    for (const t of this.timers.splice(0)) t.cancel();
+    this.timers.push(
+      this.host.clock.every(c.updateIntervalMs, () => void this.updateSiblings()),
+      this.host.clock.every(c.refreshIntervalMs, () => void this.refreshBuckets()),
+    );
+  }
+}
