@@ -111,6 +111,12 @@ export interface OverlayConfig {
   maxOutstandingRequests: number;
   /** Links (connections) a node keeps at most. */
   maxLinks: number;
+  /**
+   * Routes a RouteQuery and a Fetch take at once, each through a different first hop (RFC 6940
+   * §13.5; S/Kademlia's disjoint paths), so peers that drop or lie on one route do not decide the
+   * answer: the best owner's answer, or the newest value that verifies, wins. 1: one route (fastest).
+   */
+  lookupPaths: number;
   /** Messages queued for sending on one link before further sends are refused. */
   linkQueueLimit: number;
   kinds: KindConfig[];
@@ -138,6 +144,7 @@ export const CONFIG_DEFAULTS = {
   maxTransmissions: 5,
   maxOutstandingRequests: 1024,
   maxLinks: 256,
+  lookupPaths: 1,
   linkQueueLimit: 1024,
   certificateReferences: false,
   chord: CHORD_DEFAULTS,
@@ -230,7 +237,7 @@ function knownFieldsOnly(obj: Json, path: string, known: readonly string[]): voi
 /** The fields of the document's top level and of a kind block; `satisfies` keeps them in step with the types. */
 const TOP_FIELDS = Object.keys({
   overlay: 0, sequence: 0, rootCerts: 0, topology: 0, hash: 0, bootstrap: 0, maxMessageSize: 0, initialTtl: 0, requestTimeoutMs: 0,
-  reliabilityTimerMs: 0, maxTransmissions: 0, maxOutstandingRequests: 0, maxLinks: 0, linkQueueLimit: 0, kinds: 0, chord: 0, kademlia: 0, storage: 0, links: 0,
+  reliabilityTimerMs: 0, maxTransmissions: 0, maxOutstandingRequests: 0, maxLinks: 0, lookupPaths: 0, linkQueueLimit: 0, kinds: 0, chord: 0, kademlia: 0, storage: 0, links: 0,
   certificateReferences: 0,
 } satisfies Record<keyof OverlayConfig, 0>);
 const KIND_FIELDS = Object.keys({ id: 0, name: 0, dataModel: 0, accessControl: 0, maxCount: 0, maxSize: 0, maxNodeMultiple: 0 } satisfies Record<keyof KindConfig, 0>);
@@ -359,6 +366,7 @@ export function parseOverlayConfig(doc: unknown): OverlayConfig {
     maxTransmissions: integer(d, 'maxTransmissions', 1, 10, C.maxTransmissions),
     maxOutstandingRequests: integer(d, 'maxOutstandingRequests', 1, 1_000_000, C.maxOutstandingRequests),
     maxLinks: integer(d, 'maxLinks', 1, 100_000, C.maxLinks),
+    lookupPaths: integer(d, 'lookupPaths', 1, 16, C.lookupPaths),
     linkQueueLimit: integer(d, 'linkQueueLimit', 1, 1_000_000, C.linkQueueLimit),
     kinds,
     chord: integerSection<ChordConfig>(d, 'chord', CHORD_RANGES, CONFIG_DEFAULTS.chord),

@@ -27,6 +27,7 @@ import { admitSecondLink, duplicateNodeId, LINK_PROBE_TIMEOUT_MS } from './routi
 import { LinkTable } from './routing/link-table.js';
 import { MessageTransport, type Response, type SigningOptions } from './routing/message-transport.js';
 import { RoutingMetrics } from './routing/metrics.js';
+import { answersOnEveryRoute, routesTowards } from './routing/paths.js';
 import { topologyPolicy } from './routing/topology-policy.js';
 import { createTopology } from './topology/registry.js';
 import { KindRegistry } from './storage/kinds.js';
@@ -193,6 +194,7 @@ export class Node {
       table: this.topology.table,
       neighbours: () => this.topology.neighbours(),
       request: (dests, code, body, timeoutMs, signing) => this.request(dests, code, body, timeoutMs, signing),
+      routesTowards: (resource) => this.routesTowards(resource),
       backend: opts.storageBackend,
     });
     for (const handler of this.storage.handlers()) this.dispatcher.register(handler);
@@ -515,11 +517,23 @@ export class Node {
   }
 
   /** Finds the node responsible for a Resource-ID (RouteQuery routed to it) and the hops to it. */
-  async route(resource: Id, timeoutMs?: number): Promise<{ resource: string; responsible: string; hops: number; rttMs: number }> {
-    const res = await this.request([{ type: 'resource', id: resource }], MessageCode.RouteQueryReq, [false, [2, resource]], timeoutMs);
-    const answered = parseRouteQueryAnswer(res.body);
-    if (!idEquals(answered, res.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'RouteQuery was answered for another node', 'wrong_responder');
-    return { resource: idToHex(resource), responsible: res.signer.identity.nodeIdHex, hops: res.hops, rttMs: res.rttMs };
+  async route(resource: Id, timeoutMs?: number, paths = this.config.lookupPaths): Promise<{ resource: string; responsible: string; hops: number; rttMs: number }> {
+    const answers = await answersOnEveryRoute(this.routesTowards(resource, paths), async (destinations) => {
+      const res = await this.request(destinations, MessageCode.RouteQueryReq, [false, [2, resource]], timeoutMs);
+      const answered = parseRouteQueryAnswer(res.body);
+      if (!idEquals(answered, res.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'RouteQuery was answered for another node', 'wrong_responder');
+      return res;
+    });
+    // Over several routes, the answer signed by the best owner wins: a peer on the way that
+    // answers in the owner's place cannot sign as a node closer to the resource than itself.
+    const table = this.topology.table;
+    const best = answers.reduce((a, b) => (table.compareOwners(b.signer.identity.nodeId, a.signer.identity.nodeId, resource) < 0 ? b : a));
+    return { resource: idToHex(resource), responsible: best.signer.identity.nodeIdHex, hops: best.hops, rttMs: best.rttMs };
+  }
+
+  /** Destination lists for a lookup of `resource`: `paths` routes through different first hops (routing/paths.ts). */
+  routesTowards(resource: Id, paths = this.config.lookupPaths): Destination[][] {
+    return routesTowards(this.topology.table, (peer) => this.links.get(peer) !== undefined, resource, paths);
   }
 
   private rememberPeer(nodeIdHex: string, address: BootstrapNode): void {

@@ -15,6 +15,7 @@ import type { Response, SigningOptions } from '../routing/message-transport.js';
 import type { RoutingTable } from '../topology/routing-table.js';
 import { EncodedBody } from '../wire/body.js';
 import { MessageCode } from '../wire/codes.js';
+import { answersOnEveryRoute } from '../routing/paths.js';
 import type { Destination } from '../wire/message.js';
 import {
   decodeFetchAns, decodeFetchReq, decodeFindAns, decodeFindReq, decodeStatAns, decodeStatReq, decodeStoreAns, decodeStoreReq,
@@ -41,6 +42,8 @@ export interface StorageHost {
   /** This node's neighbours (successors and predecessors): the peers that may push replicas. */
   neighbours(): Id[];
   request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number, signing?: SigningOptions): Promise<Response>;
+  /** Destination lists a Fetch of `resource` goes out on: one route, or `lookupPaths` through different first hops. */
+  routesTowards(resource: Id): Destination[][];
   /** Where the values held for others are kept; default in memory. */
   backend?: StorageBackend;
 }
@@ -237,14 +240,25 @@ export class StorageService {
     return answer;
   }
 
-  /** Fetches values and verifies each one's signature against its signer's certificate. */
+  /**
+   * Fetches values and verifies each one's signature against its signer's certificate. Over several
+   * routes (`lookupPaths`), the answer holding the newest value that verifies wins: a peer that
+   * serves a stale copy cannot sign a newer one in the storer's name.
+   */
   async fetch(kindRef: string | number, resource: Id, selector?: DataSelector, signing?: SigningOptions): Promise<FetchResult> {
     const kind = this.host.kinds.resolve(kindRef);
     const specifiers = [{ kindId: kind.id, generation: 0n, selector: selector ?? everything(kind) }];
-    const res = await this.host.request(resourceDest(resource), MessageCode.FetchReq, new EncodedBody(encodeFetchReq({ resource, specifiers })), undefined, signing);
+    const body = encodeFetchReq({ resource, specifiers });
+    const answers = await answersOnEveryRoute(this.host.routesTowards(resource), (destinations) => this.fetchOn(destinations, resource, kind.id, body, signing));
+    const newest = (r: FetchResult) => Math.max(-1, ...r.values.map((v) => v.data.storageTimeMs));
+    return answers.reduce((a, b) => (newest(b) > newest(a) ? b : a));
+  }
+
+  private async fetchOn(destinations: Destination[], resource: Id, kindId: number, body: Uint8Array, signing?: SigningOptions): Promise<FetchResult> {
+    const res = await this.host.request(destinations, MessageCode.FetchReq, new EncodedBody(body), undefined, signing);
     const answer = decodeFetchAns(res.raw, this.host.config.maxMessageSize);
     const certs = new Map(answer.certificates.map((der) => [fingerprintOf(der), der]));
-    const kindAnswer = answer.kinds.find((k) => k.kindId === kind.id) ?? { kindId: kind.id, generation: 0n, values: [] };
+    const kindAnswer = answer.kinds.find((k) => k.kindId === kindId) ?? { kindId, generation: 0n, values: [] };
     const values: VerifiedValue[] = [];
     let rejected = 0;
     for (const data of kindAnswer.values) {
@@ -252,7 +266,7 @@ export class StorageService {
         const der = certs.get(Buffer.from(data.signature.certHash).toString('hex'));
         if (!der) throw new ReloadError(ErrorCode.Forbidden, 'the answer lacks the signer\'s certificate', 'unknown_signer');
         const signer = this.host.trust.verify(der, this.host.clock.now());
-        verifyStoredData(resource, kind.id, data, signer, this.host.trust);
+        verifyStoredData(resource, kindId, data, signer, this.host.trust);
         values.push({ data, signer });
       } catch (e) {
         rejected++;
@@ -260,7 +274,7 @@ export class StorageService {
       }
     }
     if (values.length === 0 && rejected > 0) throw new ReloadError(ErrorCode.Forbidden, `every value fetched from ${res.signer.identity.nodeIdHex} failed its signature check`, 'bad_data_signature');
-    return { kindId: kind.id, generation: kindAnswer.generation, values, rejected, from: res.signer.identity.nodeIdHex };
+    return { kindId, generation: kindAnswer.generation, values, rejected, from: res.signer.identity.nodeIdHex };
   }
 
   async stat(kindRef: string | number, resource: Id, selector?: DataSelector): Promise<StatKindAnswer & { from: string }> {

@@ -40,6 +40,15 @@ export class ClientTable implements RoutingTable {
     return this.peer;
   }
 
+  nextHops(): Id[] {
+    return this.peer ? [this.peer] : [];
+  }
+
+  /** A client has one route, so it never has two answers to choose from. */
+  compareOwners(): number {
+    return 0;
+  }
+
   replicaSet(): Id[] {
     return [];
   }

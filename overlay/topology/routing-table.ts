@@ -24,6 +24,13 @@ export interface RoutingTable {
    */
   nextHop(dest: Id): Id | undefined;
   /**
+   * Up to `count` distinct peers to forward to for `dest`, best first (nextHop's answer first): the
+   * first hops of routes that should differ, for lookups sent along several paths (RFC 6940 §13.5).
+   */
+  nextHops(dest: Id, count: number): Id[];
+  /** Negative when node `a` has the better claim to own `key` than node `b` (the topology's metric). */
+  compareOwners(a: Id, b: Id, key: Id): number;
+  /**
    * This node's view of the nodes that should hold `id`: responsible node first, then replicas
    * (`count` in total, self included when it is one; fewer when fewer nodes are known).
    */

@@ -34,6 +34,8 @@ export const simulateCommand: Command = {
     duration: { type: 'string', help: 'virtual time of the measured phase (default 10m)', valueName: 'DURATION' },
     lookups: { type: 'string', help: 'lookups spread over the measured phase (default 1000)', valueName: 'L' },
     values: { type: 'string', help: 'values stored before it, fetched after it (default 100)', valueName: 'V' },
+    malicious: { type: 'string', help: 'percent of the peers that drop what they should forward, 0-50 (default 0; the bootstrap nodes are honest)', valueName: 'P' },
+    paths: { type: 'string', help: 'routes each lookup takes at once, through different first hops, 1-16 (default 1)', valueName: 'D' },
     seed: { type: 'string', help: 'seed of every draw: the same seed gives the same result.json (default 1)', valueName: 'X' },
     out: { type: 'string', help: 'directory for result.json, run.json (wall time, memory) and SVG plots (default ./simulation)', valueName: 'DIR' },
     json: { type: 'boolean', help: 'print the result as JSON' },
@@ -52,6 +54,8 @@ export const simulateCommand: Command = {
       durationMs: parseDuration(optionalString(args, 'duration') ?? '10m', 'duration'),
       lookups: integerOption(args, 'lookups', { min: 0, max: 10_000_000 }, 1000),
       values: integerOption(args, 'values', { min: 0, max: 1_000_000 }, 100),
+      malicious: integerOption(args, 'malicious', { min: 0, max: 50 }, 0) / 100,
+      paths: integerOption(args, 'paths', { min: 1, max: 16 }, 1),
       ...(churn ? { meanSessionMs: parseDuration(meanSession ?? '1h', 'mean-session') } : {}),
     };
     const out = resolve(optionalString(args, 'out') ?? 'simulation');
@@ -69,7 +73,7 @@ export const simulateCommand: Command = {
       args,
       result,
       [
-        `${opts.nodes} nodes, ${topology}, ${opts.durationMs / 60_000} min of virtual time${opts.meanSessionMs ? `, Pareto churn (mean session ${opts.meanSessionMs / 60_000} min)` : ''}`,
+        `${opts.nodes} nodes, ${topology}, ${opts.durationMs / 60_000} min of virtual time${opts.meanSessionMs ? `, Pareto churn (mean session ${opts.meanSessionMs / 60_000} min)` : ''}${opts.malicious ? `, ${opts.malicious * 100} % malicious, ${opts.paths} path(s) per lookup` : ''}`,
         `lookups: ${l.lookups} (and ${l.abandoned} whose origin left first), success ${(l.success * 100).toFixed(2)} %, mean hops ${l.meanHops}, latency p50 ${l.latencyMs.p50} ms, p95 ${l.latencyMs.p95} ms`,
         `values: ${result.values.stored} stored, ${result.values.lost} lost (held by no node that is up), ${result.values.unfetched} not fetched in 3 tries`,
         `maintenance: ${result.maintenance.messagesPerNodePerMinute} messages per node per minute`,

@@ -4,26 +4,9 @@
  * Markdown table (nodes, wall time, peak memory, lookups, success, hops against the Chord bound,
  * values lost, maintenance) and writes one plot of wall time and peak memory against nodes.
  */
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { readRun, type Run } from './run-dirs.js';
 import { renderSvg } from './sim-plots.js';
-import type { SimulationResult } from './simulation.js';
-
-interface Run {
-  result: SimulationResult;
-  cost: { wallSeconds: number; peakMemoryMiB: number };
-}
-
-async function readRun(dir: string): Promise<Run> {
-  const read = async (file: string) => {
-    try {
-      return JSON.parse(await readFile(join(dir, file), 'utf8')) as unknown;
-    } catch (e) {
-      throw new Error(`cannot read ${join(dir, file)}: ${(e as Error).message} (run \`reload-ppsp simulate --out ${dir}\` first)`);
-    }
-  };
-  return { result: (await read('result.json')) as SimulationResult, cost: (await read('run.json')) as Run['cost'] };
-}
 
 function table(runs: Run[]): string {
   const rows = runs.map(({ result: r, cost }) => {

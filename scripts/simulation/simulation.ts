@@ -13,6 +13,7 @@ import { TrustStore } from '../../certs/trust.js';
 import { VirtualClock } from '../../overlay/clock.js';
 import { newOverlayConfig, type OverlayConfig, type TopologyName } from '../../overlay/config.js';
 import { idToHex, type Id } from '../../overlay/id.js';
+import type { LinkEndpoint } from '../../overlay/link/link-factory.js';
 import { MemoryNetwork } from '../../overlay/link/memory-network.js';
 import { Node } from '../../overlay/node.js';
 import { seededRandom, type Random } from '../../overlay/random.js';
@@ -21,6 +22,7 @@ import { MessageCode } from '../../overlay/wire/codes.js';
 import { enrollInMemory } from '../local-ring.js';
 import { MAINTENANCE_CODES } from '../maintenance.js';
 import { topologyTruth } from '../topology-truth.js';
+import { droppingLinks } from './adversary.js';
 import { Membership } from './membership.js';
 import { pooled } from './pool.js';
 import { paretoMs } from './churn.js';
@@ -64,6 +66,10 @@ export interface SimulationOptions {
   meanSessionMs?: number;
   /** One-way delay bounds between hosts, ms. */
   latencyMs?: { min: number; max: number };
+  /** Share of the peers that drop every message they should forward (adversary.ts); the bootstrap nodes are honest. */
+  malicious?: number;
+  /** Routes each lookup takes at once, through different first hops (config `lookupPaths`). */
+  paths?: number;
 }
 
 export interface SimulationResult {
@@ -88,7 +94,14 @@ interface SimPeer {
   upSince: number;
   /** Messages its earlier sessions' nodes sent, by code. */
   sent: Map<number, number>;
+  /** Drops what it should forward; never the origin of a measured lookup. */
+  malicious: boolean;
 }
+
+/** Bootstrap nodes every newcomer knows (the first peers, always honest). */
+const BOOTSTRAPS = 8;
+/** Draws of a lookup's origin before it is skipped, when the draws keep landing on malicious peers. */
+const ORIGIN_DRAWS = 16;
 
 const CODES = Object.values(MessageCode).filter((c): c is MessageCode => typeof c === 'number');
 
@@ -122,13 +135,17 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   // `nodes` are up throughout (sessions and downtimes have the same mean, as in OverSim's Pareto churn).
   const population = opts.meanSessionMs === undefined ? opts.nodes : 2 * opts.nodes;
   const enrolled = await enrollAll(population, random, progress);
-  const config: OverlayConfig = { ...enrolled.config, topology: opts.topology, kinds: [...enrolled.config.kinds, SIM_KIND] };
+  const config: OverlayConfig = { ...enrolled.config, topology: opts.topology, lookupPaths: opts.paths ?? 1, kinds: [...enrolled.config.kinds, SIM_KIND] };
   const clock = new VirtualClock(Date.now(), { turnEvery: SIM_TURN_EVERY });
   const trust = new TrustStore(config.rootCerts, config.overlay, { signatures: enrolled.identities[0]!.signatures, cacheSize: population });
   const latency = opts.latencyMs ?? { min: 10, max: 100 };
   const network = new MemoryNetwork({ clock, random: seededRandom(opts.seed + 1), path: simPaths(opts.seed, latency.min, latency.max) });
-  const peers: SimPeer[] = enrolled.identities.map((identity, index) => ({ index, identity, node: undefined, upMs: 0, upSince: 0, sent: new Map() }));
-  const bootstraps = peers.slice(0, Math.min(8, peers.length)).map((p) => ({ host: simHost(p.index), port: SIM_PORT }));
+  const peers: SimPeer[] = enrolled.identities.map((identity, index) => ({ index, identity, node: undefined, upMs: 0, upSince: 0, sent: new Map(), malicious: false }));
+  const bootstraps = peers.slice(0, Math.min(BOOTSTRAPS, peers.length)).map((p) => ({ host: simHost(p.index), port: SIM_PORT }));
+  // Drawn from a generator of their own, so a run with no malicious peers draws as it always did.
+  const adversaries = seededRandom(opts.seed + 2);
+  for (const p of peers.slice(BOOTSTRAPS)) p.malicious = adversaries.next() < (opts.malicious ?? 0);
+  const maliciousLinks = (endpoint: LinkEndpoint) => droppingLinks(network.linksFor(endpoint), () => true);
   const members = new Membership<SimPeer>(topologyTruth(config, []));
 
   let joinFailures = 0;
@@ -152,7 +169,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
       bootstrap: first ? [] : bootstraps.filter((b) => b.host !== simHost(p.index)),
       clock,
       random: seededRandom(opts.seed * 7919 + p.index * 104_729 + p.upMs),
-      links: network.linksFor,
+      links: p.malicious ? maliciousLinks : network.linksFor,
       trust,
     });
     p.node = node;
@@ -228,7 +245,11 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   const records: LookupRecord[] = [];
   for (let i = 0; i < opts.lookups; i++) {
     clock.after(Math.floor(((i + random.next()) * opts.durationMs) / opts.lookups), () => {
-      const origin = members.pick(random.next())?.node;
+      let origin: Node | undefined;
+      for (let draw = 0; draw < ORIGIN_DRAWS && !origin; draw++) {
+        const p = members.pick(random.next());
+        if (p && !p.malicious) origin = p.node;
+      }
       if (!origin) return;
       const key = random.bytes(16) as Id;
       const at = clock.now() - phaseStart;

@@ -6,6 +6,7 @@
  */
 import { systemClock, VirtualClock, type Clock } from '../../overlay/clock.js';
 import { newOverlayConfig, type OverlayConfig, type TopologyName } from '../../overlay/config.js';
+import type { LinkEndpoint, LinkFactory } from '../../overlay/link/link-factory.js';
 import { MemoryNetwork } from '../../overlay/link/memory-network.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
 import type { Identity } from '../../certs/identity.js';
@@ -32,6 +33,8 @@ export interface TestnetOptions {
   /** Kinds besides the configuration's default ones. */
   kinds?: OverlayConfig['kinds'];
   certificateReferences?: boolean;
+  /** Routes a lookup takes at once (config `lookupPaths`). */
+  lookupPaths?: number;
   /** Called with each node before it starts (attach usages here). */
   beforeStart?: (node: Node, index: number) => void;
   /** Real TLS on 127.0.0.1 (default), or in-process links of a MemoryNetwork (1 ms each way). */
@@ -40,6 +43,8 @@ export interface TestnetOptions {
   clock?: Clock;
   /** One-way delay of memory links, ms (default 1). */
   latencyMs?: number;
+  /** Changes each node's links (memory transport), e.g. to make some of them misbehave. */
+  wrapLinks?: (links: LinkFactory, endpoint: LinkEndpoint) => LinkFactory;
   /** Identities enrolled beforehand (on a virtual clock, key generation must not run while time does). */
   identities?: Identity[];
 }
@@ -63,6 +68,7 @@ export async function startTestnet(count: number, opts: TestnetOptions = {}): Pr
     storage: { ...base.storage, ...FAST_STORAGE, ...opts.storage },
     kinds: [...base.kinds, ...(opts.kinds ?? [])],
     certificateReferences: opts.certificateReferences ?? base.certificateReferences,
+    lookupPaths: opts.lookupPaths ?? base.lookupPaths,
   };
   const identities = opts.identities ?? (await Promise.all(Array.from({ length: count }, () => pki.enroll())));
   const ring = await startLocalRing({
@@ -71,7 +77,7 @@ export async function startTestnet(count: number, opts: TestnetOptions = {}): Pr
     batch: opts.batch,
     enroll: () => pki.enroll(),
     beforeStart: opts.beforeStart,
-    ...(opts.transport === 'memory' ? { links: new MemoryNetwork({ clock: opts.clock ?? systemClock, path: () => ({ latencyMs: opts.latencyMs ?? 1 }) }).linksFor } : {}),
+    ...(opts.transport === 'memory' ? { links: memoryLinks(opts) } : {}),
     ...(opts.clock ? { clock: opts.clock } : {}),
     logger: TRACE ? (i) => createLogger(`n${i}`, stderrSink, 'debug') : undefined,
     onJoined: TRACE ? (n, ms) => console.log(`${n.nodeIdHex.slice(0, 8)} joined in ${Math.round(ms)} ms`) : undefined,
@@ -85,6 +91,12 @@ export async function startTestnet(count: number, opts: TestnetOptions = {}): Pr
     if (faulty.length > 0) throw new Error(`internal faults in ${faulty.map((n) => `${n.nodeIdHex.slice(0, 8)} (${n.metrics.faultCount()})`).join(', ')}: see reload_internal_faults_total; run with TESTNET_TRACE=1 for their stacks`);
   };
   return ring;
+}
+
+function memoryLinks(opts: TestnetOptions): (endpoint: LinkEndpoint) => LinkFactory {
+  const network = new MemoryNetwork({ clock: opts.clock ?? systemClock, path: () => ({ latencyMs: opts.latencyMs ?? 1 }) });
+  const wrap = opts.wrapLinks;
+  return wrap ? (endpoint) => wrap(network.linksFor(endpoint), endpoint) : network.linksFor;
 }
 
 /** A testnet on memory links and a VirtualClock of its own, with `spares` identities for nodes added later. */

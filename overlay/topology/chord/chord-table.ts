@@ -3,7 +3,7 @@
  * table with reversed indexing, as a pure data structure. Whom to Attach to, when to send Updates and
  * which finger to refresh (§10.5–§10.7) is decided by the Chord plugin around it.
  */
-import { addToId, ID_BYTES, idToBigInt, RING_SIZE, type Id } from '../../id.js';
+import { addToId, ID_BYTES, idToBigInt, RING_SIZE, ringDistance, type Id } from '../../id.js';
 import type { RoutingTable } from '../routing-table.js';
 
 /** Successors kept, and as many predecessors, by default (RFC 6940 §10.3: at least 3). */
@@ -173,6 +173,27 @@ export class ChordTable implements RoutingTable {
     const { lastSuccessor, lastPredecessor } = this.adjacentStretch();
     if (at < this.ring.length && (offset <= lastSuccessor || offset > lastPredecessor)) return this.ring[at]!.id;
     return this.ring[at === 0 ? 0 : at - 1]!.id;
+  }
+
+  /** nextHop's answer, then the peers going counter-clockwise from `dest`: the next-closest preceding ones. */
+  nextHops(dest: Id, count: number): Id[] {
+    const first = this.nextHop(dest);
+    if (!first || count < 1) return [];
+    const out = [first];
+    const n = this.ring.length;
+    const before = this.lowerBound(this.offsetOf(dest) || RING_SIZE) - 1;
+    for (let step = 0; step < n && out.length < count; step++) {
+      const peer = this.ring[(before - step + n) % n]!.id;
+      if (peer !== first) out.push(peer);
+    }
+    return out;
+  }
+
+  /** The owner of a key is the first node at or after it: the smaller clockwise distance wins. */
+  compareOwners(a: Id, b: Id, key: Id): number {
+    const da = ringDistance(key, a);
+    const db = ringDistance(key, b);
+    return da < db ? -1 : da > db ? 1 : 0;
   }
 
   /**

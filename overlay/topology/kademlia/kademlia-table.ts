@@ -47,6 +47,15 @@ export function compareXorDistance(a: Uint8Array, b: Uint8Array, target: Uint8Ar
   return 0;
 }
 
+/** How many leading bits `a` and `b` share. */
+export function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < ID_BYTES; i++) {
+    const x = a[i]! ^ b[i]!;
+    if (x !== 0) return i * 8 + Math.clz32(x) - 24;
+  }
+  return ID_BYTES * 8;
+}
+
 /** An id whose first `depth` bits are `prefix`'s and the rest from `randomBytes`: a point in that bucket. */
 export function idInBucket(prefix: Uint8Array, depth: number, randomBytes: Uint8Array): Id {
   const out = Uint8Array.from(randomBytes.subarray(0, ID_BYTES));
@@ -149,6 +158,14 @@ export class KademliaTable implements RoutingTable {
     return best;
   }
 
+  nextHops(dest: Id, count: number): Id[] {
+    return this.closest(dest, count);
+  }
+
+  compareOwners(a: Id, b: Id, key: Id): number {
+    return compareXorDistance(a, b, key);
+  }
+
   /** The `count` known nodes XOR-closest to `id`, self included; the closest (responsible) first. */
   replicaSet(id: Id, count: number): Id[] {
     return this.closest(id, count, true);
@@ -186,6 +203,23 @@ export class KademliaTable implements RoutingTable {
     };
     walk(this.buckets.root as unknown as Tree, 0, new Uint8Array(ID_BYTES));
     return out.sort((a, b) => a.depth - b.depth);
+  }
+
+  /**
+   * The ranges a node must know a contact in for greedy routing to reach every node: for each
+   * depth d from 1 to one past the bits self shares with its closest peer, the ids that share
+   * self's first d-1 bits and differ in the next. Kept apart from bucketList(): k-bucket splits only
+   * a full bucket, so a node with fewer than k contacts has one bucket for the whole space, and a
+   * half of it it never heard of would stay unknown.
+   */
+  ranges(): { prefix: Id; depth: number }[] {
+    const closest = this.closest(this.self, 1)[0];
+    const deepest = closest ? Math.min(ID_BYTES * 8, commonPrefixBits(this.self, closest) + 1) : 1;
+    return Array.from({ length: deepest }, (_, i) => {
+      const prefix = Uint8Array.from(this.self);
+      prefix[i >> 3]! ^= 0x80 >> (i & 7);
+      return { prefix: idFromBytes(prefix), depth: i + 1 };
+    });
   }
 
   /** The leaf bucket `id` falls in (as k-bucket walks its tree). */

@@ -8,8 +8,8 @@
  *   and its answer names the peers it knows closest to us, which we link to in turn while their
  *   buckets have room: the lookup of our own id. Then each far bucket is refreshed (below), a
  *   Join goes to the closest peer, and the siblings are told.
- * - refresh: every `refreshIntervalMs`, and at join, for each bucket but our own, a random id in
- *   its range is looked up: the `alpha` known peers closest to it are asked (Update with that id
+ * - refresh: every `refreshIntervalMs`, and at join, for each range of the id space farther than
+ *   our closest peer (one per bit of prefix we share with it), a random id in it is looked up: the `alpha` known peers closest to it are asked (Update with that id
  *   as `want`) for theirs, and those that fit are linked, for up to LOOKUP_ROUNDS rounds while
  *   the answers come closer (Kademlia's FIND_NODE, one hop of asking per round).
  * - stabilization: every `updateIntervalMs` an Update exchange with each sibling; a sibling that
@@ -214,11 +214,11 @@ export class KademliaTopology implements Topology {
     }
   }
 
-  /** Looks up a random id in each bucket but our own, one bucket after another. */
+  /** Looks up a random id in each range of the id space farther than our closest peer (KademliaTable.ranges), one after another. */
   private async refreshBuckets(): Promise<void> {
-    for (const b of this.table.bucketList().filter((x) => !x.own)) {
+    for (const r of this.table.ranges()) {
       if (this.stopped) return;
-      await this.lookUp(idInBucket(b.prefix, b.depth, this.host.random.bytes(16)));
+      await this.lookUp(idInBucket(r.prefix, r.depth, this.host.random.bytes(16)));
     }
   }
 

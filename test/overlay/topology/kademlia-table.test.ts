@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { idFromBytes, idFromHex, idToHex, type Id } from '../../../overlay/id.js';
-import { compareXorDistance, idInBucket, KademliaTable } from '../../../overlay/topology/kademlia/kademlia-table.js';
+import { commonPrefixBits, compareXorDistance, idInBucket, KademliaTable } from '../../../overlay/topology/kademlia/kademlia-table.js';
 import { fuzzSeed, Prng } from '../../helpers/prng.js';
 import { describeRoutingTableCompliance, randomIds } from './routing-table-compliance.js';
 
@@ -91,12 +91,32 @@ describe('KademliaTable siblings and buckets', () => {
       expect(b.contacts.length, `seed ${seed}`).to.be.at.most(4);
       // A random point drawn in a bucket falls in it: it shares the bucket's prefix.
       const point = idInBucket(b.prefix, b.depth, rng.bytes(16));
-      for (const c of b.contacts) expect(commonPrefixBits(c, point), `seed ${seed}`).to.be.at.least(b.depth);
+      for (const c of b.contacts) expect(prefixBitsByBit(c, point), `seed ${seed}`).to.be.at.least(b.depth);
     }
+  });
+
+  it('ranges cover the id space beyond the closest peer even before any bucket splits', () => {
+    const seed = fuzzSeed();
+    const rng = new Prng(seed);
+    const table = new KademliaTable(idFromBytes(rng.bytes(16)), { k: 8, pingCount: 1, siblingCount: 2 });
+    const peers = randomIds(rng, 5);
+    for (const p of peers) table.add(p);
+    expect(table.bucketList(), `seed ${seed}`).to.have.length(1);
+    const ranges = table.ranges();
+    const closest = table.closest(table.self, 1)[0]!;
+    expect(ranges.map((r) => r.depth), `seed ${seed}`).to.deep.equal(Array.from({ length: prefixBitsByBit(table.self, closest) + 1 }, (_, i) => i + 1));
+    for (const r of ranges) {
+      // A range at depth d: self's first d-1 bits, then the other value of bit d-1.
+      expect(prefixBitsByBit(r.prefix, table.self), `seed ${seed}`).to.equal(r.depth - 1);
+      expect(commonPrefixBits(r.prefix, table.self), `seed ${seed}`).to.equal(r.depth - 1);
+    }
+    // Every other node falls in exactly one range.
+    for (const p of peers) expect(ranges.filter((r) => prefixBitsByBit(p, r.prefix) >= r.depth), `seed ${seed}`).to.have.length(1);
   });
 });
 
-function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
+/** The definition, bit by bit, to check the table's byte-wise one against. */
+function prefixBitsByBit(a: Uint8Array, b: Uint8Array): number {
   for (let bit = 0; bit < 128; bit++) if ((a[bit >> 3]! ^ b[bit >> 3]!) & (0x80 >> (bit & 7))) return bit;
   return 128;
 }

@@ -126,6 +126,22 @@ export function describeRoutingTableCompliance(name: string, make: (self: Id) =>
           }
         });
 
+        it('nextHops starts with nextHop and names distinct kept peers; compareOwners ranks the responsible node first', () => {
+          for (const key of keys) {
+            const owner = responsibleFor(key)[0]!.self;
+            for (const table of [...tables.values()].slice(0, MAX_STARTS)) {
+              const hops = table.nextHops(key, 4).map(idToHex);
+              const where = `at ${idToHex(table.self)} to ${idToHex(key)}, seed ${seed}`;
+              expect(hops.slice(0, 1), where).to.deep.equal(table.nextHop(key) ? [idToHex(table.nextHop(key)!)] : []);
+              expect(hops.length, where).to.equal(Math.min(4, table.peers().length));
+              expect(new Set(hops).size, where).to.equal(hops.length);
+              for (const h of hops) expect(h, where).not.to.equal(idToHex(table.self));
+              if (idToHex(table.self) !== idToHex(owner)) expect(table.compareOwners(owner, table.self, key), where).to.be.lessThan(0);
+              expect(table.compareOwners(owner, owner, key), where).to.equal(0);
+            }
+          }
+        });
+
         it('replicaSet starts with the responsible node, without duplicates, from known nodes only', () => {
           for (const key of keys) {
             const owner = responsibleFor(key)[0]!;
