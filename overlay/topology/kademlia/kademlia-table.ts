@@ -222,6 +222,26 @@ export class KademliaTable implements RoutingTable {
     });
   }
 
+  /**
+   * Peers that are the only contact this node has in their range (ranges()). Such a peer is often
+   * the only node there at all, and then every node near this one lacks it too: a newcomer alone
+   * in its half of a neighbourhood is known to few. Advertised in Updates, so it spreads.
+   */
+  soleContacts(): Id[] {
+    const byDepth = new Map<number, Id[]>();
+    for (const p of this.peers()) {
+      const depth = commonPrefixBits(this.self, p) + 1;
+      byDepth.set(depth, [...(byDepth.get(depth) ?? []), p]);
+    }
+    return [...byDepth.values()].filter((inRange) => inRange.length === 1).map((inRange) => inRange[0]!);
+  }
+
+  /** True when `peer` is the only contact in its range (see soleContacts). */
+  isSoleContact(peer: Id): boolean {
+    const depth = commonPrefixBits(this.self, peer);
+    return this.has(peer) && this.peers().every((p) => idEquals(p, peer) || commonPrefixBits(this.self, p) !== depth);
+  }
+
   /** The leaf bucket `id` falls in (as k-bucket walks its tree). */
   private leafOf(id: Id): Tree {
     let node = this.buckets.root as unknown as Tree;

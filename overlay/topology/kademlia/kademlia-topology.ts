@@ -4,14 +4,19 @@
  * peer it knows, and every table entry is a peer this node holds a link to.
  *
  * - join: Attach to Resource-ID self through a bootstrap node reaches the XOR-closest peer (the
- *   admitting peer). Every peer we link to gets an Update exchange: `announce` asks it to add us,
- *   and its answer names the peers it knows closest to us, which we link to in turn while their
- *   buckets have room: the lookup of our own id. Then each far bucket is refreshed (below), a
- *   Join goes to the closest peer, and the siblings are told.
+ *   admitting peer). Every peer we link to gets an Update exchange whose answer names the peers it
+ *   knows closest to us, which we link to in turn while their buckets have room: the lookup of our
+ *   own id. Then each range of the id space is refreshed (below), a Join goes to the closest peer,
+ *   and only then does every peer get an Update with `announce`, asking it to add us (as Chord
+ *   joins the ring last, so no node answers for keys before its table is complete).
  * - refresh: every `refreshIntervalMs`, and at join, for each range of the id space farther than
  *   our closest peer (one per bit of prefix we share with it), a random id in it is looked up: the `alpha` known peers closest to it are asked (Update with that id
  *   as `want`) for theirs, and those that fit are linked, for up to LOOKUP_ROUNDS rounds while
  *   the answers come closer (Kademlia's FIND_NODE, one hop of asking per round).
+ * - spreading: Updates name the siblings and every peer that is our only contact in its range; a
+ *   peer that fills a range we knew nobody in is told to the siblings at once. A newcomer alone in
+ *   its part of a neighbourhood is otherwise known only to the few it linked to, and the others
+ *   would each take themselves for the owner of its keys.
  * - stabilization: every `updateIntervalMs` an Update exchange with each sibling; a sibling that
  *   does not answer within `neighbourTimeoutMs` has failed. A lost link removes the peer at once,
  *   and a lost sibling starts an immediate round, whose answers bring the next closest.
@@ -30,7 +35,7 @@ import type { Destination } from '../../wire/message.js';
 import { findAdmittingPeer } from '../admitting-peer.js';
 import type { KademliaStatus, Topology, TopologyHost, TopologySender } from '../topology.js';
 import { compareXorDistance, idInBucket, KademliaTable } from './kademlia-table.js';
-import { encodeLeave, encodeUpdate, encodeUpdateAnswer, parseJoin, parseLeave, parseUpdate, parseUpdateAnswer } from './kademlia-messages.js';
+import { encodeLeave, encodeUpdate, encodeUpdateAnswer, MAX_KADEMLIA_LIST, parseJoin, parseLeave, parseUpdate, parseUpdateAnswer } from './kademlia-messages.js';
 
 /** Rounds of asking in one lookup: each asks the closest peers not yet asked. */
 export const LOOKUP_ROUNDS = 4;
@@ -52,6 +57,8 @@ export class KademliaTopology implements Topology {
   private timers: Timer[] = [];
   private repairScheduled = false;
   private stopped = false;
+  /** Set at the end of the first join: from then on our Updates ask the peers to add us. */
+  private joined = false;
 
   constructor(private readonly host: TopologyHost) {
     const c = host.config.kademlia;
@@ -72,7 +79,7 @@ export class KademliaTopology implements Topology {
       log.debug(`join: linked to bootstrap ${boots.map((l) => l.remoteNodeIdHex).join(', ')}; Attach to Resource-ID self through it`);
       const admitting = await findAdmittingPeer(this.host, this.host.self, boots.map((l) => l.remoteNodeId), signal);
       this.add(admitting);
-      await this.exchange(admitting, this.host.self, true);
+      await this.exchange(admitting, this.host.self, this.joined);
       await this.work.onIdle();
       signal?.throwIfAborted();
       log.debug(`join: own id looked up; ${this.table.peers().length} peers; refreshing the far buckets`);
@@ -80,9 +87,15 @@ export class KademliaTopology implements Topology {
       signal?.throwIfAborted();
       const closest = this.table.siblings()[0] ?? admitting;
       await this.host.request([node(closest)], MessageCode.JoinReq, [this.host.self]);
-      log.debug(`join: Join answered by ${idToHex(closest)}; Update to ${this.table.siblings().length} siblings`);
-      await this.updateSiblings();
+      // Only now do we ask to be added: a node in others' tables answers for the keys it is
+      // closest to, and should not before its own table is complete.
+      this.joined = true;
+      log.debug(`join: Join answered by ${idToHex(closest)}; announced to ${this.table.peers().length} peers`);
+      const siblings = this.table.siblings();
+      const others = this.table.peers().filter((p) => !siblings.some((s) => idEquals(s, p)));
+      await Promise.all([this.updateSiblings(), ...others.map((p) => this.exchange(p, this.host.self, true))]);
     }
+    this.joined = true;
     signal?.throwIfAborted();
     this.startTimers();
   }
@@ -151,7 +164,7 @@ export class KademliaTopology implements Topology {
    * the peers it names closest to `want` that our table would keep. False when it failed.
    */
   private async exchange(peer: Id, want: Id, announce: boolean): Promise<boolean> {
-    const body = encodeUpdate({ want, announce, siblings: this.table.siblings() });
+    const body = encodeUpdate({ want, announce, siblings: this.advertised() });
     try {
       const answer = await this.host.request([node(peer)], MessageCode.UpdateReq, body, this.host.config.kademlia.neighbourTimeoutMs);
       this.learn(parseUpdateAnswer(answer.body), peer);
@@ -160,6 +173,13 @@ export class KademliaTopology implements Topology {
       this.host.log.debug(`Update to ${idToHex(peer)} failed: ${(e as Error).message}`);
       return false;
     }
+  }
+
+  /** What our Updates name: the siblings, and each peer that is our only contact in its range. */
+  private advertised(): Id[] {
+    const siblings = this.table.siblings();
+    const sole = this.table.soleContacts().filter((p) => !siblings.some((s) => idEquals(s, p)));
+    return [...siblings, ...sole].slice(0, MAX_KADEMLIA_LIST);
   }
 
   /** Peers named by another: link to those the table would keep. */
@@ -180,7 +200,7 @@ export class KademliaTopology implements Topology {
         if (this.stopped || !this.table.wouldKeep(peer)) return false;
         const link = await this.host.attach(node(peer), via);
         if (!idEquals(link.remoteNodeId, peer) || !this.add(peer)) return false;
-        await this.exchange(peer, this.host.self, true);
+        await this.exchange(peer, this.host.self, this.joined);
         return true;
       })
       .then(
@@ -257,11 +277,17 @@ export class KademliaTopology implements Topology {
     if (wasSibling) this.scheduleRepair();
   }
 
-  /** Adds a peer to the table, telling the host when the table changed. */
+  /**
+   * Adds a peer to the table, telling the host when the table changed. A peer that fills a range
+   * we had no contact in is told to the siblings at once (once joined): the nodes near us most
+   * likely lack it too, and each one that did passes it on the same way.
+   */
   private add(peer: Id): boolean {
     const changed = this.table.add(peer);
-    if (changed) this.host.tableChanged();
-    return changed;
+    if (!changed) return false;
+    this.host.tableChanged();
+    if (this.timers.length > 0 && this.table.isSoleContact(peer)) this.scheduleRepair();
+    return true;
   }
 
   /** A peer did not answer: drop its link, which removes it and starts repair. */
@@ -271,7 +297,7 @@ export class KademliaTopology implements Topology {
     else this.forget(peer);
   }
 
-  /** A sibling was lost: one immediate round, whose answers name the next closest peers. */
+  /** An immediate round with the siblings: after one was lost (the answers name the next closest), or to tell them of a peer they may lack. */
   private scheduleRepair(): void {
     if (this.repairScheduled || this.stopped) return;
     this.repairScheduled = true;

@@ -95,6 +95,18 @@ describe('KademliaTable siblings and buckets', () => {
     }
   });
 
+  it('soleContacts names each peer that is the only contact in its range', () => {
+    const self = idFromHex('00'.repeat(16));
+    const table = new KademliaTable(self, { k: 8, pingCount: 1, siblingCount: 2 });
+    const [a, b, c] = ['80' + '00'.repeat(15), 'c0' + '00'.repeat(15), '40' + '00'.repeat(15)].map(idFromHex) as [Id, Id, Id];
+    // a and b share the range of ids with the first bit set; c is alone in the one with 01 first.
+    for (const id of [a, b, c]) table.add(id);
+    expect(table.soleContacts().map(idToHex)).to.deep.equal([idToHex(c)]);
+    expect([a, b, c].map((id) => table.isSoleContact(id))).to.deep.equal([false, false, true]);
+    table.remove(b);
+    expect(table.soleContacts().map(idToHex).sort()).to.deep.equal([idToHex(a), idToHex(c)].sort());
+  });
+
   it('ranges cover the id space beyond the closest peer even before any bucket splits', () => {
     const seed = fuzzSeed();
     const rng = new Prng(seed);
