@@ -66,7 +66,10 @@ export interface SimulationOptions {
   meanSessionMs?: number;
   /** One-way delay bounds between hosts, ms. */
   latencyMs?: { min: number; max: number };
-  /** Share of the peers that drop every message they should forward (adversary.ts); the bootstrap nodes are honest. */
+  /**
+   * Share of the peers that drop every message they should forward (adversary.ts), from the start of
+   * the measured phase on; the bootstrap nodes are honest.
+   */
   malicious?: number;
   /** Routes each lookup takes at once, through different first hops (config `lookupPaths`). */
   paths?: number;
@@ -145,7 +148,10 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   // Drawn from a generator of their own, so a run with no malicious peers draws as it always did.
   const adversaries = seededRandom(opts.seed + 2);
   for (const p of peers.slice(BOOTSTRAPS)) p.malicious = adversaries.next() < (opts.malicious ?? 0);
-  const maliciousLinks = (endpoint: LinkEndpoint) => droppingLinks(network.linksFor(endpoint), () => true);
+  // They join and store as honest peers do, and turn when the measured phase starts: what is
+  // measured is lookups past them, not whether an overlay can be built through them.
+  let adversariesActive = false;
+  const maliciousLinks = (endpoint: LinkEndpoint) => droppingLinks(network.linksFor(endpoint), () => adversariesActive);
   const members = new Membership<SimPeer>(topologyTruth(config, []));
 
   let joinFailures = 0;
@@ -215,6 +221,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
 
   // The measured phase: churn and lookups, all on the clock.
   const phaseStart = clock.now();
+  adversariesActive = true;
   const pending = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
     const t = p.catch(() => {}).finally(() => pending.delete(t));
