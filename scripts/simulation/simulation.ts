@@ -291,7 +291,9 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     }
     return false;
   });
-  for (const [i, ok] of (await clock.until(fetching, stored.length * STORE_MS_PER_VALUE)).entries()) {
+  // A value whose fetches all time out (peers that drop them) takes FETCH_ATTEMPTS request timeouts.
+  const fetchBoundMs = Math.max(stored.length * STORE_MS_PER_VALUE, FETCH_ATTEMPTS * config.requestTimeoutMs * 2);
+  for (const [i, ok] of (await clock.until(fetching, fetchBoundMs)).entries()) {
     if (ok) continue;
     unfetched++;
     const v = stored[i]!;

@@ -52,6 +52,20 @@ describe('CLI: simulate', function () {
     expect(await readFile(join(dir, 'scale.svg'), 'utf8')).to.match(/^<svg /).and.to.contain('cost against overlay size');
   });
 
+  it('runs Kademlia too; with peers that drop what they forward, sim:robustness tables and plots the runs', async () => {
+    const k = await runCli(['simulate', '--nodes', String(NODES), '--topology', 'KADEMLIA', '--duration', '1m', '--lookups', '100', '--values', '12', '--out', join(dir, 'k')], { timeoutMs: 240_000 });
+    expect(k.code, k.stderr).to.equal(0);
+    expect(k.stdout).to.match(/KADEMLIA/).and.to.match(/lookups: 100 \(and 0 whose origin left first\), success 100\.00 %/);
+    const m = await runCli(['simulate', '--nodes', String(NODES), '--topology', 'KADEMLIA', '--duration', '1m', '--lookups', '100', '--values', '12', '--malicious', '25', '--paths', '3', '--out', join(dir, 'm')], { timeoutMs: 240_000 });
+    expect(m.code, m.stderr).to.equal(0);
+    expect(m.stdout).to.match(/25 % malicious, 3 path\(s\) per lookup/);
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/simulation/robustness-report.ts', join(dir, 'robustness.svg'), join(dir, 'k'), join(dir, 'm')]);
+    const rows = stdout.trim().split('\n');
+    expect(rows.slice(2)[0]).to.match(/^\| KADEMLIA \| 12 \| 0\.00 % \| 1 \| 100 \| 100\.00 % \|/);
+    expect(rows.slice(2)[1]).to.match(/^\| KADEMLIA \| 12 \| 25\.00 % \| 3 \| 100 \| /);
+    expect(await readFile(join(dir, 'robustness.svg'), 'utf8')).to.match(/^<svg /).and.to.contain('Lookup success with peers that drop');
+  });
+
   it('refuses bad flags with one line and exit 2', async () => {
     const cases: [string[], RegExp][] = [
       [['simulate', '--churn', 'weibull'], /--churn weibull: the model is pareto/],
@@ -59,6 +73,8 @@ describe('CLI: simulate', function () {
       [['simulate', '--mean-session', '1h'], /--mean-session needs --churn pareto/],
       [['simulate', '--nodes', '1'], /--nodes/],
       [['simulate', '--topology', 'PASTRY'], /--topology PASTRY is not one of/],
+      [['simulate', '--malicious', '60'], /--malicious/],
+      [['simulate', '--paths', '0'], /--paths/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args, { timeoutMs: 60_000 });
