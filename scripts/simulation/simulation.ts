@@ -22,7 +22,7 @@ import { MessageCode } from '../../overlay/wire/codes.js';
 import { enrollInMemory } from '../local-ring.js';
 import { MAINTENANCE_CODES } from '../maintenance.js';
 import { topologyTruth } from '../topology-truth.js';
-import { droppingLinks } from './adversary.js';
+import { adversaryLinks } from './adversary.js';
 import { Membership } from './membership.js';
 import { pooled } from './pool.js';
 import { paretoMs } from './churn.js';
@@ -67,8 +67,8 @@ export interface SimulationOptions {
   /** One-way delay bounds between hosts, ms. */
   latencyMs?: { min: number; max: number };
   /**
-   * Share of the peers that drop every message they should forward (adversary.ts), from the start of
-   * the measured phase on; the bootstrap nodes are honest.
+   * Share of the peers that drop every message they should forward and name one another in their
+   * Update answers (adversary.ts), from the start of the measured phase on; the bootstrap nodes are honest.
    */
   malicious?: number;
   /** Routes each lookup takes at once, through different first hops (config `lookupPaths`). */
@@ -97,7 +97,7 @@ interface SimPeer {
   upSince: number;
   /** Messages its earlier sessions' nodes sent, by code. */
   sent: Map<number, number>;
-  /** Drops what it should forward; never the origin of a measured lookup. */
+  /** Drops what it should forward and lies in Updates; never the origin of a measured lookup. */
   malicious: boolean;
 }
 
@@ -151,7 +151,9 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   // They join and store as honest peers do, and turn when the measured phase starts: what is
   // measured is lookups past them, not whether an overlay can be built through them.
   let adversariesActive = false;
-  const maliciousLinks = (endpoint: LinkEndpoint) => droppingLinks(network.linksFor(endpoint), () => adversariesActive);
+  const colluders = peers.filter((p) => p.malicious).map((p) => p.identity.nodeId);
+  const maliciousLinks = (endpoint: LinkEndpoint) =>
+    adversaryLinks(network.linksFor(endpoint), { active: () => adversariesActive, lies: { identity: endpoint.identity, colluders: () => colluders } });
   const members = new Membership<SimPeer>(topologyTruth(config, []));
 
   let joinFailures = 0;
