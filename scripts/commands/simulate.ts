@@ -34,7 +34,7 @@ export const simulateCommand: Command = {
     duration: { type: 'string', help: 'virtual time of the measured phase (default 10m)', valueName: 'DURATION' },
     lookups: { type: 'string', help: 'lookups spread over the measured phase (default 1000)', valueName: 'L' },
     values: { type: 'string', help: 'values stored before it, fetched after it (default 100)', valueName: 'V' },
-    malicious: { type: 'string', help: 'percent of the peers that, once the measured phase starts, drop what they should forward and name one another in their Update answers, 0-50 (default 0; the bootstrap nodes are honest)', valueName: 'P' },
+    malicious: { type: 'string', help: 'percent of the peers that name one another in their Update answers and, once the measured phase starts, drop what they should forward, 0-50 (default 0; the bootstrap nodes are honest)', valueName: 'P' },
     paths: { type: 'string', help: 'routes each lookup takes at once, through different first hops, 1-16 (default 1)', valueName: 'D' },
     seed: { type: 'string', help: 'seed of every draw: the same seed gives the same result.json (default 1)', valueName: 'X' },
     out: { type: 'string', help: 'directory for result.json, run.json (wall time, memory) and SVG plots (default ./simulation)', valueName: 'DIR' },

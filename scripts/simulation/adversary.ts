@@ -21,9 +21,9 @@ import type { WireMessage } from '../../overlay/wire/message.js';
 import { signMessage } from '../../overlay/wire/sign.js';
 
 export interface Adversary {
-  /** Misbehaves while this is true. */
-  active(): boolean;
-  /** With `colluders`: lies in Update answers, naming colluders (never itself) instead of the peers it knows. */
+  /** Drops what it should forward while this is true. */
+  drops(): boolean;
+  /** With `colluders`: lies in every Update answer, naming colluders (never itself) instead of the peers it knows. */
   lies?: { identity: Identity; colluders(): Id[] };
 }
 
@@ -52,18 +52,20 @@ class AdversaryLink extends LinkDecorator {
   }
 
   override send(bytes: Uint8Array): boolean {
-    if (!this.adversary.active()) return this.inner.send(bytes);
+    const { lies } = this.adversary;
+    const drops = this.adversary.drops();
+    if (!drops && !lies) return this.inner.send(bytes);
     let msg: WireMessage;
     try {
       msg = decodeMessage(bytes, Number.MAX_SAFE_INTEGER);
     } catch {
       return this.inner.send(bytes);
     }
-    // A frame this node forwards carries its earlier hops and itself in the via list; one it sends has only itself.
-    // Reported as sent: the peer before it cannot tell, and waits for an answer that never comes.
-    if (msg.header.via.length > 1) return true;
-    const lie = this.adversary.lies;
-    return this.inner.send(lie ? this.lie(msg, lie) ?? bytes : bytes);
+    // A frame this node forwards carries its earlier hops and itself in the via list; one it sends
+    // has only itself. Reported as sent: the peer before it cannot tell, and waits for an answer
+    // that never comes.
+    if (msg.header.via.length > 1) return drops ? true : this.inner.send(bytes);
+    return this.inner.send(lies ? this.lie(msg, lies) ?? bytes : bytes);
   }
 
   /** The message re-signed with colluders named in it, if it is an Update answer; else undefined. */
@@ -87,5 +89,5 @@ export function adversaryLinks(factory: LinkFactory, adversary: Adversary): Link
 
 /** Links that drop what they forward while `dropping()` is true (no lies). */
 export function droppingLinks(factory: LinkFactory, dropping: () => boolean): LinkFactory {
-  return adversaryLinks(factory, { active: dropping });
+  return adversaryLinks(factory, { drops: dropping });
 }

@@ -67,8 +67,8 @@ export interface SimulationOptions {
   /** One-way delay bounds between hosts, ms. */
   latencyMs?: { min: number; max: number };
   /**
-   * Share of the peers that drop every message they should forward and name one another in their
-   * Update answers (adversary.ts), from the start of the measured phase on; the bootstrap nodes are honest.
+   * Share of the peers that name one another in their Update answers (adversary.ts), and drop every
+   * message they should forward from the start of the measured phase on; the bootstrap nodes are honest.
    */
   malicious?: number;
   /** Routes each lookup takes at once, through different first hops (config `lookupPaths`). */
@@ -148,12 +148,13 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   // Drawn from a generator of their own, so a run with no malicious peers draws as it always did.
   const adversaries = seededRandom(opts.seed + 2);
   for (const p of peers.slice(BOOTSTRAPS)) p.malicious = adversaries.next() < (opts.malicious ?? 0);
-  // They join and store as honest peers do, and turn when the measured phase starts: what is
-  // measured is lookups past them, not whether an overlay can be built through them.
-  let adversariesActive = false;
+  // They lie from the start, so the tables that are built name them more than they should, and
+  // drop from the measured phase on: what is measured is lookups past them, not whether an
+  // overlay can be built through them (a join through a dropper waits out its Attach timeouts).
+  let adversariesDrop = false;
   const colluders = peers.filter((p) => p.malicious).map((p) => p.identity.nodeId);
   const maliciousLinks = (endpoint: LinkEndpoint) =>
-    adversaryLinks(network.linksFor(endpoint), { active: () => adversariesActive, lies: { identity: endpoint.identity, colluders: () => colluders } });
+    adversaryLinks(network.linksFor(endpoint), { drops: () => adversariesDrop, lies: { identity: endpoint.identity, colluders: () => colluders } });
   const members = new Membership<SimPeer>(topologyTruth(config, []));
 
   let joinFailures = 0;
@@ -223,7 +224,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
 
   // The measured phase: churn and lookups, all on the clock.
   const phaseStart = clock.now();
-  adversariesActive = true;
+  adversariesDrop = true;
   const pending = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
     const t = p.catch(() => {}).finally(() => pending.delete(t));

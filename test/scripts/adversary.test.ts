@@ -40,14 +40,14 @@ describe('simulated malicious peers (adversary links)', () => {
     const pki = await sharedPki();
     const self = await pki.enroll();
     const colluders: Id[] = [id('10'), id('f0')];
-    let active = false;
-    const { link, inner } = await linkThrough({ active: () => active, lies: { identity: self, colluders: () => [...colluders, self.nodeId] } });
+    let drops = false;
+    const { link, inner } = await linkThrough({ drops: () => drops, lies: { identity: self, colluders: () => [...colluders, self.nodeId] } });
     const answer = (via: Id[]) =>
       encodeMessage(signMessage(newHeader(CTX, [{ type: 'node', id: id('ee') }], via.map((v) => ({ type: 'node' as const, id: v }))), { code: MessageCode.UpdateAns, body: encodeCbor([[id('11'), id('ef')]]), extensions: [] }, self));
 
-    expect(link.send(answer([self.nodeId]))).to.equal(true);
-    expect(inner.frames, 'honest until it turns').to.have.length(1);
-    active = true;
+    expect(link.send(answer([id('aa'), self.nodeId]))).to.equal(true);
+    expect(inner.frames, 'forwards until it starts dropping').to.have.length(1);
+    drops = true;
     expect(link.send(answer([id('aa'), self.nodeId])), 'a forwarded frame looks sent').to.equal(true);
     expect(inner.frames, 'but is swallowed').to.have.length(1);
 
