@@ -1,12 +1,14 @@
 /**
- * Runs the real `reload-ppsp` CLI as a child process (`node --import tsx scripts/cli.ts ...` from
- * the repository root), for acceptance tests of commands, exit codes and output. Every wait is
+ * Runs the real `reload-ppsp` CLI as a child process from the repository root (the compiled CLI
+ * that test/helpers/compiled-cli-hooks.ts checked is current, as cliCommand runs it), for
+ * acceptance tests of commands, exit codes and output. Every wait is
  * bounded; a child that outlives its bound is killed and the test fails with its output so far.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { cliCommand } from '../../scripts/node-process.js';
 
 /** The repository root, where `scripts/cli.ts` lives. */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -28,7 +30,8 @@ export interface CliOptions {
 }
 
 function spawnCli(args: readonly string[], cwd = REPO_ROOT, env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', ...args], {
+  const { command, args: cliArgs } = cliCommand();
+  return spawn(command, [...cliArgs, ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     // Stack traces only with RELOAD_DEBUG: make sure the tests see what users see.
