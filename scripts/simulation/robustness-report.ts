@@ -44,7 +44,7 @@ async function main(args: string[]): Promise<number> {
     await renderSvg({
       width: 360,
       height: 220,
-      title: 'Lookup success with peers that drop what they forward',
+      title: 'Lookup success with malicious peers (lying and dropping)',
       data: { values: bars },
       mark: 'bar',
       encoding: {

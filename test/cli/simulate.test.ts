@@ -52,7 +52,7 @@ describe('CLI: simulate', function () {
     expect(await readFile(join(dir, 'scale.svg'), 'utf8')).to.match(/^<svg /).and.to.contain('cost against overlay size');
   });
 
-  it('runs Kademlia too; with peers that drop what they forward, sim:robustness tables and plots the runs', async () => {
+  it('runs Kademlia too; with malicious peers, sim:robustness tables and plots the runs', async () => {
     const k = await runCli(['simulate', '--nodes', String(NODES), '--topology', 'KADEMLIA', '--duration', '1m', '--lookups', '100', '--values', '12', '--out', join(dir, 'k')], { timeoutMs: 240_000 });
     expect(k.code, k.stderr).to.equal(0);
     expect(k.stdout).to.match(/KADEMLIA/).and.to.match(/lookups: 100 \(and 0 whose origin left first\), success 100\.00 %/);
@@ -63,7 +63,7 @@ describe('CLI: simulate', function () {
     const rows = stdout.trim().split('\n');
     expect(rows.slice(2)[0]).to.match(/^\| KADEMLIA \| 12 \| 0\.00 % \| 1 \| 100 \| 100\.00 % \|/);
     expect(rows.slice(2)[1]).to.match(/^\| KADEMLIA \| 12 \| 25\.00 % \| 3 \| 100 \| /);
-    expect(await readFile(join(dir, 'robustness.svg'), 'utf8')).to.match(/^<svg /).and.to.contain('Lookup success with peers that drop');
+    expect(await readFile(join(dir, 'robustness.svg'), 'utf8')).to.match(/^<svg /).and.to.contain('Lookup success with malicious peers');
   });
 
   it('refuses bad flags with one line and exit 2', async () => {
