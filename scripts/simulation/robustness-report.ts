@@ -6,7 +6,7 @@
  * and writes one bar chart of lookup success by topology and routes per lookup.
  */
 import { writeFile } from 'node:fs/promises';
-import { readRun, type Run } from './run-dirs.js';
+import { markdownTable, readRun, runReport, type Run } from './run-dirs.js';
 import { renderSvg } from './sim-plots.js';
 
 const percent = (x: number) => `${(x * 100).toFixed(2)} %`;
@@ -24,7 +24,7 @@ function table(runs: Run[]): string {
     `${r.values.lost} of ${r.values.stored.toLocaleString('en')}`,
     String(r.values.unfetched),
   ]);
-  return [head, head.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+  return markdownTable(head, rows);
 }
 
 async function main(args: string[]): Promise<number> {
@@ -60,10 +60,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    process.stderr.write(`sim:robustness: ${e.message}\n`);
-    process.exit(1);
-  },
-);
+runReport('sim:robustness', main);

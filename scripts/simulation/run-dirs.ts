@@ -1,4 +1,4 @@
-/** Reading back what `reload-ppsp simulate --out DIR` wrote, for the reports that put runs side by side. */
+/** Reading back what `reload-ppsp simulate --out DIR` wrote, and what the reports that put runs side by side share. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SimulationResult } from './simulation.js';
@@ -17,4 +17,20 @@ export async function readRun(dir: string): Promise<Run> {
     }
   };
   return { result: (await read('result.json')) as SimulationResult, cost: (await read('run.json')) as Run['cost'] };
+}
+
+/** A Markdown table. */
+export function markdownTable(head: string[], rows: string[][]): string {
+  return [head, head.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+/** Runs a report's `main` on the command line: its code is the exit code, an error one line on stderr and exit 1. */
+export function runReport(name: string, main: (args: string[]) => Promise<number>): void {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      process.stderr.write(`${name}: ${e.message}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -5,7 +5,7 @@
  * values lost, maintenance) and writes one plot of wall time and peak memory against nodes.
  */
 import { writeFile } from 'node:fs/promises';
-import { readRun, type Run } from './run-dirs.js';
+import { markdownTable, readRun, runReport, type Run } from './run-dirs.js';
 import { renderSvg } from './sim-plots.js';
 
 function table(runs: Run[]): string {
@@ -24,7 +24,7 @@ function table(runs: Run[]): string {
     ];
   });
   const head = ['nodes', 'virtual time, churn', 'wall time', 'peak memory', 'lookups', 'success', 'mean hops (½·log2 N + 0.5)', 'values lost', 'maintenance msg/node/min'];
-  return [head, head.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+  return markdownTable(head, rows);
 }
 
 async function main(args: string[]): Promise<number> {
@@ -58,10 +58,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: Error) => {
-    process.stderr.write(`sim:scale: ${e.message}\n`);
-    process.exit(1);
-  },
-);
+runReport('sim:scale', main);

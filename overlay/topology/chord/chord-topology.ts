@@ -30,6 +30,7 @@ import type { Timer } from '../../clock.js';
 import { MessageCode } from '../../wire/codes.js';
 import type { Destination } from '../../wire/message.js';
 import { findAdmittingPeer } from '../admitting-peer.js';
+import { dropUnanswering, SoonOnce } from '../upkeep.js';
 import type { RingStatus, Topology, TopologyHost, TopologySender } from '../topology.js';
 import { ChordTable } from './chord-table.js';
 import {
@@ -54,12 +55,14 @@ export class ChordTopology implements Topology {
   private timers: Timer[] = [];
   private startedAtMs = 0;
   private nextFinger = 0;
-  private repairScheduled = false;
+  /** Reactive recovery: one immediate round with the neighbours, however many losses asked for it. */
+  private readonly repairSoon: SoonOnce;
   private stopped = false;
   /** Virtual or real time of the last Update exchange with each neighbour, either way round, by hex. */
   private readonly exchangedAt = new Map<string, number>();
 
   constructor(private readonly host: TopologyHost) {
+    this.repairSoon = new SoonOnce(host, () => !this.stopped, () => this.repair());
     const c = host.config.chord;
     this.table = new ChordTable(host.self, { neighbourCount: c.neighbourCount, fingerCount: c.fingerCount });
     this.attaches = new PQueue({ concurrency: c.attachConcurrency });
@@ -121,7 +124,7 @@ export class ChordTopology implements Topology {
   onJoin(body: unknown, from: TopologySender): unknown {
     const joining = parseJoin(body);
     if (!idEquals(joining, from.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Forbidden, 'Join names another node than its signer', 'join_id_mismatch');
-    if (this.add(joining)) this.scheduleRepair();
+    if (this.add(joining)) this.repairSoon.schedule();
     return [];
   }
 
@@ -240,7 +243,7 @@ export class ChordTopology implements Topology {
     const slot = this.table.fingers().find((f) => f.peer !== undefined && idEquals(f.peer, peer));
     if (!this.table.remove(peer)) return;
     this.host.tableChanged();
-    if (wasNeighbour) this.scheduleRepair();
+    if (wasNeighbour) this.repairSoon.schedule();
     // A lost finger is looked for again at once (§10.7.1), so the periodic refresh only has to
     // catch better fingers that joined since.
     else if (slot && !this.stopped && this.fingerWorthFinding(slot.target)) void this.attachTo({ type: 'resource', id: slot.target }, undefined);
@@ -255,19 +258,7 @@ export class ChordTopology implements Topology {
 
   /** A neighbour did not answer: drop its link, which removes it and starts repair. */
   private fail(peer: Id): void {
-    const link = this.host.linkTo(peer);
-    if (link) link.close(new ReloadError(ErrorCode.Request_Timeout, 'neighbour stopped answering Updates', 'neighbour_timeout'));
-    else this.forget(peer);
-  }
-
-  /** Reactive recovery (§10.7.1): one immediate round of Updates, and successor search if needed. */
-  private scheduleRepair(): void {
-    if (this.repairScheduled || this.stopped) return;
-    this.repairScheduled = true;
-    this.host.clock.after(0, () => {
-      this.repairScheduled = false;
-      if (!this.stopped) void this.repair();
-    });
+    dropUnanswering(this.host, peer, 'neighbour stopped answering Updates', (p) => this.forget(p));
   }
 
   private async repair(): Promise<void> {

@@ -33,6 +33,7 @@ import { pingRequestBody } from '../../methods/ping.js';
 import { MessageCode } from '../../wire/codes.js';
 import type { Destination } from '../../wire/message.js';
 import { findAdmittingPeer } from '../admitting-peer.js';
+import { dropUnanswering, SoonOnce } from '../upkeep.js';
 import type { KademliaStatus, Topology, TopologyHost, TopologySender } from '../topology.js';
 import { compareXorDistance, idInBucket, KademliaTable } from './kademlia-table.js';
 import { encodeLeave, encodeUpdate, encodeUpdateAnswer, MAX_KADEMLIA_LIST, parseJoin, parseLeave, parseUpdate, parseUpdateAnswer } from './kademlia-messages.js';
@@ -55,12 +56,14 @@ export class KademliaTopology implements Topology {
   /** Contacts being pinged before an eviction, by hex. */
   private readonly pinging = new Set<string>();
   private timers: Timer[] = [];
-  private repairScheduled = false;
+  /** Reactive recovery: one immediate round with the neighbours, however many losses asked for it. */
+  private readonly repairSoon: SoonOnce;
   private stopped = false;
   /** Set at the end of the first join: from then on our Updates ask the peers to add us. */
   private joined = false;
 
   constructor(private readonly host: TopologyHost) {
+    this.repairSoon = new SoonOnce(host, () => !this.stopped, () => this.updateSiblings());
     const c = host.config.kademlia;
     this.table = new KademliaTable(host.self, {
       k: c.k,
@@ -274,7 +277,7 @@ export class KademliaTopology implements Topology {
     const wasSibling = this.table.siblings().some((s) => idEquals(s, peer));
     if (!this.table.remove(peer)) return;
     this.host.tableChanged();
-    if (wasSibling) this.scheduleRepair();
+    if (wasSibling) this.repairSoon.schedule();
   }
 
   /**
@@ -286,25 +289,13 @@ export class KademliaTopology implements Topology {
     const changed = this.table.add(peer);
     if (!changed) return false;
     this.host.tableChanged();
-    if (this.timers.length > 0 && this.table.isSoleContact(peer)) this.scheduleRepair();
+    if (this.timers.length > 0 && this.table.isSoleContact(peer)) this.repairSoon.schedule();
     return true;
   }
 
   /** A peer did not answer: drop its link, which removes it and starts repair. */
   private fail(peer: Id): void {
-    const link = this.host.linkTo(peer);
-    if (link) link.close(new ReloadError(ErrorCode.Request_Timeout, 'peer stopped answering', 'neighbour_timeout'));
-    else this.forget(peer);
-  }
-
-  /** An immediate round with the siblings: after one was lost (the answers name the next closest), or to tell them of a peer they may lack. */
-  private scheduleRepair(): void {
-    if (this.repairScheduled || this.stopped) return;
-    this.repairScheduled = true;
-    this.host.clock.after(0, () => {
-      this.repairScheduled = false;
-      if (!this.stopped) void this.updateSiblings();
-    });
+    dropUnanswering(this.host, peer, 'peer stopped answering', (p) => this.forget(p));
   }
 
   private startTimers(): void {
