@@ -164,15 +164,17 @@ describe('overlay/node over TLS', function () {
   });
 
   it('a peer that links and stays silent gets a Ping halfway through the greeting timeout and loses its link at the end; one that speaks first gets none', async () => {
-    const greetingTimeoutMs = 1000;
+    // Long enough that the talker's first frame lands well inside half of it on a loaded machine.
+    const greetingTimeoutMs = 3000;
     const a = await startNode([], { links: { ...config.links, greetingTimeoutMs } });
     const talker = await RawPeer.connect(pki, config, a);
-    const silent = await RawPeer.connect(pki, config, a);
-    peers.push(talker, silent);
-    const linked = Date.now();
+    peers.push(talker);
     expect(talker.errorOf(await talker.ping({ destinations: [node(a.nodeId)] }), pki).code).to.equal(0);
+    const dialled = Date.now(); // the node's timer starts after this, so it bounds the Ping from below
+    const silent = await RawPeer.connect(pki, config, a);
+    peers.push(silent);
     await waitFor(() => silent.received.length >= 1, 10_000, 'the greeting Ping');
-    expect(Date.now() - linked, 'not before half the timeout').to.be.at.least(greetingTimeoutMs / 2 - 50);
+    expect(Date.now() - dialled, 'not before half the timeout').to.be.at.least(greetingTimeoutMs / 2 - 50);
     expect(decodeContents(silent.received[0]!.contentsBytes).code).to.equal(MessageCode.PingReq);
     await waitFor(() => !silent.link.open, 5000, 'the silent link closed');
     expect(a.metrics.linkDropCount('silent')).to.equal(1);
