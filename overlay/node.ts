@@ -27,7 +27,7 @@ import { admitSecondLink, duplicateNodeId, LINK_PROBE_TIMEOUT_MS } from './routi
 import { LinkTable } from './routing/link-table.js';
 import { MessageTransport, type Response, type SigningOptions } from './routing/message-transport.js';
 import { RoutingMetrics } from './routing/metrics.js';
-import { answersOnEveryRoute, routesTowards } from './routing/paths.js';
+import { answersOnEveryRoute, routesTowards, withAnswersBeside } from './routing/paths.js';
 import { topologyPolicy } from './routing/topology-policy.js';
 import { createTopology } from './topology/registry.js';
 import { KindRegistry } from './storage/kinds.js';
@@ -195,6 +195,7 @@ export class Node {
       neighbours: () => this.topology.neighbours(),
       request: (dests, code, body, timeoutMs, signing) => this.request(dests, code, body, timeoutMs, signing),
       routesTowards: (resource) => this.routesTowards(resource),
+      replicaHolders: async (resource) => (this.config.lookupPaths > 1 ? this.topology.replicaHolders(resource, this.config.storage.replicas) : []),
       backend: opts.storageBackend,
     });
     for (const handler of this.storage.handlers()) this.dispatcher.register(handler);
@@ -516,14 +517,23 @@ export class Node {
     return this.applications.connect(peer, app, opts);
   }
 
-  /** Finds the node responsible for a Resource-ID (RouteQuery routed to it) and the hops to it. */
+  /**
+   * Finds the node responsible for a Resource-ID (RouteQuery routed to it) and the hops to it. Over
+   * several paths, the RouteQuery also goes through the owner the topology finds by asking
+   * (Kademlia's FIND_NODE), which a peer on the routes cannot steer.
+   */
   async route(resource: Id, timeoutMs?: number, paths = this.config.lookupPaths): Promise<{ resource: string; responsible: string; hops: number; rttMs: number }> {
-    const answers = await answersOnEveryRoute(this.routesTowards(resource, paths), async (destinations) => {
+    const send = async (destinations: Destination[]) => {
       const res = await this.request(destinations, MessageCode.RouteQueryReq, [false, [2, resource]], timeoutMs);
       const answered = parseRouteQueryAnswer(res.body);
       if (!idEquals(answered, res.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'RouteQuery was answered for another node', 'wrong_responder');
       return res;
-    });
+    };
+    const throughFound = async () => {
+      const [found] = await this.topology.replicaHolders(resource, 1);
+      return found && !idEquals(found, this.nodeId) ? [await send([{ type: 'node', id: found }, { type: 'resource', id: resource }])] : [];
+    };
+    const answers = await withAnswersBeside(answersOnEveryRoute(this.routesTowards(resource, paths), send), paths > 1 ? throughFound() : Promise.resolve([]));
     // Over several routes, the answer signed by the best owner wins: a peer on the way that
     // answers in the owner's place cannot sign as a node closer to the resource than itself.
     const table = this.topology.table;

@@ -21,6 +21,17 @@ export function routesTowards(table: RoutingTable, linked: (peer: Id) => boolean
   return hops.length > 1 ? hops.map((id) => [{ type: 'node', id }, { type: 'resource', id: target }]) : plain;
 }
 
+/**
+ * The answers of the routed requests and of the others sent beside them (to nodes the topology
+ * found), together; the routes' error when neither brought any.
+ */
+export async function withAnswersBeside<T>(routed: Promise<T[]>, beside: Promise<T[]>): Promise<T[]> {
+  const [a, b] = await Promise.allSettled([routed, beside]);
+  const answers = [...(a.status === 'fulfilled' ? a.value : []), ...(b.status === 'fulfilled' ? b.value : [])];
+  if (a.status === 'rejected' && answers.length === 0) throw a.reason;
+  return answers;
+}
+
 /** Sends on every route at once; resolves with the answers that came back, or throws the first route's error if none did. */
 export async function answersOnEveryRoute<T>(routes: Destination[][], send: (destinations: Destination[]) => Promise<T>): Promise<T[]> {
   const settled = await Promise.allSettled(routes.map(send));

@@ -15,7 +15,7 @@ import type { Response, SigningOptions } from '../routing/message-transport.js';
 import type { RoutingTable } from '../topology/routing-table.js';
 import { EncodedBody } from '../wire/body.js';
 import { MessageCode } from '../wire/codes.js';
-import { answersOnEveryRoute } from '../routing/paths.js';
+import { answersOnEveryRoute, withAnswersBeside } from '../routing/paths.js';
 import type { Destination } from '../wire/message.js';
 import {
   decodeFetchAns, decodeFetchReq, decodeFindAns, decodeFindReq, decodeStatAns, decodeStatReq, decodeStoreAns, decodeStoreReq,
@@ -44,6 +44,8 @@ export interface StorageHost {
   request(destinations: Destination[], code: number, body: unknown, timeoutMs?: number, signing?: SigningOptions): Promise<Response>;
   /** Destination lists a Fetch of `resource` goes out on: one route, or `lookupPaths` through different first hops. */
   routesTowards(resource: Id): Destination[][];
+  /** With `lookupPaths` above 1, the nodes that should hold `resource` as the topology finds them, asked as well; else none. */
+  replicaHolders(resource: Id): Promise<Id[]>;
   /** Where the values held for others are kept; default in memory. */
   backend?: StorageBackend;
 }
@@ -241,17 +243,29 @@ export class StorageService {
   }
 
   /**
-   * Fetches values and verifies each one's signature against its signer's certificate. Over several
-   * routes (`lookupPaths`), the answer holding the newest value that verifies wins: a peer that
-   * serves a stale copy cannot sign a newer one in the storer's name.
+   * Fetches values and verifies each one's signature against its signer's certificate. With
+   * `lookupPaths` above 1 it goes over several routes and to every replica holder the topology
+   * finds, and the answer holding the newest value that verifies wins: a peer that serves a stale
+   * copy cannot sign a newer one in the storer's name.
    */
   async fetch(kindRef: string | number, resource: Id, selector?: DataSelector, signing?: SigningOptions): Promise<FetchResult> {
     const kind = this.host.kinds.resolve(kindRef);
     const specifiers = [{ kindId: kind.id, generation: 0n, selector: selector ?? everything(kind) }];
     const body = encodeFetchReq({ resource, specifiers });
-    const answers = await answersOnEveryRoute(this.host.routesTowards(resource), (destinations) => this.fetchOn(destinations, resource, kind.id, body, signing));
+    const send = (destinations: Destination[]) => this.fetchOn(destinations, resource, kind.id, body, signing);
+    const answers = await withAnswersBeside(answersOnEveryRoute(this.host.routesTowards(resource), send), this.holderAnswers(resource, send));
     const newest = (r: FetchResult) => Math.max(-1, ...r.values.map((v) => v.data.storageTimeMs));
     return answers.reduce((a, b) => (newest(b) > newest(a) ? b : a));
+  }
+
+  /**
+   * The answers of each replica holder the topology names, asked by Node-ID so that each answers
+   * from its own data: an owner that serves a stale value is outvoted by the newer one a holder has.
+   */
+  private async holderAnswers(resource: Id, send: (destinations: Destination[]) => Promise<FetchResult>): Promise<FetchResult[]> {
+    const self = this.host.identity.nodeId;
+    const routes = (await this.host.replicaHolders(resource)).filter((h) => !idEquals(h, self)).map((id): Destination[] => [{ type: 'node', id }]);
+    return routes.length === 0 ? [] : answersOnEveryRoute(routes, send).catch(() => []);
   }
 
   private async fetchOn(destinations: Destination[], resource: Id, kindId: number, body: Uint8Array, signing?: SigningOptions): Promise<FetchResult> {

@@ -57,6 +57,11 @@ export class ClientTopology implements Topology {
     if (this.table.remove(peer)) void this.followResponsibility();
   }
 
+  /** A client knows one peer and no ring: a Fetch goes the plain way only. */
+  async replicaHolders(): Promise<Id[]> {
+    return [];
+  }
+
   status(): RingStatus {
     const peer = this.table.attachedPeer;
     return { topology: 'client', successors: peer ? [idToHex(peer)] : [], predecessors: [], fingers: [] };

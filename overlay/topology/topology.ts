@@ -92,4 +92,10 @@ export interface Topology {
   /** A link went down: the peer may have failed. */
   onLinkDown(peer: Id): void;
   status(): TopologyStatus;
+  /**
+   * The `count` nodes that should hold `resource` (the owner and its replica set), found by asking
+   * the overlay rather than taking the owner's word for it, so that a Fetch can ask each of them
+   * (RFC 6940 §13.5). An empty list when this topology cannot tell.
+   */
+  replicaHolders(resource: Id, count: number): Promise<Id[]>;
 }

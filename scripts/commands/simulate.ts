@@ -75,8 +75,9 @@ export const simulateCommand: Command = {
       [
         `${opts.nodes} nodes, ${topology}, ${opts.durationMs / 60_000} min of virtual time${opts.meanSessionMs ? `, Pareto churn (mean session ${opts.meanSessionMs / 60_000} min)` : ''}${opts.malicious ? `, ${opts.malicious * 100} % malicious, ${opts.paths} path(s) per lookup` : ''}`,
         `lookups: ${l.lookups} (and ${l.abandoned} whose origin left first), success ${(l.success * 100).toFixed(2)} %, mean hops ${l.meanHops}, latency p50 ${l.latencyMs.p50} ms, p95 ${l.latencyMs.p95} ms`,
-        `values: ${result.values.stored} stored, ${result.values.lost} lost (held by no node that is up), ${result.values.unfetched} not fetched in 3 tries`,
+        `values: ${result.values.stored} stored, ${result.values.lost} lost (held by no node that is up), ${result.values.unfetched} not fetched in 3 tries (${result.values.stale} of them answered with an older version)`,
         `maintenance: ${result.maintenance.messagesPerNodePerMinute} messages per node per minute`,
+        ...(result.colluderShare === undefined ? [] : [`malicious peers: ${(result.colluderShare * 100).toFixed(2)} % of the honest nodes' table entries when the measured phase began`]),
         `written: ${[join(out, 'result.json'), join(out, 'run.json'), ...plots].join(', ')}`,
       ].join('\n'),
     );

@@ -6,7 +6,9 @@
  * - drops every message it should forward, requests and answers alike;
  * - lies in its Update answers (with `colluders`): every Node-ID it would name is swapped for the
  *   colluder XOR-closest to it, re-signed with its own key, so that those who learn from it link
- *   to its accomplices instead of honest peers.
+ *   to its accomplices instead of honest peers;
+ * - serves stale values (with `stale`): it answers every Fetch with the first version it was sent
+ *   of each value, which still verifies, since the storer signed it.
  */
 import type { Identity } from '../../certs/identity.js';
 import { idToHex, type Id } from '../../overlay/id.js';
@@ -14,6 +16,8 @@ import type { Link } from '../../overlay/link/link.js';
 import { LinkDecorator } from '../../overlay/link/link-decorator.js';
 import type { LinkFactory } from '../../overlay/link/link-factory.js';
 import { compareXorDistance } from '../../overlay/topology/kademlia/kademlia-table.js';
+import { decodeFetchReq, decodeFetchAns, decodeStoreReq, encodeFetchAns } from '../../overlay/storage/codec.js';
+import type { StoredData } from '../../overlay/storage/types.js';
 import { decodeCbor, encodeCbor } from '../../overlay/wire/cbor.js';
 import { decodeContents, decodeMessage, decodeSecurity, encodeMessage } from '../../overlay/wire/codec.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
@@ -25,6 +29,55 @@ export interface Adversary {
   drops(): boolean;
   /** With `colluders`: lies in every Update answer, naming colluders (never itself) instead of the peers it knows. */
   lies?: { identity: Identity; colluders(): Id[] };
+  /** One per malicious node, shared by all its links: what it replays in its Fetch answers. */
+  stale?: StaleValues;
+}
+
+/** Fetches whose answers are still to come, per node: enough for the simulator's pooled fetches. */
+const OPEN_FETCHES = 1024;
+
+/**
+ * A node's memory of the first version of every value it was sent (by resource and Kind), and of
+ * which resource each Fetch it was asked named, so that its answer can be swapped.
+ */
+export class StaleValues {
+  private readonly first = new Map<string, StoredData[]>();
+  private readonly asked = new Map<bigint, string>();
+
+  constructor(private readonly identity: Identity) {}
+
+  /** Remembers what an incoming StoreReq or FetchReq says. */
+  heard(msg: WireMessage): void {
+    const contents = decodeContents(msg.contentsBytes);
+    if (contents.code === MessageCode.StoreReq) {
+      const store = decodeStoreReq(contents.body, Number.MAX_SAFE_INTEGER);
+      for (const k of store.kinds) {
+        const key = `${idToHex(store.resource)}/${k.kindId}`;
+        if (!this.first.has(key)) this.first.set(key, k.values);
+      }
+    } else if (contents.code === MessageCode.FetchReq) {
+      if (this.asked.size >= OPEN_FETCHES) this.asked.delete(this.asked.keys().next().value!);
+      this.asked.set(msg.header.transactionId, idToHex(decodeFetchReq(contents.body).resource));
+    }
+  }
+
+  /** Our Fetch answer with each Kind's values swapped for their first version, re-signed; undefined if it is none. */
+  replay(msg: WireMessage): Uint8Array | undefined {
+    const contents = decodeContents(msg.contentsBytes);
+    const resource = this.asked.get(msg.header.transactionId);
+    if (contents.code !== MessageCode.FetchAns || resource === undefined) return undefined;
+    this.asked.delete(msg.header.transactionId);
+    const answer = decodeFetchAns(contents.body, Number.MAX_SAFE_INTEGER);
+    const kinds = answer.kinds.map((k) => ({ ...k, values: this.first.get(`${resource}/${k.kindId}`) ?? k.values }));
+    const body = encodeFetchAns({ ...answer, kinds });
+    return resign(msg, { ...contents, body }, this.identity);
+  }
+}
+
+/** `msg` with new contents, signed again by `identity` (the adversary itself, which sent it). */
+function resign(msg: WireMessage, contents: ReturnType<typeof decodeContents>, identity: Identity): Uint8Array {
+  const withCertificate = decodeSecurity(msg.securityBytes).certificates.length > 0;
+  return encodeMessage(signMessage(msg.header, contents, identity, { includeCertificate: withCertificate }));
 }
 
 /** A Node-ID list entry: 16 bytes. */
@@ -48,13 +101,24 @@ class AdversaryLink extends LinkDecorator {
     private readonly adversary: Adversary,
   ) {
     super(inner);
-    inner.on('message', (bytes: Uint8Array) => this.emit('message', bytes));
+    inner.on('message', (bytes: Uint8Array) => {
+      if (adversary.stale) this.hear(bytes, adversary.stale);
+      this.emit('message', bytes);
+    });
+  }
+
+  private hear(bytes: Uint8Array, stale: StaleValues): void {
+    try {
+      stale.heard(decodeMessage(bytes, Number.MAX_SAFE_INTEGER));
+    } catch {
+      // Not a message it can read: the node itself refuses it.
+    }
   }
 
   override send(bytes: Uint8Array): boolean {
-    const { lies } = this.adversary;
+    const { lies, stale } = this.adversary;
     const drops = this.adversary.drops();
-    if (!drops && !lies) return this.inner.send(bytes);
+    if (!drops && !lies && !stale) return this.inner.send(bytes);
     let msg: WireMessage;
     try {
       msg = decodeMessage(bytes, Number.MAX_SAFE_INTEGER);
@@ -65,7 +129,7 @@ class AdversaryLink extends LinkDecorator {
     // has only itself. Reported as sent: the peer before it cannot tell, and waits for an answer
     // that never comes.
     if (msg.header.via.length > 1) return drops ? true : this.inner.send(bytes);
-    return this.inner.send(lies ? this.lie(msg, lies) ?? bytes : bytes);
+    return this.inner.send((lies && this.lie(msg, lies)) || stale?.replay(msg) || bytes);
   }
 
   /** The message re-signed with colluders named in it, if it is an Update answer; else undefined. */
@@ -74,8 +138,7 @@ class AdversaryLink extends LinkDecorator {
     const colluders = lie.colluders().filter((c) => idToHex(c) !== lie.identity.nodeIdHex);
     if (contents.code !== MessageCode.UpdateAns || colluders.length === 0) return undefined;
     const body = encodeCbor(swapIds(decodeCbor(contents.body), colluders));
-    const withCertificate = decodeSecurity(msg.securityBytes).certificates.length > 0;
-    return encodeMessage(signMessage(msg.header, { ...contents, body }, lie.identity, { includeCertificate: withCertificate }));
+    return resign(msg, { ...contents, body }, lie.identity);
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * `npm run sim:robustness -- OUT.svg DIR...`: lookups under malicious peers, side by side. Reads
  * each DIR's result.json (from `reload-ppsp simulate --malicious P --paths D --out DIR`), prints a
- * Markdown table (topology, nodes, malicious share, routes per lookup, success, hops, values lost and
- * not fetched)
+ * Markdown table (topology, nodes, malicious share, routes per lookup, success, hops, the malicious share
+ * of honest tables, values lost and not fetched)
  * and writes one bar chart of lookup success by topology and routes per lookup.
  */
 import { writeFile } from 'node:fs/promises';
@@ -12,7 +12,7 @@ import { renderSvg } from './sim-plots.js';
 const percent = (x: number) => `${(x * 100).toFixed(2)} %`;
 
 function table(runs: Run[]): string {
-  const head = ['topology', 'nodes', 'malicious', 'routes per lookup', 'lookups', 'success', 'mean hops', 'values lost', 'values not fetched in 3 tries'];
+  const head = ['topology', 'nodes', 'malicious', 'routes per lookup', 'lookups', 'success', 'mean hops', 'malicious share of honest tables', 'values lost', 'newest version not fetched in 3 tries', 'of those, an older version served'];
   const rows = runs.map(({ result: r }) => [
     r.options.topology,
     r.options.nodes.toLocaleString('en'),
@@ -21,8 +21,10 @@ function table(runs: Run[]): string {
     r.lookups.lookups.toLocaleString('en'),
     percent(r.lookups.success),
     r.lookups.meanHops.toFixed(2),
+    r.colluderShare === undefined ? '' : percent(r.colluderShare),
     `${r.values.lost} of ${r.values.stored.toLocaleString('en')}`,
     String(r.values.unfetched),
+    String(r.values.stale ?? 0),
   ]);
   return markdownTable(head, rows);
 }

@@ -22,7 +22,7 @@ import { MessageCode } from '../../overlay/wire/codes.js';
 import { enrollInMemory } from '../local-ring.js';
 import { MAINTENANCE_CODES } from '../maintenance.js';
 import { topologyTruth } from '../topology-truth.js';
-import { adversaryLinks } from './adversary.js';
+import { adversaryLinks, StaleValues } from './adversary.js';
 import { Membership } from './membership.js';
 import { pooled } from './pool.js';
 import { paretoMs } from './churn.js';
@@ -67,8 +67,9 @@ export interface SimulationOptions {
   /** One-way delay bounds between hosts, ms. */
   latencyMs?: { min: number; max: number };
   /**
-   * Share of the peers that name one another in their Update answers (adversary.ts), and drop every
-   * message they should forward from the start of the measured phase on; the bootstrap nodes are honest.
+   * Share of the peers that name one another in their Update answers (adversary.ts), answer Fetches
+   * with the first version of each value, and drop every message they should forward from the start
+   * of the measured phase on; the bootstrap nodes are honest. Every value is then stored twice.
    */
   malicious?: number;
   /** Routes each lookup takes at once, through different first hops (config `lookupPaths`). */
@@ -79,11 +80,16 @@ export interface SimulationResult {
   options: SimulationOptions;
   nodeIds: { first: string; last: string };
   lookups: LookupSummary;
-  /** lost: held by no node that is up at the end; unfetched: not fetched in FETCH_ATTEMPTS tries. */
-  values: { stored: number; lost: number; unfetched: number };
+  /**
+   * lost: held by no node that is up at the end; unfetched: the newest version not fetched in
+   * FETCH_ATTEMPTS tries; stale: of those, the ones that got an older version (a peer replaying it).
+   */
+  values: { stored: number; lost: number; unfetched: number; stale: number };
   /** joinFailures: join attempts that failed (a peer tries JOIN_ATTEMPTS times before it stays down). */
   churn: { departures: number; arrivals: number; liveAtEnd: number; joinFailures: number };
   maintenance: { messagesPerNodePerMinute: number };
+  /** With malicious peers: the share of the honest nodes' table entries that are malicious when the measured phase starts. */
+  colluderShare?: number;
   /** Every message sent, per node per minute of uptime, by message name (maintenance, storage sync, lookups). */
   sentPerNodePerMinute: Record<string, number>;
 }
@@ -153,8 +159,13 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   // overlay can be built through them (a join through a dropper waits out its Attach timeouts).
   let adversariesDrop = false;
   const colluders = peers.filter((p) => p.malicious).map((p) => p.identity.nodeId);
-  const maliciousLinks = (endpoint: LinkEndpoint) =>
-    adversaryLinks(network.linksFor(endpoint), { drops: () => adversariesDrop, lies: { identity: endpoint.identity, colluders: () => colluders } });
+  // One memory of stale values per malicious identity, kept across its sessions as a disk would.
+  const staleValues = new Map<string, StaleValues>();
+  const maliciousLinks = (endpoint: LinkEndpoint) => {
+    const hex = endpoint.identity.nodeIdHex;
+    if (!staleValues.has(hex)) staleValues.set(hex, new StaleValues(endpoint.identity));
+    return adversaryLinks(network.linksFor(endpoint), { drops: () => adversariesDrop, ...(process.env.NOLIES ? {} : { lies: { identity: endpoint.identity, colluders: () => colluders } }), stale: staleValues.get(hex) });
+  };
   const members = new Membership<SimPeer>(topologyTruth(config, []));
 
   let joinFailures = 0;
@@ -218,13 +229,18 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     const p = up[j % up.length]!;
     return { p, resource: nodeMultipleResource(p.identity.nodeId, 1 + Math.floor(j / up.length), config.hash), bytes: `value ${j}` };
   });
-  const storing = pooled(stored, STORES_AT_ONCE, ({ p, resource, bytes }) => p.node!.storage.store(SIM_KIND.name, resource, { model: 'single', value: { exists: true, value: Buffer.from(bytes) } }));
-  await clock.until(storing, opts.values * STORE_MS_PER_VALUE);
+  const store = (version: (bytes: string) => string) =>
+    pooled(stored, STORES_AT_ONCE, ({ p, resource, bytes }) => p.node!.storage.store(SIM_KIND.name, resource, { model: 'single', value: { exists: true, value: Buffer.from(version(bytes)) } }));
+  // With malicious peers every value is stored twice, so that those holding it can serve the old
+  // version: only the newest counts as fetched.
+  if (opts.malicious) await clock.until(store((bytes) => `${bytes}, first version`), opts.values * STORE_MS_PER_VALUE);
+  await clock.until(store((bytes) => bytes), opts.values * STORE_MS_PER_VALUE);
   progress(`stored ${stored.length} values`);
 
   // The measured phase: churn and lookups, all on the clock.
   const phaseStart = clock.now();
   adversariesDrop = true;
+  const colluderShare = opts.malicious ? shareOfColluders(members.snapshot(), new Set(colluders.map(idToHex))) : undefined;
   const pending = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
     const t = p.catch(() => {}).finally(() => pending.delete(t));
@@ -286,19 +302,24 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   const live = members.snapshot();
   let unfetched = 0;
   let lost = 0;
-  const fetching = pooled(stored, FETCHES_AT_ONCE, async (v, i) => {
+  let stale = 0;
+  const fetching = pooled(stored, FETCHES_AT_ONCE, async (v, i): Promise<'newest' | 'stale' | 'failed'> => {
+    let outcome: 'stale' | 'failed' = 'failed';
     for (let attempt = 0; attempt < FETCH_ATTEMPTS; attempt++) {
       const from = live[(i + attempt) % live.length]!.node!;
       const got = await from.storage.fetch(SIM_KIND.name, v.resource).catch(() => undefined);
-      if (got?.values.length === 1 && Buffer.from(got.values[0]!.data.value.value.value).toString() === v.bytes) return true;
+      const value = got?.values.length === 1 ? Buffer.from(got.values[0]!.data.value.value.value).toString() : undefined;
+      if (value === v.bytes) return 'newest';
+      if (value !== undefined) outcome = 'stale';
     }
-    return false;
+    return outcome;
   });
   // A value whose fetches all time out (peers that drop them) takes FETCH_ATTEMPTS request timeouts.
-  const fetchBoundMs = Math.max(stored.length * STORE_MS_PER_VALUE, FETCH_ATTEMPTS * config.requestTimeoutMs * 2);
-  for (const [i, ok] of (await clock.until(fetching, fetchBoundMs)).entries()) {
-    if (ok) continue;
+  const fetchBoundMs = Math.max(stored.length * (opts.malicious ? 2 : 1) * STORE_MS_PER_VALUE, FETCH_ATTEMPTS * config.requestTimeoutMs * 2);
+  for (const [i, outcome] of (await clock.until(fetching, fetchBoundMs)).entries()) {
+    if (outcome === 'newest') continue;
     unfetched++;
+    if (outcome === 'stale') stale++;
     const v = stored[i]!;
     const held = live.some((p) => p.node!.storage.engine.fetch(v.resource, [{ kindId: SIM_KIND.id, generation: 0n, selector: { model: 'single' } }]).kinds[0]?.values.some((d) => d.value.value.exists && Buffer.from(d.value.value.value).toString() === v.bytes));
     if (!held) lost++;
@@ -318,9 +339,23 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     options: opts,
     nodeIds: { first: sorted[0]!, last: sorted.at(-1)! },
     lookups: summarizeLookups(records.sort((a, b) => a.at - b.at)),
-    values: { stored: stored.length, lost, unfetched },
+    values: { stored: stored.length, lost, unfetched, stale },
     churn: { departures, arrivals, liveAtEnd, joinFailures },
     maintenance: { messagesPerNodePerMinute: perNodeMinute(maintenance) },
+    ...(colluderShare === undefined ? {} : { colluderShare }),
     sentPerNodePerMinute: Object.fromEntries([...sent].sort((a, b) => a[0] - b[0]).map(([code, n]) => [MessageCode[code], perNodeMinute(n)])),
   };
+}
+
+/** The share of the honest peers' table entries that are malicious: above the share of malicious peers, the lies took hold. */
+function shareOfColluders(up: SimPeer[], colluders: Set<string>): number {
+  let entries = 0;
+  let malicious = 0;
+  for (const p of up) {
+    if (p.malicious) continue;
+    const table = p.node!.topology.table.peers();
+    entries += table.length;
+    malicious += table.filter((id) => colluders.has(idToHex(id))).length;
+  }
+  return entries === 0 ? 0 : Math.round((malicious / entries) * 10_000) / 10_000;
 }

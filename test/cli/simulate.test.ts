@@ -31,10 +31,10 @@ describe('CLI: simulate', function () {
     };
     const first = await run('a', 5);
     expect(await run('b', 5)).to.equal(first);
-    const result = JSON.parse(first) as { lookups: { lookups: number; success: number; meanHops: number }; values: { stored: number; lost: number; unfetched: number } };
+    const result = JSON.parse(first) as { lookups: { lookups: number; success: number; meanHops: number }; values: { stored: number; lost: number; unfetched: number; stale: number } };
     expect(result.lookups.success).to.equal(1);
     expect(result.lookups.meanHops).to.be.at.most(0.5 * Math.log2(NODES) + 0.5);
-    expect(result.values).to.deep.equal({ stored: 24, lost: 0, unfetched: 0 });
+    expect(result.values).to.deep.equal({ stored: 24, lost: 0, unfetched: 0, stale: 0 });
     for (const [file, title] of [['hops.svg', 'Hops per successful lookup'], ['latency-cdf.svg', 'Lookup latency, CDF'], ['success.svg', 'Lookup success per minute'], ['messages.svg', 'Messages sent per node per minute']]) {
       const svg = await readFile(join(dir, 'a', file!), 'utf8');
       expect(svg, file).to.match(/^<svg /).and.to.contain(title).and.to.contain('</svg>');

@@ -1,7 +1,8 @@
 /**
  * The simulator's malicious peers (scripts/simulation/adversary.ts) misbehave as they say and no
- * more: a frame they forward is swallowed, their own requests go out, and their Update answers
- * name colluders in place of the peers they know, signed so that the receiver accepts them.
+ * more: a frame they forward is swallowed, their own requests go out, their Update answers name
+ * colluders in place of the peers they know, and their Fetch answers carry the first version of a
+ * value they were sent, all signed so that the receiver accepts them.
  */
 import { expect } from 'chai';
 import { idFromHex, idToHex, type Id } from '../../overlay/id.js';
@@ -12,7 +13,10 @@ import { decodeMessage, encodeMessage } from '../../overlay/wire/codec.js';
 import { MessageCode } from '../../overlay/wire/codes.js';
 import { newHeader } from '../../overlay/wire/header.js';
 import { signMessage, verifyMessage } from '../../overlay/wire/sign.js';
-import { adversaryLinks } from '../../scripts/simulation/adversary.js';
+import { signStoredData, verifyStoredData } from '../../overlay/storage/data-signature.js';
+import { decodeFetchAns, encodeFetchAns, encodeFetchReq, encodeStoreReq } from '../../overlay/storage/codec.js';
+import type { StoredData } from '../../overlay/storage/types.js';
+import { adversaryLinks, StaleValues } from '../../scripts/simulation/adversary.js';
 import { RecordingLink } from '../helpers/recording-link.js';
 import { sharedPki, TEST_OVERLAY } from '../helpers/pki.js';
 
@@ -57,5 +61,36 @@ describe('simulated malicious peers (adversary links)', () => {
     const named = (decodeCbor(verified.contents.body) as Uint8Array[][])[0]!.map(idToHex);
     // Each id swapped for the XOR-closest colluder, never the liar itself.
     expect(named).to.deep.equal([idToHex(colluders[0]!), idToHex(colluders[1]!)]);
+  });
+
+  it('answer a Fetch with the first version they were sent of the value, the storer\'s signature intact, and leave other answers alone', async () => {
+    const pki = await sharedPki();
+    const self = await pki.enroll();
+    const storer = await pki.enroll();
+    const resource = id('42');
+    const kindId = 7;
+    const version = (text: string, storageTimeMs: number): StoredData =>
+      signStoredData(storer, resource, kindId, { storageTimeMs, lifetimeSec: 60, value: { model: 'single', value: { exists: true, value: Buffer.from(text) } } });
+    const { link, inner } = await linkThrough({ drops: () => false, stale: new StaleValues(self) });
+    const to = (code: MessageCode, body: Uint8Array, transactionId?: bigint) =>
+      encodeMessage(signMessage(newHeader(CTX, [{ type: 'node', id: self.nodeId }], [{ type: 'node', id: storer.nodeId }], transactionId), { code, body, extensions: [] }, storer));
+    const store = (data: StoredData) => encodeStoreReq({ resource, replicaNumber: 0, kinds: [{ kindId, generation: 0n, values: [data] }], certificates: [] });
+    inner.emit('message', to(MessageCode.StoreReq, store(version('first', 1000))));
+    inner.emit('message', to(MessageCode.StoreReq, store(version('second', 2000))));
+    const fetch = encodeFetchReq({ resource, specifiers: [{ kindId, generation: 0n, selector: { model: 'single' } }] });
+    inner.emit('message', to(MessageCode.FetchReq, fetch, 99n));
+
+    const answer = (transactionId: bigint) =>
+      encodeMessage(signMessage(newHeader(CTX, [{ type: 'node', id: id('ee') }], [{ type: 'node', id: self.nodeId }], transactionId), { code: MessageCode.FetchAns, body: encodeFetchAns({ kinds: [{ kindId, generation: 2n, values: [version('second', 2000)] }], certificates: [] }), extensions: [] }, self));
+    const served = (frame: Uint8Array) => {
+      const verified = verifyMessage(decodeMessage(frame, 1 << 20), pki.trust, Date.now());
+      const values = decodeFetchAns(verified.contents.body, 1 << 20).kinds[0]!.values;
+      for (const v of values) verifyStoredData(resource, kindId, v, pki.trust.verify(storer.certDer, Date.now()), pki.trust);
+      return values.map((v) => [v.storageTimeMs, Buffer.from(v.value.value.value).toString()]);
+    };
+    link.send(answer(99n));
+    expect(served(inner.frames[0]!), 'the answer to the Fetch it heard').to.deep.equal([[1000, 'first']]);
+    link.send(answer(100n));
+    expect(served(inner.frames[1]!), 'an answer to a Fetch it never heard').to.deep.equal([[2000, 'second']]);
   });
 });

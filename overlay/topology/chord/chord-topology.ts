@@ -27,6 +27,7 @@ import PQueue from 'p-queue';
 import { ErrorCode, ReloadError } from '../../errors.js';
 import { addToId, idEquals, idToHex, ringDistance, type Id } from '../../id.js';
 import type { Timer } from '../../clock.js';
+import { pingRequestBody } from '../../methods/ping.js';
 import { MessageCode } from '../../wire/codes.js';
 import type { Destination } from '../../wire/message.js';
 import { findAdmittingPeer } from '../admitting-peer.js';
@@ -164,6 +165,23 @@ export class ChordTopology implements Topology {
 
   private uptimeSec(): number {
     return Math.floor((this.host.clock.now() - this.startedAtMs) / 1000);
+  }
+
+  /**
+   * The responsible peer of `resource` and its successors (§10.4 stores replicas there), each found
+   * by routing: the node responsible for the point just past one holder is the next. A lying owner
+   * cannot name its accomplices as the others.
+   */
+  async replicaHolders(resource: Id, count: number): Promise<Id[]> {
+    const holders: Id[] = [];
+    for (let point = resource; holders.length < count; ) {
+      const answer = await this.host.request([{ type: 'resource', id: point }], MessageCode.PingReq, pingRequestBody(), this.host.config.chord.neighbourTimeoutMs).catch(() => undefined);
+      const holder = answer?.signer.identity.nodeId;
+      if (!holder || holders.some((h) => idEquals(h, holder))) break;
+      holders.push(holder);
+      point = addToId(holder, 1n);
+    }
+    return holders;
   }
 
   /** One Update exchange: tell `peer` our lists, learn its neighbours. False when it failed. */

@@ -5,14 +5,17 @@
  *
  * - join: Attach to Resource-ID self through a bootstrap node reaches the XOR-closest peer (the
  *   admitting peer). Every peer we link to gets an Update exchange whose answer names the peers it
- *   knows closest to us, which we link to in turn while their buckets have room: the lookup of our
- *   own id. Then each range of the id space is refreshed (below), a Join goes to the closest peer,
- *   and only then does every peer get an Update with `announce`, asking it to add us (as Chord
- *   joins the ring last, so no node answers for keys before its table is complete).
+ *   knows closest to us, of which we link to those among the `k` closest to us of all we know: the
+ *   lookup of our own id. Then each range of the id space is refreshed, a Join goes to the closest
+ *   peer, and only then does every peer get an Update with `announce`, asking it to add us (as
+ *   Chord joins the ring last, so no node answers for keys before its table is complete).
+ * - lookup (Kademlia's FIND_NODE, one hop of asking per round): the `alpha` known peers closest to
+ *   an id are asked (Update with that id as `want`) for theirs, for up to LOOKUP_ROUNDS rounds
+ *   while the answers come closer. All the peers named in a round are ranked together with what we
+ *   know, and only those among the `k` closest to the id are linked (learnClosest), so a liar's
+ *   accomplices lose to the nodes an honest answer names.
  * - refresh: every `refreshIntervalMs`, and at join, for each range of the id space farther than
- *   our closest peer (one per bit of prefix we share with it), a random id in it is looked up: the `alpha` known peers closest to it are asked (Update with that id
- *   as `want`) for theirs, and those that fit are linked, for up to LOOKUP_ROUNDS rounds while
- *   the answers come closer (Kademlia's FIND_NODE, one hop of asking per round).
+ *   our closest peer (one per bit of prefix we share with it), a random id in it is looked up.
  * - spreading: Updates name the siblings and every peer that is our only contact in its range; a
  *   peer that fills a range we knew nobody in is told to the siblings at once. A newcomer alone in
  *   its part of a neighbourhood is otherwise known only to the few it linked to, and the others
@@ -82,7 +85,7 @@ export class KademliaTopology implements Topology {
       log.debug(`join: linked to bootstrap ${boots.map((l) => l.remoteNodeIdHex).join(', ')}; Attach to Resource-ID self through it`);
       const admitting = await findAdmittingPeer(this.host, this.host.self, boots.map((l) => l.remoteNodeId), signal);
       this.add(admitting);
-      await this.exchange(admitting, this.host.self, this.joined);
+      await this.exchangeNear(admitting, this.joined);
       await this.work.onIdle();
       signal?.throwIfAborted();
       log.debug(`join: own id looked up; ${this.table.peers().length} peers; refreshing the far buckets`);
@@ -96,7 +99,7 @@ export class KademliaTopology implements Topology {
       log.debug(`join: Join answered by ${idToHex(closest)}; announced to ${this.table.peers().length} peers`);
       const siblings = this.table.siblings();
       const others = this.table.peers().filter((p) => !siblings.some((s) => idEquals(s, p)));
-      await Promise.all([this.updateSiblings(), ...others.map((p) => this.exchange(p, this.host.self, true))]);
+      await Promise.all([this.updateSiblings(), ...others.map((p) => this.exchangeNear(p, true))]);
     }
     this.joined = true;
     signal?.throwIfAborted();
@@ -163,18 +166,39 @@ export class KademliaTopology implements Topology {
   }
 
   /**
-   * One Update exchange: tells `peer` our siblings (and, with `announce`, to add us), and links to
-   * the peers it names closest to `want` that our table would keep. False when it failed.
+   * One Update exchange: tells `peer` our siblings (and, with `announce`, to add us); its answer
+   * names the peers it knows closest to `want`. Undefined when it failed.
    */
-  private async exchange(peer: Id, want: Id, announce: boolean): Promise<boolean> {
+  private async exchange(peer: Id, want: Id, announce: boolean): Promise<Id[] | undefined> {
     const body = encodeUpdate({ want, announce, siblings: this.advertised() });
     try {
       const answer = await this.host.request([node(peer)], MessageCode.UpdateReq, body, this.host.config.kademlia.neighbourTimeoutMs);
-      this.learn(parseUpdateAnswer(answer.body), peer);
-      return true;
+      return parseUpdateAnswer(answer.body);
     } catch (e) {
       this.host.log.debug(`Update to ${idToHex(peer)} failed: ${(e as Error).message}`);
-      return false;
+      return undefined;
+    }
+  }
+
+  /** An exchange that asks for the peers closest to us and links to those worth it. False when it failed. */
+  private async exchangeNear(peer: Id, announce: boolean): Promise<boolean> {
+    const named = await this.exchange(peer, this.host.self, announce);
+    if (named) this.learnClosest(new Map(named.map((id) => [idToHex(id), { id, teller: peer }])), this.host.self);
+    return named !== undefined;
+  }
+
+  /**
+   * Links to the peers named closest to `target` that rank among the `k` closest to it of all we
+   * know and were told, and that our table would keep. An answer that names far nodes as the
+   * closest (a liar steering us to its accomplices) thus loses to any honest answer beside it,
+   * and to what we already know; an honest one names nodes closer than ours, and is taken.
+   */
+  private learnClosest(named: Map<string, { id: Id; teller: Id }>, target: Id): void {
+    const known = this.table.closest(target, this.host.config.kademlia.k, true);
+    const ranked = [...known, ...[...named.values()].map((n) => n.id)].sort((a, b) => compareXorDistance(a, b, target));
+    for (const id of ranked.slice(0, this.host.config.kademlia.k)) {
+      const told = named.get(idToHex(id));
+      if (told && this.table.wouldKeep(id)) void this.attachTo(id, told.teller);
     }
   }
 
@@ -203,7 +227,7 @@ export class KademliaTopology implements Topology {
         if (this.stopped || !this.table.wouldKeep(peer)) return false;
         const link = await this.host.attach(node(peer), via);
         if (!idEquals(link.remoteNodeId, peer) || !this.add(peer)) return false;
-        await this.exchange(peer, this.host.self, this.joined);
+        await this.exchangeNear(peer, this.joined);
         return true;
       })
       .then(
@@ -230,11 +254,36 @@ export class KademliaTopology implements Topology {
       if (ask.length === 0) return;
       for (const p of ask) asked.add(idToHex(p));
       const before = this.table.closest(target, 1)[0];
-      await Promise.all(ask.map((p) => this.exchange(p, target, false)));
+      const answers = await Promise.all(ask.map(async (teller) => ({ teller, named: (await this.exchange(teller, target, false)) ?? [] })));
+      // All answers of the round are ranked together, so one liar among them cannot steer the lookup.
+      const named = new Map<string, { id: Id; teller: Id }>();
+      for (const { teller, named: ids } of answers) for (const id of ids) if (!named.has(idToHex(id))) named.set(idToHex(id), { id, teller });
+      this.learnClosest(named, target);
       await this.work.onIdle();
       const after = this.table.closest(target, 1)[0];
       if (before && after && compareXorDistance(after, before, target) >= 0) return;
     }
+  }
+
+  /**
+   * The `count` nodes XOR-closest to `resource`, its replica holders, found by asking (FIND_NODE)
+   * without linking to them: the `alpha` closest known not yet asked are asked for theirs, for up
+   * to LOOKUP_ROUNDS rounds. Everything named is ranked together with what we know, so a liar's
+   * accomplices are outranked by the nodes an honest answer names.
+   */
+  async replicaHolders(resource: Id, count: number): Promise<Id[]> {
+    const { k, alpha } = this.host.config.kademlia;
+    const byDistance = (ids: Id[]) => [...new Map(ids.map((id) => [idToHex(id), id])).values()].sort((a, b) => compareXorDistance(a, b, resource)).slice(0, k);
+    let best = this.table.closest(resource, k, true);
+    const asked = new Set([idToHex(this.host.self)]);
+    for (let round = 0; round < LOOKUP_ROUNDS && !this.stopped; round++) {
+      const ask = best.filter((p) => !asked.has(idToHex(p))).slice(0, alpha);
+      if (ask.length === 0) break;
+      for (const p of ask) asked.add(idToHex(p));
+      const named = await Promise.all(ask.map((p) => this.exchange(p, resource, false)));
+      best = byDistance([...best, ...named.flatMap((ids) => ids ?? [])]);
+    }
+    return best.slice(0, count);
   }
 
   /** Looks up a random id in each range of the id space farther than our closest peer (KademliaTable.ranges), one after another. */
@@ -248,7 +297,7 @@ export class KademliaTopology implements Topology {
   /** The stabilization round: an Update exchange with every sibling; one that does not answer has failed. */
   private async updateSiblings(): Promise<void> {
     const siblings = this.table.siblings();
-    const results = await Promise.all(siblings.map(async (s) => [s, await this.exchange(s, this.host.self, true)] as const));
+    const results = await Promise.all(siblings.map(async (s) => [s, await this.exchangeNear(s, true)] as const));
     for (const [peer, ok] of results) if (!ok && !this.stopped) this.fail(peer);
   }
 
