@@ -164,7 +164,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   const maliciousLinks = (endpoint: LinkEndpoint) => {
     const hex = endpoint.identity.nodeIdHex;
     if (!staleValues.has(hex)) staleValues.set(hex, new StaleValues(endpoint.identity));
-    return adversaryLinks(network.linksFor(endpoint), { drops: () => adversariesDrop, ...(process.env.NOLIES ? {} : { lies: { identity: endpoint.identity, colluders: () => colluders } }), stale: staleValues.get(hex) });
+    return adversaryLinks(network.linksFor(endpoint), { drops: () => adversariesDrop, lies: { identity: endpoint.identity, colluders: () => colluders }, stale: staleValues.get(hex) });
   };
   const members = new Membership<SimPeer>(topologyTruth(config, []));
 
