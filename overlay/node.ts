@@ -27,7 +27,7 @@ import { admitSecondLink, duplicateNodeId, LINK_PROBE_TIMEOUT_MS } from './routi
 import { LinkTable } from './routing/link-table.js';
 import { MessageTransport, type Response, type SigningOptions } from './routing/message-transport.js';
 import { RoutingMetrics } from './routing/metrics.js';
-import { answersOnEveryRoute, routesTowards, withAnswersBeside } from './routing/paths.js';
+import { answersOnEveryRoute, holderRoutes, routesTowards, withAnswersBeside } from './routing/paths.js';
 import { topologyPolicy } from './routing/topology-policy.js';
 import { createTopology } from './topology/registry.js';
 import { KindRegistry } from './storage/kinds.js';
@@ -519,8 +519,8 @@ export class Node {
 
   /**
    * Finds the node responsible for a Resource-ID (RouteQuery routed to it) and the hops to it. Over
-   * several paths, the RouteQuery also goes through the owner the topology finds by asking
-   * (Kademlia's FIND_NODE), which a peer on the routes cannot steer.
+   * `paths` routes, the RouteQuery also goes through each of the `paths` closest nodes the topology
+   * finds by asking (Kademlia's FIND_NODE), which a peer on the routes cannot steer.
    */
   async route(resource: Id, timeoutMs?: number, paths = this.config.lookupPaths): Promise<{ resource: string; responsible: string; hops: number; rttMs: number }> {
     const send = async (destinations: Destination[]) => {
@@ -529,9 +529,11 @@ export class Node {
       if (!idEquals(answered, res.signer.identity.nodeId)) throw new ReloadError(ErrorCode.Invalid_Message, 'RouteQuery was answered for another node', 'wrong_responder');
       return res;
     };
+    // The closest the lookup found may be a liar's accomplice (the owner was never named to us);
+    // the next ones, reached by chains of honest nodes, hand the query on from near the owner.
     const throughFound = async () => {
-      const [found] = await this.topology.replicaHolders(resource, 1);
-      return found && !idEquals(found, this.nodeId) ? [await send([{ type: 'node', id: found }, { type: 'resource', id: resource }])] : [];
+      const found = (await this.topology.replicaHolders(resource, paths)).filter((h) => !idEquals(h.id, this.nodeId));
+      return found.length > 0 ? answersOnEveryRoute(found.flatMap((h) => holderRoutes(h, { type: 'resource', id: resource })), send) : [];
     };
     const answers = await withAnswersBeside(answersOnEveryRoute(this.routesTowards(resource, paths), send), paths > 1 ? throughFound() : Promise.resolve([]));
     // Over several routes, the answer signed by the best owner wins: a peer on the way that

@@ -8,6 +8,7 @@
 import { ErrorCode, ReloadError } from '../errors.js';
 import type { Id } from '../id.js';
 import type { RoutingTable } from '../topology/routing-table.js';
+import type { Holder } from '../topology/topology.js';
 import type { Destination } from '../wire/message.js';
 
 /**
@@ -19,6 +20,11 @@ export function routesTowards(table: RoutingTable, linked: (peer: Id) => boolean
   if (paths <= 1 || table.isResponsible(target)) return plain;
   const hops = table.nextHops(target, paths).filter(linked);
   return hops.length > 1 ? hops.map((id) => [{ type: 'node', id }, { type: 'resource', id: target }]) : plain;
+}
+
+/** Destination lists to a node the topology found, one through each chain of nodes that led to it, then `onward`. */
+export function holderRoutes(holder: Holder, ...onward: Destination[]): Destination[][] {
+  return holder.ways.map((way) => [...way, holder.id].map((id): Destination => ({ type: 'node', id })).concat(onward));
 }
 
 /**

@@ -15,7 +15,8 @@ import type { Response, SigningOptions } from '../routing/message-transport.js';
 import type { RoutingTable } from '../topology/routing-table.js';
 import { EncodedBody } from '../wire/body.js';
 import { MessageCode } from '../wire/codes.js';
-import { answersOnEveryRoute, withAnswersBeside } from '../routing/paths.js';
+import { answersOnEveryRoute, holderRoutes, withAnswersBeside } from '../routing/paths.js';
+import type { Holder } from '../topology/topology.js';
 import type { Destination } from '../wire/message.js';
 import {
   decodeFetchAns, decodeFetchReq, decodeFindAns, decodeFindReq, decodeStatAns, decodeStatReq, decodeStoreAns, decodeStoreReq,
@@ -45,7 +46,7 @@ export interface StorageHost {
   /** Destination lists a Fetch of `resource` goes out on: one route, or `lookupPaths` through different first hops. */
   routesTowards(resource: Id): Destination[][];
   /** With `lookupPaths` above 1, the nodes that should hold `resource` as the topology finds them, asked as well; else none. */
-  replicaHolders(resource: Id): Promise<Id[]>;
+  replicaHolders(resource: Id): Promise<Holder[]>;
   /** Where the values held for others are kept; default in memory. */
   backend?: StorageBackend;
 }
@@ -264,7 +265,7 @@ export class StorageService {
    */
   private async holderAnswers(resource: Id, send: (destinations: Destination[]) => Promise<FetchResult>): Promise<FetchResult[]> {
     const self = this.host.identity.nodeId;
-    const routes = (await this.host.replicaHolders(resource)).filter((h) => !idEquals(h, self)).map((id): Destination[] => [{ type: 'node', id }]);
+    const routes = (await this.host.replicaHolders(resource)).filter((h) => !idEquals(h.id, self)).flatMap((h) => holderRoutes(h));
     return routes.length === 0 ? [] : answersOnEveryRoute(routes, send).catch(() => []);
   }
 

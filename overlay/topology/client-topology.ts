@@ -9,7 +9,7 @@ import { ErrorCode, ReloadError } from '../errors.js';
 import { addToId, idEquals, idToHex, type Id } from '../id.js';
 import type { Timer } from '../clock.js';
 import { ClientTable } from './client-table.js';
-import type { RingStatus, Topology, TopologyHost } from './topology.js';
+import type { Holder, RingStatus, Topology, TopologyHost } from './topology.js';
 
 export class ClientTopology implements Topology {
   readonly table: ClientTable;
@@ -58,7 +58,7 @@ export class ClientTopology implements Topology {
   }
 
   /** A client knows one peer and no ring: a Fetch goes the plain way only. */
-  async replicaHolders(): Promise<Id[]> {
+  async replicaHolders(): Promise<Holder[]> {
     return [];
   }
 

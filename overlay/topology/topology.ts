@@ -93,9 +93,15 @@ export interface Topology {
   onLinkDown(peer: Id): void;
   status(): TopologyStatus;
   /**
-   * The `count` nodes that should hold `resource` (the owner and its replica set), found by asking
-   * the overlay rather than taking the owner's word for it, so that a Fetch can ask each of them
-   * (RFC 6940 §13.5). An empty list when this topology cannot tell.
+   * The `count` nodes that should hold `resource` (the owner and its replica set), closest first,
+   * found by asking the overlay rather than taking the owner's word for it, so that a Fetch can ask
+   * each of them (RFC 6940 §13.5). An empty list when this topology cannot tell.
    */
-  replicaHolders(resource: Id, count: number): Promise<Id[]>;
+  replicaHolders(resource: Id, count: number): Promise<Holder[]>;
+}
+
+/** A node found by asking, and the chains of nodes to source-route through to reach it (one empty chain when linked or routed plainly). */
+export interface Holder {
+  id: Id;
+  ways: Id[][];
 }

@@ -137,7 +137,7 @@ for (const topology of TOPOLOGIES) {
         const asked = await clock.until(origin.request([{ type: 'node', id: owner.nodeId }], MessageCode.FetchReq, new EncodedBody(encodeFetchReq({ resource: key, specifiers }))), 30_000);
         const served = decodeFetchAns(asked.raw, net.config.maxMessageSize).kinds[0]!.values.map((v) => Buffer.from(v.value.value.value).toString());
         expect(served, 'the owner, asked alone, serves the first version').to.deep.equal(['first']);
-        expect((await clock.until(origin.topology.replicaHolders(key, holders.length), 30_000)).map(idToHex), 'the holders the topology finds').to.deep.equal(holders);
+        expect((await clock.until(origin.topology.replicaHolders(key, holders.length), 30_000)).map((h) => idToHex(h.id)), 'the holders the topology finds').to.deep.equal(holders);
         const fetched = await clock.until(origin.storage.fetch(CONFORMANCE_KIND.name, key), 60_000);
         expect(fetched.values.map((v) => Buffer.from(v.data.value.value.value).toString())).to.deep.equal(['second']);
       } finally {

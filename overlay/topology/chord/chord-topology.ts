@@ -32,7 +32,7 @@ import { MessageCode } from '../../wire/codes.js';
 import type { Destination } from '../../wire/message.js';
 import { findAdmittingPeer } from '../admitting-peer.js';
 import { dropUnanswering, SoonOnce } from '../upkeep.js';
-import type { RingStatus, Topology, TopologyHost, TopologySender } from '../topology.js';
+import type { Holder, RingStatus, Topology, TopologyHost, TopologySender } from '../topology.js';
 import { ChordTable } from './chord-table.js';
 import {
   encodeLeave, encodeUpdate, encodeUpdateAnswer, parseJoin, parseLeave, parseUpdate, parseUpdateAnswer,
@@ -172,7 +172,7 @@ export class ChordTopology implements Topology {
    * by routing: the node responsible for the point just past one holder is the next. A lying owner
    * cannot name its accomplices as the others.
    */
-  async replicaHolders(resource: Id, count: number): Promise<Id[]> {
+  async replicaHolders(resource: Id, count: number): Promise<Holder[]> {
     const holders: Id[] = [];
     for (let point = resource; holders.length < count; ) {
       const answer = await this.host.request([{ type: 'resource', id: point }], MessageCode.PingReq, pingRequestBody(), this.host.config.chord.neighbourTimeoutMs).catch(() => undefined);
@@ -181,7 +181,7 @@ export class ChordTopology implements Topology {
       holders.push(holder);
       point = addToId(holder, 1n);
     }
-    return holders;
+    return holders.map((id) => ({ id, ways: [[]] }));
   }
 
   /** One Update exchange: tell `peer` our lists, learn its neighbours. False when it failed. */

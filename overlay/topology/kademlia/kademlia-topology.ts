@@ -37,7 +37,7 @@ import { MessageCode } from '../../wire/codes.js';
 import type { Destination } from '../../wire/message.js';
 import { findAdmittingPeer } from '../admitting-peer.js';
 import { dropUnanswering, SoonOnce } from '../upkeep.js';
-import type { KademliaStatus, Topology, TopologyHost, TopologySender } from '../topology.js';
+import type { Holder, KademliaStatus, Topology, TopologyHost, TopologySender } from '../topology.js';
 import { compareXorDistance, idInBucket, KademliaTable } from './kademlia-table.js';
 import { encodeLeave, encodeUpdate, encodeUpdateAnswer, MAX_KADEMLIA_LIST, parseJoin, parseLeave, parseUpdate, parseUpdateAnswer } from './kademlia-messages.js';
 
@@ -169,10 +169,10 @@ export class KademliaTopology implements Topology {
    * One Update exchange: tells `peer` our siblings (and, with `announce`, to add us); its answer
    * names the peers it knows closest to `want`. Undefined when it failed.
    */
-  private async exchange(peer: Id, want: Id, announce: boolean): Promise<Id[] | undefined> {
+  private async exchange(peer: Id, want: Id, announce: boolean, through: Id[] = []): Promise<Id[] | undefined> {
     const body = encodeUpdate({ want, announce, siblings: this.advertised() });
     try {
-      const answer = await this.host.request([node(peer)], MessageCode.UpdateReq, body, this.host.config.kademlia.neighbourTimeoutMs);
+      const answer = await this.host.request([...through.map(node), node(peer)], MessageCode.UpdateReq, body, this.host.config.kademlia.neighbourTimeoutMs);
       return parseUpdateAnswer(answer.body);
     } catch (e) {
       this.host.log.debug(`Update to ${idToHex(peer)} failed: ${(e as Error).message}`);
@@ -267,23 +267,42 @@ export class KademliaTopology implements Topology {
 
   /**
    * The `count` nodes XOR-closest to `resource`, its replica holders, found by asking (FIND_NODE)
-   * without linking to them: the `alpha` closest known not yet asked are asked for theirs, for up
-   * to LOOKUP_ROUNDS rounds. Everything named is ranked together with what we know, so a liar's
-   * accomplices are outranked by the nodes an honest answer names.
+   * without linking to them: the closest known not yet asked are asked for theirs, `alpha` a
+   * round and no two named by the same node, for up to LOOKUP_ROUNDS rounds. Everything named is
+   * ranked together with what we know, so a liar's accomplices are outranked by the nodes an
+   * honest answer names, and cannot fill a round's questions.
+   *
+   * A node we have no link to is asked, and returned, with the chains of nodes that led to it (up
+   * to `alpha`, one per node that named it): each named the next and holds a link to it, and their
+   * answers reached us, so a request source-routed along a chain meets no other node on its way. A
+   * liar names only its accomplices, so one of the chains to a node an honest node named holds no liar.
    */
-  async replicaHolders(resource: Id, count: number): Promise<Id[]> {
+  async replicaHolders(resource: Id, count: number): Promise<Holder[]> {
     const { k, alpha } = this.host.config.kademlia;
-    const byDistance = (ids: Id[]) => [...new Map(ids.map((id) => [idToHex(id), id])).values()].sort((a, b) => compareXorDistance(a, b, resource)).slice(0, k);
-    let best = this.table.closest(resource, k, true);
+    const found = new Map<string, Holder>();
+    const hear = (id: Id, way: Id[]) => {
+      const known = found.get(idToHex(id));
+      if (!known) found.set(idToHex(id), { id, ways: [way] });
+      else if (known.ways.length < alpha && !known.ways.some((w) => w.length === 0)) known.ways.push(way);
+    };
+    for (const id of this.table.closest(resource, k, true)) hear(id, []);
+    const best = () => [...found.values()].sort((a, b) => compareXorDistance(a.id, b.id, resource)).slice(0, k);
     const asked = new Set([idToHex(this.host.self)]);
     for (let round = 0; round < LOOKUP_ROUNDS && !this.stopped; round++) {
-      const ask = best.filter((p) => !asked.has(idToHex(p))).slice(0, alpha);
+      const ask: Holder[] = [];
+      const tellers = new Set<string>();
+      for (const h of best()) {
+        const teller = h.ways[0]!.at(-1);
+        if (ask.length === alpha || asked.has(idToHex(h.id)) || (teller && tellers.has(idToHex(teller)))) continue;
+        if (teller) tellers.add(idToHex(teller));
+        ask.push(h);
+      }
       if (ask.length === 0) break;
-      for (const p of ask) asked.add(idToHex(p));
-      const named = await Promise.all(ask.map((p) => this.exchange(p, resource, false)));
-      best = byDistance([...best, ...named.flatMap((ids) => ids ?? [])]);
+      for (const h of ask) asked.add(idToHex(h.id));
+      const answers = await Promise.all(ask.map(async (h) => ({ teller: h, named: (await this.exchange(h.id, resource, false, h.ways[0])) ?? [] })));
+      for (const { teller, named } of answers) for (const id of named) hear(id, [...teller.ways[0]!, teller.id]);
     }
-    return best.slice(0, count);
+    return best().slice(0, count);
   }
 
   /** Looks up a random id in each range of the id space farther than our closest peer (KademliaTable.ranges), one after another. */
