@@ -46,7 +46,7 @@ async function main(args: string[]): Promise<number> {
     await renderSvg({
       width: 360,
       height: 220,
-      title: 'Lookup success with malicious peers (lying and dropping)',
+      title: 'Lookup success with malicious peers (lying, dropping, serving stale values)',
       data: { values: bars },
       mark: 'bar',
       encoding: {
