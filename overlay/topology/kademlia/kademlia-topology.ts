@@ -9,13 +9,13 @@
  *   lookup of our own id. Then each range of the id space is refreshed, a Join goes to the closest
  *   peer, and only then does every peer get an Update with `announce`, asking it to add us (as
  *   Chord joins the ring last, so no node answers for keys before its table is complete).
- * - lookup (Kademlia's FIND_NODE, one hop of asking per round): the `alpha` known peers closest to
- *   an id are asked (Update with that id as `want`) for theirs, for up to LOOKUP_ROUNDS rounds
- *   while the answers come closer. All the peers named in a round are ranked together with what we
- *   know, and only those among the `k` closest to the id are linked (learnClosest), so a liar's
- *   accomplices lose to the nodes an honest answer names.
  * - refresh: every `refreshIntervalMs`, and at join, for each range of the id space farther than
- *   our closest peer (one per bit of prefix we share with it), a random id in it is looked up.
+ *   our closest peer (one per bit of prefix we share with it), an Attach is routed to a random id
+ *   in it, and links to its owner. Routing, not peers' word, picks the contact (as Chord finds its
+ *   fingers), so peers that lie about whom they know cannot fill the buckets.
+ * - replica holders (for lookups over several paths): Kademlia's FIND_NODE without linking; the
+ *   `alpha` closest known peers are asked (Update with the key as `want`) for theirs, round after
+ *   round (replicaHolders).
  * - spreading: Updates name the siblings and every peer that is our only contact in its range; a
  *   peer that fills a range we knew nobody in is told to the siblings at once. A newcomer alone in
  *   its part of a neighbourhood is otherwise known only to the few it linked to, and the others
@@ -42,7 +42,7 @@ import { compareXorDistance, idInBucket, KademliaTable } from './kademlia-table.
 import { encodeLeave, encodeUpdate, encodeUpdateAnswer, MAX_KADEMLIA_LIST, parseJoin, parseLeave, parseUpdate, parseUpdateAnswer } from './kademlia-messages.js';
 
 /** Rounds of asking in one lookup: each asks the closest peers not yet asked. */
-export const LOOKUP_ROUNDS = 4;
+const LOOKUP_ROUNDS = 4;
 
 /** Oldest contacts a full bucket names for pinging when it refuses a newcomer. */
 const PING_COUNT = 1;
@@ -243,29 +243,6 @@ export class KademliaTopology implements Topology {
   }
 
   /**
-   * Looks up `target` (FIND_NODE): asks the `alpha` closest known peers not yet asked, links to
-   * what they name, and goes on while that brings peers closer to it.
-   */
-  private async lookUp(target: Id): Promise<void> {
-    const asked = new Set<string>();
-    const alpha = this.host.config.kademlia.alpha;
-    for (let round = 0; round < LOOKUP_ROUNDS && !this.stopped; round++) {
-      const ask = this.table.closest(target, alpha).filter((p) => !asked.has(idToHex(p)));
-      if (ask.length === 0) return;
-      for (const p of ask) asked.add(idToHex(p));
-      const before = this.table.closest(target, 1)[0];
-      const answers = await Promise.all(ask.map(async (teller) => ({ teller, named: (await this.exchange(teller, target, false)) ?? [] })));
-      // All answers of the round are ranked together, so one liar among them cannot steer the lookup.
-      const named = new Map<string, { id: Id; teller: Id }>();
-      for (const { teller, named: ids } of answers) for (const id of ids) if (!named.has(idToHex(id))) named.set(idToHex(id), { id, teller });
-      this.learnClosest(named, target);
-      await this.work.onIdle();
-      const after = this.table.closest(target, 1)[0];
-      if (before && after && compareXorDistance(after, before, target) >= 0) return;
-    }
-  }
-
-  /**
    * The `count` nodes XOR-closest to `resource`, its replica holders, found by asking (FIND_NODE)
    * without linking to them: the closest known not yet asked are asked for theirs, `alpha` a
    * round and no two named by the same node, for up to LOOKUP_ROUNDS rounds. Everything named is
@@ -305,11 +282,23 @@ export class KademliaTopology implements Topology {
     return best().slice(0, count);
   }
 
-  /** Looks up a random id in each range of the id space farther than our closest peer (KademliaTable.ranges), one after another. */
+  /**
+   * Links to the owner of a random id in each range of the id space farther than our closest peer
+   * (KademliaTable.ranges), one after another, by an Attach routed to it: routing ends at the node
+   * the overlay holds closest, not at one a peer chose to name, so a liar cannot fill our buckets
+   * with its accomplices (asking for the closest, as FIND_NODE does, let them take a third of the
+   * entries with a fifth of the nodes).
+   */
   private async refreshBuckets(): Promise<void> {
     for (const r of this.table.ranges()) {
       if (this.stopped) return;
-      await this.lookUp(idInBucket(r.prefix, r.depth, this.host.random.bytes(16)));
+      const target = idInBucket(r.prefix, r.depth, this.host.random.bytes(16));
+      try {
+        const link = await this.host.attach({ type: 'resource', id: target });
+        if (!idEquals(link.remoteNodeId, this.host.self) && this.add(link.remoteNodeId)) await this.exchangeNear(link.remoteNodeId, this.joined);
+      } catch (e) {
+        this.host.log.debug(`refresh: Attach towards ${idToHex(target)} failed: ${(e as Error).message}`);
+      }
     }
   }
 
