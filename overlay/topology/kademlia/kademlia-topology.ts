@@ -183,23 +183,22 @@ export class KademliaTopology implements Topology {
   /** An exchange that asks for the peers closest to us and links to those worth it. False when it failed. */
   private async exchangeNear(peer: Id, announce: boolean): Promise<boolean> {
     const named = await this.exchange(peer, this.host.self, announce);
-    if (named) this.learnClosest(new Map(named.map((id) => [idToHex(id), { id, teller: peer }])), this.host.self);
+    if (named) this.learnClosest(named, peer);
     return named !== undefined;
   }
 
   /**
-   * Links to the peers named closest to `target` that rank among the `k` closest to it of all we
-   * know and were told, and that our table would keep. An answer that names far nodes as the
-   * closest (a liar steering us to its accomplices) thus loses to any honest answer beside it,
-   * and to what we already know; an honest one names nodes closer than ours, and is taken.
+   * Links to the peers `teller` named closest to us that rank among the `k` closest to us of all we
+   * know, and that our table would keep. A liar that names its accomplices in place of our
+   * neighbours thus loses to the nodes we already know nearer; an honest answer names nodes nearer
+   * than ours, and is taken.
    */
-  private learnClosest(named: Map<string, { id: Id; teller: Id }>, target: Id): void {
-    const known = this.table.closest(target, this.host.config.kademlia.k, true);
-    const ranked = [...known, ...[...named.values()].map((n) => n.id)].sort((a, b) => compareXorDistance(a, b, target));
-    for (const id of ranked.slice(0, this.host.config.kademlia.k)) {
-      const told = named.get(idToHex(id));
-      if (told && this.table.wouldKeep(id)) void this.attachTo(id, told.teller);
-    }
+  private learnClosest(named: Id[], teller: Id): void {
+    const { self } = this.host;
+    const { k } = this.host.config.kademlia;
+    const told = new Set(named.map(idToHex));
+    const ranked = [...this.table.closest(self, k, true), ...named].sort((a, b) => compareXorDistance(a, b, self)).slice(0, k);
+    for (const id of ranked) if (told.has(idToHex(id)) && this.table.wouldKeep(id)) void this.attachTo(id, teller);
   }
 
   /** What our Updates name: the siblings, and each peer that is our only contact in its range. */
