@@ -62,8 +62,7 @@ export class StaleValues {
   }
 
   /** Our Fetch answer with each Kind's values swapped for their first version, re-signed; undefined if it is none. */
-  replay(msg: WireMessage): Uint8Array | undefined {
-    const contents = decodeContents(msg.contentsBytes);
+  replay(msg: WireMessage, contents: Contents): Uint8Array | undefined {
     const resource = this.asked.get(msg.header.transactionId);
     if (contents.code !== MessageCode.FetchAns || resource === undefined) return undefined;
     this.asked.delete(msg.header.transactionId);
@@ -75,7 +74,9 @@ export class StaleValues {
 }
 
 /** `msg` with new contents, signed again by `identity` (the adversary itself, which sent it). */
-function resign(msg: WireMessage, contents: ReturnType<typeof decodeContents>, identity: Identity): Uint8Array {
+type Contents = ReturnType<typeof decodeContents>;
+
+function resign(msg: WireMessage, contents: Contents, identity: Identity): Uint8Array {
   const withCertificate = decodeSecurity(msg.securityBytes).certificates.length > 0;
   return encodeMessage(signMessage(msg.header, contents, identity, { includeCertificate: withCertificate }));
 }
@@ -129,14 +130,16 @@ class AdversaryLink extends LinkDecorator {
     // has only itself. Reported as sent: the peer before it cannot tell, and waits for an answer
     // that never comes.
     if (msg.header.via.length > 1) return drops ? true : this.inner.send(bytes);
-    return this.inner.send((lies && this.lie(msg, lies)) || stale?.replay(msg) || bytes);
+    // Decoded once here: every frame a malicious node sends of its own passes this way.
+    const contents = decodeContents(msg.contentsBytes);
+    return this.inner.send((lies && this.lie(msg, contents, lies)) || stale?.replay(msg, contents) || bytes);
   }
 
   /** The message re-signed with colluders named in it, if it is an Update answer; else undefined. */
-  private lie(msg: WireMessage, lie: NonNullable<Adversary['lies']>): Uint8Array | undefined {
-    const contents = decodeContents(msg.contentsBytes);
+  private lie(msg: WireMessage, contents: Contents, lie: NonNullable<Adversary['lies']>): Uint8Array | undefined {
+    if (contents.code !== MessageCode.UpdateAns) return undefined;
     const colluders = lie.colluders().filter((c) => idToHex(c) !== lie.identity.nodeIdHex);
-    if (contents.code !== MessageCode.UpdateAns || colluders.length === 0) return undefined;
+    if (colluders.length === 0) return undefined;
     const body = encodeCbor(swapIds(decodeCbor(contents.body), colluders));
     return resign(msg, { ...contents, body }, lie.identity);
   }
