@@ -39,20 +39,6 @@ export type ChunkSpec =
   | { readonly addressing: 'chunkRanges32'; readonly start: number; readonly end: number }
   | { readonly addressing: 'chunkRanges64' | 'byteRanges64'; readonly start: bigint; readonly end: bigint };
 
-/** Bytes a chunk spec takes on the wire under `addressing`. */
-export function chunkSpecBytes(addressing: ChunkAddressing): number {
-  switch (addressing) {
-    case 'bins32':
-      return 4;
-    case 'bins64':
-    case 'chunkRanges32':
-      return 8;
-    case 'chunkRanges64':
-    case 'byteRanges64':
-      return 16;
-  }
-}
-
 /** Reads one chunk spec; `field` names it in errors (e.g. `have.chunks`). */
 export function readChunkSpec(reader: WireReader, addressing: ChunkAddressing, field: string): ChunkSpec {
   switch (addressing) {

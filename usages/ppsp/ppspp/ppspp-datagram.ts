@@ -21,10 +21,6 @@ import { WireReader, WireWriter } from './ppspp-wire-fields.js';
 
 /** Largest UDP payload over IPv4 (65535 - 8 UDP - 20 IP header bytes). */
 export const MAX_DATAGRAM_BYTES = 65_507;
-/** Bytes of the destination channel ID (§8.3). */
-export const CHANNEL_ID_BYTES = 4;
-/** The channel ID of a datagram that opens a handshake (§3.11, §8.4). */
-export const HANDSHAKE_CHANNEL = 0;
 
 /** A HANDSHAKE offering a version other than PPSPP_VERSION (§7.2-7.3). */
 export interface VersionNotice {

@@ -17,7 +17,7 @@ import {
 import { DEFAULT_PPSPP_CONTEXT, type PpsppContext } from '../../../../usages/ppsp/ppspp/ppspp-context.js';
 import { decodeDatagram, encodeDatagram, isKeepAlive, MAX_DATAGRAM_BYTES } from '../../../../usages/ppsp/ppspp/ppspp-datagram.js';
 import { isClosingHandshake, MAX_PEX_CERTIFICATE_BYTES, type HandshakeMessage, type PpsppMessage } from '../../../../usages/ppsp/ppspp/ppspp-messages.js';
-import { findOption, type ProtocolOption } from '../../../../usages/ppsp/ppspp/ppspp-options.js';
+import { findOption, VARIABLE_CHUNK_SIZE, type ProtocolOption } from '../../../../usages/ppsp/ppspp/ppspp-options.js';
 import { expectReloadError } from '../../../helpers/expect-reload-error.js';
 
 const fromHex = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
@@ -274,7 +274,7 @@ describe('PPSPP wire codec (RFC 7574)', () => {
     });
     it('chunk size: 32 bits, 0xffffffff for variable sizes (§7.11)', () => {
       one('09 00000400', [{ kind: 'chunkSize', value: 1024 }]);
-      one('09 ffffffff', [{ kind: 'chunkSize', value: 0xffffffff }]);
+      one('09 ffffffff', [{ kind: 'chunkSize', value: VARIABLE_CHUNK_SIZE }]);
     });
     it('options keep the order the peer sent them in', () => {
       const d = one('0402 0001 0603', [{ kind: 'merkleHashTreeFunction', value: 'sha256' }, { kind: 'version', value: 1 }, { kind: 'chunkAddressingMethod', value: 'bins64' }]);
