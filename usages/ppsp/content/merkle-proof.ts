@@ -14,15 +14,25 @@ import { HASH_BYTES, treeHeight } from './merkle.js';
 
 const ZERO = Buffer.alloc(HASH_BYTES);
 
+/** A Merkle tree's hash function: RFC 7574 §7.6's choice (SHA-256 for our swarms, SHA-1 for libswift's). */
+export interface TreeHash {
+  /** A node:crypto digest name. */
+  algorithm: 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
+  /** Bytes of one hash. */
+  bytes: number;
+}
+
+export const SHA256_TREE: TreeHash = { algorithm: 'sha256', bytes: HASH_BYTES };
+
 function isZero(h: Uint8Array): boolean {
   for (const b of h) if (b !== 0) return false;
   return true;
 }
 
-/** A parent node: zero over two zero children, else SHA-256(left ‖ right). */
-function parent(left: Uint8Array, right: Uint8Array): Buffer {
-  if (isZero(left) && isZero(right)) return ZERO;
-  return createHash('sha256').update(left).update(right).digest();
+/** A parent node: zero over two zero children, else H(left ‖ right) (SHA-256 unless told). */
+function parent(left: Uint8Array, right: Uint8Array, hash: TreeHash = SHA256_TREE): Buffer {
+  if (isZero(left) && isZero(right)) return Buffer.alloc(hash.bytes);
+  return createHash(hash.algorithm).update(left).update(right).digest();
 }
 
 /**
@@ -74,25 +84,34 @@ export function verifySubtree(root: Uint8Array, chunkCount: number, first: numbe
 
 /**
  * Every level of a complete tree, built once from its leaves, to answer proofs: about as much
- * memory again as the leaves (16 MiB for a 4 GiB file at 16 KiB chunks, leaves included).
+ * memory again as the leaves (16 MiB for a 4 GiB file at 16 KiB chunks, leaves included). The
+ * shape is the one above with any hash function: zero past the content, zero over two zeros.
  */
 export class MerkleLevels {
   /** levels[l] holds the nodes of level l up to the last one over content; the rest are zero. */
   private readonly levels: Buffer[];
+  private readonly zero: Buffer;
 
-  constructor(packed: Uint8Array, chunkCount: number) {
-    this.levels = [Buffer.from(packed.buffer, packed.byteOffset, chunkCount * HASH_BYTES)];
+  constructor(packed: Uint8Array, chunkCount: number, private readonly hash: TreeHash = SHA256_TREE) {
+    const size = hash.bytes;
+    this.zero = Buffer.alloc(size);
+    this.levels = [Buffer.from(packed.buffer, packed.byteOffset, chunkCount * size)];
     for (let l = 1, n = chunkCount; l <= treeHeight(chunkCount); l++) {
       const below = this.levels[l - 1]!;
       n = Math.ceil(n / 2);
-      const level = Buffer.alloc(n * HASH_BYTES);
+      const level = Buffer.alloc(n * size);
       for (let i = 0; i < n; i++) {
-        const left = below.subarray(2 * i * HASH_BYTES, (2 * i + 1) * HASH_BYTES);
-        const right = (2 * i + 1) * HASH_BYTES < below.length ? below.subarray((2 * i + 1) * HASH_BYTES, (2 * i + 2) * HASH_BYTES) : ZERO;
-        parent(left, right).copy(level, i * HASH_BYTES);
+        const left = below.subarray(2 * i * size, (2 * i + 1) * size);
+        const right = (2 * i + 1) * size < below.length ? below.subarray((2 * i + 1) * size, (2 * i + 2) * size) : this.zero;
+        parent(left, right, hash).copy(level, i * size);
       }
       this.levels.push(level);
     }
+  }
+
+  /** The root: the top level's only node (zero for no content). */
+  root(): Buffer {
+    return this.node(this.levels.length - 1, 0);
   }
 
   /** The uncle hashes of the subtree holding chunks first..last, lowest first (see subtreeHeight). */
@@ -103,8 +122,10 @@ export class MerkleLevels {
     return Buffer.concat(out);
   }
 
-  private node(level: number, index: number): Buffer {
+  /** Node `index` of `level` (leaves are level 0): zero past the content. */
+  node(level: number, index: number): Buffer {
     const nodes = this.levels[level]!;
-    return (index + 1) * HASH_BYTES <= nodes.length ? nodes.subarray(index * HASH_BYTES, (index + 1) * HASH_BYTES) : ZERO;
+    const size = this.hash.bytes;
+    return (index + 1) * size <= nodes.length ? nodes.subarray(index * size, (index + 1) * size) : this.zero;
   }
 }
