@@ -7,7 +7,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { invalidMessage } from '../../../overlay/index.js';
-import { MerkleBuilder } from './merkle.js';
+import { rootOfLeafHashes } from './merkle.js';
+import type { TreeHash } from './merkle-proof.js';
 import { chunkCountOf, DEFAULT_CHUNK_SIZE, swarmMetadataOf, type SwarmMetadata } from './swarm-id.js';
 
 export { chunkCountOf, chunkRange, DEFAULT_CHUNK_SIZE } from './swarm-id.js';
@@ -35,7 +36,24 @@ export async function hashFile(
 ): Promise<HashedFile> {
   const { size } = await stat(path);
   chunkCountOf(size, chunkSize); // refuse bad geometry before reading anything
-  const builder = new MerkleBuilder();
+  const leafHashes = await hashChunksOfFile(path, size, chunkSize, 'sha256', onProgress, signal);
+  return { metadata: swarmMetadataOf(rootOfLeafHashes(leafHashes), size, chunkSize), leafHashes };
+}
+
+/**
+ * The packed leaf hashes of the file at `path`, expected to hold `size` bytes, cut into
+ * `chunkSize`-byte chunks (the last may be short), by `algorithm`, in one streaming pass.
+ * Invalid_Message if the file's size is not `size` by the end of the read.
+ */
+export async function hashChunksOfFile(
+  path: string,
+  size: number,
+  chunkSize: number,
+  algorithm: TreeHash['algorithm'],
+  onProgress?: (hashedBytes: number, totalBytes: number) => void,
+  signal?: AbortSignal,
+): Promise<Buffer> {
+  const hashes: Buffer[] = [];
   let chunkHash: Hash | undefined;
   let filled = 0; // bytes of the current chunk hashed so far
   let total = 0;
@@ -43,11 +61,11 @@ export async function hashFile(
     // A read may end inside a chunk and start the next: feed each chunk's hash its slices in turn.
     for (let at = 0; at < piece.length; ) {
       const take = Math.min(chunkSize - filled, piece.length - at);
-      (chunkHash ??= createHash('sha256')).update(piece.subarray(at, at + take));
+      (chunkHash ??= createHash(algorithm)).update(piece.subarray(at, at + take));
       at += take;
       filled += take;
       if (filled === chunkSize) {
-        builder.addLeafHash(chunkHash.digest());
+        hashes.push(chunkHash.digest());
         chunkHash = undefined;
         filled = 0;
       }
@@ -56,7 +74,7 @@ export async function hashFile(
     if (total > size) break;
     onProgress?.(total, size);
   }
-  if (chunkHash) builder.addLeafHash(chunkHash.digest());
+  if (chunkHash) hashes.push(chunkHash.digest());
   if (total !== size) throw invalidMessage(`${path} changed size while it was hashed (${size} then ${total} bytes)`, 'file_changed');
-  return { metadata: swarmMetadataOf(builder.rootHash(), size, chunkSize), leafHashes: builder.leafHashes() };
+  return Buffer.concat(hashes);
 }

@@ -151,3 +151,28 @@ export function binsOfChunkRange(first: bigint, last: bigint, width: BinWidth): 
   }
   return bins;
 }
+
+/**
+ * The chunks a spec names, whatever the sender's addressing: a range as given, a bin's aligned
+ * block. Byte ranges (§4.3) are refused: no swarm of ours addresses by byte.
+ */
+export function chunksOfSpec(spec: ChunkSpec, field: string): { first: number; last: number } {
+  switch (spec.addressing) {
+    case 'chunkRanges32':
+      return { first: spec.start, last: spec.end };
+    case 'chunkRanges64':
+      if (spec.end > BigInt(Number.MAX_SAFE_INTEGER)) fail(field, `chunk ${spec.end} is beyond any content`, 'out_of_range');
+      return { first: Number(spec.start), last: Number(spec.end) };
+    case 'bins32':
+    case 'bins64': {
+      const width: BinWidth = spec.addressing === 'bins32' ? 32 : 64;
+      const bin = BigInt(spec.bin);
+      if (bin >= emptyBin(width)) fail(field, 'is the empty bin', 'out_of_range');
+      const { first, last } = binChunks(bin, width);
+      if (last > BigInt(Number.MAX_SAFE_INTEGER)) fail(field, `chunk ${last} is beyond any content`, 'out_of_range');
+      return { first: Number(first), last: Number(last) };
+    }
+    case 'byteRanges64':
+      return fail(field, 'addresses bytes; only chunk ranges and bins are spoken here', 'unsupported_addressing');
+  }
+}

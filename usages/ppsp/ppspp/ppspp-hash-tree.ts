@@ -86,18 +86,23 @@ export class SeedTree {
     return this.levels.node(node.layer, node.offset);
   }
 
-  /** The uncle hashes that check `chunk` against its peak, top-down (the order §5.3 sends them in). */
-  unclesOf(chunk: number): HashedNode[] {
+  /**
+   * The uncle hashes that check `chunk` against its peak, top-down (the order §5.3 sends them in).
+   * With `trusts` (what the receiver already holds), the climb stops at the first node of the
+   * chunk's path it trusts, and siblings it trusts are left out.
+   */
+  unclesOf(chunk: number, trusts: (node: TreeNode) => boolean = () => false): HashedNode[] {
     const peak = this.peakOf(chunk);
     const uncles: HashedNode[] = [];
-    for (let layer = peak.layer - 1; layer >= 0; layer--) {
+    for (let layer = 0; layer < peak.layer && !trusts({ layer, offset: chunk >> layer }); layer++) {
       const offset = (chunk >> layer) ^ 1;
-      uncles.push({ layer, offset, hash: this.levels.node(layer, offset) });
+      if (!trusts({ layer, offset })) uncles.push({ layer, offset, hash: this.levels.node(layer, offset) });
     }
-    return uncles;
+    return uncles.reverse();
   }
 
-  private peakOf(chunk: number): TreeNode {
+  /** The peak whose subtree holds `chunk`. */
+  peakOf(chunk: number): TreeNode {
     const peak = this.peaks.find((p) => chunksUnder(p).last >= chunk);
     if (!peak || chunk < 0) throw invalidMessage(`chunk ${chunk} is outside the content's ${this.chunkCount} chunks`, 'out_of_range');
     return peak;
@@ -106,7 +111,10 @@ export class SeedTree {
 
 export type ChunkCheck = 'verified' | 'missing_hashes' | 'mismatch';
 
-const key = (layer: number, offset: number) => `${layer}/${offset}`;
+/** A node as a map key. */
+export function nodeKey(layer: number, offset: number): string {
+  return `${layer}/${offset}`;
+}
 
 /**
  * What a leecher trusts: the root, then the peaks once a set of offered hashes rebuilds the root,
@@ -130,7 +138,7 @@ export class ChunkVerifier {
   /** An INTEGRITY hash: kept until a chunk's check uses it (the oldest go past `maxOffered`). */
   offer(node: HashedNode): void {
     if (node.hash.length !== this.hash.bytes) throw invalidMessage(`an INTEGRITY hash of ${node.hash.length} bytes in a ${this.hash.algorithm} swarm`, 'bad_hash_length');
-    const k = key(node.layer, node.offset);
+    const k = nodeKey(node.layer, node.offset);
     if (this.trusted.has(k)) return;
     this.offered.delete(k);
     this.offered.set(k, { ...node, hash: Uint8Array.from(node.hash) });
@@ -145,7 +153,7 @@ export class ChunkVerifier {
     const path: HashedNode[] = [];
     let node: HashedNode = { layer: 0, offset: index, hash: createHash(this.hash.algorithm).update(data).digest() };
     for (;;) {
-      const trusted = this.trusted.get(key(node.layer, node.offset));
+      const trusted = this.trusted.get(nodeKey(node.layer, node.offset));
       if (trusted) {
         if (!Buffer.from(trusted).equals(node.hash)) return 'mismatch';
         break;
@@ -163,17 +171,17 @@ export class ChunkVerifier {
 
   /** Whether a node's hash is trusted (a sender need not send it again). */
   trusts(node: TreeNode): boolean {
-    return this.trusted.has(key(node.layer, node.offset));
+    return this.trusted.has(nodeKey(node.layer, node.offset));
   }
 
   private known(layer: number, offset: number): HashedNode | undefined {
-    const k = key(layer, offset);
+    const k = nodeKey(layer, offset);
     const trusted = this.trusted.get(k);
     return trusted ? { layer, offset, hash: trusted } : this.offered.get(k);
   }
 
   private trust(node: HashedNode): void {
-    const k = key(node.layer, node.offset);
+    const k = nodeKey(node.layer, node.offset);
     this.offered.delete(k);
     this.trusted.set(k, node.hash);
   }

@@ -1,0 +1,160 @@
+/**
+ * Our PPSPP seeder and downloader over real UDP sockets on loopback: byte-identical files, the root
+ * checked, losses survived through a proxy that drops datagrams, a corrupt seeder refused.
+ */
+import { createHash } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { PpsppContent } from '../../../../usages/ppsp/ppspp/ppspp-content.js';
+import { downloadPpspp, PpsppDownloadError } from '../../../../usages/ppsp/ppspp/ppspp-download.js';
+import { PpsppEndpoint, type UdpAddress } from '../../../../usages/ppsp/ppspp/ppspp-endpoint.js';
+import { PpsppServer } from '../../../../usages/ppsp/ppspp/ppspp-server.js';
+import { Prng } from '../../../helpers/prng.js';
+
+/**
+ * A UDP relay between one client and `target` that drops each datagram, both ways, with
+ * probability `loss` (drawn from a seeded PRNG).
+ */
+class LossyRelay {
+  private client: UdpAddress | undefined;
+  dropped = 0;
+  private constructor(
+    private readonly front: Socket,
+    private readonly back: Socket,
+    target: UdpAddress,
+    loss: number,
+    rng: Prng,
+  ) {
+    front.on('message', (bytes, from) => {
+      this.client = { host: from.address, port: from.port };
+      if (rng.chance(loss)) this.dropped++;
+      else back.send(bytes, target.port, target.host);
+    });
+    back.on('message', (bytes) => {
+      if (!this.client) return;
+      if (rng.chance(loss)) this.dropped++;
+      else front.send(bytes, this.client.port, this.client.host);
+    });
+  }
+
+  static async start(target: UdpAddress, loss: number, seed: number): Promise<LossyRelay> {
+    const bind = (s: Socket) => new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+    const front = createSocket('udp4');
+    const back = createSocket('udp4');
+    await Promise.all([bind(front), bind(back)]);
+    return new LossyRelay(front, back, target, loss, new Prng(seed));
+  }
+
+  address(): UdpAddress {
+    return { host: '127.0.0.1', port: this.front.address().port };
+  }
+
+  close(): void {
+    this.front.close();
+    this.back.close();
+  }
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+describe('PPSPP transfer over UDP (RFC 7574, our seeder and downloader)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let seedEndpoint: PpsppEndpoint;
+  let leechEndpoint: PpsppEndpoint;
+  let server: PpsppServer;
+  const contents: PpsppContent[] = [];
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ppspp-'));
+    seedEndpoint = await PpsppEndpoint.bind('127.0.0.1', 0);
+    leechEndpoint = await PpsppEndpoint.bind('127.0.0.1', 0);
+    server = new PpsppServer(seedEndpoint);
+  });
+
+  afterEach(async () => {
+    server.close();
+    await Promise.all(contents.splice(0).map((c) => c.close()));
+    await Promise.all([seedEndpoint.close(), leechEndpoint.close()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function seed(bytes: Uint8Array, name = 'seed.bin', options: Parameters<typeof PpsppContent.open>[1] = {}): Promise<PpsppContent> {
+    const path = join(dir, name);
+    await writeFile(path, bytes);
+    const content = await PpsppContent.open(path, options);
+    contents.push(content);
+    server.add(content);
+    return content;
+  }
+
+  for (const size of [1, 1024, 5000, 300_001]) {
+    it(`downloads a ${size}-byte file by its SHA-1 root, byte-identical`, async () => {
+      const bytes = new Prng(size).bytes(size);
+      const content = await seed(bytes);
+      const out = join(dir, 'out.bin');
+      const result = await downloadPpspp({ endpoint: leechEndpoint, peer: seedEndpoint.address(), root: content.root, out });
+      expect(result.bytes).to.equal(size);
+      expect(result.chunks).to.equal(Math.ceil(size / 1024));
+      expect(sha256(await readFile(out))).to.equal(sha256(bytes));
+      expect(server.stats.chunksSent).to.be.at.least(result.chunks);
+    });
+  }
+
+  it('downloads a SHA-256 swarm of 16 KiB chunks (our own swarms geometry)', async () => {
+    const bytes = new Prng(9).bytes(200_000);
+    const content = await seed(bytes, 'seed.bin', { hash: 'sha256', chunkSize: 16_384 });
+    expect(content.root.length).to.equal(32);
+    const out = join(dir, 'out.bin');
+    await downloadPpspp({ endpoint: leechEndpoint, peer: seedEndpoint.address(), root: content.root, chunkSize: 16_384, out });
+    expect(sha256(await readFile(out))).to.equal(sha256(bytes));
+  });
+
+  it('survives 10 % loss each way: lost DATA is asked for again, lost hashes are sent again', async () => {
+    const bytes = new Prng(3).bytes(400_000);
+    const content = await seed(bytes);
+    const relay = await LossyRelay.start(seedEndpoint.address(), 0.1, 17);
+    try {
+      const out = join(dir, 'out.bin');
+      await downloadPpspp({ endpoint: leechEndpoint, peer: relay.address(), root: content.root, out, requestTimeoutMs: 300 });
+      expect(sha256(await readFile(out))).to.equal(sha256(bytes));
+      expect(relay.dropped, 'datagrams the relay dropped').to.be.greaterThan(20);
+      expect(server.stats.chunksLost, 'chunks the seeder counted lost').to.be.greaterThan(0);
+    } finally {
+      relay.close();
+    }
+  });
+
+  it('refuses chunks that do not match the root: the file changed after it was hashed', async () => {
+    const bytes = new Prng(5).bytes(50_000);
+    const content = await seed(bytes);
+    const changed = Buffer.from(bytes);
+    for (let i = 0; i < changed.length; i += 1024) changed[i]! ^= 0xff;
+    await writeFile(content.path, changed);
+    const out = join(dir, 'out.bin');
+    const failure = await downloadPpspp({ endpoint: leechEndpoint, peer: seedEndpoint.address(), root: content.root, out, maxCorrupt: 4 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(failure).to.be.instanceOf(PpsppDownloadError);
+    expect((failure as Error).message).to.match(/do not match the root hash/);
+    await stat(out).then(
+      () => expect.fail('no file may be renamed into place'),
+      (e: NodeJS.ErrnoException) => expect(e.code).to.equal('ENOENT'),
+    );
+  });
+
+  it('gives up with a clear error when nobody serves the root there', async () => {
+    const out = join(dir, 'out.bin');
+    const root = createHash('sha1').update('nothing').digest();
+    const failure = await downloadPpspp({ endpoint: leechEndpoint, peer: seedEndpoint.address(), root, out, idleTimeoutMs: 1500 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect((failure as Error).message).to.match(/no answer from 127\.0\.0\.1:\d+ .*is a PPSPP peer serving this root hash there/);
+    expect(server.stats.handshakesRefused).to.be.at.least(1);
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * A file served over PPSPP: its hash tree by the swarm's hash function and chunk size, and
+ * positioned reads of its chunks. libswift's defaults are SHA-1 over 1 KiB chunks (RFC 7574 §7.6
+ * names SHA-1 the default and recommends 1 KiB chunks, so a chunk and its hashes fit one Ethernet frame);
+ * the root hash is the swarm's ID.
+ */
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { invalidMessage } from '../../../overlay/index.js';
+import { hashChunksOfFile } from '../content/chunker.js';
+import type { TreeHash } from '../content/merkle-proof.js';
+import { SeedTree } from './ppspp-hash-tree.js';
+import { MERKLE_HASH_FUNCTION, type MerkleHashFunction } from './ppspp-options.js';
+
+/** libswift's chunk size, and RFC 7574's recommendation. */
+export const PPSPP_DEFAULT_CHUNK_SIZE = 1024;
+/** Chunks a served file may have at most (64 GiB at 1 KiB): the tree is held in memory. */
+export const MAX_PPSPP_CHUNKS = 2 ** 26;
+
+export function treeHashOf(name: MerkleHashFunction): TreeHash {
+  return { algorithm: name, bytes: MERKLE_HASH_FUNCTION[name].bytes };
+}
+
+/** The hash function whose output is as long as a root hash (SHA-1 for 20 bytes, SHA-256 for 32). */
+export function treeHashOfRoot(root: Uint8Array): TreeHash | undefined {
+  const name = (Object.keys(MERKLE_HASH_FUNCTION) as MerkleHashFunction[]).find((n) => MERKLE_HASH_FUNCTION[n].bytes === root.length);
+  return name === undefined ? undefined : treeHashOf(name);
+}
+
+export class PpsppContent {
+  private constructor(
+    readonly path: string,
+    readonly tree: SeedTree,
+    readonly chunkSize: number,
+    readonly contentLength: number,
+    private readonly file: FileHandle,
+  ) {}
+
+  /** Hashes the file at `path` and keeps it open for reads. */
+  static async open(path: string, options: { chunkSize?: number; hash?: MerkleHashFunction; onProgress?: (done: number, total: number) => void } = {}): Promise<PpsppContent> {
+    const chunkSize = options.chunkSize ?? PPSPP_DEFAULT_CHUNK_SIZE;
+    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 65_000) throw invalidMessage(`a PPSPP chunk size of ${chunkSize} bytes does not fit a datagram`, 'bad_chunk_size');
+    const hash = treeHashOf(options.hash ?? 'sha1');
+    const { size } = await stat(path);
+    const chunkCount = Math.ceil(size / chunkSize);
+    if (chunkCount > MAX_PPSPP_CHUNKS) throw invalidMessage(`${path} needs ${chunkCount} chunks of ${chunkSize} bytes; at most ${MAX_PPSPP_CHUNKS} are served`, 'too_large');
+    const leaves = await hashChunksOfFile(path, size, chunkSize, hash.algorithm, options.onProgress);
+    const file = await open(path, 'r');
+    return new PpsppContent(path, new SeedTree(hash, leaves, chunkCount), chunkSize, size, file);
+  }
+
+  get root(): Buffer {
+    return this.tree.root;
+  }
+
+  get chunkCount(): number {
+    return this.tree.chunkCount;
+  }
+
+  /** Chunk `index`'s bytes (the last may be short). */
+  async read(index: number): Promise<Buffer> {
+    const at = index * this.chunkSize;
+    const length = Math.min(this.chunkSize, this.contentLength - at);
+    const buffer = Buffer.allocUnsafe(length);
+    const { bytesRead } = await this.file.read(buffer, 0, length, at);
+    if (bytesRead !== length) throw new Error(`${this.path} is shorter than when it was hashed`);
+    return buffer;
+  }
+
+  close(): Promise<void> {
+    return this.file.close();
+  }
+}
