@@ -7,7 +7,10 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { API_CLIENT_OPTIONS, apiEndpoint, callApi, type ApiEndpoint } from '../api-client.js';
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../../usages/ppsp/content/swarm-id.js';
-import { integerOption, optionalString, printResult, refuseToReplace, requireString, UsageError, type Command } from '../command.js';
+import { integerOption, optionalString, printResult, refuseToReplace, requireString, UsageError, type Command, type ParsedArgs } from '../command.js';
+import { getPpspp, parsePpsppUrl } from '../ppspp-get.js';
+import { MAX_PPSPP_CHUNK_SIZE, PPSPP_DEFAULT_CHUNK_SIZE } from '../../usages/ppsp/ppspp/ppspp-content.js';
+import { PpsppDownloadError } from '../../usages/ppsp/ppspp/ppspp-download.js';
 import { isMediaType } from '../../usages/ppsp/content/media-info.js';
 import { rateOption, SWARM_LIMIT_OPTIONS, SWARM_UPLOAD_LIMIT_OPTION, swarmLimits } from '../rate-option.js';
 
@@ -76,6 +79,13 @@ export function oneArg(args: { positionals: string[] }, what: string): string {
   return value;
 }
 
+/** A progress bar that redraws its terminal line: `[####......] line`. */
+export function progressBar(percent: number, line: string): string {
+  const width = 30;
+  const filled = Math.round((percent / 100) * width);
+  return `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${line}   `;
+}
+
 function mib(bytes: number): string {
   return (bytes / (1024 * 1024)).toFixed(1);
 }
@@ -89,6 +99,7 @@ export const seedCommand: Command = {
     'chunk-size': { type: 'string', help: 'bytes per chunk, a power of two from 1024 to 1048576 (default 16384)', valueName: 'BYTES' },
     type: { type: 'string', help: 'media type players are told, e.g. video/mp4 (default: by the file name\'s extension)', valueName: 'TYPE' },
     ...SWARM_UPLOAD_LIMIT_OPTION,
+    ppspp: { type: 'string', help: 'also serve the file to plain PPSPP peers (RFC 7574 over UDP, e.g. libswift) on this address, e.g. 0.0.0.0:7777; prints its ppspp:// URL', valueName: 'IP:PORT' },
     json: jsonOption,
   },
   async run(args) {
@@ -99,12 +110,14 @@ export const seedCommand: Command = {
     const type = optionalString(args, 'type');
     if (type !== undefined && !isMediaType(type)) throw new UsageError(`--type ${type} is not a media type like video/mp4`);
     const uploadLimit = rateOption(args, 'upload-limit');
-    const meta = (await callApi(apiEndpoint(args), 'POST', '/swarms', { path, chunkSize, type, uploadLimit }, 3_600_000)) as {
+    const ppspp = optionalString(args, 'ppspp');
+    const meta = (await callApi(apiEndpoint(args), 'POST', '/swarms', { path, chunkSize, type, uploadLimit, ppspp }, 3_600_000)) as {
       swarmId: string;
       contentLength: number;
       chunkCount: number;
+      ppspp?: { url: string };
     };
-    printResult(args, meta, meta.swarmId);
+    printResult(args, meta, meta.ppspp ? `${meta.swarmId}\n${meta.ppspp.url}` : meta.swarmId);
     return 0;
   },
 };
@@ -112,10 +125,11 @@ export const seedCommand: Command = {
 export const getCommand: Command = {
   name: 'get',
   summary: 'Download a swarm by its ID through a running node, from many peers at once, verifying every chunk.',
-  args: 'SWARM-ID',
+  args: 'SWARM-ID | ppspp://HOST:PORT/ROOT-HASH',
   options: {
     ...API_CLIENT_OPTIONS,
     out: { type: 'string', help: 'where to write the file (a download resumes from FILE.part)', valueName: 'FILE' },
+    'chunk-size': { type: 'string', help: `ppspp:// only: bytes per chunk the peer serves (default ${PPSPP_DEFAULT_CHUNK_SIZE}, libswift's; PPSPP does not send it)`, valueName: 'BYTES' },
     force: { type: 'boolean', help: 'replace FILE if it exists' },
     detach: { type: 'boolean', help: 'leave the download running on the node when this command ends early (Ctrl-C, a stall); by default it is stopped. `reload-ppsp stop` stops it later' },
     'stall-timeout': { type: 'string', help: 'give up after this many seconds without a new chunk (default 120)', valueName: 'S' },
@@ -123,7 +137,10 @@ export const getCommand: Command = {
     json: jsonOption,
   },
   async run(args) {
-    const swarmId = oneArg(args, 'SWARM-ID (64 hex digits)').toLowerCase();
+    const target = oneArg(args, 'SWARM-ID (64 hex digits) or ppspp://HOST:PORT/ROOT-HASH');
+    if (target.startsWith('ppspp://')) return getFromPpsppPeer(args, target);
+    if (args.values['chunk-size'] !== undefined) throw new UsageError('--chunk-size is for ppspp:// downloads: a swarm ID commits to its chunk size');
+    const swarmId = target.toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(swarmId)) throw new UsageError(`"${swarmId}" is not a swarm ID (64 hex digits)`);
     const out = resolve(requireString(args, 'out'));
     const force = args.values.force === true;
@@ -153,11 +170,8 @@ export const getCommand: Command = {
       for (;;) {
         const mine = status.outputs.find((o) => o.path === out);
         const line = `${status.percent.toFixed(1)}%  ${status.have}/${status.total} chunks  ${mib(status.bytesPerSec)} MiB/s  ${status.peers.length} peers`;
-        if (tty) {
-          const width = 30;
-          const filled = Math.round((status.percent / 100) * width);
-          process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${line}   `);
-        } else if (!args.values.json && (Date.now() - lastLine >= LINE_EVERY_MS || mine?.written)) {
+        if (tty) process.stderr.write(progressBar(status.percent, line));
+        else if (!args.values.json && (Date.now() - lastLine >= LINE_EVERY_MS || mine?.written)) {
           process.stderr.write(line + '\n');
           lastLine = Date.now();
         }
@@ -183,6 +197,24 @@ export const getCommand: Command = {
     }
   },
 };
+
+/** `get ppspp://...`: from a plain PPSPP peer, in this process (scripts/ppspp-get.ts). */
+async function getFromPpsppPeer(args: ParsedArgs, target: string): Promise<number> {
+  const url = parsePpsppUrl(target);
+  const out = resolve(requireString(args, 'out'));
+  await refuseToReplace(out, args.values.force === true);
+  const chunkSize = integerOption(args, 'chunk-size', { min: 1, max: MAX_PPSPP_CHUNK_SIZE }, PPSPP_DEFAULT_CHUNK_SIZE);
+  const idleTimeoutSec = integerOption(args, 'stall-timeout', { min: 1, max: MAX_STALL_SEC }, DEFAULT_STALL_SEC);
+  const json = args.values.json === true;
+  try {
+    const result = await getPpspp(url, { out, chunkSize, idleTimeoutSec, tty: process.stderr.isTTY && !json, quiet: json });
+    printResult(args, { ...result, out, rootHash: url.root.toString('hex') }, `downloaded ${out}: ${result.chunks} chunks verified against the root hash, ${mib(result.bytes)} MiB in ${(result.ms / 1000).toFixed(1)} s`);
+    return 0;
+  } catch (e) {
+    if (e instanceof PpsppDownloadError) throw new StalledError(e.message);
+    throw e;
+  }
+}
 
 /**
  * Ctrl-C on `get`: stops the download this command started on the node (unless --detach, or the

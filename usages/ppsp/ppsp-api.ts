@@ -1,6 +1,6 @@
 /**
  * The PPSP endpoints of the node API:
- *   POST   /swarms {"path", "chunkSize"?, "type"?}      seed a file -> its metadata (swarmId to share); "type"
+ *   POST   /swarms {"path", "chunkSize"?, "type"?, "ppspp"?}  seed a file -> its metadata (swarmId to share); "type"
  *                                                       is the media type players get (default: by extension)
  *   GET    /swarms                                      every swarm held: id, role, path, complete, percent;
  *                                                       data channels opened, by mechanism
@@ -20,6 +20,7 @@
  * Paths are files on the node's machine; the node reads and writes them itself.
  */
 import { isAbsolute } from 'node:path';
+import { isIP } from 'node:net';
 import { type ApiExtension, ErrorCode, HttpError, PAGE_PATH, RawAnswer, ReloadError } from '../../overlay/index.js';
 import { servePage } from './web/page.js';
 import { isMediaType } from './content/media-info.js';
@@ -34,6 +35,14 @@ import { serveLiveStream } from './live/live-stream.js';
 
 function bad(message: string): ReloadError {
   return new ReloadError(ErrorCode.Invalid_Message, message, 'bad_request');
+}
+
+/** "IP:PORT" (an IPv6 address in brackets; port 0: any free one) to listen on; 400 otherwise. */
+function udpAddress(value: unknown, field: string): { host: string; port: number } {
+  const m = typeof value === 'string' ? /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(value) : null;
+  const port = Number(m?.[2]);
+  if (!m || isIP(m[1]!) === 0 || port > 65_535) throw bad(`"${field}" must be IP:PORT to listen on, e.g. 0.0.0.0:7777 or [::]:7777`);
+  return { host: m[1]!, port };
 }
 
 function absolutePath(value: unknown, field: string): string {
@@ -106,7 +115,8 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
         const b = await body();
         const chunkSize = b.chunkSize === undefined ? undefined : Number(b.chunkSize);
         if (b.type !== undefined && !isMediaType(b.type)) throw bad('"type" must be a media type like video/mp4');
-        const meta = await usage.seed(absolutePath(b.path, 'path'), { chunkSize, mediaType: b.type, ...limitsOf(b) });
+        const ppspp = b.ppspp === undefined ? undefined : udpAddress(b.ppspp, 'ppspp');
+        const meta = await usage.seed(absolutePath(b.path, 'path'), { chunkSize, mediaType: b.type, ...limitsOf(b), ...(ppspp ? { ppspp } : {}) });
         return { ...meta, rootHash: Buffer.from(meta.rootHash).toString('hex') };
       })();
     }

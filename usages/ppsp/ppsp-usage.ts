@@ -25,6 +25,7 @@ import type { PeerRef, Swarm, SwarmOptions } from './data/swarm.js';
 import { LiveChannels } from './live/live-channels.js';
 import type { LiveSwarmOptions } from './live/live-swarm.js';
 import { liveMetricFamilies } from './live/live-metrics.js';
+import { PpsppService, type PpsppServing } from './ppspp/ppspp-service.js';
 
 /** Peers asked of each known member per peer-list request (seed §4.2.1). */
 export const PEER_LIST_COUNT = 16;
@@ -50,6 +51,8 @@ export class PpspUsage implements Usage {
   readonly signalling: PpspSignallingUsage;
   /** Live channels broadcast or watched here. */
   readonly live: LiveChannels;
+  /** Files also served to plain PPSPP peers over UDP (`seed --ppspp`). */
+  readonly ppspp: PpsppService;
   private node: Node | undefined;
   private relay: OverlayRelay | undefined;
   /** Data channels this node opened, by how: the NAT ladder's mechanisms, or the overlay transport. */
@@ -72,6 +75,7 @@ export class PpspUsage implements Usage {
     this.records = opts.records;
     this.log = (opts.data?.log ?? silentLogger).child('ppsp');
     const log = opts.data?.log;
+    this.ppspp = new PpsppService({ clock: opts.data?.clock, log: this.log });
     this.live = new LiveChannels(() => this.requireNode(), this.data, this.signalling, (id) => this.peersOf(id), { ...(log ? { log } : {}), ...opts.live });
   }
 
@@ -122,17 +126,23 @@ export class PpspUsage implements Usage {
     await this.live.stopAll();
     await this.signalling.stop();
     await this.data.stop();
+    await this.ppspp.stop();
     this.relay?.closeAll();
   }
 
-  /** Seeds a file and announces the swarm in the tracker; returns its metadata (the ID to share). */
-  async seed(path: string, opts: SeedOptions = {}): Promise<SwarmMetadata> {
-    const meta = await this.data.seed(path, opts);
+  /**
+   * Seeds a file and announces the swarm in the tracker; returns its metadata (the ID to share).
+   * With `ppspp`, the file is also served to plain PPSPP peers on that UDP address (`ppspp` in the
+   * answer: its PPSPP root hash and URL).
+   */
+  async seed(path: string, opts: SeedOptions & { ppspp?: { host: string; port: number } } = {}): Promise<SwarmMetadata & { ppspp?: PpsppServing }> {
+    const { ppspp, ...swarmOptions } = opts;
+    const meta = await this.data.seed(path, swarmOptions);
     const swarm = this.data.swarm(meta.swarmId)!;
     this.watch(swarm);
     this.record(swarm);
     await this.signalling.joinSwarm(meta.swarmId, { haveCount: meta.chunkCount });
-    return meta;
+    return ppspp ? { ...meta, ppspp: await this.ppspp.serve(path, ppspp.host, ppspp.port) } : meta;
   }
 
   /** Downloads a swarm by its ID (or verified metadata) into `out` from the peers the tracker and peer exchange find. */

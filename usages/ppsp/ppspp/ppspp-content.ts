@@ -13,6 +13,8 @@ import { MERKLE_HASH_FUNCTION, type MerkleHashFunction } from './ppspp-options.j
 
 /** libswift's chunk size, and RFC 7574's recommendation. */
 export const PPSPP_DEFAULT_CHUNK_SIZE = 1024;
+/** Largest chunk: a chunk and its hashes go in one UDP datagram. */
+export const MAX_PPSPP_CHUNK_SIZE = 65_000;
 /** Chunks a served file may have at most (64 GiB at 1 KiB): the tree is held in memory. */
 export const MAX_PPSPP_CHUNKS = 2 ** 26;
 
@@ -38,7 +40,7 @@ export class PpsppContent {
   /** Hashes the file at `path` and keeps it open for reads. */
   static async open(path: string, options: { chunkSize?: number; hash?: MerkleHashFunction; onProgress?: (done: number, total: number) => void } = {}): Promise<PpsppContent> {
     const chunkSize = options.chunkSize ?? PPSPP_DEFAULT_CHUNK_SIZE;
-    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 65_000) throw invalidMessage(`a PPSPP chunk size of ${chunkSize} bytes does not fit a datagram`, 'bad_chunk_size');
+    if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > MAX_PPSPP_CHUNK_SIZE) throw invalidMessage(`a PPSPP chunk size of ${chunkSize} bytes does not fit a datagram`, 'bad_chunk_size');
     const hash = treeHashOf(options.hash ?? 'sha1');
     const { size } = await stat(path);
     const chunkCount = Math.ceil(size / chunkSize);

@@ -2,7 +2,7 @@
  * Downloading a file from one PPSPP peer by its root hash (RFC 7574 §3.1): HANDSHAKE to the peer's
  * channel 0 (sent again each second until it answers), then REQUESTs for a window of chunks in
  * order, each DATA checked against the root by the INTEGRITY hashes before it (§5, ChunkVerifier),
- * written to `OUT.part` at its offset and answered with ACK (and our one-way delay sample, §8.8,
+ * written to `OUT.part` at its offset (removed if the download fails) and answered with ACK (and our one-way delay sample, §8.8,
  * which the sender's LEDBAT runs on) and HAVE. The chunk count comes from the peak hashes (§5.6),
  * the exact length from the last chunk. A chunk that does not come within the request timeout is
  * asked for again; the file is renamed into place only once every chunk checked out.
@@ -10,7 +10,7 @@
  * The peer's clock and ours may differ by anything: the delay sample is a signed 64-bit difference,
  * sent as its two's complement (the sender only uses differences between samples).
  */
-import { open, rename, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { silentLogger, systemClock, type Clock, type Logger, type Timer } from '../../../overlay/index.js';
 import { chunksOfSpec, type ChunkSpec } from './ppspp-chunk-spec.js';
 import { treeHashOfRoot, PPSPP_DEFAULT_CHUNK_SIZE, MAX_PPSPP_CHUNKS } from './ppspp-content.js';
@@ -123,12 +123,21 @@ class PpsppDownload implements ChannelHandler {
     this.tick();
     try {
       return await done;
+    } catch (e) {
+      // Nothing resumes a PPSPP download: what it wrote is of no use.
+      await this.drain();
+      await rm(`${this.options.out}.part`, { force: true });
+      throw e;
     } finally {
-      this.timer.cancel();
-      this.options.endpoint.closeChannel(this.ourId);
-      await Promise.allSettled(this.writes);
-      await this.file.close().catch(() => undefined);
+      await this.drain();
     }
+  }
+
+  private async drain(): Promise<void> {
+    this.timer?.cancel();
+    this.options.endpoint.closeChannel(this.ourId);
+    await Promise.allSettled(this.writes);
+    await this.file?.close().catch(() => undefined);
   }
 
   receive(datagram: DecodedDatagram): void {
