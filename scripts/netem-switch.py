@@ -9,7 +9,11 @@ with probability LOSS, else written to the host its destination address names af
 (uniform), scheduled per packet: like netem without a rate, jitter reorders packets, and TCP sees
 loss and reordering as it would on a bad path.
 
-usage: netem-switch.py PREFIX N DELAY_MS JITTER_MS LOSS_PERCENT
+With a RATE (Mbit/s, 0: none), each host's way in is also a bottleneck link: packets to it leave one
+after another at that rate from a first-in first-out queue holding at most QUEUE_MS of the rate
+(tail drop past it), then take DELAY ± JITTER; the queue is where congestion control meets others.
+
+usage: netem-switch.py PREFIX N DELAY_MS JITTER_MS LOSS_PERCENT [RATE_MBIT [QUEUE_MS]]
 Prints "ready" once every TUN is open; runs until killed.
 """
 import ctypes
@@ -27,6 +31,7 @@ TUNSETIFF = 0x400454CA
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 BASE = 10  # host I is 198.18.0.(BASE + I)
+DEFAULT_QUEUE_MS = 100  # a rate-limited link's queue, ms of its rate, unless told
 MAX_PENDING = 200_000  # packets held at most; more are lost, as a full netem queue loses them
 
 libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -54,6 +59,9 @@ def open_tun(namespace):
 
 def main():
     prefix, n, delay_ms, jitter_ms, loss_pct = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+    rate_bps = float(sys.argv[6]) * 1e6 if len(sys.argv) > 6 else 0.0
+    queue_s = float(sys.argv[7]) / 1000 if len(sys.argv) > 7 else DEFAULT_QUEUE_MS / 1000
+    free_at = {}  # with a rate: out fd -> when its bottleneck has sent all it holds
     tuns = [open_tun(f"{prefix}h{i}") for i in range(n)]
     by_last_octet = {BASE + i: fd for i, fd in enumerate(tuns)}
     sel = selectors.DefaultSelector()
@@ -76,9 +84,16 @@ def main():
                 out = by_last_octet.get(packet[19])
                 if out is None or len(due) >= MAX_PENDING or random.random() * 100 < loss_pct:
                     continue
+                start = time.monotonic()
+                if rate_bps > 0:
+                    start = max(start, free_at.get(out, 0.0))
+                    if start - time.monotonic() > queue_s:
+                        continue  # the bottleneck's queue is full: tail drop
+                    start += len(packet) * 8 / rate_bps
+                    free_at[out] = start
                 wait = max(0.0, delay_ms + random.uniform(-jitter_ms, jitter_ms)) / 1000
                 seq += 1
-                heapq.heappush(due, (time.monotonic() + wait, seq, out, packet))
+                heapq.heappush(due, (start + wait, seq, out, packet))
         now = time.monotonic()
         while due and due[0][0] <= now:
             _, _, fd, packet = heapq.heappop(due)

@@ -27,6 +27,7 @@ const SUITES: Record<string, Suite> = {
   stream: { load: async () => (await import('../bench/stream.js')).benchStream, takes: ['sizeMiB'] },
   live: { load: async () => (await import('../bench/live.js')).benchLive, takes: ['viewers', 'durationMs'] },
   nat: { load: async () => (await import('../bench/nat.js')).benchNat, takes: ['sizeMiB'] },
+  ppspp: { load: async () => (await import('../bench/ppspp.js')).benchPpspp, takes: ['sizeMiB'] },
 };
 
 /** Bounds of --nodes: an overlay needs two nodes, and all of them run in this one process. */
@@ -42,7 +43,7 @@ export const benchCommand: Command = {
   options: {
     duration: { type: 'string', help: 'milliseconds per measurement (overlay, storage: bound on the wait for the ring to settle; live: of channel per run)', valueName: 'MS' },
     nodes: { type: 'string', help: `nodes to run, ${BENCH_MIN_NODES}-${BENCH_MAX_NODES} (overlay, storage; default ${DEFAULT_BENCH_NODES})`, valueName: 'N' },
-    size: { type: 'string', help: 'MiB of the file to stream (swarm: default 256; stream: default 256 and 1024; nat: default 16, per ordered pair)', valueName: 'MIB' },
+    size: { type: 'string', help: 'MiB of the file to stream (swarm: default 256; stream: default 256 and 1024; nat: default 16, per ordered pair; ppspp: default 64, on loopback)', valueName: 'MIB' },
     viewers: { type: 'string', help: 'viewers of the live channel, 1-128 (live; default 32)', valueName: 'N' },
     topology: { type: 'string', help: `topology plugin (overlay; ${TOPOLOGIES.join(', ')}; default ${TOPOLOGIES[0]})`, valueName: 'T' },
   },

@@ -14,7 +14,7 @@ import { DEFAULT_PPSPP_CONTEXT, type PpsppContext } from './ppspp-context.js';
 import type { DecodedDatagram } from './ppspp-datagram.js';
 import type { PpsppEndpoint, UdpAddress } from './ppspp-endpoint.js';
 import { findOption, PPSPP_VERSION, type MerkleHashFunction, type ProtocolOption } from './ppspp-options.js';
-import { UploadChannel, type UploadStats } from './ppspp-upload.js';
+import { UploadChannel, type ChannelCongestion, type UploadStats } from './ppspp-upload.js';
 
 export interface ServerOptions {
   /** Chunks one peer may have queued (default 4096). */
@@ -35,6 +35,8 @@ export interface ServerStats extends UploadStats {
   channelsOpened: number;
   /** HANDSHAKEs for a swarm we do not serve, or with options we cannot meet. */
   handshakesRefused: number;
+  /** Each open channel's LEDBAT state now (read-only, for benches). */
+  congestion: ChannelCongestion[];
 }
 
 export class PpsppServer {
@@ -67,7 +69,8 @@ export class PpsppServer {
   get stats(): ServerStats {
     const sum = { ...this.closedStats };
     for (const c of this.channels.values()) addStats(sum, c.stats);
-    return { ...sum, channelsOpened: this.channelsOpened, handshakesRefused: this.handshakesRefused };
+    const congestion = [...this.channels.values()].map((c) => c.congestion);
+    return { ...sum, channelsOpened: this.channelsOpened, handshakesRefused: this.handshakesRefused, congestion };
   }
 
   /** Says goodbye to every peer and stops the timer; the endpoint and the contents stay open. */

@@ -45,6 +45,11 @@ export interface UploadStats {
   chunksLost: number;
 }
 
+export interface ChannelCongestion {
+  queueingDelayUs: number;
+  cwndBytes: number;
+}
+
 export class UploadChannel implements ChannelHandler {
   readonly stats: UploadStats = { chunksSent: 0, bytesSent: 0, chunksAcked: 0, chunksLost: 0 };
   remoteContext: PpsppContext;
@@ -85,6 +90,11 @@ export class UploadChannel implements ChannelHandler {
 
   get chunkSize(): number {
     return this.content.chunkSize;
+  }
+
+  /** LEDBAT's state now, read-only (for benches): its queueing delay estimate, µs, and window, bytes. */
+  get congestion(): ChannelCongestion {
+    return { queueingDelayUs: this.ledbat.queueingDelayUs(), cwndBytes: Math.round(this.ledbat.cwnd) };
   }
 
   /** Answers the peer's HANDSHAKE: ours, and HAVE for each peak (what a seeder holds, §8.5). */
