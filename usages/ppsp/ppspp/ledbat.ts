@@ -75,9 +75,12 @@ export class Ledbat {
   acked(bytes: number, delayUs: number, nowMs: number): void {
     this.addSample(delayUs, nowMs);
     const offTarget = (this.targetUs - this.queueingDelayUs()) / this.targetUs;
+    const before = this.cwnd;
     this.cwnd += (GAIN * offTarget * bytes * this.options.mss) / this.cwnd;
-    // A window the sender does not use must not grow without bound (§2.4.1, max_allowed_cwnd).
-    this.cwnd = Math.min(this.cwnd, this.flight + ALLOWED_INCREASE * this.options.mss, this.options.maxCwnd);
+    // A window the sender does not use must not grow without bound (§2.4.1, max_allowed_cwnd). The
+    // cap only stops growth: ACKs that come in a burst, before the sender refilled the window,
+    // lower the flight size one by one and would otherwise cut a window the path never refused.
+    this.cwnd = Math.min(this.cwnd, Math.max(before, this.flight + ALLOWED_INCREASE * this.options.mss), this.options.maxCwnd);
     this.cwnd = Math.max(this.cwnd, MIN_CWND * this.options.mss);
     this.flight = Math.max(0, this.flight - bytes);
   }

@@ -28,7 +28,13 @@ export function treeHashOfRoot(root: Uint8Array): TreeHash | undefined {
   return name === undefined ? undefined : treeHashOf(name);
 }
 
+/** Bytes read from the file at once, and blocks kept: 1 MiB of cache per served file. */
+const READ_BLOCK_BYTES = 256 * 1024;
+const CACHED_BLOCKS = 4;
+
 export class PpsppContent {
+  private readonly blocks = new Map<number, Promise<Buffer>>();
+
   private constructor(
     readonly path: string,
     readonly tree: SeedTree,
@@ -58,14 +64,34 @@ export class PpsppContent {
     return this.tree.chunkCount;
   }
 
-  /** Chunk `index`'s bytes (the last may be short). */
+  /**
+   * Chunk `index`'s bytes (the last may be short). Chunks are read a block at a time and the last
+   * few blocks kept: one datagram per chunk would otherwise cost one file read per kilobyte.
+   */
   async read(index: number): Promise<Buffer> {
-    const at = index * this.chunkSize;
-    const length = Math.min(this.chunkSize, this.contentLength - at);
-    const buffer = Buffer.allocUnsafe(length);
-    const { bytesRead } = await this.file.read(buffer, 0, length, at);
-    if (bytesRead !== length) throw new Error(`${this.path} is shorter than when it was hashed`);
-    return buffer;
+    const perBlock = Math.max(1, Math.floor(READ_BLOCK_BYTES / this.chunkSize));
+    const block = Math.floor(index / perBlock);
+    const bytes = await this.block(block, perBlock);
+    const at = (index - block * perBlock) * this.chunkSize;
+    return bytes.subarray(at, Math.min(at + this.chunkSize, bytes.length));
+  }
+
+  private block(block: number, perBlock: number): Promise<Buffer> {
+    const cached = this.blocks.get(block);
+    if (cached) return cached;
+    const at = block * perBlock * this.chunkSize;
+    const length = Math.min(perBlock * this.chunkSize, this.contentLength - at);
+    const read = (async () => {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await this.file.read(buffer, 0, length, at);
+      if (bytesRead !== length) throw new Error(`${this.path} is shorter than when it was hashed`);
+      return buffer;
+    })();
+    this.blocks.set(block, read);
+    // A failed read is not kept: the next request reads again.
+    read.catch(() => this.blocks.delete(block));
+    if (this.blocks.size > CACHED_BLOCKS) this.blocks.delete(this.blocks.keys().next().value!);
+    return read;
   }
 
   close(): Promise<void> {

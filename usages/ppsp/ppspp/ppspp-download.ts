@@ -21,6 +21,10 @@ import { ChunkVerifier } from './ppspp-hash-tree.js';
 import type { DataMessage, PpsppMessage } from './ppspp-messages.js';
 import { PPSPP_VERSION, type MerkleHashFunction } from './ppspp-options.js';
 
+/** Chunks a later-requested chunk may overtake before the earlier one counts as lost. */
+const REORDER_CHUNKS = 8;
+/** Chunks written to the file with one call at most. */
+const WRITE_RUN_CHUNKS = 64;
 /** Quiet time before we send a keep-alive, ms. */
 const KEEP_ALIVE_MS = 20_000;
 
@@ -88,8 +92,15 @@ class PpsppDownload implements ChannelHandler {
   private firstMissing = 0;
   private contentLength: number | undefined;
   /** Requested chunk → when. */
-  private readonly requested = new Map<number, number>();
+  /** Requested chunk → when, and the request's place in our order (insertion order is that order). */
+  private readonly requested = new Map<number, { at: number; seq: number }>();
+  private requestSeq = 0;
   private readonly writes = new Set<Promise<unknown>>();
+  /** Verified consecutive chunks from `runFirst` on, not yet written. */
+  private pendingRun: Buffer[] = [];
+  private runFirst = 0;
+  private lastArrival: number | undefined;
+  private arrivalMs = 0;
   private lastHeard: number;
   private lastHandshake = -Infinity;
   private lastSent = 0;
@@ -183,8 +194,14 @@ class PpsppDownload implements ChannelHandler {
     const { first, last } = chunksOfSpec(m.chunks, 'data.chunks');
     const count = this.verifier.chunkCount;
     if (first !== last || this.have === undefined || count === undefined || first >= count) return;
-    this.requested.delete(first);
-    if (this.have[first]) return;
+    this.arrived(first);
+    const delay = BigInt.asUintN(64, BigInt(this.clock.now()) * 1000n - m.timestamp);
+    if (this.have[first]) {
+      // A second copy (we asked again meanwhile) is ACKed too: unACKed, the sender counts it lost.
+      answers.push({ type: 'ack', chunks: m.chunks, delaySample: delay });
+      return;
+    }
+    this.noteArrival();
     const isLast = first === count - 1;
     if (m.data.length > this.chunkSize || (!isLast && m.data.length !== this.chunkSize)) {
       this.fail(`${this.address()} sent a chunk of ${m.data.length} bytes, not ${this.chunkSize}: run again with the chunk size it serves (--chunk-size)`);
@@ -200,12 +217,48 @@ class PpsppDownload implements ChannelHandler {
     this.haveCount++;
     this.bytes += m.data.length;
     if (isLast) this.contentLength = first * this.chunkSize + m.data.length;
-    const write = this.file!.write(Buffer.from(m.data), 0, m.data.length, first * this.chunkSize);
-    this.writes.add(write);
-    void write.finally(() => this.writes.delete(write)).catch((e: Error) => this.fail(`cannot write ${this.options.out}.part: ${e.message}`));
-    const delay = BigInt.asUintN(64, BigInt(this.clock.now()) * 1000n - m.timestamp);
+    this.stage(first, m.data);
     answers.push({ type: 'ack', chunks: m.chunks, delaySample: delay }, { type: 'have', chunks: m.chunks });
     this.options.onProgress?.({ chunks: this.haveCount, totalChunks: count, bytes: this.bytes });
+  }
+
+  /**
+   * Keeps a verified chunk for the file: consecutive chunks are written together, up to
+   * WRITE_RUN_CHUNKS at once (a write per kilobyte would cost more than the network does).
+   */
+  private stage(index: number, data: Uint8Array): void {
+    if (this.pendingRun.length > 0 && (index !== this.runFirst + this.pendingRun.length || this.pendingRun.length >= WRITE_RUN_CHUNKS)) this.flush();
+    if (this.pendingRun.length === 0) this.runFirst = index;
+    this.pendingRun.push(Buffer.from(data));
+  }
+
+  private flush(): void {
+    if (this.pendingRun.length === 0) return;
+    const write = this.file!.writev(this.pendingRun, this.runFirst * this.chunkSize);
+    this.pendingRun = [];
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write)).catch((e: Error) => this.fail(`cannot write ${this.options.out}.part: ${e.message}`));
+  }
+
+  /**
+   * Chunk `index` came. A sender serves requests in order, so chunks asked for well before it that
+   * have not come were lost: they are asked for again now rather than after the timeout.
+   */
+  private arrived(index: number): void {
+    const request = this.requested.get(index);
+    this.requested.delete(index);
+    if (!request) return;
+    for (const [earlier, { seq }] of this.requested) {
+      if (seq >= request.seq - REORDER_CHUNKS) break;
+      this.requested.delete(earlier);
+    }
+  }
+
+  /** The mean time between new chunks, ms: how long the chunks still asked for may take. */
+  private noteArrival(): void {
+    const now = this.clock.now();
+    if (this.lastArrival !== undefined) this.arrivalMs = 0.9 * this.arrivalMs + 0.1 * (now - this.lastArrival);
+    this.lastArrival = now;
   }
 
   /** REQUESTs filling the window, in file order, as ranges of consecutive chunks. */
@@ -228,7 +281,7 @@ class PpsppDownload implements ChannelHandler {
       let j = i;
       while (j + 1 < wanted.length && wanted[j + 1] === wanted[j]! + 1) j++;
       messages.push({ type: 'request', chunks: { addressing: 'chunkRanges32', start: wanted[i]!, end: wanted[j]! } });
-      for (let k = i; k <= j; k++) this.requested.set(wanted[k]!, now);
+      for (let k = i; k <= j; k++) this.requested.set(wanted[k]!, { at: now, seq: this.requestSeq++ });
       i = j + 1;
     }
     return messages;
@@ -245,8 +298,11 @@ class PpsppDownload implements ChannelHandler {
       if (now - this.lastHandshake >= 1000) this.handshake();
       return;
     }
-    const timeout = this.options.requestTimeoutMs ?? 1000;
-    for (const [index, at] of this.requested) if (now - at > timeout) this.requested.delete(index);
+    this.flush();
+    // A request is late once it waited longer than the whole window takes at the current rate
+    // (twice over) and at least the configured timeout: a slow link is not a lossy one.
+    const timeout = Math.max(this.options.requestTimeoutMs ?? 1000, 2 * this.requested.size * this.arrivalMs);
+    for (const [index, { at }] of this.requested) if (now - at > timeout) this.requested.delete(index);
     const requests = this.requests();
     if (requests.length > 0) this.send(requests);
     else if (now - this.lastSent > KEEP_ALIVE_MS) this.keepAlive();
@@ -281,6 +337,7 @@ class PpsppDownload implements ChannelHandler {
     if (this.have === undefined || this.haveCount < this.have.length || this.contentLength === undefined || this.finished) return;
     this.finished = true;
     this.send([{ type: 'handshake', sourceChannel: 0, options: [] }]);
+    this.flush();
     void (async () => {
       await Promise.all(this.writes);
       await this.file!.close();

@@ -48,6 +48,8 @@ export interface EndpointOptions {
 }
 
 export const DEFAULT_MAX_CHANNELS = 256;
+/** Socket buffers asked for, each way. */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export class PpsppEndpoint {
   readonly stats: EndpointStats = { received: 0, sent: 0, malformed: 0, strays: 0, refused: 0, sendErrors: 0 };
@@ -79,6 +81,15 @@ export class PpsppEndpoint {
         resolve();
       });
     });
+    // The default buffers (about 200 KiB) hold a dozen 16 KiB datagrams: a LEDBAT window on a fast
+    // path overflows them. The kernel caps what we ask at its own limit (net.core.rmem_max).
+    for (const set of [(n: number) => socket.setRecvBufferSize(n), (n: number) => socket.setSendBufferSize(n)]) {
+      try {
+        set(SOCKET_BUFFER_BYTES);
+      } catch {
+        // Refused outright on some systems: the default buffer still works, only smaller.
+      }
+    }
     return new PpsppEndpoint(socket, options);
   }
 

@@ -59,6 +59,8 @@ export class UploadChannel implements ChannelHandler {
   private readonly ledbat: Ledbat;
   private readonly queue: number[] = [];
   private readonly queued = new Set<number>();
+  /** Taken from the queue, being read from the file. */
+  private readonly reading = new Set<number>();
   private readonly inFlight = new Map<number, { sentAt: number; bytes: number }>();
   /** Nodes the peer holds checked hashes for (see the file comment). */
   private readonly trusted = new Set<string>();
@@ -149,12 +151,7 @@ export class UploadChannel implements ChannelHandler {
       return;
     }
     const rto = Math.max(MIN_RTO_MS, 3 * (this.srttMs ?? MIN_RTO_MS));
-    for (const [index, sent] of this.inFlight) {
-      if (now - sent.sentAt < rto) continue;
-      this.inFlight.delete(index);
-      this.ledbat.lost(sent.bytes, now, this.srttMs ?? MIN_RTO_MS);
-      this.stats.chunksLost++;
-    }
+    for (const [index, sent] of this.inFlight) if (now - sent.sentAt >= rto) this.loseInFlight(index, sent, now);
     if (now - this.lastSent > this.options.keepAliveMs) this.send([]);
     void this.pump();
   }
@@ -169,7 +166,10 @@ export class UploadChannel implements ChannelHandler {
   private request(spec: ChunkSpec): void {
     const { first, last } = this.chunks(spec);
     for (let i = first; i <= last; i++) {
-      if (this.queued.has(i) || this.inFlight.has(i)) continue;
+      if (this.queued.has(i) || this.reading.has(i)) continue;
+      // Asked for again while in flight: the peer saw later chunks come and takes this one for lost.
+      const sent = this.inFlight.get(i);
+      if (sent) this.loseInFlight(i, sent, this.clock.now());
       if (this.queued.size >= this.options.maxQueuedChunks) return;
       this.queued.add(i);
       this.queue.push(i);
@@ -192,6 +192,12 @@ export class UploadChannel implements ChannelHandler {
     }
   }
 
+  private loseInFlight(index: number, sent: { bytes: number }, now: number): void {
+    this.inFlight.delete(index);
+    this.ledbat.lost(sent.bytes, now, this.srttMs ?? MIN_RTO_MS);
+    this.stats.chunksLost++;
+  }
+
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
@@ -201,7 +207,9 @@ export class UploadChannel implements ChannelHandler {
         if (index === undefined) break;
         // A CANCEL leaves the index in the queue and takes it out of `queued`.
         if (!this.queued.delete(index)) continue;
-        const data = await this.content.read(index);
+        // A REQUEST again while it is read must not queue it a second time.
+        this.reading.add(index);
+        const data = await this.content.read(index).finally(() => this.reading.delete(index));
         if (this.closed) break;
         const messages: PpsppMessage[] = [...this.integrityFor(index), { type: 'data', chunks: this.spec({ layer: 0, offset: index }), timestamp: BigInt(this.clock.now()) * 1000n, data }];
         const bytes = this.send(messages);

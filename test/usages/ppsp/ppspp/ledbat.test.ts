@@ -102,6 +102,17 @@ describe('LEDBAT (RFC 6817)', () => {
     expect(idle.cwnd).to.equal(2 * MSS);
   });
 
+  it('keeps its window through a burst of ACKs that comes before the sender refills it', () => {
+    const ledbat = new Ledbat({ mss: MSS, maxCwnd: 1000 * MSS });
+    drive(ledbat, 20, () => 10_000);
+    const before = ledbat.cwnd;
+    // Everything in flight is acknowledged at once, then the sender sends again.
+    const inFlight = Math.round(ledbat.flight / MSS);
+    for (let i = 0; i < inFlight; i++) ledbat.acked(MSS, 10_000, 5000);
+    expect(ledbat.cwnd).to.be.at.least(before);
+    expect(ledbat.room()).to.be.at.least(Math.floor(before));
+  });
+
   it('restarts from one MSS after a timeout', () => {
     const ledbat = new Ledbat({ mss: MSS, maxCwnd: 1000 * MSS });
     drive(ledbat, 30, () => 0);
