@@ -16,6 +16,11 @@ import type { PpsppEndpoint, UdpAddress } from './ppspp-endpoint.js';
 import { findOption, PPSPP_VERSION, type MerkleHashFunction, type ProtocolOption } from './ppspp-options.js';
 import { UploadChannel, type ChannelCongestion, type UploadStats } from './ppspp-upload.js';
 
+/** How recently a peer must have spoken to us to be named in a PEX_RES, ms. */
+const PEX_RECENT_MS = 60_000;
+/** Closed channels remembered for PEX. */
+const MAX_DEPARTED = 256;
+
 export interface ServerOptions {
   /** Chunks one peer may have queued (default 4096). */
   maxQueuedChunks?: number;
@@ -44,6 +49,8 @@ export class PpsppServer {
   private readonly channels = new Map<string, UploadChannel>();
   private readonly closedStats: UploadStats = { chunksSent: 0, bytesSent: 0, chunksAcked: 0, chunksLost: 0 };
   private channelsOpened = 0;
+  /** Peers whose channel closed, when we last heard from them (newest last, bounded). */
+  private readonly departed: { content: PpsppContent; peer: UdpAddress; at: number }[] = [];
   private handshakesRefused = 0;
   private readonly timer: Timer;
   private readonly clock: Clock;
@@ -112,6 +119,7 @@ export class PpsppServer {
         maxWindowBytes: this.options.maxWindowBytes ?? 4 * 1024 * 1024,
         idleTimeoutMs: this.options.idleTimeoutMs ?? 180_000,
         keepAliveMs: this.options.keepAliveMs ?? 20_000,
+        otherPeers: (asking) => this.recentPeers(content, asking),
         clock: this.clock,
         log: this.log,
       },
@@ -138,9 +146,22 @@ export class PpsppServer {
     ];
   }
 
+  /** The peers of `content` other than `asking` heard from in the last minute (§8.11: "the last 60 seconds"). */
+  private recentPeers(content: PpsppContent, asking: UploadChannel): UdpAddress[] {
+    const since = this.clock.now() - PEX_RECENT_MS;
+    const peers = new Map<string, UdpAddress>();
+    const heard = [...this.departed, ...[...this.channels.values()].map((c) => ({ content: c.content, peer: c.peer, at: c.heardAt }))];
+    for (const h of heard) if (h.content === content && h.at >= since) peers.set(`${h.peer.host}|${h.peer.port}`, h.peer);
+    peers.delete(`${asking.peer.host}|${asking.peer.port}`);
+    return [...peers.values()];
+  }
+
   private forget(key: string, channel: UploadChannel): void {
     this.channels.delete(key);
     this.endpoint.closeChannel(channel.ourId);
+    // A peer that finished still has the content for a while: PEX names it for a minute more.
+    this.departed.push({ content: channel.content, peer: channel.peer, at: channel.heardAt });
+    if (this.departed.length > MAX_DEPARTED) this.departed.shift();
     addStats(this.closedStats, channel.stats);
   }
 

@@ -9,6 +9,7 @@
  * What the peer trusts follows from its ACKs and HAVEs: every node on a verified chunk's path and
  * their siblings, so a hash lost with its datagram is sent again with the chunk's next copy.
  */
+import { isIP } from 'node:net';
 import { systemClock, type Clock, type Logger } from '../../../overlay/index.js';
 import { chunksOfSpec, type ChunkSpec } from './ppspp-chunk-spec.js';
 import type { PpsppContent } from './ppspp-content.js';
@@ -22,6 +23,8 @@ import type { ProtocolOption } from './ppspp-options.js';
 
 /** Bytes of a DATA datagram besides its chunk: channel, type, a 32-bit range and the timestamp. */
 const DATA_OVERHEAD = 4 + 1 + 8 + 8;
+/** Peers one PEX_RES datagram names at most. */
+const MAX_PEX_PEERS = 32;
 /** Least retransmission timeout, ms: below it a loopback peer's scheduling jitter reads as loss. */
 const MIN_RTO_MS = 250;
 
@@ -34,6 +37,8 @@ export interface UploadOptions {
   idleTimeoutMs: number;
   /** Quiet time after which we send a keep-alive (§8.14), ms. */
   keepAliveMs: number;
+  /** The other peers of the same swarm worth naming in a PEX_RES. */
+  otherPeers: (asking: UploadChannel) => UdpAddress[];
   clock?: Clock;
   log: Logger;
 }
@@ -70,6 +75,8 @@ export class UploadChannel implements ChannelHandler {
   private lastHeard: number;
   private lastSent: number;
   private pumping = false;
+  /** A PEX_REQ came in the datagram being read: answered once it is read. */
+  private pexPending = false;
   private readonly clock: Clock;
 
   constructor(
@@ -77,7 +84,7 @@ export class UploadChannel implements ChannelHandler {
     readonly peer: UdpAddress,
     /** The peer's channel ID, from its HANDSHAKE. */
     readonly theirId: number,
-    private readonly content: PpsppContent,
+    readonly content: PpsppContent,
     /** Our options, which our datagrams are encoded by. */
     readonly localContext: PpsppContext,
     remoteContext: PpsppContext,
@@ -111,7 +118,20 @@ export class UploadChannel implements ChannelHandler {
       if (this.closed) return;
       this.take(m);
     }
+    if (this.pexPending && !this.closed) this.answerPex();
     void this.pump();
+  }
+
+  /** When the peer last sent us anything, ms. */
+  get heardAt(): number {
+    return this.lastHeard;
+  }
+
+  /** PEX_RES for the other peers of this swarm we heard from lately (§8.11), one datagram. */
+  private answerPex(): void {
+    this.pexPending = false;
+    const answers = this.options.otherPeers(this).flatMap((p) => pexResOf(p) ?? []);
+    if (answers.length > 0) this.send(answers.slice(0, MAX_PEX_PEERS));
   }
 
   /** Acts on one message of the peer's (the first datagram's HANDSHAKE is the server's). */
@@ -137,8 +157,11 @@ export class UploadChannel implements ChannelHandler {
         for (let i = first; i <= last; i++) this.trustPath(i);
         return;
       }
+      case 'pexReq':
+        this.pexPending = true;
+        return;
       default:
-        // PEX_REQ (we know no other peers to name), CHOKE/UNCHOKE (a leecher's, for its own uploads).
+        // CHOKE/UNCHOKE: a leecher's, about its own uploads; PEX_RES: we ask no one for peers.
         return;
     }
   }
@@ -258,4 +281,28 @@ export class UploadChannel implements ChannelHandler {
     this.lastSent = this.clock.now();
     return this.endpoint.send(this.peer, this.theirId, messages, this.localContext);
   }
+}
+
+/** PEX_RESv4 or PEX_RESv6 naming `peer` (an IPv4-mapped IPv6 address as IPv4); undefined for a name. */
+export function pexResOf(peer: UdpAddress): PpsppMessage | undefined {
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(peer.host);
+  if (v4 && isIP(v4[1]!) === 4) return { type: 'pexResV4', address: Uint8Array.from(v4[1]!.split('.').map(Number)), port: peer.port };
+  const address = isIP(peer.host) === 6 ? ipv6Bytes(peer.host) : undefined;
+  return address && { type: 'pexResV6', address, port: peer.port };
+}
+
+/** The 16 bytes of an IPv6 address in hex groups (undefined for a dotted IPv4 tail, never sent here). */
+function ipv6Bytes(host: string): Uint8Array | undefined {
+  if (host.includes('.')) return undefined;
+  const [head, tail = ''] = host.split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const left = groups(head!);
+  const right = host.includes('::') ? groups(tail) : [];
+  const all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  const bytes = new Uint8Array(16);
+  all.forEach((g, i) => {
+    bytes[2 * i] = g >> 8;
+    bytes[2 * i + 1] = g & 0xff;
+  });
+  return bytes;
 }

@@ -12,6 +12,8 @@ import { PpsppContent } from '../../../../usages/ppsp/ppspp/ppspp-content.js';
 import { downloadPpspp, PpsppDownloadError } from '../../../../usages/ppsp/ppspp/ppspp-download.js';
 import { PpsppEndpoint, type UdpAddress } from '../../../../usages/ppsp/ppspp/ppspp-endpoint.js';
 import { PpsppServer } from '../../../../usages/ppsp/ppspp/ppspp-server.js';
+import { pexResOf } from '../../../../usages/ppsp/ppspp/ppspp-upload.js';
+import { decodeDatagram, encodeDatagram } from '../../../../usages/ppsp/ppspp/ppspp-datagram.js';
 import { Prng } from '../../../helpers/prng.js';
 
 /**
@@ -145,6 +147,50 @@ describe('PPSPP transfer over UDP (RFC 7574, our seeder and downloader)', functi
       () => expect.fail('no file may be renamed into place'),
       (e: NodeJS.ErrnoException) => expect(e.code).to.equal('ENOENT'),
     );
+  });
+
+  it('answers PEX_REQ with the other peers of the swarm it heard from lately (RFC 7574 §8.11)', async () => {
+    const content = await seed(new Prng(11).bytes(3000));
+    // A first peer downloads (and closes its channel): the seeder heard from it within the minute.
+    await downloadPpspp({ endpoint: leechEndpoint, peer: seedEndpoint.address(), root: content.root, out: join(dir, 'one.bin') });
+    // A second peer, by hand: HANDSHAKE, then PEX_REQ on the channel the seeder gives it.
+    const raw = createSocket('udp4');
+    await new Promise<void>((resolve) => raw.bind(0, '127.0.0.1', resolve));
+    const seeder = seedEndpoint.address();
+    // The next datagram with a message in it (keep-alives are skipped).
+    const next = () =>
+      new Promise<Buffer>((resolve) => {
+        const take = (bytes: Buffer) => {
+          if (bytes.length <= 4) return;
+          raw.off('message', take);
+          resolve(bytes);
+        };
+        raw.on('message', take);
+      });
+    try {
+      const handshake = encodeDatagram(0, [{ type: 'handshake', sourceChannel: 77, options: [{ kind: 'version', value: 1 }, { kind: 'swarmId', value: content.root }] }]);
+      const greeted = next();
+      raw.send(handshake, seeder.port, seeder.host);
+      const greeting = decodeDatagram(await greeted);
+      const theirs = greeting.messages[0]!;
+      expect(greeting.channel).to.equal(77);
+      expect(theirs.type).to.equal('handshake');
+      const answered = next();
+      raw.send(encodeDatagram((theirs as { sourceChannel: number }).sourceChannel, [{ type: 'pexReq' }]), seeder.port, seeder.host);
+      const pex = decodeDatagram(await answered).messages;
+      expect(pex).to.deep.equal([{ type: 'pexResV4', address: Uint8Array.from([127, 0, 0, 1]), port: leechEndpoint.address().port }]);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('names IPv4, IPv4-mapped and IPv6 peers in the PEX_RES of their family', () => {
+    expect(pexResOf({ host: '10.1.2.3', port: 7 })).to.deep.equal({ type: 'pexResV4', address: Uint8Array.from([10, 1, 2, 3]), port: 7 });
+    expect(pexResOf({ host: '::ffff:10.1.2.3', port: 7 })).to.deep.equal({ type: 'pexResV4', address: Uint8Array.from([10, 1, 2, 3]), port: 7 });
+    expect(pexResOf({ host: '::1', port: 9 })).to.deep.equal({ type: 'pexResV6', address: Uint8Array.from([...new Array(15).fill(0), 1]), port: 9 });
+    expect(pexResOf({ host: 'fe80::a:bcd', port: 9 })).to.deep.equal({ type: 'pexResV6', address: Uint8Array.from([0xfe, 0x80, ...new Array(10).fill(0), 0, 0x0a, 0x0b, 0xcd]), port: 9 });
+    expect(pexResOf({ host: '2001:db8:1:2:3:4:5:6', port: 1 })?.type).to.equal('pexResV6');
+    expect(pexResOf({ host: 'example.org', port: 1 })).to.equal(undefined);
   });
 
   it('gives up with a clear error when nobody serves the root there', async () => {
