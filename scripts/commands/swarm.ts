@@ -125,7 +125,7 @@ export const seedCommand: Command = {
 export const getCommand: Command = {
   name: 'get',
   summary: 'Download a swarm by its ID through a running node, from many peers at once, verifying every chunk.',
-  args: 'SWARM-ID | ppspp://HOST:PORT/ROOT-HASH',
+  args: 'SWARM-ID|ppspp://HOST:PORT/ROOT-HASH',
   options: {
     ...API_CLIENT_OPTIONS,
     out: { type: 'string', help: 'where to write the file (a download resumes from FILE.part)', valueName: 'FILE' },

@@ -66,7 +66,7 @@ describe('CLI conventions', function () {
       [['ping', 'a', 'b', '--api', NO_API], 2, /^reload-ppsp: ping takes only NODE-ID; unexpected "b" /],
       [['route', 'a', 'b', 'c', '--api', NO_API], 2, /^reload-ppsp: route takes only NAME-OR-HEX; unexpected "b" "c" /],
       [['seed', 'a', 'b', '--api', NO_API], 2, /^reload-ppsp: seed takes only FILE; unexpected "b" /],
-      [['get', SWARM, 'more', '--out', join(dir, 'o'), '--api', NO_API], 2, /^reload-ppsp: get takes only SWARM-ID; unexpected "more" /],
+      [['get', SWARM, 'more', '--out', join(dir, 'o'), '--api', NO_API], 2, /^reload-ppsp: get takes only SWARM-ID\|ppspp:\/\/HOST:PORT\/ROOT-HASH; unexpected "more" /],
       [['bench', 'wire', 'link'], 2, /^reload-ppsp: bench takes only SUITE; unexpected "link" /],
     ]);
     // ca init refused before creating anything.

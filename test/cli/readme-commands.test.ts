@@ -19,7 +19,8 @@ describe('README command table', () => {
       if (row.startsWith('--')) continue; // reload-ppsp's own flags (--version)
       const cmd = COMMANDS.filter((c) => row === c.name || row.startsWith(`${c.name} `)).sort((a, b) => b.name.length - a.name.length)[0];
       expect(cmd, `a row for no command: ${row}`).to.not.equal(undefined);
-      documented.set(cmd!.name, new Set(row.match(/--[a-z][a-z-]*/g) ?? []));
+      // A command may have several rows (get: by swarm ID, and from a PPSPP peer): their flags add up.
+      documented.set(cmd!.name, new Set([...(documented.get(cmd!.name) ?? []), ...(row.match(/--[a-z][a-z-]*/g) ?? [])]));
     }
     for (const cmd of COMMANDS) {
       const flags = documented.get(cmd.name);
