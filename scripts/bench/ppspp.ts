@@ -20,13 +20,11 @@ import { execFile, type ChildProcessWithoutNullStreams } from 'node:child_proces
 import { once } from 'node:events';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import tls from 'node:tls';
 import { enrollLocal, initCaDir } from '../../certs/ca-dir.js';
 import { loadIdentity } from '../../certs/identity.js';
 import { PpsppContent } from '../../usages/ppsp/ppspp/ppspp-content.js';
@@ -37,6 +35,7 @@ import type { MerkleHashFunction } from '../../usages/ppsp/ppspp/ppspp-options.j
 import { labScript, NamespaceHosts } from '../netns/namespace-hosts.js';
 import { percentile, round } from './measure.js';
 import { generate } from './swarm.js';
+import { rawTlsBulk } from './tls-bulk.js';
 
 const OVERLAY = 'bench-ppspp.reload';
 export const DEFAULT_PPSPP_BENCH_MIB = 64;
@@ -44,7 +43,6 @@ export const DEFAULT_PPSPP_BENCH_MIB = 64;
 const RUNS = 3;
 /** An unmeasured first download of this size warms the JIT up (capped at the file's size). */
 const WARM_UP_MIB = 8;
-const TLS_WRITE_BYTES = 64 * 1024;
 
 const UDP_DATAGRAM_BYTES = 1024;
 /** Raw UDP: datagrams in flight at most, and how many the receiver takes before it acknowledges. */
@@ -79,35 +77,6 @@ const run = promisify(execFile);
 const say = (line: string) => process.stderr.write(`ppspp bench: ${line}\n`);
 const median = (xs: number[]) => percentile(xs, 50);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** MB/s of `bytes` pushed through one mutual-TLS 1.3 connection on 127.0.0.1 (as the swarm bench). */
-async function rawTlsBulk(keyPem: string, certPem: string, caPem: string, bytes: number): Promise<number> {
-  const server = tls.createServer({ key: keyPem, cert: certPem, ca: [caPem], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  let received = 0;
-  const done = new Promise<number>((resolve) => {
-    server.on('secureConnection', (sock) => {
-      const started = performance.now();
-      sock.on('data', (d: Buffer) => {
-        received += d.length;
-        if (received >= bytes) {
-          resolve(bytes / 1e6 / ((performance.now() - started) / 1000));
-          sock.destroy();
-        }
-      });
-    });
-  });
-  const client = tls.connect({ host: '127.0.0.1', port, key: keyPem, cert: certPem, ca: [caPem], checkServerIdentity: () => undefined });
-  await once(client, 'secureConnect');
-  const block = Buffer.alloc(TLS_WRITE_BYTES, 7);
-  for (let sent = 0; sent < bytes; sent += TLS_WRITE_BYTES) if (!client.write(block)) await once(client, 'drain');
-  const mbps = await done;
-  client.destroy();
-  server.close();
-  return mbps;
-}
 
 /**
  * Received MB/s of `bytes` sent as 1 KiB UDP datagrams from one socket to another on 127.0.0.1.

@@ -6,21 +6,18 @@
  * the same kind of certificates, 64 KiB writes), and the leecher process's peak RSS, which must
  * not grow with the file (chunks go to disk, not memory).
  */
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { enrollLocal, initCaDir } from '../../certs/ca-dir.js';
 import { loadIdentity } from '../../certs/identity.js';
 import { callApi } from '../api-client.js';
 import { startNodeProcess, type NodeProcess } from '../node-process.js';
+import { rawTlsBulk } from './tls-bulk.js';
 
 const OVERLAY = 'bench-swarm.reload';
-const WRITE_BYTES = 64 * 1024;
 /**
  * A first, unmeasured download of this size by every node: a fresh process runs its data path
  * unoptimized for its first couple of hundred MB/s-milliseconds (the JIT warms up), which would
@@ -43,35 +40,6 @@ export async function generate(path: string, bytes: number): Promise<void> {
     if (!out.write(randomBytes(Math.min(left, 1 << 20)))) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-}
-
-/** MB/s of `bytes` pushed through one mutual-TLS 1.3 connection on 127.0.0.1. */
-async function rawTlsBulk(keyPem: string, certPem: string, caPem: string, bytes: number): Promise<number> {
-  const server = tls.createServer({ key: keyPem, cert: certPem, ca: [caPem], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  let received = 0;
-  const done = new Promise<number>((resolve) => {
-    server.on('secureConnection', (sock) => {
-      const started = Date.now();
-      sock.on('data', (d: Buffer) => {
-        received += d.length;
-        if (received >= bytes) {
-          resolve(bytes / 1e6 / ((Date.now() - started) / 1000));
-          sock.destroy();
-        }
-      });
-    });
-  });
-  const client = tls.connect({ host: '127.0.0.1', port, key: keyPem, cert: certPem, ca: [caPem], checkServerIdentity: () => undefined });
-  await once(client, 'secureConnect');
-  const block = randomBytes(WRITE_BYTES);
-  for (let sent = 0; sent < bytes; sent += WRITE_BYTES) if (!client.write(block)) await once(client, 'drain');
-  const mbps = await done;
-  client.destroy();
-  server.close();
-  return mbps;
 }
 
 /** Seconds for `leecher` to download the swarm, polled through its API. */
