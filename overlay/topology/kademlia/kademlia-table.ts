@@ -177,6 +177,21 @@ export class KademliaTable implements RoutingTable {
     return candidates.sort((a, b) => compareXorDistance(a, b, id)).slice(0, count);
   }
 
+  /**
+   * Of `named`, those that rank among the `count` nodes XOR-closest to self of all we know and all
+   * named, self included, each node counted once: a teller's answer names mostly nodes we know, and
+   * counted twice they would push the one new node worth having out of the ranking.
+   */
+  rankedAmongClosest(named: Id[], count: number): Id[] {
+    const all = new Map<string, Id>();
+    for (const id of [...this.closest(this.self, count, true), ...named]) all.set(idToHex(id), id);
+    const told = new Set(named.map(idToHex));
+    return [...all.values()]
+      .sort((a, b) => compareXorDistance(a, b, this.self))
+      .slice(0, count)
+      .filter((id) => told.has(idToHex(id)));
+  }
+
   /** The `siblingCount` XOR-closest peers, closest first. */
   siblings(): Id[] {
     return this.closest(this.self, this.siblingCount);

@@ -194,11 +194,7 @@ export class KademliaTopology implements Topology {
    * than ours, and is taken.
    */
   private learnClosest(named: Id[], teller: Id): void {
-    const { self } = this.host;
-    const { k } = this.host.config.kademlia;
-    const told = new Set(named.map(idToHex));
-    const ranked = [...this.table.closest(self, k, true), ...named].sort((a, b) => compareXorDistance(a, b, self)).slice(0, k);
-    for (const id of ranked) if (told.has(idToHex(id)) && this.table.wouldKeep(id)) void this.attachTo(id, teller);
+    for (const id of this.table.rankedAmongClosest(named, this.host.config.kademlia.k)) if (this.table.wouldKeep(id)) void this.attachTo(id, teller);
   }
 
   /** What our Updates name: the siblings, and each peer that is our only contact in its range. */

@@ -52,6 +52,19 @@ describe('KademliaTable', () => {
 describe('KademliaTable siblings and buckets', () => {
   const self = idFromHex('00'.repeat(16));
 
+  it('ranks a teller\'s answer with what it knows, each node once: a new node among the closest is kept though the answer repeats known ones', () => {
+    const table = new KademliaTable(self, { k: 8, pingCount: 3, siblingCount: 6 });
+    const at = (b: number) => idFromHex(b.toString(16).padStart(2, '0') + '00'.repeat(15));
+    const known = [0x01, 0x03, 0x0c, 0x0e, 0x10, 0x13, 0x40, 0x80].map(at);
+    for (const id of known) table.add(id);
+    // The answer a neighbour gives about us: us, six nodes we know, and 0x12, nearer than 0x13.
+    const named = [self, ...known.slice(0, 5), at(0x12), known[5]!];
+    expect(table.rankedAmongClosest(named, 8).map(idToHex)).to.deep.equal([self, ...known.slice(0, 5), at(0x12), known[5]!].map(idToHex));
+    expect(table.rankedAmongClosest(named, 8).map(idToHex)).to.include(idToHex(at(0x12)));
+    // A liar's answer of far nodes ranks none of them.
+    expect(table.rankedAmongClosest([at(0xf0), at(0xf1)], 8)).to.deep.equal([]);
+  });
+
   it('keeps the XOR-closest peers as siblings even when their bucket is full, and drops one a closer newcomer displaces', () => {
     const seed = fuzzSeed();
     const rng = new Prng(seed);
