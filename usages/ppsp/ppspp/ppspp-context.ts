@@ -6,7 +6,7 @@
  * next to the field, so a datagram is only parseable against this context.
  *
  * A HANDSHAKE's options set the context for the messages after it (a peer's first datagram is
- * HANDSHAKE then HAVE, §8.17), and the caller keeps the result for the channel.
+ * HANDSHAKE then HAVE, as in the protocol's worked example), and the caller keeps the result for the channel.
  */
 import { findOption, MERKLE_HASH_FUNCTION, type MerkleHashFunction, type ProtocolOption } from './ppspp-options.js';
 import type { ChunkAddressing } from './ppspp-chunk-spec.js';

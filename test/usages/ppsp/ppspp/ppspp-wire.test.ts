@@ -1,7 +1,8 @@
 /**
  * The PPSPP datagram codec against RFC 7574's layouts, byte for byte. Every expected hex string is
- * written out by hand from the RFC's figures (§7, §8) with the field layout in a comment; none comes
- * from our encoder. The first six datagrams are the RFC's own walk-through (§8.17).
+ * written out by hand from the layouts of §7 and §8 (the draft's text and section numbers, below) with the field layout in a comment; none comes
+ * from our encoder. The first six datagrams are the protocol's worked example (§8.17 of
+ * draft-ietf-ppsp-peer-protocol-10, the RFC's last draft: the stored material did not hold RFC 7574's own text).
  */
 import { expect } from 'chai';
 import { ErrorCode } from '../../../../overlay/errors.js';
@@ -23,7 +24,7 @@ import { expectReloadError } from '../../../helpers/expect-reload-error.js';
 const fromHex = (h: string) => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const ctx = (over: Partial<PpsppContext>): PpsppContext => ({ ...DEFAULT_PPSPP_CONTEXT, ...over });
-const SWARM_ID = fromHex('47a0' + '11'.repeat(16) + 'b03b'); // §8.17 elides the middle of its 20-byte root hash
+const SWARM_ID = fromHex('47a0' + '11'.repeat(16) + 'b03b'); // the example elides the middle of its 20-byte root hash
 const cr32 = (start: number, end: number) => ({ addressing: 'chunkRanges32', start, end }) as const;
 
 /** Asserts `wire` decodes (under `context`) to `channel`/`messages` and that those encode back to `wire`. */
@@ -42,7 +43,7 @@ function invalid(wire: string | Uint8Array, field: RegExp, reason?: string, cont
 }
 
 describe('PPSPP wire codec (RFC 7574)', () => {
-  describe('the RFC walk-through (§8.17)', () => {
+  describe("the worked example of the RFC's last draft (its §8.17)", () => {
     it('initiator HANDSHAKE: version, minimum version, swarm ID, integrity, hash function, addressing', () => {
       const options: ProtocolOption[] = [
         { kind: 'version', value: 1 },
