@@ -7,8 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { invalidMessage } from '../../../overlay/index.js';
-import { rootOfLeafHashes } from './merkle.js';
-import type { TreeHash } from './merkle-proof.js';
+import { rootOfLeafHashes, type TreeHash } from './merkle.js';
 import { chunkCountOf, DEFAULT_CHUNK_SIZE, swarmMetadataOf, type SwarmMetadata } from './swarm-id.js';
 
 export { chunkCountOf, chunkRange, DEFAULT_CHUNK_SIZE } from './swarm-id.js';

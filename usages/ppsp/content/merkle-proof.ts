@@ -10,19 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import { invalidMessage } from '../../../overlay/index.js';
-import { HASH_BYTES, treeHeight } from './merkle.js';
+import { HASH_BYTES, SHA256_TREE, treeHeight, type TreeHash } from './merkle.js';
 
 const ZERO = Buffer.alloc(HASH_BYTES);
 
-/** A Merkle tree's hash function: RFC 7574 §7.6's choice (SHA-256 for our swarms, SHA-1 for libswift's). */
-export interface TreeHash {
-  /** A node:crypto digest name. */
-  algorithm: 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
-  /** Bytes of one hash. */
-  bytes: number;
-}
-
-export const SHA256_TREE: TreeHash = { algorithm: 'sha256', bytes: HASH_BYTES };
 
 function isZero(h: Uint8Array): boolean {
   for (const b of h) if (b !== 0) return false;

@@ -23,7 +23,38 @@ import { invalidMessage } from '../../../overlay/index.js';
 /** Bytes in a SHA-256 hash: every leaf, interior node, root and uncle hash. */
 export const HASH_BYTES = 32;
 
-const EMPTY = Buffer.alloc(HASH_BYTES);
+/** A Merkle tree's hash function: RFC 7574 §7.6's choice (SHA-256 for our swarms, SHA-1 for libswift's). */
+export interface TreeHash {
+  /** A node:crypto digest name. */
+  algorithm: 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
+  /** Bytes of one hash. */
+  bytes: number;
+}
+
+export const SHA256_TREE: TreeHash = { algorithm: 'sha256', bytes: HASH_BYTES };
+
+/**
+ * The root over a tree's peaks, the roots of its complete subtrees, largest (leftmost) first
+ * (RFC 7574 §5.6.1; zero for none). Each peak but the first climbs with empty right siblings to
+ * the layer below its left neighbour, whose right child it then is, and the whole climbs on with
+ * empty right siblings to the tree's full height.
+ */
+export function rootOfPeaks(hash: TreeHash, peaks: readonly { layer: number; hash: Uint8Array }[]): Buffer {
+  const zero = Buffer.alloc(hash.bytes);
+  if (peaks.length === 0) return zero;
+  const pair = (left: Uint8Array, right: Uint8Array) => createHash(hash.algorithm).update(left).update(right).digest();
+  let { layer, hash: node } = peaks.at(-1)!;
+  for (let i = peaks.length - 2; i >= 0; i--) {
+    const left = peaks[i]!;
+    for (; layer < left.layer; layer++) node = pair(node, zero);
+    node = pair(left.hash, node);
+    layer = left.layer + 1;
+  }
+  const count = peaks.reduce((sum, p) => sum + 2 ** p.layer, 0);
+  for (const height = treeHeight(count); layer < height; layer++) node = pair(node, zero);
+  // With one peak of the full height the root is that peak itself: a copy, so the caller's stays intact.
+  return Buffer.from(node);
+}
 
 /** The leaf hash of one chunk: SHA-256 of its bytes (RFC 7574 §5.1). */
 export function hashChunk(chunk: Uint8Array): Buffer {
@@ -95,24 +126,9 @@ export class MerkleBuilder {
     this.peaks.push(node);
   }
 
-  /**
-   * The root hash of the chunks added so far (32 zero bytes for none), a copy, without ending the build.
-   * Each peak but the leftmost is the left child of its parent on the way up, with empty padding on
-   * its right, until it reaches the height of the next peak to its left, whose right child it is.
-   */
+  /** The root hash of the chunks added so far (32 zero bytes for none), a copy, without ending the build. */
   rootHash(): Buffer {
-    if (this.count === 0) return Buffer.from(EMPTY);
-    let i = this.peaks.length - 1;
-    let { level, hash } = this.peaks[i]!;
-    for (i--; i >= 0; i--) {
-      const left = this.peaks[i]!;
-      for (; level < left.level; level++) hash = hashPair(hash, EMPTY);
-      hash = hashPair(left.hash, hash);
-      level = left.level + 1;
-    }
-    for (const h = treeHeight(this.count); level < h; level++) hash = hashPair(hash, EMPTY);
-    // With a power-of-two count the root is the only peak itself: a copy, so the build stays intact.
-    return Buffer.from(hash);
+    return rootOfPeaks(SHA256_TREE, this.peaks.map((p) => ({ layer: p.level, hash: p.hash })));
   }
 
   /** The packed leaf hashes so far (chunk i at bytes [32i, 32i+32)); a copy. */

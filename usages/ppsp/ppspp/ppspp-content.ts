@@ -7,7 +7,7 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { invalidMessage } from '../../../overlay/index.js';
 import { hashChunksOfFile } from '../content/chunker.js';
-import type { TreeHash } from '../content/merkle-proof.js';
+import type { TreeHash } from '../content/merkle.js';
 import { SeedTree } from './ppspp-hash-tree.js';
 import { MERKLE_HASH_FUNCTION, type MerkleHashFunction } from './ppspp-options.js';
 

@@ -9,8 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { invalidMessage } from '../../../overlay/index.js';
-import { MerkleLevels, type TreeHash } from '../content/merkle-proof.js';
-import { treeHeight } from '../content/merkle.js';
+import { MerkleLevels } from '../content/merkle-proof.js';
+import { rootOfPeaks, type TreeHash } from '../content/merkle.js';
 
 export interface TreeNode {
   layer: number;
@@ -44,26 +44,6 @@ export function chunksUnder(node: TreeNode): { first: number; last: number } {
 
 function hashPair(hash: TreeHash, left: Uint8Array, right: Uint8Array): Buffer {
   return createHash(hash.algorithm).update(left).update(right).digest();
-}
-
-/**
- * The root over peaks (largest first, as peaksOf orders them): each peak but the first climbs with
- * empty right siblings to the layer below its left neighbour, whose right child it then is, and the
- * whole climbs on to the tree's full height.
- */
-export function rootOfPeaks(hash: TreeHash, peaks: readonly HashedNode[]): Buffer {
-  const zero = Buffer.alloc(hash.bytes);
-  if (peaks.length === 0) return zero;
-  let { layer, hash: node } = peaks.at(-1)!;
-  for (let i = peaks.length - 2; i >= 0; i--) {
-    const left = peaks[i]!;
-    for (; layer < left.layer; layer++) node = hashPair(hash, node, zero);
-    node = hashPair(hash, left.hash, node);
-    layer = left.layer + 1;
-  }
-  const count = peaks.reduce((sum, p) => sum + 2 ** p.layer, 0);
-  for (const height = treeHeight(count); layer < height; layer++) node = hashPair(hash, node, zero);
-  return Buffer.from(node);
 }
 
 /** A complete tree, for the peer that serves the content. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
-import { ChunkVerifier, peaksOf, rootOfPeaks, SeedTree } from '../../../../usages/ppsp/ppspp/ppspp-hash-tree.js';
-import type { TreeHash } from '../../../../usages/ppsp/content/merkle-proof.js';
+import { ChunkVerifier, peaksOf, SeedTree } from '../../../../usages/ppsp/ppspp/ppspp-hash-tree.js';
+import { rootOfPeaks, type TreeHash } from '../../../../usages/ppsp/content/merkle.js';
 import { Prng } from '../../../helpers/prng.js';
 
 const SHA1: TreeHash = { algorithm: 'sha1', bytes: 20 };
