@@ -174,6 +174,7 @@ class PpsppDownload implements ChannelHandler {
         const node = this.nodeOf(m.chunks);
         if (node) this.verifier.offer({ ...node, hash: m.hash });
         if (this.have === undefined && this.verifier.chunkCount !== undefined) this.sized(this.verifier.chunkCount);
+        if (this.verifier.gaveUp) this.fail(`${this.address()} sent INTEGRITY hashes that never rebuild the root hash: it does not serve this content`);
         return;
       }
       case 'data':

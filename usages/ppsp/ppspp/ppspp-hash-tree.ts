@@ -89,6 +89,12 @@ export class SeedTree {
   }
 }
 
+/**
+ * Sets of offered hashes a leecher checks as peaks at most. Offered hashes at many layers and
+ * starts make the sets to try grow exponentially; a sender's peaks come before its uncles.
+ */
+const MAX_PEAK_SETS = 4096;
+
 export type ChunkCheck = 'verified' | 'missing_hashes' | 'mismatch';
 
 /** A node as a map key. */
@@ -106,6 +112,8 @@ export class ChunkVerifier {
   private readonly offered = new Map<string, HashedNode>();
   /** Known once the peaks are: the sum of their spans. */
   chunkCount: number | undefined;
+  /** Sets of offered hashes checked against the root as peaks, so far. */
+  private peakSetsTried = 0;
 
   constructor(
     readonly hash: TreeHash,
@@ -123,7 +131,7 @@ export class ChunkVerifier {
     this.offered.delete(k);
     this.offered.set(k, { ...node, hash: Uint8Array.from(node.hash) });
     if (this.offered.size > this.maxOffered) this.offered.delete(this.offered.keys().next().value!);
-    if (this.chunkCount === undefined) this.findPeaks();
+    if (this.chunkCount === undefined && !this.gaveUp) this.findPeaks();
   }
 
   /** Checks `data` as chunk `index`; on success every node of its path is trusted from now on. */
@@ -147,6 +155,14 @@ export class ChunkVerifier {
     }
     for (const n of path) this.trust(n);
     return 'verified';
+  }
+
+  /**
+   * The offered hashes were tried as peaks MAX_PEAK_SETS times without rebuilding the root: an
+   * honest sender's peaks come first (§5.6.2) and are found at once, so its sender is lying.
+   */
+  get gaveUp(): boolean {
+    return this.chunkCount === undefined && this.peakSetsTried > MAX_PEAK_SETS;
   }
 
   /** Whether a node's hash is trusted (a sender need not send it again). */
@@ -178,7 +194,10 @@ export class ChunkVerifier {
       byStart.set(start, [...(byStart.get(start) ?? []), n]);
     }
     const search = (start: number, below: number, chosen: HashedNode[]): HashedNode[] | undefined => {
-      if (chosen.length > 0 && Buffer.from(rootOfPeaks(this.hash, chosen)).equals(this.root)) return chosen;
+      if (chosen.length > 0) {
+        if (++this.peakSetsTried > MAX_PEAK_SETS) return undefined;
+        if (Buffer.from(rootOfPeaks(this.hash, chosen)).equals(this.root)) return chosen;
+      }
       for (const n of byStart.get(start) ?? []) {
         if (n.layer >= below || start + 2 ** n.layer > this.maxChunks) continue;
         const found = search(start + 2 ** n.layer, n.layer, [...chosen, n]);

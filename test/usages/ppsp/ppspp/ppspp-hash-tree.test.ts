@@ -79,6 +79,22 @@ describe('PPSPP hash tree (RFC 7574 §5)', () => {
     expect(() => verifier.check(13, chunks[0]!)).to.throw(/outside/);
   });
 
+  it('gives up on a flood of hashes that could pose as peaks in exponentially many ways, and says so', () => {
+    const tree = treeOf(contents[20]!);
+    const verifier = new ChunkVerifier(SHA1, tree.root);
+    const rng = new Prng(99);
+    // A node at every layer a start allows, for every start below 2^10: 2^10 sets of peaks from 0.
+    for (let start = 0; start < 1024; start++) {
+      for (let layer = 0; layer <= 10 && start % 2 ** layer === 0; layer++) verifier.offer({ layer, offset: start / 2 ** layer, hash: Buffer.from(rng.bytes(20)) });
+    }
+    expect(verifier.chunkCount).to.equal(undefined);
+    expect(verifier.gaveUp).to.equal(true);
+    const honest = new ChunkVerifier(SHA1, tree.root);
+    for (const p of tree.peaks) honest.offer(p);
+    expect(honest.gaveUp).to.equal(false);
+    expect(honest.chunkCount).to.equal(21);
+  });
+
   it('does not take forged peaks: hashes that do not rebuild the root leave the size unknown', () => {
     const tree = treeOf(contents[20]!);
     const verifier = new ChunkVerifier(SHA1, tree.root);
