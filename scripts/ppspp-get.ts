@@ -7,7 +7,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { PpsppEndpoint } from '../usages/ppsp/ppspp/ppspp-endpoint.js';
-import { downloadPpspp, type DownloadResult } from '../usages/ppsp/ppspp/ppspp-download.js';
+import { downloadPpspp, PpsppDownloadError, type DownloadResult } from '../usages/ppsp/ppspp/ppspp-download.js';
 import { UsageError } from './command.js';
 
 export interface PpsppUrl {
@@ -38,8 +38,8 @@ export interface PpsppGetOptions {
 export async function getPpspp(url: PpsppUrl, options: PpsppGetOptions): Promise<DownloadResult> {
   const host = isIP(url.host) ? url.host : await lookup(url.host).then(
     (a) => a.address,
-    () => {
-      throw new UsageError(`cannot resolve ${url.host}`);
+    (e: NodeJS.ErrnoException) => {
+      throw new PpsppDownloadError(`cannot resolve ${url.host} (${e.code ?? e.message})`);
     },
   );
   const endpoint = await PpsppEndpoint.bind(isIP(host) === 6 ? '::' : '0.0.0.0', 0);

@@ -10,7 +10,6 @@ import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from '../../usages/ppsp/content/swarm-
 import { integerOption, optionalString, printResult, refuseToReplace, requireString, UsageError, type Command, type ParsedArgs } from '../command.js';
 import { getPpspp, parsePpsppUrl } from '../ppspp-get.js';
 import { MAX_PPSPP_CHUNK_SIZE, PPSPP_DEFAULT_CHUNK_SIZE } from '../../usages/ppsp/ppspp/ppspp-content.js';
-import { PpsppDownloadError } from '../../usages/ppsp/ppspp/ppspp-download.js';
 import { isMediaType } from '../../usages/ppsp/content/media-info.js';
 import { rateOption, SWARM_LIMIT_OPTIONS, SWARM_UPLOAD_LIMIT_OPTION, swarmLimits } from '../rate-option.js';
 
@@ -206,14 +205,9 @@ async function getFromPpsppPeer(args: ParsedArgs, target: string): Promise<numbe
   const chunkSize = integerOption(args, 'chunk-size', { min: 1, max: MAX_PPSPP_CHUNK_SIZE }, PPSPP_DEFAULT_CHUNK_SIZE);
   const idleTimeoutSec = integerOption(args, 'stall-timeout', { min: 1, max: MAX_STALL_SEC }, DEFAULT_STALL_SEC);
   const json = args.values.json === true;
-  try {
-    const result = await getPpspp(url, { out, chunkSize, idleTimeoutSec, tty: process.stderr.isTTY && !json, quiet: json });
-    printResult(args, { ...result, out, rootHash: url.root.toString('hex') }, `downloaded ${out}: ${result.chunks} chunks verified against the root hash, ${mib(result.bytes)} MiB in ${(result.ms / 1000).toFixed(1)} s`);
-    return 0;
-  } catch (e) {
-    if (e instanceof PpsppDownloadError) throw new StalledError(e.message);
-    throw e;
-  }
+  const result = await getPpspp(url, { out, chunkSize, idleTimeoutSec, tty: process.stderr.isTTY && !json, quiet: json });
+  printResult(args, { ...result, out, rootHash: url.root.toString('hex') }, `downloaded ${out}: ${result.chunks} chunks verified against the root hash, ${mib(result.bytes)} MiB in ${(result.ms / 1000).toFixed(1)} s`);
+  return 0;
 }
 
 /**
