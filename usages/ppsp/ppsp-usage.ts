@@ -9,7 +9,7 @@
  * downloaded) file that did not change is served again from its stored leaf hashes without being
  * read, a changed one is dropped with a warning, and a partial download resumes.
  */
-import { idFromHex, type LinkMechanism, type Logger, type Node, silentLogger } from '../../overlay/index.js';
+import { type Clock, idFromHex, isReloadError, type LinkMechanism, type Logger, type Node, silentLogger, systemClock } from '../../overlay/index.js';
 import type { Usage } from '../usage.js';
 import { OverlayRelay } from './data/overlay-relay.js';
 import { DEFAULT_MAX_FRAME_BYTES, PpspDataUsage, type PpspDataUsageOptions, type SeedOptions } from './data/ppsp-data-usage.js';
@@ -26,6 +26,8 @@ import { LiveChannels } from './live/live-channels.js';
 import type { LiveSwarmOptions } from './live/live-swarm.js';
 import { liveMetricFamilies } from './live/live-metrics.js';
 import { PpsppService, type PpsppServing } from './ppspp/ppspp-service.js';
+import { PpsppTransport, type PpsppTransportOptions } from './ppspp/ppspp-transport.js';
+import { parseTransportAddress } from './signalling/transports.js';
 
 /** Peers asked of each known member per peer-list request (seed §4.2.1). */
 export const PEER_LIST_COUNT = 16;
@@ -40,7 +42,19 @@ export interface PpspUsageOptions {
   records?: SwarmRecordStore;
   /** Defaults for the live channels this node broadcasts or watches. */
   live?: LiveSwarmOptions;
+  /**
+   * Offer the `ppspp` transport (RFC 7574 over UDP) on this address, preferred to tls for every
+   * swarm that allows it (a static one, not tls-only, with chunks that fit a datagram).
+   */
+  ppsppTransport?: Omit<PpsppTransportOptions, 'identify' | 'onLink' | 'clock' | 'log'>;
 }
+
+/** Largest chunk the ppspp transport carries: one DATA per UDP datagram (RFC 7574 §8.6). */
+export const MAX_PPSPP_TRANSPORT_CHUNK = 32 * 1024;
+/** How long a peer's PPSPP address that did not answer is passed over for another transport, ms. */
+const PPSPP_UNREACHABLE_MS = 60_000;
+/** Unanswering PPSPP addresses remembered at most. */
+const MAX_PASSED_OVER = 1024;
 
 /** Data channels relayed through the overlay at once, and their largest frame. */
 const RELAY_MAX_FRAME_BYTES = DEFAULT_MAX_FRAME_BYTES;
@@ -56,7 +70,11 @@ export class PpspUsage implements Usage {
   private node: Node | undefined;
   private relay: OverlayRelay | undefined;
   /** Data channels this node opened, by how: the NAT ladder's mechanisms, or the overlay transport. */
-  readonly channelsOpened: Record<LinkMechanism | 'overlay', number> = { direct: 0, reversed: 0, punched: 0, relayed: 0, overlay: 0 };
+  readonly channelsOpened: Record<LinkMechanism | 'overlay' | 'ppspp', number> = { direct: 0, reversed: 0, punched: 0, relayed: 0, overlay: 0, ppspp: 0 };
+  /** The node's PPSPP socket for our own swarms, when offered. */
+  private ppsppTransport: PpsppTransport | undefined;
+  /** Peers' PPSPP addresses that did not answer, until when they are passed over. */
+  private readonly ppsppUnreachable = new Map<string, number>();
   private readonly records: SwarmRecordStore | undefined;
   private readonly outputs = new SwarmOutputs();
   /** Swarm ID -> why it stopped without being asked to (newest last, at most MAX_REMEMBERED_FAILURES). */
@@ -69,9 +87,10 @@ export class PpspUsage implements Usage {
   private readonly starting = new Map<string, Promise<Swarm>>();
   private readonly log: Logger;
 
-  constructor(opts: PpspUsageOptions) {
+  constructor(private readonly opts: PpspUsageOptions) {
     this.data = new PpspDataUsage(opts.data);
-    this.signalling = new PpspSignallingUsage({ properties: opts.properties });
+    this.signalling = new PpspSignallingUsage({ properties: opts.properties, reachable: (address, type) => type !== 'ppspp' || !this.passedOver(address) });
+    this.signalling.setTransportPolicy((swarmId, type) => type !== 'ppspp' || this.ppsppAllowed(swarmId));
     this.records = opts.records;
     this.log = (opts.data?.log ?? silentLogger).child('ppsp');
     const log = opts.data?.log;
@@ -98,6 +117,20 @@ export class PpspUsage implements Usage {
     // ladder fails, frames relayed through the overlay.
     this.data.setDialer(async (peer, swarmId, direct) => {
       const { transport, theirs } = await this.signalling.negotiateTransport(idFromHex(peer), swarmId);
+      if (transport.type === 'ppspp' && this.ppsppTransport) {
+        try {
+          const link = await this.ppsppTransport.dial(peer, parseTransportAddress(transport.address), swarmId);
+          this.channelsOpened.ppspp++;
+          return link;
+        } catch (e) {
+          // Nobody answered there: passed over for a while, the next negotiation with this peer
+          // takes its next transport. A peer that answered and refused is asked again as before.
+          if (!isReloadError(e) || e.reason !== 'unreachable') throw e;
+          if (this.ppsppUnreachable.size >= MAX_PASSED_OVER) this.ppsppUnreachable.delete(this.ppsppUnreachable.keys().next().value!);
+          this.ppsppUnreachable.set(transport.address, this.clock.now() + PPSPP_UNREACHABLE_MS);
+          throw e;
+        }
+      }
       if (transport.type === 'tls') {
         try {
           const link = await direct();
@@ -116,6 +149,17 @@ export class PpspUsage implements Usage {
   async start(): Promise<void> {
     await this.data.start();
     this.signalling.setTlsAddress(this.data.address);
+    if (this.opts.ppsppTransport) {
+      this.ppsppTransport = await PpsppTransport.open({
+        ...this.opts.ppsppTransport,
+        identify: (swarmId, address) => this.signalling.knownPeers(swarmId).find((p) => p.transports.some((t) => t.type === 'ppspp' && t.address === address))?.nodeIdHex,
+        onLink: (link) => this.data.acceptLink(link),
+        clock: this.opts.data?.clock,
+        log: this.log,
+      });
+      this.signalling.setPpsppAddress(this.ppsppTransport.address);
+      this.log.info(`ppspp transport on ${this.ppsppTransport.address}`);
+    }
     await this.signalling.start();
     await this.restore();
   }
@@ -127,6 +171,8 @@ export class PpspUsage implements Usage {
     await this.signalling.stop();
     await this.data.stop();
     await this.ppspp.stop();
+    await this.ppsppTransport?.close();
+    this.ppsppTransport = undefined;
     this.relay?.closeAll();
   }
 
@@ -143,6 +189,30 @@ export class PpspUsage implements Usage {
     this.record(swarm);
     await this.signalling.joinSwarm(meta.swarmId, { haveCount: meta.chunkCount });
     return ppspp ? { ...meta, ppspp: await this.ppspp.serve(path, ppspp.host, ppspp.port) } : meta;
+  }
+
+  /**
+   * Whether swarm `swarmId`'s data may take the ppspp transport: not a live channel, and not a
+   * swarm whose metadata we know to be tls-only or cut in chunks too large for a datagram. A swarm
+   * whose metadata we do not know yet (a download about to start) is offered it: a channel for a
+   * swarm we do not hold is refused on any transport, and the peer that holds it decides.
+   */
+  private ppsppAllowed(swarmId: string): boolean {
+    if (this.live.get(swarmId)) return false;
+    const metadata = this.data.swarm(swarmId)?.metadata;
+    return !metadata || (!metadata.tlsOnly && metadata.chunkSize <= MAX_PPSPP_TRANSPORT_CHUNK);
+  }
+
+  private get clock(): Clock {
+    return this.opts.data?.clock ?? systemClock;
+  }
+
+  private passedOver(address: string): boolean {
+    const until = this.ppsppUnreachable.get(address);
+    if (until === undefined) return false;
+    if (until > this.clock.now()) return true;
+    this.ppsppUnreachable.delete(address);
+    return false;
   }
 
   /** Downloads a swarm by its ID (or verified metadata) into `out` from the peers the tracker and peer exchange find. */

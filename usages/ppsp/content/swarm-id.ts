@@ -20,6 +20,8 @@ export const MAX_CHUNK_SIZE = 1024 * 1024;
  * message (default limit 1 MiB). That is 64 GiB at the default chunk size, 4 TiB at 1 MiB.
  */
 export const MAX_CHUNK_COUNT = 1 << 22;
+/** What a tls-only swarm's ID hashes after the geometry. */
+const TLS_ONLY = Buffer.from([1]);
 /** Characters of a swarm ID: SHA-256 in hex. */
 export const SWARM_ID_HEX_LENGTH = 2 * HASH_BYTES;
 
@@ -54,15 +56,20 @@ export function chunkRange(index: number, contentLength: number, chunkSize: numb
 
 /**
  * The swarm ID: lowercase hex of SHA-256(root hash (32 B) ‖ content length (u64, big-endian) ‖
- * chunk size (u32, big-endian)). Invalid_Message for a root that is not 32 bytes or bad geometry.
+ * chunk size (u32, big-endian)), and one byte 0x01 after them for a swarm whose data may travel
+ * only over tls (seed §4.6.1): a peer cannot drop that requirement without changing the ID.
+ * Invalid_Message for a root that is not 32 bytes or bad geometry.
  */
-export function swarmIdOf(rootHash: Uint8Array, contentLength: number, chunkSize: number): string {
+export function swarmIdOf(rootHash: Uint8Array, contentLength: number, chunkSize: number, tlsOnly = false): string {
   if (rootHash.length !== HASH_BYTES) throw invalidMessage(`a root hash must be ${HASH_BYTES} bytes`, 'bad_hash_length');
   chunkCountOf(contentLength, chunkSize);
   const geometry = Buffer.alloc(12);
   geometry.writeBigUInt64BE(BigInt(contentLength), 0);
   geometry.writeUInt32BE(chunkSize, 8);
-  return createHash('sha256').update(rootHash).update(geometry).digest('hex');
+  return createHash('sha256')
+    .update(rootHash)
+    .update(tlsOnly ? Buffer.concat([geometry, TLS_ONLY]) : geometry)
+    .digest('hex');
 }
 
 /** Parses a swarm ID as typed or received: exactly 64 hex digits, either case; returns it lowercase. */
@@ -85,12 +92,28 @@ export interface SwarmMetadata {
   chunkSize: number;
   /** chunkCountOf(contentLength, chunkSize). */
   chunkCount: number;
+  /** Its data may travel only over tls (privacy, seed §4.6.1): committed to by the ID. */
+  tlsOnly?: boolean;
 }
 
 /** The metadata of a swarm with this root and geometry. */
-export function swarmMetadataOf(rootHash: Uint8Array, contentLength: number, chunkSize: number): SwarmMetadata {
-  const swarmId = swarmIdOf(rootHash, contentLength, chunkSize);
-  return { swarmId, rootHash: Uint8Array.from(rootHash), contentLength, chunkSize, chunkCount: chunkCountOf(contentLength, chunkSize) };
+export function swarmMetadataOf(rootHash: Uint8Array, contentLength: number, chunkSize: number, tlsOnly = false): SwarmMetadata {
+  const swarmId = swarmIdOf(rootHash, contentLength, chunkSize, tlsOnly);
+  return { swarmId, rootHash: Uint8Array.from(rootHash), contentLength, chunkSize, chunkCount: chunkCountOf(contentLength, chunkSize), ...(tlsOnly ? { tlsOnly } : {}) };
+}
+
+/**
+ * The metadata of swarm `swarmId` from a root and geometry received or read: whether it is
+ * tls-only follows from which form the ID commits to. Invalid_Message (`swarm_id_mismatch`) when
+ * the ID commits to neither, or for bad geometry.
+ */
+export function metadataOfSwarm(swarmId: string, rootHash: Uint8Array, contentLength: number, chunkSize: number): SwarmMetadata {
+  const id = parseSwarmId(swarmId);
+  for (const tlsOnly of [false, true]) {
+    const metadata = swarmMetadataOf(rootHash, contentLength, chunkSize, tlsOnly);
+    if (metadata.swarmId === id) return metadata;
+  }
+  throw invalidMessage('the swarm ID does not match the root hash, length and chunk size', 'swarm_id_mismatch');
 }
 
 /**
@@ -100,7 +123,7 @@ export function swarmMetadataOf(rootHash: Uint8Array, contentLength: number, chu
 export function verifySwarmMetadata(meta: SwarmMetadata): void {
   const id = parseSwarmId(meta.swarmId);
   if (!(meta.rootHash instanceof Uint8Array)) throw invalidMessage('the root hash must be bytes', 'bad_hash_length');
-  const expected = swarmIdOf(meta.rootHash, meta.contentLength, meta.chunkSize);
+  const expected = swarmIdOf(meta.rootHash, meta.contentLength, meta.chunkSize, meta.tlsOnly);
   if (meta.chunkCount !== chunkCountOf(meta.contentLength, meta.chunkSize)) throw invalidMessage(`chunk count ${meta.chunkCount} does not match the length and chunk size`, 'bad_chunk_count');
   if (id !== expected) throw invalidMessage('the swarm ID does not match the root hash, length and chunk size', 'swarm_id_mismatch');
 }

@@ -8,7 +8,7 @@
  * Handshake: the dialling side sends HANDSHAKE(swarm ID); the answering side looks the swarm up
  * and answers HANDSHAKE + METADATA (root hash, length, chunk size), or ERROR(Not_Found,
  * `unknown_swarm`) and closes. The dialler checks the metadata against the swarm ID it asked for
- * (verifySwarmMetadata: the ID commits to all three). Each side then sends AVAILABILITY once it can
+ * (metadataOfSwarm: the ID commits to all three). Each side then sends AVAILABILITY once it can
  * serve proofs, and HAVE for every chunk it adds.
  *
  * Untrusted input never crashes the process: a frame that does not decode, or that the swarm
@@ -27,7 +27,7 @@ import {
   type PpspDataMessage,
   type SwarmBounds,
 } from './data-messages.js';
-import { chunkCountOf, chunkRange, verifySwarmMetadata, type SwarmMetadata } from '../content/swarm-id.js';
+import { chunkRange, metadataOfSwarm, type SwarmMetadata } from '../content/swarm-id.js';
 import { mediaInfoFromHints, type MediaInfo } from '../content/media-info.js';
 
 /** Chunks a peer may have asked of us and not yet received; more is an error (`too_many_requests`). */
@@ -288,9 +288,8 @@ export class PeerSession {
 
   private onMetadata(rootHash: Uint8Array, contentLength: number, chunkSize: number): void {
     const swarmId = (this.role as { swarmId: string }).swarmId;
-    // chunkCountOf refuses bad geometry; verifySwarmMetadata then checks the ID commits to it all.
-    const metadata: SwarmMetadata = { swarmId, rootHash: Uint8Array.from(rootHash), contentLength, chunkSize, chunkCount: chunkCountOf(contentLength, chunkSize) };
-    verifySwarmMetadata(metadata);
+    // Bad geometry is refused, and the ID must commit to it all (and says whether it is tls-only).
+    const metadata = metadataOfSwarm(swarmId, rootHash, contentLength, chunkSize);
     const known = this.host!.metadata;
     if (known && known.swarmId !== metadata.swarmId) throw invalidMessage('metadata of another swarm', 'wrong_swarm');
     this.becomeReady(metadata);

@@ -14,7 +14,7 @@ import { fileIdentity, identityChange, type FileIdentity } from '../store/seed-f
 import { PeerSession, type SessionHost, type SessionRole } from './peer-session.js';
 import { BEFORE_HANDSHAKE, decodeDataMessage } from './data-messages.js';
 import { LiveSession, type LiveSessionHost } from '../live/live-session.js';
-import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, parseSwarmId, type SwarmMetadata } from '../content/swarm-id.js';
+import { DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, parseSwarmId, swarmMetadataOf, type SwarmMetadata } from '../content/swarm-id.js';
 import { Swarm, type PeerRef, type SwarmOptions } from './swarm.js';
 
 /** Our Application-ID for AppAttach, from the private range 61441..65534 (RFC 6940 §14.5). */
@@ -64,6 +64,8 @@ export interface SeedOptions extends SwarmOptions {
   chunkSize?: number;
   /** The media type players are told (Content-Type); default the one the file's extension names. */
   mediaType?: string;
+  /** Its data may travel only over tls (privacy, seed §4.6.1): a swarm of its own, whose ID says so. */
+  tlsOnly?: boolean;
 }
 
 /** Options of `download`. */
@@ -169,7 +171,9 @@ export class PpspDataUsage implements Usage {
   async seed(path: string, options: SeedOptions = {}): Promise<SwarmMetadata> {
     const media = mediaInfoOfFile(path, options.mediaType);
     const before = await fileIdentity(path);
-    const hashed = await (this.options.hasher ?? hashFile)(path, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+    const raw = await (this.options.hasher ?? hashFile)(path, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
+    const { rootHash, contentLength, chunkSize } = raw.metadata;
+    const hashed = options.tlsOnly ? { ...raw, metadata: swarmMetadataOf(rootHash, contentLength, chunkSize, true) } : raw;
     // Leaf hashes of a file written to while it was read match neither its old nor its new content.
     const change = identityChange(before, await fileIdentity(path));
     if (change) throw invalidMessage(`${path} changed while it was hashed (${change}); seed it again once it is written`, 'file_changed');

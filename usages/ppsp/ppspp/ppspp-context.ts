@@ -11,6 +11,12 @@
 import { findOption, MERKLE_HASH_FUNCTION, type MerkleHashFunction, type ProtocolOption } from './ppspp-options.js';
 import type { ChunkAddressing } from './ppspp-chunk-spec.js';
 
+/**
+ * Our one message beyond Table 7, from its unassigned range 14..254: a part of one of our own
+ * data-channel frames (ppspp-link.ts). Sent only to a peer that listed it in its supported messages.
+ */
+export const FRAME_PART_TYPE = 253;
+
 export interface PpsppContext {
   readonly chunkAddressing: ChunkAddressing;
   readonly merkleHashFunction: MerkleHashFunction;
@@ -21,6 +27,11 @@ export interface PpsppContext {
    * signature is as long as the modulus in the swarm ID, §8.9). Overrides the algorithm's fixed length.
    */
   readonly signatureBytes?: number;
+  /**
+   * The peer named FRAME_PART (253) among its supported messages (§7.10): our own peers do, on
+   * the `ppspp` transport of our swarms (ppspp-link.ts). No other peer's datagram may hold one.
+   */
+  readonly frameParts?: boolean;
 }
 
 /** DNSSEC numbers of ECDSAP256SHA256 and ECDSAP384SHA384 (RFC 6605), the fixed-length algorithms §8.9 names. */
@@ -58,9 +69,11 @@ export function contextAfterOptions(context: PpsppContext, options: readonly Pro
   const chunkAddressing = findOption(options, 'chunkAddressingMethod');
   const merkleHashFunction = findOption(options, 'merkleHashTreeFunction');
   const liveSignatureAlgorithm = findOption(options, 'liveSignatureAlgorithm');
-  if (chunkAddressing === undefined && merkleHashFunction === undefined && liveSignatureAlgorithm === undefined) return context;
+  const frameParts = findOption(options, 'supportedMessages')?.includes(FRAME_PART_TYPE);
+  if (chunkAddressing === undefined && merkleHashFunction === undefined && liveSignatureAlgorithm === undefined && frameParts === undefined) return context;
   return {
     ...context,
+    ...(frameParts === undefined ? {} : { frameParts }),
     ...(chunkAddressing === undefined ? {} : { chunkAddressing }),
     ...(merkleHashFunction === undefined ? {} : { merkleHashFunction }),
     ...(liveSignatureAlgorithm === undefined ? {} : { liveSignatureAlgorithm }),

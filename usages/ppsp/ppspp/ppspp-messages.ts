@@ -17,6 +17,8 @@
  *  11  UNCHOKE          nothing (§8.12)
  *  12  PEX_RESv6        IPv6 address (16 bytes), UDP port u16 (§8.13)
  *  13  PEX_REScert      certificate length u16, DER certificate (§8.13)
+ * 253  FRAME_PART       ours: frame seq u32, frame length u32, offset u32, part length u16, the part
+ *                      (only on a channel whose peer listed 253 among its supported messages, §7.10)
  *
  * A type outside Table 7 is refused, reason `unknown_message_type`: with no length field nothing
  * after it can be found, so the datagram is unreadable from there on. A closing HANDSHAKE (source
@@ -26,7 +28,7 @@
  */
 import { fail } from '../../../overlay/index.js';
 import { readChunkSpec, writeChunkSpec, type ChunkSpec } from './ppspp-chunk-spec.js';
-import { hashBytes, signatureBytes, type PpsppContext } from './ppspp-context.js';
+import { FRAME_PART_TYPE, hashBytes, signatureBytes, type PpsppContext } from './ppspp-context.js';
 import { readProtocolOptions, writeProtocolOptions, type ProtocolOption } from './ppspp-options.js';
 import type { WireReader, WireWriter } from './ppspp-wire-fields.js';
 
@@ -46,6 +48,7 @@ export const MESSAGE_TYPE = {
   unchoke: 11,
   pexResV6: 12,
   pexResCert: 13,
+  framePart: FRAME_PART_TYPE,
 } as const;
 
 export type MessageTypeName = keyof typeof MESSAGE_TYPE;
@@ -69,6 +72,11 @@ export interface PexResV4Message { readonly type: 'pexResV4'; readonly address: 
 export interface PexResV6Message { readonly type: 'pexResV6'; readonly address: Uint8Array; readonly port: number }
 export interface PexResCertMessage { readonly type: 'pexResCert'; readonly certificate: Uint8Array }
 export interface EmptyMessage { readonly type: 'pexReq' | 'choke' | 'unchoke' }
+/** Bytes `offset`.. of frame `seq` (`frameLength` bytes in all) of our own data-channel protocol. */
+export interface FramePartMessage { readonly type: 'framePart'; readonly seq: number; readonly frameLength: number; readonly offset: number; readonly part: Uint8Array }
+
+/** Longest frame FRAME_PART carries: a 1 MiB chunk's worth of leaf hashes and more, never a chunk. */
+export const MAX_PART_FRAME_BYTES = 1024 * 1024 + 4096;
 
 export type PpsppMessage =
   | HandshakeMessage
@@ -80,6 +88,7 @@ export type PpsppMessage =
   | PexResV4Message
   | PexResV6Message
   | PexResCertMessage
+  | FramePartMessage
   | EmptyMessage;
 
 function typeOfCode(code: number): MessageTypeName | undefined {
@@ -106,7 +115,7 @@ function signatureLength(context: PpsppContext, field: string): number {
 export function readMessage(reader: WireReader, context: PpsppContext): PpsppMessage {
   const code = reader.u8('message.type');
   const type = typeOfCode(code);
-  if (type === undefined) fail('message.type', `${code} is not a PPSPP message type (RFC 7574 Table 7)`, 'unknown_message_type');
+  if (type === undefined || (type === 'framePart' && !context.frameParts)) fail('message.type', `${code} is not a PPSPP message type (RFC 7574 Table 7)`, 'unknown_message_type');
   const chunks = () => readChunkSpec(reader, context.chunkAddressing, `${type}.chunks`);
   switch (type) {
     case 'handshake': {
@@ -141,11 +150,24 @@ export function readMessage(reader: WireReader, context: PpsppContext): PpsppMes
       if (length === 0 || length > MAX_PEX_CERTIFICATE_BYTES) fail('pexResCert.length', `is ${length}, outside 1..${MAX_PEX_CERTIFICATE_BYTES}`, 'out_of_range');
       return { type, certificate: reader.bytes(length, 'pexResCert.certificate') };
     }
+    case 'framePart': {
+      const seq = reader.u32('framePart.seq');
+      const frameLength = reader.u32('framePart.frameLength');
+      const offset = reader.u32('framePart.offset');
+      const part = reader.bytes(reader.u16('framePart.length'), 'framePart.part');
+      checkFramePart(frameLength, offset, part.length);
+      return { type, seq, frameLength, offset, part };
+    }
     case 'pexReq':
     case 'choke':
     case 'unchoke':
       return { type };
   }
+}
+
+function checkFramePart(frameLength: number, offset: number, partLength: number): void {
+  if (frameLength === 0 || frameLength > MAX_PART_FRAME_BYTES) fail('framePart.frameLength', `is ${frameLength}, outside 1..${MAX_PART_FRAME_BYTES}`, 'out_of_range');
+  if (partLength === 0 || offset + partLength > frameLength) fail('framePart.part', `bytes ${offset}..${offset + partLength} are not inside the frame's ${frameLength}`, 'out_of_range');
 }
 
 /** Writes one message; refuses fields the decoder would refuse. */
@@ -193,6 +215,14 @@ export function writeMessage(writer: WireWriter, m: PpsppMessage, context: Ppspp
       if (!(m.certificate instanceof Uint8Array) || m.certificate.length === 0 || m.certificate.length > MAX_PEX_CERTIFICATE_BYTES) fail('pexResCert.certificate', `must be 1..${MAX_PEX_CERTIFICATE_BYTES} bytes`);
       writer.u16(m.certificate.length, 'pexResCert.length');
       writer.bytes(m.certificate, 'pexResCert.certificate');
+      return;
+    case 'framePart':
+      checkFramePart(m.frameLength, m.offset, m.part.length);
+      writer.u32(m.seq, 'framePart.seq');
+      writer.u32(m.frameLength, 'framePart.frameLength');
+      writer.u32(m.offset, 'framePart.offset');
+      writer.u16(m.part.length, 'framePart.length');
+      writer.bytes(m.part, 'framePart.part');
       return;
     case 'pexReq':
     case 'choke':

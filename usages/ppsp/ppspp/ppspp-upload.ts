@@ -17,7 +17,7 @@ import type { PpsppContext } from './ppspp-context.js';
 import type { DecodedDatagram } from './ppspp-datagram.js';
 import type { ChannelHandler, PpsppEndpoint, UdpAddress } from './ppspp-endpoint.js';
 import { nodeKey, type HashedNode, type TreeNode } from './ppspp-hash-tree.js';
-import { Ledbat } from './ledbat.js';
+import { LedbatFlight } from './ledbat-flight.js';
 import type { IntegrityMessage, PpsppMessage } from './ppspp-messages.js';
 import type { ProtocolOption } from './ppspp-options.js';
 
@@ -25,8 +25,6 @@ import type { ProtocolOption } from './ppspp-options.js';
 const DATA_OVERHEAD = 4 + 1 + 8 + 8;
 /** Peers one PEX_RES datagram names at most. */
 const MAX_PEX_PEERS = 32;
-/** Least retransmission timeout, ms: below it a loopback peer's scheduling jitter reads as loss. */
-const MIN_RTO_MS = 250;
 
 export interface UploadOptions {
   /** Chunks a peer may have queued with us at most; REQUESTs past it are dropped (it asks again). */
@@ -61,17 +59,15 @@ export class UploadChannel implements ChannelHandler {
   /** Our channel ID, once the endpoint gave one. */
   ourId = 0;
   closed = false;
-  private readonly ledbat: Ledbat;
+  private readonly flight: LedbatFlight;
   private readonly queue: number[] = [];
   private readonly queued = new Set<number>();
   /** Taken from the queue, being read from the file. */
   private readonly reading = new Set<number>();
-  private readonly inFlight = new Map<number, { sentAt: number; bytes: number }>();
   /** Nodes the peer holds checked hashes for (see the file comment). */
   private readonly trusted = new Set<string>();
   /** Until the peer ACKs or HAVEs anything, every DATA carries the peaks (§5.6.2). */
   private peaksKnown = false;
-  private srttMs: number | undefined;
   private lastHeard: number;
   private lastSent: number;
   private pumping = false;
@@ -93,7 +89,7 @@ export class UploadChannel implements ChannelHandler {
   ) {
     this.remoteContext = remoteContext;
     this.clock = options.clock ?? systemClock;
-    this.ledbat = new Ledbat({ mss: content.chunkSize + DATA_OVERHEAD, maxCwnd: Math.max(options.maxWindowBytes, 2 * (content.chunkSize + DATA_OVERHEAD)) });
+    this.flight = new LedbatFlight({ mss: content.chunkSize + DATA_OVERHEAD, maxCwnd: Math.max(options.maxWindowBytes, 2 * (content.chunkSize + DATA_OVERHEAD)) });
     this.lastHeard = this.lastSent = this.clock.now();
   }
 
@@ -103,7 +99,8 @@ export class UploadChannel implements ChannelHandler {
 
   /** LEDBAT's state now, read-only (for benches): its queueing delay estimate, µs, and window, bytes. */
   get congestion(): ChannelCongestion {
-    return { queueingDelayUs: this.ledbat.queueingDelayUs(), cwndBytes: Math.round(this.ledbat.cwnd) };
+    const { ledbat } = this.flight;
+    return { queueingDelayUs: ledbat.queueingDelayUs(), cwndBytes: Math.round(ledbat.cwnd) };
   }
 
   /** Answers the peer's HANDSHAKE: ours, and HAVE for each peak (what a seeder holds, §8.5). */
@@ -173,8 +170,7 @@ export class UploadChannel implements ChannelHandler {
       this.close(true);
       return;
     }
-    const rto = Math.max(MIN_RTO_MS, 3 * (this.srttMs ?? MIN_RTO_MS));
-    for (const [index, sent] of this.inFlight) if (now - sent.sentAt >= rto) this.loseInFlight(index, sent, now);
+    this.stats.chunksLost += this.flight.expire(now);
     if (now - this.lastSent > this.options.keepAliveMs) this.send([]);
     void this.pump();
   }
@@ -191,8 +187,7 @@ export class UploadChannel implements ChannelHandler {
     for (let i = first; i <= last; i++) {
       if (this.queued.has(i) || this.reading.has(i)) continue;
       // Asked for again while in flight: the peer saw later chunks come and takes this one for lost.
-      const sent = this.inFlight.get(i);
-      if (sent) this.loseInFlight(i, sent, this.clock.now());
+      if (this.flight.lose(i, this.clock.now())) this.stats.chunksLost++;
       if (this.queued.size >= this.options.maxQueuedChunks) return;
       this.queued.add(i);
       this.queue.push(i);
@@ -204,28 +199,16 @@ export class UploadChannel implements ChannelHandler {
     const { first, last } = this.chunks(spec);
     this.peaksKnown = true;
     for (let i = first; i <= last; i++) {
-      const sent = this.inFlight.get(i);
       this.trustPath(i);
-      if (!sent) continue;
-      this.inFlight.delete(i);
-      this.stats.chunksAcked++;
-      const rtt = now - sent.sentAt;
-      this.srttMs = this.srttMs === undefined ? rtt : 0.875 * this.srttMs + 0.125 * rtt;
-      this.ledbat.acked(sent.bytes, delayUs, now);
+      if (this.flight.acked(i, delayUs, now)) this.stats.chunksAcked++;
     }
-  }
-
-  private loseInFlight(index: number, sent: { bytes: number }, now: number): void {
-    this.inFlight.delete(index);
-    this.ledbat.lost(sent.bytes, now, this.srttMs ?? MIN_RTO_MS);
-    this.stats.chunksLost++;
   }
 
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (!this.closed && this.ledbat.room() >= this.content.chunkSize + DATA_OVERHEAD) {
+      while (!this.closed && this.flight.room() >= this.content.chunkSize + DATA_OVERHEAD) {
         const index = this.queue.shift();
         if (index === undefined) break;
         // A CANCEL leaves the index in the queue and takes it out of `queued`.
@@ -236,8 +219,7 @@ export class UploadChannel implements ChannelHandler {
         if (this.closed) break;
         const messages: PpsppMessage[] = [...this.integrityFor(index), { type: 'data', chunks: this.spec({ layer: 0, offset: index }), timestamp: BigInt(this.clock.now()) * 1000n, data }];
         const bytes = this.send(messages);
-        this.ledbat.sent(bytes);
-        this.inFlight.set(index, { sentAt: this.clock.now(), bytes });
+        this.flight.sent(index, bytes, this.clock.now());
         this.stats.chunksSent++;
         this.stats.bytesSent += data.length;
       }

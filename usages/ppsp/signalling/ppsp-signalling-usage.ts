@@ -66,6 +66,7 @@ export class PpspSignallingUsage implements Usage {
   private nodeRef: Node | undefined;
   private props: PeerProperties;
   private offered: TransportDescriptor[];
+  private allows: (swarmId: string, type: TransportDescriptor['type']) => boolean = () => true;
   private readonly swarms = new Map<string, SwarmState>();
   private availabilityOf: (swarmId: string) => Availability | undefined = () => undefined;
   private holds: ((swarmId: string, peerHex: string, chunk: number) => boolean | undefined) | undefined;
@@ -93,7 +94,7 @@ export class PpspSignallingUsage implements Usage {
         return node.nodeId;
       },
       properties: () => this.props,
-      transports: () => this.offered,
+      transports: (swarmId) => this.offeredFor(swarmId),
       view: (swarmId) => this.swarms.get(swarmId)?.view,
       // The data plane is the authority on what it holds, joined to the swarm's signalling or not.
       localAvailability: (swarmId) => this.availabilityOf(swarmId),
@@ -129,6 +130,25 @@ export class PpspSignallingUsage implements Usage {
   /** Replaces the offered transports (checked like a peer's). */
   setTransports(transports: TransportDescriptor[]): void {
     this.offered = this.checkedTransports(transports);
+  }
+
+  /**
+   * Offers PPSPP channels at `address` (ip:port), before every other transport (a node that serves
+   * PPSPP prefers it where a swarm allows it), or withdraws them with undefined.
+   */
+  setPpsppAddress(address: string | undefined): void {
+    const rest = this.offered.filter((t) => t.type !== 'ppspp');
+    this.setTransports(address === undefined ? rest : [{ type: 'ppspp', address }, ...rest]);
+  }
+
+  /** Decides which of the offered transports a swarm's data may take (a swarm may require tls). */
+  setTransportPolicy(allows: (swarmId: string, type: TransportDescriptor['type']) => boolean): void {
+    this.allows = allows;
+  }
+
+  /** What this node offers for one swarm's data: the offered transports the swarm allows. */
+  offeredFor(swarmId: string): TransportDescriptor[] {
+    return this.offered.filter((t) => this.allows(swarmId, t.type));
   }
 
   /** Offers a tls data channel at `address` (host:port) first, or withdraws it with undefined. */
@@ -233,9 +253,10 @@ export class PpspSignallingUsage implements Usage {
 
   async negotiateTransport(peer: Id, swarmId: string): Promise<NegotiatedTransport> {
     const id = parseSwarmId(swarmId);
-    const theirs = await requestTransports(this.node, peer, id, this.offered, this.opts.requestTimeoutMs);
+    const mine = this.offeredFor(id);
+    const theirs = await requestTransports(this.node, peer, id, mine, this.opts.requestTimeoutMs);
     this.swarms.get(id)?.view.learn(peer, { transports: theirs });
-    return { transport: chooseTransport(this.offered, theirs, this.opts.reachable), theirs };
+    return { transport: chooseTransport(mine, theirs, this.opts.reachable), theirs };
   }
 
   // ---- internals ------------------------------------------------------------------------------
@@ -246,7 +267,7 @@ export class PpspSignallingUsage implements Usage {
     if (live) state.live = true;
     this.swarms.set(swarmId, state);
     const said = { ...(state.haveCount === undefined ? {} : { haveCount: state.haveCount }), ...(state.live ? { live: true } : {}) };
-    await announce(this.node, swarmId, { properties: this.props, transports: this.offered, ...said }, this.lifetimeSec);
+    await announce(this.node, swarmId, { properties: this.props, transports: this.offeredFor(swarmId), ...said }, this.lifetimeSec);
   }
 
   private get node(): Node {

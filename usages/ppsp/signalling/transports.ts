@@ -1,12 +1,14 @@
 /**
  * Transport descriptors and their negotiation (seed draft §4.5, §5 steps 5-6): each side reports
- * the transports it supports with their addresses; the requesting peer chooses. Two exist:
+ * the transports it supports with their addresses; the requesting peer chooses. Three exist:
  *
  * - `tls`: a direct data channel to `address` (host:port) opened with AppAttach, mutual TLS with
- *   the overlay certificates;
+ *   the overlay certificates (private);
+ * - `ppspp`: PPSPP channels (RFC 7574) over UDP to `address`, under LEDBAT (standard; not private);
  * - `overlay`: chunks relayed through overlay routing, for peers with no direct path (NAT).
  *
- * On the wire a descriptor is `[name, ...parameters]`: `["tls", "host:port"]` or `["overlay"]`.
+ * On the wire a descriptor is `[name, ...parameters]`: `["tls", "host:port"]`, `["ppspp",
+ * "ip:port"]` or `["overlay"]`.
  * A descriptor with a well-formed name this code does not know is skipped, so a later transport
  * can be announced without breaking older peers. Pure: no I/O.
  */
@@ -19,11 +21,17 @@ export interface TlsTransport {
   address: string;
 }
 
+export interface PpsppTransportDescriptor {
+  type: 'ppspp';
+  /** `ip:port` (an IPv6 address in brackets) of the peer's PPSPP socket. */
+  address: string;
+}
+
 export interface OverlayTransport {
   type: 'overlay';
 }
 
-export type TransportDescriptor = TlsTransport | OverlayTransport;
+export type TransportDescriptor = TlsTransport | PpsppTransportDescriptor | OverlayTransport;
 
 /** Descriptors in one list at most (known or not). */
 export const MAX_TRANSPORTS = 8;
@@ -54,9 +62,9 @@ export function parseTransportAddress(value: unknown, field = 'address'): { host
 /** Checks local descriptors (as the decoder would) and returns their wire form. */
 export function encodeTransports(transports: readonly TransportDescriptor[]): unknown[] {
   const out = transports.map((t, i): unknown[] => {
-    if (t.type === 'tls') {
+    if (t.type === 'tls' || t.type === 'ppspp') {
       parseTransportAddress(t.address, `transports[${i}].address`);
-      return ['tls', t.address];
+      return [t.type, t.address];
     }
     if (t.type === 'overlay') return ['overlay'];
     return fail(`transports[${i}].type`, `${String((t as { type: unknown }).type)} is not a transport`);
@@ -80,17 +88,19 @@ export function decodeTransports(value: unknown, field = 'transports'): Transpor
     const name = text(item[0], `${at}.name`, MAX_NAME_BYTES);
     if (!NAME.test(name)) fail(`${at}.name`, `${JSON.stringify(name)} is not a transport name (lowercase letters, digits, '-')`);
     let descriptor: TransportDescriptor;
-    if (name === 'tls') {
-      if (item.length !== 2) fail(at, 'tls takes exactly one parameter, host:port');
-      parseTransportAddress(item[1], `${at}.address`);
-      descriptor = { type: 'tls', address: item[1] as string };
+    if (name === 'tls' || name === 'ppspp') {
+      if (item.length !== 2) fail(at, `${name} takes exactly one parameter, host:port`);
+      const { host } = parseTransportAddress(item[1], `${at}.address`);
+      // A UDP peer is named by its address: a DNS name would let whoever answers for it speak for the peer.
+      if (name === 'ppspp' && isIP(host) === 0) fail(`${at}.address`, 'of ppspp must be an IP address');
+      descriptor = { type: name, address: item[1] as string };
     } else if (name === 'overlay') {
       if (item.length !== 1) fail(at, 'overlay takes no parameters');
       descriptor = { type: 'overlay' };
     } else {
       return; // a transport this peer does not know: not an error, just not usable
     }
-    const key = descriptor.type === 'tls' ? `tls ${descriptor.address}` : 'overlay';
+    const key = describe(descriptor);
     if (seen.has(key)) fail(at, `${key} is listed twice`);
     seen.add(key);
     out.push(descriptor);
@@ -98,27 +108,33 @@ export function decodeTransports(value: unknown, field = 'transports'): Transpor
   return out;
 }
 
-/** Decides whether a peer's `tls` address can be dialled from here (default: always). */
-export type ReachablePredicate = (address: string) => boolean;
+/** Decides whether a peer's direct address (`tls` or `ppspp`) can be reached from here (default: always). */
+export type ReachablePredicate = (address: string, type: 'tls' | 'ppspp') => boolean;
+
+function describe(t: TransportDescriptor): string {
+  return t.type === 'overlay' ? 'overlay' : `${t.type} ${t.address}`;
+}
 
 /**
- * The requesting peer's choice (seed §5 step 6) between its own transports and the remote
- * peer's: `tls` to the first of the remote's tls addresses that `reachable` accepts, when both
- * support tls; otherwise `overlay` when both support it (also when their tls addresses are all
- * unreachable). Nothing in common is
- * ReloadError(Not_Found, reason `no_common_transport`).
+ * The requesting peer's choice (seed §5 step 6): the first of its own transports, in its order of
+ * preference, that the remote peer offers too: for `tls` and `ppspp` the first of the remote's
+ * addresses of that kind that `reachable` accepts, for `overlay` the remote offering it. Nothing
+ * in common is ReloadError(Not_Found, reason `no_common_transport`).
  */
 export function chooseTransport(mine: readonly TransportDescriptor[], theirs: readonly TransportDescriptor[], reachable: ReachablePredicate = () => true): TransportDescriptor {
   const unreachable: string[] = [];
-  if (mine.some((t) => t.type === 'tls')) {
+  for (const own of mine) {
+    if (own.type === 'overlay') {
+      if (theirs.some((t) => t.type === 'overlay')) return own;
+      continue;
+    }
     for (const t of theirs) {
-      if (t.type !== 'tls') continue;
-      if (reachable(t.address)) return t;
-      unreachable.push(t.address);
+      if (t.type !== own.type) continue;
+      if (reachable(t.address, t.type)) return t;
+      unreachable.push(describe(t));
     }
   }
-  if (mine.some((t) => t.type === 'overlay') && theirs.some((t) => t.type === 'overlay')) return { type: 'overlay' };
-  const names = (ts: readonly TransportDescriptor[]) => (ts.length ? ts.map((t) => (t.type === 'tls' ? `tls ${t.address}` : t.type)).join(', ') : 'none');
-  const note = unreachable.length ? ` (tls ${unreachable.join(', ')} unreachable from here)` : '';
+  const names = (ts: readonly TransportDescriptor[]) => (ts.length ? ts.map(describe).join(', ') : 'none');
+  const note = unreachable.length ? ` (${unreachable.join(', ')} unreachable from here)` : '';
   throw new ReloadError(ErrorCode.Not_Found, `no transport in common: ours ${names(mine)}; theirs ${names(theirs)}${note}`, 'no_common_transport');
 }

@@ -4,7 +4,7 @@
  * the swarm ID commits to what was read, so a damaged record is refused, never served.
  */
 import { ErrorCode, ReloadError } from '../../../overlay/index.js';
-import { swarmMetadataOf, type SwarmMetadata } from '../content/swarm-id.js';
+import { metadataOfSwarm, type SwarmMetadata } from '../content/swarm-id.js';
 
 export function encodeRecordMetadata(metadata: SwarmMetadata | undefined): Uint8Array {
   const json = metadata ? { rootHash: Buffer.from(metadata.rootHash).toString('hex'), contentLength: metadata.contentLength, chunkSize: metadata.chunkSize } : {};
@@ -21,9 +21,11 @@ export function decodeRecordMetadata(swarmId: string, bytes: Uint8Array): SwarmM
   }
   if (json.rootHash === undefined) return undefined;
   if (typeof json.rootHash !== 'string' || typeof json.contentLength !== 'number' || typeof json.chunkSize !== 'number') throw bad(swarmId, 'its metadata lacks a field');
-  const metadata = swarmMetadataOf(Buffer.from(json.rootHash, 'hex'), json.contentLength, json.chunkSize);
-  if (metadata.swarmId !== swarmId) throw bad(swarmId, 'its metadata is of another swarm');
-  return metadata;
+  try {
+    return metadataOfSwarm(swarmId, Buffer.from(json.rootHash, 'hex'), json.contentLength, json.chunkSize);
+  } catch {
+    throw bad(swarmId, 'its metadata is of another swarm');
+  }
 }
 
 function bad(swarmId: string, why: string): ReloadError {
