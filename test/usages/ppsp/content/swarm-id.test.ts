@@ -7,6 +7,7 @@ import {
   DEFAULT_CHUNK_SIZE,
   isValidChunkSize,
   MAX_CHUNK_COUNT,
+  metadataOfSwarm,
   MAX_CHUNK_SIZE,
   MIN_CHUNK_SIZE,
   parseSwarmId,
@@ -87,5 +88,20 @@ describe('ppsp swarm ID and geometry', () => {
     invalid(() => verifySwarmMetadata({ ...meta, rootHash: new Uint8Array(31) }), 'bad_hash_length');
     invalid(() => verifySwarmMetadata({ ...meta, swarmId: 'x' }), 'bad_swarm_id');
     invalid(() => verifySwarmMetadata({ ...meta, chunkSize: 1000 }), 'bad_chunk_size');
+  });
+
+  it('a tls-only swarm (seed §4.6.1) hashes one byte 0x01 after the geometry, so its requirement cannot be dropped', () => {
+    const geometry = Buffer.from('0000000000009c40' + '00004000' + '01', 'hex'); // length 40,000, 16 KiB, tls-only
+    const expected = createHash('sha256').update(root).update(geometry).digest('hex');
+    const meta = swarmMetadataOf(root, 40_000, DEFAULT_CHUNK_SIZE, true);
+    expect(meta.swarmId).to.equal(expected).and.to.not.equal(swarmIdOf(root, 40_000, DEFAULT_CHUNK_SIZE));
+    expect(meta.tlsOnly).to.equal(true);
+    verifySwarmMetadata(meta);
+    // Received metadata says nothing of it: which form the ID commits to does.
+    expect(metadataOfSwarm(meta.swarmId, root, 40_000, DEFAULT_CHUNK_SIZE).tlsOnly).to.equal(true);
+    expect(metadataOfSwarm(swarmIdOf(root, 40_000, DEFAULT_CHUNK_SIZE), root, 40_000, DEFAULT_CHUNK_SIZE).tlsOnly).to.equal(undefined);
+    invalid(() => verifySwarmMetadata({ ...meta, tlsOnly: false }), 'swarm_id_mismatch');
+    invalid(() => metadataOfSwarm(meta.swarmId, root, 40_001, DEFAULT_CHUNK_SIZE), 'swarm_id_mismatch');
+    invalid(() => metadataOfSwarm(meta.swarmId, root, 40_000, 1000), 'bad_chunk_size');
   });
 });

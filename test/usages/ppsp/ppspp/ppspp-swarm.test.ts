@@ -6,6 +6,7 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:dgram';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +77,40 @@ describe('PPSP swarms over the ppspp transport (RFC 7574 over UDP)', function ()
     for (const s of swarms) expect(s.stats.corruptCaught, 'chunks that failed their leaf hash').to.equal(0);
     for (const u of leechers) await u.stopSwarm(meta.swarmId);
     await usageOf(0).stopSwarm(meta.swarmId);
+  });
+
+  it('with 5 % of all datagrams lost, 1 seeder and 3 leechers still finish byte-identical over ppspp', async () => {
+    const { path, content } = await source('lossy.bin', 1536 * 1024 + 5);
+    // Only the ppspp sockets speak UDP in this process: every datagram they send is dropped at
+    // random, 1 in 20, from a seeded generator so a failure can be replayed.
+    const send = Socket.prototype.send;
+    let seed = 0x2545f491;
+    const random = () => ((seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32);
+    let dropped = 0;
+    Socket.prototype.send = function (this: Socket, ...args: unknown[]) {
+      if (random() < 0.05) {
+        dropped++;
+        const callback = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+        callback?.();
+        return;
+      }
+      return (send as (...a: unknown[]) => void).apply(this, args);
+    } as typeof send;
+    try {
+      const before = snapshot();
+      const meta = await usageOf(0).seed(path);
+      const leechers = [usageOf(6), usageOf(7), usageOf(8)];
+      const swarms = await Promise.all(leechers.map((u, i) => u.download(meta.swarmId, join(dir, `lossy${i}.bin`))));
+      await Promise.all(swarms.map((s) => s.done));
+      for (let i = 0; i < 3; i++) expect((await readFile(join(dir, `lossy${i}.bin`))).equals(content), `leecher ${i}`).to.equal(true);
+      expect(dropped, 'datagrams dropped').to.be.greaterThan(20);
+      const after = snapshot();
+      for (const i of [6, 7, 8]) expect(after[i]!.tls - before[i]!.tls, `tls channels of node ${i}`).to.equal(0);
+      for (const u of leechers) await u.stopSwarm(meta.swarmId);
+      await usageOf(0).stopSwarm(meta.swarmId);
+    } finally {
+      Socket.prototype.send = send;
+    }
   });
 
   it('a tls-only swarm is never offered over ppspp: its ID commits to it, and peers that both offer ppspp take tls', async () => {

@@ -233,6 +233,32 @@ describe('PPSPP wire codec (RFC 7574)', () => {
     });
   });
 
+  describe('FRAME_PART (253): our extension, only from a peer that lists it (§7.10)', () => {
+    const part = { type: 'framePart', seq: 7, frameLength: 5, offset: 2, part: fromHex('aabbcc') } as const;
+    it('is read on a channel whose peer listed it, and never on any other', () => {
+      // FRAME_PART fd | seq 7 | frame length 5 | offset 2 | part length 3 | aabbcc
+      golden('00000001 fd 00000007 00000005 00000002 0003 aabbcc', 1, [part], ctx({ frameParts: true }));
+      invalid('00000001 fd 00000007 00000005 00000002 0003 aabbcc', /message\.type 253 is not a PPSPP message type/, 'unknown_message_type');
+    });
+    it('a HANDSHAKE listing 253 among its supported messages lets the rest of its datagram carry one', () => {
+      // HANDSHAKE 00 | source channel 9 | supported messages 08, 32 bytes, bit 253 only | End ff | FRAME_PART
+      const bitmap = '00'.repeat(31) + '04';
+      const decoded = golden(`00000000 00 00000009 08 20 ${bitmap} ff fd 00000000 00000001 00000000 0001 5a`, 0, [
+        { type: 'handshake', sourceChannel: 9, options: [{ kind: 'supportedMessages', value: [253] }] },
+        { type: 'framePart', seq: 0, frameLength: 1, offset: 0, part: fromHex('5a') },
+      ]);
+      expect(decoded.context.frameParts).to.equal(true);
+    });
+    it('refuses a part outside its frame, an empty part and a frame of no or too many bytes', () => {
+      const on = ctx({ frameParts: true });
+      invalid('00000001 fd 00000001 00000004 00000002 0003 aabbcc', /framePart\.part bytes 2\.\.5 are not inside/, 'out_of_range', on);
+      invalid('00000001 fd 00000001 00000004 00000000 0000', /framePart\.part/, 'out_of_range', on);
+      invalid('00000001 fd 00000001 00000000 00000000 0001 aa', /framePart\.frameLength is 0/, 'out_of_range', on);
+      invalid('00000001 fd 00000001 7fffffff 00000000 0001 aa', /framePart\.frameLength is 2147483647/, 'out_of_range', on);
+      invalid('00000001 fd 00000001 00000004 00000000 0003 aabb', /framePart\.part/, undefined, on);
+    });
+  });
+
   describe('protocol options (§7)', () => {
     const handshake = (options: string) => '00000000 00 00000001 ' + options + ' ff';
     const one = (wire: string, options: ProtocolOption[]) => golden(handshake(wire), 0, [{ type: 'handshake', sourceChannel: 1, options }]);

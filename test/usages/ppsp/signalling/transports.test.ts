@@ -54,6 +54,23 @@ describe('ppsp transports (seed §4.5)', () => {
     expect(chooseTransport([tls('1.1.1.1:1'), overlay], [tls('2.2.2.2:2'), overlay], () => false)).to.deep.equal(overlay);
   });
 
+  it('ppspp is an IP address and port, and the requester takes its own transports in its order', () => {
+    const ppspp = (address: string): TransportDescriptor => ({ type: 'ppspp', address });
+    expect(decodeTransports([['ppspp', '127.0.0.1:6778'], ['ppspp', '[::1]:6778']])).to.deep.equal([ppspp('127.0.0.1:6778'), ppspp('[::1]:6778')]);
+    expect(encodeTransports([ppspp('10.0.0.1:6778')])).to.deep.equal([['ppspp', '10.0.0.1:6778']]);
+    // A UDP peer is its address: a name would let whoever answers for it speak for the peer.
+    expectReloadError(() => decodeTransports([['ppspp', 'peer.example.org:6778']]), ErrorCode.Invalid_Message, { message: /ppspp must be an IP address/ });
+    expectReloadError(() => decodeTransports([['ppspp', '10.0.0.1:1'], ['ppspp', '10.0.0.1:1']]), ErrorCode.Invalid_Message, { message: /listed twice/ });
+    const theirs = [tls('2.2.2.2:2'), ppspp('2.2.2.2:3'), overlay];
+    expect(chooseTransport([ppspp('1.1.1.1:3'), tls('1.1.1.1:2'), overlay], theirs)).to.deep.equal(ppspp('2.2.2.2:3'));
+    expect(chooseTransport([tls('1.1.1.1:2'), ppspp('1.1.1.1:3'), overlay], theirs)).to.deep.equal(tls('2.2.2.2:2'));
+    // A ppspp address passed over (it did not answer) leaves the next of ours.
+    expect(chooseTransport([ppspp('1.1.1.1:3'), tls('1.1.1.1:2')], theirs, (_a, type) => type !== 'ppspp')).to.deep.equal(tls('2.2.2.2:2'));
+    // The other side offers no ppspp (it does not serve it, or the swarm is tls-only).
+    expect(chooseTransport([ppspp('1.1.1.1:3'), tls('1.1.1.1:2')], [tls('2.2.2.2:2')])).to.deep.equal(tls('2.2.2.2:2'));
+    expectReloadError(() => chooseTransport([ppspp('1.1.1.1:3')], [tls('2.2.2.2:2'), overlay]), ErrorCode.Not_Found, { reason: 'no_common_transport' });
+  });
+
   it('nothing in common is a clear error', () => {
     expectReloadError(() => chooseTransport([overlay], [tls('2.2.2.2:2')]), ErrorCode.Not_Found, { reason: 'no_common_transport', message: /ours overlay; theirs tls 2\.2\.2\.2:2/ });
     expectReloadError(() => chooseTransport([tls('1.1.1.1:1')], [tls('2.2.2.2:2')], () => false), ErrorCode.Not_Found, { message: /unreachable/ });
