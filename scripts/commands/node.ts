@@ -4,6 +4,7 @@ import { loadOverlayConfig, parseHostPort } from '../../overlay/config.js';
 import { createLogger, stderrSink } from '../../overlay/log.js';
 import { isReloadError } from '../../overlay/errors.js';
 import { Node } from '../../overlay/node.js';
+import { isIP } from 'node:net';
 import { optionalString, requireString, stringList, UsageError, type Command } from '../command.js';
 import { rateOption } from '../rate-option.js';
 import { untilStopSignal } from '../signals.js';
@@ -26,6 +27,16 @@ function hostPort(text: string, flag: string, allowAnyPort = false) {
   }
 }
 
+/** --ppspp-transport IP:PORT: an address peers can reach, since it is what negotiation offers them. */
+function ppsppTransportOption(args: Parameters<Command['run']>[0]): { host: string; port: number } | undefined {
+  const text = optionalString(args, 'ppspp-transport');
+  if (text === undefined) return undefined;
+  const { host, port } = hostPort(text, '--ppspp-transport', true);
+  if (isIP(host) === 0) throw new UsageError(`--ppspp-transport ${text}: give an IP address, not a name (peers are told it)`);
+  if (/^(0\.0\.0\.0|::)$/.test(host)) throw new UsageError(`--ppspp-transport ${text}: give the IP address peers reach this node at, not the wildcard`);
+  return { host, port };
+}
+
 export const nodeCommand: Command = {
   name: 'node',
   summary: 'Run a node: accept links from enrolled nodes, link to bootstrap nodes, serve the local API.',
@@ -40,6 +51,7 @@ export const nodeCommand: Command = {
     data: { type: 'string', help: 'data directory: stored values, swarms, peer cache, API token (default NODEDIR/data)', valueName: 'DIR' },
     'upload-limit': { type: 'string', help: 'upload rate limit of the node over all swarms: bytes/s with k, M, G (500k, 2M) or bits/s ending in "bit" (20Mbit); 0 for none (default)', valueName: 'RATE' },
     'download-limit': { type: 'string', help: 'download rate limit of the node, as --upload-limit', valueName: 'RATE' },
+    'ppspp-transport': { type: 'string', help: 'also move swarm data over PPSPP (RFC 7574 over UDP, LEDBAT) from this address, preferred to TLS where a swarm allows it (not --tls-only swarms); the IP peers reach this node at, e.g. 127.0.0.1:7780', valueName: 'IP:PORT' },
     ...LOG_OPTIONS,
   },
   async run(args) {
@@ -50,6 +62,7 @@ export const nodeCommand: Command = {
     const apiSettings = nodeApiSettings(args);
     const limits = { uploadLimit: rateOption(args, 'upload-limit'), downloadLimit: rateOption(args, 'download-limit') };
     const bootstrap = stringList(args, 'bootstrap').map((b) => hostPort(b, '--bootstrap'));
+    const ppsppTransport = ppsppTransportOption(args);
     const config = await loadOverlayConfig(requireString(args, 'config'));
     const identityDir = requireString(args, 'identity');
     const identity = await loadIdentity(identityDir);
@@ -61,7 +74,7 @@ export const nodeCommand: Command = {
     // The PPSP usage: its kinds, codes and handlers go on before the node joins.
     const build = (asClient: boolean) => {
       const node = new Node({ config, identity, listen, bootstrap, logger, client: asClient, clientIfUnreachable: true, storageBackend: stores.storageBackend, peerCacheStore: stores.peerCacheStore });
-      const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, records: stores.swarmRecordStore, data: { host: listen?.host ?? '127.0.0.1', log: logger, ...limits } });
+      const ppsp = new PpspUsage({ properties: DEFAULT_PROPERTIES, records: stores.swarmRecordStore, data: { host: listen?.host ?? '127.0.0.1', log: logger, ...limits }, ...(ppsppTransport ? { ppsppTransport } : {}) });
       ppsp.attach(node);
       return { node, ppsp };
     };

@@ -99,6 +99,7 @@ export const seedCommand: Command = {
     type: { type: 'string', help: 'media type players are told, e.g. video/mp4 (default: by the file name\'s extension)', valueName: 'TYPE' },
     ...SWARM_UPLOAD_LIMIT_OPTION,
     ppspp: { type: 'string', help: 'also serve the file to plain PPSPP peers (RFC 7574 over UDP, e.g. libswift) on this address, e.g. 0.0.0.0:7777; prints its ppspp:// URL', valueName: 'IP:PORT' },
+    'tls-only': { type: 'boolean', help: 'its data travels only over TLS channels, never over ppspp (private; the swarm ID says so, so it differs from the open one)' },
     json: jsonOption,
   },
   async run(args) {
@@ -110,7 +111,8 @@ export const seedCommand: Command = {
     if (type !== undefined && !isMediaType(type)) throw new UsageError(`--type ${type} is not a media type like video/mp4`);
     const uploadLimit = rateOption(args, 'upload-limit');
     const ppspp = optionalString(args, 'ppspp');
-    const meta = (await callApi(apiEndpoint(args), 'POST', '/swarms', { path, chunkSize, type, uploadLimit, ppspp }, 3_600_000)) as {
+    const tlsOnly = args.values['tls-only'] === true;
+    const meta = (await callApi(apiEndpoint(args), 'POST', '/swarms', { path, chunkSize, type, uploadLimit, ppspp, tlsOnly }, 3_600_000)) as {
       swarmId: string;
       contentLength: number;
       chunkCount: number;

@@ -1,7 +1,8 @@
 /**
  * The PPSP endpoints of the node API:
- *   POST   /swarms {"path", "chunkSize"?, "type"?, "ppspp"?}  seed a file -> its metadata (swarmId to share); "type"
- *                                                       is the media type players get (default: by extension)
+ *   POST   /swarms {"path", "chunkSize"?, "type"?, "ppspp"?, "tlsOnly"?}  seed a file -> its metadata (swarmId to
+ *                                                       share); "type" is the media type players get (default:
+ *                                                       by extension); "tlsOnly" keeps its data off ppspp
  *   GET    /swarms                                      every swarm held: id, role, path, complete, percent;
  *                                                       data channels opened, by mechanism
  *   POST   /swarms/<id>/download {"out", "force"?}     write the swarm to a file: download it, or copy a
@@ -116,7 +117,8 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
         const chunkSize = b.chunkSize === undefined ? undefined : Number(b.chunkSize);
         if (b.type !== undefined && !isMediaType(b.type)) throw bad('"type" must be a media type like video/mp4');
         const ppspp = b.ppspp === undefined ? undefined : udpAddress(b.ppspp, 'ppspp');
-        const meta = await usage.seed(absolutePath(b.path, 'path'), { chunkSize, mediaType: b.type, ...limitsOf(b), ...(ppspp ? { ppspp } : {}) });
+        if (b.tlsOnly !== undefined && typeof b.tlsOnly !== 'boolean') throw bad('"tlsOnly" must be true or false');
+        const meta = await usage.seed(absolutePath(b.path, 'path'), { chunkSize, mediaType: b.type, tlsOnly: b.tlsOnly === true, ...limitsOf(b), ...(ppspp ? { ppspp } : {}) });
         return { ...meta, rootHash: Buffer.from(meta.rootHash).toString('hex') };
       })();
     }
