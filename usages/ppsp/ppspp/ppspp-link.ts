@@ -90,7 +90,7 @@ export class PpsppLink extends EventEmitter implements Link, ChannelHandler {
   readonly remoteAddress: string;
   readonly transport = 'ppspp';
   readonly peer: UdpAddress;
-  remoteContext: PpsppContext = DEFAULT_PPSPP_CONTEXT;
+  remoteContext: PpsppContext;
   /** Our channel ID (0 until the endpoint gave one). */
   ourId = 0;
   private theirId: number | undefined;
@@ -133,10 +133,9 @@ export class PpsppLink extends EventEmitter implements Link, ChannelHandler {
     this.remoteNodeIdHex = options.remoteNodeIdHex;
     this.remoteNodeId = idFromHex(options.remoteNodeIdHex);
     this.remoteAddress = `${options.peer.host}:${options.peer.port}`;
-    if (!role.dialler) {
-      this.theirId = role.theirId;
-      this.remoteContext = role.context;
-    }
+    // A dialler dials only our own peers: a refusal in FRAME_PART may come before any HANDSHAKE.
+    this.remoteContext = role.dialler ? LINK_CONTEXT : role.context;
+    if (!role.dialler) this.theirId = role.theirId;
     this.lastHeard = this.lastSent = this.lastRefresh = options.clock.now();
     this.answered = new Promise((resolve, reject) => {
       this.settle = (error) => (error ? reject(error) : resolve());
