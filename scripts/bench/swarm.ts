@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- swarm`: how fast one leecher downloads a file (256 MiB by default) over the
  * PPSP usage from 1 seeder and from 4 seeders (the first leecher stopped, so exactly four copies
- * serve), each a real `reload-ppsp node` process on
+ * serve), and from 1 seeder over the `ppspp` transport (two more nodes, both started with
+ * `--ppspp-transport`), each a real `reload-ppsp node` process on
  * 127.0.0.1, beside raw TLS bulk throughput measured in the same run (one TLS 1.3 connection with
  * the same kind of certificates, 64 KiB writes), and the leecher process's peak RSS, which must
  * not grow with the file (chunks go to disk, not memory).
@@ -60,10 +61,13 @@ export async function benchSwarm(opts: { sizeMiB?: number } = {}): Promise<Recor
   const nodes: NodeProcess[] = [];
   try {
     await initCaDir(join(dir, 'ca'), OVERLAY);
-    const names = ['s1', 's2', 's3', 's4', 'leech1', 'leech4'];
+    const names = ['s1', 's2', 's3', 's4', 'leech1', 'leech4', 'udpSeed', 'udpLeech'];
     for (const n of names) await enrollLocal(join(dir, 'ca'), `${n}@${OVERLAY}`, join(dir, n));
-    for (const n of names) nodes.push(await startNodeProcess({ config: join(dir, 'ca', 'overlay.json'), identity: join(dir, n), bootstrap: nodes[0] ? [nodes[0].listen] : [] }));
-    const [s1, s2, s3, s4, leech1, leech4] = nodes as [NodeProcess, NodeProcess, NodeProcess, NodeProcess, NodeProcess, NodeProcess];
+    for (const n of names) {
+      const extraArgs = n.startsWith('udp') ? ['--ppspp-transport', '127.0.0.1:0'] : [];
+      nodes.push(await startNodeProcess({ config: join(dir, 'ca', 'overlay.json'), identity: join(dir, n), bootstrap: nodes[0] ? [nodes[0].listen] : [], extraArgs }));
+    }
+    const [s1, s2, s3, s4, leech1, leech4, udpSeed, udpLeech] = nodes as [NodeProcess, NodeProcess, NodeProcess, NodeProcess, NodeProcess, NodeProcess, NodeProcess, NodeProcess];
     const file = join(dir, 'content.bin');
     await generate(file, bytes);
 
@@ -74,8 +78,10 @@ export async function benchSwarm(opts: { sizeMiB?: number } = {}): Promise<Recor
     const warmFile = join(dir, 'warm-up.bin');
     await generate(warmFile, WARM_UP_MIB * 1024 * 1024);
     let warmId = '';
-    for (const s of [s1, s2, s3, s4]) warmId = ((await callApi(s.api, 'POST', '/swarms', { path: warmFile }, 600_000)) as { swarmId: string }).swarmId;
+    for (const s of [s1, s2, s3, s4, udpSeed]) warmId = ((await callApi(s.api, 'POST', '/swarms', { path: warmFile }, 600_000)) as { swarmId: string }).swarmId;
     for (const l of [leech1, leech4]) await download(l, warmId, join(dir, `warm-up-${l.nodeId}.bin`));
+    // The ppspp leecher warms up too (over ppspp from its seeder, over tls from the others).
+    await download(udpLeech, warmId, join(dir, 'warm-up-udp.bin'));
 
     const { swarmId } = (await callApi(s1.api, 'POST', '/swarms', { path: file }, 600_000)) as { swarmId: string };
     const rssBefore = await rssOf(leech1.child.pid!);
@@ -87,6 +93,12 @@ export async function benchSwarm(opts: { sizeMiB?: number } = {}): Promise<Recor
     for (const s of [s2, s3, s4]) await callApi(s.api, 'POST', '/swarms', { path: file }, 600_000);
     const fourSec = await download(leech4, swarmId, join(dir, 'from4.bin'));
     const rss4 = await rssOf(leech4.child.pid!);
+    // Over ppspp: a file of the same size that only the ppspp seeder holds, so it is the one source.
+    const udpFile = join(dir, 'content-udp.bin');
+    await generate(udpFile, bytes);
+    const { swarmId: udpSwarm } = (await callApi(udpSeed.api, 'POST', '/swarms', { path: udpFile }, 600_000)) as { swarmId: string };
+    const udpSec = await download(udpLeech, udpSwarm, join(dir, 'fromUdp.bin'));
+    const opened = ((await callApi(udpLeech.api, 'GET', '/swarms')) as { channelsOpened: Record<string, number> }).channelsOpened;
     const mb = bytes / 1e6;
     return {
       bench: 'swarm',
@@ -95,6 +107,7 @@ export async function benchSwarm(opts: { sizeMiB?: number } = {}): Promise<Recor
       rawTlsBulkMBps: Math.round(rawMBps),
       oneSeeder: { seconds: Number(oneSec.toFixed(2)), MBps: Math.round(mb / oneSec), vsRawTls: Number((mb / oneSec / rawMBps).toFixed(3)) },
       fourSeeders: { seconds: Number(fourSec.toFixed(2)), MBps: Math.round(mb / fourSec), vsOneSeeder: Number((oneSec / fourSec).toFixed(3)) },
+      oneSeederOverPpspp: { seconds: Number(udpSec.toFixed(2)), MBps: Math.round(mb / udpSec), vsOneSeederOverTls: Number((oneSec / udpSec).toFixed(3)), channelsOpened: opened },
       leecherRssMiB: { beforeDownload: rssBefore.nowMiB, peakDuringOneSeeder: rssAfter.peakMiB, peakDuringFourSeeders: rss4.peakMiB },
       warmUpMiB: WARM_UP_MIB,
       note: `Each node is its own process, warmed up by a ${WARM_UP_MIB} MiB download first; the raw TLS figure is one connection in this process. RSS is the leecher process (VmHWM), which holds no chunk cache: it should stay flat as the file grows.`,
