@@ -12,7 +12,7 @@ import type { SwarmOptions } from '../../usages/ppsp/data/swarm.js';
 import type { PpspDataUsageOptions } from '../../usages/ppsp/data/ppsp-data-usage.js';
 import type { LiveSwarmOptions } from '../../usages/ppsp/live/live-swarm.js';
 import { ppspApi } from '../../usages/ppsp/ppsp-api.js';
-import { PpspUsage } from '../../usages/ppsp/ppsp-usage.js';
+import { PpspUsage, type PpspUsageOptions } from '../../usages/ppsp/ppsp-usage.js';
 import { httpRequest } from './http.js';
 import { startTestnet, type Testnet } from './testnet.js';
 
@@ -43,14 +43,17 @@ export interface PpspNetOptions {
   /** More data-plane options for node `i` (e.g. a wrapLink that tampers with what a peer sends). */
   data?: (i: number) => Omit<PpspDataUsageOptions, 'swarm'>;
   live?: LiveSwarmOptions;
+  /** Node `i`'s ppspp transport, if it offers one. */
+  ppsppTransport?: (i: number) => PpspUsageOptions['ppsppTransport'];
 }
 
-export async function startPpspNet(nodes: number, { apiOn = nodes - 1, swarm = FAST_SWARM, data, live }: PpspNetOptions = {}): Promise<PpspNet> {
+export async function startPpspNet(nodes: number, { apiOn = nodes - 1, swarm = FAST_SWARM, data, live, ppsppTransport }: PpspNetOptions = {}): Promise<PpspNet> {
   const dir = await mkdtemp(join(tmpdir(), 'ppsp-net-'));
   const usages: PpspUsage[] = [];
   const net = await startTestnet(nodes, {
     beforeStart: (node, i) => {
-      usages[i] = new PpspUsage({ properties: PROPS, data: { swarm, ...data?.(i) }, ...(live ? { live } : {}) });
+      const udp = ppsppTransport?.(i);
+      usages[i] = new PpspUsage({ properties: PROPS, data: { swarm, ...data?.(i) }, ...(live ? { live } : {}), ...(udp ? { ppsppTransport: udp } : {}) });
       usages[i]!.attach(node);
     },
   });

@@ -12,7 +12,7 @@
  * window), bounded in frames in flight, closed from either end.
  */
 import { EventEmitter } from 'node:events';
-import { ErrorCode, type Id, idFromHex, idToHex, invalidMessage, type Link, type LinkEvents, type Node, registerMessageCodes, ReloadError, type RequestContext } from '../../../overlay/index.js';
+import { ErrorCode, type Id, idFromHex, idToHex, invalidMessage, type Link, type Node, registerMessageCodes, ReloadError, type RequestContext } from '../../../overlay/index.js';
 
 export const PPSP_RELAY_REQ = 0x4001;
 export const PPSP_RELAY_ANS = 0x4002;
@@ -164,17 +164,5 @@ export class RelayLink extends EventEmitter implements Link {
         if (this.isOpen && seq !== CLOSE_SEQ) this.close(e);
       },
     );
-  }
-
-  override on<E extends keyof LinkEvents>(event: E, listener: LinkEvents[E]): this {
-    return super.on(event, listener);
-  }
-
-  override once<E extends keyof LinkEvents>(event: E, listener: LinkEvents[E]): this {
-    return super.once(event, listener);
-  }
-
-  override off<E extends keyof LinkEvents>(event: E, listener: LinkEvents[E]): this {
-    return super.off(event, listener);
   }
 }

@@ -22,7 +22,7 @@
  * channel is neither private nor authenticated, which is why a swarm can require `tls`.
  */
 import { EventEmitter } from 'node:events';
-import { ErrorCode, idFromHex, ReloadError, type Clock, type Id, type Link, type LinkEvents, type Logger } from '../../../overlay/index.js';
+import { ErrorCode, idFromHex, ReloadError, type Clock, type Id, type Link, type Logger } from '../../../overlay/index.js';
 import { Availability, decodeAvailability } from '../content/availability.js';
 import { MAX_CHUNK_COUNT } from '../content/swarm-id.js';
 import { DATA_HEADER_BYTES, DATA_MESSAGE_TYPE, decodeDataMessage, encodeDataMessage, PPSP_DATA_VERSION, writeDataHeader, type PpspDataMessage } from '../data/data-messages.js';
@@ -40,8 +40,9 @@ const DATA_OVERHEAD = 4 + 1 + 8 + 8;
 const MAX_CONTROL_DATAGRAM_BYTES = 16 * 1024;
 /** Bytes of a FRAME_PART besides its part. */
 const FRAME_PART_OVERHEAD = 1 + 4 + 4 + 4 + 2;
-/** Frames being put together from parts at once; the oldest goes when more start. */
-const MAX_FRAMES_IN_ASSEMBLY = 8;
+/** Frames being put together from parts at once, and their bytes in all; the oldest goes past either. */
+const MAX_FRAMES_IN_ASSEMBLY = 4;
+const MAX_ASSEMBLY_BYTES = 2 * 1024 * 1024;
 /** HAVE ranges said again per refresh at most (the rest the next time). */
 const MAX_HAVES_PER_REFRESH = 512;
 /** The message types we take, for the supported-messages option (§7.10). */
@@ -339,7 +340,13 @@ export class PpsppLink extends EventEmitter implements Link, ChannelHandler {
   private onFramePart(seq: number, frameLength: number, offset: number, part: Uint8Array): void {
     let frame = this.assembling.get(seq);
     if (!frame) {
-      if (this.assembling.size >= MAX_FRAMES_IN_ASSEMBLY) this.assembling.delete(this.assembling.keys().next().value!);
+      let held = frameLength;
+      for (const f of this.assembling.values()) held += f.bytes.length;
+      for (const [oldest, f] of this.assembling) {
+        if (this.assembling.size < MAX_FRAMES_IN_ASSEMBLY && held <= MAX_ASSEMBLY_BYTES) break;
+        this.assembling.delete(oldest);
+        held -= f.bytes.length;
+      }
       frame = { bytes: Buffer.alloc(frameLength), got: new Set(), received: 0 };
       this.assembling.set(seq, frame);
     }
@@ -468,18 +475,6 @@ export class PpsppLink extends EventEmitter implements Link, ChannelHandler {
     this.options.onClosed(this);
     this.emit('close', error);
   }
-
-  override on<E extends keyof LinkEvents>(event: E, listener: LinkEvents[E]): this {
-    return super.on(event, listener);
-  }
-
-  override once<E extends keyof LinkEvents>(event: E, listener: LinkEvents[E]): this {
-    return super.once(event, listener);
-  }
-
-  override off<E extends keyof LinkEvents>(event: E, listener: LinkEvents[E]): this {
-    return super.off(event, listener);
-  }
 }
 
 /** Our HANDSHAKE's options (ascending, §7): a dialler's names the swarm. */
@@ -502,6 +497,6 @@ function range(first: number, last: number): ChunkSpec {
 /** A message's encoded size, near enough to pack datagrams (only FRAME_PART and DATA are large). */
 function approximateSize(m: PpsppMessage): number {
   if (m.type === 'framePart') return FRAME_PART_OVERHEAD + m.part.length;
-  if (m.type === 'handshake') return 64;
+  if (m.type === 'handshake') return 128;
   return 24;
 }

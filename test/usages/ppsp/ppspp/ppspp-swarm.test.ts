@@ -7,49 +7,33 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Socket } from 'node:dgram';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Node } from '../../../../overlay/node.js';
 import { swarmIdOf } from '../../../../usages/ppsp/content/swarm-id.js';
-import { PpspUsage } from '../../../../usages/ppsp/ppsp-usage.js';
-import type { SwarmOptions } from '../../../../usages/ppsp/data/swarm.js';
-import { startTestnet, type Testnet } from '../../../helpers/testnet.js';
+import type { PpspUsage } from '../../../../usages/ppsp/ppsp-usage.js';
+import { FAST_SWARM, startPpspNet, type PpspNet } from '../../../helpers/ppsp-net.js';
 
-const PROPS = { accessType: 'fixed' as const, upKbps: 10_000, downKbps: 10_000, nat: 'unknown' as const, uptimeSec: 0 };
-const FAST: SwarmOptions = { tickIntervalMs: 50, rechokeIntervalMs: 300, requestTimeoutMs: 2000, redialIntervalMs: 300 };
 const MiB = 1024 * 1024;
 /** Nodes 0..10 offer ppspp; node 11 offers tls and the overlay only. */
 const PLAIN = 11;
 
 describe('PPSP swarms over the ppspp transport (RFC 7574 over UDP)', function () {
   this.timeout(180_000);
-  let net: Testnet;
+  let ppsp: PpspNet;
   let dir: string;
-  const usages = new Map<Node, PpspUsage>();
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ppspp-swarm-'));
-    net = await startTestnet(12, {
-      batch: 4,
-      beforeStart: (node, i) => {
-        const usage = new PpspUsage({ properties: PROPS, data: { swarm: FAST }, ...(i === PLAIN ? {} : { ppsppTransport: { host: '127.0.0.1', port: 0 } }) });
-        usage.attach(node);
-        usages.set(node, usage);
-      },
-    });
-    for (const u of usages.values()) await u.start();
+    ppsp = await startPpspNet(12, { swarm: { ...FAST_SWARM, requestTimeoutMs: 2000 }, ppsppTransport: (i) => (i === PLAIN ? undefined : { host: '127.0.0.1', port: 0 }) });
+    dir = ppsp.dir;
   });
 
   after(async () => {
-    for (const u of usages.values()) await u.stop();
-    await net?.stopAll();
-    await rm(dir, { recursive: true, force: true });
+    await ppsp?.stop();
   });
 
-  const usageOf = (i: number) => usages.get(net.nodes[i]!)!;
+  const usageOf = (i: number) => ppsp.usages[i]!;
   const tlsChannels = (u: PpspUsage) => u.channelsOpened.direct + u.channelsOpened.reversed + u.channelsOpened.punched + u.channelsOpened.relayed;
-  const snapshot = () => [...usages.values()].map((u) => ({ ppspp: u.channelsOpened.ppspp, tls: tlsChannels(u), overlay: u.channelsOpened.overlay }));
+  const snapshot = () => ppsp.usages.map((u) => ({ ppspp: u.channelsOpened.ppspp, tls: tlsChannels(u), overlay: u.channelsOpened.overlay }));
 
   async function source(name: string, bytes: number): Promise<{ path: string; content: Buffer }> {
     const content = randomBytes(bytes);
@@ -71,7 +55,7 @@ describe('PPSP swarms over the ppspp transport (RFC 7574 over UDP)', function ()
     expect(opened('ppspp'), 'ppspp channels opened').to.be.at.least(10);
     expect(opened('tls'), 'tls channels opened').to.equal(0);
     expect(opened('overlay'), 'relayed channels opened').to.equal(0);
-    const leechNodes = net.nodes.slice(1, 11);
+    const leechNodes = ppsp.net.nodes.slice(1, 11);
     const uploaders = swarms.filter((s) => leechNodes.some((n) => s.uploadedTo(n.nodeIdHex) > 0));
     expect(uploaders.length, 'leechers that uploaded to other leechers').to.be.greaterThan(1);
     for (const s of swarms) expect(s.stats.corruptCaught, 'chunks that failed their leaf hash').to.equal(0);
