@@ -17,7 +17,7 @@ import { PpspSignallingUsage } from './signalling/ppsp-signalling-usage.js';
 import type { PeerProperties } from './signalling/properties.js';
 import { swarmMetricFamilies } from './ppsp-metrics.js';
 import { fileIdentity, identityChange } from './store/seed-file-guard.js';
-import { decodeRecordMetadata, encodeRecordMetadata } from './store/swarm-record-codec.js';
+import { decodeRecordMetadata, decodeRecordPpspp, encodeRecordMetadata } from './store/swarm-record-codec.js';
 import type { SwarmRecord, SwarmRecordStore } from './store/swarm-record-store.js';
 import { parseSwarmId, type SwarmMetadata } from './content/swarm-id.js';
 import { SwarmOutputs, type SwarmOutput } from './store/swarm-outputs.js';
@@ -73,6 +73,8 @@ export class PpspUsage implements Usage {
   readonly channelsOpened: Record<LinkMechanism | 'overlay' | 'ppspp', number> = { direct: 0, reversed: 0, punched: 0, relayed: 0, overlay: 0, ppspp: 0 };
   /** The node's PPSPP socket for our own swarms, when offered. */
   private ppsppTransport: PpsppTransport | undefined;
+  /** Where seeded swarms' files are also served to plain PPSPP peers, by swarm ID. */
+  private readonly ppsppServed = new Map<string, PpsppServing>();
   /** Peers' PPSPP addresses that did not answer, until when they are passed over. */
   private readonly ppsppUnreachable = new Map<string, number>();
   private readonly records: SwarmRecordStore | undefined;
@@ -186,9 +188,21 @@ export class PpspUsage implements Usage {
     const meta = await this.data.seed(path, swarmOptions);
     const swarm = this.data.swarm(meta.swarmId)!;
     this.watch(swarm);
+    const serving = ppspp && (await this.servePpspp(swarm, ppspp));
     this.record(swarm);
     await this.signalling.joinSwarm(meta.swarmId, { haveCount: meta.chunkCount });
-    return ppspp ? { ...meta, ppspp: await this.ppspp.serve(path, ppspp.host, ppspp.port) } : meta;
+    return serving ? { ...meta, ppspp: serving } : meta;
+  }
+
+  /** Serves a seeded swarm's file to plain PPSPP peers too, until the swarm stops. */
+  private async servePpspp(swarm: Swarm, at: { host: string; port: number }): Promise<PpsppServing> {
+    const serving = await this.ppspp.serve(swarm.path, at.host, at.port);
+    this.ppsppServed.set(swarm.swarmId, serving);
+    swarm.once('stopped', () => {
+      this.ppsppServed.delete(swarm.swarmId);
+      void this.ppspp.unserve(serving);
+    });
+    return serving;
   }
 
   /**
@@ -315,7 +329,9 @@ export class PpspUsage implements Usage {
   /** Puts the swarm's record in the store (if any): what a restart needs to serve or resume it. */
   private record(swarm: Swarm): void {
     if (!this.records || swarm.stopped) return;
-    const record: SwarmRecord = { swarmId: swarm.swarmId, role: swarm.role, path: swarm.path, metadata: encodeRecordMetadata(swarm.metadata) };
+    const served = this.ppsppServed.get(swarm.swarmId);
+    const metadata = encodeRecordMetadata(swarm.metadata, served && parseTransportAddress(served.address, 'ppspp'));
+    const record: SwarmRecord = { swarmId: swarm.swarmId, role: swarm.role, path: swarm.path, metadata };
     if (swarm.complete && swarm.leafHashes && swarm.fileIdentity) Object.assign(record, { leafHashes: swarm.leafHashes, file: swarm.fileIdentity });
     try {
       this.records.put(record);
@@ -353,6 +369,11 @@ export class PpspUsage implements Usage {
     this.watch(swarm);
     await this.signalling.joinSwarm(record.swarmId, { haveCount: metadata.chunkCount });
     this.log.info(`serving swarm ${record.swarmId} (${record.path}) again, unchanged since it was hashed`);
+    const ppspp = decodeRecordPpspp(record.swarmId, record.metadata);
+    if (ppspp) {
+      const serving = await this.servePpspp(swarm, ppspp).catch((e: Error) => void this.log.warn(`not serving ${record.path} over PPSPP on ${ppspp.host}:${ppspp.port} again: ${e.message}`));
+      if (serving) this.log.info(`serving ${record.path} over PPSPP again: ${serving.url}`);
+    }
   }
 
   /** Members from the tracker, then more from the members we know (peer exchange). */

@@ -15,6 +15,9 @@ import { hashFile } from '../../../usages/ppsp/content/chunker.js';
 import { PpspUsage } from '../../../usages/ppsp/ppsp-usage.js';
 import { startTestnet, type Testnet } from '../../helpers/testnet.js';
 import { waitFor } from '../../helpers/wait.js';
+import { rejection } from '../../helpers/rejection.js';
+import { downloadPpspp } from '../../../usages/ppsp/ppspp/ppspp-download.js';
+import { PpsppEndpoint } from '../../../usages/ppsp/ppspp/ppspp-endpoint.js';
 import { MemoryRecordStore } from './store/memory-record-store.js';
 
 const PROPS = { accessType: 'fixed' as const, upKbps: 10_000, downKbps: 10_000, nat: 'unknown' as const, uptimeSec: 0 };
@@ -33,15 +36,16 @@ describe('PPSP usage: restarts, changed seed files, metrics', function () {
   let net: Testnet;
   let dir: string;
   const members: Member[] = [];
-  /** Usages 0 and 1 share `seeds` (1 is 0 restarted), 3 too (a later restart); 4 and 5 share `downloads`. */
+  /** Usages 0 and 1 share `seeds` (1 is 0 restarted), 3 too (a later restart); 4 and 5 share `downloads`; 8 and 9 `udpSeeds`. */
   const seeds = new MemoryRecordStore();
   const downloads = new MemoryRecordStore();
-  const storeOf = (i: number) => (i <= 1 || i === 3 ? seeds : i === 4 || i === 5 ? downloads : undefined);
+  const udpSeeds = new MemoryRecordStore();
+  const storeOf = (i: number) => (i <= 1 || i === 3 ? seeds : i === 4 || i === 5 ? downloads : i >= 8 ? udpSeeds : undefined);
   const started = new Set<number>();
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ppsp-usage-'));
-    net = await startTestnet(8, {
+    net = await startTestnet(10, {
       batch: 4,
       beforeStart: (node, i) => {
         const logs: string[] = [];
@@ -62,8 +66,8 @@ describe('PPSP usage: restarts, changed seed files, metrics', function () {
         members[i] = member;
       },
     });
-    // 1, 3 and 5 are the restarts: started by their tests, on the store an earlier usage filled.
-    for (const i of [0, 2, 4, 6, 7]) await start(i);
+    // 1, 3, 5 and 9 are the restarts: started by their tests, on the store an earlier usage filled.
+    for (const i of [0, 2, 4, 6, 7, 8]) await start(i);
   });
 
   async function start(i: number): Promise<Member> {
@@ -124,6 +128,30 @@ describe('PPSP usage: restarts, changed seed files, metrics', function () {
     expect(again.started, 'a changed file is downloaded again').to.equal(true);
     await again.swarm.done;
     expect((await readFile(join(dir, 'leeched.bin'))).equals(content)).to.equal(true);
+  });
+
+  it('a file also served over PPSPP is served there again after a restart, at the same URL, until its swarm stops', async () => {
+    const content = randomBytes(300 * 1024 + 5);
+    const path = join(dir, 'udp-seeded.bin');
+    await writeFile(path, content);
+    const meta = await members[8]!.usage.seed(path, { ppspp: { host: '127.0.0.1', port: 0 } });
+    const { url, rootHash, address } = meta.ppspp!;
+    await members[8]!.usage.stop();
+    started.delete(8);
+    const restarted = await start(9);
+    expect(restarted.logs.some((l) => l.includes(`over PPSPP again: ${url}`)), 'said where it serves').to.equal(true);
+    const peer = { host: '127.0.0.1', port: Number(address.split(':')[1]) };
+    const endpoint = await PpsppEndpoint.bind('127.0.0.1', 0);
+    try {
+      const out = join(dir, 'udp-copy.bin');
+      await downloadPpspp({ endpoint, peer, root: Buffer.from(rootHash, 'hex'), out, idleTimeoutMs: 5000 });
+      expect((await readFile(out)).equals(content)).to.equal(true);
+      expect(await restarted.usage.stopSwarm(meta.swarmId)).to.equal(true);
+      const e = await rejection(downloadPpspp({ endpoint, peer, root: Buffer.from(rootHash, 'hex'), out: join(dir, 'udp-again.bin'), idleTimeoutMs: 1500 }));
+      expect(e.message, 'nobody serves it once its swarm stopped').to.match(/^no answer from 127\.0\.0\.1:\d+/);
+    } finally {
+      await endpoint.close();
+    }
   });
 
   it('a record whose file changed while the node was down is dropped with a warning, not served', async () => {

@@ -80,6 +80,15 @@ export class PpsppServer {
     return { ...sum, channelsOpened: this.channelsOpened, handshakesRefused: this.handshakesRefused, congestion };
   }
 
+  /** Stops serving the content of `rootHash` (hex): its peers are told goodbye; false if not served. */
+  remove(rootHash: string): boolean {
+    const content = this.contents.get(rootHash);
+    if (!content) return false;
+    this.contents.delete(rootHash);
+    for (const channel of [...this.channels.values()]) if (channel.content === content) channel.close(true);
+    return true;
+  }
+
   /** Says goodbye to every peer and stops the timer; the endpoint and the contents stay open. */
   close(): void {
     this.timer.cancel();

@@ -51,6 +51,17 @@ export class PpsppService {
     return { address, rootHash, url: `ppspp://${address}/${rootHash}`, chunkSize: content.chunkSize, hash: content.tree.hash.algorithm as MerkleHashFunction };
   }
 
+  /** Stops serving what `serve` answered with `serving`, and closes the file (false if not served). */
+  async unserve(serving: Pick<PpsppServing, 'address' | 'rootHash'>): Promise<boolean> {
+    const entry = [...this.endpoints.values()].find(({ endpoint }) => hostPort(endpoint.address()) === serving.address);
+    if (!entry?.server.remove(serving.rootHash)) return false;
+    const { host, port } = entry.endpoint.address();
+    const key = `${host}|${port}|${serving.rootHash}`;
+    await this.contents.get(key)?.close();
+    this.contents.delete(key);
+    return true;
+  }
+
   async stop(): Promise<void> {
     for (const { server } of this.endpoints.values()) server.close();
     await Promise.all([...this.endpoints.values()].map(({ endpoint }) => endpoint.close()));
