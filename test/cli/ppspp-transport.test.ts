@@ -51,6 +51,9 @@ describe('CLI: swarms over the ppspp transport (node --ppspp-transport)', functi
       expect(g.code, g.stderr).to.equal(0);
       expect((await readFile(join(dir, `copy${k + 1}.bin`))).equals(content), `copy${k + 1}`).to.equal(true);
     }
+    const offered = ((await callApi(nodes[0]!.api, 'GET', '/swarms')) as { transports: { type: string; address?: string }[] }).transports;
+    expect(offered[0]?.type, 'the most preferred transport').to.equal('ppspp');
+    expect(offered[0]?.address).to.match(/^127\.0\.0\.1:\d+$/);
     for (const node of nodes.slice(1)) {
       const o = await opened(node);
       expect(o.ppspp, 'ppspp channels opened').to.be.greaterThan(0);

@@ -4,7 +4,7 @@
  *                                                       share); "type" is the media type players get (default:
  *                                                       by extension); "tlsOnly" keeps its data off ppspp
  *   GET    /swarms                                      every swarm held: id, role, path, complete, percent;
- *                                                       data channels opened, by mechanism
+ *                                                       data channels opened, by mechanism; transports offered
  *   POST   /swarms/<id>/download {"out", "force"?}     write the swarm to a file: download it, or copy a
  *                                                       swarm held here already, verified chunk by chunk
  *   GET    /swarms/<id>                                 progress, peers, rates, counters, outputs written
@@ -125,7 +125,7 @@ export function ppspApi(usage: PpspUsage): ApiExtension {
     if (path === PAGE_PATH && method === 'GET') return Promise.resolve(new RawAnswer(servePage));
     if (path === '/swarms' && method === 'GET') {
       const live = usage.live.list().map((l) => ({ swarmId: l.swarmId, role: l.role, name: l.descriptor?.name ?? null, newest: l.window.newest, ended: l.ended }));
-      return Promise.resolve({ swarms: [...usage.list().map(swarmSummary), ...live], channelsOpened: usage.channelsOpened });
+      return Promise.resolve({ swarms: [...usage.list().map(swarmSummary), ...live], channelsOpened: usage.channelsOpened, transports: usage.signalling.transports });
     }
     const live = liveApi(usage.live, method, path, body);
     if (live) return live;
