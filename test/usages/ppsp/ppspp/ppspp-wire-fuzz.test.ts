@@ -91,6 +91,14 @@ function message(rng: Prng, context: PpsppContext, hashBytes: number, signatureB
       return { type: 'pexResV6', address: rng.bytes(16), port: rng.int(0x10000) };
     case 7:
       return { type: 'pexResCert', certificate: rng.bytes(1 + rng.int(rng.chance(0.05) ? 4096 : 200)) };
+    case 8:
+      if (context.frameParts) {
+        // Our extension, on a channel whose peer listed it: a part somewhere inside its frame.
+        const part = rng.bytes(1 + rng.int(300));
+        const offset = rng.int(1000);
+        return { type: 'framePart', seq: rng.int(0x100000000), frameLength: offset + part.length + rng.int(1000), offset, part };
+      }
+      return { type: 'choke' };
     default:
       return { type: rng.pick(['pexReq', 'choke', 'unchoke'] as const) };
   }
@@ -106,6 +114,7 @@ function validDatagram(rng: Prng): { bytes: Buffer; context: PpsppContext } {
     merkleHashFunction: rng.pick(HASHES),
     liveSignatureAlgorithm: rng.pick([13, 14]),
     ...(signature === undefined ? {} : { signatureBytes: signature }),
+    ...(rng.chance(0.3) ? { frameParts: true } : {}),
   };
   const messages: PpsppMessage[] = [];
   let context = start;
