@@ -180,7 +180,7 @@ export class PpsppLink extends EventEmitter implements Link, ChannelHandler {
       return true;
     }
     this.translate(decodeDataMessage(bytes, OWN_FRAMES), bytes);
-    return true;
+    return this.isOpen;
   }
 
   private translate(m: PpspDataMessage, frame: Uint8Array): void {
@@ -210,8 +210,12 @@ export class PpsppLink extends EventEmitter implements Link, ChannelHandler {
       case 'hashes':
       case 'error':
         return this.sendFrame(frame);
-      default:
-        throw new ReloadError(ErrorCode.Invalid_Message, `${m.type} does not travel over ppspp (a live swarm's channel is tls or overlay)`, 'not_on_ppspp');
+      default: {
+        // Negotiation never puts a live swarm here; should a session try, the link refuses, as a full one would.
+        const why = new ReloadError(ErrorCode.Invalid_Message, `${m.type} does not travel over ppspp (a live swarm's channel is tls or overlay)`, 'not_on_ppspp');
+        this.options.log.warn(`ppspp link to ${this.remoteAddress}: ${why.message}`);
+        return this.close(why);
+      }
     }
   }
 
