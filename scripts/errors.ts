@@ -16,8 +16,9 @@ import { OutputError, StalledError } from './commands/swarm.js';
 import { PlayerError } from './commands/watch.js';
 import { SourceError } from './commands/live.js';
 import { PpsppDownloadError } from '../usages/ppsp/ppspp/ppspp-download.js';
+import { PpsppBindError } from '../usages/ppsp/ppspp/ppspp-transport.js';
 
-const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, ApiBindError, NodeProcessError, StalledError, OutputError, PlayerError, SourceError, DatabaseError, PpsppDownloadError];
+const USER_FACING = [UsageError, ConfigError, IdentityFileError, EnrollmentError, IdFormatError, ApiError, ApiBindError, NodeProcessError, StalledError, OutputError, PlayerError, SourceError, DatabaseError, PpsppDownloadError, PpsppBindError];
 
 export function errorMessage(e: unknown): string {
   if (USER_FACING.some((cls) => e instanceof cls) || isReloadError(e)) return (e as Error).message;

@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +77,7 @@ describe('CLI: swarms over the ppspp transport (node --ppspp-transport)', functi
     expect(tls(after) - tls(before), 'tls channels opened').to.be.greaterThan(0);
   });
 
-  it('refuses a --ppspp-transport that peers could not be told, with one line and exit 2', async () => {
+  it('refuses a --ppspp-transport that peers could not be told (exit 2) or that is taken (exit 1), in one line', async () => {
     for (const [value, message] of [
       ['0.0.0.0:7780', /not the wildcard/],
       ['localhost:7780', /give an IP address/],
@@ -86,6 +87,17 @@ describe('CLI: swarms over the ppspp transport (node --ppspp-transport)', functi
       expect(r.code, value).to.equal(2);
       expect(r.stderr.trim().split('\n'), value).to.have.length(1);
       expect(r.stderr, value).to.match(message);
+    }
+    // A port another program holds: the node stops with one line that says what to do, exit 1.
+    const taken = createSocket('udp4');
+    await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', resolve));
+    try {
+      const at = `127.0.0.1:${taken.address().port}`;
+      const r = await runCli(['node', '--config', join(dir, 'ca', 'overlay.json'), '--identity', join(dir, 'n1'), '--data', join(dir, 'n1-taken'), '--ppspp-transport', at]);
+      expect(r.code).to.equal(1);
+      expect(r.stderr.trim().split('\n').at(-1)).to.equal(`reload-ppsp: cannot listen for the ppspp transport on ${at}: the port is taken: pick another, or 0 for any free one`);
+    } finally {
+      taken.close();
     }
   });
 });

@@ -91,7 +91,6 @@ class PpsppDownload implements ChannelHandler {
   private corrupt = 0;
   private firstMissing = 0;
   private contentLength: number | undefined;
-  /** Requested chunk → when. */
   /** Requested chunk → when, and the request's place in our order (insertion order is that order). */
   private readonly requested = new Map<number, { at: number; seq: number }>();
   private requestSeq = 0;

@@ -67,7 +67,7 @@ export interface PpsppLinkTimers {
   idleTimeoutMs: number;
 }
 
-export const DEFAULT_LINK_TIMERS: PpsppLinkTimers = { handshakeRetryMs: 1000, handshakeTries: 8, refreshMs: 3000, keepAliveMs: 10_000, idleTimeoutMs: 60_000 };
+export const DEFAULT_LINK_TIMERS: PpsppLinkTimers = { handshakeRetryMs: 1000, handshakeTries: 4, refreshMs: 3000, keepAliveMs: 10_000, idleTimeoutMs: 60_000 };
 
 export interface PpsppLinkOptions {
   endpoint: PpsppEndpoint;

@@ -15,6 +15,11 @@ import { DEFAULT_LINK_TIMERS, PpsppLink, type PpsppLinkTimers } from './ppspp-li
 import { findOption } from './ppspp-options.js';
 import { hostPort } from './ppspp-service.js';
 
+/** The transport's address cannot be bound: the user's to change, so its message is for them. */
+export class PpsppBindError extends Error {
+  override name = 'PpsppBindError';
+}
+
 export interface PpsppTransportOptions {
   /** An IP address to bind. */
   host: string;
@@ -60,7 +65,10 @@ export class PpsppTransport {
   }
 
   static async open(options: PpsppTransportOptions): Promise<PpsppTransport> {
-    const endpoint = await PpsppEndpoint.bind(options.host, options.port, { log: options.log, ...(options.maxChannels ? { maxChannels: options.maxChannels } : {}) });
+    const endpoint = await PpsppEndpoint.bind(options.host, options.port, { log: options.log, ...(options.maxChannels ? { maxChannels: options.maxChannels } : {}) }).catch((e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'the port is taken: pick another, or 0 for any free one' : e.code === 'EADDRNOTAVAIL' ? 'no interface of this machine has that address' : e.message;
+      throw new PpsppBindError(`cannot listen for the ppspp transport on ${hostPort(options)}: ${why}`);
+    });
     return new PpsppTransport(endpoint, options);
   }
 
