@@ -47,7 +47,7 @@ export async function getPpspp(url: PpsppUrl, options: PpsppGetOptions): Promise
   try {
     return await downloadPpspp({
       endpoint,
-      peer: { host, port: url.port },
+      peers: [{ host, port: url.port }],
       root: url.root,
       out: options.out,
       chunkSize: options.chunkSize,

@@ -42,7 +42,7 @@ async function main(role: string | undefined, args: string[]): Promise<void> {
     }
     case 'leech': {
       const endpoint = await PpsppEndpoint.bind('0.0.0.0', 0);
-      const result = await downloadPpspp({ endpoint, peer: { host, port }, root: Buffer.from(rest[0]!, 'hex'), out: rest[1]! });
+      const result = await downloadPpspp({ endpoint, peers: [{ host, port }], root: Buffer.from(rest[0]!, 'hex'), out: rest[1]! });
       line({ done: result.ms });
       await endpoint.close();
       return;

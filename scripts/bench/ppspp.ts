@@ -159,7 +159,7 @@ async function ppsppOnce(file: string, out: string, hash: MerkleHashFunction, ch
   server.add(content);
   try {
     const started = performance.now();
-    const result = await downloadPpspp({ endpoint: leechEndpoint, peer: seedEndpoint.address(), root: content.root, out, chunkSize });
+    const result = await downloadPpspp({ endpoint: leechEndpoint, peers: [seedEndpoint.address()], root: content.root, out, chunkSize });
     const ms = performance.now() - started;
     const s = server.stats;
     say(`  ${hash} ${chunkSize}-byte chunks: ${round(result.bytes / 1e6 / (ms / 1000), 1)} MB/s (${s.chunksSent - result.chunks} chunks sent twice, ${s.chunksLost} counted lost)`);

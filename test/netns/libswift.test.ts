@@ -219,7 +219,7 @@ describe('libswift interop (RFC 7574 over real UDP; only when LIBSWIFT_BIN names
       const out = join(dir, 'ours.bin');
       let timer: NodeJS.Timeout | undefined;
       const result = await Promise.race([
-        downloadPpspp({ endpoint, peer: { host: '127.0.0.1', port }, root: Buffer.from(root, 'hex'), out }),
+        downloadPpspp({ endpoint, peers: [{ host: '127.0.0.1', port }], root: Buffer.from(root, 'hex'), out }),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`our download from libswift did not finish within ${LOOPBACK_LIMIT_MS / 1000} s`)), LOOPBACK_LIMIT_MS))),
       ]).finally(() => clearTimeout(timer));
       console.log(figures(`libswift -> ours, loopback (${result.chunks} chunks, ${result.corrupt} corrupt)`, result.bytes, result.ms));

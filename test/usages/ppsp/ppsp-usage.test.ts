@@ -144,10 +144,10 @@ describe('PPSP usage: restarts, changed seed files, metrics', function () {
     const endpoint = await PpsppEndpoint.bind('127.0.0.1', 0);
     try {
       const out = join(dir, 'udp-copy.bin');
-      await downloadPpspp({ endpoint, peer, root: Buffer.from(rootHash, 'hex'), out, idleTimeoutMs: 5000 });
+      await downloadPpspp({ endpoint, peers: [peer], root: Buffer.from(rootHash, 'hex'), out, idleTimeoutMs: 5000 });
       expect((await readFile(out)).equals(content)).to.equal(true);
       expect(await restarted.usage.stopSwarm(meta.swarmId)).to.equal(true);
-      const e = await rejection(downloadPpspp({ endpoint, peer, root: Buffer.from(rootHash, 'hex'), out: join(dir, 'udp-again.bin'), idleTimeoutMs: 1500 }));
+      const e = await rejection(downloadPpspp({ endpoint, peers: [peer], root: Buffer.from(rootHash, 'hex'), out: join(dir, 'udp-again.bin'), idleTimeoutMs: 1500 }));
       expect(e.message, 'nobody serves it once its swarm stopped').to.match(/^no answer from 127\.0\.0\.1:\d+/);
     } finally {
       await endpoint.close();

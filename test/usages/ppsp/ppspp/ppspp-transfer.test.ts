@@ -98,7 +98,7 @@ describe('PPSPP transfer over UDP (RFC 7574, our seeder and downloader)', functi
       const bytes = new Prng(size).bytes(size);
       const content = await seed(bytes);
       const out = join(dir, 'out.bin');
-      const result = await downloadPpspp({ endpoint: leechEndpoint, peer: seedEndpoint.address(), root: content.root, out });
+      const result = await downloadPpspp({ endpoint: leechEndpoint, peers: [seedEndpoint.address()], root: content.root, out });
       expect(result.bytes).to.equal(size);
       expect(result.chunks).to.equal(Math.ceil(size / 1024));
       expect(sha256(await readFile(out))).to.equal(sha256(bytes));
@@ -111,7 +111,7 @@ describe('PPSPP transfer over UDP (RFC 7574, our seeder and downloader)', functi
     const content = await seed(bytes, 'seed.bin', { hash: 'sha256', chunkSize: 16_384 });
     expect(content.root.length).to.equal(32);
     const out = join(dir, 'out.bin');
-    await downloadPpspp({ endpoint: leechEndpoint, peer: seedEndpoint.address(), root: content.root, chunkSize: 16_384, out });
+    await downloadPpspp({ endpoint: leechEndpoint, peers: [seedEndpoint.address()], root: content.root, chunkSize: 16_384, out });
     expect(sha256(await readFile(out))).to.equal(sha256(bytes));
   });
 
@@ -121,7 +121,7 @@ describe('PPSPP transfer over UDP (RFC 7574, our seeder and downloader)', functi
     const relay = await LossyRelay.start(seedEndpoint.address(), 0.1, 17);
     try {
       const out = join(dir, 'out.bin');
-      await downloadPpspp({ endpoint: leechEndpoint, peer: relay.address(), root: content.root, out, requestTimeoutMs: 300 });
+      await downloadPpspp({ endpoint: leechEndpoint, peers: [relay.address()], root: content.root, out, requestTimeoutMs: 300 });
       expect(sha256(await readFile(out))).to.equal(sha256(bytes));
       expect(relay.dropped, 'datagrams the relay dropped').to.be.greaterThan(20);
       expect(server.stats.chunksLost, 'chunks the seeder counted lost').to.be.greaterThan(0);
@@ -137,7 +137,7 @@ describe('PPSPP transfer over UDP (RFC 7574, our seeder and downloader)', functi
     for (let i = 0; i < changed.length; i += 1024) changed[i]! ^= 0xff;
     await writeFile(content.path, changed);
     const out = join(dir, 'out.bin');
-    const failure = await downloadPpspp({ endpoint: leechEndpoint, peer: seedEndpoint.address(), root: content.root, out, maxCorrupt: 4 }).then(
+    const failure = await downloadPpspp({ endpoint: leechEndpoint, peers: [seedEndpoint.address()], root: content.root, out, maxCorrupt: 4 }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -149,10 +149,79 @@ describe('PPSPP transfer over UDP (RFC 7574, our seeder and downloader)', functi
     );
   });
 
+  describe('from many peers at once', () => {
+    const extra: { endpoint: PpsppEndpoint; server: PpsppServer }[] = [];
+    afterEach(async () => {
+      for (const e of extra.splice(0)) {
+        e.server.close();
+        await e.endpoint.close();
+      }
+    });
+
+    /** Another seeder of `content` on its own endpoint. */
+    async function seeder(content: PpsppContent): Promise<{ endpoint: PpsppEndpoint; server: PpsppServer }> {
+      const endpoint = await PpsppEndpoint.bind('127.0.0.1', 0);
+      const other = { endpoint, server: new PpsppServer(endpoint) };
+      other.server.add(content);
+      extra.push(other);
+      return other;
+    }
+
+    it('takes chunks from every peer named, and finishes when one of them leaves half-way', async () => {
+      const bytes = new Prng(21).bytes(2 * 1024 * 1024 + 99);
+      const content = await seed(bytes);
+      const [b, c] = [await seeder(content), await seeder(content)];
+      const out = join(dir, 'many.bin');
+      let left = false;
+      const result = await downloadPpspp({
+        endpoint: leechEndpoint,
+        peers: [seedEndpoint.address(), b.endpoint.address(), c.endpoint.address()],
+        root: content.root,
+        out,
+        onProgress: (p) => {
+          // B says goodbye (the closing HANDSHAKE) a third of the way in; what it was asked for goes to the others.
+          if (!left && p.chunks > (p.totalChunks ?? Infinity) / 3) {
+            left = true;
+            b.server.close();
+          }
+        },
+      });
+      expect(sha256(await readFile(out))).to.equal(sha256(bytes));
+      expect(left).to.equal(true);
+      expect(result.peers, 'peers that sent chunks').to.equal(3);
+      for (const [name, s] of [['A', server], ['B', b.server], ['C', c.server]] as const) expect(s.stats.chunksSent, `chunks seeder ${name} sent`).to.be.greaterThan(0);
+      expect(server.stats.chunksSent + b.server.stats.chunksSent + c.server.stats.chunksSent, 'chunks sent in all').to.be.at.least(result.chunks);
+    });
+
+    it('finds more peers by asking the one it was given (PEX_REQ) and downloads from them too', async () => {
+      const bytes = new Prng(22).bytes(1024 * 1024 + 5);
+      const content = await seed(bytes);
+      // B fetches the file from A on the endpoint it serves on, then serves it: A heard from B's address.
+      const b = await seeder(content);
+      await downloadPpspp({ endpoint: b.endpoint, peers: [seedEndpoint.address()], root: content.root, out: join(dir, 'b-copy.bin'), maxPeers: 1 });
+      const out = join(dir, 'found.bin');
+      const result = await downloadPpspp({ endpoint: leechEndpoint, peers: [seedEndpoint.address()], root: content.root, out });
+      expect(sha256(await readFile(out))).to.equal(sha256(bytes));
+      expect(result.peers, 'the peer given and the one PEX named').to.equal(2);
+      expect(b.server.stats.chunksSent, 'chunks from the peer PEX named').to.be.greaterThan(0);
+    });
+
+    it('with maxPeers 1 asks nobody for peers and takes everything from the one given', async () => {
+      const content = await seed(new Prng(23).bytes(200 * 1024));
+      const b = await seeder(content);
+      await downloadPpspp({ endpoint: b.endpoint, peers: [seedEndpoint.address()], root: content.root, out: join(dir, 'b.bin'), maxPeers: 1 });
+      const sentBefore = server.stats.chunksSent;
+      const result = await downloadPpspp({ endpoint: leechEndpoint, peers: [seedEndpoint.address()], root: content.root, out: join(dir, 'one-peer.bin'), maxPeers: 1 });
+      expect(result.peers).to.equal(1);
+      expect(server.stats.chunksSent - sentBefore).to.be.at.least(result.chunks);
+      expect(b.server.stats.channelsOpened, 'channels B opened for us').to.equal(0);
+    });
+  });
+
   it('answers PEX_REQ with the other peers of the swarm it heard from lately (RFC 7574 §8.11)', async () => {
     const content = await seed(new Prng(11).bytes(3000));
     // A first peer downloads (and closes its channel): the seeder heard from it within the minute.
-    await downloadPpspp({ endpoint: leechEndpoint, peer: seedEndpoint.address(), root: content.root, out: join(dir, 'one.bin') });
+    await downloadPpspp({ endpoint: leechEndpoint, peers: [seedEndpoint.address()], root: content.root, out: join(dir, 'one.bin') });
     // A second peer, by hand: HANDSHAKE, then PEX_REQ on the channel the seeder gives it.
     const raw = createSocket('udp4');
     await new Promise<void>((resolve) => raw.bind(0, '127.0.0.1', resolve));
@@ -196,7 +265,7 @@ describe('PPSPP transfer over UDP (RFC 7574, our seeder and downloader)', functi
   it('gives up with a clear error when nobody serves the root there', async () => {
     const out = join(dir, 'out.bin');
     const root = createHash('sha1').update('nothing').digest();
-    const failure = await downloadPpspp({ endpoint: leechEndpoint, peer: seedEndpoint.address(), root, out, idleTimeoutMs: 1500 }).then(
+    const failure = await downloadPpspp({ endpoint: leechEndpoint, peers: [seedEndpoint.address()], root, out, idleTimeoutMs: 1500 }).then(
       () => undefined,
       (e: unknown) => e,
     );
