@@ -6,7 +6,7 @@
  */
 import type { OverlayConfig } from '../overlay/config.js';
 import { idFromHex, idToHex, type Id } from '../overlay/id.js';
-import { compareXorDistance } from '../overlay/topology/kademlia/kademlia-table.js';
+import { commonPrefixBits, compareXorDistance } from '../overlay/topology/kademlia/kademlia-table.js';
 
 /** What a node says of its neighbourhood (the topology fields of GET /status, and its state). */
 export interface NeighbourView {
@@ -15,6 +15,8 @@ export interface NeighbourView {
   successors?: string[];
   predecessors?: string[];
   siblings?: string[];
+  /** Kademlia: the contacts of each k-bucket (GET /status). */
+  buckets?: { contacts: string[] }[];
 }
 
 export interface TopologyTruth {
@@ -186,7 +188,21 @@ export class XorTruth implements TopologyTruth {
   neighbourhoodError(view: NeighbourView, count: number): string | undefined {
     const want = this.closest(idFromHex(view.nodeId), count, view.nodeId);
     const ok = (view.state ?? 'joined') === 'joined' && (view.siblings ?? []).join() === want.join();
-    return ok ? undefined : `${view.nodeId.slice(0, 8)} ${view.state ?? ''}: siblings ${short(view.siblings)} (want ${short(want)})`;
+    if (!ok) return `${view.nodeId.slice(0, 8)} ${view.state ?? ''}: siblings ${short(view.siblings)} (want ${short(want)})`;
+    const empty = view.buckets ? this.rangesUnknown(view.nodeId, [...(view.siblings ?? []), ...view.buckets.flatMap((b) => b.contacts)]) : [];
+    return empty.length === 0 ? undefined : `${view.nodeId.slice(0, 8)}: knows nobody in the range(s) at prefix length ${empty.join(', ')}, where nodes are`;
+  }
+
+  /**
+   * The ranges of the id space (the nodes sharing exactly d bits of prefix with `self`) that hold
+   * nodes while `contacts` names none of them. Greedy XOR routing reaches every node only when
+   * there are none: a node that knows nobody in a key's range takes itself for the closest.
+   */
+  private rangesUnknown(self: string, contacts: string[]): number[] {
+    const shared = (other: string) => commonPrefixBits(idFromHex(self), idFromHex(other));
+    const known = new Set(contacts.map(shared));
+    const held = new Set(this.sorted.filter((h) => h !== self).map(shared));
+    return [...held].filter((d) => !known.has(d)).sort((a, b) => a - b);
   }
 
   /** The first index in [lo, hi) whose id has `bit` set (ids there share every earlier bit). */

@@ -123,7 +123,7 @@ export function describeTopologyConformance(title: string, opts: ConformanceOpti
 
     after(async () => net && (await net.stop()));
 
-    it('joins: every neighbourhood equals the ground truth (Chord: successors and predecessors; Kademlia: the XOR-closest siblings)', async () => {
+    it('joins: every neighbourhood equals the ground truth (Chord: successors and predecessors; Kademlia: the XOR-closest siblings, and a contact in every range that holds nodes)', async () => {
       await settled(net, opts.settleMs, 'neighbourhoods after the joins');
     });
 

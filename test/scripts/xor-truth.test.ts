@@ -39,4 +39,18 @@ describe('XorTruth (Kademlia ground truth for multi-node tests and the simulator
       expect(truth.size).to.equal(members.length);
     }
   });
+
+  it('with k-buckets in the view, also names each range that holds nodes but none of its contacts', () => {
+    // Self 0000…, and one node in each of the ranges sharing 0, 1 and 2 bits of prefix with it.
+    const id = (firstByte: number) => idToHex(Uint8Array.from([firstByte, ...new Array<number>(15).fill(0)]) as Id);
+    const [self, far, mid, near, nearer] = [id(0x00), id(0x80), id(0x40), id(0x20), id(0x21)];
+    const truth = new XorTruth([self, far, mid, near, nearer].map((h) => Uint8Array.from(Buffer.from(h, 'hex')) as Id));
+    const siblings = [near, nearer];
+    const view = (contacts: string[]) => ({ nodeId: self, state: 'joined', siblings, buckets: [{ contacts }] });
+    expect(truth.neighbourhoodError(view([far, mid]), 2)).to.equal(undefined);
+    expect(truth.neighbourhoodError(view([far]), 2)).to.match(/knows nobody in the range\(s\) at prefix length 1,/);
+    expect(truth.neighbourhoodError(view([]), 2)).to.match(/prefix length 0, 1,/);
+    // Without buckets (Chord's view, or a node that does not say) only the siblings are checked.
+    expect(truth.neighbourhoodError({ nodeId: self, state: 'joined', siblings }, 2)).to.equal(undefined);
+  });
 });

@@ -30,6 +30,9 @@ export class DownloadPeer implements ChannelHandler {
   arrivalMs = 0;
   /** What it holds by its HAVEs; undefined before any. */
   private holds: Uint8Array | undefined;
+  private heldCount = 0;
+  /** Its HAVEs covered everything: a seeder. */
+  private holdsAll = false;
   private readonly earlyHaves: { first: number; last: number }[] = [];
   choked = false;
   /** HAVEs of ours to tell it with the next datagram. */
@@ -59,7 +62,7 @@ export class DownloadPeer implements ChannelHandler {
 
   /** Whether it holds chunk `index`, as far as we know. */
   has(index: number): boolean {
-    return this.holds ? this.holds[index] === 1 : this.named;
+    return this.holdsAll || (this.holds ? this.holds[index] === 1 : this.named);
   }
 
   /** A HAVE of chunks first..last (cut to `chunkCount` once known). */
@@ -68,8 +71,17 @@ export class DownloadPeer implements ChannelHandler {
       if (this.earlyHaves.length < MAX_EARLY_HAVES) this.earlyHaves.push({ first, last });
       return;
     }
-    this.holds ??= new Uint8Array(chunkCount);
-    this.holds.fill(1, Math.min(first, chunkCount), Math.min(last, chunkCount - 1) + 1);
+    if (this.holdsAll) return;
+    const holds = (this.holds ??= new Uint8Array(chunkCount));
+    for (let i = first; i <= Math.min(last, chunkCount - 1); i++) {
+      if (holds[i]) continue;
+      holds[i] = 1;
+      this.heldCount++;
+    }
+    if (this.heldCount < chunkCount) return;
+    // Everything: later HAVEs (a seeder may repeat them in every datagram) cost nothing.
+    this.holdsAll = true;
+    this.holds = undefined;
   }
 
   /** The chunk count is known: HAVEs that came before it count now. */
