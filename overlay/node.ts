@@ -707,9 +707,18 @@ export class Node {
         link.close(new ReloadError(ErrorCode.Request_Timeout, `no frame within ${timeoutMs} ms of linking`, 'silent'));
       });
     });
-    const heard = () => timer.cancel();
+    // Whichever comes first ends the greeting and removes the other listener: a close listener left
+    // on a link for its whole life keeps this closure and its spent timer (half a KB per link).
+    const heard = () => {
+      timer.cancel();
+      link.off('close', closed);
+    };
+    const closed = () => {
+      timer.cancel();
+      link.off('message', heard);
+    };
     link.once('message', heard);
-    link.once('close', () => timer.cancel());
+    link.once('close', closed);
   }
 
   /** Is a link still worth greeting (open, and this node running)? */
