@@ -37,6 +37,15 @@ interface Bound {
   links: Set<Link>;
 }
 
+/**
+ * Holds `link` among the listener's links until it closes. A function of its own, so that the close
+ * listener keeps only these two alive, not every variable of the dial it was made in.
+ */
+function track(bound: Bound, link: Link): void {
+  bound.links.add(link);
+  link.once('close', () => bound.links.delete(link));
+}
+
 /** The first port `listen` hands out for port 0, as an ephemeral range would. */
 const FIRST_EPHEMERAL_PORT = 32768;
 
@@ -124,8 +133,7 @@ export class MemoryNetwork {
           { nodeId: remote.identity.nodeId, user: remote.identity.user, certDer: remote.identity.certDer, address: to },
           { clock, latencyMs: path.latencyMs, bandwidthBps: path.bandwidthBps, lossRate: path.lossRate ?? 0, random: this.random.next, queueLimit: opts.queueLimit },
         );
-        bound.links.add(there);
-        there.once('close', () => bound.links.delete(there));
+        track(bound, there);
         // The dialler's side is due first: whatever the listener sends at once arrives on a link
         // the dialler already holds, as after a TLS handshake (timers due together run in order).
         clock.after(path.latencyMs, () => {
