@@ -115,7 +115,8 @@ describe('NAT lab: hosts behind real NATs in network namespaces (scripts/nat-hos
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     const killer = setTimeout(() => child.kill('SIGKILL'), limitMs);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // 'close', not 'exit': a child's last stdout may still be on its way when it has exited.
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     clearTimeout(killer);
     const last = out.trim().split('\n').at(-1);
     if (!last) throw new Error(`the program in h${i} exited with ${code} and said nothing: ${err}`);
