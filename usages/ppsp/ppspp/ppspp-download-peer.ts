@@ -9,6 +9,7 @@ import type { DecodedDatagram } from './ppspp-datagram.js';
 import type { ChannelHandler, PpsppEndpoint, UdpAddress } from './ppspp-endpoint.js';
 import type { PpsppMessage } from './ppspp-messages.js';
 import type { ProtocolOption } from './ppspp-options.js';
+import { hostPort } from './ppspp-service.js';
 
 /** Chunks a later-requested chunk may overtake before the earlier one counts as lost. */
 const REORDER_CHUNKS = 8;
@@ -52,7 +53,7 @@ export class DownloadPeer implements ChannelHandler {
   }
 
   get address(): string {
-    return this.peer.host.includes(':') ? `[${this.peer.host}]:${this.peer.port}` : `${this.peer.host}:${this.peer.port}`;
+    return hostPort(this.peer);
   }
 
   receive(datagram: DecodedDatagram): void {

@@ -225,7 +225,11 @@ class PpsppDownload {
     switch (m.type) {
       case 'handshake':
         if (m.sourceChannel === 0) return this.dropPeer(peer, `${peer.address} closed the channel`, false);
-        if (peer.theirId === undefined && this.maxPeers > 1) answers.push({ type: 'pexReq' });
+        if (peer.theirId === undefined && this.maxPeers > 1) {
+          // Asked at once; the tick asks again only after PEX_INTERVAL_MS.
+          peer.lastPexAt = this.clock.now();
+          answers.push({ type: 'pexReq' });
+        }
         peer.theirId ??= m.sourceChannel;
         return;
       case 'integrity': {
