@@ -98,7 +98,7 @@ export function verifyMessage(
   // A certificate already known needs no hashing of the ones the message carries.
   const der = opts.knownCertificate?.(certHashHex) ?? certificates.find((c) => fingerprintOf(c) === certHashHex);
   if (!der) throw forbidden(`no certificate with hash ${certHashHex} in the message or known`, 'unknown_signer');
-  const signer = trust.verify(der, nowMs);
+  const signer = trust.verify(der, nowMs, certHashHex);
   // A cache lookup keyed by hash could hand back any certificate: hold it to the hash it claims.
   if (signer.fingerprint !== certHashHex) throw forbidden(`the certificate found for ${certHashHex} has another hash`, 'unknown_signer');
   const input = signatureInput(msg.header, msg.contentsBytes, encodedSignerOf(signature.signer, certHashHex));

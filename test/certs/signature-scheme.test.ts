@@ -53,6 +53,12 @@ describe('the keyed signature stand-in (simulator only)', () => {
     expectReloadError(() => verifyMessage(claimed, simTrust, Date.now()), ErrorCode.Forbidden, { reason: 'bad_signature' });
   });
 
+  it('a certificate named by the hash of another one verifies as itself, not as the one cached under that hash', () => {
+    const now = Date.now();
+    expect(simTrust.verify(alice.certDer, now, alice.fingerprint).fingerprint).to.equal(alice.fingerprint);
+    expect(simTrust.verify(bob.certDer, now, alice.fingerprint).identity.nodeIdHex).to.equal(bob.nodeIdHex);
+  });
+
   it('a real node refuses a stand-in signature, and the stand-in refuses an RSA one', () => {
     expectReloadError(() => verifyMessage(send(alice, bob), pki.trust, Date.now()), ErrorCode.Forbidden, { reason: 'bad_signature' });
     expectReloadError(() => verifyMessage(send(real, bob), simTrust, Date.now()), ErrorCode.Forbidden, { reason: 'bad_signature' });
