@@ -55,8 +55,20 @@ export interface ForwarderOptions {
   onFault?(error: unknown, stage: string): void;
 }
 
-function destKey(d: Destination): string {
-  return `${d.type}:${idToHex(d.id)}`;
+/** Lists longer than this are checked for repeats through a set of keys, shorter ones pairwise. */
+const PAIRWISE_UP_TO = 16;
+
+/**
+ * Whether a destination list names one entry twice. Most lists are one entry, or a response's
+ * reversed via list of a few hops: comparing bytes pairwise allocates nothing, where a key per
+ * entry made a string for each on every message.
+ */
+function namesOneTwice(list: readonly Destination[]): boolean {
+  if (list.length > PAIRWISE_UP_TO) return new Set(list.map((d) => `${d.type}:${idToHex(d.id)}`)).size < list.length;
+  for (let i = 1; i < list.length; i++) {
+    for (let j = 0; j < i; j++) if (list[i]!.type === list[j]!.type && idEquals(list[i]!.id, list[j]!.id)) return true;
+  }
+  return false;
 }
 
 export class Forwarder {
@@ -128,12 +140,7 @@ export class Forwarder {
       throw new ReloadError(older ? ErrorCode.Config_Too_Old : ErrorCode.Config_Too_New, `configuration sequence ${h.configSequence}, ours is ${this.opts.configSequence}`);
     }
     if (h.ttl > this.opts.initialTtl) throw new ReloadError(ErrorCode.TTL_Exceeded, `TTL ${h.ttl} above the overlay's initial TTL ${this.opts.initialTtl}`);
-    const seen = new Set<string>();
-    for (const d of h.destinations) {
-      const key = destKey(d);
-      if (seen.has(key)) throw new ReloadError(ErrorCode.Invalid_Message, 'destination list names a node twice', 'duplicate_destination');
-      seen.add(key);
-    }
+    if (namesOneTwice(h.destinations)) throw new ReloadError(ErrorCode.Invalid_Message, 'destination list names a node twice', 'duplicate_destination');
     if (h.destinations.slice(0, -1).some((d) => d.type === 'resource')) {
       throw new ReloadError(ErrorCode.Invalid_Message, 'a Resource-ID may only be the last destination', 'resource_not_last');
     }

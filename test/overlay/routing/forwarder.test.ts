@@ -55,3 +55,38 @@ describe('overlay/routing/forwarder: faults of this node', () => {
     expect(metrics.errorCount(ErrorCode.Invalid_Message, 'unanswerable')).to.equal(0);
   });
 });
+
+describe('overlay/routing/forwarder: destination lists', () => {
+  it('refuses a list that names a node twice, short or long, and passes one of distinct nodes', async () => {
+    const pki = await sharedPki();
+    const [self, peer] = [await pki.enroll(), await pki.enroll()];
+    const from = new RecordingLink(peer.nodeId, MAX_MESSAGE);
+    const refused: (string | undefined)[] = [];
+    let delivered = 0;
+    const forwarder = new Forwarder({
+      self: self.nodeId,
+      overlayHash: overlayHash(TEST_OVERLAY),
+      configSequence: 1,
+      initialTtl: 100,
+      maxMessageSize: MAX_MESSAGE,
+      metrics: new RoutingMetrics(),
+      log: silentLogger,
+      // Every hop after this node is taken for this node's own: a list that passes the check is delivered here.
+      policy: { nextHop: () => ({ kind: 'local' }) },
+      deliver: () => delivered++,
+      sendError: (_request, error) => refused.push(error.reason),
+    });
+    const others = Array.from({ length: 20 }, (_, i) => ({ type: 'node' as const, id: Uint8Array.from({ length: 16 }, (_, b) => (b === 0 ? i + 1 : 7)) as typeof self.nodeId }));
+    const send = (destinations: typeof others) => {
+      const header = newHeader({ overlay: TEST_OVERLAY, sequence: 1, initialTtl: 50 }, destinations, [{ type: 'node', id: peer.nodeId }]);
+      forwarder.receive(encodeMessage(signMessage(header, { code: MessageCode.PingReq, body: encodeCbor(pingRequestBody(0)), extensions: [] }, peer)), from);
+    };
+    send([others[0]!, others[1]!, others[0]!]);
+    send([...others, others[19]!]);
+    expect(refused).to.deep.equal(['duplicate_destination', 'duplicate_destination']);
+    send(others.slice(0, 3));
+    send(others);
+    expect(refused).to.have.length(2);
+    expect(delivered).to.equal(2);
+  });
+});
