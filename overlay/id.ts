@@ -84,10 +84,21 @@ export function compareIds(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 }
 
+/**
+ * Scratch bytes for the conversions below, read through one view: making a DataView per call cost
+ * more than the arithmetic, and Chord does this for every peer named in every Update.
+ */
+const scratch = new Uint8Array(ID_BYTES);
+const scratchView = new DataView(scratch.buffer);
+
+function scratchValue(): bigint {
+  return (scratchView.getBigUint64(0) << 64n) | scratchView.getBigUint64(8);
+}
+
 export function idToBigInt(id: Uint8Array): bigint {
   if (id.length !== ID_BYTES) return BigInt('0x' + (idToHex(id) || '0'));
-  const view = new DataView(id.buffer, id.byteOffset, ID_BYTES);
-  return (view.getBigUint64(0) << 64n) | view.getBigUint64(8);
+  scratch.set(id);
+  return scratchValue();
 }
 
 /** The id of a value modulo 2^128. */
@@ -98,7 +109,15 @@ export function idFromBigInt(value: bigint): Id {
 
 /** Clockwise distance from `from` to `to` on the ring, in [0, 2^128). */
 export function ringDistance(from: Uint8Array, to: Uint8Array): bigint {
-  return (idToBigInt(to) - idToBigInt(from)) & RING_MASK;
+  if (from.length !== ID_BYTES || to.length !== ID_BYTES) return (idToBigInt(to) - idToBigInt(from)) & RING_MASK;
+  // Byte by byte with a borrow, wrapping at 2^128: one number made instead of five.
+  let borrow = 0;
+  for (let i = ID_BYTES - 1; i >= 0; i--) {
+    const d = to[i]! - from[i]! - borrow;
+    borrow = d < 0 ? 1 : 0;
+    scratch[i] = d & 0xff;
+  }
+  return scratchValue();
 }
 
 /** `id + delta` on the ring (Chord finger targets: n + 2^(128-i)). */

@@ -38,6 +38,18 @@ describe('overlay/id', () => {
     expect(idToHex(addToId(h('0'), 1n << 127n))).to.equal('8' + '0'.repeat(31));
   });
 
+  it('measures ring distance byte by byte as the arithmetic on 128-bit numbers does, borrows included', () => {
+    const value = (hex: string) => BigInt('0x' + hex);
+    const pairs: [string, string][] = [
+      ['0'.repeat(31) + '1', 'f'.repeat(32)],
+      ['f'.repeat(32), '0'.repeat(32)],
+      ['00ff'.repeat(8), 'ff00'.repeat(8)],
+      ['8' + '0'.repeat(31), '7' + 'f'.repeat(31)],
+    ];
+    for (let i = 0; i < 200; i++) pairs.push([idToHex(randomId()), idToHex(randomId())]);
+    for (const [a, b] of pairs) expect(ringDistance(idFromHex(a), idFromHex(b)), `${a} -> ${b}`).to.equal((value(b) - value(a) + RING_SIZE) % RING_SIZE);
+  });
+
   it('tests half-open ring intervals (from, to], wrapping past zero', () => {
     expect(inRingInterval(h('15'), h('10'), h('20'))).to.equal(true);
     expect(inRingInterval(h('20'), h('10'), h('20'))).to.equal(true);

@@ -3,7 +3,7 @@
  * table with reversed indexing, as a pure data structure. Whom to Attach to, when to send Updates and
  * which finger to refresh (§10.5–§10.7) is decided by the Chord plugin around it.
  */
-import { addToId, ID_BYTES, idToBigInt, RING_SIZE, ringDistance, type Id } from '../../id.js';
+import { addToId, ID_BYTES, RING_SIZE, ringDistance, type Id } from '../../id.js';
 import type { RoutingTable } from '../routing-table.js';
 
 /** Successors kept, and as many predecessors, by default (RFC 6940 §10.3: at least 3). */
@@ -12,8 +12,6 @@ export const DEFAULT_NEIGHBOUR_COUNT = 3;
 export const DEFAULT_FINGER_COUNT = 16;
 /** One finger per bit of the identifier: finger 128 targets self + 1. */
 export const MAX_FINGER_COUNT = ID_BYTES * 8;
-
-const RING_MASK = RING_SIZE - 1n;
 
 /** Settings of a ChordTable; every field has a default. */
 export interface ChordTableOptions {
@@ -75,8 +73,6 @@ export class ChordTable implements RoutingTable {
   /** Kept peers sorted by clockwise offset from self: successors at the front, predecessors at the back. */
   private ring: Entry[] = [];
   private readonly targets: readonly { index: number; target: Id }[];
-  /** Self as a number, for offsetOf. */
-  private readonly selfValue: bigint;
 
   constructor(readonly self: Id, opts: ChordTableOptions = {}) {
     const neighbourCount = opts.neighbourCount ?? DEFAULT_NEIGHBOUR_COUNT;
@@ -88,7 +84,6 @@ export class ChordTable implements RoutingTable {
       throw new RangeError(`fingerCount must be an integer in 0..${MAX_FINGER_COUNT}, got ${fingerCount}`);
     }
     this.neighbourCount = neighbourCount;
-    this.selfValue = idToBigInt(self);
     this.fingerCount = fingerCount;
     this.targets = Array.from({ length: fingerCount }, (_, k) => ({
       index: k + 1,
@@ -263,9 +258,9 @@ export class ChordTable implements RoutingTable {
     return { lastSuccessor, lastPredecessor };
   }
 
-  /** Clockwise distance from self to `id`, in [0, 2^128) (ringDistance with self's half done once). */
+  /** Clockwise distance from self to `id`, in [0, 2^128). */
   private offsetOf(id: Id): bigint {
-    return (idToBigInt(id) - this.selfValue) & RING_MASK;
+    return ringDistance(this.self, id);
   }
 
   /** Finger slot i holds offsets in [2^(128−i), 2^(129−i)), i.e. offsets of bit length 129 − i. */
