@@ -28,6 +28,7 @@ import { systemRandom, type Random } from '../random.js';
 import { ErrorCode, ReloadError } from '../errors.js';
 import { ID_BYTES, idFromBytes } from '../id.js';
 import { decodeCbor, encodeCbor } from './cbor.js';
+import { byteStringSize, CborWriter, headSize } from './cbor-writer.js';
 import {
   PROTOCOL_VERSION,
   type Destination,
@@ -98,11 +99,13 @@ function checkResourcePosition(entries: readonly Destination[], field: string, r
   }
 }
 
-function destinationItem(d: Destination, field: string): unknown[] {
+/** Checks one entry for encoding; returns its type code. */
+function destinationCode(d: Destination, field: string): number {
   const code = DESTINATION_CODES.get(d.type);
   if (code === undefined) fail(`${field}.type`, 'must be node, resource or opaque');
   const [min, max] = idLengthLimits(d.type);
-  return [code, byteString(d.id, `${field}.id`, min, max)];
+  byteString(d.id, `${field}.id`, min, max);
+  return code;
 }
 
 function destinationFrom(value: unknown, field: string): Destination {
@@ -115,10 +118,27 @@ function destinationFrom(value: unknown, field: string): Destination {
   return type === 'opaque' ? { type, id: Uint8Array.from(idBytes) } : { type, id: idFromBytes(idBytes) };
 }
 
-function destinationListItems(value: readonly Destination[], field: string, resourceAllowedLast: boolean): unknown[] {
+/** Checks a via or destination list for encoding; returns each entry's type code. */
+function destinationCodes(value: readonly Destination[], field: string, resourceAllowedLast: boolean): number[] {
   const entries = list<Destination>(value, field, MAX_LIST_ENTRIES);
   checkResourcePosition(entries, field, resourceAllowedLast);
-  return entries.map((d, i) => destinationItem(d, `${field}[${i}]`));
+  return entries.map((d, i) => destinationCode(d, `${field}[${i}]`));
+}
+
+/** Encoded size of a checked via or destination list: [[type, id]*]. */
+function destinationListSize(entries: readonly Destination[], codes: readonly number[]): number {
+  let size = headSize(entries.length);
+  for (let i = 0; i < entries.length; i++) size += 1 + headSize(codes[i]!) + byteStringSize(entries[i]!.id.length);
+  return size;
+}
+
+function writeDestinationList(w: CborWriter, entries: readonly Destination[], codes: readonly number[]): void {
+  w.array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    w.array(2);
+    w.unsigned(codes[i]!);
+    w.byteString(entries[i]!.id);
+  }
 }
 
 function destinationListFrom(value: unknown, field: string, resourceAllowedLast: boolean): Destination[] {
@@ -127,8 +147,10 @@ function destinationListFrom(value: unknown, field: string, resourceAllowedLast:
   return entries;
 }
 
-function optionItem(o: ForwardingOption, field: string): unknown[] {
-  return [u8(o.type, `${field}.type`), u8(o.flags, `${field}.flags`), byteString(o.value, `${field}.value`, 0, MAX_U16)];
+function checkOption(o: ForwardingOption, field: string): void {
+  u8(o.type, `${field}.type`);
+  u8(o.flags, `${field}.flags`);
+  byteString(o.value, `${field}.value`, 0, MAX_U16);
 }
 
 function optionFrom(value: unknown, field: string): ForwardingOption {
@@ -147,12 +169,6 @@ function u64(value: bigint, field: string): bigint {
   return value;
 }
 
-function transactionIdItem(id: bigint): Uint8Array {
-  const out = Buffer.allocUnsafe(TRANSACTION_ID_BYTES);
-  out.writeBigUInt64BE(u64(id, 'header.transactionId'), 0);
-  return out;
-}
-
 function transactionIdFrom(value: unknown): bigint {
   const b = byteString(value, 'header.transactionId', TRANSACTION_ID_BYTES, TRANSACTION_ID_BYTES);
   return new DataView(b.buffer, b.byteOffset, TRANSACTION_ID_BYTES).getBigUint64(0);
@@ -166,20 +182,47 @@ function transactionIdFrom(value: unknown): bigint {
  */
 export function encodeMessage(msg: WireMessage): Uint8Array {
   const h = msg.header;
-  return encodeCbor([
-    RELO_TOKEN,
-    u32(h.overlay, 'header.overlay'),
-    u16(h.configSequence, 'header.configSequence'),
-    protocolVersion(h.version),
-    u8(h.ttl, 'header.ttl'),
-    transactionIdItem(h.transactionId),
-    u32(h.maxResponseLength, 'header.maxResponseLength'),
-    destinationListItems(h.via, 'header.via', false),
-    destinationListItems(h.destinations, 'header.destinations', true),
-    list<ForwardingOption>(h.options, 'header.options', MAX_OPTIONS).map((o, i) => optionItem(o, `header.options[${i}]`)),
-    anyBytes(msg.contentsBytes, 'contentsBytes'),
-    anyBytes(msg.securityBytes, 'securityBytes'),
-  ]);
+  const overlay = u32(h.overlay, 'header.overlay');
+  const configSequence = u16(h.configSequence, 'header.configSequence');
+  const version = protocolVersion(h.version);
+  const ttl = u8(h.ttl, 'header.ttl');
+  const transactionId = u64(h.transactionId, 'header.transactionId');
+  const maxResponseLength = u32(h.maxResponseLength, 'header.maxResponseLength');
+  const viaCodes = destinationCodes(h.via, 'header.via', false);
+  const destinationTypeCodes = destinationCodes(h.destinations, 'header.destinations', true);
+  const options = list<ForwardingOption>(h.options, 'header.options', MAX_OPTIONS);
+  options.forEach((o, i) => checkOption(o, `header.options[${i}]`));
+  const contents = anyBytes(msg.contentsBytes, 'contentsBytes');
+  const security = anyBytes(msg.securityBytes, 'securityBytes');
+
+  let size = headSize(MESSAGE_ARITY) + headSize(RELO_TOKEN) + headSize(overlay) + headSize(configSequence) + headSize(version) + headSize(ttl);
+  size += byteStringSize(TRANSACTION_ID_BYTES) + headSize(maxResponseLength);
+  size += destinationListSize(h.via, viaCodes) + destinationListSize(h.destinations, destinationTypeCodes);
+  size += headSize(options.length);
+  for (const o of options) size += 1 + headSize(o.type) + headSize(o.flags) + byteStringSize(o.value.length);
+  size += byteStringSize(contents.length) + byteStringSize(security.length);
+
+  const w = new CborWriter(size);
+  w.array(MESSAGE_ARITY);
+  w.unsigned(RELO_TOKEN);
+  w.unsigned(overlay);
+  w.unsigned(configSequence);
+  w.unsigned(version);
+  w.unsigned(ttl);
+  w.byteStringU64(transactionId);
+  w.unsigned(maxResponseLength);
+  writeDestinationList(w, h.via, viaCodes);
+  writeDestinationList(w, h.destinations, destinationTypeCodes);
+  w.array(options.length);
+  for (const o of options) {
+    w.array(3);
+    w.unsigned(o.type);
+    w.unsigned(o.flags);
+    w.byteString(o.value);
+  }
+  w.byteString(contents);
+  w.byteString(security);
+  return w.finish();
 }
 
 /**

@@ -32,6 +32,7 @@ import {
   type WireMessage,
 } from '../../../overlay/wire/message.js';
 import { expectReloadError } from '../../helpers/expect-reload-error.js';
+import { fuzzSeed, printReplayOnFailure, Prng } from '../../helpers/prng.js';
 import { toWireJson } from '../../helpers/wire-json.js';
 
 const MAX_SIZE = 4 << 20;
@@ -320,5 +321,50 @@ describe('wire codec', () => {
         expect(error).to.be.instanceOf(ReloadError);
       }
     });
+  });
+});
+
+describe('overlay/wire/codec: the envelope written by hand is the generic CBOR encoding', () => {
+  const seed = fuzzSeed();
+  printReplayOnFailure(seed, import.meta.url);
+
+  /** The message as the generic encoder took it: the RFC's fields in order, ids and bodies as byte strings. */
+  const generic = (msg: WireMessage): Uint8Array => {
+    const h = msg.header;
+    const codes = { node: 1, resource: 2, opaque: 3 };
+    const list = (entries: readonly Destination[]) => entries.map((d) => [codes[d.type], d.id]);
+    const transactionId = Buffer.alloc(8);
+    transactionId.writeBigUInt64BE(h.transactionId);
+    return encodeCbor([RELO_TOKEN, h.overlay, h.configSequence, h.version, h.ttl, transactionId, h.maxResponseLength, list(h.via), list(h.destinations), h.options.map((o) => [o.type, o.flags, o.value]), msg.contentsBytes, msg.securityBytes]);
+  };
+
+  it('gives the same bytes for 300 random messages, every head length included, and decodes back to them', () => {
+    const rng = new Prng(seed);
+    // Values at the edges of each CBOR head length: 1, 2, 3, 5 and 9 bytes.
+    const edge = (max: number) => rng.pick([0, 23, 24, 255, 256, 65535, 65536, 0xffffffff].filter((v) => v <= max));
+    const number = (max: number) => (rng.chance(0.5) ? edge(max) : rng.int(max + 1));
+    const destination = (resource: boolean): Destination =>
+      resource ? { type: 'resource', id: rng.bytes(16) as Id } : rng.chance(0.2) ? { type: 'opaque', id: rng.bytes(1 + rng.int(255)) } : { type: 'node', id: rng.bytes(16) as Id };
+    for (let i = 0; i < 300; i++) {
+      const destinations = Array.from({ length: 1 + rng.int(rng.chance(0.1) ? 30 : 4) }, () => destination(false));
+      if (rng.chance(0.5)) destinations.push(destination(true));
+      const msg: WireMessage = {
+        header: header({
+          overlay: number(0xffffffff),
+          configSequence: number(0xffff),
+          ttl: number(255),
+          transactionId: rng.chance(0.5) ? BigInt(rng.next()) : (BigInt(rng.next()) << 32n) | BigInt(rng.next()),
+          maxResponseLength: number(0xffffffff),
+          via: Array.from({ length: rng.int(rng.chance(0.1) ? 40 : 6) }, () => ({ type: 'node' as const, id: rng.bytes(16) as Id })),
+          destinations,
+          options: Array.from({ length: rng.int(4) }, () => ({ type: number(255), flags: number(255), value: rng.bytes(rng.chance(0.1) ? 300 : rng.int(30)) })),
+        }),
+        contentsBytes: rng.bytes(rng.chance(0.05) ? 70_000 : rng.int(rng.chance(0.5) ? 30 : 2000)),
+        securityBytes: rng.bytes(rng.int(rng.chance(0.5) ? 20 : 700)),
+      };
+      const bytes = encodeMessage(msg);
+      expect(Buffer.from(bytes).equals(Buffer.from(generic(msg))), `message ${i}`).to.equal(true);
+      expect(toWireJson(decodeMessage(bytes, MAX_SIZE))).to.deep.equal(toWireJson(msg));
+    }
   });
 });
