@@ -6,10 +6,6 @@
  * a forged or altered message is still refused; a real node never accepts it.
  */
 import { createHmac, hash, sign, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
-import { LruCache } from '../overlay/util/lru.js';
-
-/** Signers whose stand-in keys are kept derived (one per simulated node is enough). */
-const STAND_IN_KEYS = 16_384;
 
 /** Signature algorithms a security block can name (the TLS SignatureAndHashAlgorithm values in codec.ts). */
 export type SignatureAlgorithm = 'rsa-sha256' | 'ecdsa-sha256' | 'keyed-sha256';
@@ -62,18 +58,19 @@ export const certificateSignatures: SignatureScheme = {
  * that simulation; it does bind signer and bytes, which is what the protocol code checks.
  */
 export function keyedStandIn(secret: Uint8Array): SignatureScheme {
-  const keys = new LruCache<string, Buffer>(STAND_IN_KEYS);
-  const keyOf = (fingerprint: string) => {
-    let key = keys.get(fingerprint);
-    if (!key) keys.set(fingerprint, (key = createHmac('sha256', secret).update(fingerprint).digest()));
+  // Derived once per signing identity or verified certificate, which live as long as the node.
+  const keys = new WeakMap<SigningKey | VerifyingKey, Buffer>();
+  const keyOf = (holder: SigningKey | VerifyingKey) => {
+    let key = keys.get(holder);
+    if (!key) keys.set(holder, (key = createHmac('sha256', secret).update(holder.fingerprint).digest()));
     return key;
   };
-  const mac = (fingerprint: string, data: Uint8Array) => hash('sha256', Buffer.concat([data, keyOf(fingerprint)]), 'buffer');
+  const mac = (holder: SigningKey | VerifyingKey, data: Uint8Array) => hash('sha256', Buffer.concat([data, keyOf(holder)]), 'buffer');
   return {
     algorithmOf: () => 'keyed-sha256',
-    sign: (signer, data) => mac(signer.fingerprint, data),
+    sign: (signer, data) => mac(signer, data),
     verify(signer, data, value) {
-      const expected = mac(signer.fingerprint, data);
+      const expected = mac(signer, data);
       return value.length === expected.length && timingSafeEqual(expected, value);
     },
   };

@@ -24,12 +24,16 @@ function labelText(labels: Record<string, string> | undefined): string {
   return `{${entries.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}`;
 }
 
+/** Added to a message code (a u16) to key the 'out' direction apart from 'in'. */
+const OUT_KEY = 0x10000;
+
 export class RoutingMetrics {
   private readonly events = new Map<RoutingEvent, number>();
   private readonly errors = new Map<string, number>();
   /** Throws inside this node that were not typed refusals, by stage: defects, not bad input. */
   private readonly faults = new Map<string, number>();
-  private readonly byCode = new Map<string, number>();
+  /** By direction and code in one number (OUT_KEY + code for 'out'): counted on every message, so no string key. */
+  private readonly byCode = new Map<number, number>();
   /** Connections refused or closed by the link limits, by reason (a fixed set of our own reasons). */
   private readonly linkDrops = new Map<string, number>();
   private rttCount = 0;
@@ -71,13 +75,13 @@ export class RoutingMetrics {
 
   /** A message handled at this node, by direction and message code. */
   countMessage(direction: 'in' | 'out', code: number): void {
-    const key = `${direction}\u0000${messageCodeName(code)}`;
+    const key = direction === 'out' ? OUT_KEY + code : code;
     this.byCode.set(key, (this.byCode.get(key) ?? 0) + 1);
   }
 
   /** Messages with `code` this node sent (requests it made, answers it gave). */
   messagesSent(code: number): number {
-    return this.byCode.get(`out\u0000${messageCodeName(code)}`) ?? 0;
+    return this.byCode.get(OUT_KEY + code) ?? 0;
   }
 
   observeRtt(ms: number): void {
@@ -106,8 +110,8 @@ export class RoutingMetrics {
     for (const [event, v] of this.events) out.push(`reload_routing_events_total{event="${event}"} ${v}`);
     family('reload_messages_total', 'counter', 'Messages handled at this node by direction and message code.');
     for (const [key, v] of this.byCode) {
-      const [direction, code] = key.split('\u0000');
-      out.push(`reload_messages_total{direction="${direction}",code="${code}"} ${v}`);
+      const direction = key >= OUT_KEY ? 'out' : 'in';
+      out.push(`reload_messages_total{direction="${direction}",code="${messageCodeName(key % OUT_KEY)}"} ${v}`);
     }
     family('reload_errors_total', 'counter', 'Errors by RELOAD error code and what was done with the message.');
     for (const [key, v] of this.errors) {

@@ -8,7 +8,6 @@ import type { Identity } from '../../certs/identity.js';
 import { fingerprintOf, type PeerCertificate, type TrustStore } from '../../certs/trust.js';
 import { ErrorCode, invalidMessage, ReloadError } from '../errors.js';
 import { idEquals } from '../id.js';
-import { LruCache } from '../util/lru.js';
 import { ownBytes } from '../util/own-bytes.js';
 import { decodeContents, decodeSecurity, encodeContents, encodeSecurity, encodeSignerIdentity, signatureInput } from './codec.js';
 import type { ForwardingHeader, MessageContents, SignerIdentity, WireMessage } from './message.js';
@@ -32,16 +31,18 @@ function signerOf(identity: Identity): SignerIdentity {
   return signer;
 }
 
-/** Encoded signer identities kept, by certificate hash: a node signs as one and verifies the same few again and again. */
-const ENCODED_SIGNERS_KEPT = 16_384;
-const encodedSigners = new LruCache<string, Uint8Array>(ENCODED_SIGNERS_KEPT);
+/**
+ * The SignerIdentity as the signature input encodes it (its only form is the certificate's hash),
+ * made once per Identity that signs or verified certificate that signed: a node signs as one and
+ * verifies the same few again and again.
+ */
+const encodedSigners = new WeakMap<Identity | PeerCertificate, Uint8Array>();
 
-/** The SignerIdentity as the signature input encodes it; its only form is the certificate's hash. */
-function encodedSignerOf(signer: SignerIdentity, certHashHex: string): Uint8Array {
-  let encoded = encodedSigners.get(certHashHex);
+function encodedSignerOf(holder: Identity | PeerCertificate): Uint8Array {
+  let encoded = encodedSigners.get(holder);
   if (!encoded) {
-    encoded = ownBytes(encodeSignerIdentity(signer));
-    encodedSigners.set(certHashHex, encoded);
+    encoded = ownBytes(encodeSignerIdentity({ type: 'cert_hash', hashAlg: 'sha256', certHash: Buffer.from(holder.fingerprint, 'hex') }));
+    encodedSigners.set(holder, encoded);
   }
   return encoded;
 }
@@ -64,7 +65,7 @@ export function signMessage(
   opts: { includeCertificate?: boolean } = {},
 ): WireMessage {
   const signer = signerOf(identity);
-  const encodedSigner = encodedSignerOf(signer, identity.fingerprint);
+  const encodedSigner = encodedSignerOf(identity);
   const contentsBytes = encodeContents(contents);
   const value = identity.sign(signatureInput(header, contentsBytes, encodedSigner));
   const securityBytes = encodeSecurity({
@@ -101,7 +102,7 @@ export function verifyMessage(
   const signer = trust.verify(der, nowMs, certHashHex);
   // A cache lookup keyed by hash could hand back any certificate: hold it to the hash it claims.
   if (signer.fingerprint !== certHashHex) throw forbidden(`the certificate found for ${certHashHex} has another hash`, 'unknown_signer');
-  const input = signatureInput(msg.header, msg.contentsBytes, encodedSignerOf(signature.signer, certHashHex));
+  const input = signatureInput(msg.header, msg.contentsBytes, encodedSignerOf(signer));
   if (!trust.verifySignature(signer, input, signature.value, signature.algorithm)) {
     throw forbidden(`signature by ${signer.identity.nodeIdHex} does not verify`, 'bad_signature');
   }
