@@ -21,6 +21,7 @@ interface Suite {
 const SUITES: Record<string, Suite> = {
   wire: { load: async () => (await import('../bench/wire.js')).benchWire, takes: ['durationMs'] },
   link: { load: async () => (await import('../bench/link.js')).benchLink, takes: ['durationMs'] },
+  message: { load: async () => (await import('../bench/message.js')).benchMessage, takes: ['durationMs'] },
   overlay: { load: async () => (await import('../bench/overlay.js')).benchOverlay, takes: ['durationMs', 'nodes', 'topology'] },
   storage: { load: async () => (await import('../bench/storage.js')).benchStorage, takes: ['durationMs', 'nodes'] },
   swarm: { load: async () => (await import('../bench/swarm.js')).benchSwarm, takes: ['sizeMiB'] },
@@ -41,7 +42,7 @@ export const benchCommand: Command = {
   summary: `Measure a layer against its raw baseline in the same run and print JSON (suites: ${Object.keys(SUITES).join(', ')}).`,
   args: 'SUITE',
   options: {
-    duration: { type: 'string', help: 'milliseconds per measurement (overlay, storage: bound on the wait for the ring to settle; live: of channel per run)', valueName: 'MS' },
+    duration: { type: 'string', help: 'milliseconds per measurement (message: of the pairs and of the baseline, each; overlay, storage: bound on the wait for the ring to settle; live: of channel per run)', valueName: 'MS' },
     nodes: { type: 'string', help: `nodes to run, ${BENCH_MIN_NODES}-${BENCH_MAX_NODES} (overlay, storage; default ${DEFAULT_BENCH_NODES})`, valueName: 'N' },
     size: { type: 'string', help: 'MiB of the file to stream (swarm: default 256; stream: default 256 and 1024; nat: default 16, per ordered pair; ppspp: default 64, on loopback)', valueName: 'MIB' },
     viewers: { type: 'string', help: 'viewers of the live channel, 1-128 (live; default 32)', valueName: 'N' },
