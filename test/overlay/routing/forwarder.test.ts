@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { ErrorCode, ReloadError } from '../../../overlay/errors.js';
+import type { Id } from '../../../overlay/id.js';
 import { silentLogger } from '../../../overlay/log.js';
 import { pingRequestBody } from '../../../overlay/methods/ping.js';
-import { Forwarder } from '../../../overlay/routing/forwarder.js';
+import { Forwarder, type ForwarderOptions } from '../../../overlay/routing/forwarder.js';
 import { RoutingMetrics } from '../../../overlay/routing/metrics.js';
 import { encodeCbor } from '../../../overlay/wire/cbor.js';
 import { encodeMessage, overlayHash } from '../../../overlay/wire/codec.js';
@@ -14,6 +15,11 @@ import { RecordingLink } from '../../helpers/recording-link.js';
 
 const MAX_MESSAGE = 64 * 1024;
 
+/** A forwarder for `self` with the test overlay's header values; `parts` says how it routes and delivers. */
+function forwarderFor(self: Id, parts: Pick<ForwarderOptions, 'policy' | 'deliver' | 'sendError'> & Partial<ForwarderOptions>): Forwarder {
+  return new Forwarder({ self, overlayHash: overlayHash(TEST_OVERLAY), configSequence: 1, initialTtl: 100, maxMessageSize: MAX_MESSAGE, metrics: new RoutingMetrics(), log: silentLogger, ...parts });
+}
+
 describe('overlay/routing/forwarder: faults of this node', () => {
   it('a throw inside deliver that is not a ReloadError is a fault: counted, reported, and answered as internal_error, not as the peer\'s bad input', async () => {
     const pki = await sharedPki();
@@ -22,14 +28,8 @@ describe('overlay/routing/forwarder: faults of this node', () => {
     const metrics = new RoutingMetrics();
     const faults: string[] = [];
     const answered: ReloadError[] = [];
-    const forwarder = new Forwarder({
-      self: self.nodeId,
-      overlayHash: overlayHash(TEST_OVERLAY),
-      configSequence: 1,
-      initialTtl: 100,
-      maxMessageSize: MAX_MESSAGE,
+    const forwarder = forwarderFor(self.nodeId, {
       metrics,
-      log: silentLogger,
       policy: { nextHop: () => ({ kind: 'none' }) },
       deliver: () => {
         throw new TypeError('a defect in a handler');
@@ -63,14 +63,7 @@ describe('overlay/routing/forwarder: destination lists', () => {
     const from = new RecordingLink(peer.nodeId, MAX_MESSAGE);
     const refused: (string | undefined)[] = [];
     let delivered = 0;
-    const forwarder = new Forwarder({
-      self: self.nodeId,
-      overlayHash: overlayHash(TEST_OVERLAY),
-      configSequence: 1,
-      initialTtl: 100,
-      maxMessageSize: MAX_MESSAGE,
-      metrics: new RoutingMetrics(),
-      log: silentLogger,
+    const forwarder = forwarderFor(self.nodeId, {
       // Every hop after this node is taken for this node's own: a list that passes the check is delivered here.
       policy: { nextHop: () => ({ kind: 'local' }) },
       deliver: () => delivered++,
