@@ -56,6 +56,11 @@ export function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
   return ID_BYTES * 8;
 }
 
+/** Bit `bit` of `id`, counted from the most significant: k-bucket's left (0) or right (1) branch. */
+function bitAt(id: Uint8Array, bit: number): number {
+  return (id[bit >> 3]! >> (7 - (bit & 7))) & 1;
+}
+
 /** An id whose first `depth` bits are `prefix`'s and the rest from `randomBytes`: a point in that bucket. */
 export function idInBucket(prefix: Uint8Array, depth: number, randomBytes: Uint8Array): Id {
   const out = Uint8Array.from(randomBytes.subarray(0, ID_BYTES));
@@ -122,12 +127,28 @@ export class KademliaTable implements RoutingTable {
     if (this.buckets.get(peer) !== null) this.buckets.add({ id: idFromBytes(peer), vectorClock: 0 });
   }
 
-  /** Would add() keep `peer`: a sibling, or its bucket has room or can split. */
+  /**
+   * Would add() keep `peer`: a sibling, or its bucket has room, or splitting the own bucket (as
+   * often as k-bucket would) leaves `peer` in a half with room. A split can leave all k contacts in
+   * the far half `peer` falls in, which then refuses it.
+   */
   wouldKeep(peer: Id): boolean {
     if (idEquals(peer, this.self) || this.has(peer)) return false;
     if (this.isSiblingCandidate(peer)) return true;
-    const leaf = this.leafOf(peer);
-    return leaf.contacts!.length < this.buckets.numberOfNodesPerKBucket || !leaf.dontSplit;
+    const { leaf, depth } = this.leafOf(peer);
+    const k = this.buckets.numberOfNodesPerKBucket;
+    if (leaf.contacts!.length < k) return true;
+    if (leaf.dontSplit) return false;
+    // The own bucket splits at each bit until `peer` and self part: then `peer` lands in a far
+    // half holding the contacts that share its bit; while they agree, everything stays together.
+    let inHalf = leaf.contacts!.map((c) => c.id);
+    for (let bit = depth; bit < ID_BYTES * 8; bit++) {
+      const side = bitAt(peer, bit);
+      inHalf = inHalf.filter((id) => bitAt(id, bit) === side);
+      if (side !== bitAt(this.self, bit)) return inHalf.length < k;
+      if (inHalf.length < k) return true;
+    }
+    return false;
   }
 
   remove(peer: Id): boolean {
@@ -257,11 +278,12 @@ export class KademliaTable implements RoutingTable {
     return this.has(peer) && this.peers().every((p) => idEquals(p, peer) || commonPrefixBits(this.self, p) !== depth);
   }
 
-  /** The leaf bucket `id` falls in (as k-bucket walks its tree). */
-  private leafOf(id: Id): Tree {
+  /** The leaf bucket `id` falls in (as k-bucket walks its tree) and its depth. */
+  private leafOf(id: Id): { leaf: Tree; depth: number } {
     let node = this.buckets.root as unknown as Tree;
-    for (let bit = 0; node.contacts === null; bit++) node = (id[bit >> 3]! & (0x80 >> (bit & 7))) !== 0 ? node.right! : node.left!;
-    return node;
+    let depth = 0;
+    for (; node.contacts === null; depth++) node = bitAt(id, depth) ? node.right! : node.left!;
+    return { leaf: node, depth };
   }
 
   /** Fewer than `siblingCount` known peers are closer to self than `peer`. */
