@@ -15,6 +15,7 @@ export type { Node } from './node.js';
 export type { LinkMechanism } from './nat/traversal.js';
 export { DatabaseError, type NodeDatabase } from './persist/node-database.js';
 export type { MetricFamily } from './routing/metrics.js';
+export { shuffled } from './random.js';
 export type { Kind } from './storage/types.js';
 export { decodeCbor, encodeCbor } from './wire/cbor.js';
 export { registerMessageCodes } from './wire/codes.js';

@@ -6,7 +6,7 @@
 import type { Identity } from '../certs/identity.js';
 import { TrustStore } from '../certs/trust.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
-import { systemRandom, type Random } from './random.js';
+import { shuffled, systemRandom, type Random } from './random.js';
 import type { BootstrapNode, OverlayConfig } from './config.js';
 import { ErrorCode, ReloadError, isReloadError } from './errors.js';
 import { idEquals, idFromHex, idToHex, isHexId, type Id } from './id.js';
@@ -177,7 +177,7 @@ export class Node {
       log: this.log,
       metrics: this.metrics,
       dispatcher: this.dispatcher,
-      policy: topologyPolicy(this.topology.table, this.links, !opts.client),
+      policy: topologyPolicy(this.topology.table, this.links, { routesForOthers: !opts.client, inOverlay: () => this.inOverlay() }),
       includeCertificate: () => !(this.config.certificateReferences && this.certificatePublished),
       random: this.random,
     });
@@ -553,20 +553,38 @@ export class Node {
     this.opts.peerCacheStore?.save([...this.peerCache.entries()].map(([id, a]) => ({ nodeIdHex: id, address: a })));
   }
 
+  /** Joined (or leaving), or starting a new overlay: a node with no bootstrap node is all of it. */
+  private inOverlay(): boolean {
+    const s = this.stateValue;
+    return s === 'joined' || s === 'leaving' || (s === 'joining' && this.bootstrapAddresses().length === 0);
+  }
+
   /** Configured and command-line bootstrap nodes, without this node's own address. */
   private bootstrapAddresses(): BootstrapNode[] {
     const own = this.listener?.address;
     return [...this.config.bootstrap, ...(this.opts.bootstrap ?? [])].filter((b) => !(own && b.port === own.port && b.host === own.host));
   }
 
-  /** Links to the bootstrap nodes, dialing those without one; unreachable ones are skipped. */
+  /**
+   * Links to bootstrap nodes in a random order until `links.reachabilityPeers` of them (at least
+   * one) are linked: one to enter through, and as many as the reachability check asks. Not to
+   * every one: each bootstrap node would then hold a link from every newcomer, and in a crowd of
+   * newcomers (more than its `maxLinks`) evict the links others are still joining through.
+   * Those already linked come first, so that asking again (the topology's join after the
+   * reachability check) links no more. Unreachable ones are skipped; with none reachable, peers
+   * met before are tried (RFC 6940 §11.4).
+   */
   private async linkBootstraps(): Promise<Link[]> {
+    const wanted = Math.max(1, this.config.links.reachabilityPeers);
     const links: Link[] = [];
+    const existing = (b: BootstrapNode) => {
+      const known = this.bootstrapIds.get(formatCandidate(b));
+      return known && this.links.get(known);
+    };
     const tryLink = async (b: BootstrapNode, what: string) => {
       const key = formatCandidate(b);
-      const known = this.bootstrapIds.get(key);
-      const existing = known && this.links.get(known);
-      if (existing) return links.push(existing);
+      const linked = existing(b);
+      if (linked) return links.push(linked);
       try {
         const link = await this.connect(b.host, b.port);
         this.bootstrapIds.set(key, link.remoteNodeId);
@@ -577,9 +595,12 @@ export class Node {
         this.log.warn(`skipping ${what} ${key}: ${(e as Error).message}`);
       }
     };
-    for (const b of this.bootstrapAddresses()) await tryLink(b, 'bootstrap');
-    // None of the configured nodes answers: fall back on peers met before (RFC 6940 §11.4).
-    if (links.length === 0) for (const b of this.peerCache.values()) await tryLink(b, 'cached peer');
+    const linkSome = async (candidates: BootstrapNode[], what: string) => {
+      for (const b of candidates) if (links.length < wanted) await tryLink(b, what);
+    };
+    const order = shuffled(this.bootstrapAddresses(), this.random.next);
+    await linkSome([...order.filter((b) => existing(b)), ...order.filter((b) => !existing(b))], 'bootstrap');
+    if (links.length === 0) await linkSome([...this.peerCache.values()], 'cached peer');
     return links;
   }
 

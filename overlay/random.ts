@@ -35,3 +35,13 @@ export function seededRandom(seed: number): Random {
     bytes: (n) => Uint8Array.from({ length: n }, () => Math.floor(next() * 256)),
   };
 }
+
+/** A copy of `items` in random order (Fisher-Yates), drawing from `next` (uniform in [0, 1)). */
+export function shuffled<T>(items: readonly T[], next: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}

@@ -212,11 +212,15 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
     await node.stop({ leave: false });
   };
 
+  // The bootstrap nodes come up one after another, as an operator would start them, before the
+  // crowd: a newcomer links to two of them at random, and one that is still joining admits nobody.
+  const bootstrapCount = Math.min(BOOTSTRAPS, opts.nodes);
   await clock.until(startPeer(peers[0]!, true), 60_000);
+  for (const p of peers.slice(1, bootstrapCount)) await clock.until(startPeer(p, false), 60_000);
   let reported = 0;
   // In rounds: a pool that starts a join whenever one ends costs more wall time per join (1,000
   // nodes: 48 s against 35 s), as newcomers keep meeting neighbours that are still joining.
-  for (let i = 1; i < opts.nodes; ) {
+  for (let i = bootstrapCount; i < opts.nodes; ) {
     const batch = Math.max(JOIN_BATCH, Math.floor(i * JOIN_GROWTH));
     await clock.until(Promise.all(peers.slice(i, Math.min(i + batch, opts.nodes)).map((p) => startPeer(p, false))), JOIN_ROUND_LIMIT_MS);
     i = Math.min(i + batch, opts.nodes);

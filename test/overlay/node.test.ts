@@ -5,6 +5,7 @@ import { newOverlayConfig, type OverlayConfig } from '../../overlay/config.js';
 import { ErrorCode, ReloadError } from '../../overlay/errors.js';
 import { idToHex, randomId, type Id } from '../../overlay/id.js';
 import { connectTls, type TlsLink } from '../../overlay/link/tls-link.js';
+import { createLogger } from '../../overlay/log.js';
 import { pingRequestBody } from '../../overlay/methods/ping.js';
 import { Node } from '../../overlay/node.js';
 import { encodeCbor } from '../../overlay/wire/cbor.js';
@@ -142,6 +143,23 @@ describe('overlay/node over TLS', function () {
     started.push(n);
     await n.start();
     expect(n.linkList().map((l) => l.remoteNodeIdHex)).to.deep.equal([a.nodeIdHex]);
+  });
+
+  it('links to links.reachabilityPeers of its bootstrap nodes, not to all of them, and joins', async () => {
+    const a = await startNode();
+    const others = [a, await startNode([a]), await startNode([a]), await startNode([a])];
+    const lines: string[] = [];
+    const n = new Node({
+      config,
+      identity: await pki.enroll(),
+      bootstrap: others.map((b) => ({ host: '127.0.0.1', port: portOf(b) })),
+      logger: createLogger('node', (_level, _ns, msg) => lines.push(msg)),
+    });
+    started.push(n);
+    await n.start();
+    expect(config.links.reachabilityPeers).to.equal(2);
+    expect(lines.filter((l) => l.startsWith('linked to bootstrap'))).to.have.length(2);
+    expect(n.state).to.equal('joined');
   });
 
   it('fails with Not_Found at the origin when no route exists', async () => {

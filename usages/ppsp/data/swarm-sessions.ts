@@ -5,7 +5,7 @@
  * Node-ID stays, on both ends alike), and what each peer sent and received over the swarm's life,
  * closed sessions included.
  */
-import type { Clock, Logger } from '../../../overlay/index.js';
+import { shuffled, type Clock, type Logger } from '../../../overlay/index.js';
 import type { PeerSession } from './peer-session.js';
 import { DEFAULT_MAX_PEERS, DEFAULT_REDIAL_INTERVAL_MS, MAX_PEER_ERRORS, type PeerRef, type SwarmStats } from './swarm-options.js';
 
@@ -36,16 +36,6 @@ export type SessionStats = Pick<SwarmStats, 'uploadedTo' | 'downloadedFrom' | 'b
 export const MAX_REDIAL_BACKOFF_MS = 30_000;
 /** Peers whose dial failures are remembered at most. */
 const MAX_DIAL_FAILURES_KEPT = 1024;
-
-/** A copy of `items` in random order (Fisher-Yates). */
-function shuffled<T>(items: readonly T[], rng: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
 
 export class SwarmSessions<S extends ChannelSession = PeerSession> {
   private readonly sessions = new Map<string, S>();

@@ -9,7 +9,7 @@
  * the responder about the requester (properties, transports), so peer lists double as peer
  * exchange.
  */
-import { bytes, ErrorCode, fail, type Id, idEquals, idField, idToHex, list, type MethodHandler, type Node, ReloadError, type RequestContext, tuple, uint } from '../../../overlay/index.js';
+import { bytes, ErrorCode, fail, type Id, idEquals, idField, idToHex, list, type MethodHandler, type Node, ReloadError, type RequestContext, shuffled, tuple, uint } from '../../../overlay/index.js';
 import { decodeAvailability, encodeAvailability, type Availability } from '../content/availability.js';
 import { PpspCode } from './codes.js';
 import { decodeProperties, encodeProperties, similarity, type PeerProperties } from './properties.js';
@@ -77,12 +77,7 @@ export class PeerView {
  * whose properties are unknown come last; equal scores in random order (`random` in [0, 1)).
  */
 export function pickSimilar(candidates: readonly PeerEntry[], to: PeerProperties, count: number, random: () => number = Math.random): PeerEntry[] {
-  const shuffled = [...candidates];
-  for (let i = shuffled.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-  }
-  const scored = shuffled.map((p) => ({ p, score: p.properties ? similarity(to, p.properties) : -1 }));
+  const scored = shuffled(candidates, random).map((p) => ({ p, score: p.properties ? similarity(to, p.properties) : -1 }));
   scored.sort((a, b) => b.score - a.score); // stable: ties keep their shuffled order
   return scored.slice(0, count).map((s) => s.p);
 }
