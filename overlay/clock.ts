@@ -55,15 +55,19 @@ class TimerHeap {
     return this.items[0];
   }
 
+  // push and pop move the hole instead of swapping pairs: a destructuring swap allocated an array
+  // per level, and the simulator fires a timer per message.
   push(p: Pending): void {
     const a = this.items;
+    let i = a.length;
     a.push(p);
-    for (let i = a.length - 1; i > 0; ) {
+    while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!earlier(a[i]!, a[parent]!)) break;
-      [a[i], a[parent]] = [a[parent]!, a[i]!];
+      if (!earlier(p, a[parent]!)) break;
+      a[i] = a[parent]!;
       i = parent;
     }
+    a[i] = p;
   }
 
   /** Keeps only the timers `keep` says, in heap order again. */
@@ -78,17 +82,16 @@ class TimerHeap {
     const top = a[0];
     const last = a.pop();
     if (a.length > 0 && last) {
-      a[0] = last;
-      for (let i = 0; ; ) {
+      let i = 0;
+      for (;;) {
         const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && earlier(a[l]!, a[m]!)) m = l;
-        if (r < a.length && earlier(a[r]!, a[m]!)) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
+        if (l >= a.length) break;
+        const c = l + 1 < a.length && earlier(a[l + 1]!, a[l]!) ? l + 1 : l;
+        if (!earlier(a[c]!, last)) break;
+        a[i] = a[c]!;
+        i = c;
       }
+      a[i] = last;
     }
     return top;
   }

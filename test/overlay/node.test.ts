@@ -6,6 +6,7 @@ import { ErrorCode, ReloadError } from '../../overlay/errors.js';
 import { idToHex, randomId, type Id } from '../../overlay/id.js';
 import { connectTls, type TlsLink } from '../../overlay/link/tls-link.js';
 import { createLogger } from '../../overlay/log.js';
+import { attachRequestBody } from '../../overlay/methods/attach.js';
 import { pingRequestBody } from '../../overlay/methods/ping.js';
 import { Node } from '../../overlay/node.js';
 import { encodeCbor } from '../../overlay/wire/cbor.js';
@@ -39,8 +40,8 @@ class RawPeer {
     });
   }
 
-  static async connect(pki: TestPki, config: OverlayConfig, target: Node): Promise<RawPeer> {
-    const identity = await pki.enroll();
+  static async connect(pki: TestPki, config: OverlayConfig, target: Node, identity?: Identity): Promise<RawPeer> {
+    identity ??= await pki.enroll();
     const link = await connectTls({
       host: '127.0.0.1',
       port: portOf(target),
@@ -60,8 +61,13 @@ class RawPeer {
 
   /** Sends a Ping with the given header fields and waits for the answer with its transaction id. */
   async ping(over: Partial<ForwardingHeader>, timeoutMs = 3000): Promise<WireMessage> {
+    return this.request(over, MessageCode.PingReq, pingRequestBody(), timeoutMs);
+  }
+
+  /** Sends a request with the given header fields and waits for the answer with its transaction id. */
+  async request(over: Partial<ForwardingHeader>, code: MessageCode, body: unknown, timeoutMs = 3000): Promise<WireMessage> {
     const header = this.header(over);
-    const msg = signMessage(header, { code: MessageCode.PingReq, body: encodeCbor(pingRequestBody()), extensions: [] }, this.identity);
+    const msg = signMessage(header, { code, body: encodeCbor(body), extensions: [] }, this.identity);
     expect(this.link.send(encodeMessage(msg))).to.equal(true);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -198,6 +204,33 @@ describe('overlay/node over TLS', function () {
     expect(a.metrics.linkDropCount('silent')).to.equal(1);
     expect(talker.link.open).to.equal(true);
     expect(talker.received, 'the talker got its answer and no greeting').to.have.length(1);
+  });
+
+  it('a link from a peer whose Attach the node just answered is not greeted, even silent', async () => {
+    const greetingTimeoutMs = 2000;
+    const a = await startNode([], { links: { ...config.links, greetingTimeoutMs } });
+    const attacher = await RawPeer.connect(pki, config, a);
+    peers.push(attacher);
+    const answer = await attacher.request({ destinations: [node(a.nodeId)] }, MessageCode.AttachReq, attachRequestBody([{ host: '127.0.0.1', port: 9 }]));
+    expect(decodeContents(answer.contentsBytes).code).to.equal(MessageCode.AttachAns);
+    // The link the Attach was for: same identity, dialled after the answer, and it says nothing
+    // (the first goes first: a second link of one Node-ID is probed by a Ping of its own).
+    attacher.link.close();
+    await waitFor(() => a.linkList().length === 0);
+    const second = await RawPeer.connect(pki, config, a, attacher.identity);
+    peers.push(second);
+    await new Promise((resolve) => setTimeout(resolve, greetingTimeoutMs + 500));
+    expect(second.received, 'no greeting Ping').to.have.length(0);
+    expect(second.link.open).to.equal(true);
+    expect(a.metrics.linkDropCount('silent')).to.equal(0);
+    // The exemption is spent: a further silent link of the same peer is greeted and dropped.
+    second.link.close();
+    await waitFor(() => a.linkList().length === 0);
+    const third = await RawPeer.connect(pki, config, a, attacher.identity);
+    peers.push(third);
+    await waitFor(() => !third.link.open, 10_000, 'the third link closed as silent');
+    expect(decodeContents(third.received[0]!.contentsBytes).code).to.equal(MessageCode.PingReq);
+    expect(a.metrics.linkDropCount('silent')).to.equal(1);
   });
 
   describe('bad input gets its error back at the origin, and the node keeps serving', () => {
