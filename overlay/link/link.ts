@@ -36,7 +36,8 @@ export interface Link {
 
   /**
    * Queues one message. Returns false, dropping it, when the link is closed or its send queue
-   * holds `queueLimit` messages already: a slow peer must not block the others.
+   * holds `queueLimit` messages already: a slow peer must not block the others. The link keeps
+   * `bytes` until they are out: the caller must not change them afterwards.
    */
   send(bytes: Uint8Array): boolean;
   close(error?: Error): void;

@@ -64,9 +64,11 @@ function resetError(user: string): Error {
 }
 
 /**
- * One end of an in-memory link. Delivery is always asynchronous (through clock.after), ordered,
- * and copies the bytes, so neither end can change what the other got. Messages already sent are
- * delivered even if their sender closes; the close reaches the other end after them.
+ * One end of an in-memory link. Delivery is always asynchronous (through clock.after) and ordered.
+ * The bytes sent are the bytes delivered, not a copy: like a socket's queue (and TlsLink's), the
+ * link holds them until they are out, so a sender must not change them after send(). Messages
+ * already sent are delivered even if their sender closes; the close reaches the other end after
+ * them.
  */
 export class MemoryLink extends EventEmitter implements Link {
   readonly remoteNodeId: Id;
@@ -137,7 +139,7 @@ export class MemoryLink extends EventEmitter implements Link {
       sent = Math.max(sent, this.busyUntil) + (bytes.length * 8 * 1000) / this.wire.bandwidthBps;
       this.busyUntil = sent;
     }
-    this.enqueue({ at: sent + this.wire.latencyMs, bytes: new Uint8Array(bytes) });
+    this.enqueue({ at: sent + this.wire.latencyMs, bytes });
     return true;
   }
 

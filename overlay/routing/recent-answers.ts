@@ -7,7 +7,6 @@
 import type { Clock } from '../clock.js';
 import { LruCache } from '../util/lru.js';
 import type { WireMessage } from '../wire/message.js';
-import { ownBytes } from '../util/own-bytes.js';
 
 /** How long an answer is kept for duplicates: RFC 6940's longest request lifetime. */
 export const ANSWER_MEMORY_MS = 15_000;
@@ -37,10 +36,13 @@ export class RecentAnswers {
     return 'new';
   }
 
+  /**
+   * Keeps the answer as it is. Its bytes are views into the encoder's output buffers, which they
+   * keep alive for ANSWER_MEMORY_MS at most; those buffers hold what was encoded in that time, so
+   * this costs about what copies would, without two new ArrayBuffers per answer.
+   */
   finish(key: string, answer: WireMessage): void {
-    // The answer's bytes may be views into a much larger encoder buffer: keep copies.
-    const kept = { header: answer.header, contentsBytes: ownBytes(answer.contentsBytes), securityBytes: ownBytes(answer.securityBytes) };
-    this.entries.set(key, { state: 'done', at: this.clock.now(), answer: kept });
+    this.entries.set(key, { state: 'done', at: this.clock.now(), answer });
   }
 
   get size(): number {
