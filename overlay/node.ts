@@ -6,7 +6,7 @@
 import type { Identity } from '../certs/identity.js';
 import { TrustStore } from '../certs/trust.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
-import { shuffled, systemRandom, type Random } from './random.js';
+import { systemRandom, type Random } from './random.js';
 import type { BootstrapNode, OverlayConfig } from './config.js';
 import { ErrorCode, ReloadError, isReloadError } from './errors.js';
 import { idEquals, idFromHex, idToHex, isHexId, type Id } from './id.js';
@@ -182,7 +182,7 @@ export class Node {
       log: this.log,
       metrics: this.metrics,
       dispatcher: this.dispatcher,
-      policy: topologyPolicy(this.topology.table, this.links, { routesForOthers: !opts.client, inOverlay: () => this.inOverlay() }),
+      policy: topologyPolicy(this.topology.table, this.links, !opts.client),
       includeCertificate: () => !(this.config.certificateReferences && this.certificatePublished),
       random: this.random,
     });
@@ -564,12 +564,6 @@ export class Node {
     this.opts.peerCacheStore?.save([...this.peerCache.entries()].map(([id, a]) => ({ nodeIdHex: id, address: a })));
   }
 
-  /** Joined (or leaving), or starting a new overlay: a node with no bootstrap node is all of it. */
-  private inOverlay(): boolean {
-    const s = this.stateValue;
-    return s === 'joined' || s === 'leaving' || (s === 'joining' && this.bootstrapAddresses().length === 0);
-  }
-
   /** Configured and command-line bootstrap nodes, without this node's own address. */
   private bootstrapAddresses(): BootstrapNode[] {
     const own = this.listener?.address;
@@ -577,13 +571,15 @@ export class Node {
   }
 
   /**
-   * Links to bootstrap nodes in a random order until `links.reachabilityPeers` of them (at least
-   * one) are linked: one to enter through, and as many as the reachability check asks. Not to
-   * every one: each bootstrap node would then hold a link from every newcomer, and in a crowd of
-   * newcomers (more than its `maxLinks`) evict the links others are still joining through.
-   * Those already linked come first, so that asking again (the topology's join after the
-   * reachability check) links no more. Unreachable ones are skipped; with none reachable, peers
-   * met before are tried (RFC 6940 §11.4).
+   * Links to bootstrap nodes until `links.reachabilityPeers` of them (at least one) are linked: one
+   * to enter through, and as many as the reachability check asks. Not to every one: each bootstrap
+   * node would then hold a link from every newcomer, and in a crowd of newcomers (more than its
+   * `maxLinks`) evict the links others are still joining through. In the configured order: when
+   * all the nodes of an overlay start at once (a restart), each enters through the first one it
+   * reaches, so the overlay forms around one node instead of several rings. Those already linked
+   * come first, so that asking again (the topology's join after the reachability check) links no
+   * more. Unreachable ones are skipped; with none reachable, peers met before are tried
+   * (RFC 6940 §11.4).
    */
   private async linkBootstraps(): Promise<Link[]> {
     const wanted = Math.max(1, this.config.links.reachabilityPeers);
@@ -609,8 +605,8 @@ export class Node {
     const linkSome = async (candidates: BootstrapNode[], what: string) => {
       for (const b of candidates) if (links.length < wanted) await tryLink(b, what);
     };
-    const order = shuffled(this.bootstrapAddresses(), this.random.next);
-    await linkSome([...order.filter((b) => existing(b)), ...order.filter((b) => !existing(b))], 'bootstrap');
+    const configured = this.bootstrapAddresses();
+    await linkSome([...configured.filter((b) => existing(b)), ...configured.filter((b) => !existing(b))], 'bootstrap');
     if (links.length === 0) await linkSome([...this.peerCache.values()], 'cached peer');
     return links;
   }

@@ -158,6 +158,13 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   const network = new MemoryNetwork({ clock, random: seededRandom(opts.seed + 1), path: simPaths(opts.seed, latency.min, latency.max) });
   const peers: SimPeer[] = enrolled.identities.map((identity, index) => ({ index, identity, node: undefined, upMs: 0, upSince: 0, sent: new Map(), malicious: false }));
   const bootstraps = peers.slice(0, Math.min(BOOTSTRAPS, peers.length)).map((p) => ({ host: simHost(p.index), port: SIM_PORT }));
+  // Each peer's list starts at another bootstrap node, as users handed different lists would: a
+  // node links to the first two it reaches, and one list for all would crowd two of the eight.
+  const bootstrapsFor = (index: number) => {
+    const others = bootstraps.filter((b) => b.host !== simHost(index));
+    const start = index % Math.max(1, others.length);
+    return [...others.slice(start), ...others.slice(0, start)];
+  };
   // Drawn from a generator of their own, so a run with no malicious peers draws as it always did.
   const adversaries = seededRandom(opts.seed + 2);
   for (const p of peers.slice(BOOTSTRAPS)) p.malicious = adversaries.next() < (opts.malicious ?? 0);
@@ -193,7 +200,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
       config,
       identity: p.identity,
       listen: { host: simHost(p.index), port: SIM_PORT },
-      bootstrap: first ? [] : bootstraps.filter((b) => b.host !== simHost(p.index)),
+      bootstrap: first ? [] : bootstrapsFor(p.index),
       clock,
       random: seededRandom(opts.seed * 7919 + p.index * 104_729 + p.upMs),
       links: p.malicious ? maliciousLinks : network.linksFor,
@@ -220,7 +227,7 @@ export async function runSimulation(opts: SimulationOptions, progress: (line: st
   };
 
   // The bootstrap nodes come up one after another, as an operator would start them, before the
-  // crowd: a newcomer links to two of them at random, and one that is still joining admits nobody.
+  // crowd.
   const bootstrapCount = Math.min(BOOTSTRAPS, opts.nodes);
   await clock.until(startPeer(peers[0]!, true), 60_000);
   for (const p of peers.slice(1, bootstrapCount)) await clock.until(startPeer(p, false), 60_000);
