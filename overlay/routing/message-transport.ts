@@ -19,6 +19,7 @@ import { decodeCbor } from '../wire/cbor.js';
 import type { Random } from '../random.js';
 import { decodeErrorBody, decodeSecurity, encodeErrorBody, newTransactionId, overlayHash } from '../wire/codec.js';
 import { MessageCode, answerCodeOf, isRequestCode, messageCodeName } from '../wire/codes.js';
+import { keepMessage, keptMessage } from '../wire/kept-message.js';
 import { type Destination, type ForwardingHeader, type MessageContents, type WireMessage } from '../wire/message.js';
 import { newHeader } from '../wire/header.js';
 import { signMessage, verifyMessage } from '../wire/sign.js';
@@ -149,13 +150,14 @@ export class MessageTransport {
     if (this.closed) throw new ReloadError(ErrorCode.Request_Timeout, 'node is stopped', 'node_stopped');
     const { clock, config, metrics } = this.opts;
     const header = this.newHeader(destinations, newTransactionId(this.opts.random));
-    const msg = signMessage(header, { code, body: encodeBody(body), extensions: [] }, this.opts.identity, { includeCertificate: signing.withCertificate === true || this.opts.includeCertificate() });
+    // Sent again until answered: kept off encoder buffers (see kept-message.ts).
+    const kept = keepMessage(signMessage(header, { code, body: encodeBody(body), extensions: [] }, this.opts.identity, { includeCertificate: signing.withCertificate === true || this.opts.includeCertificate() }));
     const started = clock.now();
     const answer = this.transactions.begin(header.transactionId, timeoutMs);
     let sends = 0;
     const send = () => {
       sends++;
-      put(msg);
+      put(keptMessage(kept));
       metrics.countMessage('out', code);
     };
     try {

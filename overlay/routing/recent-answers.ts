@@ -6,12 +6,13 @@
  */
 import type { Clock } from '../clock.js';
 import { LruCache } from '../util/lru.js';
+import { keepMessage, keptMessage, type KeptMessage } from '../wire/kept-message.js';
 import type { WireMessage } from '../wire/message.js';
 
 /** How long an answer is kept for duplicates: RFC 6940's longest request lifetime. */
 export const ANSWER_MEMORY_MS = 15_000;
 
-type Entry = { state: 'busy'; at: number } | { state: 'done'; at: number; answer: WireMessage };
+type Entry = { state: 'busy'; at: number } | { state: 'done'; at: number; answer: KeptMessage };
 
 export class RecentAnswers {
   private readonly entries: LruCache<string, Entry>;
@@ -31,18 +32,14 @@ export class RecentAnswers {
     const now = this.clock.now();
     this.expire(now);
     const seen = this.entries.get(key);
-    if (seen && now - seen.at < ANSWER_MEMORY_MS) return seen.state === 'busy' ? 'busy' : seen.answer;
+    if (seen && now - seen.at < ANSWER_MEMORY_MS) return seen.state === 'busy' ? 'busy' : keptMessage(seen.answer);
     this.entries.set(key, { state: 'busy', at: now });
     return 'new';
   }
 
-  /**
-   * Keeps the answer as it is. Its bytes are views into the encoder's output buffers, which they
-   * keep alive for ANSWER_MEMORY_MS at most; those buffers hold what was encoded in that time, so
-   * this costs about what copies would, without two new ArrayBuffers per answer.
-   */
+  /** Keeps the answer for ANSWER_MEMORY_MS, off the encoder's buffers (see kept-message.ts). */
   finish(key: string, answer: WireMessage): void {
-    this.entries.set(key, { state: 'done', at: this.clock.now(), answer });
+    this.entries.set(key, { state: 'done', at: this.clock.now(), answer: keepMessage(answer) });
   }
 
   get size(): number {

@@ -24,7 +24,10 @@ export class CborWriter {
   private at = 0;
 
   constructor(size: number) {
-    this.bytes = Buffer.allocUnsafe(size);
+    // A buffer of its own, not a slice of Node's shared 8 KiB pool: a receiver that keeps a view
+    // into a frame (a stored value) then keeps this frame alive, not the frames around it, and
+    // frames in flight die young one by one (see kept-message.ts for why that matters).
+    this.bytes = Buffer.allocUnsafeSlow(size);
   }
 
   unsigned(value: number): void {

@@ -22,14 +22,17 @@ describe('recent answers (retransmitted requests get the same answer)', () => {
     expect([...again.securityBytes]).to.deep.equal(new Array(10).fill(7));
   });
 
-  it('keeps the answer as given, without copying its bytes (the buffers they are cut from go when it is forgotten)', () => {
+  it('keeps a copy of the answer, not the encoder buffer its bytes are cut from', () => {
     const recent = new RecentAnswers(new VirtualClock(), 16);
     recent.begin('a');
     const given = answer(1);
     recent.finish('a', given);
+    // The encoder reuses its buffer for later messages.
+    new Uint8Array(given.contentsBytes.buffer).fill(9);
     const kept = recent.begin('a') as WireMessage;
-    expect(kept.contentsBytes).to.equal(given.contentsBytes);
-    expect(kept.securityBytes).to.equal(given.securityBytes);
+    expect(kept.contentsBytes.buffer).to.not.equal(given.contentsBytes.buffer);
+    expect([...kept.contentsBytes]).to.deep.equal(new Array(10).fill(1));
+    expect([...kept.securityBytes]).to.deep.equal(new Array(10).fill(1));
   });
 
   it(`forgets answers older than ${ANSWER_MEMORY_MS} ms, so a quiet node holds none`, () => {
