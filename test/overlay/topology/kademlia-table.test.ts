@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { idFromBytes, idFromHex, idToHex, type Id } from '../../../overlay/id.js';
-import { commonPrefixBits, compareXorDistance, idInBucket, KademliaTable } from '../../../overlay/topology/kademlia/kademlia-table.js';
+import { commonPrefixBits, compareXorDistance, idInBucket, KademliaTable, nearest } from '../../../overlay/topology/kademlia/kademlia-table.js';
 import { fuzzSeed, Prng } from '../../helpers/prng.js';
 import { describeRoutingTableCompliance, randomIds } from './routing-table-compliance.js';
 
@@ -25,6 +25,17 @@ describe('KademliaTable', () => {
     table.add(farA);
     expect(idToHex(table.nextHop(idFromHex('ff'.repeat(15) + '00'))!)).to.equal(idToHex(farA));
     expect(idToHex(table.nextHop(idFromHex('ff'.repeat(15) + '03'))!)).to.equal(idToHex(farB));
+  });
+
+  it('nearest picks the same ids in the same order as sorting all of them by XOR distance', () => {
+    const rng = new Prng(fuzzSeed());
+    for (let round = 0; round < 200; round++) {
+      const ids = randomIds(rng, rng.int(151));
+      const target = idFromBytes(rng.bytes(16));
+      const count = rng.int(13);
+      const sorted = [...ids].sort((a, b) => compareXorDistance(a, b, target)).slice(0, count);
+      expect(nearest(ids, target, count).map(idToHex), `round ${round}: ${ids.length} ids, ${count} asked`).to.deep.equal(sorted.map(idToHex));
+    }
   });
 
   it('a full bucket refuses a newcomer and names its oldest contacts to ping (ping-before-evict)', () => {
