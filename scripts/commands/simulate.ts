@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { TOPOLOGIES } from '../../overlay/config.js';
 import { integerOption, optionalString, printResult, UsageError, type Command } from '../command.js';
 import { writePlots } from '../simulation/sim-plots.js';
-import { runSimulation, type SimulationOptions } from '../simulation/simulation.js';
+import { runSimulationInWorker } from '../simulation/run-in-worker.js';
+import type { SimulationOptions } from '../simulation/simulation.js';
 import { topologyOption } from '../topology-option.js';
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -61,7 +62,7 @@ export const simulateCommand: Command = {
     const out = resolve(optionalString(args, 'out') ?? 'simulation');
     await mkdir(out, { recursive: true });
     const started = performance.now();
-    const result = await runSimulation(opts, (line) => process.stderr.write(`simulate: ${line}\n`));
+    const result = await runSimulationInWorker(opts, (line) => process.stderr.write(`simulate: ${line}\n`));
     await writeFile(join(out, 'result.json'), JSON.stringify(result, null, 2) + '\n');
     const plots = await writePlots(result, out);
     // What the run cost differs from run to run, so it is kept apart from result.json.
