@@ -1,8 +1,9 @@
 /**
  * Runs a simulation on a worker thread whose heap is sized to the overlay. V8's default limit
- * (about 4 GiB on a 24 GiB machine) is less than a 10,000-node Kademlia overlay keeps alive
- * (about 3 GB after a full collection, with around 90 links a node), and near its limit V8
- * collects over and over: virtual minutes took 5 minutes of wall time instead of one.
+ * (about 4 GiB on a 24 GiB machine) leaves a 10,000-node Kademlia overlay too little room (2.5 GB
+ * alive after a full collection with 8,500 nodes joined; 88 links a node at 1,000), and near its
+ * limit V8 collects over and over: a virtual minute took 5 minutes of wall time, against under 2
+ * with this limit.
  */
 import { totalmem } from 'node:os';
 import { dirname, extname, join } from 'node:path';
