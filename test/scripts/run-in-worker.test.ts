@@ -3,6 +3,7 @@
  * heap it was given, and the run is the same as in this thread.
  */
 import { expect } from 'chai';
+import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { heapLimitMiB, runSimulationInWorker } from '../../scripts/simulation/run-in-worker.js';
 import { runSimulation, type SimulationOptions } from '../../scripts/simulation/simulation.js';
@@ -25,9 +26,12 @@ describe('simulation on a worker thread', function () {
     expect(JSON.stringify(inWorker)).to.equal(JSON.stringify(await runSimulation(opts, () => {})));
   });
 
-  it('sizes the heap to the overlay: V8\'s own limit for a small one, more for 10,000 nodes where the machine has the memory', () => {
+  it('sizes the heap to the overlay: V8\'s own limit for a small one, more for 10,000 nodes where the machine has the memory, never past three quarters of it', () => {
+    const machineMiB = Math.floor((totalmem() / 2 ** 20) * 0.75);
     expect(heapLimitMiB(2)).to.equal(OWN_MIB);
-    expect(heapLimitMiB(10_000)).to.be.at.least(OWN_MIB);
+    expect(heapLimitMiB(10_000)).to.be.at.most(Math.max(OWN_MIB, machineMiB));
+    // Where three quarters of the machine is more than V8's own limit, 10,000 nodes get more than it.
+    expect(heapLimitMiB(10_000) > OWN_MIB, `${machineMiB} MiB of the machine, V8's own ${OWN_MIB}`).to.equal(machineMiB > OWN_MIB);
     expect(heapLimitMiB(10_000)).to.be.at.least(heapLimitMiB(5_000));
   });
 });
